@@ -1,0 +1,77 @@
+//! The Argus UI: Leptos components and pages, and the server functions they call.
+//!
+//! Built twice: with `ssr` into the server (rendering, server functions) and with `hydrate`
+//! into the browser bundle (interactivity).
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod format;
+pub mod pages;
+pub mod state;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Redirect, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use crate::components::layout::Layout;
+use crate::pages::not_found::NotFound;
+use crate::pages::status::StatusPage;
+use crate::state::theme::THEME_BOOT_SCRIPT;
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                // Before any paint: apply the stored or the system theme (no flash).
+                <script inner_html=THEME_BOOT_SCRIPT></script>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    mark_hydrated();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/argus.css" />
+        <Title text="Argus" />
+        <Router>
+            <Layout>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=|| view! { <Redirect path="/status" /> } />
+                    <Route path=path!("/status") view=StatusPage ssr=SsrMode::Async />
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}
+
+/// Sets `data-hydrated` on `<body>` once the WASM has taken over, for tests and for CSS.
+fn mark_hydrated() {
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| {
+        if let Some(body) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.body())
+        {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}

@@ -1,0 +1,3 @@
+//! App-wide client state, provided once from [`crate::App`].
+
+pub mod theme;

@@ -1,0 +1,270 @@
+//! PostgreSQL: connecting, creating the database, migrations and health.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use argus_types::DatabaseStatus;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+
+/// The migrations in `migrations/`, embedded at build time.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// How to reach PostgreSQL. The URL is a secret: it may hold a password.
+#[derive(Clone, Debug)]
+pub struct DbConfig {
+    pub url: SecretString,
+    pub min_connections: u32,
+    pub max_connections: u32,
+    /// Server-side `statement_timeout` of every pooled connection.
+    pub statement_timeout: Duration,
+    /// How long a request waits for a pooled connection.
+    pub acquire_timeout: Duration,
+}
+
+impl DbConfig {
+    /// The URL with its password masked, for logs and messages.
+    pub fn masked_url(&self) -> String {
+        mask_url(self.url.expose_secret())
+    }
+
+    fn connect_options(&self) -> Result<PgConnectOptions, StartupError> {
+        let opts = PgConnectOptions::from_str(self.url.expose_secret()).map_err(|e| {
+            StartupError::InvalidUrl {
+                url: self.masked_url(),
+                reason: e.to_string(),
+            }
+        })?;
+        Ok(opts
+            .application_name("argus")
+            .options([(
+                "statement_timeout",
+                self.statement_timeout.as_millis().to_string(),
+            )])
+            .log_statements(tracing::log::LevelFilter::Trace))
+    }
+}
+
+/// Why the server could not get a usable database at start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("DATABASE_URL {url} is not a valid PostgreSQL URL: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error(
+        "cannot reach PostgreSQL at {url} ({reason}); start it with `scripts/services.sh` \
+         (or `pg_ctlcluster 15 main start`), or point DATABASE_URL at a running server"
+    )]
+    Unreachable { url: String, reason: String },
+    #[error("PostgreSQL at {url} refused the connection: {reason}")]
+    Rejected { url: String, reason: String },
+    #[error("could not create database {database} at {url}: {reason}")]
+    CreateDatabase {
+        database: String,
+        url: String,
+        reason: String,
+    },
+    #[error("migrations failed on {url}: {reason}")]
+    Migrate { url: String, reason: String },
+}
+
+/// Replaces the password of a URL, if any, with `***`.
+pub fn mask_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        // Not a URL we can parse: show nothing that might be a secret.
+        Err(_) => "<unparseable url>".to_owned(),
+    }
+}
+
+fn classify(url: &str, err: sqlx::Error) -> StartupError {
+    let reason = match &err {
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        other => other.to_string(),
+    };
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => {
+            StartupError::Unreachable {
+                url: url.to_owned(),
+                reason,
+            }
+        }
+        _ => StartupError::Rejected {
+            url: url.to_owned(),
+            reason,
+        },
+    }
+}
+
+fn is_missing_database(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000"))
+}
+
+/// Creates the configured database when it does not exist yet.
+pub async fn ensure_database(cfg: &DbConfig) -> Result<(), StartupError> {
+    let url = cfg.masked_url();
+    let opts = cfg.connect_options()?;
+    let first = tokio::time::timeout(cfg.acquire_timeout, PgConnection::connect_with(&opts)).await;
+    match first {
+        Err(_) => Err(StartupError::Unreachable {
+            url,
+            reason: "timed out".into(),
+        }),
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) if is_missing_database(&e) => {
+            let database = opts.get_database().unwrap_or("postgres").to_owned();
+            let admin = opts.clone().database("postgres");
+            let mut conn = PgConnection::connect_with(&admin)
+                .await
+                .map_err(|e| classify(&url, e))?;
+            // Identifiers cannot be bound as parameters; quote it as PostgreSQL does.
+            let quoted = format!("\"{}\"", database.replace('"', "\"\""));
+            match sqlx::query(&format!("CREATE DATABASE {quoted}"))
+                .execute(&mut conn)
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(database, "created database");
+                    Ok(())
+                }
+                // Another replica created it between our two connections.
+                Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P04") => Ok(()),
+                Err(e) => Err(StartupError::CreateDatabase {
+                    database,
+                    url,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        Ok(Err(e)) => Err(classify(&url, e)),
+    }
+}
+
+/// Opens the connection pool (PostgreSQL must be reachable).
+pub async fn connect(cfg: &DbConfig) -> Result<PgPool, StartupError> {
+    let opts = cfg.connect_options()?;
+    PgPoolOptions::new()
+        .min_connections(cfg.min_connections)
+        .max_connections(cfg.max_connections)
+        .acquire_timeout(cfg.acquire_timeout)
+        .connect_with(opts)
+        .await
+        .map_err(|e| classify(&cfg.masked_url(), e))
+}
+
+/// Applies every pending migration. Safe on several replicas at once (advisory lock).
+pub async fn migrate(pool: &PgPool) -> crate::Result<()> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+/// Creates the database if needed, connects and migrates: what the server does at start.
+pub async fn prepare(cfg: &DbConfig) -> Result<PgPool, StartupError> {
+    ensure_database(cfg).await?;
+    let pool = connect(cfg).await?;
+    migrate(&pool).await.map_err(|e| StartupError::Migrate {
+        url: cfg.masked_url(),
+        reason: match e {
+            crate::Error::Migrate(m) => m.to_string(),
+            other => other.to_string(),
+        },
+    })?;
+    Ok(pool)
+}
+
+/// The newest migration this build knows.
+pub fn latest_known_migration() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// Probes the database: reachability, latency, server version and migration level.
+pub async fn status(pool: &PgPool, masked_url: &str) -> DatabaseStatus {
+    let started = Instant::now();
+    let probe: Result<(String, Option<(i64, String)>), sqlx::Error> = async {
+        let mut conn = pool.acquire().await?;
+        let version: String = sqlx::query_scalar("SHOW server_version")
+            .fetch_one(&mut *conn)
+            .await?;
+        let has_table: bool =
+            sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations') IS NOT NULL")
+                .fetch_one(&mut *conn)
+                .await?;
+        let applied = if has_table {
+            sqlx::query_as::<_, (i64, String)>(
+                "SELECT version, description FROM _sqlx_migrations \
+                 WHERE success ORDER BY version DESC LIMIT 1",
+            )
+            .fetch_optional(&mut *conn)
+            .await?
+        } else {
+            None
+        };
+        Ok((version, applied))
+    }
+    .await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let (reachable, server_version, applied) = match probe {
+        Ok((v, applied)) => (true, Some(v), applied),
+        Err(e) => {
+            tracing::warn!(error = %e, "database status probe failed");
+            (false, None, None)
+        }
+    };
+    DatabaseStatus {
+        reachable,
+        url: masked_url.to_owned(),
+        server_version,
+        migration_version: applied.as_ref().map(|a| a.0),
+        migration_description: applied.map(|a| a.1),
+        latest_known_migration: latest_known_migration(),
+        pool_size: pool.size(),
+        pool_idle: pool.num_idle() as u32,
+        latency_ms: reachable.then_some((latency_ms * 100.0).round() / 100.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_password_and_keeps_the_rest() {
+        assert_eq!(
+            mask_url("postgres://argus:s3cret@db.example:5432/argus"),
+            "postgres://argus:***@db.example:5432/argus"
+        );
+        assert_eq!(
+            mask_url("postgres://postgres@127.0.0.1:5432/argus"),
+            "postgres://postgres@127.0.0.1:5432/argus"
+        );
+        assert_eq!(mask_url("not a url s3cret"), "<unparseable url>");
+    }
+
+    #[test]
+    fn debug_of_config_hides_the_url() {
+        let cfg = DbConfig {
+            url: SecretString::from("postgres://u:hunter2@h/db"),
+            min_connections: 1,
+            max_connections: 2,
+            statement_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(5),
+        };
+        let dbg = format!("{cfg:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        assert!(cfg.masked_url().contains("***"));
+    }
+
+    #[test]
+    fn migrations_are_embedded() {
+        assert!(latest_known_migration() >= 1);
+    }
+}

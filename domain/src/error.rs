@@ -1,0 +1,151 @@
+//! The one error type of the domain, mapped to the wire's [`ErrorCode`]s.
+
+use argus_types::{ErrorCode, ErrorEnvelope};
+use serde_json::json;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every failure a domain function can report.
+///
+/// Client-caused variants carry a message that is safe to send. Server faults (`Database`,
+/// `Cache`, `Internal`) carry their cause for the log only; clients get a generic text.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("{what} already exists")]
+    AlreadyExists { what: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("invalid {field}: {message}")]
+    InvalidInput { field: String, message: String },
+    #[error("missing required field {field}")]
+    MissingField { field: String },
+    #[error("{message}")]
+    InvalidFormat {
+        message: String,
+        /// Where parsing failed (a path, line/column, …), when known.
+        location: Option<String>,
+    },
+    #[error("request body larger than {limit_bytes} bytes")]
+    PayloadTooLarge { limit_bytes: u64 },
+    #[error("rate limit exceeded, retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cache error: {0}")]
+    Cache(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Error::NotFound { what: what.into() }
+    }
+
+    pub fn invalid_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::NotFound { .. } => ErrorCode::ResourceNotFound,
+            Error::AlreadyExists { .. } => ErrorCode::ResourceAlreadyExists,
+            Error::Conflict(_) => ErrorCode::ResourceConflict,
+            Error::InvalidInput { .. } => ErrorCode::InvalidInput,
+            Error::MissingField { .. } => ErrorCode::MissingRequiredField,
+            Error::InvalidFormat { .. } => ErrorCode::InvalidFormat,
+            Error::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Error::RateLimited { .. } => ErrorCode::RateLimitExceeded,
+            Error::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Error::Database(sqlx::Error::PoolTimedOut) => ErrorCode::ServiceUnavailable,
+            Error::Database(_) | Error::Migrate(_) => ErrorCode::DatabaseError,
+            Error::Cache(_) => ErrorCode::CacheError,
+            Error::Internal(_) => ErrorCode::InternalError,
+        }
+    }
+
+    /// Whether this error is the server's fault and must be logged with its cause.
+    pub fn is_server_fault(&self) -> bool {
+        !self.code().is_client_error()
+    }
+
+    /// The envelope a client may see: server faults never expose their cause.
+    pub fn to_envelope(&self) -> ErrorEnvelope {
+        let code = self.code();
+        match self {
+            Error::InvalidInput { field, .. } | Error::MissingField { field } => {
+                ErrorEnvelope::new(code, self.to_string()).with_details(json!({ "field": field }))
+            }
+            Error::InvalidFormat {
+                location: Some(location),
+                ..
+            } => ErrorEnvelope::new(code, self.to_string())
+                .with_details(json!({ "location": location })),
+            Error::PayloadTooLarge { limit_bytes } => ErrorEnvelope::new(code, self.to_string())
+                .with_details(json!({ "limit_bytes": limit_bytes })),
+            Error::RateLimited { retry_after_secs } => ErrorEnvelope::new(code, self.to_string())
+                .with_details(json!({ "retry_after_seconds": retry_after_secs })),
+            Error::Database(sqlx::Error::PoolTimedOut) => {
+                ErrorEnvelope::new(code, "the database is busy, try again shortly")
+            }
+            Error::Database(_) | Error::Migrate(_) => {
+                ErrorEnvelope::new(code, "a database error occurred")
+            }
+            Error::Cache(_) => ErrorEnvelope::new(code, "a cache error occurred"),
+            Error::Internal(_) => ErrorEnvelope::new(code, "an internal error occurred"),
+            _ => ErrorEnvelope::new(code, self.to_string()),
+        }
+    }
+}
+
+/// Sets the envelope's timestamp (now) and request id, as sent to the client.
+pub fn stamp(mut envelope: ErrorEnvelope, request_id: Option<String>) -> ErrorEnvelope {
+    envelope.error.timestamp =
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    envelope.error.request_id = request_id;
+    envelope
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_faults_never_expose_their_cause() {
+        let err = Error::Database(sqlx::Error::Protocol(
+            "relation \"secret_table\" does not exist".into(),
+        ));
+        let env = err.to_envelope();
+        assert_eq!(env.code(), ErrorCode::DatabaseError);
+        assert!(!env.error.message.contains("secret_table"));
+        assert!(err.is_server_fault());
+
+        let env = Error::Internal("stack: at foo.rs:12".into()).to_envelope();
+        assert_eq!(env.error.message, "an internal error occurred");
+    }
+
+    #[test]
+    fn client_errors_name_the_field() {
+        let env = Error::invalid_input("range", "must be one of 1h, 24h, 7d").to_envelope();
+        assert_eq!(env.code(), ErrorCode::InvalidInput);
+        assert_eq!(env.status(), 400);
+        assert_eq!(env.error.details.unwrap()["field"], "range");
+        assert!(env.error.message.contains("must be one of"));
+    }
+
+    #[test]
+    fn pool_exhaustion_is_service_unavailable() {
+        let err = Error::Database(sqlx::Error::PoolTimedOut);
+        assert_eq!(err.code(), ErrorCode::ServiceUnavailable);
+        assert_eq!(err.to_envelope().status(), 503);
+    }
+}

@@ -1,0 +1,280 @@
+//! The one typed configuration, read once at start from the environment (and `.env`).
+//! `argus --help` lists every variable with its default; the README has the same table.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use argus_domain::cache::CacheConfig;
+use argus_domain::db::DbConfig;
+use clap::{Args, ValueEnum};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Production => "production",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+fn secret(s: &str) -> Result<SecretString, Infallible> {
+    Ok(SecretString::from(s.to_owned()))
+}
+
+/// Settings of the argus binary. Secrets are [`SecretString`]s: `Debug` prints `[REDACTED]`.
+#[derive(Clone, Debug, Args)]
+pub struct Config {
+    /// `development` or `production`. Production requires ARGUS_JWT_SECRET.
+    #[arg(
+        long = "env",
+        env = "ARGUS_ENV",
+        value_enum,
+        default_value = "development"
+    )]
+    pub environment: Environment,
+
+    /// Address the HTTP server listens on.
+    #[arg(
+        long = "listen",
+        env = "ARGUS_LISTEN_ADDR",
+        default_value = "127.0.0.1:3000"
+    )]
+    pub listen_addr: SocketAddr,
+
+    /// PostgreSQL URL. The database is created if missing and migrated at start.
+    #[arg(
+        long = "database-url",
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/argus",
+        value_parser = secret,
+        hide_env_values = true
+    )]
+    pub database_url: SecretString,
+
+    /// Redis URL for the shared cache. Unset: an in-process cache serves instead.
+    #[arg(long = "redis-url", env = "REDIS_URL", value_parser = secret, hide_env_values = true)]
+    pub redis_url: Option<SecretString>,
+
+    /// Secret that signs session tokens (at least 32 bytes). Required in production; in
+    /// development a random one is generated at each start (sessions end on restart).
+    #[arg(long = "jwt-secret", env = "ARGUS_JWT_SECRET", value_parser = secret, hide_env_values = true)]
+    pub jwt_secret: Option<SecretString>,
+
+    /// PostgreSQL connections kept open at least.
+    #[arg(long, env = "ARGUS_DB_MIN_CONNECTIONS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub db_min_connections: u32,
+
+    /// PostgreSQL connections open at most.
+    #[arg(long, env = "ARGUS_DB_MAX_CONNECTIONS", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_max_connections: u32,
+
+    /// Redis connections open at most.
+    #[arg(long, env = "ARGUS_REDIS_POOL_SIZE", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub redis_pool_size: u32,
+
+    /// Seconds a request may take before it is answered 504.
+    #[arg(long, env = "ARGUS_REQUEST_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
+
+    /// Seconds one SQL statement may run (PostgreSQL `statement_timeout`).
+    #[arg(long, env = "ARGUS_DB_STATEMENT_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub db_statement_timeout_secs: u64,
+
+    /// Seconds one Redis operation may take before it counts as a miss.
+    #[arg(long, env = "ARGUS_REDIS_TIMEOUT_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub redis_timeout_secs: u64,
+
+    /// Largest accepted request body, in bytes (20 MiB).
+    #[arg(long, env = "ARGUS_BODY_LIMIT_BYTES", default_value_t = 20 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024))]
+    pub body_limit_bytes: u64,
+
+    /// Log format: `text` for people, `json` for log pipelines.
+    #[arg(long, env = "ARGUS_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Log filter, in tracing's `EnvFilter` syntax.
+    #[arg(long, env = "ARGUS_LOG", default_value = "info")]
+    pub log_filter: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("ARGUS_JWT_SECRET is required when ARGUS_ENV=production")]
+    MissingJwtSecret,
+    #[error("ARGUS_JWT_SECRET must be at least {min} bytes long")]
+    WeakJwtSecret { min: usize },
+    #[error("ARGUS_DB_MIN_CONNECTIONS ({min}) is larger than ARGUS_DB_MAX_CONNECTIONS ({max})")]
+    PoolBounds { min: u32, max: u32 },
+}
+
+/// Where the signing secret came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    Configured,
+    /// Random, generated at this start (development only).
+    Generated,
+}
+
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+impl Config {
+    /// Checks the settings that depend on each other and resolves the signing secret.
+    pub fn validate(&self) -> Result<(SecretString, SecretSource), ConfigError> {
+        if self.db_min_connections > self.db_max_connections {
+            return Err(ConfigError::PoolBounds {
+                min: self.db_min_connections,
+                max: self.db_max_connections,
+            });
+        }
+        match (&self.jwt_secret, self.environment) {
+            (Some(s), _) if s.expose_secret().len() < MIN_JWT_SECRET_BYTES => {
+                Err(ConfigError::WeakJwtSecret {
+                    min: MIN_JWT_SECRET_BYTES,
+                })
+            }
+            (Some(s), _) => Ok((s.clone(), SecretSource::Configured)),
+            (None, Environment::Production) => Err(ConfigError::MissingJwtSecret),
+            (None, Environment::Development) => {
+                let mut bytes = [0u8; 32];
+                rand::rng().fill_bytes(&mut bytes);
+                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                Ok((SecretString::from(hex), SecretSource::Generated))
+            }
+        }
+    }
+
+    pub fn db(&self) -> DbConfig {
+        DbConfig {
+            url: self.database_url.clone(),
+            min_connections: self.db_min_connections,
+            max_connections: self.db_max_connections,
+            statement_timeout: Duration::from_secs(self.db_statement_timeout_secs),
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+
+    pub fn cache(&self) -> CacheConfig {
+        CacheConfig {
+            redis_url: self.redis_url.clone(),
+            redis_pool_size: self.redis_pool_size as usize,
+            redis_timeout: Duration::from_secs(self.redis_timeout_secs),
+            memory_capacity: 100_000,
+        }
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct TestCli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    fn parse(args: &[&str]) -> Config {
+        let mut all = vec!["argus"];
+        all.extend_from_slice(args);
+        TestCli::try_parse_from(all).unwrap().config
+    }
+
+    #[test]
+    fn defaults_match_the_documented_table() {
+        // Flags only: the test must not depend on the environment of whoever runs it.
+        let c = parse(&["--database-url", "postgres://postgres@127.0.0.1:5432/argus"]);
+        assert_eq!(c.db_min_connections, 10);
+        assert_eq!(c.db_max_connections, 50);
+        assert_eq!(c.redis_pool_size, 100);
+        assert_eq!(c.request_timeout_secs, 30);
+        assert_eq!(c.db_statement_timeout_secs, 10);
+        assert_eq!(c.redis_timeout_secs, 5);
+        assert_eq!(c.body_limit_bytes, 20 * 1024 * 1024);
+    }
+
+    #[test]
+    fn production_requires_a_jwt_secret() {
+        let c = parse(&["--env", "production"]);
+        let c = Config {
+            jwt_secret: None,
+            ..c
+        };
+        assert_eq!(c.validate().unwrap_err(), ConfigError::MissingJwtSecret);
+    }
+
+    #[test]
+    fn short_secret_is_rejected() {
+        let c = parse(&["--jwt-secret", "short"]);
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::WeakJwtSecret { .. })
+        ));
+    }
+
+    #[test]
+    fn development_generates_a_fresh_random_secret() {
+        let c = Config {
+            jwt_secret: None,
+            ..parse(&["--env", "development"])
+        };
+        let (a, src) = c.validate().unwrap();
+        let (b, _) = c.validate().unwrap();
+        assert_eq!(src, SecretSource::Generated);
+        assert_eq!(a.expose_secret().len(), 64);
+        assert_ne!(a.expose_secret(), b.expose_secret());
+    }
+
+    #[test]
+    fn pool_bounds_are_checked() {
+        let c = parse(&["--db-min-connections", "20", "--db-max-connections", "5"]);
+        assert!(matches!(c.validate(), Err(ConfigError::PoolBounds { .. })));
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let c = parse(&[
+            "--database-url",
+            "postgres://u:db-password-123@h/argus",
+            "--redis-url",
+            "redis://:redis-password-456@h",
+            "--jwt-secret",
+            "jwt-secret-0123456789-0123456789-abcdef",
+        ]);
+        let dbg = format!("{c:?}");
+        for secret in [
+            "db-password-123",
+            "redis-password-456",
+            "jwt-secret-0123456789",
+        ] {
+            assert!(!dbg.contains(secret), "{secret} leaked into {dbg}");
+        }
+    }
+}

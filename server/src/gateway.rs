@@ -1,0 +1,197 @@
+//! The gateway: tower layers every request passes, outermost first.
+//!
+//! 1. request id — accept a sane `X-Request-ID` or make one; echo it; scope it for envelopes
+//! 2. trace span — request id, method, matched path, status, latency
+//! 3. guard — body limit by `Content-Length` (413) and the request timeout (504)
+//! 4. catch panic — a panicking handler answers a 500 envelope
+//! 5. compression
+//! and `DefaultBodyLimit` for bodies without a length.
+
+use std::time::Duration;
+
+use argus_types::ErrorCode;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::json;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::TraceLayer;
+use tracing::{field, Span};
+
+use crate::error::HttpError;
+
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request id of the request being served on this task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+tokio::task_local! {
+    static REQUEST_ID: RequestId;
+}
+
+/// The id of the request this task is serving, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(|id| id.0.clone()).ok()
+}
+
+/// Limits the gateway enforces.
+#[derive(Clone, Copy, Debug)]
+pub struct GatewayConfig {
+    pub request_timeout: Duration,
+    pub body_limit_bytes: u64,
+}
+
+/// Whether a client-supplied request id is safe to log and echo.
+fn acceptable_request_id(v: &HeaderValue) -> Option<&str> {
+    let s = v.to_str().ok()?;
+    let ok = !s.is_empty()
+        && s.len() <= 128
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/' | b'+' | b'=')
+        });
+    ok.then_some(s)
+}
+
+fn new_request_id() -> String {
+    format!("req_{}", uuid::Uuid::now_v7().simple())
+}
+
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(X_REQUEST_ID)
+        .and_then(acceptable_request_id)
+        .map(str::to_owned)
+        .unwrap_or_else(new_request_id);
+    let value = HeaderValue::from_str(&id).expect("request ids are visible ASCII");
+    req.headers_mut().insert(X_REQUEST_ID, value.clone());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut res = REQUEST_ID.scope(RequestId(id), next.run(req)).await;
+    res.headers_mut().insert(X_REQUEST_ID, value);
+    res
+}
+
+async fn guard(State(cfg): State<GatewayConfig>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > cfg.body_limit_bytes) {
+        return payload_too_large(cfg.body_limit_bytes);
+    }
+    match tokio::time::timeout(cfg.request_timeout, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::warn!(
+                timeout_secs = cfg.request_timeout.as_secs_f64(),
+                "request timed out"
+            );
+            HttpError::new(
+                ErrorCode::GatewayTimeout,
+                "the request took too long and was cancelled",
+            )
+            .with_details(json!({ "timeout_seconds": cfg.request_timeout.as_secs_f64() }))
+            .into_response()
+        }
+    }
+}
+
+fn payload_too_large(limit: u64) -> Response {
+    HttpError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("request body larger than {limit} bytes"),
+    )
+    .with_details(json!({ "limit_bytes": limit }))
+    .into_response()
+}
+
+fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic payload");
+    tracing::error!(panic = detail, "handler panicked");
+    HttpError::new(ErrorCode::InternalError, "an internal error occurred").into_response()
+}
+
+fn make_span(req: &Request) -> Span {
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+        .unwrap_or("<unmatched>");
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.as_str())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        request_id,
+        method = %req.method(),
+        path,
+        uri = %req.uri().path(),
+        status = field::Empty,
+        latency_ms = field::Empty,
+        workspace_id = field::Empty,
+        user_id = field::Empty,
+    )
+}
+
+/// Wraps every route of `router` in the gateway layers.
+pub fn apply(router: Router, cfg: GatewayConfig) -> Router {
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(make_span)
+        .on_request(())
+        .on_response(|res: &Response, latency: Duration, span: &Span| {
+            let latency_ms = latency.as_secs_f64() * 1000.0;
+            span.record("status", res.status().as_u16());
+            span.record("latency_ms", latency_ms);
+            tracing::info!(status = res.status().as_u16(), latency_ms, "request served");
+        })
+        .on_failure(());
+    router
+        .layer(DefaultBodyLimit::max(
+            cfg.body_limit_bytes.min(usize::MAX as u64) as usize,
+        ))
+        .layer(
+            ServiceBuilder::new()
+                .layer(middleware::from_fn(request_id))
+                .layer(trace)
+                .layer(middleware::from_fn_with_state(cfg, guard))
+                .layer(CatchPanicLayer::custom(panic_response))
+                .layer(CompressionLayer::new()),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_ordinary_ids_and_refuses_odd_ones() {
+        let ok = |s: &str| acceptable_request_id(&HeaderValue::from_str(s).unwrap()).is_some();
+        assert!(ok("req_abc123"));
+        assert!(ok("0af7651916cd43dd8448eb211c80319c"));
+        assert!(ok("a1b2-c3d4:5"));
+        assert!(!ok(""));
+        assert!(!ok("has space"));
+        assert!(!ok("quote\"d"));
+        assert!(!ok(&"x".repeat(129)));
+    }
+
+    #[test]
+    fn generated_ids_are_unique_and_acceptable() {
+        let a = new_request_id();
+        let b = new_request_id();
+        assert_ne!(a, b);
+        assert!(acceptable_request_id(&HeaderValue::from_str(&a).unwrap()).is_some());
+    }
+}

@@ -1,0 +1,126 @@
+//! The argus binary's library: configuration, start-up, the HTTP gateway and the router.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod error;
+pub mod gateway;
+pub mod health;
+pub mod router;
+pub mod state;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use argus_domain::system::SystemInfo;
+use argus_domain::Services;
+use leptos::config::get_configuration;
+
+use crate::config::{Config, SecretSource};
+use crate::gateway::GatewayConfig;
+use crate::state::AppState;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A start-up failure that deserves one clear line rather than a backtrace.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartupError(pub String);
+
+/// `argus migrate`: create the database if needed and apply the migrations.
+pub async fn migrate(config: &Config) -> Result<(), StartupError> {
+    let db = config.db();
+    let pool = argus_domain::db::prepare(&db)
+        .await
+        .map_err(|e| StartupError(e.to_string()))?;
+    let status = argus_domain::db::status(&pool, &db.masked_url()).await;
+    tracing::info!(
+        database = %db.masked_url(),
+        migration = status.migration_version,
+        "database is migrated"
+    );
+    pool.close().await;
+    Ok(())
+}
+
+/// Builds everything the router needs: database (created and migrated), cache, Leptos options.
+pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
+    let (_jwt_secret, source) = config.validate().map_err(|e| StartupError(e.to_string()))?;
+    if source == SecretSource::Generated {
+        tracing::warn!(
+            "ARGUS_JWT_SECRET is not set: using a random secret for this run only \
+             (sessions end when the server restarts); set it in production"
+        );
+    }
+    let db = config.db();
+    let pool = argus_domain::db::prepare(&db)
+        .await
+        .map_err(|e| StartupError(e.to_string()))?;
+    let cache = argus_domain::cache::Cache::connect(&config.cache()).await;
+    let mut leptos_options = get_configuration(None)
+        .map_err(|e| StartupError(format!("invalid Leptos configuration: {e}")))?
+        .leptos_options;
+    leptos_options.site_addr = config.listen_addr;
+    let services = Services {
+        pool,
+        cache,
+        info: Arc::new(SystemInfo {
+            version: VERSION,
+            environment: config.environment.as_str().to_owned(),
+            started_at: chrono::Utc::now(),
+            database_url_masked: db.masked_url(),
+        }),
+    };
+    Ok(AppState {
+        leptos_options,
+        services,
+        gateway: GatewayConfig {
+            request_timeout: config.request_timeout(),
+            body_limit_bytes: config.body_limit_bytes,
+        },
+    })
+}
+
+/// Serves until Ctrl-C or SIGTERM, then drains in-flight requests.
+pub async fn serve(config: &Config) -> anyhow::Result<()> {
+    let state = build_state(config).await?;
+    let router = router::build(state.clone());
+    let listener = tokio::net::TcpListener::bind(config.listen_addr)
+        .await
+        .map_err(|e| StartupError(format!("cannot listen on {}: {e}", config.listen_addr)))?;
+    let addr = listener.local_addr().context("local address")?;
+    tracing::info!(
+        site_root = %state.leptos_options.site_root,
+        "Argus {VERSION} is serving at http://{addr}"
+    );
+    println!("Argus is running at http://{addr}");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")?;
+    state.services.pool.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,68 @@
+//! The one router: health endpoints, the Leptos pages and server functions, static files,
+//! and envelopes for unknown API routes and wrong methods — all behind the gateway layers.
+
+use app::{shell, App};
+use argus_types::ErrorCode;
+use axum::extract::{Request, State};
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use serde_json::json;
+
+use crate::error::HttpError;
+use crate::health;
+use crate::state::AppState;
+
+/// Paths answered with JSON envelopes rather than HTML pages.
+pub fn is_api_path(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/") || path.starts_with("/v1/")
+}
+
+pub fn build(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let services = state.services.clone();
+    let options = state.leptos_options.clone();
+    let router = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(services.clone()),
+            move || shell(options.clone()),
+        )
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state.clone());
+    crate::gateway::apply(router, state.gateway)
+}
+
+async fn fallback(State(state): State<AppState>, uri: Uri, req: Request) -> Response {
+    if is_api_path(uri.path()) {
+        return HttpError::new(
+            ErrorCode::ResourceNotFound,
+            format!("no API route {}", uri.path()),
+        )
+        .with_details(json!({ "path": uri.path() }))
+        .into_response();
+    }
+    // Static files from the site root, else the app's own 404 page.
+    let services = state.services.clone();
+    let handler = leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+        move || provide_context(services.clone()),
+        shell,
+    );
+    handler(uri, State(state), req).await
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    HttpError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
+    .with_details(json!({ "method": req.method().as_str(), "path": req.uri().path() }))
+    .into_response()
+}

@@ -1,0 +1,12 @@
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+
+use crate::gateway::GatewayConfig;
+
+/// Everything a request handler may need, built once in `main`.
+#[derive(Clone, Debug, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub services: argus_domain::Services,
+    pub gateway: GatewayConfig,
+}

@@ -1,0 +1,110 @@
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use argus_domain::cache::{Cache, CacheConfig};
+use argus_domain::system::SystemInfo;
+use argus_domain::Services;
+use axum::body::Body;
+use axum::http::{Request, Response};
+use axum::Router;
+use http_body_util::BodyExt;
+use leptos::config::LeptosOptions;
+use server::gateway::GatewayConfig;
+use server::state::AppState;
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+pub fn memory_cache() -> Cache {
+    Cache::memory(
+        &CacheConfig {
+            redis_url: None,
+            redis_pool_size: 4,
+            redis_timeout: Duration::from_secs(1),
+            memory_capacity: 1_000,
+        },
+        Some("REDIS_URL is not set".into()),
+    )
+}
+
+pub fn state(pool: PgPool, gateway: GatewayConfig) -> AppState {
+    AppState {
+        leptos_options: LeptosOptions::builder().output_name("argus").build(),
+        services: Services {
+            pool,
+            cache: memory_cache(),
+            info: Arc::new(SystemInfo {
+                version: server::VERSION,
+                environment: "development".into(),
+                started_at: chrono::Utc::now(),
+                database_url_masked: "postgres://postgres@127.0.0.1:5432/test".into(),
+            }),
+        },
+        gateway,
+    }
+}
+
+pub fn default_gateway() -> GatewayConfig {
+    GatewayConfig {
+        request_timeout: Duration::from_secs(30),
+        body_limit_bytes: 20 * 1024 * 1024,
+    }
+}
+
+pub fn app(pool: PgPool) -> Router {
+    server::router::build(state(pool, default_gateway()))
+}
+
+pub async fn send(router: &Router, req: Request<Body>) -> Response<Body> {
+    router
+        .clone()
+        .oneshot(req)
+        .await
+        .expect("router is infallible")
+}
+
+pub async fn body_bytes(res: Response<Body>) -> Vec<u8> {
+    res.into_body().collect().await.unwrap().to_bytes().to_vec()
+}
+
+pub async fn body_json(res: Response<Body>) -> serde_json::Value {
+    let bytes = body_bytes(res).await;
+    serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
+}
+
+pub async fn body_text(res: Response<Body>) -> String {
+    String::from_utf8(body_bytes(res).await).unwrap()
+}
+
+pub fn get_req(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+/// Asserts `json` is exactly the standard envelope with `code`; returns its body.
+pub fn assert_envelope(
+    json: &serde_json::Value,
+    code: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let outer = json.as_object().expect("envelope is an object");
+    assert_eq!(outer.len(), 1, "only `error` at the top: {json}");
+    let body = outer["error"]
+        .as_object()
+        .expect("error is an object")
+        .clone();
+    let mut keys: Vec<&str> = body.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["code", "details", "message", "request_id", "timestamp"],
+        "{json}"
+    );
+    assert_eq!(body["code"], code, "{json}");
+    assert!(!body["message"].as_str().unwrap().is_empty());
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(body["timestamp"].as_str().unwrap()).is_ok(),
+        "timestamp is RFC 3339: {json}"
+    );
+    body
+}
