@@ -619,6 +619,27 @@ mod tests {
         assert_eq!(Ttl::Cold.duration(), Duration::from_secs(1800));
     }
 
+    #[tokio::test]
+    async fn memory_entries_expire_after_their_ttl() {
+        let cfg = CacheConfig {
+            redis_url: None,
+            redis_pool_size: 1,
+            redis_timeout: Duration::from_secs(1),
+            memory_capacity: 10,
+        };
+        let cache = Cache::memory(&cfg, None);
+        cache
+            .set_raw("d:w:short", b"1".to_vec(), Duration::from_millis(50))
+            .await;
+        cache
+            .set_raw("d:w:long", b"2".to_vec(), Duration::from_secs(60))
+            .await;
+        assert!(cache.get_raw("d:w:short").await.is_some());
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert!(cache.get_raw("d:w:short").await.is_none(), "expired");
+        assert!(cache.get_raw("d:w:long").await.is_some());
+    }
+
     #[test]
     fn key_layout_is_domain_workspace_scope() {
         let k = CacheKey::new("home_kpis", "550e8400", "range=24h&dept=engineering");

@@ -1,0 +1,131 @@
+//! Database start-up against the real PostgreSQL: creating, migrating, probing, and the one
+//! clear error when nothing answers.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use argus_domain::db::{self, DbConfig, StartupError};
+use secrecy::SecretString;
+use sqlx::PgPool;
+
+fn base_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn config(url: String) -> DbConfig {
+    DbConfig {
+        url: SecretString::from(url),
+        min_connections: 0,
+        max_connections: 2,
+        statement_timeout: Duration::from_secs(10),
+        acquire_timeout: Duration::from_secs(3),
+    }
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let mut u = url::Url::parse(url).unwrap();
+    u.set_path(&format!("/{name}"));
+    u.to_string()
+}
+
+#[tokio::test]
+async fn prepare_creates_a_missing_database_and_migrates_it() {
+    let name = format!("argus_create_{}", uuid::Uuid::new_v4().simple());
+    let cfg = config(with_database(&base_url(), &name));
+
+    let pool = db::prepare(&cfg)
+        .await
+        .expect("database created and migrated");
+    let status = db::status(&pool, &cfg.masked_url()).await;
+    assert!(status.reachable);
+    assert!(status.is_migrated(), "{status:?}");
+    assert_eq!(status.migration_version, Some(db::latest_known_migration()));
+
+    // Running it again is a no-op.
+    let again = db::prepare(&cfg).await.expect("idempotent");
+    again.close().await;
+    pool.close().await;
+
+    let admin = PgPool::connect(&with_database(&base_url(), "postgres"))
+        .await
+        .unwrap();
+    sqlx::query(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn unreachable_postgres_is_one_clear_error_with_the_masked_url() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = config(format!("postgres://argus:hunter2@127.0.0.1:{port}/argus"));
+    let err = db::prepare(&cfg).await.unwrap_err();
+    assert!(matches!(err, StartupError::Unreachable { .. }), "{err:?}");
+    let line = err.to_string();
+    assert!(!line.contains("hunter2"), "{line}");
+    assert!(
+        line.contains(&format!("postgres://argus:***@127.0.0.1:{port}/argus")),
+        "{line}"
+    );
+    assert!(
+        line.contains("pg_ctlcluster"),
+        "says how to start it: {line}"
+    );
+    assert!(!line.contains('\n'), "one line: {line}");
+}
+
+#[tokio::test]
+async fn malformed_url_is_reported_without_its_secret() {
+    let cfg = config("postgres://u:hunter2@[bad-host/db".into());
+    let err = db::prepare(&cfg).await.unwrap_err();
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn status_reports_the_migration_level_and_the_instance_exists(pool: PgPool) {
+    let status = db::status(&pool, "postgres://x").await;
+    assert!(status.reachable);
+    assert_eq!(status.migration_version, Some(db::latest_known_migration()));
+    assert_eq!(status.migration_description.as_deref(), Some("instance"));
+    assert!(status.server_version.is_some());
+    let instances: i64 = sqlx::query_scalar("SELECT count(*) FROM instance")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(instances, 1);
+}
+
+#[sqlx::test(migrations = false)]
+async fn status_of_an_empty_database_has_no_migration(pool: PgPool) {
+    let status = db::status(&pool, "postgres://x").await;
+    assert!(status.reachable);
+    assert_eq!(status.migration_version, None);
+    assert!(!status.is_migrated());
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn statements_are_bounded_by_the_configured_timeout(pool: PgPool) {
+    // The pool given by sqlx::test has no statement timeout; build one like the server does.
+    let url = pool
+        .connect_options()
+        .get_database()
+        .map(|d| with_database(&base_url(), d))
+        .unwrap();
+    let mut cfg = config(url);
+    cfg.statement_timeout = Duration::from_millis(200);
+    let bounded = db::connect(&cfg).await.unwrap();
+    let err = sqlx::query("SELECT pg_sleep(2)")
+        .execute(&bounded)
+        .await
+        .unwrap_err();
+    let code = err
+        .as_database_error()
+        .and_then(|e| e.code())
+        .map(|c| c.into_owned());
+    assert_eq!(code.as_deref(), Some("57014"), "query_canceled: {err}");
+}
