@@ -255,7 +255,9 @@ impl OwnRedis {
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server is installed (scripts/services.sh installs it)");
-        let url = format!("redis://127.0.0.1:{port}");
+        // Owned from here on: dropping it (even by the panic below) stops and reaps the process.
+        let redis = OwnRedis { child, port };
+        let url = redis.url();
         for _ in 0..100 {
             if let Ok(client) = redis::Client::open(url.as_str()) {
                 if let Ok(mut c) = client.get_multiplexed_async_connection().await {
@@ -264,7 +266,7 @@ impl OwnRedis {
                         .await
                         .is_ok()
                     {
-                        return OwnRedis { child, port };
+                        return redis;
                     }
                 }
             }

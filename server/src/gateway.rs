@@ -5,6 +5,7 @@
 //! 3. guard — body limit by `Content-Length` (413) and the request timeout (504)
 //! 4. catch panic — a panicking handler answers a 500 envelope
 //! 5. compression
+//!
 //! and `DefaultBodyLimit` for bodies without a length.
 
 use std::time::Duration;
