@@ -3,11 +3,21 @@
 #   PostgreSQL 15 (Debian's cluster "15 main"), set up so that the default
 #   DATABASE_URL postgres://postgres@127.0.0.1:5432/argus works, and Redis.
 # Installs them from Debian when missing. Safe to run any number of times.
-# Usage: scripts/services.sh [--no-install]
+# Usage: scripts/services.sh [postgres] [redis] [--no-install]   (no service named: both)
 set -euo pipefail
 
 install=1
-[ "${1:-}" = "--no-install" ] && install=0
+want_pg=0
+want_redis=0
+for arg in "$@"; do
+  case "$arg" in
+    --no-install) install=0 ;;
+    postgres) want_pg=1 ;;
+    redis) want_redis=1 ;;
+    *) echo "usage: $0 [postgres] [redis] [--no-install]" >&2; exit 2 ;;
+  esac
+done
+if [ "$want_pg" = 0 ] && [ "$want_redis" = 0 ]; then want_pg=1; want_redis=1; fi
 log() { printf '[services] %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -58,6 +68,6 @@ start_redis() {
   return 1
 }
 
-start_postgres
-start_redis
-log "postgres and redis are up on loopback"
+[ "$want_pg" = 1 ] && start_postgres
+[ "$want_redis" = 1 ] && start_redis
+exit 0

@@ -1,0 +1,100 @@
+import { test, expect, Page } from '@playwright/test';
+
+/** Fails the test on any uncaught page error (a broken WASM bundle shows up here). */
+function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  return errors;
+}
+
+async function hydrated(page: Page) {
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+test('status page content is in the server-rendered HTML (JavaScript disabled)', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  const res = await page.goto('/status');
+  expect(res?.status()).toBe(200);
+  await expect(page.getByRole('heading', { name: 'System status' })).toBeVisible();
+  const db = page.getByTestId('database-status');
+  await expect(db).toContainText('connected');
+  await expect(db.getByTestId('migration')).toContainText('instance');
+  await expect(page.getByTestId('cache-status')).toContainText('Redis');
+  await expect(page.getByTestId('version')).not.toBeEmpty();
+  // Nothing ran: no hydration marker, yet the page is complete.
+  await expect(page.locator('body')).not.toHaveAttribute('data-hydrated', 'true');
+  await context.close();
+});
+
+test('the page hydrates; the theme toggle works and survives a reload', async ({ browser }) => {
+  const context = await browser.newContext({ colorScheme: 'light' });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await page.goto('/status');
+  await hydrated(page);
+  const html = page.locator('html');
+  await expect(html).toHaveAttribute('data-theme', 'light');
+
+  await page.getByTestId('theme-toggle').click();
+  await expect(html).toHaveAttribute('data-theme', 'dark');
+  expect(await page.evaluate(() => localStorage.getItem('argus.theme'))).toBe('"dark"');
+
+  // After a reload the stored choice applies before any paint: check as soon as the DOM exists.
+  await page.reload({ waitUntil: 'domcontentloaded' });
+  await expect(html).toHaveAttribute('data-theme', 'dark');
+  await hydrated(page);
+  await expect(page.locator('.theme-icon-sun')).toBeVisible();
+  await expect(page.locator('.theme-icon-moon')).toBeHidden();
+
+  await page.getByTestId('theme-toggle').click();
+  await expect(html).toHaveAttribute('data-theme', 'light');
+  expect(errors).toEqual([]);
+  await context.close();
+});
+
+test('first visit follows the system colour scheme', async ({ browser }) => {
+  const context = await browser.newContext({ colorScheme: 'dark' });
+  const page = await context.newPage();
+  await page.goto('/status', { waitUntil: 'domcontentloaded' });
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+  expect(await page.evaluate(() => localStorage.getItem('argus.theme'))).toBeNull();
+  await context.close();
+});
+
+test('refresh refetches the status through the server function', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/status');
+  await hydrated(page);
+  const call = page.waitForResponse(
+    (r) => r.url().includes('/api/v1/system/status') && r.status() === 200,
+  );
+  await page.getByTestId('refresh-status').click();
+  const res = await call;
+  const json = await res.json();
+  expect(json.database.reachable).toBe(true);
+  await expect(page.getByTestId('database-status')).toContainText('connected');
+  expect(errors).toEqual([]);
+});
+
+test('an unknown page is a real 404 page, and its link navigates in the app', async ({ page }) => {
+  const res = await page.goto('/no/such/page');
+  expect(res?.status()).toBe(404);
+  await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
+  await hydrated(page);
+  await page.getByRole('link', { name: 'Go to system status' }).click();
+  await expect(page).toHaveURL(/\/status$/);
+  await expect(page.getByTestId('database-status')).toBeVisible();
+});
+
+test('the API answers unknown routes with the error envelope', async ({ request }) => {
+  const res = await request.get('/api/v1/nope', { headers: { 'x-request-id': 'e2e-check-1' } });
+  expect(res.status()).toBe(404);
+  expect(res.headers()['x-request-id']).toBe('e2e-check-1');
+  const json = await res.json();
+  expect(json.error.code).toBe('RESOURCE_NOT_FOUND');
+  expect(json.error.request_id).toBe('e2e-check-1');
+});

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs the build and test tools Argus needs, only those missing or at the wrong version.
+# Everything comes from crates.io, npm or Debian: nothing is downloaded from anywhere else.
+#   scripts/install-tools.sh          build tools (what `scripts/run.sh` needs)
+#   scripts/install-tools.sh --test   also Chromium and the end-to-end npm packages
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_LEPTOS_VERSION=0.3.10
+# Must equal the exact wasm-bindgen pinned in Cargo.toml (cargo-leptos does not check).
+WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
+
+log() { printf '[tools] %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+export PATH="$HOME/.cargo/bin:$PATH"
+
+with_test=0
+[ "${1:-}" = "--test" ] && with_test=1
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  log "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+  log "installing cargo-leptos $CARGO_LEPTOS_VERSION (takes ~15 min on 2 cores)"
+  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+fi
+
+if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+  log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  # Without --locked: its lockfile names a webpki-roots the registry no longer serves.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+# npm packages: binaryen's wasm-opt (Debian's 108 breaks hydration) and Playwright.
+if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -x end2end/node_modules/.bin/playwright ] \
+   || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+  log "installing end2end npm packages from the lockfile"
+  (cd end2end && npm ci --no-audit --no-fund)
+fi
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" = 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+if [ "$with_test" = 1 ]; then
+  if [ ! -x /usr/bin/chromium ]; then
+    log "installing Debian's chromium"
+    apt_install chromium
+  fi
+  if ! command -v redis-server >/dev/null; then
+    log "installing redis-server"
+    apt_install redis-server
+  fi
+fi
+log "tools are ready"

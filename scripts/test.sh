@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every test of Argus: formatting, clippy for the ssr and the hydrate builds, the unit and
+# integration tests against the real PostgreSQL and Redis (a fresh database per test), the
+# release build, and the end-to-end tests in Chromium against that release build.
+# Installs missing tools and starts PostgreSQL and Redis on loopback when they are not running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+started=$SECONDS
+step() {
+  local name=$1; shift
+  local t=$SECONDS
+  printf '\n==> %s\n' "$name"
+  "$@"
+  printf '<== %s: %ss\n' "$name" "$((SECONDS - t))"
+}
+
+step "tools" scripts/install-tools.sh --test
+step "services" scripts/services.sh
+
+ADMIN_URL="postgres://postgres@127.0.0.1:5432/postgres"
+ensure_db() {
+  psql -q "$ADMIN_URL" -tc "SELECT 1 FROM pg_database WHERE datname = '$1'" | grep -q 1 \
+    || psql -q "$ADMIN_URL" -c "CREATE DATABASE \"$1\""
+}
+# sqlx::test makes a fresh database per test from this one.
+ensure_db argus_test
+export DATABASE_URL="postgres://postgres@127.0.0.1:5432/argus_test"
+export REDIS_URL="redis://127.0.0.1:6379"
+
+step "fmt" cargo fmt --all --check
+step "clippy (ssr)" cargo clippy --locked --workspace --exclude frontend --all-targets -- -D warnings
+step "clippy (hydrate)" cargo clippy --locked -p frontend -p app --features app/hydrate \
+  --target wasm32-unknown-unknown -- -D warnings
+step "unit and integration tests" cargo test --locked --workspace --exclude frontend
+step "release build (server + size-optimized wasm)" cargo leptos build --release
+
+e2e() {
+  # A throwaway database: the server creates and migrates it at start.
+  psql -q "$ADMIN_URL" -c 'DROP DATABASE IF EXISTS argus_e2e WITH (FORCE)'
+  export ARGUS_BIN="$CARGO_TARGET_DIR/release/argus"
+  export ARGUS_E2E_DATABASE_URL="postgres://postgres@127.0.0.1:5432/argus_e2e"
+  (cd end2end && npx playwright test)
+}
+step "end-to-end (Chromium, release build)" e2e
+
+printf '\nall checks passed in %ss\n' "$((SECONDS - started))"
