@@ -7,12 +7,16 @@ use clap::{Parser, Subcommand};
 use server::config::Config;
 use server::StartupError;
 
-/// Argus: observability for AI agents.
-///
-/// Every setting is read from the environment (or a `.env` file in the working directory);
-/// flags override it.
+/// The command line: every setting is read from the environment (or a `.env` file in the
+/// working directory), and flags override it.
 #[derive(Parser)]
-#[command(name = "argus", version, about, long_about = None)]
+#[command(
+    name = "argus",
+    version,
+    about = "Argus: self-hosted observability for AI agents",
+    after_help = "Every option can be set by the environment variable shown, or in a .env file \
+                  in the working directory. Flags override both."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -34,6 +38,13 @@ fn main() -> ExitCode {
         if !e.not_found() {
             eprintln!("warning: ignoring .env: {e}");
         }
+    }
+    // cargo-leptos bakes the bundle name in at build time; a plain `cargo build` does not.
+    if option_env!("LEPTOS_OUTPUT_NAME").is_none()
+        && std::env::var_os("LEPTOS_OUTPUT_NAME").is_none()
+    {
+        // Still single-threaded here, so changing the environment is sound.
+        std::env::set_var("LEPTOS_OUTPUT_NAME", "argus");
     }
     let cli = Cli::parse();
     server::telemetry::init(cli.config.log_format, &cli.config.log_filter);

@@ -1,0 +1,115 @@
+//! The argus binary as an operator meets it: `--help` and start-up failures.
+
+use std::net::TcpListener;
+use std::process::Command;
+
+fn argus() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_argus"));
+    // Start from a clean slate: no inherited settings, no .env from the repo.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("ARGUS_") || key == "DATABASE_URL" || key == "REDIS_URL" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.current_dir(std::env::temp_dir());
+    cmd
+}
+
+#[test]
+fn help_documents_every_setting_with_its_default() {
+    let out = argus().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    // Undo clap's line wrapping before matching.
+    let help = String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for (var, default) in [
+        ("ARGUS_ENV", Some("development")),
+        ("ARGUS_LISTEN_ADDR", Some("127.0.0.1:3000")),
+        (
+            "DATABASE_URL",
+            Some("postgres://postgres@127.0.0.1:5432/argus"),
+        ),
+        ("REDIS_URL", None),
+        ("ARGUS_JWT_SECRET", None),
+        ("ARGUS_DB_MIN_CONNECTIONS", Some("10")),
+        ("ARGUS_DB_MAX_CONNECTIONS", Some("50")),
+        ("ARGUS_REDIS_POOL_SIZE", Some("100")),
+        ("ARGUS_REQUEST_TIMEOUT_SECS", Some("30")),
+        ("ARGUS_DB_STATEMENT_TIMEOUT_SECS", Some("10")),
+        ("ARGUS_REDIS_TIMEOUT_SECS", Some("5")),
+        ("ARGUS_BODY_LIMIT_BYTES", Some("20971520")),
+        ("ARGUS_LOG_FORMAT", Some("text")),
+        ("ARGUS_LOG", Some("info")),
+    ] {
+        assert!(help.contains(var), "--help names {var}");
+        if let Some(default) = default {
+            assert!(
+                help.contains(&format!("[default: {default}]")),
+                "{var} default {default}"
+            );
+        }
+    }
+}
+
+#[test]
+fn unreachable_postgres_exits_with_one_clear_line() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = argus()
+        .arg("migrate")
+        .env(
+            "DATABASE_URL",
+            format!("postgres://argus:hunter2@127.0.0.1:{port}/argus"),
+        )
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "exactly one line: {stderr}");
+    let line = lines[0];
+    assert!(
+        line.starts_with("error: cannot reach PostgreSQL at "),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("postgres://argus:***@127.0.0.1:{port}/argus")),
+        "{line}"
+    );
+    assert!(line.contains("pg_ctlcluster"), "{line}");
+    assert!(
+        !stderr.contains("hunter2") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn production_without_a_jwt_secret_refuses_to_start() {
+    let out = argus()
+        .arg("serve")
+        .env("ARGUS_ENV", "production")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("ARGUS_JWT_SECRET is required"), "{stderr}");
+}
+
+#[test]
+fn invalid_setting_is_a_usage_error_naming_it() {
+    let out = argus()
+        .env("ARGUS_DB_MAX_CONNECTIONS", "zero")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("db-max-connections"), "{stderr}");
+}
