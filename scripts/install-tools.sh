@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION=0.3.10
+TRUNK_VERSION=0.21.14
 # Must equal the exact wasm-bindgen pinned in Cargo.toml (cargo-leptos does not check).
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
 
@@ -47,6 +48,12 @@ apt_install() {
 }
 
 if [ "$with_test" = 1 ]; then
+  # Trunk builds the client-side development bundle (Trunk.toml); CI checks that it builds.
+  if ! trunk --version 2>/dev/null | grep -q "$TRUNK_VERSION"; then
+    log "installing trunk $TRUNK_VERSION (takes ~8 min on 2 cores)"
+    cargo install trunk --version "$TRUNK_VERSION" --locked \
+      || cargo install trunk --version "$TRUNK_VERSION"
+  fi
   if [ ! -x /usr/bin/chromium ]; then
     log "installing Debian's chromium"
     apt_install chromium

@@ -31,8 +31,10 @@ export REDIS_URL="redis://127.0.0.1:6379"
 
 step "fmt" cargo fmt --all --check
 step "clippy (ssr)" cargo clippy --locked --workspace --exclude frontend --all-targets -- -D warnings
-step "clippy (hydrate)" cargo clippy --locked -p frontend -p app --features app/hydrate \
+step "clippy (hydrate)" cargo clippy --locked -p frontend --features hydrate \
   --target wasm32-unknown-unknown -- -D warnings
+step "clippy (csr, the Trunk build)" cargo clippy --locked -p frontend --no-default-features \
+  --features csr --target wasm32-unknown-unknown -- -D warnings
 step "unit and integration tests" cargo test --locked --workspace --exclude frontend
 step "release build (server + size-optimized wasm)" cargo leptos build --release
 
@@ -44,5 +46,6 @@ e2e() {
   (cd end2end && npx playwright test)
 }
 step "end-to-end (Chromium, release build)" e2e
+step "trunk build (client-side development bundle)" trunk build --release --offline
 
 printf '\nall checks passed in %ss\n' "$((SECONDS - started))"

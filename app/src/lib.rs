@@ -49,8 +49,11 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     mark_hydrated();
 
+    // The Trunk build injects the stylesheet itself (index.html).
+    let stylesheet = (!cfg!(feature = "csr"))
+        .then(|| view! { <Stylesheet id="leptos" href="/pkg/argus.css" /> });
     view! {
-        <Stylesheet id="leptos" href="/pkg/argus.css" />
+        {stylesheet}
         <Title text="Argus" />
         <Router>
             <Layout>
@@ -65,7 +68,7 @@ pub fn App() -> impl IntoView {
 
 /// Sets `data-hydrated` on `<body>` once the WASM has taken over, for tests and for CSS.
 fn mark_hydrated() {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "browser")]
     Effect::new(|_| {
         if let Some(body) = web_sys::window()
             .and_then(|w| w.document())

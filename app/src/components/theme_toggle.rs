@@ -5,7 +5,7 @@ use leptos::prelude::*;
 #[component]
 pub fn ThemeToggle() -> impl IntoView {
     let on_click = move |_| {
-        #[cfg(feature = "hydrate")]
+        #[cfg(feature = "browser")]
         {
             use crate::state::theme;
             theme::apply(theme::current().toggled());

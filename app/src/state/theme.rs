@@ -33,7 +33,7 @@ impl Theme {
 }
 
 /// The theme on screen, as the boot script or an earlier toggle set it.
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 pub fn current() -> Theme {
     let attr = web_sys::window()
         .and_then(|w| w.document())
@@ -46,7 +46,7 @@ pub fn current() -> Theme {
 }
 
 /// Shows `theme` and remembers it as the user's choice.
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "browser")]
 pub fn apply(theme: Theme) {
     use gloo_storage::Storage;
 
@@ -69,6 +69,15 @@ mod tests {
         assert_eq!(serde_json::to_string(&Theme::Dark).unwrap(), "\"dark\"");
         assert_eq!(serde_json::to_string(&Theme::Light).unwrap(), "\"light\"");
         assert!(THEME_BOOT_SCRIPT.contains(THEME_STORAGE_KEY));
+    }
+
+    #[test]
+    fn trunk_index_boots_the_theme_the_same_way() {
+        let index = include_str!("../../../index.html");
+        assert!(
+            index.contains(THEME_BOOT_SCRIPT),
+            "index.html and THEME_BOOT_SCRIPT differ"
+        );
     }
 
     #[test]
