@@ -39,9 +39,13 @@ test('the page hydrates; the theme toggle works and survives a reload', async ({
   const html = page.locator('html');
   await expect(html).toHaveAttribute('data-theme', 'light');
 
+  const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  expect(await background()).toBe('rgb(247, 247, 249)');
+
   await page.getByTestId('theme-toggle').click();
   await expect(html).toHaveAttribute('data-theme', 'dark');
   expect(await page.evaluate(() => localStorage.getItem('argus.theme'))).toBe('"dark"');
+  expect(await background()).toBe('rgb(17, 17, 22)');
 
   // After a reload the stored choice applies before any paint: check as soon as the DOM exists.
   await page.reload({ waitUntil: 'domcontentloaded' });

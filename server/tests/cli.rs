@@ -113,3 +113,51 @@ fn invalid_setting_is_a_usage_error_naming_it() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("db-max-connections"), "{stderr}");
 }
+
+#[test]
+fn json_log_format_writes_one_json_object_per_line() {
+    let base = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("argus_cli_{}", uuid::Uuid::new_v4().simple());
+    let mut url = url::Url::parse(&base).unwrap();
+    url.set_path(&format!("/{name}"));
+
+    let out = argus()
+        .arg("migrate")
+        .env("DATABASE_URL", url.as_str())
+        .env("ARGUS_LOG_FORMAT", "json")
+        .env("ARGUS_DB_MIN_CONNECTIONS", "0")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "database is migrated"),
+        "{stdout}"
+    );
+    assert!(lines
+        .iter()
+        .all(|l| l["level"].is_string() && l["timestamp"].is_string()));
+
+    // Clean up the database `migrate` created.
+    let mut admin = url.clone();
+    admin.set_path("/postgres");
+    let status = Command::new("psql")
+        .args([
+            admin.as_str(),
+            "-qc",
+            &format!("DROP DATABASE \"{name}\" WITH (FORCE)"),
+        ])
+        .status();
+    let _ = status;
+}

@@ -18,14 +18,19 @@ pub fn StatusPage() -> impl IntoView {
                 <h1>"System status"</h1>
                 <p class="muted">"The services this Argus instance depends on, checked just now."</p>
             </div>
-            <button
-                type="button"
-                class="button button-secondary"
-                data-testid="refresh-status"
-                on:click=move |_| status.refetch()
+            // A plain GET form: without JavaScript it reloads the page; hydrated, it refetches.
+            <form
+                method="get"
+                action="/status"
+                on:submit=move |ev| {
+                    ev.prevent_default();
+                    status.refetch();
+                }
             >
-                "Refresh"
-            </button>
+                <button type="submit" class="button button-secondary" data-testid="refresh-status">
+                    "Refresh"
+                </button>
+            </form>
         </div>
         <Transition fallback=StatusSkeleton>
             <ErrorBoundary fallback=|errors| {
