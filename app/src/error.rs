@@ -65,9 +65,19 @@ impl FromServerFnError for AppError {
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         let (code, message) = match value {
-            ServerFnErrorErr::Args(m) | ServerFnErrorErr::Deserialization(m) => {
+            ServerFnErrorErr::Args(m) => {
                 (ErrorCode::InvalidFormat, format!("invalid arguments: {m}"))
             }
+            // On the server this is the request's arguments; in the browser, the response body.
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::Deserialization(m) => {
+                (ErrorCode::InvalidFormat, format!("invalid arguments: {m}"))
+            }
+            #[cfg(not(feature = "ssr"))]
+            ServerFnErrorErr::Deserialization(m) => (
+                ErrorCode::ServiceUnavailable,
+                format!("unexpected response from the Argus server: {m}"),
+            ),
             ServerFnErrorErr::MissingArg(m) => (
                 ErrorCode::MissingRequiredField,
                 format!("missing argument: {m}"),
