@@ -115,7 +115,7 @@ pub struct Config {
     pub log_format: LogFormat,
 
     /// Log filter, in tracing's `EnvFilter` syntax.
-    #[arg(long, env = "ARGUS_LOG", default_value = "info")]
+    #[arg(long, env = "ARGUS_LOG", default_value = "info,sqlx=warn")]
     pub log_filter: String,
 }
 

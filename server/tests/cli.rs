@@ -42,7 +42,7 @@ fn help_documents_every_setting_with_its_default() {
         ("ARGUS_REDIS_TIMEOUT_SECS", Some("5")),
         ("ARGUS_BODY_LIMIT_BYTES", Some("20971520")),
         ("ARGUS_LOG_FORMAT", Some("text")),
-        ("ARGUS_LOG", Some("info")),
+        ("ARGUS_LOG", Some("info,sqlx=warn")),
     ] {
         assert!(help.contains(var), "--help names {var}");
         if let Some(default) = default {
