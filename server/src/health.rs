@@ -16,10 +16,9 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let s = &state.services;
-    let (database, cache) = tokio::join!(
-        argus_domain::db::status(&s.pool, &s.info.database_url_masked),
-        s.cache.status()
-    );
+    let argus_types::SystemStatus {
+        database, cache, ..
+    } = argus_domain::system::status(&s.pool, &s.cache, &s.info).await;
     let checks = json!({ "database": database, "cache": cache });
     if database.reachable && database.is_migrated() {
         Json(json!({ "status": "ready", "checks": checks })).into_response()
