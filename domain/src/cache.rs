@@ -629,13 +629,13 @@ mod tests {
         };
         let cache = Cache::memory(&cfg, None);
         cache
-            .set_raw("d:w:short", b"1".to_vec(), Duration::from_millis(50))
+            .set_raw("d:w:short", b"1".to_vec(), Duration::from_millis(400))
             .await;
         cache
             .set_raw("d:w:long", b"2".to_vec(), Duration::from_secs(60))
             .await;
         assert!(cache.get_raw("d:w:short").await.is_some());
-        tokio::time::sleep(Duration::from_millis(120)).await;
+        tokio::time::sleep(Duration::from_millis(900)).await;
         assert!(cache.get_raw("d:w:short").await.is_none(), "expired");
         assert!(cache.get_raw("d:w:long").await.is_some());
     }

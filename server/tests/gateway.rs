@@ -53,9 +53,10 @@ struct Named {
     name: String,
 }
 
+/// A 1 KiB body limit; a timeout long enough never to fire on a loaded CI machine.
 fn small_limits() -> GatewayConfig {
     GatewayConfig {
-        request_timeout: Duration::from_millis(200),
+        request_timeout: Duration::from_secs(20),
         body_limit_bytes: 1024,
     }
 }
@@ -96,7 +97,10 @@ async fn accepts_a_sane_client_request_id_and_replaces_an_odd_one() {
 
 #[tokio::test]
 async fn slow_request_is_cut_at_the_timeout_with_504() {
-    let router = test_router(small_limits());
+    let router = test_router(GatewayConfig {
+        request_timeout: Duration::from_millis(200),
+        ..small_limits()
+    });
     let res = send(&router, get_req("/api/test/slow")).await;
     assert_eq!(res.status(), StatusCode::GATEWAY_TIMEOUT);
     assert!(res.headers().contains_key("x-request-id"));
