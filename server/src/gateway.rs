@@ -5,6 +5,7 @@
 //! 3. guard — body limit by `Content-Length` (413) and the request timeout (504)
 //! 4. catch panic — a panicking handler answers a 500 envelope
 //! 5. compression
+//! 6. security headers — nosniff, no framing, a strict referrer policy
 //!
 //! and `DefaultBodyLimit` for bodies without a length.
 
@@ -20,6 +21,7 @@ use serde_json::json;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tracing::{field, Span};
 
@@ -168,7 +170,19 @@ pub fn apply(router: Router, cfg: GatewayConfig) -> Router {
                 .layer(trace)
                 .layer(middleware::from_fn_with_state(cfg, guard))
                 .layer(CatchPanicLayer::custom(panic_response))
-                .layer(CompressionLayer::new()),
+                .layer(CompressionLayer::new())
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_FRAME_OPTIONS,
+                    HeaderValue::from_static("DENY"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("strict-origin-when-cross-origin"),
+                )),
         )
 }
 

@@ -192,6 +192,18 @@ async fn json_without_content_type_is_400() {
 }
 
 #[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let router = test_router(small_limits());
+    let res = send(&router, get_req("/api/test/nope")).await;
+    assert_eq!(res.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(res.headers()[header::X_FRAME_OPTIONS], "DENY");
+    assert_eq!(
+        res.headers()[header::REFERRER_POLICY],
+        "strict-origin-when-cross-origin"
+    );
+}
+
+#[tokio::test]
 async fn responses_are_compressed_when_asked() {
     let router = test_router(small_limits());
     let big = serde_json::json!({ "data": "x".repeat(900) });
