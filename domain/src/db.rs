@@ -22,7 +22,13 @@ pub struct DbConfig {
     pub statement_timeout: Duration,
     /// How long a request waits for a pooled connection.
     pub acquire_timeout: Duration,
+    /// The role every pooled connection switches to (`SET ROLE`) after migrating, so queries run
+    /// bound by row-level security. `None` keeps the login role (its own RLS duties then).
+    pub app_role: Option<String>,
 }
+
+/// The role the migrations create for the server's queries.
+pub const APP_ROLE: &str = "argus_app";
 
 impl DbConfig {
     /// The URL with its password masked, for logs and messages.
@@ -149,13 +155,27 @@ pub async fn ensure_database(cfg: &DbConfig) -> Result<(), StartupError> {
     }
 }
 
-/// Opens the connection pool (PostgreSQL must be reachable).
+/// Opens the connection pool (PostgreSQL must be reachable). Every connection switches to
+/// [`DbConfig::app_role`] when one is set.
 pub async fn connect(cfg: &DbConfig) -> Result<PgPool, StartupError> {
     let opts = cfg.connect_options()?;
+    let set_role = cfg.app_role.as_ref().map(|role| {
+        // Identifiers cannot be bound as parameters; quote it as PostgreSQL does.
+        format!("SET ROLE \"{}\"", role.replace('"', "\"\""))
+    });
     PgPoolOptions::new()
         .min_connections(cfg.min_connections)
         .max_connections(cfg.max_connections)
         .acquire_timeout(cfg.acquire_timeout)
+        .after_connect(move |conn, _meta| {
+            let set_role = set_role.clone();
+            Box::pin(async move {
+                if let Some(sql) = set_role {
+                    sqlx::query(&sql).execute(&mut *conn).await?;
+                }
+                Ok(())
+            })
+        })
         .connect_with(opts)
         .await
         .map_err(|e| classify(&cfg.masked_url(), e))
@@ -167,18 +187,27 @@ pub async fn migrate(pool: &PgPool) -> crate::Result<()> {
     Ok(())
 }
 
-/// Creates the database if needed, connects and migrates: what the server does at start.
+/// Creates the database if needed and migrates it as the login role, then opens the serving
+/// pool, whose connections run as the app role: what the server does at start.
 pub async fn prepare(cfg: &DbConfig) -> Result<PgPool, StartupError> {
     ensure_database(cfg).await?;
-    let pool = connect(cfg).await?;
-    migrate(&pool).await.map_err(|e| StartupError::Migrate {
+    let owner = connect(&DbConfig {
+        min_connections: 0,
+        max_connections: 1,
+        app_role: None,
+        ..cfg.clone()
+    })
+    .await?;
+    let migrated = migrate(&owner).await.map_err(|e| StartupError::Migrate {
         url: cfg.masked_url(),
         reason: match e {
             crate::Error::Migrate(m) => m.to_string(),
             other => other.to_string(),
         },
-    })?;
-    Ok(pool)
+    });
+    owner.close().await;
+    migrated?;
+    connect(cfg).await
 }
 
 /// The newest migration this build knows.
@@ -257,6 +286,7 @@ mod tests {
             max_connections: 2,
             statement_timeout: Duration::from_secs(10),
             acquire_timeout: Duration::from_secs(5),
+            app_role: Some(APP_ROLE.into()),
         };
         let dbg = format!("{cfg:?}");
         assert!(!dbg.contains("hunter2"), "{dbg}");

@@ -11,6 +11,7 @@ pub mod cache;
 pub mod db;
 pub mod error;
 pub mod system;
+pub mod tenancy;
 
 pub use error::{Error, Result};
 

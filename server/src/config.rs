@@ -75,6 +75,11 @@ pub struct Config {
     #[arg(long = "jwt-secret", env = "ARGUS_JWT_SECRET", value_parser = secret, hide_env_values = true)]
     pub jwt_secret: Option<SecretString>,
 
+    /// Role the server's queries run as (`SET ROLE`; created by the migrations), bound by
+    /// row-level security. Empty: keep the login role of DATABASE_URL.
+    #[arg(long, env = "ARGUS_DB_APP_ROLE", default_value = argus_domain::db::APP_ROLE)]
+    pub db_app_role: String,
+
     /// PostgreSQL connections kept open at least.
     #[arg(long, env = "ARGUS_DB_MIN_CONNECTIONS", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(0..=1000))]
@@ -172,6 +177,7 @@ impl Config {
             max_connections: self.db_max_connections,
             statement_timeout: Duration::from_secs(self.db_statement_timeout_secs),
             acquire_timeout: Duration::from_secs(5),
+            app_role: (!self.db_app_role.is_empty()).then(|| self.db_app_role.clone()),
         }
     }
 

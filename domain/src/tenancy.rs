@@ -1,0 +1,34 @@
+//! Tenancy: every tenant query runs in a transaction bound to one workspace.
+//!
+//! The binding sets `app.current_workspace_id` for the transaction only; the row-level security
+//! policies of the tenant tables compare each row's `workspace_id` with it. Queries still name
+//! `workspace_id` explicitly: RLS is the second lock, not the first.
+
+use serde::{Deserialize, Serialize};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+/// The id of a workspace (tenant).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct WorkspaceId(pub Uuid);
+
+impl std::fmt::Display for WorkspaceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Begins a transaction bound to `workspace`: row-level security shows and accepts only its rows
+/// until commit or rollback.
+pub async fn begin(
+    pool: &PgPool,
+    workspace: WorkspaceId,
+) -> crate::Result<Transaction<'static, Postgres>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT set_config('app.current_workspace_id', $1, true)")
+        .bind(workspace.0.to_string())
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
