@@ -11,6 +11,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// `Cache`, `Internal`) carry their cause for the log only; clients get a generic text.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Unknown email or wrong password: one error for both, so neither is revealed.
+    #[error("invalid email or password")]
+    InvalidCredentials,
     #[error("{what} not found")]
     NotFound { what: String },
     #[error("{what} already exists")]
@@ -57,6 +60,7 @@ impl Error {
 
     pub fn code(&self) -> ErrorCode {
         match self {
+            Error::InvalidCredentials => ErrorCode::InvalidCredentials,
             Error::NotFound { .. } => ErrorCode::ResourceNotFound,
             Error::AlreadyExists { .. } => ErrorCode::ResourceAlreadyExists,
             Error::Conflict(_) => ErrorCode::ResourceConflict,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 pub mod cache;
 pub mod db;
 pub mod error;
+pub mod identity;
 pub mod system;
 pub mod tenancy;
 

@@ -1,34 +1,13 @@
 //! Row-level security, the second lock: the server's role sees and writes only the rows of the
 //! workspace its transaction is bound to, and nothing at all when a query forgets the binding.
 
-use std::time::Duration;
+mod common;
 
-use argus_domain::db::{self, DbConfig};
+use argus_domain::db;
 use argus_domain::tenancy::{self, WorkspaceId};
-use secrecy::SecretString;
+use common::app_pool;
 use sqlx::PgPool;
 use uuid::Uuid;
-
-/// A pool on the test's database whose connections run as the app role, like the server's.
-async fn app_pool(owner: &PgPool) -> PgPool {
-    let base = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let mut url = url::Url::parse(&base).unwrap();
-    url.set_path(&format!(
-        "/{}",
-        owner.connect_options().get_database().unwrap()
-    ));
-    db::connect(&DbConfig {
-        url: SecretString::from(url.to_string()),
-        min_connections: 0,
-        max_connections: 2,
-        statement_timeout: Duration::from_secs(10),
-        acquire_timeout: Duration::from_secs(5),
-        app_role: Some(db::APP_ROLE.into()),
-    })
-    .await
-    .unwrap()
-}
 
 /// Two workspaces with one member each, written by the owner (a superuser, outside RLS).
 async fn seed(owner: &PgPool) -> (WorkspaceId, WorkspaceId) {

@@ -1,0 +1,281 @@
+//! Users, passwords and the first workspace: sign-up and password checks.
+//!
+//! Passwords are hashed with argon2id on the blocking pool (hashing takes tens of milliseconds of
+//! CPU, far over the async budget). An unknown email and a wrong password are one error, and both
+//! cost one hash verification, so neither the answer nor its timing tells them apart.
+
+use std::sync::LazyLock;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::tenancy::WorkspaceId;
+use crate::{Error, Result};
+
+pub const MIN_PASSWORD_CHARS: usize = 10;
+pub const MAX_PASSWORD_CHARS: usize = 1024;
+
+/// A user's id.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, sqlx::Type,
+)]
+#[sqlx(transparent)]
+pub struct UserId(pub Uuid);
+
+/// A password that meets the policy. Never printed.
+#[derive(Clone)]
+pub struct Password(SecretString);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password([REDACTED])")
+    }
+}
+
+impl Password {
+    pub fn parse(raw: &str) -> Result<Password> {
+        let chars = raw.chars().count();
+        if chars < MIN_PASSWORD_CHARS {
+            return Err(Error::invalid_input(
+                "password",
+                format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+            ));
+        }
+        if chars > MAX_PASSWORD_CHARS {
+            return Err(Error::invalid_input(
+                "password",
+                format!("must be at most {MAX_PASSWORD_CHARS} characters"),
+            ));
+        }
+        Ok(Password(SecretString::from(raw.to_owned())))
+    }
+}
+
+/// An email address, trimmed; compared case-insensitively.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Email> {
+        let email = raw.trim();
+        let valid = email.len() <= 320
+            && !email.chars().any(char::is_whitespace)
+            && matches!(email.split_once('@'), Some((local, domain))
+                if !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+                    && !domain.ends_with('.') && !domain.contains('@'));
+        if valid {
+            Ok(Email(email.to_owned()))
+        } else {
+            Err(Error::invalid_input(
+                "email",
+                "is not a valid email address",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn hash_blocking(password: &str) -> Result<String> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| Error::Internal(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Internal(format!("hashing a password: {e}")))
+}
+
+fn verify_blocking(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Verified against when the email is unknown, so that path costs what a real check costs.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_blocking("argus-dummy-password").expect("hashing a constant"));
+
+/// Hashes a password with argon2id (PHC string) on the blocking pool.
+pub async fn hash_password(password: &Password) -> Result<String> {
+    let pw = password.0.clone();
+    tokio::task::spawn_blocking(move || hash_blocking(pw.expose_secret()))
+        .await
+        .map_err(|e| Error::Internal(format!("password hashing task: {e}")))?
+}
+
+async fn verify_password(password: &str, hash: String) -> Result<bool> {
+    let pw = SecretString::from(password.to_owned());
+    tokio::task::spawn_blocking(move || verify_blocking(pw.expose_secret(), &hash))
+        .await
+        .map_err(|e| Error::Internal(format!("password verification task: {e}")))
+}
+
+/// What sign-up created.
+#[derive(Clone, Debug)]
+pub struct SignedUp {
+    pub user: UserId,
+    pub workspace: WorkspaceId,
+    pub workspace_slug: String,
+}
+
+/// A URL-safe slug from a name: lowercase ASCII letters and digits joined by single dashes.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    let slug: String = slug.chars().take(40).collect();
+    let slug = slug.trim_end_matches('-').to_owned();
+    if slug.is_empty() {
+        "workspace".to_owned()
+    } else {
+        slug
+    }
+}
+
+/// Creates a user and a first workspace they own, in one transaction.
+#[tracing::instrument(skip_all)]
+pub async fn sign_up(
+    pool: &PgPool,
+    email: &Email,
+    name: &str,
+    password: &Password,
+    workspace_name: &str,
+) -> Result<SignedUp> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Error::invalid_input("name", "must be 1 to 200 characters"));
+    }
+    let workspace_name = workspace_name.trim();
+    if workspace_name.is_empty() || workspace_name.chars().count() > 200 {
+        return Err(Error::invalid_input(
+            "workspace_name",
+            "must be 1 to 200 characters",
+        ));
+    }
+    let hash = hash_password(password).await?;
+    let workspace = WorkspaceId(Uuid::new_v4());
+    // A short random suffix keeps slugs unique without a retry loop.
+    let suffix = &Uuid::new_v4().simple().to_string()[..6];
+    let workspace_slug = format!("{}-{suffix}", slugify(workspace_name));
+
+    let mut tx = crate::tenancy::begin(pool, workspace).await?;
+    let user: Uuid = sqlx::query_scalar(
+        "INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(email.as_str())
+    .bind(name)
+    .bind(&hash)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(db) if db.constraint() == Some("users_email_key") => {
+            Error::AlreadyExists {
+                what: "an account with this email".into(),
+            }
+        }
+        _ => Error::Database(e),
+    })?;
+    sqlx::query("INSERT INTO workspaces (id, name, slug) VALUES ($1, $2, $3)")
+        .bind(workspace)
+        .bind(workspace_name)
+        .bind(&workspace_slug)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'owner')")
+        .bind(workspace)
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(SignedUp {
+        user: UserId(user),
+        workspace,
+        workspace_slug,
+    })
+}
+
+/// Checks an email and password. Unknown email and wrong password are the same error.
+#[tracing::instrument(skip_all)]
+pub async fn authenticate(pool: &PgPool, email: &str, password: &str) -> Result<UserId> {
+    let found: Option<(Uuid, String)> =
+        sqlx::query_as("SELECT id, password_hash FROM users WHERE lower(email) = lower($1)")
+            .bind(email.trim())
+            .fetch_optional(pool)
+            .await?;
+    let (id, hash) = match found {
+        Some((id, hash)) => (Some(id), hash),
+        None => (None, DUMMY_HASH.clone()),
+    };
+    match (id, verify_password(password, hash).await?) {
+        (Some(id), true) => Ok(UserId(id)),
+        _ => Err(Error::InvalidCredentials),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_policy() {
+        assert!(Password::parse("short").is_err());
+        assert!(Password::parse("exactly10!").is_ok());
+        assert!(Password::parse(&"x".repeat(MAX_PASSWORD_CHARS + 1)).is_err());
+        assert!(!format!("{:?}", Password::parse("hunter2hunter2").unwrap()).contains("hunter2"));
+    }
+
+    #[test]
+    fn email_shape() {
+        assert_eq!(
+            Email::parse("  Ann@Example.com ").unwrap().as_str(),
+            "Ann@Example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a b@example.com",
+            "a@b@c.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slugify("Acme Support  Team!"), "acme-support-team");
+        assert_eq!(slugify("---"), "workspace");
+        assert_eq!(slugify("Équipe"), "quipe");
+        assert!(slugify(&"a".repeat(100)).len() <= 40);
+    }
+
+    #[test]
+    fn hashes_are_argon2id_salted_and_verify() {
+        let a = hash_blocking("correct horse battery").unwrap();
+        let b = hash_blocking("correct horse battery").unwrap();
+        assert!(a.starts_with("$argon2id$"));
+        assert_ne!(a, b, "salted");
+        assert!(verify_blocking("correct horse battery", &a));
+        assert!(!verify_blocking("wrong horse battery", &a));
+        assert!(!verify_blocking("anything", "not a hash"));
+    }
+}
