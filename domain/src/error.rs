@@ -14,6 +14,8 @@ pub enum Error {
     /// Unknown email or wrong password: one error for both, so neither is revealed.
     #[error("invalid email or password")]
     InvalidCredentials,
+    #[error("the token has expired")]
+    ExpiredToken,
     #[error("{what} not found")]
     NotFound { what: String },
     #[error("{what} already exists")]
@@ -61,6 +63,7 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Error::ExpiredToken => ErrorCode::ExpiredToken,
             Error::NotFound { .. } => ErrorCode::ResourceNotFound,
             Error::AlreadyExists { .. } => ErrorCode::ResourceAlreadyExists,
             Error::Conflict(_) => ErrorCode::ResourceConflict,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod identity;
 pub mod system;
 pub mod tenancy;
+pub mod token;
 
 pub use error::{Error, Result};
 
