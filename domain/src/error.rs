@@ -16,6 +16,9 @@ pub enum Error {
     InvalidCredentials,
     #[error("the token has expired")]
     ExpiredToken,
+    /// Unknown, malformed, revoked or expired API key: one error for all.
+    #[error("invalid API key")]
+    InvalidApiKey,
     #[error("{what} not found")]
     NotFound { what: String },
     #[error("{what} already exists")]
@@ -64,6 +67,7 @@ impl Error {
         match self {
             Error::InvalidCredentials => ErrorCode::InvalidCredentials,
             Error::ExpiredToken => ErrorCode::ExpiredToken,
+            Error::InvalidApiKey => ErrorCode::InvalidApiKey,
             Error::NotFound { .. } => ErrorCode::ResourceNotFound,
             Error::AlreadyExists { .. } => ErrorCode::ResourceAlreadyExists,
             Error::Conflict(_) => ErrorCode::ResourceConflict,

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+pub mod apikeys;
 pub mod cache;
 pub mod db;
 pub mod error;

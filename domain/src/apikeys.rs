@@ -1,0 +1,274 @@
+//! API keys: `argus_<prefix>_<secret>`. The prefix is stored to find the key; of the secret only
+//! its SHA-256, compared in constant time. The full key is shown once, at creation.
+
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use crate::identity::UserId;
+use crate::tenancy::{self, WorkspaceId};
+use crate::{Error, Result};
+
+/// What a key may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Write traces and metrics; read nothing.
+    Ingest,
+    Read,
+    Admin,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Ingest => "ingest",
+            Scope::Read => "read",
+            Scope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Scope> {
+        match s {
+            "ingest" => Ok(Scope::Ingest),
+            "read" => Ok(Scope::Read),
+            "admin" => Ok(Scope::Admin),
+            _ => Err(Error::invalid_input(
+                "scopes",
+                format!("unknown scope {s:?}"),
+            )),
+        }
+    }
+}
+
+const KEY_PREFIX: &str = "argus_";
+const PREFIX_LEN: usize = 12;
+const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+
+fn random_token(len: usize) -> String {
+    let mut bytes = vec![0u8; len];
+    rand::rng().fill_bytes(&mut bytes);
+    // 256 is not a multiple of 36; the bias this leaves is far below anything exploitable for
+    // a 43-character secret (>220 bits).
+    bytes
+        .iter()
+        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
+        .collect()
+}
+
+fn sha256(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// Splits `argus_<prefix>_<secret>`; `None` when it is not of that shape.
+fn split(key: &str) -> Option<(&str, &str)> {
+    let rest = key.strip_prefix(KEY_PREFIX)?;
+    let (prefix, secret) = rest.split_once('_')?;
+    let ok = prefix.len() == PREFIX_LEN
+        && prefix.bytes().all(|b| ALPHABET.contains(&b))
+        && (32..=128).contains(&secret.len())
+        && secret.bytes().all(|b| b.is_ascii_alphanumeric());
+    ok.then_some((prefix, secret))
+}
+
+/// A key just created: the only time its secret is known.
+#[derive(Debug)]
+pub struct CreatedKey {
+    pub id: Uuid,
+    pub prefix: String,
+    /// The whole key, `argus_<prefix>_<secret>`, to show once.
+    pub key: SecretString,
+}
+
+/// A key as listed: never its secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct ApiKeyInfo {
+    pub id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Who a verified key speaks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedKey {
+    pub workspace: WorkspaceId,
+    pub key_id: Uuid,
+    pub scopes: Vec<Scope>,
+}
+
+impl VerifiedKey {
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
+    }
+}
+
+/// Creates a key in `workspace`.
+pub async fn create(
+    pool: &PgPool,
+    workspace: WorkspaceId,
+    created_by: Option<UserId>,
+    name: &str,
+    scopes: &[Scope],
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<CreatedKey> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Error::invalid_input("name", "must be 1 to 200 characters"));
+    }
+    if scopes.is_empty() {
+        return Err(Error::invalid_input("scopes", "give at least one scope"));
+    }
+    if expires_at.is_some_and(|t| t <= Utc::now()) {
+        return Err(Error::invalid_input("expires_at", "must be in the future"));
+    }
+    let mut scope_names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+    scope_names.sort_unstable();
+    scope_names.dedup();
+    let prefix = random_token(PREFIX_LEN);
+    let secret = random_token(43);
+
+    let mut tx = tenancy::begin(pool, workspace).await?;
+    sqlx::query("INSERT INTO api_key_prefixes (prefix, workspace_id) VALUES ($1, $2)")
+        .bind(&prefix)
+        .bind(workspace)
+        .execute(&mut *tx)
+        .await?;
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO api_keys (workspace_id, name, prefix, secret_sha256, scopes, created_by, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(workspace)
+    .bind(name)
+    .bind(&prefix)
+    .bind(sha256(&secret))
+    .bind(&scope_names)
+    .bind(created_by)
+    .bind(expires_at)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(CreatedKey {
+        id,
+        key: SecretString::from(format!("{KEY_PREFIX}{prefix}_{secret}")),
+        prefix,
+    })
+}
+
+/// The keys of `workspace`, newest first.
+pub async fn list(pool: &PgPool, workspace: WorkspaceId) -> Result<Vec<ApiKeyInfo>> {
+    let mut tx = tenancy::begin(pool, workspace).await?;
+    let keys = sqlx::query_as::<_, ApiKeyInfo>(
+        "SELECT id, name, prefix, scopes, created_at, last_used_at, expires_at, revoked_at \
+         FROM api_keys WHERE workspace_id = $1 ORDER BY created_at DESC, id",
+    )
+    .bind(workspace)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(keys)
+}
+
+/// Revokes a key of `workspace`; a key of another workspace is not found.
+pub async fn revoke(pool: &PgPool, workspace: WorkspaceId, id: Uuid) -> Result<()> {
+    let mut tx = tenancy::begin(pool, workspace).await?;
+    let found = sqlx::query(
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind(workspace)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    if found == 0 {
+        return Err(Error::not_found("API key"));
+    }
+    Ok(())
+}
+
+/// Verifies a presented key. Every failure is [`Error::InvalidApiKey`].
+pub async fn verify(pool: &PgPool, presented: &str) -> Result<VerifiedKey> {
+    let (prefix, secret) = split(presented.trim()).ok_or(Error::InvalidApiKey)?;
+    let workspace: Option<Uuid> =
+        sqlx::query_scalar("SELECT workspace_id FROM api_key_prefixes WHERE prefix = $1")
+            .bind(prefix)
+            .fetch_optional(pool)
+            .await?;
+    // Hash before knowing whether the prefix exists, so both paths do the same work.
+    let presented_hash = sha256(secret);
+    let Some(workspace) = workspace.map(WorkspaceId) else {
+        return Err(Error::InvalidApiKey);
+    };
+    let mut tx = tenancy::begin(pool, workspace).await?;
+    type Row = (
+        Uuid,
+        Vec<u8>,
+        Vec<String>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT id, secret_sha256, scopes, expires_at, revoked_at FROM api_keys \
+         WHERE workspace_id = $1 AND prefix = $2",
+    )
+    .bind(workspace)
+    .bind(prefix)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let (key_id, stored, scopes, expires_at, revoked_at) = row.ok_or(Error::InvalidApiKey)?;
+    let matches: bool = stored.ct_eq(&presented_hash).into();
+    let live = revoked_at.is_none() && expires_at.is_none_or(|t| t > Utc::now());
+    if !(matches && live) {
+        return Err(Error::InvalidApiKey);
+    }
+    let scopes = scopes.iter().filter_map(|s| Scope::parse(s).ok()).collect();
+    Ok(VerifiedKey {
+        workspace,
+        key_id,
+        scopes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_shape_is_checked_before_any_lookup() {
+        let prefix = "a".repeat(PREFIX_LEN);
+        let secret = "b".repeat(43);
+        assert_eq!(
+            split(&format!("argus_{prefix}_{secret}")),
+            Some((prefix.as_str(), secret.as_str()))
+        );
+        for bad in [
+            String::new(),
+            format!("argus_{prefix}"),
+            format!("other_{prefix}_{secret}"),
+            format!("argus_{}_{secret}", "A".repeat(PREFIX_LEN)),
+            format!("argus_{prefix}_short"),
+            format!("argus_{prefix}_{}!", "b".repeat(42)),
+        ] {
+            assert_eq!(split(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn generated_tokens_use_the_alphabet() {
+        let t = random_token(43);
+        assert_eq!(t.len(), 43);
+        assert!(t.bytes().all(|b| ALPHABET.contains(&b)));
+        assert_ne!(t, random_token(43));
+    }
+}
