@@ -25,4 +25,6 @@ pub struct Services {
     pub pool: sqlx::PgPool,
     pub cache: cache::Cache,
     pub info: Arc<system::SystemInfo>,
+    /// Signs and verifies session tokens.
+    pub tokens: Arc<token::TokenKeys>,
 }

@@ -80,6 +80,16 @@ pub struct Config {
     #[arg(long, env = "ARGUS_DB_APP_ROLE", default_value = argus_domain::db::APP_ROLE)]
     pub db_app_role: String,
 
+    /// Earlier signing secrets, comma-separated: tokens they signed still verify until they are
+    /// removed from this list (secret rotation).
+    #[arg(long, env = "ARGUS_JWT_PREVIOUS_SECRETS", value_parser = secret, hide_env_values = true)]
+    pub jwt_previous_secrets: Option<SecretString>,
+
+    /// Hours a session token stays valid.
+    #[arg(long, env = "ARGUS_SESSION_TTL_HOURS", default_value_t = 12,
+          value_parser = clap::value_parser!(u64).range(1..=24 * 30))]
+    pub session_ttl_hours: u64,
+
     /// PostgreSQL connections kept open at least.
     #[arg(long, env = "ARGUS_DB_MIN_CONNECTIONS", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(0..=1000))]
@@ -168,6 +178,27 @@ impl Config {
                 Ok((SecretString::from(hex), SecretSource::Generated))
             }
         }
+    }
+
+    /// The previous signing secrets, each at least as long as a current one must be.
+    pub fn previous_jwt_secrets(&self) -> Result<Vec<SecretString>, ConfigError> {
+        let Some(list) = &self.jwt_previous_secrets else {
+            return Ok(Vec::new());
+        };
+        list.expose_secret()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                if s.len() < MIN_JWT_SECRET_BYTES {
+                    Err(ConfigError::WeakJwtSecret {
+                        min: MIN_JWT_SECRET_BYTES,
+                    })
+                } else {
+                    Ok(SecretString::from(s.to_owned()))
+                }
+            })
+            .collect()
     }
 
     pub fn db(&self) -> DbConfig {

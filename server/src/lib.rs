@@ -45,7 +45,15 @@ pub async fn migrate(config: &Config) -> Result<(), StartupError> {
 
 /// Builds everything the router needs: database (created and migrated), cache, Leptos options.
 pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
-    let (_jwt_secret, source) = config.validate().map_err(|e| StartupError(e.to_string()))?;
+    let (jwt_secret, source) = config.validate().map_err(|e| StartupError(e.to_string()))?;
+    let previous = config
+        .previous_jwt_secrets()
+        .map_err(|e| StartupError(format!("ARGUS_JWT_PREVIOUS_SECRETS: {e}")))?;
+    let tokens = Arc::new(argus_domain::token::TokenKeys::new(
+        &jwt_secret,
+        &previous,
+        std::time::Duration::from_secs(config.session_ttl_hours * 3600),
+    ));
     if source == SecretSource::Generated {
         tracing::warn!(
             "ARGUS_JWT_SECRET is not set: using a random secret for this run only \
@@ -70,6 +78,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
             started_at: chrono::Utc::now(),
             database_url_masked: db.masked_url(),
         }),
+        tokens,
     };
     Ok(AppState {
         leptos_options,

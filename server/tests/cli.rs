@@ -34,6 +34,8 @@ fn help_documents_every_setting_with_its_default() {
         ),
         ("REDIS_URL", None),
         ("ARGUS_JWT_SECRET", None),
+        ("ARGUS_JWT_PREVIOUS_SECRETS", None),
+        ("ARGUS_SESSION_TTL_HOURS", Some("12")),
         ("ARGUS_DB_APP_ROLE", Some("argus_app")),
         ("ARGUS_DB_MIN_CONNECTIONS", Some("10")),
         ("ARGUS_DB_MAX_CONNECTIONS", Some("50")),

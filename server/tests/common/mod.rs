@@ -40,6 +40,11 @@ pub fn state(pool: PgPool, gateway: GatewayConfig) -> AppState {
                 started_at: chrono::Utc::now(),
                 database_url_masked: "postgres://postgres@127.0.0.1:5432/test".into(),
             }),
+            tokens: Arc::new(argus_domain::token::TokenKeys::new(
+                &secrecy::SecretString::from("test-secret-0123456789-0123456789-abc".to_owned()),
+                &[],
+                Duration::from_secs(3600),
+            )),
         },
         gateway,
     }
