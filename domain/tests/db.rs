@@ -1,6 +1,8 @@
 //! Database start-up against the real PostgreSQL: creating, migrating, probing, and the one
 //! clear error when nothing answers.
 
+mod common;
+
 use std::net::TcpListener;
 use std::time::Duration;
 
@@ -112,12 +114,7 @@ async fn status_of_an_empty_database_has_no_migration(pool: PgPool) {
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn statements_are_bounded_by_the_configured_timeout(pool: PgPool) {
     // The pool given by sqlx::test has no statement timeout; build one like the server does.
-    let url = pool
-        .connect_options()
-        .get_database()
-        .map(|d| with_database(&base_url(), d))
-        .unwrap();
-    let mut cfg = config(url);
+    let mut cfg = common::config_for(&pool);
     cfg.statement_timeout = Duration::from_millis(200);
     let bounded = db::connect(&cfg).await.unwrap();
     let err = sqlx::query("SELECT pg_sleep(2)")

@@ -15,6 +15,17 @@ fn password(s: &str) -> Password {
     Password::parse(s).unwrap()
 }
 
+async fn sign_up_ann(pool: &PgPool) -> argus_domain::Result<identity::SignedUp> {
+    identity::sign_up(
+        pool,
+        &email("ann@example.com"),
+        "Ann",
+        &password("a long passphrase"),
+        "A",
+    )
+    .await
+}
+
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn sign_up_creates_the_user_and_a_workspace_they_own(owner: PgPool) {
     let pool = app_pool(&owner).await;
@@ -53,15 +64,7 @@ async fn sign_up_creates_the_user_and_a_workspace_they_own(owner: PgPool) {
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn the_same_email_in_another_case_cannot_sign_up_twice(owner: PgPool) {
     let pool = app_pool(&owner).await;
-    identity::sign_up(
-        &pool,
-        &email("ann@example.com"),
-        "Ann",
-        &password("a long passphrase"),
-        "A",
-    )
-    .await
-    .unwrap();
+    sign_up_ann(&pool).await.unwrap();
     let err = identity::sign_up(
         &pool,
         &email("ANN@Example.com"),
@@ -101,15 +104,7 @@ async fn authenticate_accepts_the_right_password_in_any_email_case(owner: PgPool
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn unknown_email_and_wrong_password_are_the_same_error(owner: PgPool) {
     let pool = app_pool(&owner).await;
-    identity::sign_up(
-        &pool,
-        &email("ann@example.com"),
-        "Ann",
-        &password("a long passphrase"),
-        "A",
-    )
-    .await
-    .unwrap();
+    sign_up_ann(&pool).await.unwrap();
     let wrong = identity::authenticate(&pool, "ann@example.com", "not the passphrase")
         .await
         .unwrap_err();

@@ -6,8 +6,8 @@ use argus_domain::db::{self, DbConfig};
 use secrecy::SecretString;
 use sqlx::PgPool;
 
-/// A pool on the test's database whose connections run as the app role, like the server's.
-pub async fn app_pool(owner: &PgPool) -> PgPool {
+/// The server's database settings for the test's database: connections run as the app role.
+pub fn config_for(owner: &PgPool) -> DbConfig {
     let base = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let mut url = url::Url::parse(&base).unwrap();
@@ -15,14 +15,17 @@ pub async fn app_pool(owner: &PgPool) -> PgPool {
         "/{}",
         owner.connect_options().get_database().unwrap()
     ));
-    db::connect(&DbConfig {
+    DbConfig {
         url: SecretString::from(url.to_string()),
         min_connections: 0,
         max_connections: 2,
         statement_timeout: Duration::from_secs(10),
         acquire_timeout: Duration::from_secs(5),
         app_role: Some(db::APP_ROLE.into()),
-    })
-    .await
-    .unwrap()
+    }
+}
+
+/// A pool on the test's database whose connections run as the app role, like the server's.
+pub async fn app_pool(owner: &PgPool) -> PgPool {
+    db::connect(&config_for(owner)).await.unwrap()
 }
