@@ -1,6 +1,7 @@
 //! The argus binary's library: configuration, start-up, the HTTP gateway and the router.
 #![forbid(unsafe_code)]
 
+pub mod bootstrap;
 pub mod config;
 pub mod error;
 pub mod gateway;

@@ -30,6 +30,41 @@ enum Command {
     Serve,
     /// Create the database if needed and apply the migrations, then exit.
     Migrate,
+    /// Manage users (bootstrap a fresh install without the UI).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user and a first workspace they own. Reads the password from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Name of the user's first workspace.
+        #[arg(long)]
+        workspace: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApikeyCommand {
+    /// Create an API key and print it (the only time it is shown).
+    Create {
+        /// Workspace id (printed by `argus user create`).
+        #[arg(long)]
+        workspace: uuid::Uuid,
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes: ingest, read, admin.
+        #[arg(long, value_delimiter = ',', default_value = "ingest")]
+        scopes: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -63,6 +98,22 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => server::serve(&cli.config).await,
             Command::Migrate => server::migrate(&cli.config).await.map_err(Into::into),
+            Command::User(UserCommand::Create {
+                email,
+                name,
+                workspace,
+            }) => {
+                let mut password = String::new();
+                std::io::stdin().read_line(&mut password)?;
+                let password = password.trim_end_matches(['\n', '\r']);
+                server::bootstrap::create_user(&cli.config, &email, &name, &workspace, password)
+                    .await
+            }
+            Command::Apikey(ApikeyCommand::Create {
+                workspace,
+                name,
+                scopes,
+            }) => server::bootstrap::create_api_key(&cli.config, workspace, &name, &scopes).await,
         }
     });
     match result {

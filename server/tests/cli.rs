@@ -164,3 +164,149 @@ fn json_log_format_writes_one_json_object_per_line() {
         .status();
     let _ = status;
 }
+
+/// A fresh database URL for one test, and its cleanup.
+struct FreshDb {
+    url: url::Url,
+    name: String,
+}
+
+impl FreshDb {
+    fn new() -> FreshDb {
+        let base = std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("argus_cli_{}", uuid::Uuid::new_v4().simple());
+        let mut url = url::Url::parse(&base).unwrap();
+        url.set_path(&format!("/{name}"));
+        FreshDb { url, name }
+    }
+}
+
+impl Drop for FreshDb {
+    fn drop(&mut self) {
+        let mut admin = self.url.clone();
+        admin.set_path("/postgres");
+        let _ = Command::new("psql")
+            .args([
+                admin.as_str(),
+                "-qc",
+                &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
+            ])
+            .status();
+    }
+}
+
+fn run_with_stdin(mut cmd: Command, stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn bootstrap_a_fresh_install_from_the_command_line() {
+    let db = FreshDb::new();
+    let mut cmd = argus();
+    cmd.args([
+        "user",
+        "create",
+        "--email",
+        "ops@example.com",
+        "--name",
+        "Ops",
+        "--workspace",
+        "Platform",
+    ])
+    .env("DATABASE_URL", db.url.as_str())
+    .env("ARGUS_DB_MIN_CONNECTIONS", "0")
+    .env("ARGUS_LOG", "warn");
+    let out = run_with_stdin(cmd, "a long passphrase\n");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let workspace = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("workspace_id="))
+        .expect("prints the workspace id")
+        .to_owned();
+
+    let out = argus()
+        .args([
+            "apikey",
+            "create",
+            "--workspace",
+            &workspace,
+            "--name",
+            "collector",
+            "--scopes",
+            "ingest,read",
+        ])
+        .env("DATABASE_URL", db.url.as_str())
+        .env("ARGUS_DB_MIN_CONNECTIONS", "0")
+        .env("ARGUS_LOG", "warn")
+        .output()
+        .unwrap();
+    let key = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        key.trim().starts_with("argus_") && key.trim().split('_').count() == 3,
+        "{key}"
+    );
+
+    // A weak password and an unknown workspace are one clear line each.
+    let mut cmd = argus();
+    cmd.args([
+        "user",
+        "create",
+        "--email",
+        "x@example.com",
+        "--name",
+        "X",
+        "--workspace",
+        "W",
+    ])
+    .env("DATABASE_URL", db.url.as_str())
+    .env("ARGUS_DB_MIN_CONNECTIONS", "0");
+    let out = run_with_stdin(cmd, "short\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 10 characters"));
+
+    let out = argus()
+        .args([
+            "apikey",
+            "create",
+            "--workspace",
+            &uuid::Uuid::new_v4().to_string(),
+            "--name",
+            "k",
+        ])
+        .env("DATABASE_URL", db.url.as_str())
+        .env("ARGUS_DB_MIN_CONNECTIONS", "0")
+        .env("ARGUS_LOG", "warn")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not found"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
