@@ -121,9 +121,6 @@ async fn statements_are_bounded_by_the_configured_timeout(pool: PgPool) {
         .execute(&bounded)
         .await
         .unwrap_err();
-    let code = err
-        .as_database_error()
-        .and_then(|e| e.code())
-        .map(|c| c.into_owned());
+    let code = common::sqlstate(&err);
     assert_eq!(code.as_deref(), Some("57014"), "query_canceled: {err}");
 }

@@ -65,10 +65,7 @@ async fn the_app_role_owns_nothing_and_cannot_bypass_rls(owner: PgPool) {
         .execute(&mut *conn)
         .await
         .unwrap_err();
-    let code = err
-        .as_database_error()
-        .and_then(|e| e.code())
-        .map(|c| c.into_owned());
+    let code = common::sqlstate(&err);
     assert_eq!(code.as_deref(), Some("42501"), "{err}");
     conn.detach();
 }
@@ -138,10 +135,7 @@ async fn writing_into_another_workspace_is_refused(owner: PgPool) {
     .execute(&mut *tx)
     .await
     .unwrap_err();
-    let code = err
-        .as_database_error()
-        .and_then(|e| e.code())
-        .map(|c| c.into_owned());
+    let code = common::sqlstate(&err);
     assert_eq!(
         code.as_deref(),
         Some("42501"),

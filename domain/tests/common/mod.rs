@@ -29,3 +29,10 @@ pub fn config_for(owner: &PgPool) -> DbConfig {
 pub async fn app_pool(owner: &PgPool) -> PgPool {
     db::connect(&config_for(owner)).await.unwrap()
 }
+
+/// The SQLSTATE of a database error, if it is one.
+pub fn sqlstate(err: &sqlx::Error) -> Option<String> {
+    err.as_database_error()
+        .and_then(|e| e.code())
+        .map(|c| c.into_owned())
+}
