@@ -25,7 +25,16 @@ impl AppError {
         self.0.error.request_id.as_deref()
     }
 
+    /// An envelope from the server side (e.g. the gateway's verdict on the credentials).
+    #[cfg(feature = "ssr")]
+    pub fn from_envelope(envelope: ErrorEnvelope) -> Self {
+        Self::on_server(envelope)
+    }
+
     /// Builds the error on the server: stamps it, sets the response status, logs server faults.
+    ///
+    /// A plain HTML form post (no JavaScript) keeps the redirect back to its page, which
+    /// carries the error in the URL; every other caller gets the envelope's status.
     #[cfg(feature = "ssr")]
     fn on_server(envelope: ErrorEnvelope) -> Self {
         use leptos::prelude::use_context;
@@ -38,7 +47,19 @@ impl AppError {
                 .map(str::to_owned)
         });
         let envelope = argus_domain::error::stamp(envelope, request_id);
+        if crate::api::context::is_form_post() {
+            return AppError(envelope);
+        }
         if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+            if let Some(secs) = envelope
+                .error
+                .details
+                .as_ref()
+                .and_then(|d| d.get("retry_after_seconds"))
+                .and_then(|v| v.as_u64())
+            {
+                res.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+            }
             res.set_status(
                 http::StatusCode::from_u16(envelope.status())
                     .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),

@@ -17,9 +17,30 @@ use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use crate::components::layout::Layout;
+use crate::pages::auth::{LoginPage, SignUpPage};
+use crate::pages::home::HomePage;
 use crate::pages::not_found::NotFound;
+use crate::pages::settings::{ApiKeysPage, MembersPage, WorkspacePage};
 use crate::pages::status::StatusPage;
 use crate::state::theme::THEME_BOOT_SCRIPT;
+
+/// Whether the page at `path` needs a signed-in user (the server redirects to log in first).
+pub fn requires_session(path: &str) -> bool {
+    path == "/" || path == "/settings" || path.starts_with("/settings/")
+}
+
+/// The log-in page, returning to `next` afterwards.
+pub fn login_url(next: &str) -> String {
+    let mut encoded = String::with_capacity(next.len());
+    for b in next.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~') {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("/login?next={encoded}")
+}
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -48,6 +69,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     mark_hydrated();
+    crate::state::session::provide_session();
 
     // The Trunk build injects the stylesheet itself (index.html).
     let stylesheet = (!cfg!(feature = "csr"))
@@ -58,7 +80,13 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=|| view! { <Redirect path="/status" /> } />
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
+                    <Route path=path!("/login") view=LoginPage />
+                    <Route path=path!("/signup") view=SignUpPage />
+                    <Route path=path!("/settings") view=|| view! { <Redirect path="/settings/api-keys" /> } />
+                    <Route path=path!("/settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async />
+                    <Route path=path!("/settings/members") view=MembersPage ssr=SsrMode::Async />
+                    <Route path=path!("/settings/workspace") view=WorkspacePage ssr=SsrMode::Async />
                     <Route path=path!("/status") view=StatusPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
@@ -77,4 +105,20 @@ fn mark_hydrated() {
             let _ = body.set_attribute("data-hydrated", "true");
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_url_encodes_next() {
+        assert_eq!(
+            login_url("/settings/api-keys"),
+            "/login?next=/settings/api-keys"
+        );
+        assert_eq!(login_url("/?a=1&b=2"), "/login?next=/%3Fa%3D1%26b%3D2");
+        assert!(requires_session("/settings/members"));
+        assert!(!requires_session("/login") && !requires_session("/status"));
+    }
 }

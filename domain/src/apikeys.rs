@@ -1,6 +1,10 @@
 //! API keys: `argus_<prefix>_<secret>`. The prefix is stored to find the key; of the secret only
 //! its SHA-256, compared in constant time. The full key is shown once, at creation.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+pub use argus_types::ApiKeyInfo;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use secrecy::SecretString;
@@ -85,19 +89,6 @@ pub struct CreatedKey {
     pub key: SecretString,
 }
 
-/// A key as listed: never its secret.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
-pub struct ApiKeyInfo {
-    pub id: Uuid,
-    pub name: String,
-    pub prefix: String,
-    pub scopes: Vec<String>,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
 /// Who a verified key speaks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedKey {
@@ -167,7 +158,17 @@ pub async fn create(
 /// The keys of `workspace`, newest first.
 pub async fn list(pool: &PgPool, workspace: WorkspaceId) -> Result<Vec<ApiKeyInfo>> {
     let mut tx = tenancy::begin(pool, workspace).await?;
-    let keys = sqlx::query_as::<_, ApiKeyInfo>(
+    type Row = (
+        Uuid,
+        String,
+        String,
+        Vec<String>,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, name, prefix, scopes, created_at, last_used_at, expires_at, revoked_at \
          FROM api_keys WHERE workspace_id = $1 ORDER BY created_at DESC, id",
     )
@@ -175,7 +176,23 @@ pub async fn list(pool: &PgPool, workspace: WorkspaceId) -> Result<Vec<ApiKeyInf
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(keys)
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, name, prefix, scopes, created_at, last_used_at, expires_at, revoked_at)| {
+                ApiKeyInfo {
+                    id,
+                    name,
+                    prefix,
+                    scopes,
+                    created_at,
+                    last_used_at,
+                    expires_at,
+                    revoked_at,
+                }
+            },
+        )
+        .collect())
 }
 
 /// Revokes a key of `workspace`; a key of another workspace is not found.
@@ -238,6 +255,77 @@ pub async fn verify(pool: &PgPool, presented: &str) -> Result<VerifiedKey> {
         key_id,
         scopes,
     })
+}
+
+/// When keys were last used, gathered in memory and written in one statement per workspace
+/// by [`KeyUsage::flush`] (the server calls it every minute), so a busy key costs no write per
+/// request.
+#[derive(Debug, Default)]
+pub struct KeyUsage {
+    pending: Mutex<HashMap<(WorkspaceId, Uuid), DateTime<Utc>>>,
+}
+
+impl KeyUsage {
+    /// Notes that a key was used now.
+    pub fn record(&self, workspace: WorkspaceId, key_id: Uuid) {
+        self.pending
+            .lock()
+            .expect("key usage lock")
+            .insert((workspace, key_id), Utc::now());
+    }
+
+    /// How many keys wait to be written.
+    pub fn pending(&self) -> usize {
+        self.pending.lock().expect("key usage lock").len()
+    }
+
+    /// Writes the gathered times; returns how many keys were updated. On a database error the
+    /// times are kept for the next flush.
+    pub async fn flush(&self, pool: &PgPool) -> Result<u64> {
+        let taken = std::mem::take(&mut *self.pending.lock().expect("key usage lock"));
+        let mut by_workspace: HashMap<WorkspaceId, (Vec<Uuid>, Vec<DateTime<Utc>>)> =
+            HashMap::new();
+        for ((workspace, id), at) in &taken {
+            let entry = by_workspace.entry(*workspace).or_default();
+            entry.0.push(*id);
+            entry.1.push(*at);
+        }
+        let mut updated = 0;
+        let mut first_error = None;
+        for (workspace, (ids, times)) in by_workspace {
+            let result = async {
+                let mut tx = tenancy::begin(pool, workspace).await?;
+                let n = sqlx::query(
+                    "UPDATE api_keys k SET last_used_at = greatest(k.last_used_at, u.at) \
+                     FROM unnest($2::uuid[], $3::timestamptz[]) AS u(id, at) \
+                     WHERE k.workspace_id = $1 AND k.id = u.id",
+                )
+                .bind(workspace)
+                .bind(&ids)
+                .bind(&times)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok::<u64, Error>(n)
+            }
+            .await;
+            match result {
+                Ok(n) => updated += n,
+                Err(e) => {
+                    let mut pending = self.pending.lock().expect("key usage lock");
+                    for (id, at) in ids.into_iter().zip(times) {
+                        pending.entry((workspace, id)).or_insert(at);
+                    }
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(updated),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -333,6 +333,19 @@ impl Cache {
         }
     }
 
+    /// The Redis pool, when Redis serves (rate limits share it).
+    pub(crate) fn redis_pool_handle(&self) -> Option<&deadpool_redis::Pool> {
+        match &self.inner.backend {
+            Backend::Redis(pool) => Some(pool),
+            Backend::Memory(_) => None,
+        }
+    }
+
+    /// The timeout of one cache operation.
+    pub(crate) fn op_timeout(&self) -> Duration {
+        self.inner.op_timeout
+    }
+
     /// `redis` or `memory`.
     pub fn backend_name(&self) -> &'static str {
         match self.inner.backend {
@@ -380,6 +393,31 @@ impl Cache {
             Err(e) => self.record_error("serialize", &e),
         }
         Ok(value)
+    }
+
+    /// Deletes one key.
+    pub async fn invalidate(&self, key: &CacheKey) {
+        match &self.inner.backend {
+            Backend::Memory(cache) => {
+                cache.remove(key.as_str()).await;
+            }
+            Backend::Redis(pool) => {
+                let res = self
+                    .redis_op(pool, |mut conn| {
+                        let key = key.as_str().to_owned();
+                        async move {
+                            redis::cmd("UNLINK")
+                                .arg(key)
+                                .query_async::<u64>(&mut conn)
+                                .await
+                        }
+                    })
+                    .await;
+                if let Err(e) = res {
+                    self.record_error("invalidate", &e);
+                }
+            }
+        }
     }
 
     /// Deletes every key matching a Redis glob pattern, e.g. `home_kpis:{ws}:*`.

@@ -19,6 +19,9 @@ pub enum Error {
     /// Unknown, malformed, revoked or expired API key: one error for all.
     #[error("invalid API key")]
     InvalidApiKey,
+    /// Authenticated, but the role or the key's scopes do not allow this.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{what} not found")]
     NotFound { what: String },
     #[error("{what} already exists")]
@@ -68,6 +71,7 @@ impl Error {
             Error::InvalidCredentials => ErrorCode::InvalidCredentials,
             Error::ExpiredToken => ErrorCode::ExpiredToken,
             Error::InvalidApiKey => ErrorCode::InvalidApiKey,
+            Error::Forbidden(_) => ErrorCode::InsufficientPermissions,
             Error::NotFound { .. } => ErrorCode::ResourceNotFound,
             Error::AlreadyExists { .. } => ErrorCode::ResourceAlreadyExists,
             Error::Conflict(_) => ErrorCode::ResourceConflict,

@@ -158,23 +158,10 @@ pub async fn sign_up(
     password: &Password,
     workspace_name: &str,
 ) -> Result<SignedUp> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(Error::invalid_input("name", "must be 1 to 200 characters"));
-    }
-    let workspace_name = workspace_name.trim();
-    if workspace_name.is_empty() || workspace_name.chars().count() > 200 {
-        return Err(Error::invalid_input(
-            "workspace_name",
-            "must be 1 to 200 characters",
-        ));
-    }
+    let name = crate::workspaces::valid_name("name", name)?;
+    let workspace_name = crate::workspaces::valid_name("workspace_name", workspace_name)?;
     let hash = hash_password(password).await?;
     let workspace = WorkspaceId(Uuid::new_v4());
-    // A short random suffix keeps slugs unique without a retry loop.
-    let suffix = &Uuid::new_v4().simple().to_string()[..6];
-    let workspace_slug = format!("{}-{suffix}", slugify(workspace_name));
-
     let mut tx = crate::tenancy::begin(pool, workspace).await?;
     let user: Uuid = sqlx::query_scalar(
         "INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3) RETURNING id",
@@ -192,23 +179,43 @@ pub async fn sign_up(
         }
         _ => Error::Database(e),
     })?;
-    sqlx::query("INSERT INTO workspaces (id, name, slug) VALUES ($1, $2, $3)")
-        .bind(workspace)
-        .bind(workspace_name)
-        .bind(&workspace_slug)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'owner')")
-        .bind(workspace)
-        .bind(user)
-        .execute(&mut *tx)
-        .await?;
+    let created =
+        crate::workspaces::insert(&mut tx, workspace, UserId(user), workspace_name).await?;
     tx.commit().await?;
     Ok(SignedUp {
         user: UserId(user),
         workspace,
-        workspace_slug,
+        workspace_slug: created.slug,
     })
+}
+
+/// A user's profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+}
+
+/// The user `id`, if they exist.
+pub async fn user(pool: &PgPool, id: UserId) -> Result<Option<User>> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT email, name FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|(email, name)| User { id, email, name }))
+}
+
+/// The user with `email` (compared case-insensitively), if any.
+pub async fn user_by_email(pool: &PgPool, email: &Email) -> Result<Option<UserId>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = lower($1)")
+            .bind(email.as_str())
+            .fetch_optional(pool)
+            .await?
+            .map(UserId),
+    )
 }
 
 /// Checks an email and password. Unknown email and wrong password are the same error.

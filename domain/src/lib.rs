@@ -7,14 +7,19 @@
 
 use std::sync::Arc;
 
+pub mod access;
 pub mod apikeys;
 pub mod cache;
 pub mod db;
 pub mod error;
 pub mod identity;
+pub mod members;
+pub mod ratelimit;
+pub mod session;
 pub mod system;
 pub mod tenancy;
 pub mod token;
+pub mod workspaces;
 
 pub use error::{Error, Result};
 
@@ -27,4 +32,26 @@ pub struct Services {
     pub info: Arc<system::SystemInfo>,
     /// Signs and verifies session tokens.
     pub tokens: Arc<token::TokenKeys>,
+    /// Log-in attempt counters.
+    pub limiter: ratelimit::RateLimiter,
+    /// API key use, written coalesced.
+    pub key_usage: Arc<apikeys::KeyUsage>,
+}
+
+impl Services {
+    pub fn new(
+        pool: sqlx::PgPool,
+        cache: cache::Cache,
+        info: Arc<system::SystemInfo>,
+        tokens: Arc<token::TokenKeys>,
+    ) -> Services {
+        Services {
+            limiter: ratelimit::RateLimiter::new(cache.clone()),
+            key_usage: Arc::default(),
+            pool,
+            cache,
+            info,
+            tokens,
+        }
+    }
 }

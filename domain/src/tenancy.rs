@@ -32,3 +32,23 @@ pub async fn begin(
         .await?;
     Ok(tx)
 }
+
+/// Begins a transaction in which `user` sees their own memberships and the workspaces they
+/// belong to (and nothing else of any workspace); writes still need [`begin`].
+pub async fn begin_for_user(
+    pool: &PgPool,
+    user: crate::identity::UserId,
+) -> crate::Result<Transaction<'static, Postgres>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT set_config('app.current_user_id', $1, true)")
+        .bind(user.0.to_string())
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+/// Reads a `workspace_role` column selected as text.
+pub(crate) fn parse_role(s: &str) -> crate::Result<argus_types::Role> {
+    argus_types::Role::parse(s)
+        .ok_or_else(|| crate::Error::Internal(format!("unknown role {s:?} in the database")))
+}

@@ -86,6 +86,11 @@ impl TokenKeys {
         }
     }
 
+    /// How long an issued token lives.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     /// The kid of the signing secret.
     pub fn current_kid(&self) -> &str {
         &self.current.kid

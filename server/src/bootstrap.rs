@@ -1,4 +1,4 @@
-//! `argus user create` and `argus apikey create`: set up a fresh install without the UI.
+//! `argus user create`, `argus workspace create` and `argus apikey create`: set up a fresh install without the UI.
 
 use argus_domain::apikeys::{self, Scope};
 use argus_domain::identity::{self, Email, Password};
@@ -35,6 +35,22 @@ pub async fn create_user(
     println!("user_id={}", made.user.0);
     println!("workspace_id={}", made.workspace);
     println!("workspace_slug={}", made.workspace_slug);
+    pool.close().await;
+    Ok(())
+}
+
+pub async fn create_workspace(config: &Config, name: &str, owner: &str) -> anyhow::Result<()> {
+    let email = Email::parse(owner).map_err(domain_error)?;
+    let pool = pool(config).await?;
+    let owner_id = identity::user_by_email(&pool, &email)
+        .await
+        .map_err(domain_error)?
+        .ok_or_else(|| StartupError(format!("no user with email {}", email.as_str())))?;
+    let made = argus_domain::workspaces::create(&pool, owner_id, name)
+        .await
+        .map_err(domain_error)?;
+    println!("workspace_id={}", made.id);
+    println!("workspace_slug={}", made.slug);
     pool.close().await;
     Ok(())
 }

@@ -149,7 +149,7 @@ fn make_span(req: &Request) -> Span {
 }
 
 /// Wraps every route of `router` in the gateway layers.
-pub fn apply(router: Router, cfg: GatewayConfig) -> Router {
+pub fn apply(router: Router, cfg: GatewayConfig, services: argus_domain::Services) -> Router {
     let trace = TraceLayer::new_for_http()
         .make_span_with(make_span)
         .on_request(())
@@ -182,6 +182,11 @@ pub fn apply(router: Router, cfg: GatewayConfig) -> Router {
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::REFERRER_POLICY,
                     HeaderValue::from_static("strict-origin-when-cross-origin"),
+                ))
+                // Innermost: every response it makes still gets the headers above.
+                .layer(middleware::from_fn_with_state(
+                    services,
+                    crate::auth::authenticate,
                 )),
         )
 }

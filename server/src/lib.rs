@@ -1,6 +1,7 @@
 //! The argus binary's library: configuration, start-up, the HTTP gateway and the router.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod error;
@@ -70,17 +71,17 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
         .map_err(|e| StartupError(format!("invalid Leptos configuration: {e}")))?
         .leptos_options;
     leptos_options.site_addr = config.listen_addr;
-    let services = Services {
+    let services = Services::new(
         pool,
         cache,
-        info: Arc::new(SystemInfo {
+        Arc::new(SystemInfo {
             version: VERSION,
             environment: config.environment.as_str().to_owned(),
             started_at: chrono::Utc::now(),
             database_url_masked: db.masked_url(),
         }),
         tokens,
-    };
+    );
     Ok(AppState {
         leptos_options,
         services,
@@ -104,13 +105,33 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         "Argus {VERSION} is serving at http://{addr}"
     );
     println!("Argus is running at http://{addr}");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server error")?;
+    let usage_writer = tokio::spawn(write_key_usage(state.services.clone()));
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server error")?;
+    usage_writer.abort();
+    if let Err(e) = state.services.key_usage.flush(&state.services.pool).await {
+        tracing::warn!(error = ?e, "writing API key usage at shutdown failed");
+    }
     state.services.pool.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Writes API keys' last use once a minute (see `KeyUsage`).
+async fn write_key_usage(services: Services) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = services.key_usage.flush(&services.pool).await {
+            tracing::warn!(error = ?e, "writing API key usage failed; will retry");
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -33,9 +33,24 @@ enum Command {
     /// Manage users (bootstrap a fresh install without the UI).
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
     /// Manage API keys.
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+}
+
+#[derive(Subcommand)]
+enum WorkspaceCommand {
+    /// Create a workspace owned by an existing user and print its id.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Email of the owner (created with `argus user create` or signed up in the browser).
+        #[arg(long)]
+        owner: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -108,6 +123,9 @@ fn main() -> ExitCode {
                 let password = password.trim_end_matches(['\n', '\r']);
                 server::bootstrap::create_user(&cli.config, &email, &name, &workspace, password)
                     .await
+            }
+            Command::Workspace(WorkspaceCommand::Create { name, owner }) => {
+                server::bootstrap::create_workspace(&cli.config, &name, &owner).await
             }
             Command::Apikey(ApikeyCommand::Create {
                 workspace,

@@ -37,7 +37,7 @@ pub fn build(state: AppState) -> Router {
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());
-    crate::gateway::apply(router, state.gateway)
+    crate::gateway::apply(router, state.gateway, state.services)
 }
 
 async fn fallback(State(state): State<AppState>, uri: Uri, req: Request) -> Response {

@@ -45,7 +45,9 @@ fn test_router(cfg: GatewayConfig) -> Router {
             post(|ApiJson(v): ApiJson<Named>| async move { v.name }),
         )
         .fallback(|| async { HttpError::new(ErrorCode::ResourceNotFound, "no such route") });
-    gateway::apply(routes, cfg)
+    // These routes need no credentials: the services' pool is never used.
+    let lazy = sqlx::PgPool::connect_lazy("postgres://postgres@127.0.0.1:1/unused").unwrap();
+    gateway::apply(routes, cfg, common::state(lazy, cfg).services)
 }
 
 #[derive(serde::Deserialize)]
@@ -389,14 +391,25 @@ async fn status_page_is_server_rendered_with_its_data(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
-async fn root_redirects_to_status(pool: PgPool) {
-    let req = Request::get("/")
-        .header(header::ACCEPT, "text/html")
-        .body(Body::empty())
-        .unwrap();
-    let res = send(&app(pool), req).await;
-    assert_eq!(res.status(), StatusCode::FOUND);
-    assert_eq!(res.headers()[header::LOCATION], "/status");
+async fn protected_pages_redirect_to_log_in_and_back(pool: PgPool) {
+    for (path, location) in [
+        ("/", "/login?next=/"),
+        (
+            "/settings/api-keys?x=1",
+            "/login?next=/settings/api-keys%3Fx%3D1",
+        ),
+    ] {
+        let req = Request::get(path)
+            .header(header::ACCEPT, "text/html")
+            .body(Body::empty())
+            .unwrap();
+        let res = send(&app(pool.clone()), req).await;
+        assert!(res.status().is_redirection(), "{path}: {}", res.status());
+        assert_eq!(res.headers()[header::LOCATION], location);
+    }
+    let res = send(&app(pool), get_req("/login")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(body_text(res).await.contains("Log in to Argus"));
 }
 
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]

@@ -3,8 +3,12 @@
 //! Everything here compiles both natively and to WebAssembly: no I/O, no server-only crates.
 #![forbid(unsafe_code)]
 
+mod auth;
 mod error;
 mod system;
 
+pub use auth::{
+    ApiKeyInfo, CreatedApiKey, Member, Role, Session, WorkspaceSettings, WorkspaceSummary,
+};
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use system::{CacheStatus, DatabaseStatus, DomainCacheStats, SystemStatus};

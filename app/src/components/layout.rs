@@ -1,14 +1,23 @@
+use argus_types::Session;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::api::session::{LogOut, SwitchWorkspace};
 use crate::components::theme_toggle::ThemeToggle;
+use crate::state::session::{use_session, use_session_refresh};
 
-/// The pages the navigation links to. Only pages that exist are listed.
-const NAV: &[(&str, &str)] = &[("/status", "System status")];
+/// The pages the navigation links to when signed in. Only pages that exist are listed.
+const NAV: &[(&str, &str)] = &[
+    ("/", "Home"),
+    ("/settings/api-keys", "Settings"),
+    ("/status", "System status"),
+];
 
 /// Header, navigation and the main area around every page.
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
+    let session = use_session();
+    let signed_in = move || session.0.get().and_then(|r| r.ok()).flatten();
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="app-header">
@@ -20,19 +29,59 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <span class="brand-name">"Argus"</span>
             </A>
             <nav class="app-nav" aria-label="Main">
-                {NAV
-                    .iter()
-                    .map(|(href, label)| {
-                        view! { <A href=*href>{*label}</A> }
-                    })
-                    .collect_view()}
+                <Transition>
+                    {move || signed_in().map(|_| {
+                        NAV.iter()
+                            .map(|(href, label)| view! { <A href=*href>{*label}</A> })
+                            .collect_view()
+                    })}
+                </Transition>
             </nav>
             <div class="app-header-actions">
+                <Transition>
+                    {move || match signed_in() {
+                        Some(s) => view! { <SessionMenu session=s /> }.into_any(),
+                        None => view! {
+                            <a href="/login" class="button button-secondary button-small">"Log in"</a>
+                        }.into_any(),
+                    }}
+                </Transition>
                 <ThemeToggle />
             </div>
         </header>
         <main id="main" class="app-main">
             {children()}
         </main>
+    }
+}
+
+/// The workspace switcher and the log-out button.
+#[component]
+fn SessionMenu(session: Session) -> impl IntoView {
+    let switch = ServerAction::<SwitchWorkspace>::new();
+    let log_out = ServerAction::<LogOut>::new();
+    use_session_refresh(switch);
+    use_session_refresh(log_out);
+    let current = session.workspace.id;
+    view! {
+        <ActionForm action=switch attr:class="workspace-switcher" attr:data-testid="workspace-switcher">
+            <label class="visually-hidden" for="workspace-select">"Workspace"</label>
+            <select id="workspace-select" name="workspace_id" data-testid="workspace-select">
+                {session.workspaces.iter().map(|w| view! {
+                    <option value=w.id.to_string() selected=w.id == current>{w.name.clone()}</option>
+                }).collect_view()}
+            </select>
+            <button type="submit" class="button button-secondary button-small" data-testid="switch-workspace">
+                "Switch"
+            </button>
+        </ActionForm>
+        <span class="user-name muted small" data-testid="user-name" title=session.email.clone()>
+            {session.name.clone()}
+        </span>
+        <ActionForm action=log_out>
+            <button type="submit" class="button button-secondary button-small" data-testid="log-out">
+                "Log out"
+            </button>
+        </ActionForm>
     }
 }

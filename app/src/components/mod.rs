@@ -1,4 +1,5 @@
 //! Reusable components.
 
+pub mod forms;
 pub mod layout;
 pub mod theme_toggle;

@@ -1,4 +1,7 @@
 //! One file per page.
 
+pub mod auth;
+pub mod home;
 pub mod not_found;
+pub mod settings;
 pub mod status;

@@ -1,3 +1,4 @@
 //! App-wide client state, provided once from [`crate::App`].
 
+pub mod session;
 pub mod theme;

@@ -16,6 +16,8 @@ use server::state::AppState;
 use sqlx::PgPool;
 use tower::ServiceExt;
 
+pub const TEST_SECRET: &str = "test-secret-0123456789-0123456789-abc";
+
 pub fn memory_cache() -> Cache {
     Cache::memory(
         &CacheConfig {
@@ -31,21 +33,21 @@ pub fn memory_cache() -> Cache {
 pub fn state(pool: PgPool, gateway: GatewayConfig) -> AppState {
     AppState {
         leptos_options: LeptosOptions::builder().output_name("argus").build(),
-        services: Services {
+        services: Services::new(
             pool,
-            cache: memory_cache(),
-            info: Arc::new(SystemInfo {
+            memory_cache(),
+            Arc::new(SystemInfo {
                 version: server::VERSION,
                 environment: "development".into(),
                 started_at: chrono::Utc::now(),
                 database_url_masked: "postgres://postgres@127.0.0.1:5432/test".into(),
             }),
-            tokens: Arc::new(argus_domain::token::TokenKeys::new(
-                &secrecy::SecretString::from("test-secret-0123456789-0123456789-abc".to_owned()),
+            Arc::new(argus_domain::token::TokenKeys::new(
+                &secrecy::SecretString::from(TEST_SECRET.to_owned()),
                 &[],
                 Duration::from_secs(3600),
             )),
-        },
+        ),
         gateway,
     }
 }

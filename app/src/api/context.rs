@@ -1,0 +1,119 @@
+//! What every server function needs from its request: the services, the caller, the client's
+//! address, and the session cookie. Server-side only.
+
+use argus_domain::access::{Access, Caller};
+use argus_domain::Services;
+use argus_types::Role;
+use http::request::Parts;
+use http::{header, HeaderValue};
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+
+use crate::error::AppError;
+
+use super::session::SESSION_COOKIE;
+
+pub fn services() -> Services {
+    expect_context::<Services>()
+}
+
+/// What the gateway made of the request's credentials.
+pub fn caller() -> Caller {
+    use_context::<Parts>()
+        .and_then(|parts| parts.extensions.get::<Caller>().cloned())
+        .unwrap_or(Caller::Anonymous)
+}
+
+/// The resolved caller, or the error for one that is not signed in.
+pub fn access() -> Result<Access, AppError> {
+    caller().access().cloned().map_err(AppError::from_envelope)
+}
+
+/// The caller, who must hold at least `min` in their workspace.
+pub fn require(min: Role) -> Result<Access, AppError> {
+    let access = access()?;
+    access.require(min)?;
+    Ok(access)
+}
+
+/// The caller, who must be a signed-in user (not an API key) holding at least `min`.
+pub fn require_user(min: Role) -> Result<(Access, argus_domain::identity::UserId), AppError> {
+    let access = require(min)?;
+    let user = access.user().ok_or_else(|| {
+        AppError::from(argus_domain::Error::Forbidden(
+            "this needs a signed-in user, not an API key".into(),
+        ))
+    })?;
+    Ok((access, user))
+}
+
+/// The address of the client, as the server saw the connection.
+pub fn client_ip() -> Option<std::net::IpAddr> {
+    use_context::<Parts>().and_then(|parts| {
+        parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|ci| ci.0.ip())
+    })
+}
+
+/// Whether the page was reached over https (directly or behind a proxy that says so).
+fn is_https() -> bool {
+    use_context::<Parts>().is_some_and(|parts| {
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+        let origin = parts
+            .headers
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("https://"));
+        forwarded || origin || parts.uri.scheme_str() == Some("https")
+    })
+}
+
+/// Whether the request is a plain HTML form post (no JavaScript): it will be redirected back.
+pub fn is_form_post() -> bool {
+    use_context::<Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+    })
+}
+
+/// A short-lived, HttpOnly, SameSite=Strict cookie for the settings pages.
+pub fn set_flash_cookie(name: &str, value: &str, max_age_secs: u64) {
+    let secure = if is_https() { "; Secure" } else { "" };
+    append_set_cookie(format!(
+        "{name}={value}; Path=/settings; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}"
+    ));
+}
+
+fn set_cookie(value: &str, max_age_secs: u64) {
+    let secure = if is_https() { "; Secure" } else { "" };
+    append_set_cookie(format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
+    ));
+}
+
+fn append_set_cookie(cookie: String) {
+    if let (Some(res), Ok(value)) = (
+        use_context::<ResponseOptions>(),
+        HeaderValue::from_str(&cookie),
+    ) {
+        res.append_header(header::SET_COOKIE, value);
+    }
+}
+
+/// Hands the browser its session token: HttpOnly, SameSite=Lax, Secure behind https.
+pub fn set_session_cookie(token: &str) {
+    set_cookie(token, services().tokens.ttl().as_secs());
+}
+
+pub fn clear_session_cookie() {
+    set_cookie("", 0);
+}

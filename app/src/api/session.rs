@@ -1,0 +1,171 @@
+//! Sign-up, log-in, log-out, switching and creating workspaces, and who is signed in.
+//!
+//! Browsers get the session in an HttpOnly cookie and are redirected; API clients exchange an
+//! email and password for a bearer token at `POST /api/v1/auth/token`.
+
+use argus_types::{Session, WorkspaceSummary};
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::AppError;
+
+/// The cookie that carries a browser's session token.
+pub const SESSION_COOKIE: &str = "argus_session";
+
+/// Where to go after logging in: a path on this site, else `/` (never another host).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.chars().any(char::is_control) =>
+        {
+            n.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+/// `POST /api/v1/auth/signup`: creates the account and its first workspace, signs in.
+#[server(prefix = "/api/v1", endpoint = "auth/signup")]
+pub async fn sign_up(
+    email: String,
+    name: String,
+    password: String,
+    workspace_name: String,
+) -> Result<(), AppError> {
+    use super::context::{services, set_session_cookie};
+    let started =
+        argus_domain::session::sign_up(&services(), &email, &name, &password, &workspace_name)
+            .await?;
+    set_session_cookie(&started.token);
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// `POST /api/v1/auth/login`: checks the email and password (rate-limited), signs in and
+/// redirects to `next`.
+#[server(prefix = "/api/v1", endpoint = "auth/login")]
+pub async fn log_in(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    use super::context::{client_ip, services, set_session_cookie};
+    let started =
+        argus_domain::session::log_in(&services(), &email, &password, client_ip(), None).await?;
+    set_session_cookie(&started.token);
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+/// A bearer token for API clients.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssuedToken {
+    pub token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    pub expires_in: u64,
+    pub workspace: WorkspaceSummary,
+}
+
+/// `POST /api/v1/auth/token`: exchanges an email and password for a bearer token in
+/// `workspace_id` (default: the user's first workspace). Rate-limited like log-in.
+#[server(prefix = "/api/v1", endpoint = "auth/token")]
+pub async fn issue_token(
+    email: String,
+    password: String,
+    workspace_id: Option<Uuid>,
+) -> Result<IssuedToken, AppError> {
+    use super::context::{client_ip, services};
+    let services = services();
+    let started =
+        argus_domain::session::log_in(&services, &email, &password, client_ip(), workspace_id)
+            .await?;
+    Ok(IssuedToken {
+        token: started.token,
+        token_type: "Bearer".into(),
+        expires_in: services.tokens.ttl().as_secs(),
+        workspace: started.workspace,
+    })
+}
+
+/// `POST /api/v1/auth/logout`: forgets the browser's session.
+#[server(prefix = "/api/v1", endpoint = "auth/logout")]
+pub async fn log_out() -> Result<(), AppError> {
+    super::context::clear_session_cookie();
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// `POST /api/v1/auth/switch`: continues the session in another of the user's workspaces.
+#[server(prefix = "/api/v1", endpoint = "auth/switch")]
+pub async fn switch_workspace(workspace_id: Uuid) -> Result<(), AppError> {
+    use super::context::{require_user, services, set_session_cookie};
+    let (_, user) = require_user(argus_types::Role::Viewer)?;
+    let started = argus_domain::session::switch(&services(), user, workspace_id).await?;
+    set_session_cookie(&started.token);
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// `POST /api/v1/workspaces/create`: a new workspace owned by the caller, who moves into it.
+#[server(prefix = "/api/v1", endpoint = "workspaces/create")]
+pub async fn create_workspace(name: String) -> Result<(), AppError> {
+    use super::context::{require_user, services, set_session_cookie};
+    let (_, user) = require_user(argus_types::Role::Viewer)?;
+    let started = argus_domain::session::create_workspace(&services(), user, &name).await?;
+    set_session_cookie(&started.token);
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// `GET /api/v1/auth/session`: who is signed in, where, and the workspaces they can switch to.
+#[server(prefix = "/api/v1", endpoint = "auth/session", input = GetUrl)]
+pub async fn get_session() -> Result<Session, AppError> {
+    use super::context::{access, services};
+    let access = access()?;
+    Ok(argus_domain::session::describe(&services(), &access).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(
+            safe_next(Some("/settings/api-keys?x=1")),
+            "/settings/api-keys?x=1"
+        );
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "evil",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+}
+
+/// `GET /api/v1/auth/current`: like [`get_session`], but "nobody" is an answer (`null`), not an
+/// error — for the header, which also renders on the log-in page.
+#[server(prefix = "/api/v1", endpoint = "auth/current", input = GetUrl)]
+pub async fn current_session() -> Result<Option<Session>, AppError> {
+    use argus_domain::access::Caller;
+
+    use super::context::{caller, services};
+    let Caller::Authenticated(access) = caller() else {
+        return Ok(None);
+    };
+    if access.user().is_none() {
+        return Ok(None);
+    }
+    match argus_domain::session::describe(&services(), &access).await {
+        Ok(session) => Ok(Some(session)),
+        Err(e) if !e.is_server_fault() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}

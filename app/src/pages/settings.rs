@@ -1,0 +1,351 @@
+//! Settings: API keys, members, the workspace.
+
+use argus_types::{ApiKeyInfo, Member, Role, WorkspaceSettings};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::api::keys::{list_api_keys, take_new_key, CreateApiKey, RevokeApiKey};
+use crate::api::members::{list_members, AddMember, RemoveMember, SetMemberRole};
+use crate::api::session::CreateWorkspace;
+use crate::api::workspace::{get_workspace_settings, UpdateWorkspace};
+use crate::components::forms::{ActionError, Submit};
+use crate::error::AppError;
+use crate::state::session::{use_session, use_session_refresh};
+
+/// The caller's role in the current workspace, once the session has loaded.
+fn my_role() -> Signal<Option<Role>> {
+    let session = use_session();
+    Signal::derive(move || {
+        session
+            .0
+            .get()
+            .and_then(|r| r.ok())
+            .flatten()
+            .map(|s| s.workspace.role)
+    })
+}
+
+#[component]
+fn SettingsNav() -> impl IntoView {
+    view! {
+        <nav class="tabs" aria-label="Settings">
+            <A href="/settings/api-keys">"API keys"</A>
+            <A href="/settings/members">"Members"</A>
+            <A href="/settings/workspace">"Workspace"</A>
+        </nav>
+    }
+}
+
+#[component]
+fn LoadError(error: AppError) -> impl IntoView {
+    view! {
+        <div class="callout callout-error" role="alert">
+            <p>{error.message().to_owned()}</p>
+        </div>
+    }
+}
+
+fn date(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+#[component]
+pub fn ApiKeysPage() -> impl IntoView {
+    let create = ServerAction::<CreateApiKey>::new();
+    let revoke = ServerAction::<RevokeApiKey>::new();
+    let keys = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_api_keys(),
+    );
+    let flashed = Resource::new(|| (), |_| take_new_key());
+    let role = my_role();
+    let can_manage = move || role.get().is_some_and(|r| r >= Role::Admin);
+    let new_key = move || {
+        let from_action = create.value().get().and_then(|r| r.ok()).map(|c| c.key);
+        from_action.or_else(|| flashed.get().and_then(|r| r.ok()).flatten())
+    };
+    view! {
+        <Title text="API keys · Argus" />
+        <div class="page-header"><div><h1>"Settings"</h1></div></div>
+        <SettingsNav />
+        <section class="card">
+            <h2>"API keys"</h2>
+            <p class="muted">
+                "Keys authenticate agents and scripts: " <code>"ingest"</code> " writes traces and reads nothing, "
+                <code>"read"</code> " reads the API, " <code>"admin"</code> " also changes settings. Send one as "
+                <code>"Authorization: Bearer <key>"</code> " or " <code>"X-API-Key"</code> "."
+            </p>
+            <Suspense>
+                {move || new_key().map(|key| view! {
+                    <div class="callout callout-ok" role="status" data-testid="new-key">
+                        <h3>"Copy this key now: it is not shown again."</h3>
+                        <p class="mono" data-testid="new-key-value">{key.clone()}</p>
+                        <CopyButton text=key />
+                    </div>
+                })}
+            </Suspense>
+            <Show when=can_manage>
+                <ActionForm action=create attr:class="form form-inline" attr:data-testid="create-key-form">
+                    <label>
+                        "Name"
+                        <input type="text" name="name" required maxlength="200" placeholder="e.g. support-bot production" />
+                    </label>
+                    <fieldset class="checks">
+                        <legend>"Scopes"</legend>
+                        <label><input type="checkbox" name="scope_ingest" checked /> "ingest"</label>
+                        <label><input type="checkbox" name="scope_read" /> "read"</label>
+                        <label><input type="checkbox" name="scope_admin" /> "admin"</label>
+                    </fieldset>
+                    <Submit action=create label="Create key" busy="Creating…" testid="create-key" />
+                </ActionForm>
+                <ActionError action=create />
+                <ActionError action=revoke />
+            </Show>
+            <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
+                {move || Suspend::new(async move {
+                    match keys.await {
+                        Err(e) => view! { <LoadError error=e /> }.into_any(),
+                        Ok(list) if list.is_empty() => view! {
+                            <p class="empty" data-testid="no-keys">"No API keys yet."</p>
+                        }.into_any(),
+                        Ok(list) => view! { <KeyTable keys=list revoke can_manage=can_manage() /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn KeyTable(
+    keys: Vec<ApiKeyInfo>,
+    revoke: ServerAction<RevokeApiKey>,
+    can_manage: bool,
+) -> impl IntoView {
+    view! {
+        <table class="table" data-testid="key-table">
+            <thead>
+                <tr>
+                    <th>"Name"</th><th>"Prefix"</th><th>"Scopes"</th><th>"Created"</th>
+                    <th>"Last used"</th><th>"Status"</th><th></th>
+                </tr>
+            </thead>
+            <tbody>
+                {keys.into_iter().map(|k| {
+                    let revoked = k.revoked_at.is_some();
+                    let id = k.id.to_string();
+                    view! {
+                        <tr data-testid="key-row">
+                            <td>{k.name.clone()}</td>
+                            <td class="mono">{format!("argus_{}_…", k.prefix)}</td>
+                            <td>{k.scopes.join(", ")}</td>
+                            <td>{date(&k.created_at)}</td>
+                            <td>{k.last_used_at.as_ref().map_or_else(|| "never".to_owned(), date)}</td>
+                            <td>{if revoked { "revoked" } else { "active" }}</td>
+                            <td>
+                                {(can_manage && !revoked).then(|| view! {
+                                    <ActionForm action=revoke>
+                                        <input type="hidden" name="id" value=id.clone() />
+                                        <button type="submit" class="button button-danger button-small">"Revoke"</button>
+                                    </ActionForm>
+                                })}
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// Copies text to the clipboard (after hydration; before it, the text can be selected).
+#[component]
+fn CopyButton(text: String) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let on_click = move |_| {
+        #[cfg(feature = "browser")]
+        if let Some(w) = web_sys::window() {
+            let _ = w.navigator().clipboard().write_text(&text);
+            copied.set(true);
+        }
+        #[cfg(not(feature = "browser"))]
+        let _ = &text;
+    };
+    view! {
+        <button type="button" class="button button-secondary button-small" on:click=on_click>
+            {move || if copied.get() { "Copied" } else { "Copy" }}
+        </button>
+    }
+}
+
+#[component]
+pub fn MembersPage() -> impl IntoView {
+    let add = ServerAction::<AddMember>::new();
+    let set_role = ServerAction::<SetMemberRole>::new();
+    let remove = ServerAction::<RemoveMember>::new();
+    let members = Resource::new(
+        move || {
+            (
+                add.version().get(),
+                set_role.version().get(),
+                remove.version().get(),
+            )
+        },
+        |_| list_members(),
+    );
+    let role = my_role();
+    let is_owner = move || role.get() == Some(Role::Owner);
+    view! {
+        <Title text="Members · Argus" />
+        <div class="page-header"><div><h1>"Settings"</h1></div></div>
+        <SettingsNav />
+        <section class="card">
+            <h2>"Members"</h2>
+            <p class="muted">
+                "Viewers read; members also annotate; admins also manage keys and settings; owners also manage members and the workspace."
+            </p>
+            <Show when=is_owner>
+                <ActionForm action=add attr:class="form form-inline" attr:data-testid="add-member-form">
+                    <label>"Email" <input type="email" name="email" required /></label>
+                    <label>"Role" <RoleSelect selected=Role::Member /></label>
+                    <Submit action=add label="Add member" busy="Adding…" testid="add-member" />
+                </ActionForm>
+                <ActionError action=add />
+                <ActionError action=set_role />
+                <ActionError action=remove />
+            </Show>
+            <Transition fallback=|| view! { <p class="muted">"Loading members…"</p> }>
+                {move || Suspend::new(async move {
+                    match members.await {
+                        Err(e) => view! { <LoadError error=e /> }.into_any(),
+                        Ok(list) => view! { <MemberTable members=list set_role remove owner=is_owner() /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn RoleSelect(selected: Role) -> impl IntoView {
+    view! {
+        <select name="role">
+            {Role::ALL.into_iter().map(|r| view! {
+                <option value=r.as_str() selected=r == selected>{r.label()}</option>
+            }).collect_view()}
+        </select>
+    }
+}
+
+#[component]
+fn MemberTable(
+    members: Vec<Member>,
+    set_role: ServerAction<SetMemberRole>,
+    remove: ServerAction<RemoveMember>,
+    owner: bool,
+) -> impl IntoView {
+    view! {
+        <table class="table" data-testid="member-table">
+            <thead><tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Joined"</th><th></th></tr></thead>
+            <tbody>
+                {members.into_iter().map(|m| {
+                    let id = m.user_id.to_string();
+                    let remove_id = id.clone();
+                    view! {
+                        <tr data-testid="member-row">
+                            <td>{m.name.clone()}</td>
+                            <td>{m.email.clone()}</td>
+                            <td>
+                                {if owner {
+                                    view! {
+                                        <ActionForm action=set_role attr:class="inline">
+                                            <input type="hidden" name="user_id" value=id.clone() />
+                                            <RoleSelect selected=m.role />
+                                            <button type="submit" class="button button-secondary button-small">"Save"</button>
+                                        </ActionForm>
+                                    }.into_any()
+                                } else {
+                                    view! { <span>{m.role.label()}</span> }.into_any()
+                                }}
+                            </td>
+                            <td>{date(&m.joined_at)}</td>
+                            <td>
+                                {owner.then(|| view! {
+                                    <ActionForm action=remove>
+                                        <input type="hidden" name="user_id" value=remove_id />
+                                        <button type="submit" class="button button-danger button-small">"Remove"</button>
+                                    </ActionForm>
+                                })}
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+pub fn WorkspacePage() -> impl IntoView {
+    let update = ServerAction::<UpdateWorkspace>::new();
+    let create = ServerAction::<CreateWorkspace>::new();
+    use_session_refresh(update);
+    use_session_refresh(create);
+    let settings = Resource::new(move || update.version().get(), |_| get_workspace_settings());
+    let role = my_role();
+    let is_owner = move || role.get() == Some(Role::Owner);
+    view! {
+        <Title text="Workspace · Argus" />
+        <div class="page-header"><div><h1>"Settings"</h1></div></div>
+        <SettingsNav />
+        <section class="card">
+            <h2>"Workspace"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match settings.await {
+                        Err(e) => view! { <LoadError error=e /> }.into_any(),
+                        Ok(s) => view! { <WorkspaceForm settings=s update owner=is_owner() /> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <ActionError action=update />
+        </section>
+        <section class="card">
+            <h2>"New workspace"</h2>
+            <p class="muted">"A separate workspace of your own, e.g. for another team. You become its owner."</p>
+            <ActionForm action=create attr:class="form form-inline" attr:data-testid="create-workspace-form">
+                <label>"Name" <input type="text" name="name" required maxlength="200" /></label>
+                <Submit action=create label="Create workspace" busy="Creating…" testid="create-workspace" />
+            </ActionForm>
+            <ActionError action=create />
+        </section>
+    }
+}
+
+#[component]
+fn WorkspaceForm(
+    settings: WorkspaceSettings,
+    update: ServerAction<UpdateWorkspace>,
+    owner: bool,
+) -> impl IntoView {
+    view! {
+        <ActionForm action=update attr:class="form" attr:data-testid="workspace-form">
+            <label>
+                "Name"
+                <input type="text" name="name" required maxlength="200" value=settings.name.clone() disabled=!owner />
+            </label>
+            <label>
+                "Retention (days)"
+                <input type="number" name="retention_days" min="1" max="3650" required
+                    value=settings.retention_days.to_string() disabled=!owner />
+                <span class="hint">"Traces older than this are deleted."</span>
+            </label>
+            <dl class="facts">
+                <dt>"Slug"</dt><dd class="mono">{settings.slug.clone()}</dd>
+                <dt>"Created"</dt><dd>{date(&settings.created_at)}</dd>
+            </dl>
+            {owner.then(|| view! { <Submit action=update label="Save" busy="Saving…" testid="save-workspace" /> })}
+        </ActionForm>
+    }
+}
