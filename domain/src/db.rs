@@ -157,6 +157,30 @@ pub async fn ensure_database(cfg: &DbConfig) -> Result<(), StartupError> {
 
 /// Opens the connection pool (PostgreSQL must be reachable). Every connection switches to
 /// [`DbConfig::app_role`] when one is set.
+impl DbConfig {
+    /// The server's settings for the database that `owner` is connected to: connections run as
+    /// the app role. For tests (a passwordless, loopback login, as `scripts/services.sh` sets
+    /// up); the password, if any, is not carried over.
+    pub fn app_role_like(owner: &PgPool) -> DbConfig {
+        let opts = owner.connect_options();
+        let url = format!(
+            "postgres://{}@{}:{}/{}",
+            opts.get_username(),
+            opts.get_host(),
+            opts.get_port(),
+            opts.get_database().unwrap_or("postgres"),
+        );
+        DbConfig {
+            url: SecretString::from(url),
+            min_connections: 0,
+            max_connections: 4,
+            statement_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(5),
+            app_role: Some(APP_ROLE.into()),
+        }
+    }
+}
+
 pub async fn connect(cfg: &DbConfig) -> Result<PgPool, StartupError> {
     let opts = cfg.connect_options()?;
     let set_role = cfg.app_role.as_ref().map(|role| {

@@ -8,21 +8,7 @@ use sqlx::PgPool;
 
 /// The server's database settings for the test's database: connections run as the app role.
 pub fn config_for(owner: &PgPool) -> DbConfig {
-    let base = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let mut url = url::Url::parse(&base).unwrap();
-    url.set_path(&format!(
-        "/{}",
-        owner.connect_options().get_database().unwrap()
-    ));
-    DbConfig {
-        url: SecretString::from(url.to_string()),
-        min_connections: 0,
-        max_connections: 2,
-        statement_timeout: Duration::from_secs(10),
-        acquire_timeout: Duration::from_secs(5),
-        app_role: Some(db::APP_ROLE.into()),
-    }
+    DbConfig::app_role_like(owner)
 }
 
 /// A pool on the test's database whose connections run as the app role, like the server's.

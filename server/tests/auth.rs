@@ -1,0 +1,646 @@
+//! Identity over HTTP: sign-up and log-in forms, cookies, bearer tokens, API keys, CSRF, and
+//! the cross-tenant matrix every tenant endpoint joins.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use app::api::{Needs, PUBLIC_ENDPOINTS, TENANT_ENDPOINTS};
+use argus_domain::apikeys::{self, Scope};
+use argus_domain::tenancy::WorkspaceId;
+use argus_domain::{members, session, Services};
+use argus_types::Role;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use common::*;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+const PASSWORD: &str = "a long passphrase";
+
+fn form_post(path: &str, body: &str) -> Request<Body> {
+    Request::post(path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "text/html")
+        .header(header::REFERER, "http://argus.test/login")
+        .header(header::HOST, "argus.test")
+        .header(header::ORIGIN, "http://argus.test")
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+fn session_cookie(res: &axum::response::Response) -> Option<String> {
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("argus_session="))
+        .map(str::to_owned)
+}
+
+fn cookie_value(set_cookie: &str) -> String {
+    set_cookie["argus_session=".len()..]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn sign_up_then_log_in_with_plain_forms(owner: PgPool) {
+    let (router, _) = app_as_server(&owner).await;
+    // Sign up without JavaScript: a form post, answered with a redirect and the cookie.
+    let res = send(
+        &router,
+        form_post(
+            "/api/v1/auth/signup",
+            "email=ann%40example.com&name=Ann&password=a+long+passphrase&workspace_name=Acme+AI",
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()[header::LOCATION], "/");
+    let set = session_cookie(&res).expect("a session cookie");
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=3600"] {
+        assert!(set.contains(attr), "{set}");
+    }
+    assert!(!set.contains("Secure"), "plain http: {set}");
+    let token = cookie_value(&set);
+
+    // The home page renders the workspace, server-side.
+    let res = send(
+        &router,
+        request("GET", "/", "", &Auth::Cookie(token.clone())),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = body_text(res).await;
+    assert!(html.contains("Acme AI"), "{html}");
+
+    // A wrong password comes back to the form with the error in the URL, no cookie.
+    let res = send(
+        &router,
+        form_post(
+            "/api/v1/auth/login",
+            "email=ann%40example.com&password=wrong+password",
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let location = res.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("http://argus.test/login?") && location.contains("__err="),
+        "{location}"
+    );
+    assert!(session_cookie(&res).is_none());
+
+    // The right one signs in and returns to `next`.
+    let res = send(
+        &router,
+        form_post(
+            "/api/v1/auth/login",
+            "email=ANN%40example.com&password=a+long+passphrase&next=%2Fsettings%2Fmembers",
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()[header::LOCATION], "/settings/members");
+    assert!(session_cookie(&res).is_some());
+
+    // Log-out clears the cookie.
+    let res = send(&router, form_post("/api/v1/auth/logout", "")).await;
+    assert_eq!(res.headers()[header::LOCATION], "/login");
+    assert!(session_cookie(&res).unwrap().contains("Max-Age=0"));
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn behind_https_the_cookie_is_secure(owner: PgPool) {
+    let (router, _) = app_as_server(&owner).await;
+    let mut req = form_post(
+        "/api/v1/auth/signup",
+        "email=ann%40example.com&name=Ann&password=a+long+passphrase&workspace_name=A",
+    );
+    req.headers_mut()
+        .insert("x-forwarded-proto", "https".parse().unwrap());
+    let res = send(&router, req).await;
+    assert!(session_cookie(&res).unwrap().contains("; Secure"));
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn log_in_failures_are_limited_with_retry_after(owner: PgPool) {
+    let (router, services) = app_as_server(&owner).await;
+    session::sign_up(&services, "ann@example.com", "Ann", PASSWORD, "A")
+        .await
+        .unwrap();
+    let attempt = |password: &str| {
+        request(
+            "POST",
+            "/api/v1/auth/token",
+            &format!("email=ann%40example.com&password={password}"),
+            &Auth::None,
+        )
+    };
+    for _ in 0..5 {
+        let res = send(&router, attempt("wrong+password")).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_envelope(&body_json(res).await, "INVALID_CREDENTIALS");
+    }
+    let res = send(&router, attempt("a+long+passphrase")).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = res.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+    assert_envelope(&body_json(res).await, "RATE_LIMIT_EXCEEDED");
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn bearer_tokens_and_api_keys_authenticate_api_calls(owner: PgPool) {
+    let (router, services) = app_as_server(&owner).await;
+    session::sign_up(&services, "ann@example.com", "Ann", PASSWORD, "A")
+        .await
+        .unwrap();
+    let res = send(
+        &router,
+        request(
+            "POST",
+            "/api/v1/auth/token",
+            "email=ann%40example.com&password=a+long+passphrase",
+            &Auth::None,
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let issued = body_json(res).await;
+    assert_eq!(issued["token_type"], "Bearer");
+    let token = issued["token"].as_str().unwrap().to_owned();
+
+    let res = send(
+        &router,
+        request(
+            "POST",
+            "/api/v1/api-keys/create",
+            "name=ci&scopes=read",
+            &Auth::Bearer(token.clone()),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let created = body_json(res).await;
+    let key = created["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("argus_"));
+
+    for auth in [Auth::ApiKey(key.clone()), Auth::Bearer(key.clone())] {
+        let res = send(&router, request("GET", "/api/v1/api-keys", "", &auth)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{auth:?}");
+        let listed = body_json(res).await;
+        assert!(!listed.to_string().contains(&key[20..]), "never the secret");
+    }
+    let res = send(
+        &router,
+        request(
+            "POST",
+            "/api/v1/api-keys/revoke",
+            &format!("id={}", created["info"]["id"].as_str().unwrap()),
+            &Auth::Bearer(token),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = send(
+        &router,
+        request("GET", "/api/v1/api-keys", "", &Auth::ApiKey(key)),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_envelope(&body_json(res).await, "INVALID_API_KEY");
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn cross_site_form_posts_are_refused(owner: PgPool) {
+    let (router, services) = app_as_server(&owner).await;
+    let started = session::sign_up(&services, "ann@example.com", "Ann", PASSWORD, "A")
+        .await
+        .unwrap();
+    for (name, value) in [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let mut req = request(
+            "POST",
+            "/api/v1/api-keys/create",
+            "name=evil&scopes=admin",
+            &Auth::Cookie(started.token.clone()),
+        );
+        req.headers_mut()
+            .insert(header::HOST, "argus.test".parse().unwrap());
+        req.headers_mut().insert(name, value.parse().unwrap());
+        let res = send(&router, req).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{name}");
+        assert_envelope(&body_json(res).await, "INSUFFICIENT_PERMISSIONS");
+    }
+    // Log-in CSRF too: a cross-site form cannot sign the browser in.
+    let mut req = request(
+        "POST",
+        "/api/v1/auth/login",
+        "email=ann%40example.com&password=a+long+passphrase",
+        &Auth::None,
+    );
+    req.headers_mut()
+        .insert(header::HOST, "argus.test".parse().unwrap());
+    req.headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    assert_eq!(send(&router, req).await.status(), StatusCode::FORBIDDEN);
+    assert!(
+        apikeys::list(&services.pool, WorkspaceId(started.workspace.id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cross-tenant matrix.
+
+/// Workspace A (the target) with an owner, a viewer, a member and a key; workspace B (the
+/// other tenant) with its owner's token and keys of each scope; and a user in neither.
+struct World {
+    router: Router,
+    services: Services,
+    a: Uuid,
+    a_owner: Uuid,
+    a_owner_token: String,
+    a_viewer_token: String,
+    a_member: Uuid,
+    a_key: Uuid,
+    a_key_prefix: String,
+    a_ingest_key: String,
+    a_revoked_key: String,
+    b_owner_token: String,
+    b_admin_key: String,
+}
+
+async fn world(owner: &PgPool) -> World {
+    let (router, s) = app_as_server(owner).await;
+    let ann = session::sign_up(
+        &s,
+        "ann@example.com",
+        "Ann",
+        PASSWORD,
+        "Alpha Secret Project",
+    )
+    .await
+    .unwrap();
+    let a = WorkspaceId(ann.workspace.id);
+    let vic = session::sign_up(&s, "vic@example.com", "Vic", PASSWORD, "Vic's")
+        .await
+        .unwrap();
+    let mem = session::sign_up(&s, "mem@example.com", "Mem", PASSWORD, "Mem's")
+        .await
+        .unwrap();
+    session::sign_up(&s, "out@example.com", "Out", PASSWORD, "Out's")
+        .await
+        .unwrap();
+    members::add(&s, a, "vic@example.com", Role::Viewer)
+        .await
+        .unwrap();
+    members::add(&s, a, "mem@example.com", Role::Member)
+        .await
+        .unwrap();
+    let vic_in_a = session::switch(&s, vic.user, a.0).await.unwrap();
+    let key = apikeys::create(&s.pool, a, None, "alpha-key", &[Scope::Read], None)
+        .await
+        .unwrap();
+    let ingest = apikeys::create(&s.pool, a, None, "alpha-ingest", &[Scope::Ingest], None)
+        .await
+        .unwrap();
+    let revoked = apikeys::create(&s.pool, a, None, "alpha-old", &[Scope::Admin], None)
+        .await
+        .unwrap();
+    apikeys::revoke(&s.pool, a, revoked.id).await.unwrap();
+
+    let bob = session::sign_up(&s, "bob@example.com", "Bob", PASSWORD, "Beta")
+        .await
+        .unwrap();
+    let b_admin = apikeys::create(
+        &s.pool,
+        WorkspaceId(bob.workspace.id),
+        None,
+        "beta-admin",
+        &[Scope::Admin, Scope::Read, Scope::Ingest],
+        None,
+    )
+    .await
+    .unwrap();
+    World {
+        router,
+        a: a.0,
+        a_owner: ann.user.0,
+        a_owner_token: ann.token,
+        a_viewer_token: vic_in_a.token,
+        a_member: mem.user.0,
+        a_key: key.id,
+        a_key_prefix: key.prefix,
+        a_ingest_key: ingest.key.expose_secret().to_owned(),
+        a_revoked_key: revoked.key.expose_secret().to_owned(),
+        b_owner_token: bob.token,
+        b_admin_key: b_admin.key.expose_secret().to_owned(),
+        services: s,
+    }
+}
+
+impl World {
+    fn body(&self, template: &str) -> String {
+        template
+            .replace("{key}", &self.a_key.to_string())
+            .replace("{member}", &self.a_member.to_string())
+            .replace("{workspace}", &self.a.to_string())
+            .replace("{outsider_email}", "out%40example.com")
+    }
+
+    /// A token for A's owner with `edit` applied to its header and claims, signed with `secret`.
+    fn forged(
+        &self,
+        edit: impl FnOnce(&mut Header, &mut serde_json::Value),
+        secret: &str,
+    ) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some("JWT".into());
+        header.kid = Some(self.services.tokens.current_kid().to_owned());
+        let mut claims = serde_json::json!({
+            "sub": self.a_owner, "workspace_id": self.a, "role": "owner",
+            "iss": "argus", "aud": "argus-api", "iat": now, "nbf": now, "exp": now + 600,
+        });
+        edit(&mut header, &mut claims);
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    /// What of workspace A must never appear in another tenant's response.
+    fn secrets_of_a(&self) -> Vec<String> {
+        vec![
+            "Alpha Secret Project".into(),
+            self.a_key_prefix.clone(),
+            "vic@example.com".into(),
+            "mem@example.com".into(),
+            "ann@example.com".into(),
+        ]
+    }
+}
+
+fn alg_none(token_for_claims: &str, kid: &str) -> String {
+    use base64::Engine;
+    let b64 = |s: String| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let claims = token_for_claims.split('.').nth(1).unwrap();
+    format!(
+        "{}.{claims}.",
+        b64(serde_json::json!({"alg": "none", "typ": "JWT", "kid": kid}).to_string())
+    )
+}
+
+async fn expect(
+    router: &Router,
+    method: &str,
+    path: &str,
+    body: &str,
+    auth: &Auth,
+    status: StatusCode,
+    code: &str,
+) -> serde_json::Value {
+    let res = send(router, request(method, path, body, auth)).await;
+    let got = res.status();
+    let json = body_json(res).await;
+    assert_eq!(got, status, "{method} {path} with {auth:?}: {json}");
+    assert_envelope(&json, code);
+    json
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
+    let w = world(&owner).await;
+    let kid = w.services.tokens.current_kid().to_owned();
+    let valid = w.forged(|_, _| {}, TEST_SECRET);
+    let bad_credentials: Vec<(&str, String)> = vec![
+        (
+            "bad signature",
+            w.forged(|_, _| {}, "another-secret-0123456789-0123456789"),
+        ),
+        ("alg none", alg_none(&valid, &kid)),
+        (
+            "alg confusion (HS512)",
+            w.forged(|h, _| h.alg = Algorithm::HS512, TEST_SECRET),
+        ),
+        (
+            "wrong iss",
+            w.forged(|_, c| c["iss"] = "evil".into(), TEST_SECRET),
+        ),
+        (
+            "wrong aud",
+            w.forged(|_, c| c["aud"] = "other-api".into(), TEST_SECRET),
+        ),
+        (
+            "wrong typ",
+            w.forged(|h, _| h.typ = Some("at+jwt".into()), TEST_SECRET),
+        ),
+        (
+            "unknown kid",
+            w.forged(|h, _| h.kid = Some("0011223344556677".into()), TEST_SECRET),
+        ),
+        ("garbage", "not.a.token".into()),
+    ];
+    let expired = w.forged(
+        |_, c| {
+            let past = chrono::Utc::now().timestamp() - 3600;
+            c["iat"] = (past - 600).into();
+            c["nbf"] = (past - 600).into();
+            c["exp"] = past.into();
+        },
+        TEST_SECRET,
+    );
+
+    for e in TENANT_ENDPOINTS {
+        let body = w.body(e.body);
+        let (m, p, r) = (e.method, e.path, &w.router);
+        expect(
+            r,
+            m,
+            p,
+            &body,
+            &Auth::None,
+            StatusCode::UNAUTHORIZED,
+            "INVALID_CREDENTIALS",
+        )
+        .await;
+        expect(
+            r,
+            m,
+            p,
+            &body,
+            &Auth::Bearer(expired.clone()),
+            StatusCode::UNAUTHORIZED,
+            "EXPIRED_TOKEN",
+        )
+        .await;
+        expect(
+            r,
+            m,
+            p,
+            &body,
+            &Auth::Cookie(expired.clone()),
+            StatusCode::UNAUTHORIZED,
+            "EXPIRED_TOKEN",
+        )
+        .await;
+        for (what, token) in &bad_credentials {
+            let res = send(r, request(m, p, &body, &Auth::Bearer(token.clone()))).await;
+            assert_eq!(
+                res.status(),
+                StatusCode::UNAUTHORIZED,
+                "{m} {p} with {what}"
+            );
+            assert_envelope(&body_json(res).await, "INVALID_CREDENTIALS");
+        }
+        for key in [
+            "argus_000000000000_notarealkeynotarealkeynotarealkey00000",
+            &w.a_revoked_key,
+        ] {
+            expect(
+                r,
+                m,
+                p,
+                &body,
+                &Auth::ApiKey(key.to_owned()),
+                StatusCode::UNAUTHORIZED,
+                "INVALID_API_KEY",
+            )
+            .await;
+        }
+
+        // Roles and scopes inside workspace A.
+        match e.needs {
+            Needs::Read(_) => {
+                if p != "/api/v1/auth/session" {
+                    expect(
+                        r,
+                        m,
+                        p,
+                        &body,
+                        &Auth::ApiKey(w.a_ingest_key.clone()),
+                        StatusCode::FORBIDDEN,
+                        "INSUFFICIENT_PERMISSIONS",
+                    )
+                    .await;
+                }
+            }
+            Needs::Write(min) => {
+                expect(
+                    r,
+                    m,
+                    p,
+                    &body,
+                    &Auth::ApiKey(w.a_ingest_key.clone()),
+                    StatusCode::FORBIDDEN,
+                    "INSUFFICIENT_PERMISSIONS",
+                )
+                .await;
+                if min > Role::Viewer {
+                    expect(
+                        r,
+                        m,
+                        p,
+                        &body,
+                        &Auth::Bearer(w.a_viewer_token.clone()),
+                        StatusCode::FORBIDDEN,
+                        "INSUFFICIENT_PERMISSIONS",
+                    )
+                    .await;
+                }
+            }
+        }
+
+        // Another tenant's valid credentials: A's resources are not found, and nothing of A
+        // comes back.
+        for auth in [
+            Auth::Bearer(w.b_owner_token.clone()),
+            Auth::ApiKey(w.b_admin_key.clone()),
+        ] {
+            let res = send(r, request(m, p, &body, &auth)).await;
+            let status = res.status();
+            let text = body_text(res).await;
+            for secret in w.secrets_of_a() {
+                assert!(
+                    !text.contains(&secret),
+                    "{m} {p} as B leaked {secret:?}: {text}"
+                );
+            }
+            if e.body.contains("{key}")
+                || e.body.contains("{member}")
+                || e.body.contains("{workspace}")
+            {
+                let names_only_owner =
+                    matches!(e.needs, Needs::Write(Role::Owner)) && matches!(auth, Auth::ApiKey(_));
+                let user_only = p.starts_with("/api/v1/auth/") && matches!(auth, Auth::ApiKey(_));
+                let expected = if names_only_owner || user_only {
+                    StatusCode::FORBIDDEN
+                } else {
+                    StatusCode::NOT_FOUND
+                };
+                assert_eq!(status, expected, "{m} {p} with {auth:?}: {text}");
+            }
+        }
+    }
+
+    // A's data is untouched by all of the above.
+    let keys = apikeys::list(&w.services.pool, WorkspaceId(w.a))
+        .await
+        .unwrap();
+    assert_eq!(keys.iter().filter(|k| k.revoked_at.is_none()).count(), 2);
+    let listed = members::list(&w.services, WorkspaceId(w.a)).await.unwrap();
+    assert_eq!(listed.len(), 3);
+    let ws = argus_domain::workspaces::settings(&w.services.pool, WorkspaceId(w.a))
+        .await
+        .unwrap();
+    assert_eq!(ws.name, "Alpha Secret Project");
+
+    // And the valid owner token does work everywhere (the matrix is not refusing everything).
+    for e in TENANT_ENDPOINTS
+        .iter()
+        .filter(|e| matches!(e.needs, Needs::Read(_)))
+    {
+        let res = send(
+            &w.router,
+            request(e.method, e.path, "", &Auth::Bearer(w.a_owner_token.clone())),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK, "{} {}", e.method, e.path);
+    }
+}
+
+#[test]
+fn every_server_function_is_in_the_matrix_or_declared_public() {
+    let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.to_owned())
+        .collect();
+    let declared: BTreeSet<String> = TENANT_ENDPOINTS
+        .iter()
+        .map(|e| e.path.to_owned())
+        .chain(PUBLIC_ENDPOINTS.iter().map(|p| (*p).to_owned()))
+        .collect();
+    let missing: Vec<_> = registered.difference(&declared).collect();
+    assert!(
+        missing.is_empty(),
+        "server functions in neither TENANT_ENDPOINTS nor PUBLIC_ENDPOINTS: {missing:?}"
+    );
+    let stale: Vec<_> = declared.difference(&registered).collect();
+    assert!(stale.is_empty(), "declared but not registered: {stale:?}");
+}
