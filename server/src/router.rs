@@ -8,7 +8,7 @@ use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use leptos::prelude::provide_context;
+use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use serde_json::json;
 
@@ -31,13 +31,28 @@ pub fn build(state: AppState) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(services.clone()),
+            move || provide_request_context(&services),
             move || shell(options.clone()),
         )
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());
     crate::gateway::apply(router, state.gateway, state.services)
+}
+
+/// What every page and server function finds in its Leptos context: the services and the
+/// caller the gateway resolved.
+fn provide_request_context(services: &argus_domain::Services) {
+    provide_context(services.clone());
+    let caller = use_context::<http::request::Parts>().and_then(|parts| {
+        parts
+            .extensions
+            .get::<argus_domain::access::Caller>()
+            .cloned()
+    });
+    if let Some(caller) = caller {
+        provide_context(caller);
+    }
 }
 
 async fn fallback(State(state): State<AppState>, uri: Uri, req: Request) -> Response {
@@ -52,7 +67,7 @@ async fn fallback(State(state): State<AppState>, uri: Uri, req: Request) -> Resp
     // Static files from the site root, else the app's own 404 page.
     let services = state.services.clone();
     let handler = leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-        move || provide_context(services.clone()),
+        move || provide_request_context(&services),
         shell,
     );
     handler(uri, State(state), req).await

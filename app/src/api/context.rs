@@ -19,8 +19,10 @@ pub fn services() -> Services {
 
 /// What the gateway made of the request's credentials.
 pub fn caller() -> Caller {
-    use_context::<Parts>()
-        .and_then(|parts| parts.extensions.get::<Caller>().cloned())
+    use_context::<Caller>()
+        .or_else(|| {
+            use_context::<Parts>().and_then(|parts| parts.extensions.get::<Caller>().cloned())
+        })
         .unwrap_or(Caller::Anonymous)
 }
 

@@ -11,7 +11,7 @@ use crate::api::session::CreateWorkspace;
 use crate::api::workspace::{get_workspace_settings, UpdateWorkspace};
 use crate::components::forms::{ActionError, Submit};
 use crate::error::AppError;
-use crate::state::session::{use_session, use_session_refresh};
+use crate::state::session::{use_session, use_session_refresh, SessionResource};
 
 /// The caller's role in the current workspace, once the session has loaded.
 fn my_role() -> Signal<Option<Role>> {
@@ -24,6 +24,11 @@ fn my_role() -> Signal<Option<Role>> {
             .flatten()
             .map(|s| s.workspace.role)
     })
+}
+
+/// The caller's role, awaited (for use inside a `Suspend`, so server and browser agree).
+async fn role_now(session: SessionResource) -> Option<Role> {
+    session.0.await.ok().flatten().map(|s| s.workspace.role)
 }
 
 #[component]
@@ -52,6 +57,7 @@ fn date(t: &chrono::DateTime<chrono::Utc>) -> String {
 
 #[component]
 pub fn ApiKeysPage() -> impl IntoView {
+    let session = use_session();
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
     let keys = Resource::new(
@@ -85,7 +91,9 @@ pub fn ApiKeysPage() -> impl IntoView {
                     </div>
                 })}
             </Suspense>
-            <Show when=can_manage>
+            // Role-gated: inside a Transition so the server waits for the session.
+            <Transition>
+                {move || can_manage().then(|| view! {
                 <ActionForm action=create attr:class="form form-inline" attr:data-testid="create-key-form">
                     <label>
                         "Name"
@@ -101,15 +109,17 @@ pub fn ApiKeysPage() -> impl IntoView {
                 </ActionForm>
                 <ActionError action=create />
                 <ActionError action=revoke />
-            </Show>
+                })}
+            </Transition>
             <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
                 {move || Suspend::new(async move {
+                    let manage = role_now(session).await.is_some_and(|r| r >= Role::Admin);
                     match keys.await {
                         Err(e) => view! { <LoadError error=e /> }.into_any(),
                         Ok(list) if list.is_empty() => view! {
                             <p class="empty" data-testid="no-keys">"No API keys yet."</p>
                         }.into_any(),
-                        Ok(list) => view! { <KeyTable keys=list revoke can_manage=can_manage() /> }.into_any(),
+                        Ok(list) => view! { <KeyTable keys=list revoke can_manage=manage /> }.into_any(),
                     }
                 })}
             </Transition>
@@ -181,6 +191,7 @@ fn CopyButton(text: String) -> impl IntoView {
 
 #[component]
 pub fn MembersPage() -> impl IntoView {
+    let session = use_session();
     let add = ServerAction::<AddMember>::new();
     let set_role = ServerAction::<SetMemberRole>::new();
     let remove = ServerAction::<RemoveMember>::new();
@@ -205,7 +216,8 @@ pub fn MembersPage() -> impl IntoView {
             <p class="muted">
                 "Viewers read; members also annotate; admins also manage keys and settings; owners also manage members and the workspace."
             </p>
-            <Show when=is_owner>
+            <Transition>
+                {move || is_owner().then(|| view! {
                 <ActionForm action=add attr:class="form form-inline" attr:data-testid="add-member-form">
                     <label>"Email" <input type="email" name="email" required /></label>
                     <label>"Role" <RoleSelect selected=Role::Member /></label>
@@ -214,12 +226,14 @@ pub fn MembersPage() -> impl IntoView {
                 <ActionError action=add />
                 <ActionError action=set_role />
                 <ActionError action=remove />
-            </Show>
+                })}
+            </Transition>
             <Transition fallback=|| view! { <p class="muted">"Loading members…"</p> }>
                 {move || Suspend::new(async move {
+                    let owner = role_now(session).await == Some(Role::Owner);
                     match members.await {
                         Err(e) => view! { <LoadError error=e /> }.into_any(),
-                        Ok(list) => view! { <MemberTable members=list set_role remove owner=is_owner() /> }.into_any(),
+                        Ok(list) => view! { <MemberTable members=list set_role remove owner /> }.into_any(),
                     }
                 })}
             </Transition>
@@ -288,13 +302,12 @@ fn MemberTable(
 
 #[component]
 pub fn WorkspacePage() -> impl IntoView {
+    let session = use_session();
     let update = ServerAction::<UpdateWorkspace>::new();
     let create = ServerAction::<CreateWorkspace>::new();
     use_session_refresh(update);
     use_session_refresh(create);
     let settings = Resource::new(move || update.version().get(), |_| get_workspace_settings());
-    let role = my_role();
-    let is_owner = move || role.get() == Some(Role::Owner);
     view! {
         <Title text="Workspace · Argus" />
         <div class="page-header"><div><h1>"Settings"</h1></div></div>
@@ -303,9 +316,10 @@ pub fn WorkspacePage() -> impl IntoView {
             <h2>"Workspace"</h2>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
+                    let owner = role_now(session).await == Some(Role::Owner);
                     match settings.await {
                         Err(e) => view! { <LoadError error=e /> }.into_any(),
-                        Ok(s) => view! { <WorkspaceForm settings=s update owner=is_owner() /> }.into_any(),
+                        Ok(s) => view! { <WorkspaceForm settings=s update owner /> }.into_any(),
                     }
                 })}
             </Transition>

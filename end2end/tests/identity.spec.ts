@@ -1,0 +1,142 @@
+import { test, expect, Page, Browser } from '@playwright/test';
+
+/** A unique email per run: the e2e database is shared by the tests of one run. */
+function email(who: string): string {
+  return `${who}.${Date.now()}.${Math.floor(Math.random() * 1e6)}@example.com`;
+}
+
+const PASSWORD = 'a long passphrase';
+
+async function hydrated(page: Page) {
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+async function signUp(page: Page, address: string, name: string, workspace: string) {
+  await page.goto('/signup');
+  await page.getByLabel('Your name').fill(name);
+  await page.getByLabel('Email').fill(address);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByLabel('Workspace name').fill(workspace);
+  await page.getByTestId('signup-submit').click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId('home-title')).toHaveText(workspace);
+}
+
+test('sign up, create an API key, log out, log in, switch workspace', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const address = email('ann');
+
+  await page.goto('/signup');
+  await hydrated(page);
+  await signUp(page, address, 'Ann', 'Acme Support');
+  await expect(page.getByTestId('user-name')).toHaveText('Ann');
+  await expect(page.getByTestId('home-role')).toHaveText('Owner');
+
+  // Settings → API keys: create one, shown once.
+  await page.goto('/settings/api-keys');
+  await hydrated(page);
+  await expect(page.getByTestId('no-keys')).toBeVisible();
+  await page.getByLabel('Name').fill('support-bot production');
+  await page.getByTestId('create-key').click();
+  await expect(page.getByTestId('new-key-value')).toHaveText(/^argus_[a-z0-9]{12}_[a-z0-9]{43}$/);
+  await expect(page.getByTestId('key-row')).toHaveCount(1);
+  await expect(page.getByTestId('key-row')).toContainText('support-bot production');
+  await expect(page.getByTestId('key-row')).toContainText('ingest');
+  // Reloading does not show it again.
+  await page.reload();
+  await expect(page.getByTestId('new-key')).toHaveCount(0);
+  await expect(page.getByTestId('key-row')).toHaveCount(1);
+
+  // Log out: protected pages send us to log in, and back afterwards.
+  await hydrated(page);
+  await page.getByTestId('log-out').click();
+  await expect(page).toHaveURL(/\/login$/);
+  await page.goto('/settings/api-keys');
+  await expect(page).toHaveURL(/\/login\?next=\/settings\/api-keys$/);
+  await hydrated(page);
+  await page.getByLabel('Email').fill(address);
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByTestId('login-submit').click();
+  await expect(page.getByTestId('form-error')).toHaveText('invalid email or password');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByTestId('login-submit').click();
+  await expect(page).toHaveURL(/\/settings\/api-keys$/);
+  await expect(page.getByTestId('key-row')).toHaveCount(1);
+
+  // A second workspace, then switch back to the first.
+  await page.goto('/settings/workspace');
+  await hydrated(page);
+  await page.getByTestId('create-workspace-form').getByLabel('Name').fill('Zeta Labs');
+  await page.getByTestId('create-workspace').click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId('home-title')).toHaveText('Zeta Labs');
+  const select = page.getByTestId('workspace-select');
+  await expect(select.locator('option')).toHaveCount(2);
+  await select.selectOption({ label: 'Acme Support' });
+  await page.getByTestId('switch-workspace').click();
+  await expect(page.getByTestId('home-title')).toHaveText('Acme Support');
+  await page.goto('/settings/api-keys');
+  await expect(page.getByTestId('key-row')).toHaveCount(1);
+  expect(errors).toEqual([]);
+});
+
+test('a second user cannot open the first user\'s workspace', async ({ browser }) => {
+  const first = await browser.newContext();
+  const ann = await first.newPage();
+  await signUp(ann, email('ann'), 'Ann', 'Ann Private');
+  const session = await (await ann.request.get('/api/v1/auth/session')).json();
+  const annWorkspace = session.workspace.id;
+
+  const second = await browser.newContext();
+  const bob = await second.newPage();
+  await signUp(bob, email('bob'), 'Bob', 'Bob Corp');
+  // Switching into Ann's workspace: not found, and the session stays in Bob's.
+  const res = await bob.request.post('/api/v1/auth/switch', {
+    form: { workspace_id: annWorkspace },
+    headers: { origin: new URL(bob.url()).origin },
+  });
+  expect(res.status()).toBe(404);
+  expect((await res.json()).error.code).toBe('RESOURCE_NOT_FOUND');
+  await bob.goto('/settings/members');
+  await expect(bob.getByTestId('member-row')).toHaveCount(1);
+  await expect(bob.locator('body')).not.toContainText('Ann');
+  await expect(bob.getByTestId('workspace-select').locator('option')).toHaveCount(1);
+  // A cross-site form post with Bob's cookie is refused.
+  const csrf = await bob.request.post('/api/v1/api-keys/create', {
+    form: { name: 'evil', scopes: 'admin' },
+    headers: { origin: 'https://evil.example' },
+  });
+  expect(csrf.status()).toBe(403);
+  await first.close();
+  await second.close();
+});
+
+test('without JavaScript: sign up, create a key (shown once), log out, log in', async ({ browser }: { browser: Browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  const address = email('nojs');
+  await signUp(page, address, 'Nora', 'No Script Inc');
+
+  await page.goto('/settings/api-keys');
+  await page.getByLabel('Name').fill('batch job');
+  await page.getByTestId('create-key').click();
+  await expect(page).toHaveURL(/\/settings\/api-keys\??$/);
+  await expect(page.getByTestId('new-key-value')).toHaveText(/^argus_/);
+  await page.reload();
+  await expect(page.getByTestId('new-key')).toHaveCount(0);
+  await expect(page.getByTestId('key-row')).toHaveCount(1);
+
+  await page.getByTestId('log-out').click();
+  await expect(page).toHaveURL(/\/login$/);
+  await page.getByLabel('Email').fill(address);
+  await page.getByLabel('Password').fill('wrong password here');
+  await page.getByTestId('login-submit').click();
+  await expect(page.getByTestId('form-error')).toHaveText('invalid email or password');
+  await page.getByLabel('Email').fill(address);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByTestId('login-submit').click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId('home-title')).toHaveText('No Script Inc');
+  await context.close();
+});
