@@ -140,3 +140,47 @@ test('without JavaScript: sign up, create a key (shown once), log out, log in', 
   await expect(page.getByTestId('home-title')).toHaveText('No Script Inc');
   await context.close();
 });
+
+test('an owner adds a member, changes the role, and the last owner stays', async ({ browser }) => {
+  const bobEmail = email('bob');
+  const second = await browser.newContext();
+  const bob = await second.newPage();
+  await signUp(bob, bobEmail, 'Bob', 'Bob Corp');
+
+  const first = await browser.newContext();
+  const ann = await first.newPage();
+  await signUp(ann, email('ann'), 'Ann', 'Ann Team');
+  await ann.goto('/settings/members');
+  await hydrated(ann);
+  await expect(ann.getByTestId('member-row')).toHaveCount(1);
+  // The only owner cannot step down.
+  const annRow = ann.getByTestId('member-row').first();
+  await annRow.locator('select').selectOption('admin');
+  await annRow.getByRole('button', { name: 'Save' }).click();
+  await expect(ann.getByTestId('form-error')).toContainText('at least one owner');
+
+  await ann.getByTestId('add-member-form').getByLabel('Email').fill(bobEmail);
+  await ann.getByTestId('add-member-form').getByLabel('Role').selectOption('viewer');
+  await ann.getByTestId('add-member').click();
+  await expect(ann.getByTestId('member-row')).toHaveCount(2);
+  const bobRow = ann.getByTestId('member-row').filter({ hasText: bobEmail });
+  await expect(bobRow.locator('select')).toHaveValue('viewer');
+
+  // Bob now sees Ann's workspace in his switcher and reads it as a viewer.
+  await bob.goto('/');
+  await hydrated(bob);
+  await bob.getByTestId('workspace-select').selectOption({ label: 'Ann Team' });
+  await bob.getByTestId('switch-workspace').click();
+  await expect(bob.getByTestId('home-title')).toHaveText('Ann Team');
+  await expect(bob.getByTestId('home-role')).toHaveText('Viewer');
+  await bob.goto('/settings/api-keys');
+  await expect(bob.getByTestId('create-key-form')).toHaveCount(0);
+
+  // Ann removes him; his session no longer opens her workspace.
+  await bobRow.getByRole('button', { name: 'Remove' }).click();
+  await expect(ann.getByTestId('member-row')).toHaveCount(1);
+  const res = await bob.request.get('/api/v1/api-keys');
+  expect(res.status()).toBe(401);
+  await first.close();
+  await second.close();
+});

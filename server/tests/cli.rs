@@ -271,6 +271,53 @@ fn bootstrap_a_fresh_install_from_the_command_line() {
         "{key}"
     );
 
+    // A second workspace for the same owner, by email.
+    let out = argus()
+        .args([
+            "workspace",
+            "create",
+            "--name",
+            "Data Science",
+            "--owner",
+            "OPS@example.com",
+        ])
+        .env("DATABASE_URL", db.url.as_str())
+        .env("ARGUS_DB_MIN_CONNECTIONS", "0")
+        .env("ARGUS_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("workspace_slug=data-science-"), "{stdout}");
+    let second = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("workspace_id="))
+        .expect("prints the workspace id");
+    assert_ne!(second, workspace);
+    let out = argus()
+        .args([
+            "workspace",
+            "create",
+            "--name",
+            "W",
+            "--owner",
+            "nobody@example.com",
+        ])
+        .env("DATABASE_URL", db.url.as_str())
+        .env("ARGUS_DB_MIN_CONNECTIONS", "0")
+        .env("ARGUS_LOG", "warn")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: no user with email nobody@example.com"
+    );
+
     // A weak password and an unknown workspace are one clear line each.
     let mut cmd = argus();
     cmd.args([
