@@ -51,13 +51,7 @@ impl AppError {
             return AppError(envelope);
         }
         if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-            if let Some(secs) = envelope
-                .error
-                .details
-                .as_ref()
-                .and_then(|d| d.get("retry_after_seconds"))
-                .and_then(|v| v.as_u64())
-            {
+            if let Some(secs) = envelope.retry_after_seconds() {
                 res.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
             }
             res.set_status(

@@ -55,13 +55,7 @@ pub fn envelope_response(envelope: ErrorEnvelope) -> Response {
         HeaderValue::from_static("application/json"),
     );
     if envelope.code() == ErrorCode::ServiceUnavailable || status == StatusCode::TOO_MANY_REQUESTS {
-        if let Some(secs) = envelope
-            .error
-            .details
-            .as_ref()
-            .and_then(|d| d.get("retry_after_seconds"))
-            .and_then(|v| v.as_u64())
-        {
+        if let Some(secs) = envelope.retry_after_seconds() {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }

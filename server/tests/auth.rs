@@ -471,36 +471,14 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
     for e in TENANT_ENDPOINTS {
         let body = w.body(e.body);
         let (m, p, r) = (e.method, e.path, &w.router);
-        expect(
-            r,
-            m,
-            p,
-            &body,
-            &Auth::None,
-            StatusCode::UNAUTHORIZED,
-            "INVALID_CREDENTIALS",
-        )
-        .await;
-        expect(
-            r,
-            m,
-            p,
-            &body,
-            &Auth::Bearer(expired.clone()),
-            StatusCode::UNAUTHORIZED,
-            "EXPIRED_TOKEN",
-        )
-        .await;
-        expect(
-            r,
-            m,
-            p,
-            &body,
-            &Auth::Cookie(expired.clone()),
-            StatusCode::UNAUTHORIZED,
-            "EXPIRED_TOKEN",
-        )
-        .await;
+        let refusals = [
+            (Auth::None, "INVALID_CREDENTIALS"),
+            (Auth::Bearer(expired.clone()), "EXPIRED_TOKEN"),
+            (Auth::Cookie(expired.clone()), "EXPIRED_TOKEN"),
+        ];
+        for (auth, code) in &refusals {
+            expect(r, m, p, &body, auth, StatusCode::UNAUTHORIZED, code).await;
+        }
         for (what, token) in &bad_credentials {
             let res = send(r, request(m, p, &body, &Auth::Bearer(token.clone()))).await;
             assert_eq!(

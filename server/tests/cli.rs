@@ -196,6 +196,17 @@ impl Drop for FreshDb {
     }
 }
 
+/// Runs `argus <args>` against `db`, quietly.
+fn argus_on(db: &FreshDb, args: &[&str]) -> std::process::Output {
+    argus()
+        .args(args)
+        .env("DATABASE_URL", db.url.as_str())
+        .env("ARGUS_DB_MIN_CONNECTIONS", "0")
+        .env("ARGUS_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
 fn run_with_stdin(mut cmd: Command, stdin: &str) -> std::process::Output {
     use std::io::Write;
     use std::process::Stdio;
@@ -244,8 +255,9 @@ fn bootstrap_a_fresh_install_from_the_command_line() {
         .expect("prints the workspace id")
         .to_owned();
 
-    let out = argus()
-        .args([
+    let out = argus_on(
+        &db,
+        &[
             "apikey",
             "create",
             "--workspace",
@@ -254,12 +266,8 @@ fn bootstrap_a_fresh_install_from_the_command_line() {
             "collector",
             "--scopes",
             "ingest,read",
-        ])
-        .env("DATABASE_URL", db.url.as_str())
-        .env("ARGUS_DB_MIN_CONNECTIONS", "0")
-        .env("ARGUS_LOG", "warn")
-        .output()
-        .unwrap();
+        ],
+    );
     let key = String::from_utf8(out.stdout).unwrap();
     assert!(
         out.status.success(),
@@ -272,20 +280,17 @@ fn bootstrap_a_fresh_install_from_the_command_line() {
     );
 
     // A second workspace for the same owner, by email.
-    let out = argus()
-        .args([
+    let out = argus_on(
+        &db,
+        &[
             "workspace",
             "create",
             "--name",
             "Data Science",
             "--owner",
             "OPS@example.com",
-        ])
-        .env("DATABASE_URL", db.url.as_str())
-        .env("ARGUS_DB_MIN_CONNECTIONS", "0")
-        .env("ARGUS_LOG", "warn")
-        .output()
-        .unwrap();
+        ],
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
         out.status.success(),
@@ -298,20 +303,17 @@ fn bootstrap_a_fresh_install_from_the_command_line() {
         .find_map(|l| l.strip_prefix("workspace_id="))
         .expect("prints the workspace id");
     assert_ne!(second, workspace);
-    let out = argus()
-        .args([
+    let out = argus_on(
+        &db,
+        &[
             "workspace",
             "create",
             "--name",
             "W",
             "--owner",
             "nobody@example.com",
-        ])
-        .env("DATABASE_URL", db.url.as_str())
-        .env("ARGUS_DB_MIN_CONNECTIONS", "0")
-        .env("ARGUS_LOG", "warn")
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim(),
@@ -336,20 +338,17 @@ fn bootstrap_a_fresh_install_from_the_command_line() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 10 characters"));
 
-    let out = argus()
-        .args([
+    let out = argus_on(
+        &db,
+        &[
             "apikey",
             "create",
             "--workspace",
             &uuid::Uuid::new_v4().to_string(),
             "--name",
             "k",
-        ])
-        .env("DATABASE_URL", db.url.as_str())
-        .env("ARGUS_DB_MIN_CONNECTIONS", "0")
-        .env("ARGUS_LOG", "warn")
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("not found"),

@@ -153,6 +153,16 @@ impl ErrorEnvelope {
     pub fn status(&self) -> u16 {
         self.error.code.status()
     }
+
+    /// When to retry, for rate limits and overload (`details.retry_after_seconds`): the
+    /// response's `Retry-After`.
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        self.error
+            .details
+            .as_ref()
+            .and_then(|d| d.get("retry_after_seconds"))
+            .and_then(|v| v.as_u64())
+    }
 }
 
 impl fmt::Display for ErrorEnvelope {
