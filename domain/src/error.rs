@@ -38,6 +38,9 @@ pub enum Error {
         /// Where parsing failed (a path, line/column, …), when known.
         location: Option<String>,
     },
+    /// A body in a content type or encoding this endpoint does not take.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("request body larger than {limit_bytes} bytes")]
     PayloadTooLarge { limit_bytes: u64 },
     #[error("rate limit exceeded, retry after {retry_after_secs} s")]
@@ -79,6 +82,7 @@ impl Error {
             Error::MissingField { .. } => ErrorCode::MissingRequiredField,
             Error::InvalidFormat { .. } => ErrorCode::InvalidFormat,
             Error::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Error::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             Error::RateLimited { .. } => ErrorCode::RateLimitExceeded,
             Error::Unavailable(_) => ErrorCode::ServiceUnavailable,
             Error::Database(sqlx::Error::PoolTimedOut) => ErrorCode::ServiceUnavailable,

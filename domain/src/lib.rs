@@ -13,6 +13,7 @@ pub mod cache;
 pub mod db;
 pub mod error;
 pub mod identity;
+pub mod ingest;
 pub mod members;
 pub mod ratelimit;
 pub mod session;

@@ -18,6 +18,7 @@ pub enum ErrorCode {
     InvalidFormat,
     PayloadTooLarge,
     MethodNotAllowed,
+    UnsupportedMediaType,
     RateLimitExceeded,
     QuotaExceeded,
     DatabaseError,
@@ -29,7 +30,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in a stable order (used by tests and documentation).
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::InvalidCredentials,
         ErrorCode::InsufficientPermissions,
         ErrorCode::ExpiredToken,
@@ -42,6 +43,7 @@ impl ErrorCode {
         ErrorCode::InvalidFormat,
         ErrorCode::PayloadTooLarge,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::UnsupportedMediaType,
         ErrorCode::RateLimitExceeded,
         ErrorCode::QuotaExceeded,
         ErrorCode::DatabaseError,
@@ -60,6 +62,7 @@ impl ErrorCode {
             ErrorCode::InsufficientPermissions => 403,
             ErrorCode::ResourceNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::ResourceAlreadyExists | ErrorCode::ResourceConflict => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::InvalidInput
@@ -87,6 +90,7 @@ impl ErrorCode {
             ErrorCode::InvalidFormat => "INVALID_FORMAT",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ErrorCode::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
             ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
             ErrorCode::DatabaseError => "DATABASE_ERROR",

@@ -1,0 +1,94 @@
+//! One span as Argus stores it: the GenAI dimensions and measures resolved, the rest kept.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The outcome of a span: OTLP's status, or `error.type` when set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpanStatus {
+    Unset,
+    Ok,
+    Error,
+}
+
+impl SpanStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpanStatus::Unset => "unset",
+            SpanStatus::Ok => "ok",
+            SpanStatus::Error => "error",
+        }
+    }
+}
+
+/// Token counts of one span, by kind. Input includes cached input (as the conventions count it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input: i64,
+    pub output: i64,
+    pub cache_read: i64,
+    pub cache_creation: i64,
+    pub reasoning: i64,
+}
+
+impl Usage {
+    pub fn total(&self) -> i64 {
+        self.input + self.output
+    }
+}
+
+/// Where a span comes from: the agent and its deployment.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Dimensions {
+    pub agent: String,
+    pub department: String,
+    pub environment: String,
+    pub version: String,
+}
+
+/// A span, mapped and validated.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpanRecord {
+    /// 32 lowercase hex digits.
+    pub trace_id: String,
+    /// 16 lowercase hex digits.
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub name: String,
+    /// OTLP's SpanKind number (0 unspecified … 5 consumer).
+    pub kind: i16,
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+    pub duration_us: i64,
+    pub status: SpanStatus,
+    pub status_message: Option<String>,
+    pub error_type: Option<String>,
+    pub dims: Dimensions,
+    /// `gen_ai.operation.name`: chat, invoke_agent, execute_tool, embeddings, …
+    pub operation: Option<String>,
+    /// The response model when sent, else the request model.
+    pub model: Option<String>,
+    pub request_model: Option<String>,
+    pub provider: Option<String>,
+    pub usage: Usage,
+    /// `gen_ai.usage.cost` as sent (USD); the cost engine fills the rest.
+    pub cost_sent: Option<f64>,
+    pub session_id: Option<String>,
+    pub user_id: Option<String>,
+    /// Input and output messages (GenAI conventions), as sent.
+    pub input: Option<serde_json::Value>,
+    pub output: Option<serde_json::Value>,
+    /// Every span attribute (including the mapped ones), as a JSON object.
+    pub attributes: serde_json::Value,
+    /// The resource's attributes, as a JSON object.
+    pub resource: serde_json::Value,
+    /// Attributes over the per-span limit, not kept.
+    pub dropped_attributes: u32,
+}
+
+impl SpanRecord {
+    pub fn is_root(&self) -> bool {
+        self.parent_span_id.is_none()
+    }
+}
