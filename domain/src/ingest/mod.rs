@@ -7,3 +7,4 @@
 pub mod mapping;
 pub mod model;
 pub mod otlp;
+pub mod store;

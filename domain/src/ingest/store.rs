@@ -1,0 +1,387 @@
+//! Storing mapped spans: idempotently, in batches, with the trace summaries and the agent
+//! registry kept exact.
+//!
+//! One transaction per batch, bound to the workspace:
+//! 1. the spans go in with one `INSERT … SELECT FROM unnest(…)`, `ON CONFLICT DO NOTHING
+//!    RETURNING` the ones that are new (a re-sent span is skipped);
+//! 2. only the new spans are summed per trace (in Rust) and added to `traces` with one upsert —
+//!    so totals never count a span twice, whatever the order or repetition of arrival;
+//! 3. agents are registered (first and last seen, department).
+//!
+//! Rows are written in key order so two concurrent batches touching the same traces lock them in
+//! the same order (no deadlock).
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sqlx::PgPool;
+
+use super::model::{SpanRecord, SpanStatus};
+use crate::tenancy::{self, WorkspaceId};
+use crate::{Error, Result};
+
+/// How far in the future a span may start (clock skew), and how far in the past.
+pub const MAX_FUTURE: Duration = Duration::hours(24);
+pub const MAX_PAST: Duration = Duration::days(3650);
+
+/// What a batch did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stored {
+    /// Spans written now.
+    pub inserted: usize,
+    /// Spans already stored (re-sent), skipped.
+    pub duplicates: usize,
+    /// Traces whose summary changed.
+    pub traces: usize,
+}
+
+/// The day partitions of `spans` known to exist (so each is ensured once per process).
+#[derive(Debug, Default)]
+pub struct Partitions {
+    known: Mutex<HashSet<NaiveDate>>,
+}
+
+impl Partitions {
+    /// Creates the day partitions covering `days` that this process has not seen yet. Runs
+    /// outside any batch transaction: creating a partition briefly locks the parent table.
+    pub async fn ensure(
+        &self,
+        pool: &PgPool,
+        days: impl IntoIterator<Item = NaiveDate>,
+    ) -> Result<()> {
+        let missing: Vec<NaiveDate> = {
+            let known = self.known.lock().expect("partitions lock");
+            days.into_iter()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .filter(|d| !known.contains(d))
+                .collect()
+        };
+        for day in missing {
+            sqlx::query("SELECT argus_ensure_span_partition($1)")
+                .bind(day)
+                .execute(pool)
+                .await?;
+            self.known.lock().expect("partitions lock").insert(day);
+        }
+        Ok(())
+    }
+}
+
+/// Whether a span's start time is one Argus stores (not decades off, not far in the future).
+pub fn time_in_range(start: DateTime<Utc>, now: DateTime<Utc>) -> std::result::Result<(), String> {
+    if start > now + MAX_FUTURE {
+        return Err(format!(
+            "the start time {start} is more than {} hours in the future",
+            MAX_FUTURE.num_hours()
+        ));
+    }
+    if start < now - MAX_PAST {
+        return Err(format!("the start time {start} is more than 10 years ago"));
+    }
+    Ok(())
+}
+
+/// The sums one batch adds to one trace.
+#[derive(Debug)]
+struct TraceDelta {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    root: Option<usize>,
+    first: usize,
+    span_count: i32,
+    error_count: i32,
+    tokens: [i64; 5],
+    cost: f64,
+    unpriced: i32,
+    session: Option<String>,
+    user: Option<String>,
+    models: BTreeSet<String>,
+}
+
+fn cost_of(span: &SpanRecord) -> (Option<f64>, Option<&'static str>) {
+    match span.cost_sent {
+        Some(c) => (Some(c), Some("sent")),
+        None => (None, None),
+    }
+}
+
+/// Stores `spans` for `workspace`. Spans must be validated (see `mapping`) and within
+/// [`time_in_range`]; the caller ensures their partitions first ([`Partitions::ensure`]).
+pub async fn store(pool: &PgPool, workspace: WorkspaceId, spans: &[SpanRecord]) -> Result<Stored> {
+    if spans.is_empty() {
+        return Ok(Stored::default());
+    }
+    // Key order, and one copy of a span repeated within the batch.
+    let mut order: Vec<usize> = (0..spans.len()).collect();
+    order.sort_by(|a, b| {
+        (
+            &spans[*a].trace_id,
+            &spans[*a].span_id,
+            spans[*a].start_time,
+        )
+            .cmp(&(
+                &spans[*b].trace_id,
+                &spans[*b].span_id,
+                spans[*b].start_time,
+            ))
+    });
+    order.dedup_by(|a, b| {
+        spans[*a].trace_id == spans[*b].trace_id
+            && spans[*a].span_id == spans[*b].span_id
+            && spans[*a].start_time == spans[*b].start_time
+    });
+    let batch: Vec<&SpanRecord> = order.iter().map(|i| &spans[*i]).collect();
+
+    macro_rules! column {
+        ($f:expr) => {
+            batch.iter().map($f).collect::<Vec<_>>()
+        };
+    }
+    let costs: Vec<(Option<f64>, Option<&str>)> = column!(|s| cost_of(s));
+
+    let mut tx = tenancy::begin(pool, workspace).await?;
+    let inserted: Vec<(String, String)> = sqlx::query_as(
+        "INSERT INTO spans (workspace_id, trace_id, span_id, start_time, parent_span_id, name, kind, \
+           end_time, duration_us, status, status_message, error_type, agent, department, environment, \
+           version, operation, model, request_model, provider, input_tokens, output_tokens, \
+           cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_usd, cost_source, \
+           session_id, user_id, input, output, attributes, resource, dropped_attributes) \
+         SELECT $1, * FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], \
+           $7::smallint[], $8::timestamptz[], $9::bigint[], $10::text[], $11::text[], $12::text[], \
+           $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], \
+           $20::text[], $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], \
+           $26::float8[]::numeric[], $27::text[], $28::text[], $29::text[], $30::jsonb[], $31::jsonb[], \
+           $32::jsonb[], $33::jsonb[], $34::int[]) \
+         ON CONFLICT DO NOTHING \
+         RETURNING trace_id, span_id",
+    )
+    .bind(workspace)
+    .bind(column!(|s| s.trace_id.clone()))
+    .bind(column!(|s| s.span_id.clone()))
+    .bind(column!(|s| s.start_time))
+    .bind(column!(|s| s.parent_span_id.clone()))
+    .bind(column!(|s| s.name.clone()))
+    .bind(column!(|s| s.kind))
+    .bind(column!(|s| s.end_time))
+    .bind(column!(|s| s.duration_us))
+    .bind(column!(|s| s.status.as_str()))
+    .bind(column!(|s| s.status_message.clone()))
+    .bind(column!(|s| s.error_type.clone()))
+    .bind(column!(|s| s.dims.agent.clone()))
+    .bind(column!(|s| s.dims.department.clone()))
+    .bind(column!(|s| s.dims.environment.clone()))
+    .bind(column!(|s| s.dims.version.clone()))
+    .bind(column!(|s| s.operation.clone()))
+    .bind(column!(|s| s.model.clone()))
+    .bind(column!(|s| s.request_model.clone()))
+    .bind(column!(|s| s.provider.clone()))
+    .bind(column!(|s| s.usage.input))
+    .bind(column!(|s| s.usage.output))
+    .bind(column!(|s| s.usage.cache_read))
+    .bind(column!(|s| s.usage.cache_creation))
+    .bind(column!(|s| s.usage.reasoning))
+    .bind(costs.iter().map(|c| c.0).collect::<Vec<_>>())
+    .bind(costs.iter().map(|c| c.1).collect::<Vec<_>>())
+    .bind(column!(|s| s.session_id.clone()))
+    .bind(column!(|s| s.user_id.clone()))
+    .bind(column!(|s| s.input.clone()))
+    .bind(column!(|s| s.output.clone()))
+    .bind(column!(|s| s.attributes.clone()))
+    .bind(column!(|s| s.resource.clone()))
+    .bind(column!(|s| s.dropped_attributes.min(i32::MAX as u32) as i32))
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(|e| match &e {
+        // 23514: a day partition is missing (the caller did not ensure it).
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("23514") => {
+            Error::Internal(format!("storing spans: {e}"))
+        }
+        _ => Error::Database(e),
+    })?;
+
+    let new: HashSet<(&str, &str)> = inserted
+        .iter()
+        .map(|(t, s)| (t.as_str(), s.as_str()))
+        .collect();
+    let fresh: Vec<&SpanRecord> = batch
+        .iter()
+        .copied()
+        .filter(|s| new.contains(&(s.trace_id.as_str(), s.span_id.as_str())))
+        .collect();
+
+    let mut deltas: BTreeMap<&str, TraceDelta> = BTreeMap::new();
+    for (i, s) in fresh.iter().enumerate() {
+        let d = deltas
+            .entry(s.trace_id.as_str())
+            .or_insert_with(|| TraceDelta {
+                start: s.start_time,
+                end: s.end_time,
+                root: None,
+                first: i,
+                span_count: 0,
+                error_count: 0,
+                tokens: [0; 5],
+                cost: 0.0,
+                unpriced: 0,
+                session: None,
+                user: None,
+                models: BTreeSet::new(),
+            });
+        d.start = d.start.min(s.start_time);
+        d.end = d.end.max(s.end_time);
+        if s.is_root() {
+            d.root = Some(i);
+        }
+        d.span_count += 1;
+        d.error_count += i32::from(s.status == SpanStatus::Error);
+        for (t, v) in d.tokens.iter_mut().zip([
+            s.usage.input,
+            s.usage.output,
+            s.usage.cache_read,
+            s.usage.cache_creation,
+            s.usage.reasoning,
+        ]) {
+            *t += v;
+        }
+        match cost_of(s).0 {
+            Some(c) => d.cost += c,
+            // A span with tokens and a model but no price yet.
+            None if s.model.is_some() && s.usage.total() > 0 => d.unpriced += 1,
+            None => {}
+        }
+        if d.session.is_none() {
+            d.session = s.session_id.clone();
+        }
+        if d.user.is_none() {
+            d.user = s.user_id.clone();
+        }
+        if let Some(m) = &s.model {
+            d.models.insert(m.clone());
+        }
+    }
+
+    if !deltas.is_empty() {
+        let rows: Vec<(&str, &TraceDelta, &SpanRecord)> = deltas
+            .iter()
+            .map(|(t, d)| (*t, d, fresh[d.root.unwrap_or(d.first)]))
+            .collect();
+        macro_rules! tcol {
+            ($f:expr) => {
+                rows.iter().map($f).collect::<Vec<_>>()
+            };
+        }
+        sqlx::query(
+            "INSERT INTO traces AS t (workspace_id, trace_id, start_time, end_time, root_span_id, name, \
+               latency_us, agent, department, environment, version, session_id, user_id, span_count, \
+               error_count, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, \
+               reasoning_tokens, cost_usd, unpriced_spans, models) \
+             SELECT $1, u.trace_id, u.start_time, u.end_time, u.root_span_id, u.name, u.latency_us, \
+               u.agent, u.department, u.environment, u.version, u.session_id, u.user_id, u.span_count, \
+               u.error_count, u.input_tokens, u.output_tokens, u.cache_read_tokens, \
+               u.cache_creation_tokens, u.reasoning_tokens, u.cost_usd, u.unpriced_spans, \
+               string_to_array(u.models, chr(31)) \
+             FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[], \
+               $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
+               $14::int[], $15::int[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], \
+               $20::bigint[], $21::float8[]::numeric[], $22::int[], $23::text[]) \
+               AS u(trace_id, start_time, end_time, root_span_id, name, latency_us, agent, department, \
+                 environment, version, session_id, user_id, span_count, error_count, input_tokens, \
+                 output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_usd, \
+                 unpriced_spans, models) \
+             ON CONFLICT (workspace_id, trace_id) DO UPDATE SET \
+               start_time = least(t.start_time, excluded.start_time), \
+               end_time = greatest(t.end_time, excluded.end_time), \
+               root_span_id = coalesce(excluded.root_span_id, t.root_span_id), \
+               name = CASE WHEN excluded.root_span_id IS NOT NULL OR t.root_span_id IS NULL \
+                 THEN excluded.name ELSE t.name END, \
+               latency_us = CASE \
+                 WHEN excluded.root_span_id IS NOT NULL THEN excluded.latency_us \
+                 WHEN t.root_span_id IS NOT NULL THEN t.latency_us \
+                 ELSE (extract(epoch FROM greatest(t.end_time, excluded.end_time) \
+                   - least(t.start_time, excluded.start_time)) * 1000000)::bigint END, \
+               agent = CASE WHEN excluded.root_span_id IS NOT NULL THEN excluded.agent ELSE t.agent END, \
+               department = CASE WHEN excluded.root_span_id IS NOT NULL THEN excluded.department ELSE t.department END, \
+               environment = CASE WHEN excluded.root_span_id IS NOT NULL THEN excluded.environment ELSE t.environment END, \
+               version = CASE WHEN excluded.root_span_id IS NOT NULL THEN excluded.version ELSE t.version END, \
+               session_id = coalesce(t.session_id, excluded.session_id), \
+               user_id = coalesce(t.user_id, excluded.user_id), \
+               span_count = t.span_count + excluded.span_count, \
+               error_count = t.error_count + excluded.error_count, \
+               input_tokens = t.input_tokens + excluded.input_tokens, \
+               output_tokens = t.output_tokens + excluded.output_tokens, \
+               cache_read_tokens = t.cache_read_tokens + excluded.cache_read_tokens, \
+               cache_creation_tokens = t.cache_creation_tokens + excluded.cache_creation_tokens, \
+               reasoning_tokens = t.reasoning_tokens + excluded.reasoning_tokens, \
+               cost_usd = t.cost_usd + excluded.cost_usd, \
+               unpriced_spans = t.unpriced_spans + excluded.unpriced_spans, \
+               models = ARRAY(SELECT DISTINCT m FROM unnest(t.models || excluded.models) AS m ORDER BY m), \
+               updated_at = now()",
+        )
+        .bind(workspace)
+        .bind(tcol!(|(t, _, _)| (*t).to_owned()))
+        .bind(tcol!(|(_, d, _)| d.start))
+        .bind(tcol!(|(_, d, _)| d.end))
+        .bind(tcol!(|(_, d, r)| d.root.map(|_| r.span_id.clone())))
+        .bind(tcol!(|(_, _, r)| r.name.clone()))
+        .bind(tcol!(|(_, d, r)| if d.root.is_some() {
+            r.duration_us
+        } else {
+            (d.end - d.start).num_microseconds().unwrap_or(i64::MAX)
+        }))
+        .bind(tcol!(|(_, _, r)| r.dims.agent.clone()))
+        .bind(tcol!(|(_, _, r)| r.dims.department.clone()))
+        .bind(tcol!(|(_, _, r)| r.dims.environment.clone()))
+        .bind(tcol!(|(_, _, r)| r.dims.version.clone()))
+        .bind(tcol!(|(_, d, _)| d.session.clone()))
+        .bind(tcol!(|(_, d, _)| d.user.clone()))
+        .bind(tcol!(|(_, d, _)| d.span_count))
+        .bind(tcol!(|(_, d, _)| d.error_count))
+        .bind(tcol!(|(_, d, _)| d.tokens[0]))
+        .bind(tcol!(|(_, d, _)| d.tokens[1]))
+        .bind(tcol!(|(_, d, _)| d.tokens[2]))
+        .bind(tcol!(|(_, d, _)| d.tokens[3]))
+        .bind(tcol!(|(_, d, _)| d.tokens[4]))
+        .bind(tcol!(|(_, d, _)| d.cost))
+        .bind(tcol!(|(_, d, _)| d.unpriced))
+        // Arrays of arrays must be rectangular in PostgreSQL: send each set joined by U+001F.
+        .bind(tcol!(|(_, d, _)| d.models.iter().cloned().collect::<Vec<_>>().join("\u{1f}")))
+        .execute(&mut *tx)
+        .await?;
+
+        // Agents: first sight registers them; every batch moves last_seen on.
+        let mut agents: BTreeMap<&str, (&str, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+        for s in &fresh {
+            let e = agents.entry(s.dims.agent.as_str()).or_insert((
+                s.dims.department.as_str(),
+                s.start_time,
+                s.end_time,
+            ));
+            e.1 = e.1.min(s.start_time);
+            e.2 = e.2.max(s.end_time);
+        }
+        sqlx::query(
+            "INSERT INTO agents AS a (workspace_id, agent, department, first_seen, last_seen) \
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) \
+             ON CONFLICT (workspace_id, agent) DO UPDATE SET \
+               first_seen = least(a.first_seen, excluded.first_seen), \
+               last_seen = greatest(a.last_seen, excluded.last_seen), \
+               department = CASE WHEN excluded.last_seen >= a.last_seen \
+                 THEN excluded.department ELSE a.department END",
+        )
+        .bind(workspace)
+        .bind(agents.keys().map(|a| (*a).to_owned()).collect::<Vec<_>>())
+        .bind(agents.values().map(|v| v.0.to_owned()).collect::<Vec<_>>())
+        .bind(agents.values().map(|v| v.1).collect::<Vec<_>>())
+        .bind(agents.values().map(|v| v.2).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Stored {
+        inserted: fresh.len(),
+        duplicates: batch.len() - fresh.len() + (spans.len() - batch.len()),
+        traces: deltas.len(),
+    })
+}

@@ -1,0 +1,188 @@
+//! Storing spans: idempotent replays, split traces, exact totals, the agent registry, RLS.
+
+mod common;
+
+use argus_domain::ingest::mapping::map_request;
+use argus_domain::ingest::model::SpanRecord;
+use argus_domain::ingest::otlp::{decode_traces, Encoding};
+use argus_domain::ingest::store::{store, Partitions};
+use argus_domain::tenancy::{self, WorkspaceId};
+use common::{services, sign_up};
+use sqlx::PgPool;
+
+fn fixture(name: &str) -> Vec<SpanRecord> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/otlp")
+        .join(format!("{name}.pb"));
+    let body = std::fs::read(path).unwrap();
+    let mapped = map_request(&decode_traces(&body, Encoding::Protobuf).unwrap());
+    assert!(mapped.rejected.is_empty());
+    mapped.spans
+}
+
+async fn put(
+    pool: &PgPool,
+    ws: WorkspaceId,
+    spans: &[SpanRecord],
+) -> argus_domain::ingest::store::Stored {
+    Partitions::default()
+        .ensure(pool, spans.iter().map(|s| s.start_time.date_naive()))
+        .await
+        .unwrap();
+    store(pool, ws, spans).await.unwrap()
+}
+
+#[derive(Debug, PartialEq, sqlx::FromRow)]
+struct TraceRow {
+    span_count: i32,
+    error_count: i32,
+    input_tokens: i64,
+    output_tokens: i64,
+    cache_read_tokens: i64,
+    latency_us: i64,
+    name: String,
+    agent: String,
+    department: String,
+    session_id: Option<String>,
+    root_span_id: Option<String>,
+    cost: f64,
+    models: Vec<String>,
+}
+
+async fn trace(pool: &PgPool, ws: WorkspaceId, trace_id: &str) -> TraceRow {
+    let mut tx = tenancy::begin(pool, ws).await.unwrap();
+    let row = sqlx::query_as(
+        "SELECT span_count, error_count, input_tokens, output_tokens, cache_read_tokens, latency_us, \
+         name, agent, department, session_id, root_span_id, cost_usd::float8 AS cost, models \
+         FROM traces WHERE workspace_id = $1 AND trace_id = $2",
+    )
+    .bind(ws)
+    .bind(trace_id)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    row
+}
+
+async fn count(pool: &PgPool, ws: WorkspaceId, table: &str) -> i64 {
+    let mut tx = tenancy::begin(pool, ws).await.unwrap();
+    let n = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM {table} WHERE workspace_id = $1"
+    ))
+    .bind(ws)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    n
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn a_trace_is_stored_once_however_often_it_is_sent(owner: PgPool) {
+    let s = services(&owner).await;
+    let (_, ws) = sign_up(&s, "ann@example.com", "A").await;
+    let spans = fixture("agent_trace_current_semconv");
+    let first = put(&s.pool, ws, &spans).await;
+    assert_eq!((first.inserted, first.duplicates, first.traces), (4, 0, 1));
+    let expected = TraceRow {
+        span_count: 4,
+        error_count: 0,
+        input_tokens: 2620,
+        output_tokens: 245,
+        cache_read_tokens: 1024,
+        latency_us: spans.iter().find(|s| s.is_root()).unwrap().duration_us,
+        name: "invoke_agent support-bot".into(),
+        agent: "support-bot".into(),
+        department: "support".into(),
+        session_id: Some("conv-42".into()),
+        root_span_id: Some(spans.iter().find(|s| s.is_root()).unwrap().span_id.clone()),
+        cost: 0.0,
+        models: vec!["gpt-4o-2024-08-06".into()],
+    };
+    assert_eq!(trace(&s.pool, ws, &spans[0].trace_id).await, expected);
+
+    // Replays: whole, doubled within one batch, and reversed.
+    let again = put(&s.pool, ws, &spans).await;
+    assert_eq!((again.inserted, again.duplicates), (0, 4));
+    let doubled: Vec<_> = spans.iter().chain(spans.iter()).rev().cloned().collect();
+    assert_eq!(put(&s.pool, ws, &doubled).await.inserted, 0);
+    assert_eq!(trace(&s.pool, ws, &spans[0].trace_id).await, expected);
+    assert_eq!(count(&s.pool, ws, "spans").await, 4);
+    assert_eq!(count(&s.pool, ws, "agents").await, 1);
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn children_before_the_root_end_with_the_right_totals(owner: PgPool) {
+    let s = services(&owner).await;
+    let (_, ws) = sign_up(&s, "ann@example.com", "A").await;
+    let children = fixture("split_part1_children");
+    let root = fixture("split_part2_root");
+    put(&s.pool, ws, &children).await;
+    let partial = trace(&s.pool, ws, &root[0].trace_id).await;
+    assert_eq!(partial.span_count, 2);
+    assert_eq!(partial.root_span_id, None, "no root yet");
+    put(&s.pool, ws, &root).await;
+    // The root again, and a child again: nothing changes.
+    put(&s.pool, ws, &[root[0].clone(), children[1].clone()]).await;
+    let done = trace(&s.pool, ws, &root[0].trace_id).await;
+    assert_eq!(
+        (done.span_count, done.input_tokens, done.output_tokens),
+        (3, 1600, 600)
+    );
+    assert_eq!(done.latency_us, root[0].duration_us, "the root's duration");
+    assert_eq!(done.name, "invoke_agent sales-writer");
+    assert_eq!(done.root_span_id.as_deref(), Some(root[0].span_id.as_str()));
+    assert_eq!(done.department, "sales");
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn concurrent_replays_count_each_span_once(owner: PgPool) {
+    let s = services(&owner).await;
+    let (_, ws) = sign_up(&s, "ann@example.com", "A").await;
+    let spans = fixture("agent_trace_current_semconv");
+    Partitions::default()
+        .ensure(&s.pool, spans.iter().map(|s| s.start_time.date_naive()))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let pool = s.pool.clone();
+            let mut batch = spans.clone();
+            batch.rotate_left(i % spans.len());
+            tokio::spawn(async move { store(&pool, ws, &batch).await.unwrap().inserted })
+        })
+        .collect();
+    let mut inserted = 0;
+    for t in tasks {
+        inserted += t.await.unwrap();
+    }
+    assert_eq!(inserted, 4);
+    let row = trace(&s.pool, ws, &spans[0].trace_id).await;
+    assert_eq!((row.span_count, row.input_tokens), (4, 2620));
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn errors_and_sent_costs_add_up_and_other_workspaces_see_nothing(owner: PgPool) {
+    let s = services(&owner).await;
+    let (_, a) = sign_up(&s, "ann@example.com", "A").await;
+    let (_, b) = sign_up(&s, "bob@example.com", "B").await;
+    let spans = fixture("error_trace_with_cost");
+    put(&s.pool, a, &spans).await;
+    let row = trace(&s.pool, a, &spans[0].trace_id).await;
+    assert_eq!((row.span_count, row.error_count), (2, 2));
+    assert!((row.cost - 0.0123).abs() < 1e-9, "{}", row.cost);
+    for table in ["spans", "traces", "agents"] {
+        assert_eq!(count(&s.pool, b, table).await, 0, "{table}");
+        // Without a workspace binding the server's role sees nothing at all.
+        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "{table} without the binding");
+    }
+    // The same spans sent to B are B's own copy.
+    put(&s.pool, b, &spans).await;
+    assert_eq!(count(&s.pool, b, "spans").await, 2);
+    assert_eq!(count(&s.pool, a, "spans").await, 2);
+}
