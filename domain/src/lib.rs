@@ -37,6 +37,8 @@ pub struct Services {
     pub limiter: ratelimit::RateLimiter,
     /// API key use, written coalesced.
     pub key_usage: Arc<apikeys::KeyUsage>,
+    /// The day partitions of `spans` known to exist.
+    pub partitions: Arc<ingest::store::Partitions>,
 }
 
 impl Services {
@@ -49,6 +51,7 @@ impl Services {
         Services {
             limiter: ratelimit::RateLimiter::new(cache.clone()),
             key_usage: Arc::default(),
+            partitions: Arc::default(),
             pool,
             cache,
             info,

@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod health;
+pub mod otlp;
 pub mod router;
 pub mod state;
 pub mod telemetry;

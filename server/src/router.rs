@@ -6,7 +6,7 @@ use argus_types::ErrorCode;
 use axum::extract::{Request, State};
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -28,6 +28,7 @@ pub fn build(state: AppState) -> Router {
     let router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/v1/traces", post(crate::otlp::traces))
         .leptos_routes_with_context(
             &state,
             routes,

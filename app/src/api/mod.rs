@@ -19,16 +19,58 @@ pub enum Needs {
     Read(argus_types::Role),
     /// A change: the role, or for keys the `admin` scope.
     Write(argus_types::Role),
+    /// Writing telemetry: a key with `ingest` (or `admin`), or a member.
+    Ingest,
 }
 
-/// One tenant endpoint for the cross-tenant matrix: method, path, the least role, and a
-/// form-encoded example body (`{other}` is replaced with an id of the workspace under test).
+/// One tenant endpoint for the cross-tenant matrix: method, path, the least role, and an
+/// example body (placeholders like `{key}` are replaced with ids of the workspace under test).
 #[derive(Clone, Copy, Debug)]
 pub struct TenantEndpoint {
     pub method: &'static str,
     pub path: &'static str,
     pub needs: Needs,
     pub body: &'static str,
+    pub content_type: &'static str,
+    /// A Leptos server function (else a plain axum route).
+    pub server_fn: bool,
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+impl TenantEndpoint {
+    const fn read(path: &'static str) -> Self {
+        TenantEndpoint {
+            method: "GET",
+            path,
+            needs: Needs::Read(Viewer),
+            body: "",
+            content_type: FORM,
+            server_fn: true,
+        }
+    }
+
+    const fn write(path: &'static str, role: argus_types::Role, body: &'static str) -> Self {
+        TenantEndpoint {
+            method: "POST",
+            path,
+            needs: Needs::Write(role),
+            body,
+            content_type: FORM,
+            server_fn: true,
+        }
+    }
+
+    const fn ingest(path: &'static str, content_type: &'static str, body: &'static str) -> Self {
+        TenantEndpoint {
+            method: "POST",
+            path,
+            needs: Needs::Ingest,
+            body,
+            content_type,
+            server_fn: false,
+        }
+    }
 }
 
 use argus_types::Role::{Admin, Owner, Viewer};
@@ -36,78 +78,31 @@ use argus_types::Role::{Admin, Owner, Viewer};
 /// Every route and server function that touches tenant data. A server function missing from
 /// here and from [`PUBLIC_ENDPOINTS`] fails the matrix test.
 pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
-    TenantEndpoint {
-        method: "GET",
-        path: "/api/v1/auth/session",
-        needs: Needs::Read(Viewer),
-        body: "",
-    },
-    TenantEndpoint {
-        method: "GET",
-        path: "/api/v1/api-keys",
-        needs: Needs::Read(Viewer),
-        body: "",
-    },
-    TenantEndpoint {
-        method: "POST",
-        path: "/api/v1/api-keys/create",
-        needs: Needs::Write(Admin),
-        body: "name=matrix&scopes=read",
-    },
-    TenantEndpoint {
-        method: "POST",
-        path: "/api/v1/api-keys/revoke",
-        needs: Needs::Write(Admin),
-        body: "id={key}",
-    },
-    TenantEndpoint {
-        method: "GET",
-        path: "/api/v1/members",
-        needs: Needs::Read(Viewer),
-        body: "",
-    },
-    TenantEndpoint {
-        method: "POST",
-        path: "/api/v1/members/add",
-        needs: Needs::Write(Owner),
-        body: "email={outsider_email}&role=viewer",
-    },
-    TenantEndpoint {
-        method: "POST",
-        path: "/api/v1/members/role",
-        needs: Needs::Write(Owner),
-        body: "user_id={member}&role=viewer",
-    },
-    TenantEndpoint {
-        method: "POST",
-        path: "/api/v1/members/remove",
-        needs: Needs::Write(Owner),
-        body: "user_id={member}",
-    },
-    TenantEndpoint {
-        method: "GET",
-        path: "/api/v1/workspace",
-        needs: Needs::Read(Viewer),
-        body: "",
-    },
-    TenantEndpoint {
-        method: "POST",
-        path: "/api/v1/workspace/update",
-        needs: Needs::Write(Owner),
-        body: "name=Renamed&retention_days=30",
-    },
-    TenantEndpoint {
-        method: "POST",
-        path: "/api/v1/auth/switch",
-        needs: Needs::Write(Viewer),
-        body: "workspace_id={workspace}",
-    },
-    TenantEndpoint {
-        method: "POST",
-        path: "/api/v1/workspaces/create",
-        needs: Needs::Write(Viewer),
-        body: "name=Another",
-    },
+    TenantEndpoint::read("/api/v1/auth/session"),
+    TenantEndpoint::read("/api/v1/api-keys"),
+    TenantEndpoint::write("/api/v1/api-keys/create", Admin, "name=matrix&scopes=read"),
+    TenantEndpoint::write("/api/v1/api-keys/revoke", Admin, "id={key}"),
+    TenantEndpoint::read("/api/v1/members"),
+    TenantEndpoint::write(
+        "/api/v1/members/add",
+        Owner,
+        "email={outsider_email}&role=viewer",
+    ),
+    TenantEndpoint::write(
+        "/api/v1/members/role",
+        Owner,
+        "user_id={member}&role=viewer",
+    ),
+    TenantEndpoint::write("/api/v1/members/remove", Owner, "user_id={member}"),
+    TenantEndpoint::read("/api/v1/workspace"),
+    TenantEndpoint::write(
+        "/api/v1/workspace/update",
+        Owner,
+        "name=Renamed&retention_days=30",
+    ),
+    TenantEndpoint::write("/api/v1/auth/switch", Viewer, "workspace_id={workspace}"),
+    TenantEndpoint::write("/api/v1/workspaces/create", Viewer, "name=Another"),
+    TenantEndpoint::ingest("/v1/traces", "application/json", r#"{"resourceSpans":[]}"#),
 ];
 
 /// Server functions that need no credentials, or touch no tenant data.
