@@ -12,6 +12,7 @@ pub mod apikeys;
 pub mod cache;
 pub mod db;
 pub mod error;
+pub mod histogram;
 pub mod identity;
 pub mod ingest;
 pub mod members;
