@@ -10,6 +10,7 @@ use std::sync::Arc;
 pub mod access;
 pub mod apikeys;
 pub mod cache;
+pub mod cost;
 pub mod db;
 pub mod error;
 pub mod histogram;

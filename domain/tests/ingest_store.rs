@@ -2,6 +2,7 @@
 
 mod common;
 
+use argus_domain::cost::Catalog;
 use argus_domain::ingest::mapping::map_request;
 use argus_domain::ingest::model::SpanRecord;
 use argus_domain::ingest::otlp::{decode_traces, Encoding};
@@ -29,7 +30,7 @@ async fn put(
         .ensure(pool, spans.iter().map(|s| s.start_time.date_naive()))
         .await
         .unwrap();
-    store(pool, ws, spans).await.unwrap()
+    store(pool, ws, spans, Catalog::builtin()).await.unwrap()
 }
 
 #[derive(Debug, PartialEq, sqlx::FromRow)]
@@ -49,6 +50,13 @@ struct TraceRow {
     models: Vec<String>,
 }
 
+impl TraceRow {
+    fn round(mut self) -> Self {
+        self.cost = (self.cost * 1e9).round() / 1e9;
+        self
+    }
+}
+
 async fn trace(pool: &PgPool, ws: WorkspaceId, trace_id: &str) -> TraceRow {
     let mut tx = tenancy::begin(pool, ws).await.unwrap();
     let row = sqlx::query_as(
@@ -62,7 +70,7 @@ async fn trace(pool: &PgPool, ws: WorkspaceId, trace_id: &str) -> TraceRow {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    row
+    TraceRow::round(row)
 }
 
 async fn count(pool: &PgPool, ws: WorkspaceId, table: &str) -> i64 {
@@ -97,7 +105,9 @@ async fn a_trace_is_stored_once_however_often_it_is_sent(owner: PgPool) {
         department: "support".into(),
         session_id: Some("conv-42".into()),
         root_span_id: Some(spans.iter().find(|s| s.is_root()).unwrap().span_id.clone()),
-        cost: 0.0,
+        // gpt-4o from the catalog: (176 × 2.50 + 1024 × 1.25 + 85 × 10) + (1420 × 2.50 + 160 × 10)
+        // per million.
+        cost: 0.00772,
         models: vec!["gpt-4o-2024-08-06".into()],
     };
     assert_eq!(trace(&s.pool, ws, &spans[0].trace_id).await, expected);
@@ -150,7 +160,12 @@ async fn concurrent_replays_count_each_span_once(owner: PgPool) {
             let pool = s.pool.clone();
             let mut batch = spans.clone();
             batch.rotate_left(i % spans.len());
-            tokio::spawn(async move { store(&pool, ws, &batch).await.unwrap().inserted })
+            tokio::spawn(async move {
+                store(&pool, ws, &batch, Catalog::builtin())
+                    .await
+                    .unwrap()
+                    .inserted
+            })
         })
         .collect();
     let mut inserted = 0;

@@ -59,7 +59,13 @@ pub async fn export_traces(
             spans.iter().map(|s| s.start_time.date_naive()),
         )
         .await?;
-    let stored = store::store(&services.pool, access.workspace, &spans).await?;
+    let stored = store::store(
+        &services.pool,
+        access.workspace,
+        &spans,
+        crate::cost::Catalog::builtin(),
+    )
+    .await?;
     let response = ExportTraceServiceResponse {
         partial_success: mapped
             .rejection_message()

@@ -18,6 +18,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::PgPool;
 
 use super::model::{SpanRecord, SpanStatus};
+use crate::cost::Catalog;
 use crate::tenancy::{self, WorkspaceId};
 use crate::{Error, Result};
 
@@ -100,16 +101,29 @@ struct TraceDelta {
     models: BTreeSet<String>,
 }
 
-fn cost_of(span: &SpanRecord) -> (Option<f64>, Option<&'static str>) {
-    match span.cost_sent {
-        Some(c) => (Some(c), Some("sent")),
-        None => (None, None),
+/// A span's cost and where it came from: sent → catalog (by the response model, then the
+/// request model). `None` when its model has no price (or it has no model).
+pub fn cost_of(span: &SpanRecord, catalog: &Catalog) -> (Option<f64>, Option<&'static str>) {
+    if let Some(c) = span.cost_sent {
+        return (Some(c), Some("sent"));
     }
+    [&span.model, &span.request_model]
+        .into_iter()
+        .flatten()
+        .find_map(|m| catalog.find(m, span.start_time))
+        .map_or((None, None), |price| {
+            (Some(price.cost(&span.usage)), Some("catalog"))
+        })
 }
 
 /// Stores `spans` for `workspace`. Spans must be validated (see `mapping`) and within
 /// [`time_in_range`]; the caller ensures their partitions first ([`Partitions::ensure`]).
-pub async fn store(pool: &PgPool, workspace: WorkspaceId, spans: &[SpanRecord]) -> Result<Stored> {
+pub async fn store(
+    pool: &PgPool,
+    workspace: WorkspaceId,
+    spans: &[SpanRecord],
+    catalog: &Catalog,
+) -> Result<Stored> {
     if spans.is_empty() {
         return Ok(Stored::default());
     }
@@ -139,7 +153,7 @@ pub async fn store(pool: &PgPool, workspace: WorkspaceId, spans: &[SpanRecord]) 
             batch.iter().map($f).collect::<Vec<_>>()
         };
     }
-    let costs: Vec<(Option<f64>, Option<&str>)> = column!(|s| cost_of(s));
+    let costs: Vec<(Option<f64>, Option<&str>)> = column!(|s| cost_of(s, catalog));
 
     let mut tx = tenancy::begin(pool, workspace).await?;
     let inserted: Vec<(String, String)> = sqlx::query_as(
@@ -212,6 +226,7 @@ pub async fn store(pool: &PgPool, workspace: WorkspaceId, spans: &[SpanRecord]) 
         .collect();
 
     let mut deltas: BTreeMap<&str, TraceDelta> = BTreeMap::new();
+    let fresh_costs: Vec<Option<f64>> = fresh.iter().map(|s| cost_of(s, catalog).0).collect();
     for (i, s) in fresh.iter().enumerate() {
         let d = deltas
             .entry(s.trace_id.as_str())
@@ -245,7 +260,7 @@ pub async fn store(pool: &PgPool, workspace: WorkspaceId, spans: &[SpanRecord]) 
         ]) {
             *t += v;
         }
-        match cost_of(s).0 {
+        match fresh_costs[i] {
             Some(c) => d.cost += c,
             // A span with tokens and a model but no price yet.
             None if s.model.is_some() && s.usage.total() > 0 => d.unpriced += 1,
