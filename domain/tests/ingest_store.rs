@@ -201,3 +201,79 @@ async fn errors_and_sent_costs_add_up_and_other_workspaces_see_nothing(owner: Pg
     assert_eq!(count(&s.pool, b, "spans").await, 2);
     assert_eq!(count(&s.pool, a, "spans").await, 2);
 }
+
+/// Totals from the rollups vs. from the raw tables, for one table.
+async fn rollup_vs_raw(pool: &PgPool, ws: WorkspaceId, table: &str) -> (Vec<i64>, Vec<i64>) {
+    let mut tx = tenancy::begin(pool, ws).await.unwrap();
+    let rolled: (i64, i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(&format!(
+        "SELECT coalesce(sum(traces), 0)::bigint, coalesce(sum(trace_errors), 0)::bigint, \
+           coalesce(sum(spans), 0)::bigint, coalesce(sum(span_errors), 0)::bigint, \
+           coalesce(sum(input_tokens), 0)::bigint, coalesce(sum(output_tokens), 0)::bigint, \
+           coalesce(sum(cache_read_tokens), 0)::bigint, \
+           coalesce(round(sum(cost_usd) * 1e9), 0)::bigint, \
+           coalesce(sum(trace_latency_sum_us), 0)::bigint \
+         FROM {table} WHERE workspace_id = $1"
+    ))
+    .bind(ws)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    let raw: (i64, i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM traces WHERE workspace_id = $1 AND root_span_id IS NOT NULL), \
+           (SELECT count(*) FROM traces WHERE workspace_id = $1 AND root_span_id IS NOT NULL AND error_count > 0), \
+           count(*), count(*) FILTER (WHERE status = 'error'), \
+           coalesce(sum(input_tokens), 0)::bigint, coalesce(sum(output_tokens), 0)::bigint, \
+           coalesce(sum(cache_read_tokens), 0)::bigint, \
+           coalesce(round(sum(cost_usd) * 1e9), 0)::bigint, \
+           (SELECT coalesce(sum(latency_us), 0)::bigint FROM traces \
+              WHERE workspace_id = $1 AND root_span_id IS NOT NULL) \
+         FROM spans WHERE workspace_id = $1",
+    )
+    .bind(ws)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let v = |t: (i64, i64, i64, i64, i64, i64, i64, i64, i64)| {
+        vec![t.0, t.1, t.2, t.3, t.4, t.5, t.6, t.7, t.8]
+    };
+    (v(rolled), v(raw))
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn rollups_equal_raw_totals_after_replays_and_late_arrivals(owner: PgPool) {
+    let s = services(&owner).await;
+    let (_, ws) = sign_up(&s, "ann@example.com", "A").await;
+    let children = fixture("split_part1_children");
+    let root = fixture("split_part2_root");
+    let errors = fixture("error_trace_with_cost");
+    let (err_root, err_children): (Vec<_>, Vec<_>) =
+        errors.iter().cloned().partition(|s| s.is_root());
+    let batches: Vec<Vec<SpanRecord>> = vec![
+        fixture("agent_trace_current_semconv"),
+        children.clone(),
+        fixture("legacy_semconv_names"),
+        // The error trace's root first, its failing child later: the trace turns into an
+        // error trace when the child arrives.
+        err_root,
+        fixture("agent_trace_current_semconv"),
+        root.clone(),
+        err_children,
+        children,
+        root,
+        errors,
+    ];
+    for batch in &batches {
+        put(&s.pool, ws, batch).await;
+    }
+    for table in ["rollup_hourly", "rollup_daily"] {
+        let (rolled, raw) = rollup_vs_raw(&s.pool, ws, table).await;
+        assert_eq!(rolled, raw, "{table}: rollups [traces, trace errors, spans, span errors, in, out, cached, cost e-9, latency] vs raw");
+    }
+    let (rolled, _) = rollup_vs_raw(&s.pool, ws, "rollup_hourly").await;
+    assert_eq!(
+        &rolled[..4],
+        &[4, 1, 10, 2],
+        "four traces (the legacy one is a single root span), one an error trace; ten spans, two errors"
+    );
+}

@@ -7,6 +7,7 @@
 pub mod mapping;
 pub mod model;
 pub mod otlp;
+pub mod rollup;
 pub mod store;
 
 use opentelemetry_proto::tonic::collector::trace::v1::{

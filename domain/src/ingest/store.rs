@@ -17,7 +17,8 @@ use std::sync::Mutex;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::PgPool;
 
-use super::model::{SpanRecord, SpanStatus};
+use super::model::{Dimensions, SpanRecord, SpanStatus};
+use super::rollup::Rollups;
 use crate::cost::Catalog;
 use crate::tenancy::{self, WorkspaceId};
 use crate::{Error, Result};
@@ -99,6 +100,20 @@ struct TraceDelta {
     session: Option<String>,
     user: Option<String>,
     models: BTreeSet<String>,
+}
+
+/// A trace's summary after this batch's upsert.
+#[derive(sqlx::FromRow)]
+struct TraceSummary {
+    trace_id: String,
+    start_time: DateTime<Utc>,
+    root_span_id: Option<String>,
+    error_count: i32,
+    latency_us: i64,
+    agent: String,
+    department: String,
+    environment: String,
+    version: String,
 }
 
 /// A span's cost and where it came from: sent → catalog (by the response model, then the
@@ -287,7 +302,7 @@ pub async fn store(
                 rows.iter().map($f).collect::<Vec<_>>()
             };
         }
-        sqlx::query(
+        let summaries: Vec<TraceSummary> = sqlx::query_as(
             "INSERT INTO traces AS t (workspace_id, trace_id, start_time, end_time, root_span_id, name, \
                latency_us, agent, department, environment, version, session_id, user_id, span_count, \
                error_count, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, \
@@ -332,7 +347,9 @@ pub async fn store(
                cost_usd = t.cost_usd + excluded.cost_usd, \
                unpriced_spans = t.unpriced_spans + excluded.unpriced_spans, \
                models = ARRAY(SELECT DISTINCT m FROM unnest(t.models || excluded.models) AS m ORDER BY m), \
-               updated_at = now()",
+               updated_at = now() \
+             RETURNING trace_id, start_time, root_span_id, error_count, latency_us, agent, \
+               department, environment, version",
         )
         .bind(workspace)
         .bind(tcol!(|(t, _, _)| (*t).to_owned()))
@@ -362,8 +379,35 @@ pub async fn store(
         .bind(tcol!(|(_, d, _)| d.unpriced))
         // Arrays of arrays must be rectangular in PostgreSQL: send each set joined by U+001F.
         .bind(tcol!(|(_, d, _)| d.models.iter().cloned().collect::<Vec<_>>().join("\u{1f}")))
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+
+        // Rollups: every new span, and each trace whose root arrived or that became an error
+        // trace (it has its root and an error span) with this batch.
+        let mut rollups = Rollups::default();
+        for (s, cost) in fresh.iter().zip(&fresh_costs) {
+            rollups.add_span(s, *cost);
+        }
+        for row in &summaries {
+            let Some(d) = deltas.get(row.trace_id.as_str()) else {
+                continue;
+            };
+            let root_now = row.root_span_id.is_some();
+            let root_before = root_now && d.root.is_none();
+            let errored_before = root_before && row.error_count - d.error_count > 0;
+            let became_error = root_now && row.error_count > 0 && !errored_before;
+            let root_latency = d.root.map(|_| row.latency_us);
+            if root_latency.is_some() || became_error {
+                let dims = Dimensions {
+                    agent: row.agent.clone(),
+                    department: row.department.clone(),
+                    environment: row.environment.clone(),
+                    version: row.version.clone(),
+                };
+                rollups.add_trace(row.start_time, &dims, root_latency, became_error);
+            }
+        }
+        rollups.write(&mut tx, workspace).await?;
 
         // Agents: first sight registers them; every batch moves last_seen on.
         let mut agents: BTreeMap<&str, (&str, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();

@@ -1,0 +1,202 @@
+//! Hourly and daily rollups, accumulated from one batch's new spans and trace transitions and
+//! added to the tables in the same transaction (see migration 0006 for what the rows mean).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use sqlx::PgConnection;
+
+use super::model::{Dimensions, SpanRecord, SpanStatus};
+use crate::histogram::Histogram;
+use crate::tenancy::WorkspaceId;
+use crate::Result;
+
+/// One row's key.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Key {
+    pub bucket: DateTime<Utc>,
+    pub department: String,
+    pub agent: String,
+    pub environment: String,
+    pub version: String,
+    /// `''` for trace-level measures and spans without a model.
+    pub model: String,
+}
+
+/// What one batch adds to one row.
+#[derive(Clone, Debug, Default)]
+pub struct Delta {
+    pub traces: i64,
+    pub trace_errors: i64,
+    pub trace_latency_sum_us: i64,
+    pub trace_latency_min_us: Option<i64>,
+    pub trace_latency_max_us: Option<i64>,
+    pub trace_hist: Histogram,
+    pub spans: i64,
+    pub span_errors: i64,
+    pub tokens: [i64; 5],
+    pub cost: f64,
+    pub unpriced: i64,
+    pub span_latency_sum_us: i64,
+    pub span_hist: Histogram,
+}
+
+/// The hourly and daily deltas of a batch.
+#[derive(Debug, Default)]
+pub struct Rollups {
+    pub hourly: BTreeMap<Key, Delta>,
+    pub daily: BTreeMap<Key, Delta>,
+}
+
+fn key(bucket: DateTime<Utc>, dims: &Dimensions, model: &str) -> Key {
+    Key {
+        bucket,
+        department: dims.department.clone(),
+        agent: dims.agent.clone(),
+        environment: dims.environment.clone(),
+        version: dims.version.clone(),
+        model: model.to_owned(),
+    }
+}
+
+fn buckets(t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    (
+        t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t),
+        t.duration_trunc(TimeDelta::days(1)).unwrap_or(t),
+    )
+}
+
+impl Rollups {
+    fn both(&mut self, t: DateTime<Utc>, dims: &Dimensions, model: &str, f: impl Fn(&mut Delta)) {
+        let (hour, day) = buckets(t);
+        f(self.hourly.entry(key(hour, dims, model)).or_default());
+        f(self.daily.entry(key(day, dims, model)).or_default());
+    }
+
+    /// A newly stored span, with its cost (`None`: unpriced).
+    pub fn add_span(&mut self, s: &SpanRecord, cost: Option<f64>) {
+        let model = s.model.as_deref().unwrap_or("");
+        let priced_or_free = cost.is_some() || s.model.is_none() || s.usage.total() == 0;
+        self.both(s.start_time, &s.dims, model, |d| {
+            d.spans += 1;
+            d.span_errors += i64::from(s.status == SpanStatus::Error);
+            for (t, v) in d.tokens.iter_mut().zip([
+                s.usage.input,
+                s.usage.output,
+                s.usage.cache_read,
+                s.usage.cache_creation,
+                s.usage.reasoning,
+            ]) {
+                *t += v;
+            }
+            d.cost += cost.unwrap_or(0.0);
+            d.unpriced += i64::from(!priced_or_free);
+            d.span_latency_sum_us += s.duration_us;
+            d.span_hist.record(s.duration_us.max(0) as u64);
+        });
+    }
+
+    /// A trace whose root arrived now (`latency_us`), and/or that became an error trace now.
+    pub fn add_trace(
+        &mut self,
+        start: DateTime<Utc>,
+        dims: &Dimensions,
+        root_latency_us: Option<i64>,
+        became_error: bool,
+    ) {
+        self.both(start, dims, "", |d| {
+            if let Some(l) = root_latency_us {
+                d.traces += 1;
+                d.trace_latency_sum_us += l;
+                d.trace_latency_min_us = Some(d.trace_latency_min_us.map_or(l, |m| m.min(l)));
+                d.trace_latency_max_us = Some(d.trace_latency_max_us.map_or(l, |m| m.max(l)));
+                d.trace_hist.record(l.max(0) as u64);
+            }
+            d.trace_errors += i64::from(became_error);
+        });
+    }
+
+    pub async fn write(&self, conn: &mut PgConnection, workspace: WorkspaceId) -> Result<()> {
+        for (table, rows) in [
+            ("rollup_hourly", &self.hourly),
+            ("rollup_daily", &self.daily),
+        ] {
+            if rows.is_empty() {
+                continue;
+            }
+            write_table(conn, workspace, table, rows).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn write_table(
+    conn: &mut PgConnection,
+    workspace: WorkspaceId,
+    table: &'static str,
+    rows: &BTreeMap<Key, Delta>,
+) -> Result<()> {
+    macro_rules! col {
+        ($f:expr) => {
+            rows.iter().map($f).collect::<Vec<_>>()
+        };
+    }
+    let sql = format!(
+        "INSERT INTO {table} AS r (workspace_id, bucket, department, agent, environment, version, model, \
+           traces, trace_errors, trace_latency_sum_us, trace_latency_min_us, trace_latency_max_us, \
+           trace_latency_hist, spans, span_errors, input_tokens, output_tokens, cache_read_tokens, \
+           cache_creation_tokens, reasoning_tokens, cost_usd, unpriced_spans, span_latency_sum_us, \
+           span_latency_hist) \
+         SELECT $1, * FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], \
+           $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], \
+           $13::jsonb[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], \
+           $19::bigint[], $20::bigint[], $21::float8[]::numeric[], $22::bigint[], $23::bigint[], \
+           $24::jsonb[]) \
+         ON CONFLICT (workspace_id, bucket, department, agent, environment, version, model) DO UPDATE SET \
+           traces = r.traces + excluded.traces, \
+           trace_errors = r.trace_errors + excluded.trace_errors, \
+           trace_latency_sum_us = r.trace_latency_sum_us + excluded.trace_latency_sum_us, \
+           trace_latency_min_us = least(r.trace_latency_min_us, excluded.trace_latency_min_us), \
+           trace_latency_max_us = greatest(r.trace_latency_max_us, excluded.trace_latency_max_us), \
+           trace_latency_hist = argus_hist_merge(r.trace_latency_hist, excluded.trace_latency_hist), \
+           spans = r.spans + excluded.spans, \
+           span_errors = r.span_errors + excluded.span_errors, \
+           input_tokens = r.input_tokens + excluded.input_tokens, \
+           output_tokens = r.output_tokens + excluded.output_tokens, \
+           cache_read_tokens = r.cache_read_tokens + excluded.cache_read_tokens, \
+           cache_creation_tokens = r.cache_creation_tokens + excluded.cache_creation_tokens, \
+           reasoning_tokens = r.reasoning_tokens + excluded.reasoning_tokens, \
+           cost_usd = r.cost_usd + excluded.cost_usd, \
+           unpriced_spans = r.unpriced_spans + excluded.unpriced_spans, \
+           span_latency_sum_us = r.span_latency_sum_us + excluded.span_latency_sum_us, \
+           span_latency_hist = argus_hist_merge(r.span_latency_hist, excluded.span_latency_hist)"
+    );
+    sqlx::query(&sql)
+        .bind(workspace)
+        .bind(col!(|(k, _)| k.bucket))
+        .bind(col!(|(k, _)| k.department.clone()))
+        .bind(col!(|(k, _)| k.agent.clone()))
+        .bind(col!(|(k, _)| k.environment.clone()))
+        .bind(col!(|(k, _)| k.version.clone()))
+        .bind(col!(|(k, _)| k.model.clone()))
+        .bind(col!(|(_, d)| d.traces))
+        .bind(col!(|(_, d)| d.trace_errors))
+        .bind(col!(|(_, d)| d.trace_latency_sum_us))
+        .bind(col!(|(_, d)| d.trace_latency_min_us))
+        .bind(col!(|(_, d)| d.trace_latency_max_us))
+        .bind(col!(|(_, d)| d.trace_hist.to_json()))
+        .bind(col!(|(_, d)| d.spans))
+        .bind(col!(|(_, d)| d.span_errors))
+        .bind(col!(|(_, d)| d.tokens[0]))
+        .bind(col!(|(_, d)| d.tokens[1]))
+        .bind(col!(|(_, d)| d.tokens[2]))
+        .bind(col!(|(_, d)| d.tokens[3]))
+        .bind(col!(|(_, d)| d.tokens[4]))
+        .bind(col!(|(_, d)| d.cost))
+        .bind(col!(|(_, d)| d.unpriced))
+        .bind(col!(|(_, d)| d.span_latency_sum_us))
+        .bind(col!(|(_, d)| d.span_hist.to_json()))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
