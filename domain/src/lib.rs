@@ -41,6 +41,8 @@ pub struct Services {
     pub key_usage: Arc<apikeys::KeyUsage>,
     /// The day partitions of `spans` known to exist.
     pub partitions: Arc<ingest::store::Partitions>,
+    /// Drops a workspace's metric caches when its data changes, at most once a second.
+    pub invalidator: ingest::invalidate::Invalidator,
 }
 
 impl Services {
@@ -54,6 +56,7 @@ impl Services {
             limiter: ratelimit::RateLimiter::new(cache.clone()),
             key_usage: Arc::default(),
             partitions: Arc::default(),
+            invalidator: Default::default(),
             pool,
             cache,
             info,

@@ -1,5 +1,5 @@
-//! `POST /v1/traces`: OTLP/HTTP, as every OpenTelemetry exporter sends it. A thin adapter over
-//! `argus_domain::ingest::export_traces`.
+//! Ingest routes: `POST /v1/traces` (OTLP/HTTP, as every OpenTelemetry exporter sends it) and
+//! `POST /api/v1/traces` (the native JSON batch). Thin adapters over `argus_domain::ingest`.
 
 use argus_domain::access::Caller;
 use axum::body::Bytes;
@@ -16,6 +16,21 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The body, or the envelope for one over the limit or unreadable.
+fn read_body(body: Result<Bytes, BytesRejection>, limit: u64) -> Result<Bytes, HttpError> {
+    body.map_err(|rejection| {
+        let err = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            argus_domain::Error::PayloadTooLarge { limit_bytes: limit }
+        } else {
+            argus_domain::Error::InvalidFormat {
+                message: format!("could not read the request body: {rejection}"),
+                location: None,
+            }
+        };
+        HttpError::from(err)
+    })
+}
+
 pub async fn traces(
     State(state): State<AppState>,
     caller: Option<Extension<Caller>>,
@@ -28,19 +43,9 @@ pub async fn traces(
         Err(envelope) => return HttpError(envelope).into_response(),
     };
     let limit = state.gateway.body_limit_bytes;
-    let body = match body {
+    let body = match read_body(body, limit) {
         Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return HttpError::from(argus_domain::Error::PayloadTooLarge { limit_bytes: limit })
-                .into_response()
-        }
-        Err(rejection) => {
-            return HttpError::from(argus_domain::Error::InvalidFormat {
-                message: format!("could not read the request body: {rejection}"),
-                location: None,
-            })
-            .into_response()
-        }
+        Err(error) => return error.into_response(),
     };
     match argus_domain::ingest::export_traces(
         &state.services,
@@ -68,6 +73,35 @@ pub async fn traces(
                 exported.body,
             )
                 .into_response()
+        }
+        Err(err) => HttpError::from(err).into_response(),
+    }
+}
+
+/// `POST /api/v1/traces`: the native JSON batch. 200 when every trace was stored, 207 with
+/// `{accepted, rejected: [{index, code, message, field}]}` when some were not.
+pub async fn native_batch(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let caller = caller.map_or(Caller::Anonymous, |Extension(c)| c);
+    let access = match caller.access() {
+        Ok(access) => access.clone(),
+        Err(envelope) => return HttpError(envelope).into_response(),
+    };
+    let body = match read_body(body, state.gateway.body_limit_bytes) {
+        Ok(body) => body,
+        Err(error) => return error.into_response(),
+    };
+    match argus_domain::ingest::export_native(&state.services, &access, &body).await {
+        Ok(outcome) => {
+            let status = if outcome.rejected.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::MULTI_STATUS
+            };
+            (status, axum::Json(outcome)).into_response()
         }
         Err(err) => HttpError::from(err).into_response(),
     }

@@ -252,3 +252,124 @@ async fn invalid_spans_are_a_partial_success(owner: PgPool) {
         .contains("gen_ai.usage.input_tokens must be between 0"));
     assert_eq!(spans_in(&s, s.a).await, 0);
 }
+
+fn batch(key: &str, body: serde_json::Value) -> Request<Body> {
+    Request::post("/api/v1/traces")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn the_native_batch_stores_each_valid_trace_and_reports_the_rest(owner: PgPool) {
+    let s = setup(&owner).await;
+    let now = chrono::Utc::now();
+    let good = serde_json::json!({
+        "trace_id": "order-bot-run-1",
+        "agent_id": "order-bot",
+        "department": "support",
+        "environment": "production",
+        "version": "v2",
+        "session_id": "s-1",
+        "user_id": "u-9",
+        "tags": ["beta"],
+        "metadata": {"region": "eu"},
+        "start_time": (now - chrono::Duration::seconds(5)).to_rfc3339(),
+        "latency_ms": 1500,
+        "input": "Where is my order?",
+        "output": "It ships today.",
+        "spans": [
+            {"span_id": "llm-1", "name": "chat gpt-4o", "model": "gpt-4o", "provider": "openai",
+             "input_tokens": 1000, "output_tokens": 100, "latency_ms": 900,
+             "start_time": (now - chrono::Duration::seconds(5)).to_rfc3339()},
+            {"span_id": "tool-1", "name": "lookup", "latency_ms": 50, "status": "error", "error": "timeout"}
+        ]
+    });
+    let body = serde_json::json!({"traces": [
+        good,
+        {"trace_id": "bad-tokens", "input_tokens": -1},
+        {"trace_id": "bad-type", "latency_ms": "slow"},
+        {"trace_id": "bad-span", "spans": [{"status": "maybe"}]},
+        {"trace_id": "ancient", "start_time": "1990-01-01T00:00:00Z"}
+    ]});
+    let res = send(&s.router, batch(&s.ingest, body.clone())).await;
+    assert_eq!(res.status(), StatusCode::MULTI_STATUS);
+    let outcome = body_json(res).await;
+    assert_eq!(outcome["accepted"], 1);
+    let rejected = outcome["rejected"].as_array().unwrap();
+    let indexes: Vec<u64> = rejected
+        .iter()
+        .map(|r| r["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(indexes, vec![1, 2, 3, 4]);
+    assert_eq!(rejected[0]["field"], "traces[1].input_tokens");
+    assert_eq!(rejected[1]["code"], "INVALID_FORMAT");
+    assert_eq!(rejected[2]["field"], "traces[3].spans[0].status");
+    assert_eq!(spans_in(&s, s.a).await, 3, "the root and its two spans");
+
+    // Re-sending the same batch stores nothing new; a clean batch is a plain 200.
+    send(&s.router, batch(&s.ingest, body)).await;
+    assert_eq!(spans_in(&s, s.a).await, 3);
+    let res = send(
+        &s.router,
+        batch(&s.ingest, serde_json::json!({"traces": []})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        body_json(res).await,
+        serde_json::json!({"accepted": 0, "rejected": []})
+    );
+
+    // The trace's totals: tokens from the span, the error from the tool span, the latency of the root.
+    let mut tx = tenancy::begin(&s.services.pool, s.a).await.unwrap();
+    let (spans, errors, input, latency, cost): (i32, i32, i64, i64, f64) = sqlx::query_as(
+        "SELECT span_count, error_count, input_tokens, latency_us, cost_usd::float8 FROM traces \
+         WHERE workspace_id = $1",
+    )
+    .bind(s.a)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((spans, errors, input, latency), (3, 1, 1000, 1_500_000));
+    assert!(
+        (cost - (1000.0 * 2.5 + 100.0 * 10.0) / 1e6).abs() < 1e-9,
+        "{cost}"
+    );
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn a_bad_native_batch_is_one_clear_error(owner: PgPool) {
+    let s = setup(&owner).await;
+    let too_many: Vec<serde_json::Value> = (0..1001).map(|_| serde_json::json!({})).collect();
+    for (body, status, code) in [
+        (
+            "not json".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "INVALID_FORMAT",
+        ),
+        (
+            "{}".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "MISSING_REQUIRED_FIELD",
+        ),
+        (
+            serde_json::json!({"traces": too_many}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "INVALID_INPUT",
+        ),
+    ] {
+        let req = Request::post("/api/v1/traces")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-api-key", s.ingest.as_str())
+            .body(Body::from(body))
+            .unwrap();
+        let res = send(&s.router, req).await;
+        assert_eq!(res.status(), status);
+        assert_envelope(&body_json(res).await, code);
+    }
+    let res = send(&s.router, batch(&s.read, serde_json::json!({"traces": []}))).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}

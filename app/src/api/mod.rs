@@ -103,6 +103,7 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
     TenantEndpoint::write("/api/v1/auth/switch", Viewer, "workspace_id={workspace}"),
     TenantEndpoint::write("/api/v1/workspaces/create", Viewer, "name=Another"),
     TenantEndpoint::ingest("/v1/traces", "application/json", r#"{"resourceSpans":[]}"#),
+    TenantEndpoint::ingest("/api/v1/traces", "application/json", r#"{"traces":[]}"#),
 ];
 
 /// Server functions that need no credentials, or touch no tenant data.

@@ -4,8 +4,10 @@
 //! OTLP spans into [`model::SpanRecord`]s with the GenAI semantic conventions (current and legacy
 //! names) resolved, each span validated on its own.
 
+pub mod invalidate;
 pub mod mapping;
 pub mod model;
+pub mod native;
 pub mod otlp;
 pub mod rollup;
 pub mod store;
@@ -67,6 +69,12 @@ pub async fn export_traces(
         crate::cost::Catalog::builtin(),
     )
     .await?;
+    if stored.inserted > 0 {
+        services
+            .invalidator
+            .changed(&services.cache, access.workspace)
+            .await;
+    }
     let response = ExportTraceServiceResponse {
         partial_success: mapped
             .rejection_message()
@@ -86,4 +94,99 @@ pub async fn export_traces(
         content_type: encoding.content_type(),
         body,
     })
+}
+
+/// What a native batch did: 200 when `rejected` is empty, else 207.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BatchOutcome {
+    pub accepted: usize,
+    pub rejected: Vec<native::ItemError>,
+}
+
+/// `POST /api/v1/traces`: the native JSON batch, each trace validated on its own.
+pub async fn export_native(
+    services: &Services,
+    access: &Access,
+    body: &[u8],
+) -> Result<BatchOutcome> {
+    use crate::Error;
+
+    access.require_ingest()?;
+    #[derive(serde::Deserialize)]
+    struct Batch {
+        traces: Option<Vec<serde_json::Value>>,
+    }
+    let batch: Batch = serde_json::from_slice(body).map_err(|e| Error::InvalidFormat {
+        message: format!("the body is not a JSON object {{\"traces\": [...]}}: {e}"),
+        location: Some(format!("line {}, column {}", e.line(), e.column())),
+    })?;
+    let items = batch.traces.ok_or_else(|| Error::MissingField {
+        field: "traces".into(),
+    })?;
+    if items.len() > native::MAX_TRACES {
+        return Err(Error::invalid_input(
+            "traces",
+            format!(
+                "at most {} traces a request, not {}",
+                native::MAX_TRACES,
+                items.len()
+            ),
+        ));
+    }
+    let now = chrono::Utc::now();
+    let mut spans = Vec::new();
+    let mut rejected = Vec::new();
+    let mut accepted = 0;
+    for (index, item) in items.into_iter().enumerate() {
+        let mapped = serde_json::from_value::<native::NativeTrace>(item)
+            .map_err(|e| native::ItemError {
+                index,
+                code: "INVALID_FORMAT".into(),
+                message: e.to_string(),
+                field: None,
+            })
+            .and_then(|t| native::map_trace(index, &t, now))
+            .and_then(|trace_spans| {
+                match trace_spans
+                    .iter()
+                    .find_map(|s| store::time_in_range(s.start_time, now).err())
+                {
+                    Some(message) => Err(native::ItemError {
+                        index,
+                        code: "INVALID_INPUT".into(),
+                        message,
+                        field: Some(format!("traces[{index}].start_time")),
+                    }),
+                    None => Ok(trace_spans),
+                }
+            });
+        match mapped {
+            Ok(mut s) => {
+                accepted += 1;
+                spans.append(&mut s);
+            }
+            Err(e) => rejected.push(e),
+        }
+    }
+    services
+        .partitions
+        .ensure(
+            &services.pool,
+            spans.iter().map(|s| s.start_time.date_naive()),
+        )
+        .await?;
+    let stored = store::store(
+        &services.pool,
+        access.workspace,
+        &spans,
+        crate::cost::Catalog::builtin(),
+    )
+    .await?;
+    if stored.inserted > 0 {
+        services
+            .invalidator
+            .changed(&services.cache, access.workspace)
+            .await;
+    }
+    Ok(BatchOutcome { accepted, rejected })
 }
