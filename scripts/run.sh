@@ -28,4 +28,6 @@ fi
 
 cargo leptos build --release
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-$PWD/target/site}"
+# First start (no users yet): load the demo workspace (log in as demo@argus.local).
+"$CARGO_TARGET_DIR/release/argus" demo --if-empty
 exec "$CARGO_TARGET_DIR/release/argus" serve "$@"

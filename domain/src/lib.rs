@@ -12,6 +12,7 @@ pub mod apikeys;
 pub mod cache;
 pub mod cost;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod histogram;
 pub mod identity;

@@ -277,3 +277,29 @@ async fn rollups_equal_raw_totals_after_replays_and_late_arrivals(owner: PgPool)
         "four traces (the legacy one is a single root span), one an error trace; ten spans, two errors"
     );
 }
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn demo_data_goes_through_ingest_once(owner: PgPool) {
+    use argus_domain::demo;
+    let s = services(&owner).await;
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    let mut calls = Vec::new();
+    let first = demo::load(&s, today, 2, 20 << 20, |done, total| {
+        calls.push((done, total))
+    })
+    .await
+    .unwrap();
+    assert_eq!(calls, vec![(1, 2), (2, 2)]);
+    assert!(first.spans_sent > 1_000, "{first:?}");
+    assert_eq!(first.spans_stored, first.spans_sent);
+    let again = demo::load(&s, today, 2, 20 << 20, |_, _| {}).await.unwrap();
+    assert_eq!(again.spans_stored, 0, "idempotent");
+    let (_, ws) = demo::ensure_workspace(&s).await.unwrap();
+    assert_eq!(count(&s.pool, ws, "agents").await, 20);
+    let (rolled, raw) = rollup_vs_raw(&s.pool, ws, "rollup_hourly").await;
+    assert_eq!(rolled, raw);
+    // The demo user can log in.
+    argus_domain::session::log_in(&s, demo::DEMO_EMAIL, demo::DEMO_PASSWORD, None, None)
+        .await
+        .unwrap();
+}

@@ -1,4 +1,4 @@
-//! `argus user create`, `argus workspace create` and `argus apikey create`: set up a fresh install without the UI.
+//! `argus user create`, `argus workspace create`, `argus apikey create` and `argus demo`: set up a fresh install without the UI.
 
 use argus_domain::apikeys::{self, Scope};
 use argus_domain::identity::{self, Email, Password};
@@ -80,5 +80,60 @@ pub async fn create_api_key(
         })?;
     println!("{}", created.key.expose_secret());
     pool.close().await;
+    Ok(())
+}
+
+/// `argus demo`: 30 days of demo traffic through the ingest path, with a progress bar.
+pub async fn demo(config: &Config, if_empty: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+
+    let state = crate::build_state(config).await?;
+    let services = &state.services;
+    if if_empty {
+        let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+            .fetch_one(&services.pool)
+            .await
+            .map_err(|e| domain_error(e.into()))?;
+        if users > 0 {
+            eprintln!("demo: the database has users already; not loading demo data");
+            return Ok(());
+        }
+    }
+    let started = std::time::Instant::now();
+    let today = chrono::Utc::now().date_naive();
+    let loaded = argus_domain::demo::load(
+        services,
+        today,
+        argus_domain::demo::DAYS,
+        state.gateway.body_limit_bytes,
+        |done, total| {
+            let width = 30;
+            let filled = (done * width / total) as usize;
+            eprint!(
+                "\rdemo: [{}{}] day {done}/{total}",
+                "#".repeat(filled),
+                " ".repeat(width as usize - filled)
+            );
+            let _ = std::io::stderr().flush();
+        },
+    )
+    .await
+    .map_err(domain_error)?;
+    eprintln!();
+    println!(
+        "demo: {} days, {} spans sent, {} new, in {:.1} s; log in as {} / {}",
+        loaded.days,
+        loaded.spans_sent,
+        loaded.spans_stored,
+        started.elapsed().as_secs_f64(),
+        argus_domain::demo::DEMO_EMAIL,
+        argus_domain::demo::DEMO_PASSWORD
+    );
+    services
+        .key_usage
+        .flush(&services.pool)
+        .await
+        .map_err(domain_error)?;
+    services.pool.close().await;
     Ok(())
 }

@@ -33,6 +33,13 @@ enum Command {
     /// Manage users (bootstrap a fresh install without the UI).
     #[command(subcommand)]
     User(UserCommand),
+    /// Load 30 days of demo traffic into a demo workspace (user demo@argus.local) through the
+    /// ingest path. Idempotent.
+    Demo {
+        /// Only when the database has no users yet (what scripts/run.sh does on first start).
+        #[arg(long)]
+        if_empty: bool,
+    },
     /// Manage workspaces.
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
@@ -124,6 +131,7 @@ fn main() -> ExitCode {
                 server::bootstrap::create_user(&cli.config, &email, &name, &workspace, password)
                     .await
             }
+            Command::Demo { if_empty } => server::bootstrap::demo(&cli.config, if_empty).await,
             Command::Workspace(WorkspaceCommand::Create { name, owner }) => {
                 server::bootstrap::create_workspace(&cli.config, &name, &owner).await
             }
