@@ -47,6 +47,9 @@ pub enum Error {
     RateLimited { retry_after_secs: u64 },
     #[error("{0}")]
     Unavailable(String),
+    /// Too much work in flight: try again after the given time.
+    #[error("Argus is busy ingesting; retry after {retry_after_secs} s")]
+    Overloaded { retry_after_secs: u64 },
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error("migration error")]
@@ -84,7 +87,7 @@ impl Error {
             Error::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             Error::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             Error::RateLimited { .. } => ErrorCode::RateLimitExceeded,
-            Error::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Error::Unavailable(_) | Error::Overloaded { .. } => ErrorCode::ServiceUnavailable,
             Error::Database(sqlx::Error::PoolTimedOut) => ErrorCode::ServiceUnavailable,
             Error::Database(_) | Error::Migrate(_) => ErrorCode::DatabaseError,
             Error::Cache(_) => ErrorCode::CacheError,
@@ -111,8 +114,10 @@ impl Error {
                 .with_details(json!({ "location": location })),
             Error::PayloadTooLarge { limit_bytes } => ErrorEnvelope::new(code, self.to_string())
                 .with_details(json!({ "limit_bytes": limit_bytes })),
-            Error::RateLimited { retry_after_secs } => ErrorEnvelope::new(code, self.to_string())
-                .with_details(json!({ "retry_after_seconds": retry_after_secs })),
+            Error::RateLimited { retry_after_secs } | Error::Overloaded { retry_after_secs } => {
+                ErrorEnvelope::new(code, self.to_string())
+                    .with_details(json!({ "retry_after_seconds": retry_after_secs }))
+            }
             Error::Database(sqlx::Error::PoolTimedOut) => {
                 ErrorEnvelope::new(code, "the database is busy, try again shortly")
             }

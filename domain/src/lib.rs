@@ -44,6 +44,8 @@ pub struct Services {
     pub partitions: Arc<ingest::store::Partitions>,
     /// Drops a workspace's metric caches when its data changes, at most once a second.
     pub invalidator: ingest::invalidate::Invalidator,
+    /// Backpressure: the bytes and writes ingestion may have in flight.
+    pub ingest_gate: Arc<ingest::gate::IngestGate>,
 }
 
 impl Services {
@@ -58,6 +60,7 @@ impl Services {
             key_usage: Arc::default(),
             partitions: Arc::default(),
             invalidator: Default::default(),
+            ingest_gate: Arc::default(),
             pool,
             cache,
             info,

@@ -125,6 +125,16 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024))]
     pub body_limit_bytes: u64,
 
+    /// Request bodies ingestion may hold at once, in MiB; beyond it exports get 503 + Retry-After.
+    #[arg(long, env = "ARGUS_INGEST_MAX_INFLIGHT_MB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub ingest_max_inflight_mb: u64,
+
+    /// Exports decoded and written at once; more get 503 + Retry-After.
+    #[arg(long, env = "ARGUS_INGEST_MAX_CONCURRENT", default_value_t = 16,
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub ingest_max_concurrent: u64,
+
     /// Log format: `text` for people, `json` for log pipelines.
     #[arg(long, env = "ARGUS_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

@@ -72,7 +72,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
         .map_err(|e| StartupError(format!("invalid Leptos configuration: {e}")))?
         .leptos_options;
     leptos_options.site_addr = config.listen_addr;
-    let services = Services::new(
+    let mut services = Services::new(
         pool,
         cache,
         Arc::new(SystemInfo {
@@ -83,6 +83,10 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
         }),
         tokens,
     );
+    services.ingest_gate = Arc::new(argus_domain::ingest::gate::IngestGate::new(
+        config.ingest_max_inflight_mb << 20,
+        config.ingest_max_concurrent as usize,
+    ));
     Ok(AppState {
         leptos_options,
         services,

@@ -2,8 +2,7 @@
 //! `POST /api/v1/traces` (the native JSON batch). Thin adapters over `argus_domain::ingest`.
 
 use argus_domain::access::Caller;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,26 +15,39 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The body, or the envelope for one over the limit or unreadable.
-fn read_body(body: Result<Bytes, BytesRejection>, limit: u64) -> Result<Bytes, HttpError> {
-    body.map_err(|rejection| {
-        let err = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            argus_domain::Error::PayloadTooLarge { limit_bytes: limit }
-        } else {
-            argus_domain::Error::InvalidFormat {
-                message: format!("could not read the request body: {rejection}"),
-                location: None,
-            }
-        };
-        HttpError::from(err)
-    })
+/// Admits the export (backpressure, see `IngestGate`) and reads its body within the limit.
+async fn admit_and_read(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(argus_domain::ingest::gate::Admitted, Bytes), HttpError> {
+    let limit = state.gateway.body_limit_bytes;
+    let declared = header_str(headers, header::CONTENT_LENGTH)
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(limit);
+    let admitted = state.services.ingest_gate.admit(declared.min(limit))?;
+    let bytes = axum::body::to_bytes(body, limit.min(usize::MAX as u64) as usize)
+        .await
+        .map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            HttpError::from(if too_large {
+                argus_domain::Error::PayloadTooLarge { limit_bytes: limit }
+            } else {
+                argus_domain::Error::InvalidFormat {
+                    message: format!("could not read the request body: {e}"),
+                    location: None,
+                }
+            })
+        })?;
+    Ok((admitted, bytes))
 }
 
 pub async fn traces(
     State(state): State<AppState>,
     caller: Option<Extension<Caller>>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let caller = caller.map_or(Caller::Anonymous, |Extension(c)| c);
     let access = match caller.access() {
@@ -43,8 +55,8 @@ pub async fn traces(
         Err(envelope) => return HttpError(envelope).into_response(),
     };
     let limit = state.gateway.body_limit_bytes;
-    let body = match read_body(body, limit) {
-        Ok(body) => body,
+    let (_admitted, body) = match admit_and_read(&state, &headers, body).await {
+        Ok(read) => read,
         Err(error) => return error.into_response(),
     };
     match argus_domain::ingest::export_traces(
@@ -83,15 +95,16 @@ pub async fn traces(
 pub async fn native_batch(
     State(state): State<AppState>,
     caller: Option<Extension<Caller>>,
-    body: Result<Bytes, BytesRejection>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Response {
     let caller = caller.map_or(Caller::Anonymous, |Extension(c)| c);
     let access = match caller.access() {
         Ok(access) => access.clone(),
         Err(envelope) => return HttpError(envelope).into_response(),
     };
-    let body = match read_body(body, state.gateway.body_limit_bytes) {
-        Ok(body) => body,
+    let (_admitted, body) = match admit_and_read(&state, &headers, body).await {
+        Ok(read) => read,
         Err(error) => return error.into_response(),
     };
     match argus_domain::ingest::export_native(&state.services, &access, &body).await {

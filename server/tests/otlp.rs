@@ -373,3 +373,41 @@ async fn a_bad_native_batch_is_one_clear_error(owner: PgPool) {
     let res = send(&s.router, batch(&s.read, serde_json::json!({"traces": []}))).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn a_full_ingest_gate_answers_503_with_retry_after_and_a_huge_body_413(owner: PgPool) {
+    let s = setup(&owner).await;
+    let pb = fixture("legacy_semconv_names.pb");
+    // Hold every write slot, as if the server were busy with other exports.
+    let held: Vec<_> = (0..16)
+        .map(|_| s.services.ingest_gate.admit(1).unwrap())
+        .collect();
+    let res = send(
+        &s.router,
+        export(&s.ingest, "application/x-protobuf", None, pb.clone()),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers()[header::RETRY_AFTER], "1");
+    assert_envelope(&body_json(res).await, "SERVICE_UNAVAILABLE");
+    drop(held);
+    let res = send(
+        &s.router,
+        export(&s.ingest, "application/x-protobuf", None, pb),
+    )
+    .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "admitted again once the slots are free"
+    );
+
+    // A body over the limit without a Content-Length (chunked) is cut off at the limit.
+    let res = send(
+        &s.router,
+        export(&s.ingest, "application/x-protobuf", None, vec![0; 21 << 20]),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_envelope(&body_json(res).await, "PAYLOAD_TOO_LARGE");
+}

@@ -4,6 +4,7 @@
 //! OTLP spans into [`model::SpanRecord`]s with the GenAI semantic conventions (current and legacy
 //! names) resolved, each span validated on its own.
 
+pub mod gate;
 pub mod invalidate;
 pub mod mapping;
 pub mod model;
