@@ -1,7 +1,8 @@
 //! Ingest routes: `POST /v1/traces` (OTLP/HTTP, as every OpenTelemetry exporter sends it) and
 //! `POST /api/v1/traces` (the native JSON batch). Thin adapters over `argus_domain::ingest`.
 
-use argus_domain::access::Caller;
+use argus_domain::access::{Access, Caller};
+use argus_domain::ingest::gate::Admitted;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -15,12 +16,16 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Admits the export (backpressure, see `IngestGate`) and reads its body within the limit.
-async fn admit_and_read(
+/// The caller's access, the export's admission (backpressure, see `IngestGate`) and its body,
+/// read within the limit.
+async fn admit(
     state: &AppState,
+    caller: Option<Extension<Caller>>,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(argus_domain::ingest::gate::Admitted, Bytes), HttpError> {
+) -> Result<(Access, Admitted, Bytes), HttpError> {
+    let caller = caller.map_or(Caller::Anonymous, |Extension(c)| c);
+    let access = caller.access().cloned().map_err(HttpError)?;
     let limit = state.gateway.body_limit_bytes;
     let declared = header_str(headers, header::CONTENT_LENGTH)
         .and_then(|v| v.parse::<u64>().ok())
@@ -40,7 +45,7 @@ async fn admit_and_read(
                 }
             })
         })?;
-    Ok((admitted, bytes))
+    Ok((access, admitted, bytes))
 }
 
 pub async fn traces(
@@ -49,14 +54,9 @@ pub async fn traces(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let caller = caller.map_or(Caller::Anonymous, |Extension(c)| c);
-    let access = match caller.access() {
-        Ok(access) => access.clone(),
-        Err(envelope) => return HttpError(envelope).into_response(),
-    };
     let limit = state.gateway.body_limit_bytes;
-    let (_admitted, body) = match admit_and_read(&state, &headers, body).await {
-        Ok(read) => read,
+    let (access, _admitted, body) = match admit(&state, caller, &headers, body).await {
+        Ok(admitted) => admitted,
         Err(error) => return error.into_response(),
     };
     match argus_domain::ingest::export_traces(
@@ -98,13 +98,8 @@ pub async fn native_batch(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let caller = caller.map_or(Caller::Anonymous, |Extension(c)| c);
-    let access = match caller.access() {
-        Ok(access) => access.clone(),
-        Err(envelope) => return HttpError(envelope).into_response(),
-    };
-    let (_admitted, body) = match admit_and_read(&state, &headers, body).await {
-        Ok(read) => read,
+    let (access, _admitted, body) = match admit(&state, caller, &headers, body).await {
+        Ok(admitted) => admitted,
         Err(error) => return error.into_response(),
     };
     match argus_domain::ingest::export_native(&state.services, &access, &body).await {

@@ -29,6 +29,36 @@ pub struct Exported {
     pub body: Vec<u8>,
 }
 
+/// Stores validated spans in the caller's workspace (partitions first) and lets the
+/// workspace's metric caches go when anything new was stored.
+async fn persist(
+    services: &Services,
+    access: &Access,
+    spans: &[model::SpanRecord],
+) -> Result<store::Stored> {
+    services
+        .partitions
+        .ensure(
+            &services.pool,
+            spans.iter().map(|s| s.start_time.date_naive()),
+        )
+        .await?;
+    let stored = store::store(
+        &services.pool,
+        access.workspace,
+        spans,
+        crate::cost::Catalog::builtin(),
+    )
+    .await?;
+    if stored.inserted > 0 {
+        services
+            .invalidator
+            .changed(&services.cache, access.workspace)
+            .await;
+    }
+    Ok(stored)
+}
+
 /// `POST /v1/traces`: decode, map, validate, store; answer OTLP's `ExportTraceServiceResponse`
 /// with `partial_success` when spans were rejected. The caller must hold the ingest scope.
 pub async fn export_traces(
@@ -56,26 +86,7 @@ pub async fn export_traces(
             reason,
         });
     }
-    services
-        .partitions
-        .ensure(
-            &services.pool,
-            spans.iter().map(|s| s.start_time.date_naive()),
-        )
-        .await?;
-    let stored = store::store(
-        &services.pool,
-        access.workspace,
-        &spans,
-        crate::cost::Catalog::builtin(),
-    )
-    .await?;
-    if stored.inserted > 0 {
-        services
-            .invalidator
-            .changed(&services.cache, access.workspace)
-            .await;
-    }
+    let stored = persist(services, access, &spans).await?;
     let response = ExportTraceServiceResponse {
         partial_success: mapped
             .rejection_message()
@@ -169,25 +180,6 @@ pub async fn export_native(
             Err(e) => rejected.push(e),
         }
     }
-    services
-        .partitions
-        .ensure(
-            &services.pool,
-            spans.iter().map(|s| s.start_time.date_naive()),
-        )
-        .await?;
-    let stored = store::store(
-        &services.pool,
-        access.workspace,
-        &spans,
-        crate::cost::Catalog::builtin(),
-    )
-    .await?;
-    if stored.inserted > 0 {
-        services
-            .invalidator
-            .changed(&services.cache, access.workspace)
-            .await;
-    }
+    persist(services, access, &spans).await?;
     Ok(BatchOutcome { accepted, rejected })
 }

@@ -36,6 +36,17 @@ impl Usage {
     pub fn total(&self) -> i64 {
         self.input + self.output
     }
+
+    /// [input, output, cache_read, cache_creation, reasoning], for summing.
+    pub fn as_array(&self) -> [i64; 5] {
+        [
+            self.input,
+            self.output,
+            self.cache_read,
+            self.cache_creation,
+            self.reasoning,
+        ]
+    }
 }
 
 /// Where a span comes from: the agent and its deployment.

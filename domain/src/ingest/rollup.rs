@@ -80,13 +80,7 @@ impl Rollups {
         self.both(s.start_time, &s.dims, model, |d| {
             d.spans += 1;
             d.span_errors += i64::from(s.status == SpanStatus::Error);
-            for (t, v) in d.tokens.iter_mut().zip([
-                s.usage.input,
-                s.usage.output,
-                s.usage.cache_read,
-                s.usage.cache_creation,
-                s.usage.reasoning,
-            ]) {
+            for (t, v) in d.tokens.iter_mut().zip(s.usage.as_array()) {
                 *t += v;
             }
             d.cost += cost.unwrap_or(0.0);

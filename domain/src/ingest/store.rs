@@ -266,13 +266,7 @@ pub async fn store(
         }
         d.span_count += 1;
         d.error_count += i32::from(s.status == SpanStatus::Error);
-        for (t, v) in d.tokens.iter_mut().zip([
-            s.usage.input,
-            s.usage.output,
-            s.usage.cache_read,
-            s.usage.cache_creation,
-            s.usage.reasoning,
-        ]) {
+        for (t, v) in d.tokens.iter_mut().zip(s.usage.as_array()) {
             *t += v;
         }
         match fresh_costs[i] {
