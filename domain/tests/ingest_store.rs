@@ -303,3 +303,50 @@ async fn demo_data_goes_through_ingest_once(owner: PgPool) {
         .await
         .unwrap();
 }
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn reconcile_rebuilds_damaged_rollups_from_raw(owner: PgPool) {
+    use argus_domain::ingest::rollup::rebuild;
+    let s = services(&owner).await;
+    let (_, ws) = sign_up(&s, "ann@example.com", "A").await;
+    for name in [
+        "agent_trace_current_semconv",
+        "error_trace_with_cost",
+        "split_part1_children",
+        "split_part2_root",
+    ] {
+        put(&s.pool, ws, &fixture(name)).await;
+    }
+    let before = (
+        rollup_vs_raw(&s.pool, ws, "rollup_hourly").await,
+        rollup_vs_raw(&s.pool, ws, "rollup_daily").await,
+    );
+    // Damage: lose some rows, inflate others.
+    let mut tx = tenancy::begin(&s.pool, ws).await.unwrap();
+    sqlx::query("DELETE FROM rollup_hourly WHERE workspace_id = $1 AND model = ''")
+        .bind(ws)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE rollup_daily SET spans = spans * 7, cost_usd = 99 WHERE workspace_id = $1")
+        .bind(ws)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (rolled, raw) = rollup_vs_raw(&s.pool, ws, "rollup_daily").await;
+    assert_ne!(rolled, raw, "damaged");
+
+    let day = fixture("split_part2_root")[0].start_time.date_naive();
+    let read = rebuild(&s.pool, ws, day, day + chrono::Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(read, 9);
+    let after = (
+        rollup_vs_raw(&s.pool, ws, "rollup_hourly").await,
+        rollup_vs_raw(&s.pool, ws, "rollup_daily").await,
+    );
+    assert_eq!(after, before);
+    assert_eq!(after.0 .0, after.0 .1, "hourly equals raw");
+    assert_eq!(after.1 .0, after.1 .1, "daily equals raw");
+}

@@ -1,4 +1,5 @@
-//! `argus user create`, `argus workspace create`, `argus apikey create` and `argus demo`: set up a fresh install without the UI.
+//! `argus user create`, `argus workspace create`, `argus apikey create`, `argus demo` and
+//! `argus reconcile`: set up a fresh install without the UI.
 
 use argus_domain::apikeys::{self, Scope};
 use argus_domain::identity::{self, Email, Password};
@@ -135,5 +136,25 @@ pub async fn demo(config: &Config, if_empty: bool) -> anyhow::Result<()> {
         .await
         .map_err(domain_error)?;
     services.pool.close().await;
+    Ok(())
+}
+
+/// `argus reconcile`: rebuild the rollups of whole days from raw.
+pub async fn reconcile(
+    config: &Config,
+    workspace: Uuid,
+    from: chrono::NaiveDate,
+    to: Option<chrono::NaiveDate>,
+) -> anyhow::Result<()> {
+    let to = to.unwrap_or_else(|| chrono::Utc::now().date_naive() + chrono::Duration::days(1));
+    if to <= from {
+        return Err(StartupError(format!("--to ({to}) must be after --from ({from})")).into());
+    }
+    let pool = pool(config).await?;
+    let read = argus_domain::ingest::rollup::rebuild(&pool, WorkspaceId(workspace), from, to)
+        .await
+        .map_err(domain_error)?;
+    println!("reconciled {from} .. {to} (exclusive) of workspace {workspace}: {read} spans read");
+    pool.close().await;
     Ok(())
 }

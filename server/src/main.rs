@@ -40,6 +40,17 @@ enum Command {
         #[arg(long)]
         if_empty: bool,
     },
+    /// Rebuild a workspace's hourly and daily rollups for whole UTC days from the raw spans.
+    Reconcile {
+        #[arg(long)]
+        workspace: uuid::Uuid,
+        /// First day (UTC, YYYY-MM-DD).
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Day after the last (exclusive); default: tomorrow.
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+    },
     /// Manage workspaces.
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
@@ -132,6 +143,11 @@ fn main() -> ExitCode {
                     .await
             }
             Command::Demo { if_empty } => server::bootstrap::demo(&cli.config, if_empty).await,
+            Command::Reconcile {
+                workspace,
+                from,
+                to,
+            } => server::bootstrap::reconcile(&cli.config, workspace, from, to).await,
             Command::Workspace(WorkspaceCommand::Create { name, owner }) => {
                 server::bootstrap::create_workspace(&cli.config, &name, &owner).await
             }

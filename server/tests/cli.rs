@@ -322,6 +322,41 @@ fn bootstrap_a_fresh_install_from_the_command_line() {
         "error: no user with email nobody@example.com"
     );
 
+    // Reconcile a range of the (empty) workspace, and refuse a backwards one.
+    let out = argus_on(
+        &db,
+        &[
+            "reconcile",
+            "--workspace",
+            &workspace,
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-03",
+        ],
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("0 spans read"), "{stdout}");
+    let out = argus_on(
+        &db,
+        &[
+            "reconcile",
+            "--workspace",
+            &workspace,
+            "--from",
+            "2026-11-03",
+            "--to",
+            "2026-11-01",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must be after"));
+
     // A weak password and an unknown workspace are one clear line each.
     let mut cmd = argus();
     cmd.args([

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use sqlx::PgConnection;
 
-use super::model::{Dimensions, SpanRecord, SpanStatus};
+use super::model::{Dimensions, SpanRecord, SpanStatus, Usage};
 use crate::histogram::Histogram;
 use crate::tenancy::WorkspaceId;
 use crate::Result;
@@ -39,6 +39,17 @@ pub struct Delta {
     pub unpriced: i64,
     pub span_latency_sum_us: i64,
     pub span_hist: Histogram,
+}
+
+/// What a rollup takes from one span.
+pub struct SpanParts<'a> {
+    pub start: DateTime<Utc>,
+    pub dims: &'a Dimensions,
+    pub model: Option<&'a str>,
+    pub error: bool,
+    pub usage: Usage,
+    pub cost: Option<f64>,
+    pub duration_us: i64,
 }
 
 /// The hourly and daily deltas of a batch.
@@ -75,15 +86,27 @@ impl Rollups {
 
     /// A newly stored span, with its cost (`None`: unpriced).
     pub fn add_span(&mut self, s: &SpanRecord, cost: Option<f64>) {
-        let model = s.model.as_deref().unwrap_or("");
-        let priced_or_free = cost.is_some() || s.model.is_none() || s.usage.total() == 0;
-        self.both(s.start_time, &s.dims, model, |d| {
+        self.add_span_parts(&SpanParts {
+            start: s.start_time,
+            dims: &s.dims,
+            model: s.model.as_deref(),
+            error: s.status == SpanStatus::Error,
+            usage: s.usage,
+            cost,
+            duration_us: s.duration_us,
+        });
+    }
+
+    /// A span, from the columns a rollup needs.
+    pub fn add_span_parts(&mut self, s: &SpanParts) {
+        let priced_or_free = s.cost.is_some() || s.model.is_none() || s.usage.total() == 0;
+        self.both(s.start, s.dims, s.model.unwrap_or(""), |d| {
             d.spans += 1;
-            d.span_errors += i64::from(s.status == SpanStatus::Error);
+            d.span_errors += i64::from(s.error);
             for (t, v) in d.tokens.iter_mut().zip(s.usage.as_array()) {
                 *t += v;
             }
-            d.cost += cost.unwrap_or(0.0);
+            d.cost += s.cost.unwrap_or(0.0);
             d.unpriced += i64::from(!priced_or_free);
             d.span_latency_sum_us += s.duration_us;
             d.span_hist.record(s.duration_us.max(0) as u64);
@@ -193,4 +216,112 @@ async fn write_table(
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// Rebuilds the rollups of `workspace` for the whole UTC days `[from, to)` from the raw spans
+/// and traces: the reconcile path (the incremental path is exact; this repairs or re-derives).
+/// Returns the spans read.
+pub async fn rebuild(
+    pool: &sqlx::PgPool,
+    workspace: WorkspaceId,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<u64> {
+    use futures::TryStreamExt;
+
+    let start = from.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+    let end = to.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+    let mut tx = crate::tenancy::begin(pool, workspace).await?;
+    for table in ["rollup_hourly", "rollup_daily"] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3"
+        ))
+        .bind(workspace)
+        .bind(start)
+        .bind(end)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let mut rollups = Rollups::default();
+    let mut read = 0u64;
+    {
+        type Row = (
+            DateTime<Utc>,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            Option<f64>,
+            i64,
+        );
+        let mut spans = sqlx::query_as::<_, Row>(
+            "SELECT start_time, agent, department, environment, version, model, status, \
+               input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, \
+               reasoning_tokens, cost_usd::float8, duration_us \
+             FROM spans WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3",
+        )
+        .bind(workspace)
+        .bind(start)
+        .bind(end)
+        .fetch(&mut *tx);
+        while let Some(r) = spans.try_next().await? {
+            let dims = Dimensions {
+                agent: r.1,
+                department: r.2,
+                environment: r.3,
+                version: r.4,
+            };
+            rollups.add_span_parts(&SpanParts {
+                start: r.0,
+                dims: &dims,
+                model: r.5.as_deref(),
+                error: r.6 == "error",
+                usage: Usage {
+                    input: r.7,
+                    output: r.8,
+                    cache_read: r.9,
+                    cache_creation: r.10,
+                    reasoning: r.11,
+                },
+                cost: r.12,
+                duration_us: r.13,
+            });
+            read += 1;
+        }
+    }
+    {
+        let mut traces = sqlx::query_as::<
+            _,
+            (DateTime<Utc>, String, String, String, String, i64, i32),
+        >(
+            "SELECT start_time, agent, department, environment, version, latency_us, error_count \
+             FROM traces WHERE workspace_id = $1 AND root_span_id IS NOT NULL \
+               AND start_time >= $2 AND start_time < $3",
+        )
+        .bind(workspace)
+        .bind(start)
+        .bind(end)
+        .fetch(&mut *tx);
+        while let Some((t, agent, department, environment, version, latency, errors)) =
+            traces.try_next().await?
+        {
+            let dims = Dimensions {
+                agent,
+                department,
+                environment,
+                version,
+            };
+            rollups.add_trace(t, &dims, Some(latency), errors > 0);
+        }
+    }
+    rollups.write(&mut tx, workspace).await?;
+    tx.commit().await?;
+    Ok(read)
 }
