@@ -127,6 +127,7 @@ pub struct SignedUp {
     pub user: UserId,
     pub workspace: WorkspaceId,
     pub workspace_slug: String,
+    pub workspace_name: String,
 }
 
 /// A URL-safe slug from a name: lowercase ASCII letters and digits joined by single dashes.
@@ -186,6 +187,7 @@ pub async fn sign_up(
         user: UserId(user),
         workspace,
         workspace_slug: created.slug,
+        workspace_name: created.name,
     })
 }
 

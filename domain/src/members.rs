@@ -74,13 +74,23 @@ pub async fn add(
             what: "a member with this email".into(),
         });
     }
+    let member = fetch_member(&mut tx, workspace, UserId(user)).await?;
+    tx.commit().await?;
+    forget_memberships(services, workspace, Some(UserId(user))).await;
+    Ok(member)
+}
+
+/// One member, read inside the transaction that just changed it.
+async fn fetch_member(
+    conn: &mut PgConnection,
+    workspace: WorkspaceId,
+    user: UserId,
+) -> Result<Member> {
     let row: MemberRow = sqlx::query_as(&format!("{SELECT_MEMBER} AND m.user_id = $2"))
         .bind(workspace)
         .bind(user)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
-    tx.commit().await?;
-    forget_memberships(services, workspace, Some(UserId(user))).await;
     member_of(row)
 }
 
@@ -134,14 +144,10 @@ pub async fn set_role(
     .bind(role.as_str())
     .execute(&mut *tx)
     .await?;
-    let row: MemberRow = sqlx::query_as(&format!("{SELECT_MEMBER} AND m.user_id = $2"))
-        .bind(workspace)
-        .bind(user)
-        .fetch_one(&mut *tx)
-        .await?;
+    let member = fetch_member(&mut tx, workspace, user).await?;
     tx.commit().await?;
     forget_memberships(services, workspace, Some(user)).await;
-    member_of(row)
+    Ok(member)
 }
 
 /// Removes a member.

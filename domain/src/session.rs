@@ -51,11 +51,13 @@ pub async fn sign_up(
     let password = Password::parse(password)?;
     let created =
         identity::sign_up(&services.pool, &email, name, &password, workspace_name).await?;
-    let workspaces = workspaces::for_user(&services.pool, created.user).await?;
-    let workspace = workspaces
-        .into_iter()
-        .find(|w| w.id == created.workspace.0)
-        .ok_or_else(|| Error::Internal("the new workspace is not visible".into()))?;
+    // The owner of the workspace just created: nothing to read back.
+    let workspace = WorkspaceSummary {
+        id: created.workspace.0,
+        name: created.workspace_name,
+        slug: created.workspace_slug,
+        role: argus_types::Role::Owner,
+    };
     start(services, created.user, workspace)
 }
 

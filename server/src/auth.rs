@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::error::HttpError;
 
+pub use app::api::context::cookie;
 pub use app::api::session::SESSION_COOKIE;
 
 /// The client's address as this server saw it (the peer of the TCP connection).
@@ -33,19 +34,6 @@ pub struct ClientIp(pub Option<IpAddr>);
 enum Credential {
     ApiKey(String),
     Session { token: String, from_cookie: bool },
-}
-
-/// The value of one cookie in a `Cookie` header.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim_matches('"'))
-        .filter(|v| !v.is_empty())
 }
 
 fn credential(headers: &HeaderMap) -> Option<Credential> {

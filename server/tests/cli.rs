@@ -134,12 +134,7 @@ fn json_log_format_writes_one_json_object_per_line() {
         .env("ARGUS_DB_MIN_CONNECTIONS", "0")
         .output()
         .unwrap();
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(out);
     let lines: Vec<serde_json::Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -198,6 +193,17 @@ impl Drop for FreshDb {
     }
 }
 
+/// The standard output of a command that must have succeeded (else its output is shown).
+fn succeeded(out: std::process::Output) -> String {
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// Runs `argus <args>` against `db`, quietly.
 fn argus_on(db: &FreshDb, args: &[&str]) -> std::process::Output {
     argus()
@@ -245,12 +251,7 @@ fn bootstrap_a_fresh_install_from_the_command_line() {
     .env("ARGUS_DB_MIN_CONNECTIONS", "0")
     .env("ARGUS_LOG", "warn");
     let out = run_with_stdin(cmd, "a long passphrase\n");
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(out);
     let workspace = stdout
         .lines()
         .find_map(|l| l.strip_prefix("workspace_id="))
@@ -293,12 +294,7 @@ fn bootstrap_a_fresh_install_from_the_command_line() {
             "OPS@example.com",
         ],
     );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(out);
     assert!(stdout.contains("workspace_slug=data-science-"), "{stdout}");
     let second = stdout
         .lines()
@@ -335,12 +331,7 @@ fn bootstrap_a_fresh_install_from_the_command_line() {
             "2026-11-03",
         ],
     );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(out);
     assert!(stdout.contains("0 spans read"), "{stdout}");
     let out = argus_on(
         &db,

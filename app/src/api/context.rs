@@ -26,6 +26,19 @@ pub fn caller() -> Caller {
         .unwrap_or(Caller::Anonymous)
 }
 
+/// The value of one cookie in a `Cookie` header.
+pub fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+        .filter(|v| !v.is_empty())
+}
+
 /// The resolved caller, or the error for one that is not signed in.
 pub fn access() -> Result<Access, AppError> {
     caller().access().cloned().map_err(AppError::from_envelope)

@@ -90,15 +90,7 @@ pub const NEW_KEY_COOKIE: &str = "argus_new_key";
 pub async fn take_new_key() -> Result<Option<String>, AppError> {
     use http::request::Parts;
     let key = use_context::<Parts>().and_then(|parts| {
-        parts
-            .headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(k, v)| *k == NEW_KEY_COOKIE && !v.is_empty())
-            .map(|(_, v)| v.to_owned())
+        super::context::cookie(&parts.headers, NEW_KEY_COOKIE).map(str::to_owned)
     });
     if key.is_some() {
         super::context::set_flash_cookie(NEW_KEY_COOKIE, "", 0);

@@ -75,16 +75,16 @@ pub async fn export_traces(
     let request = otlp::decode_traces(&body, encoding)?;
     let mut mapped = mapping::map_request(&request);
     let now = chrono::Utc::now();
-    let (spans, out_of_range): (Vec<_>, Vec<_>) = std::mem::take(&mut mapped.spans)
-        .into_iter()
-        .partition(|s| store::time_in_range(s.start_time, now).is_ok());
-    for s in out_of_range {
-        let reason = store::time_in_range(s.start_time, now).unwrap_err();
-        mapped.rejected.push(mapping::Rejection {
-            trace_id: s.trace_id,
-            span_id: s.span_id,
-            reason,
-        });
+    let mut spans = Vec::with_capacity(mapped.spans.len());
+    for s in std::mem::take(&mut mapped.spans) {
+        match store::time_in_range(s.start_time, now) {
+            Ok(()) => spans.push(s),
+            Err(reason) => mapped.rejected.push(mapping::Rejection {
+                trace_id: s.trace_id,
+                span_id: s.span_id,
+                reason,
+            }),
+        }
     }
     let stored = persist(services, access, &spans).await?;
     let response = ExportTraceServiceResponse {

@@ -234,14 +234,15 @@ pub async fn store(
         .iter()
         .map(|(t, s)| (t.as_str(), s.as_str()))
         .collect();
-    let fresh: Vec<&SpanRecord> = batch
+    // The spans written now, with the costs priced above (each span is priced once).
+    let (fresh, fresh_costs): (Vec<&SpanRecord>, Vec<Option<f64>>) = batch
         .iter()
-        .copied()
-        .filter(|s| new.contains(&(s.trace_id.as_str(), s.span_id.as_str())))
-        .collect();
+        .zip(&costs)
+        .filter(|(s, _)| new.contains(&(s.trace_id.as_str(), s.span_id.as_str())))
+        .map(|(s, c)| (*s, c.0))
+        .unzip();
 
     let mut deltas: BTreeMap<&str, TraceDelta> = BTreeMap::new();
-    let fresh_costs: Vec<Option<f64>> = fresh.iter().map(|s| cost_of(s, catalog).0).collect();
     for (i, s) in fresh.iter().enumerate() {
         let d = deltas
             .entry(s.trace_id.as_str())
