@@ -46,6 +46,9 @@ e2e() {
   (cd end2end && npx playwright test)
 }
 step "end-to-end (Chromium, release build)" e2e
+# The benchmarks with a short load: they must keep working (full runs: scripts/bench.sh).
+step "benchmarks (short run)" env ARGUS_BENCH_SKIP_BUILD=1 ARGUS_BENCH_RECORD=0 \
+  scripts/bench.sh -- --requests 3
 step "trunk build (client-side development bundle)" trunk build --release --offline
 
 printf '\nall checks passed in %ss\n' "$((SECONDS - started))"

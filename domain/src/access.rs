@@ -115,7 +115,7 @@ pub async fn from_session(services: &Services, token: &str) -> Result<Access> {
 
 /// Resolves an API key and notes its use (written coalesced, see [`apikeys::KeyUsage`]).
 pub async fn from_api_key(services: &Services, key: &str) -> Result<Access> {
-    let verified = apikeys::verify(&services.pool, key).await?;
+    let verified = apikeys::verify_cached(services, key).await?;
     if !workspaces::cached_is_active(services, verified.workspace).await? {
         return Err(Error::InvalidApiKey);
     }

@@ -195,38 +195,60 @@ pub async fn list(pool: &PgPool, workspace: WorkspaceId) -> Result<Vec<ApiKeyInf
         .collect())
 }
 
-/// Revokes a key of `workspace`; a key of another workspace is not found.
-pub async fn revoke(pool: &PgPool, workspace: WorkspaceId, id: Uuid) -> Result<()> {
+/// Revokes a key of `workspace` (a key of another workspace is not found) and returns its
+/// prefix. Servers use [`revoke_key`], which also drops the cached verification.
+pub async fn revoke(pool: &PgPool, workspace: WorkspaceId, id: Uuid) -> Result<String> {
     let mut tx = tenancy::begin(pool, workspace).await?;
-    let found = sqlx::query(
-        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE workspace_id = $1 AND id = $2",
+    let prefix: Option<String> = sqlx::query_scalar(
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) \
+         WHERE workspace_id = $1 AND id = $2 RETURNING prefix",
     )
     .bind(workspace)
     .bind(id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    .fetch_optional(&mut *tx)
+    .await?;
     tx.commit().await?;
-    if found == 0 {
-        return Err(Error::not_found("API key"));
-    }
+    prefix.ok_or_else(|| Error::not_found("API key"))
+}
+
+/// [`revoke`], and the key stops working at once on every server (its cached record goes).
+pub async fn revoke_key(
+    services: &crate::Services,
+    workspace: WorkspaceId,
+    id: Uuid,
+) -> Result<()> {
+    let prefix = revoke(&services.pool, workspace, id).await?;
+    services.cache.invalidate(&record_key(&prefix)).await;
     Ok(())
 }
 
-/// Verifies a presented key. Every failure is [`Error::InvalidApiKey`].
-pub async fn verify(pool: &PgPool, presented: &str) -> Result<VerifiedKey> {
-    let (prefix, secret) = split(presented.trim()).ok_or(Error::InvalidApiKey)?;
+/// What verifying a key needs to know about it (cached: see [`verify_cached`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct KeyRecord {
+    workspace: Uuid,
+    key_id: Uuid,
+    secret_sha256: Vec<u8>,
+    scopes: Vec<String>,
+    expires_at: Option<DateTime<Utc>>,
+    revoked: bool,
+}
+
+fn record_key(prefix: &str) -> crate::cache::CacheKey {
+    crate::cache::CacheKey::new("apikey", prefix, "record")
+}
+
+/// The stored key with `prefix`: the prefix names the workspace, then the key is read under
+/// that workspace's RLS binding.
+async fn lookup(pool: &PgPool, prefix: &str) -> Result<Option<KeyRecord>> {
     let workspace: Option<Uuid> =
         sqlx::query_scalar("SELECT workspace_id FROM api_key_prefixes WHERE prefix = $1")
             .bind(prefix)
             .fetch_optional(pool)
             .await?;
-    // Hash before knowing whether the prefix exists, so both paths do the same work.
-    let presented_hash = sha256(secret);
-    let Some(workspace) = workspace.map(WorkspaceId) else {
-        return Err(Error::InvalidApiKey);
+    let Some(workspace) = workspace else {
+        return Ok(None);
     };
-    let mut tx = tenancy::begin(pool, workspace).await?;
+    let mut tx = tenancy::begin(pool, WorkspaceId(workspace)).await?;
     type Row = (
         Uuid,
         Vec<u8>,
@@ -243,18 +265,68 @@ pub async fn verify(pool: &PgPool, presented: &str) -> Result<VerifiedKey> {
     .fetch_optional(&mut *tx)
     .await?;
     tx.commit().await?;
-    let (key_id, stored, scopes, expires_at, revoked_at) = row.ok_or(Error::InvalidApiKey)?;
-    let matches: bool = stored.ct_eq(&presented_hash).into();
-    let live = revoked_at.is_none() && expires_at.is_none_or(|t| t > Utc::now());
+    Ok(row.map(
+        |(key_id, secret_sha256, scopes, expires_at, revoked_at)| KeyRecord {
+            workspace,
+            key_id,
+            secret_sha256,
+            scopes,
+            expires_at,
+            revoked: revoked_at.is_some(),
+        },
+    ))
+}
+
+/// Checks a presented secret against its stored record, in constant time.
+fn check(record: &KeyRecord, secret: &str) -> Result<VerifiedKey> {
+    let matches: bool = record.secret_sha256.ct_eq(&sha256(secret)).into();
+    let live = !record.revoked && record.expires_at.is_none_or(|t| t > Utc::now());
     if !(matches && live) {
         return Err(Error::InvalidApiKey);
     }
-    let scopes = scopes.iter().filter_map(|s| Scope::parse(s).ok()).collect();
     Ok(VerifiedKey {
-        workspace,
-        key_id,
-        scopes,
+        workspace: WorkspaceId(record.workspace),
+        key_id: record.key_id,
+        scopes: record
+            .scopes
+            .iter()
+            .filter_map(|s| Scope::parse(s).ok())
+            .collect(),
     })
+}
+
+/// Verifies a presented key against the database. Every failure is [`Error::InvalidApiKey`].
+pub async fn verify(pool: &PgPool, presented: &str) -> Result<VerifiedKey> {
+    let (prefix, secret) = split(presented.trim()).ok_or(Error::InvalidApiKey)?;
+    let record = lookup(pool, prefix).await?;
+    // Hash even for an unknown prefix, so both paths do the same work.
+    let Some(record) = record else {
+        let _ = sha256(secret);
+        return Err(Error::InvalidApiKey);
+    };
+    check(&record, secret)
+}
+
+/// [`verify`] with the key's record cached for [`crate::cache::Ttl::Hot`] (what every ingest
+/// request does; the record holds the secret's hash, never the secret). Unknown prefixes are
+/// not cached. Revoking through [`revoke_key`] drops the record; expiry is checked each time.
+pub async fn verify_cached(services: &crate::Services, presented: &str) -> Result<VerifiedKey> {
+    let (prefix, secret) = split(presented.trim()).ok_or(Error::InvalidApiKey)?;
+    let record = services
+        .cache
+        .get_with_cache(&record_key(prefix), crate::cache::Ttl::Hot, || async {
+            lookup(&services.pool, prefix)
+                .await?
+                .ok_or(Error::InvalidApiKey)
+        })
+        .await;
+    match record {
+        Ok(record) => check(&record, secret),
+        Err(e) => {
+            let _ = sha256(secret);
+            Err(e)
+        }
+    }
 }
 
 /// When keys were last used, gathered in memory and written in one statement per workspace

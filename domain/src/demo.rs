@@ -487,7 +487,7 @@ pub async fn load(
         loaded.days += 1;
         progress(loaded.days, days);
     }
-    crate::apikeys::revoke(&services.pool, workspace, key.id).await?;
+    crate::apikeys::revoke_key(services, workspace, key.id).await?;
     Ok(loaded)
 }
 

@@ -146,3 +146,40 @@ async fn creation_validates_its_input(owner: PgPool) {
         );
     }
 }
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn a_cached_key_stops_working_the_moment_it_is_revoked(owner: PgPool) {
+    let s = common::services(&owner).await;
+    let ws = workspace(&s.pool, "a@example.com").await;
+    let created = apikeys::create(&s.pool, ws, None, "collector", &[Scope::Ingest], None)
+        .await
+        .unwrap();
+    let key = created.key.expose_secret().to_owned();
+    // The first use reads the database and caches the record; the second is a cache hit.
+    for _ in 0..2 {
+        assert_eq!(
+            apikeys::verify_cached(&s, &key).await.unwrap().key_id,
+            created.id
+        );
+    }
+    let hits = |s: &argus_domain::Services| {
+        s.cache
+            .domain_stats()
+            .into_iter()
+            .find(|d| d.domain == "apikey")
+            .map_or(0, |d| d.hits)
+    };
+    assert_eq!(hits(&s), 1);
+    // A wrong secret under a cached prefix is still refused.
+    let wrong = format!("{}{}", &key[..key.len() - 4], "AAAA");
+    assert!(matches!(
+        apikeys::verify_cached(&s, &wrong).await,
+        Err(Error::InvalidApiKey)
+    ));
+
+    apikeys::revoke_key(&s, ws, created.id).await.unwrap();
+    assert!(matches!(
+        apikeys::verify_cached(&s, &key).await,
+        Err(Error::InvalidApiKey)
+    ));
+}

@@ -120,6 +120,7 @@ async fn a_trace_is_stored_once_however_often_it_is_sent(owner: PgPool) {
     assert_eq!(trace(&s.pool, ws, &spans[0].trace_id).await, expected);
     assert_eq!(count(&s.pool, ws, "spans").await, 4);
     assert_eq!(count(&s.pool, ws, "agents").await, 1);
+    assert_eq!(count(&s.pool, ws, "resources").await, 1, "stored once");
 }
 
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]

@@ -79,6 +79,15 @@ fn current_conventions() {
         first.input.as_ref().unwrap().is_array(),
         "messages parsed from JSON"
     );
+    // Messages are the span's input and output, not repeated among its attributes.
+    assert!(first.attributes.get("gen_ai.input.messages").is_none());
+    assert!(first.attributes.get("gen_ai.output.messages").is_none());
+    // One resource, shared by every span of it, with a content-derived id.
+    assert!(m.spans.iter().all(|s| s.resource.id == first.resource.id));
+    assert_eq!(
+        first.resource.attributes["service.name"], "support-bot",
+        "the resource's attributes"
+    );
     let second = chats.iter().find(|s| s.usage.input == 1420).unwrap();
     assert_eq!(second.usage.output, 160);
     assert!(second.output.is_some());

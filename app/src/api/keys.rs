@@ -77,7 +77,7 @@ pub async fn create_api_key(
 pub async fn revoke_api_key(id: Uuid) -> Result<(), AppError> {
     use super::context::{require, services};
     let access = require(Role::Admin)?;
-    Ok(argus_domain::apikeys::revoke(&services().pool, access.workspace, id).await?)
+    Ok(argus_domain::apikeys::revoke_key(&services(), access.workspace, id).await?)
 }
 
 /// The flash cookie that carries a key created by a plain (JavaScript-less) form post to the

@@ -16,6 +16,7 @@
 //! | status | span status; `error.type` makes it an error |
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -26,7 +27,7 @@ use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::{Map, Value};
 
-use super::model::{Dimensions, SpanRecord, SpanStatus, Usage};
+use super::model::{Dimensions, Resource, SpanRecord, SpanStatus, Usage};
 
 /// Attributes kept per span; more are counted in `dropped_attributes`.
 pub const MAX_ATTRIBUTES: usize = 1_000;
@@ -199,7 +200,13 @@ impl<'a> Attrs<'a> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 fn id(bytes: &[u8], len: usize, what: &str) -> Result<String, String> {
@@ -232,10 +239,22 @@ fn tokens(attrs: &Attrs, keys: &[&str]) -> Result<i64, String> {
     }
 }
 
-fn attributes_json(list: &[KeyValue]) -> (Value, u32) {
+/// The message attributes: stored as a span's `input` and `output`, not again among its
+/// attributes.
+const MESSAGE_KEYS: [&str; 4] = [
+    "gen_ai.input.messages",
+    "gen_ai.prompt",
+    "gen_ai.output.messages",
+    "gen_ai.completion",
+];
+
+fn attributes_json(list: &[KeyValue], skip: &[&str]) -> (Value, u32) {
     let mut map = Map::new();
     let mut dropped = 0u32;
     for kv in list {
+        if skip.contains(&kv.key.as_str()) {
+            continue;
+        }
         if map.len() >= MAX_ATTRIBUTES && !map.contains_key(&kv.key) {
             dropped += 1;
             continue;
@@ -249,7 +268,11 @@ fn attributes_json(list: &[KeyValue]) -> (Value, u32) {
 }
 
 /// Maps one span under its resource.
-fn map_span(resource: &Attrs, resource_json: &Value, span: &Span) -> Result<SpanRecord, String> {
+fn map_span(
+    resource: &Attrs,
+    resource_record: &Arc<Resource>,
+    span: &Span,
+) -> Result<SpanRecord, String> {
     let attrs = Attrs::new(&span.attributes);
     let trace_id = id(&span.trace_id, 16, "trace_id")?;
     let span_id = id(&span.span_id, 8, "span_id")?;
@@ -342,7 +365,7 @@ fn map_span(resource: &Attrs, resource_json: &Value, span: &Span) -> Result<Span
             .or_else(|| attrs.string(&["gen_ai.agent.version"]))
             .unwrap_or_else(|| DEFAULT_VERSION.into()),
     };
-    let (attributes, dropped_attributes) = attributes_json(&span.attributes);
+    let (attributes, dropped_attributes) = attributes_json(&span.attributes, &MESSAGE_KEYS);
     Ok(SpanRecord {
         trace_id,
         span_id,
@@ -367,7 +390,7 @@ fn map_span(resource: &Attrs, resource_json: &Value, span: &Span) -> Result<Span
         input: attrs.messages(&["gen_ai.input.messages", "gen_ai.prompt"]),
         output: attrs.messages(&["gen_ai.output.messages", "gen_ai.completion"]),
         attributes,
-        resource: resource_json.clone(),
+        resource: resource_record.clone(),
         dropped_attributes: dropped_attributes + span.dropped_attributes_count,
     })
 }
@@ -381,10 +404,10 @@ pub fn map_request(request: &ExportTraceServiceRequest) -> Mapped {
             .as_ref()
             .map_or(&[][..], |r| &r.attributes[..]);
         let resource = Attrs::new(resource_attrs);
-        let (resource_json, _) = attributes_json(resource_attrs);
+        let resource_record = Arc::new(Resource::new(attributes_json(resource_attrs, &[]).0));
         for scope_spans in &resource_spans.scope_spans {
             for span in &scope_spans.spans {
-                match map_span(&resource, &resource_json, span) {
+                match map_span(&resource, &resource_record, span) {
                     Ok(record) => mapped.spans.push(record),
                     Err(reason) => mapped.rejected.push(Rejection {
                         trace_id: hex(&span.trace_id),

@@ -1,7 +1,10 @@
 //! One span as Argus stores it: the GenAI dimensions and measures resolved, the rest kept.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// The outcome of a span: OTLP's status, or `error.type` when set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +61,33 @@ pub struct Dimensions {
     pub version: String,
 }
 
+/// What emitted a span (OTLP's resource: service, version, environment, host, SDK …).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    /// A hash of the attributes' canonical JSON: equal attributes, equal id.
+    pub id: i64,
+    /// The resource's attributes, as a JSON object.
+    pub attributes: serde_json::Value,
+}
+
+impl Resource {
+    pub fn new(attributes: serde_json::Value) -> Resource {
+        // serde_json's maps are sorted, so the serialization is canonical.
+        let digest = Sha256::digest(attributes.to_string().as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        Resource {
+            id: i64::from_be_bytes(first),
+            attributes,
+        }
+    }
+
+    /// The resource of spans that came without one (the native batch API).
+    pub fn empty() -> Arc<Resource> {
+        Arc::new(Resource::new(serde_json::Value::Object(Default::default())))
+    }
+}
+
 /// A span, mapped and validated.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SpanRecord {
@@ -90,10 +120,11 @@ pub struct SpanRecord {
     /// Input and output messages (GenAI conventions), as sent.
     pub input: Option<serde_json::Value>,
     pub output: Option<serde_json::Value>,
-    /// Every span attribute (including the mapped ones), as a JSON object.
+    /// Every span attribute (including the mapped ones) except the messages, which are
+    /// `input` and `output`, as a JSON object.
     pub attributes: serde_json::Value,
-    /// The resource's attributes, as a JSON object.
-    pub resource: serde_json::Value,
+    /// The resource (shared by the spans of one OTLP resource, stored once).
+    pub resource: Arc<Resource>,
     /// Attributes over the per-span limit, not kept.
     pub dropped_attributes: u32,
 }

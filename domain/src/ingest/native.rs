@@ -216,7 +216,7 @@ fn span(
         input: c.input.clone(),
         output: c.output.clone(),
         attributes: Value::Object(attributes),
-        resource: Value::Object(Map::new()),
+        resource: super::model::Resource::empty(),
         dropped_attributes: 0,
     })
 }

@@ -15,6 +15,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
 use sqlx::PgPool;
 
 use super::model::{Dimensions, SpanRecord, SpanStatus};
@@ -171,18 +173,34 @@ pub async fn store(
     let costs: Vec<(Option<f64>, Option<&str>)> = column!(|s| cost_of(s, catalog));
 
     let mut tx = tenancy::begin(pool, workspace).await?;
+    // Each resource once (a request has one or a few).
+    let mut resources: BTreeMap<i64, &Value> = BTreeMap::new();
+    for s in &batch {
+        resources
+            .entry(s.resource.id)
+            .or_insert(&s.resource.attributes);
+    }
+    sqlx::query(
+        "INSERT INTO resources (workspace_id, resource_id, attributes) \
+         SELECT $1, * FROM unnest($2::bigint[], $3::jsonb[]) ON CONFLICT DO NOTHING",
+    )
+    .bind(workspace)
+    .bind(resources.keys().copied().collect::<Vec<_>>())
+    .bind(resources.values().map(|v| Json(*v)).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
     let inserted: Vec<(String, String)> = sqlx::query_as(
         "INSERT INTO spans (workspace_id, trace_id, span_id, start_time, parent_span_id, name, kind, \
            end_time, duration_us, status, status_message, error_type, agent, department, environment, \
            version, operation, model, request_model, provider, input_tokens, output_tokens, \
            cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_usd, cost_source, \
-           session_id, user_id, input, output, attributes, resource, dropped_attributes) \
+           session_id, user_id, input, output, attributes, resource_id, dropped_attributes) \
          SELECT $1, * FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], \
            $7::smallint[], $8::timestamptz[], $9::bigint[], $10::text[], $11::text[], $12::text[], \
            $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], \
            $20::text[], $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], \
            $26::float8[]::numeric[], $27::text[], $28::text[], $29::text[], $30::jsonb[], $31::jsonb[], \
-           $32::jsonb[], $33::jsonb[], $34::int[]) \
+           $32::jsonb[], $33::bigint[], $34::int[]) \
          ON CONFLICT DO NOTHING \
          RETURNING trace_id, span_id",
     )
@@ -215,10 +233,10 @@ pub async fn store(
     .bind(costs.iter().map(|c| c.1).collect::<Vec<_>>())
     .bind(column!(|s| s.session_id.clone()))
     .bind(column!(|s| s.user_id.clone()))
-    .bind(column!(|s| s.input.clone()))
-    .bind(column!(|s| s.output.clone()))
-    .bind(column!(|s| s.attributes.clone()))
-    .bind(column!(|s| s.resource.clone()))
+    .bind(column!(|s| s.input.as_ref().map(Json)))
+    .bind(column!(|s| s.output.as_ref().map(Json)))
+    .bind(column!(|s| Json(&s.attributes)))
+    .bind(column!(|s| s.resource.id))
     .bind(column!(|s| s.dropped_attributes.min(i32::MAX as u32) as i32))
     .fetch_all(&mut *tx)
     .await

@@ -1,0 +1,321 @@
+//! The ingest benchmark (see the crate documentation and `BENCHMARKS.md`).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use prost::Message;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use sqlx::postgres::PgPoolOptions;
+
+use crate::traffic;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The running server.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    url: String,
+    /// An API key with the ingest scope.
+    #[arg(long, env = "ARGUS_BENCH_API_KEY", hide_env_values = true)]
+    api_key: String,
+    /// The server's database (as a superuser: the benchmark counts rows and runs the COPY).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    /// The server's process id, to sample its resident memory.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Concurrent clients (agent processes).
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Requests each client sends in the measured phase.
+    #[arg(long, default_value_t = 60)]
+    requests: usize,
+    /// Traces per request.
+    #[arg(long, default_value_t = 100)]
+    traces_per_request: usize,
+    /// Write the results into this Markdown file, between `<!-- ingest:begin -->` and
+    /// `<!-- ingest:end -->`.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+}
+
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+/// Sends one request, waiting out 429/503 (`Retry-After`) as an exporter would. Returns the
+/// number of times it was pushed back.
+async fn send(client: &HttpClient, url: &str, key: &str, body: Bytes) -> anyhow::Result<u32> {
+    let mut pushed_back = 0;
+    loop {
+        let request = http::Request::post(url)
+            .header("content-type", "application/x-protobuf")
+            .header("authorization", format!("Bearer {key}"))
+            .body(Full::new(body.clone()))?;
+        let response = client
+            .request(request)
+            .await
+            .context("sending to the server")?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let bytes = response.into_body().collect().await?.to_bytes();
+        match status.as_u16() {
+            200 => {
+                use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+                let answer = ExportTraceServiceResponse::decode(bytes)?;
+                if let Some(partial) = answer.partial_success {
+                    if partial.rejected_spans > 0 {
+                        bail!("the server rejected spans: {}", partial.error_message);
+                    }
+                }
+                return Ok(pushed_back);
+            }
+            429 | 503 => {
+                pushed_back += 1;
+                tokio::time::sleep(Duration::from_secs(retry_after.unwrap_or(1))).await;
+            }
+            code => bail!("HTTP {code}: {}", String::from_utf8_lossy(&bytes)),
+        }
+    }
+}
+
+/// Resident and peak resident memory of a process, in MiB (Linux `/proc`).
+fn memory_mib(pid: u32) -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))?
+            .split_whitespace()
+            .nth(1)?
+            .parse::<f64>()
+            .ok()
+            .map(|kib| kib / 1024.0)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+struct Phase {
+    spans: u64,
+    elapsed: Duration,
+    bytes: u64,
+    latencies_ms: Vec<f64>,
+    pushed_back: u64,
+}
+
+/// The bodies each client sends, encoded before the clock starts (the benchmark measures the
+/// server, not the generator), with their span counts.
+fn bodies(args: &Args, requests: usize, seed: u64) -> Vec<Vec<(Bytes, u64)>> {
+    (0..args.clients)
+        .map(|n| {
+            let agent = traffic::agent(n);
+            let mut rng = StdRng::seed_from_u64(seed + n as u64);
+            (0..requests)
+                .map(|_| {
+                    let request = traffic::request(&mut rng, &agent, args.traces_per_request);
+                    let spans: usize = request
+                        .resource_spans
+                        .iter()
+                        .flat_map(|r| &r.scope_spans)
+                        .map(|s| s.spans.len())
+                        .sum();
+                    (Bytes::from(request.encode_to_vec()), spans as u64)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Every client sends its requests one after the other; all clients at once.
+async fn load(
+    client: &HttpClient,
+    args: &Args,
+    url: &str,
+    requests: usize,
+    seed: u64,
+) -> anyhow::Result<Phase> {
+    let work = bodies(args, requests, seed);
+    let spans = work.iter().flatten().map(|(_, n)| n).sum();
+    let bytes = work.iter().flatten().map(|(b, _)| b.len() as u64).sum();
+    let started = Instant::now();
+    let tasks = work.into_iter().map(|bodies| {
+        let client = client.clone();
+        let url = url.to_owned();
+        let key = args.api_key.clone();
+        tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(bodies.len());
+            let mut pushed_back = 0u64;
+            for (body, _) in bodies {
+                let sent = Instant::now();
+                pushed_back += u64::from(send(&client, &url, &key, body).await?);
+                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+            }
+            anyhow::Ok((latencies, pushed_back))
+        })
+    });
+    let mut latencies_ms = Vec::new();
+    let mut pushed_back = 0;
+    for result in futures::future::join_all(tasks).await {
+        let (l, p) = result??;
+        latencies_ms.extend(l);
+        pushed_back += p;
+    }
+    latencies_ms.sort_by(f64::total_cmp);
+    Ok(Phase {
+        spans,
+        elapsed: started.elapsed(),
+        bytes,
+        latencies_ms,
+        pushed_back,
+    })
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let url = format!("{}/v1/traces", args.url.trim_end_matches('/'));
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&args.database_url)
+        .await
+        .context("connecting to the database")?;
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM spans")
+            .fetch_one(&pool)
+            .await
+    };
+
+    // Warm-up: connections, partitions, caches.
+    load(&client, &args, &url, 2, 1).await.context("warm-up")?;
+    let before = count().await?;
+
+    // Peak resident memory of the server while the load runs.
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampler = args.server_pid.map(|pid| {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Some((rss, _)) = memory_mib(pid) {
+                    peak.fetch_max((rss * 1024.0) as u64, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    });
+    let phase = load(&client, &args, &url, args.requests, 1_000).await?;
+    if let Some(s) = sampler {
+        s.abort();
+    }
+    let stored = (count().await? - before) as u64;
+    if stored != phase.spans {
+        bail!("sent {} spans but {stored} were stored", phase.spans);
+    }
+    let rate = phase.spans as f64 / phase.elapsed.as_secs_f64();
+    let peak_rss = peak.load(Ordering::Relaxed) as f64 / 1024.0;
+    let hwm = args
+        .server_pid
+        .and_then(memory_mib)
+        .map(|(_, hwm)| hwm)
+        .unwrap_or(0.0);
+
+    // The same rows, COPYed raw into an empty copy of the table (with its indexes).
+    let mut conn = pool.acquire().await?;
+    sqlx::query("DROP TABLE IF EXISTS bench_copy")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("CREATE TABLE bench_copy (LIKE spans INCLUDING ALL)")
+        .execute(&mut *conn)
+        .await?;
+    let mut data = Vec::new();
+    {
+        use futures::TryStreamExt;
+        let mut out = conn
+            .copy_out_raw("COPY (SELECT * FROM spans) TO STDOUT WITH (FORMAT binary)")
+            .await?;
+        while let Some(chunk) = out.try_next().await? {
+            data.extend_from_slice(&chunk);
+        }
+    }
+    let rows = (phase.spans as i64 + before) as u64;
+    let copy_started = Instant::now();
+    let mut copy = conn
+        .copy_in_raw("COPY bench_copy FROM STDIN WITH (FORMAT binary)")
+        .await?;
+    copy.send(data.as_slice()).await?;
+    let copied = copy.finish().await?;
+    let copy_elapsed = copy_started.elapsed();
+    sqlx::query("DROP TABLE bench_copy")
+        .execute(&mut *conn)
+        .await?;
+    if copied != rows {
+        bail!("COPY wrote {copied} rows, expected {rows}");
+    }
+    let copy_rate = copied as f64 / copy_elapsed.as_secs_f64();
+
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let lat = &phase.latencies_ms;
+    let report = format!(
+        "| figure | value | target |\n|---|---:|---:|\n\
+         | spans stored end to end | {rate:.0} spans/s | ≥ 30,000 spans/s |\n\
+         | raw `COPY` of the same rows | {copy_rate:.0} rows/s | |\n\
+         | end to end ÷ raw `COPY` | {ratio:.2}× | ≥ 0.5× |\n\
+         | server memory, peak RSS under load | {peak_rss:.0} MiB (high-water mark {hwm:.0} MiB) | ≤ 300 MB |\n\
+         | request latency p50 / p95 / p99 | {p50:.0} / {p95:.0} / {p99:.0} ms | |\n\
+         | pushed back (429/503) | {pushed} | |\n\n\
+         {clients} clients × {requests} requests × {traces} traces ({spans} spans, {mb:.1} MB of \
+         protobuf a request on average) in {secs:.1} s; COPY of {copied} rows (binary) in \
+         {copy_secs:.2} s. {cpus} CPUs; server, PostgreSQL and the load generator on the same machine.",
+        ratio = rate / copy_rate,
+        p50 = percentile(lat, 50.0),
+        p95 = percentile(lat, 95.0),
+        p99 = percentile(lat, 99.0),
+        pushed = phase.pushed_back,
+        clients = args.clients,
+        requests = args.requests,
+        traces = args.traces_per_request,
+        spans = phase.spans,
+        mb = phase.bytes as f64 / 1e6 / (args.clients * args.requests).max(1) as f64,
+        secs = phase.elapsed.as_secs_f64(),
+        copy_secs = copy_elapsed.as_secs_f64(),
+    );
+    println!("{report}");
+    if let Some(path) = &args.markdown {
+        write_section(path, "ingest", &report)?;
+        println!("\nwritten to {}", path.display());
+    }
+    Ok(())
+}
+
+/// Replaces the text between `<!-- {name}:begin -->` and `<!-- {name}:end -->` in `path`.
+pub fn write_section(path: &std::path::Path, name: &str, body: &str) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let begin = format!("<!-- {name}:begin -->");
+    let end = format!("<!-- {name}:end -->");
+    let (Some(b), Some(e)) = (text.find(&begin), text.find(&end)) else {
+        bail!("{} has no {begin} … {end} section", path.display());
+    };
+    let dated = format!(
+        "{begin}\nLast run: {} UTC.\n\n{body}\n{end}",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M")
+    );
+    let updated = format!("{}{dated}{}", &text[..b], &text[e + end.len()..]);
+    std::fs::write(path, updated).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

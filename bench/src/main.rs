@@ -1,0 +1,38 @@
+//! `argus-bench`: load generators and benchmarks, run by `scripts/bench.sh`.
+//!
+//! `argus-bench ingest` sends OTLP/HTTP protobuf batches to a running Argus like a fleet of
+//! agents (each client one agent process: 100 traces a request, 4–6 spans a trace), measures the
+//! spans stored per second end to end (the last 200 means committed), samples the server's
+//! resident memory, and then, in the same run, times a raw `COPY` of the very rows stored into
+//! an empty copy of the spans table — the floor any ingest path pays.
+#![forbid(unsafe_code)]
+
+mod ingest;
+mod traffic;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "argus-bench", about = "Argus benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The ingest benchmark: OTLP protobuf load against a running server, then raw COPY.
+    Ingest(ingest::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Ingest(args) => ingest::run(args).await,
+        }
+    })
+}

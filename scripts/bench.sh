@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs the benchmarks and writes their figures into BENCHMARKS.md.
+#   scripts/bench.sh            every benchmark
+#   scripts/bench.sh ingest     only the ingest benchmark
+# Extra arguments after `--` go to the benchmark binary (e.g. `-- --requests 10`).
+# ARGUS_BENCH_RECORD=0 prints the figures without writing BENCHMARKS.md (what CI does with its
+# short run); ARGUS_BENCH_SKIP_BUILD=1 uses the release build already there.
+# Uses a throwaway database (argus_bench), a release build of the server on port 3199, and
+# the local PostgreSQL and Redis (started here when they are not running).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+which=all
+if [ $# -gt 0 ] && [ "$1" != "--" ]; then which=$1; shift; fi
+[ "${1:-}" = "--" ] && shift
+
+scripts/install-tools.sh
+scripts/services.sh postgres redis >/dev/null
+
+ADMIN_URL="postgres://postgres@127.0.0.1:5432/postgres"
+export DATABASE_URL="postgres://postgres@127.0.0.1:5432/argus_bench"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+export ARGUS_LISTEN_ADDR="127.0.0.1:3199"
+export ARGUS_LOG="${ARGUS_LOG:-warn}"
+export LEPTOS_SITE_ROOT="$PWD/target/site"
+ARGUS="$CARGO_TARGET_DIR/release/argus"
+BENCH="$CARGO_TARGET_DIR/release/argus-bench"
+
+[ -x "$ARGUS" ] && [ "${ARGUS_BENCH_SKIP_BUILD:-0}" = 1 ] || cargo leptos build --release
+cargo build --release --locked -p argus-bench
+
+server_pid=
+cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+start_server() {
+  psql -q "$ADMIN_URL" -c 'DROP DATABASE IF EXISTS argus_bench WITH (FORCE)'
+  "$ARGUS" migrate >/dev/null
+  local out workspace
+  out=$(printf 'bench-password-123\n' | "$ARGUS" user create --email bench@argus.local \
+    --name Bench --workspace Bench)
+  workspace=$(sed -n 's/^workspace_id=//p' <<<"$out")
+  ARGUS_BENCH_API_KEY=$("$ARGUS" apikey create --workspace "$workspace" --name bench --scopes ingest)
+  export ARGUS_BENCH_API_KEY
+  "$ARGUS" serve &
+  server_pid=$!
+  for _ in $(seq 100); do
+    curl -fsS "http://$ARGUS_LISTEN_ADDR/healthz" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "[bench] the server did not start" >&2
+  return 1
+}
+
+if [ "$which" = all ] || [ "$which" = ingest ]; then
+  echo "==> ingest benchmark" >&2
+  start_server
+  record=(--markdown BENCHMARKS.md)
+  [ "${ARGUS_BENCH_RECORD:-1}" = 0 ] && record=()
+  "$BENCH" ingest --url "http://$ARGUS_LISTEN_ADDR" --server-pid "$server_pid" "${record[@]}" "$@"
+  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
+fi
