@@ -42,7 +42,11 @@ pub fn agent(n: usize) -> Agent {
         name: format!("bench-agent-{n}"),
         department,
         environment: if n % 3 == 2 { "staging" } else { "production" },
-        version: if n.is_multiple_of(2) { "2.1.0" } else { "2.0.3" },
+        version: if n.is_multiple_of(2) {
+            "2.1.0"
+        } else {
+            "2.0.3"
+        },
         model,
         provider,
     }
