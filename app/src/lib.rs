@@ -20,6 +20,7 @@ use crate::components::layout::Layout;
 use crate::pages::auth::{LoginPage, SignUpPage};
 use crate::pages::home::HomePage;
 use crate::pages::not_found::NotFound;
+use crate::pages::prices::PricesPage;
 use crate::pages::settings::{ApiKeysPage, MembersPage, WorkspacePage};
 use crate::pages::status::StatusPage;
 use crate::state::theme::THEME_BOOT_SCRIPT;
@@ -86,6 +87,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings") view=|| view! { <Redirect path="/settings/api-keys" /> } />
                     <Route path=path!("/settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async />
                     <Route path=path!("/settings/members") view=MembersPage ssr=SsrMode::Async />
+                    <Route path=path!("/settings/prices") view=PricesPage ssr=SsrMode::Async />
                     <Route path=path!("/settings/workspace") view=WorkspacePage ssr=SsrMode::Async />
                     <Route path=path!("/status") view=StatusPage ssr=SsrMode::Async />
                 </Routes>

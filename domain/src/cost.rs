@@ -2,7 +2,7 @@
 //! find a model's price.
 //!
 //! Precedence for a span: the cost it sent (`gen_ai.usage.cost`) → the workspace's own price
-//! (not built yet) → this catalog. A model is looked up by its exact name, then by normalised
+//! (`crate::pricing`) → this catalog. A model is looked up by its exact name, then by normalised
 //! names: provider and router prefixes dropped (`openrouter/anthropic/…`, `models/…`,
 //! `us.anthropic.…`), dated and version suffixes dropped (`-2024-08-06`, `-20241022`, `@20240620`,
 //! `-001`, `-v1:0`, `-latest`), dots between digits read as dashes (`claude-3.5-sonnet`). The entry

@@ -18,6 +18,7 @@ pub mod histogram;
 pub mod identity;
 pub mod ingest;
 pub mod members;
+pub mod pricing;
 pub mod ratelimit;
 pub mod session;
 pub mod system;

@@ -2,11 +2,11 @@
 
 mod common;
 
-use argus_domain::cost::Catalog;
 use argus_domain::ingest::mapping::map_request;
 use argus_domain::ingest::model::SpanRecord;
 use argus_domain::ingest::otlp::{decode_traces, Encoding};
 use argus_domain::ingest::store::{store, Partitions};
+use argus_domain::pricing::Pricing;
 use argus_domain::tenancy::{self, WorkspaceId};
 use common::{services, sign_up};
 use sqlx::PgPool;
@@ -30,7 +30,9 @@ async fn put(
         .ensure(pool, spans.iter().map(|s| s.start_time.date_naive()))
         .await
         .unwrap();
-    store(pool, ws, spans, Catalog::builtin()).await.unwrap()
+    store(pool, ws, spans, &Pricing::catalog_only())
+        .await
+        .unwrap()
 }
 
 #[derive(Debug, PartialEq, sqlx::FromRow)]
@@ -162,7 +164,7 @@ async fn concurrent_replays_count_each_span_once(owner: PgPool) {
             let mut batch = spans.clone();
             batch.rotate_left(i % spans.len());
             tokio::spawn(async move {
-                store(&pool, ws, &batch, Catalog::builtin())
+                store(&pool, ws, &batch, &Pricing::catalog_only())
                     .await
                     .unwrap()
                     .inserted

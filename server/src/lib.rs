@@ -111,6 +111,12 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     );
     println!("Argus is running at http://{addr}");
     let usage_writer = tokio::spawn(write_key_usage(state.services.clone()));
+    // Re-pricing jobs a previous run left unfinished (they are idempotent).
+    match argus_domain::pricing::resume(&state.services).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(jobs = n, "resuming re-pricing jobs"),
+        Err(e) => tracing::warn!(error = ?e, "cannot list unfinished re-pricing jobs"),
+    }
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),

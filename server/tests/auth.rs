@@ -324,6 +324,20 @@ async fn world(owner: &PgPool) -> World {
         .await
         .unwrap();
     apikeys::revoke(&s.pool, a, revoked.id).await.unwrap();
+    argus_domain::pricing::set(
+        &s,
+        a,
+        None,
+        &argus_domain::pricing::NewPrice {
+            model: A_PRICE_MODEL.into(),
+            input: 1.0,
+            output: 2.0,
+            cached_input: None,
+            cache_write: None,
+        },
+    )
+    .await
+    .unwrap();
 
     let bob = session::sign_up(&s, "bob@example.com", "Bob", PASSWORD, "Beta")
         .await
@@ -356,6 +370,9 @@ async fn world(owner: &PgPool) -> World {
     }
 }
 
+/// A workspace price of A (a model name no other workspace may see or remove).
+const A_PRICE_MODEL: &str = "alpha-secret-model";
+
 impl World {
     fn body(&self, template: &str) -> String {
         template
@@ -363,6 +380,7 @@ impl World {
             .replace("{member}", &self.a_member.to_string())
             .replace("{workspace}", &self.a.to_string())
             .replace("{outsider_email}", "out%40example.com")
+            .replace("{price}", A_PRICE_MODEL)
     }
 
     /// A token for A's owner with `edit` applied to its header and claims, signed with `secret`.
@@ -393,6 +411,7 @@ impl World {
         vec![
             "Alpha Secret Project".into(),
             self.a_key_prefix.clone(),
+            A_PRICE_MODEL.into(),
             "vic@example.com".into(),
             "mem@example.com".into(),
             "ann@example.com".into(),
@@ -550,7 +569,7 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
                     e.path
                 );
             }
-            if ["{key}", "{member}", "{workspace}"]
+            if ["{key}", "{member}", "{workspace}", "{price}"]
                 .iter()
                 .any(|p| e.body.contains(p))
             {
@@ -578,6 +597,10 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
         .await
         .unwrap();
     assert_eq!(ws.name, "Alpha Secret Project");
+    let prices = argus_domain::pricing::list(&w.services.pool, WorkspaceId(w.a))
+        .await
+        .unwrap();
+    assert_eq!(prices.len(), 1, "A's price survives: {prices:?}");
 
     // And the valid owner token does work everywhere (the matrix is not refusing everything).
     for e in TENANT_ENDPOINTS

@@ -5,10 +5,12 @@
 
 mod auth;
 mod error;
+mod prices;
 mod system;
 
 pub use auth::{
     ApiKeyInfo, CreatedApiKey, Member, Role, Session, WorkspaceSettings, WorkspaceSummary,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
+pub use prices::{PriceJob, Prices, UnpricedModel, WorkspacePrice};
 pub use system::{CacheStatus, DatabaseStatus, DomainCacheStats, SystemStatus};

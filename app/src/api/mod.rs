@@ -8,6 +8,7 @@
 pub mod context;
 pub mod keys;
 pub mod members;
+pub mod prices;
 pub mod session;
 pub mod system;
 pub mod workspace;
@@ -100,6 +101,13 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
         Owner,
         "name=Renamed&retention_days=30",
     ),
+    TenantEndpoint::read("/api/v1/prices"),
+    TenantEndpoint::write(
+        "/api/v1/prices/set",
+        Admin,
+        "model=matrix-model&input=1.5&output=2",
+    ),
+    TenantEndpoint::write("/api/v1/prices/remove", Admin, "model={price}"),
     TenantEndpoint::write("/api/v1/auth/switch", Viewer, "workspace_id={workspace}"),
     TenantEndpoint::write("/api/v1/workspaces/create", Viewer, "name=Another"),
     TenantEndpoint::ingest("/v1/traces", "application/json", r#"{"resourceSpans":[]}"#),

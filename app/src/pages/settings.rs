@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::state::session::{use_session, use_session_refresh, SessionResource};
 
 /// The caller's role in the current workspace, once the session has loaded.
-fn my_role() -> Signal<Option<Role>> {
+pub(crate) fn my_role() -> Signal<Option<Role>> {
     let session = use_session();
     Signal::derive(move || {
         session
@@ -27,23 +27,24 @@ fn my_role() -> Signal<Option<Role>> {
 }
 
 /// The caller's role, awaited (for use inside a `Suspend`, so server and browser agree).
-async fn role_now(session: SessionResource) -> Option<Role> {
+pub(crate) async fn role_now(session: SessionResource) -> Option<Role> {
     session.0.await.ok().flatten().map(|s| s.workspace.role)
 }
 
 #[component]
-fn SettingsNav() -> impl IntoView {
+pub(crate) fn SettingsNav() -> impl IntoView {
     view! {
         <nav class="tabs" aria-label="Settings">
             <A href="/settings/api-keys">"API keys"</A>
             <A href="/settings/members">"Members"</A>
+            <A href="/settings/prices">"Prices"</A>
             <A href="/settings/workspace">"Workspace"</A>
         </nav>
     }
 }
 
 #[component]
-fn LoadError(error: AppError) -> impl IntoView {
+pub(crate) fn LoadError(error: AppError) -> impl IntoView {
     view! {
         <div class="callout callout-error" role="alert">
             <p>{error.message().to_owned()}</p>
@@ -51,7 +52,7 @@ fn LoadError(error: AppError) -> impl IntoView {
     }
 }
 
-fn date(t: &chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn date(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 

@@ -43,11 +43,12 @@ async fn persist(
             spans.iter().map(|s| s.start_time.date_naive()),
         )
         .await?;
+    let overrides = crate::pricing::cached_overrides(services, access.workspace).await?;
     let stored = store::store(
         &services.pool,
         access.workspace,
         spans,
-        crate::cost::Catalog::builtin(),
+        &crate::pricing::Pricing::new(&overrides),
     )
     .await?;
     if stored.inserted > 0 {

@@ -99,7 +99,7 @@ impl Rollups {
 
     /// A span, from the columns a rollup needs.
     pub fn add_span_parts(&mut self, s: &SpanParts) {
-        let priced_or_free = s.cost.is_some() || s.model.is_none() || s.usage.total() == 0;
+        let unpriced = crate::pricing::is_unpriced(s.cost, s.model, &s.usage);
         self.both(s.start, s.dims, s.model.unwrap_or(""), |d| {
             d.spans += 1;
             d.span_errors += i64::from(s.error);
@@ -107,9 +107,25 @@ impl Rollups {
                 *t += v;
             }
             d.cost += s.cost.unwrap_or(0.0);
-            d.unpriced += i64::from(!priced_or_free);
+            d.unpriced += i64::from(unpriced);
             d.span_latency_sum_us += s.duration_us;
             d.span_hist.record(s.duration_us.max(0) as u64);
+        });
+    }
+
+    /// A span re-priced: its cost moved by `cost_delta` and it became priced (`-1`) or
+    /// unpriced (`+1`) or neither (`0`).
+    pub fn add_cost_change(
+        &mut self,
+        start: DateTime<Utc>,
+        dims: &Dimensions,
+        model: &str,
+        cost_delta: f64,
+        unpriced_delta: i64,
+    ) {
+        self.both(start, dims, model, |d| {
+            d.cost += cost_delta;
+            d.unpriced += unpriced_delta;
         });
     }
 

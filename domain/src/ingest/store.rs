@@ -21,7 +21,7 @@ use sqlx::PgPool;
 
 use super::model::{Dimensions, SpanRecord, SpanStatus};
 use super::rollup::Rollups;
-use crate::cost::Catalog;
+use crate::pricing::Pricing;
 use crate::tenancy::{self, WorkspaceId};
 use crate::{Error, Result};
 
@@ -118,19 +118,15 @@ struct TraceSummary {
     version: String,
 }
 
-/// A span's cost and where it came from: sent → catalog (by the response model, then the
-/// request model). `None` when its model has no price (or it has no model).
-pub fn cost_of(span: &SpanRecord, catalog: &Catalog) -> (Option<f64>, Option<&'static str>) {
-    if let Some(c) = span.cost_sent {
-        return (Some(c), Some("sent"));
-    }
-    [&span.model, &span.request_model]
-        .into_iter()
-        .flatten()
-        .find_map(|m| catalog.find(m, span.start_time))
-        .map_or((None, None), |price| {
-            (Some(price.cost(&span.usage)), Some("catalog"))
-        })
+/// A span's cost and where it came from (see [`Pricing::price`]).
+pub fn cost_of(span: &SpanRecord, pricing: &Pricing) -> (Option<f64>, Option<&'static str>) {
+    pricing.price(
+        span.cost_sent,
+        span.model.as_deref(),
+        span.request_model.as_deref(),
+        &span.usage,
+        span.start_time,
+    )
 }
 
 /// Stores `spans` for `workspace`. Spans must be validated (see `mapping`) and within
@@ -139,7 +135,7 @@ pub async fn store(
     pool: &PgPool,
     workspace: WorkspaceId,
     spans: &[SpanRecord],
-    catalog: &Catalog,
+    pricing: &Pricing<'_>,
 ) -> Result<Stored> {
     if spans.is_empty() {
         return Ok(Stored::default());
@@ -170,7 +166,7 @@ pub async fn store(
             batch.iter().map($f).collect::<Vec<_>>()
         };
     }
-    let costs: Vec<(Option<f64>, Option<&str>)> = column!(|s| cost_of(s, catalog));
+    let costs: Vec<(Option<f64>, Option<&str>)> = column!(|s| cost_of(s, pricing));
 
     let mut tx = tenancy::begin(pool, workspace).await?;
     // Each resource once (a request has one or a few).
@@ -288,12 +284,13 @@ pub async fn store(
         for (t, v) in d.tokens.iter_mut().zip(s.usage.as_array()) {
             *t += v;
         }
-        match fresh_costs[i] {
-            Some(c) => d.cost += c,
-            // A span with tokens and a model but no price yet.
-            None if s.model.is_some() && s.usage.total() > 0 => d.unpriced += 1,
-            None => {}
-        }
+        d.cost += fresh_costs[i].unwrap_or(0.0);
+        // A span with tokens and a model but no price yet.
+        d.unpriced += i32::from(crate::pricing::is_unpriced(
+            fresh_costs[i],
+            s.model.as_deref(),
+            &s.usage,
+        ));
         if d.session.is_none() {
             d.session = s.session_id.clone();
         }

@@ -1,0 +1,243 @@
+//! Settings → Prices: the workspace's own model prices, the models seen without a price, and
+//! the re-pricing jobs a change starts.
+
+use argus_types::{PriceJob, Prices, Role, UnpricedModel, WorkspacePrice};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::prices::{get_prices, RemovePrice, SetPrice};
+use crate::components::forms::{ActionError, Submit};
+use crate::format::thousands;
+use crate::pages::settings::{date, my_role, role_now, LoadError, SettingsNav};
+use crate::state::session::use_session;
+
+fn usd(per_million: f64) -> String {
+    format!("${per_million:.4}")
+        .trim_end_matches('0')
+        .trim_end_matches('.')
+        .to_owned()
+}
+
+/// `/settings/prices`. Works without JavaScript: the forms post and come back here, and a
+/// "set a price" link on an unpriced model fills the form through `?model=`.
+#[component]
+pub fn PricesPage() -> impl IntoView {
+    let session = use_session();
+    let set = ServerAction::<SetPrice>::new();
+    let remove = ServerAction::<RemovePrice>::new();
+    let prices = Resource::new(
+        move || (set.version().get(), remove.version().get()),
+        |_| get_prices(),
+    );
+    let query = use_query_map();
+    let prefill = move || query.with(|q| q.get("model")).unwrap_or_default();
+    let role = my_role();
+    let can_manage = move || role.get().is_some_and(|r| r >= Role::Admin);
+    let queued = move || {
+        set.value()
+            .get()
+            .or_else(|| remove.value().get())
+            .and_then(|r| r.ok())
+    };
+    view! {
+        <Title text="Prices · Argus" />
+        <div class="page-header"><div><h1>"Settings"</h1></div></div>
+        <SettingsNav />
+        <section class="card">
+            <h2>"Model prices"</h2>
+            <p class="muted">
+                "A span's cost is the cost it sent (" <code>"gen_ai.usage.cost"</code>
+                "), else this workspace's price for its model, else the built-in catalog. "
+                "Prices are USD per million tokens; a price for " <code>"gpt-4o"</code>
+                " also applies to dated and routed names such as " <code>"gpt-4o-2024-08-06"</code>
+                ". Saving or removing a price re-prices the model's past spans in the background."
+            </p>
+            {move || queued().map(|job| view! {
+                <div class="callout callout-ok" role="status" data-testid="price-queued">
+                    <p>{format!("Saved. Re-pricing the past spans of {} in the background.", job.model)}</p>
+                </div>
+            })}
+            <Transition>
+                {move || can_manage().then(|| view! {
+                    <ActionForm action=set attr:class="form form-inline" attr:id="set-price" attr:data-testid="set-price-form">
+                        <label>
+                            "Model"
+                            <input type="text" name="model" required maxlength="200"
+                                placeholder="e.g. acme-llm-large" prop:value=prefill />
+                        </label>
+                        <label>
+                            "Input $/1M"
+                            <input type="text" name="input" required inputmode="decimal" size="8" placeholder="2.50" />
+                        </label>
+                        <label>
+                            "Output $/1M"
+                            <input type="text" name="output" required inputmode="decimal" size="8" placeholder="10" />
+                        </label>
+                        <label>
+                            "Cached input $/1M"
+                            <input type="text" name="cached_input" inputmode="decimal" size="8" placeholder="input price" />
+                        </label>
+                        <label>
+                            "Cache write $/1M"
+                            <input type="text" name="cache_write" inputmode="decimal" size="8" placeholder="input price" />
+                        </label>
+                        <Submit action=set label="Save price" busy="Saving…" testid="save-price" />
+                    </ActionForm>
+                    <ActionError action=set />
+                    <ActionError action=remove />
+                })}
+            </Transition>
+            <Transition fallback=|| view! { <p class="muted">"Loading prices…"</p> }>
+                {move || Suspend::new(async move {
+                    let manage = role_now(session).await.is_some_and(|r| r >= Role::Admin);
+                    match prices.await {
+                        Err(e) => view! { <LoadError error=e /> }.into_any(),
+                        Ok(p) => view! { <PriceSections prices=p remove manage /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn PriceSections(prices: Prices, remove: ServerAction<RemovePrice>, manage: bool) -> impl IntoView {
+    let Prices {
+        workspace,
+        unpriced,
+        jobs,
+        catalog_version,
+    } = prices;
+    view! {
+        <h3>"This workspace's prices"</h3>
+        {if workspace.is_empty() {
+            view! {
+                <p class="empty" data-testid="no-prices">
+                    "No workspace prices: every model is priced by the built-in catalog (version "
+                    {catalog_version} ")."
+                </p>
+            }.into_any()
+        } else {
+            view! { <PriceTable prices=workspace remove manage /> }.into_any()
+        }}
+        <h3>"Models without a price"</h3>
+        {if unpriced.is_empty() {
+            view! { <p class="empty" data-testid="no-unpriced">"Every model seen has a price."</p> }.into_any()
+        } else {
+            view! { <UnpricedTable models=unpriced manage /> }.into_any()
+        }}
+        {(!jobs.is_empty()).then(|| view! {
+            <h3>"Re-pricing"</h3>
+            <JobTable jobs />
+            <p><a href="/settings/prices">"Refresh"</a></p>
+        })}
+    }
+}
+
+#[component]
+fn PriceTable(
+    prices: Vec<WorkspacePrice>,
+    remove: ServerAction<RemovePrice>,
+    manage: bool,
+) -> impl IntoView {
+    view! {
+        <table class="table" data-testid="price-table">
+            <thead>
+                <tr>
+                    <th>"Model"</th><th class="num">"Input"</th><th class="num">"Output"</th>
+                    <th class="num">"Cached input"</th><th class="num">"Cache write"</th><th>"Updated"</th><th></th>
+                </tr>
+            </thead>
+            <tbody>
+                {prices.into_iter().map(|p| {
+                    let model = p.model.clone();
+                    view! {
+                        <tr data-testid="price-row">
+                            <td class="mono">{p.model.clone()}</td>
+                            <td class="num">{usd(p.input)}</td>
+                            <td class="num">{usd(p.output)}</td>
+                            <td class="num">{p.cached_input.map_or_else(|| "= input".to_owned(), usd)}</td>
+                            <td class="num">{p.cache_write.map_or_else(|| "= input".to_owned(), usd)}</td>
+                            <td>{date(&p.updated_at)}</td>
+                            <td>
+                                {manage.then(|| view! {
+                                    <ActionForm action=remove>
+                                        <input type="hidden" name="model" value=model />
+                                        <button type="submit" class="button button-danger button-small">"Remove"</button>
+                                    </ActionForm>
+                                })}
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn UnpricedTable(models: Vec<UnpricedModel>, manage: bool) -> impl IntoView {
+    view! {
+        <table class="table" data-testid="unpriced-table">
+            <thead>
+                <tr>
+                    <th>"Model"</th><th class="num">"Unpriced spans"</th><th class="num">"Input tokens"</th>
+                    <th class="num">"Output tokens"</th><th>"Last seen"</th><th></th>
+                </tr>
+            </thead>
+            <tbody>
+                {models.into_iter().map(|m| {
+                    let href = format!(
+                        "/settings/prices?model={}#set-price",
+                        url_escape(&m.model)
+                    );
+                    view! {
+                        <tr data-testid="unpriced-row">
+                            <td class="mono">{m.model.clone()}</td>
+                            <td class="num">{thousands(m.spans.max(0) as u64)}</td>
+                            <td class="num">{thousands(m.input_tokens.max(0) as u64)}</td>
+                            <td class="num">{thousands(m.output_tokens.max(0) as u64)}</td>
+                            <td>{m.last_seen.format("%Y-%m-%d").to_string()}</td>
+                            <td>{manage.then(|| view! { <a href=href>"Set a price"</a> })}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn JobTable(jobs: Vec<PriceJob>) -> impl IntoView {
+    view! {
+        <table class="table" data-testid="job-table">
+            <thead>
+                <tr><th>"Model"</th><th>"Status"</th><th class="num">"Spans re-priced"</th><th>"Started"</th><th>"Finished"</th></tr>
+            </thead>
+            <tbody>
+                {jobs.into_iter().map(|j| view! {
+                    <tr data-testid="job-row">
+                        <td class="mono">{j.model.clone()}</td>
+                        <td title=j.error.clone().unwrap_or_default()>{j.status.clone()}</td>
+                        <td class="num">{thousands(j.spans_updated.max(0) as u64)}</td>
+                        <td>{date(&j.created_at)}</td>
+                        <td>{j.finished_at.as_ref().map_or_else(String::new, date)}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// Percent-encodes a query value.
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,656 @@
+//! Pricing a span, workspace prices, and re-pricing the past when a price changes.
+//!
+//! Precedence for a span: the cost it sent (`gen_ai.usage.cost`) → the workspace's own price
+//! for its model (admins set them) → the catalog (`cost::Catalog`). Both price lists match a
+//! model by its exact name, then by the catalog's normalised names (`cost::candidates`), so a
+//! workspace price for `gpt-4o` also prices `gpt-4o-2024-08-06` and `openrouter/openai/gpt-4o`.
+//!
+//! Setting or removing a workspace price queues a job ([`set`], [`remove`]) that a background
+//! task runs ([`spawn`]): every stored span of the affected models is priced again, day by day
+//! in batches of [`BATCH`], and each batch adjusts its spans, their traces and the hourly and
+//! daily rollups in one transaction — so totals stay equal to the raw spans at every moment.
+//! A span is updated only if it still holds the cost that was read (a concurrent job never
+//! adds a difference twice). Jobs a stopped server left unfinished are resumed at start
+//! ([`resume`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
+
+use argus_types::{PriceJob, Prices, UnpricedModel, WorkspacePrice};
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use crate::cache::{CacheKey, Ttl};
+use crate::cost::{candidates, Catalog, Price};
+use crate::identity::UserId;
+use crate::ingest::model::{Dimensions, Usage};
+use crate::ingest::rollup::Rollups;
+use crate::tenancy::{self, WorkspaceId};
+use crate::{Error, Result, Services};
+
+/// Spans re-priced per transaction.
+pub const BATCH: i64 = 2_000;
+/// The highest price accepted, USD per million tokens.
+pub const MAX_PRICE: f64 = 10_000.0;
+/// Jobs run one at a time per server, so re-pricing never crowds out ingestion.
+static RUNNING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| tokio::sync::Semaphore::new(1));
+
+/// A workspace's prices by lowercased model name.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    prices: HashMap<String, Price>,
+}
+
+impl Overrides {
+    pub fn new(list: &[WorkspacePrice]) -> Overrides {
+        Overrides {
+            prices: list
+                .iter()
+                .map(|p| {
+                    (
+                        p.model.to_lowercase(),
+                        Price {
+                            effective_from: chrono::NaiveDate::MIN,
+                            input: p.input,
+                            output: p.output,
+                            cached_input: p.cached_input,
+                            cache_write: p.cache_write,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The workspace's price for `model`, by exact then normalised name.
+    pub fn find(&self, model: &str) -> Option<&Price> {
+        if self.prices.is_empty() {
+            return None;
+        }
+        candidates(model)
+            .into_iter()
+            .find_map(|name| self.prices.get(&name))
+    }
+}
+
+/// The prices a workspace's spans are priced with.
+#[derive(Clone, Copy, Debug)]
+pub struct Pricing<'a> {
+    pub overrides: &'a Overrides,
+    pub catalog: &'a Catalog,
+}
+
+/// No workspace prices.
+static NO_OVERRIDES: LazyLock<Overrides> = LazyLock::new(Overrides::default);
+
+impl<'a> Pricing<'a> {
+    pub fn new(overrides: &'a Overrides) -> Pricing<'a> {
+        Pricing {
+            overrides,
+            catalog: Catalog::builtin(),
+        }
+    }
+
+    /// The built-in catalog alone.
+    pub fn catalog_only() -> Pricing<'static> {
+        Pricing {
+            overrides: &NO_OVERRIDES,
+            catalog: Catalog::builtin(),
+        }
+    }
+
+    /// A span's cost and its source (`sent`, `workspace`, `catalog`); `(None, None)` when its
+    /// model has no price (or it has no model). The response model is tried before the request
+    /// model, in each price list.
+    pub fn price(
+        &self,
+        sent: Option<f64>,
+        model: Option<&str>,
+        request_model: Option<&str>,
+        usage: &Usage,
+        at: DateTime<Utc>,
+    ) -> (Option<f64>, Option<&'static str>) {
+        if let Some(c) = sent {
+            return (Some(c), Some("sent"));
+        }
+        let names = || [model, request_model].into_iter().flatten();
+        if let Some(p) = names().find_map(|m| self.overrides.find(m)) {
+            return (Some(p.cost(usage)), Some("workspace"));
+        }
+        names()
+            .find_map(|m| self.catalog.find(m, at))
+            .map_or((None, None), |p| (Some(p.cost(usage)), Some("catalog")))
+    }
+}
+
+/// Whether a span with this cost counts as unpriced (tokens and a model, no price).
+pub fn is_unpriced(cost: Option<f64>, model: Option<&str>, usage: &Usage) -> bool {
+    cost.is_none() && model.is_some() && usage.total() > 0
+}
+
+fn overrides_key(workspace: WorkspaceId) -> CacheKey {
+    CacheKey::new("prices", workspace, "workspace")
+}
+
+type PriceRow = (String, f64, f64, Option<f64>, Option<f64>, DateTime<Utc>);
+
+/// The workspace's prices, by model.
+pub async fn list(pool: &sqlx::PgPool, workspace: WorkspaceId) -> Result<Vec<WorkspacePrice>> {
+    let mut tx = tenancy::begin(pool, workspace).await?;
+    let rows: Vec<PriceRow> = sqlx::query_as(
+        "SELECT model, input::float8, output::float8, cached_input::float8, cache_write::float8, \
+         updated_at FROM workspace_prices WHERE workspace_id = $1 ORDER BY model",
+    )
+    .bind(workspace)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(model, input, output, cached_input, cache_write, updated_at)| WorkspacePrice {
+                model,
+                input,
+                output,
+                cached_input,
+                cache_write,
+                updated_at,
+            },
+        )
+        .collect())
+}
+
+/// [`list`] as [`Overrides`], cached (warm tier; every change drops it).
+pub async fn cached_overrides(services: &Services, workspace: WorkspaceId) -> Result<Overrides> {
+    let list = services
+        .cache
+        .get_with_cache(&overrides_key(workspace), Ttl::Warm, || {
+            list(&services.pool, workspace)
+        })
+        .await?;
+    Ok(Overrides::new(&list))
+}
+
+/// A price an admin entered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewPrice {
+    pub model: String,
+    pub input: f64,
+    pub output: f64,
+    pub cached_input: Option<f64>,
+    pub cache_write: Option<f64>,
+}
+
+fn model_name(model: &str) -> Result<String> {
+    let name = model.trim().to_lowercase();
+    if name.is_empty() {
+        return Err(Error::MissingField {
+            field: "model".into(),
+        });
+    }
+    if name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(Error::invalid_input(
+            "model",
+            "a model name is at most 200 characters, without control characters",
+        ));
+    }
+    Ok(name)
+}
+
+fn check_price(field: &str, value: f64) -> Result<()> {
+    if !(value.is_finite() && (0.0..=MAX_PRICE).contains(&value)) {
+        return Err(Error::invalid_input(
+            field,
+            format!("a price is between 0 and {MAX_PRICE} USD per million tokens"),
+        ));
+    }
+    Ok(())
+}
+
+async fn queue_job(
+    tx: &mut sqlx::PgConnection,
+    workspace: WorkspaceId,
+    model: &str,
+) -> Result<PriceJob> {
+    let id = Uuid::now_v7();
+    let created_at: DateTime<Utc> = sqlx::query_scalar(
+        "INSERT INTO price_jobs (workspace_id, id, model) VALUES ($1, $2, $3) RETURNING created_at",
+    )
+    .bind(workspace)
+    .bind(id)
+    .bind(model)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(PriceJob {
+        id,
+        model: model.to_owned(),
+        status: "queued".into(),
+        spans_updated: 0,
+        error: None,
+        created_at,
+        finished_at: None,
+    })
+}
+
+/// Sets the workspace's price for a model (admin; the caller checks the role) and queues the
+/// re-pricing of its past spans. Run the job with [`spawn`].
+pub async fn set(
+    services: &Services,
+    workspace: WorkspaceId,
+    by: Option<UserId>,
+    price: &NewPrice,
+) -> Result<PriceJob> {
+    let model = model_name(&price.model)?;
+    check_price("input", price.input)?;
+    check_price("output", price.output)?;
+    if let Some(p) = price.cached_input {
+        check_price("cached_input", p)?;
+    }
+    if let Some(p) = price.cache_write {
+        check_price("cache_write", p)?;
+    }
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    sqlx::query(
+        "INSERT INTO workspace_prices (workspace_id, model, input, output, cached_input, \
+           cache_write, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (workspace_id, model) DO UPDATE SET input = excluded.input, \
+           output = excluded.output, cached_input = excluded.cached_input, \
+           cache_write = excluded.cache_write, updated_by = excluded.updated_by, updated_at = now()",
+    )
+    .bind(workspace)
+    .bind(&model)
+    .bind(price.input)
+    .bind(price.output)
+    .bind(price.cached_input)
+    .bind(price.cache_write)
+    .bind(by.map(|u| u.0))
+    .execute(&mut *tx)
+    .await?;
+    let job = queue_job(&mut tx, workspace, &model).await?;
+    tx.commit().await?;
+    services.cache.invalidate(&overrides_key(workspace)).await;
+    Ok(job)
+}
+
+/// Removes the workspace's price for a model (its spans go back to the catalog, or to
+/// unpriced) and queues the re-pricing.
+pub async fn remove(services: &Services, workspace: WorkspaceId, model: &str) -> Result<PriceJob> {
+    let model = model_name(model)?;
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    let found = sqlx::query("DELETE FROM workspace_prices WHERE workspace_id = $1 AND model = $2")
+        .bind(workspace)
+        .bind(&model)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if found == 0 {
+        return Err(Error::not_found("workspace price"));
+    }
+    let job = queue_job(&mut tx, workspace, &model).await?;
+    tx.commit().await?;
+    services.cache.invalidate(&overrides_key(workspace)).await;
+    Ok(job)
+}
+
+/// What the prices page shows: the workspace's prices, the models without one, recent jobs.
+pub async fn overview(services: &Services, workspace: WorkspaceId) -> Result<Prices> {
+    let workspace_prices = list(&services.pool, workspace).await?;
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    let unpriced: Vec<(String, i64, i64, i64, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT model, sum(unpriced_spans)::bigint, sum(input_tokens)::bigint, \
+           sum(output_tokens)::bigint, max(bucket) \
+         FROM rollup_daily WHERE workspace_id = $1 AND model <> '' \
+         GROUP BY model HAVING sum(unpriced_spans) > 0 \
+         ORDER BY sum(unpriced_spans) DESC, model LIMIT 100",
+    )
+    .bind(workspace)
+    .fetch_all(&mut *tx)
+    .await?;
+    type JobRow = (
+        Uuid,
+        String,
+        String,
+        i64,
+        Option<String>,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+    );
+    let jobs: Vec<JobRow> = sqlx::query_as(
+        "SELECT id, model, status, spans_updated, error, created_at, finished_at FROM price_jobs \
+         WHERE workspace_id = $1 ORDER BY created_at DESC LIMIT 10",
+    )
+    .bind(workspace)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Prices {
+        workspace: workspace_prices,
+        unpriced: unpriced
+            .into_iter()
+            .map(
+                |(model, spans, input_tokens, output_tokens, last_seen)| UnpricedModel {
+                    model,
+                    spans,
+                    input_tokens,
+                    output_tokens,
+                    last_seen,
+                },
+            )
+            .collect(),
+        jobs: jobs
+            .into_iter()
+            .map(
+                |(id, model, status, spans_updated, error, created_at, finished_at)| PriceJob {
+                    id,
+                    model,
+                    status,
+                    spans_updated,
+                    error,
+                    created_at,
+                    finished_at,
+                },
+            )
+            .collect(),
+        catalog_version: Catalog::builtin().version.clone(),
+    })
+}
+
+/// Runs a queued job in the background (one job at a time per server).
+pub fn spawn(services: &Services, workspace: WorkspaceId, job: Uuid, model: String) {
+    let services = services.clone();
+    tokio::spawn(async move {
+        if let Err(e) = run(&services, workspace, job, &model).await {
+            tracing::error!(%workspace, %job, error = %e, "re-pricing failed");
+        }
+    });
+}
+
+/// Resumes the jobs a stopped server left queued or running (at start).
+pub async fn resume(services: &Services) -> Result<usize> {
+    let jobs: Vec<(Uuid, Uuid, String)> =
+        sqlx::query_as("SELECT workspace_id, id, model FROM argus_unfinished_price_jobs()")
+            .fetch_all(&services.pool)
+            .await?;
+    let n = jobs.len();
+    for (workspace, job, model) in jobs {
+        spawn(services, WorkspaceId(workspace), job, model);
+    }
+    Ok(n)
+}
+
+async fn set_status(
+    services: &Services,
+    workspace: WorkspaceId,
+    job: Uuid,
+    status: &str,
+    error: Option<&str>,
+) -> Result<()> {
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    sqlx::query(
+        "UPDATE price_jobs SET status = $3, error = $4, \
+           started_at = CASE WHEN $3 = 'running' THEN coalesce(started_at, now()) ELSE started_at END, \
+           finished_at = CASE WHEN $3 IN ('done', 'failed') THEN now() END \
+         WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind(workspace)
+    .bind(job)
+    .bind(status)
+    .bind(error)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Runs one job to its end: re-prices the spans of the models `model` names and records the
+/// outcome on the job. Returns the number of spans whose cost changed.
+pub async fn run(
+    services: &Services,
+    workspace: WorkspaceId,
+    job: Uuid,
+    model: &str,
+) -> Result<u64> {
+    let _turn = RUNNING
+        .acquire()
+        .await
+        .map_err(|_| Error::Internal("the re-pricing queue is closed".into()))?;
+    set_status(services, workspace, job, "running", None).await?;
+    match reprice(services, workspace, job, model).await {
+        Ok(n) => {
+            set_status(services, workspace, job, "done", None).await?;
+            Ok(n)
+        }
+        Err(e) => {
+            let message = e.to_envelope().error.message;
+            set_status(services, workspace, job, "failed", Some(&message)).await?;
+            Err(e)
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SpanCost {
+    trace_id: String,
+    span_id: String,
+    start_time: DateTime<Utc>,
+    model: String,
+    request_model: Option<String>,
+    input_tokens: i64,
+    output_tokens: i64,
+    cache_read_tokens: i64,
+    cache_creation_tokens: i64,
+    reasoning_tokens: i64,
+    /// As stored (numeric, as text): the update applies only if it is unchanged.
+    cost: Option<String>,
+    cost_source: Option<String>,
+    agent: String,
+    department: String,
+    environment: String,
+    version: String,
+}
+
+/// Re-prices every stored span whose model `model` names (exactly or normalised), with the
+/// workspace's current prices.
+async fn reprice(
+    services: &Services,
+    workspace: WorkspaceId,
+    job: Uuid,
+    model: &str,
+) -> Result<u64> {
+    let pool = &services.pool;
+    let overrides = Overrides::new(&list(pool, workspace).await?);
+    let pricing = Pricing::new(&overrides);
+
+    // The model names stored that this price applies to, and the days they were seen.
+    let mut tx = tenancy::begin(pool, workspace).await?;
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT model FROM rollup_daily WHERE workspace_id = $1 AND model <> ''",
+    )
+    .bind(workspace)
+    .fetch_all(&mut *tx)
+    .await?;
+    let names: Vec<String> = names
+        .into_iter()
+        .filter(|n| candidates(n).iter().any(|c| c == model))
+        .collect();
+    let days: Vec<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT DISTINCT bucket FROM rollup_daily WHERE workspace_id = $1 AND model = ANY($2) \
+         ORDER BY bucket",
+    )
+    .bind(workspace)
+    .bind(&names)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+
+    let mut changed = 0u64;
+    for day in days {
+        let mut after = (String::new(), String::new());
+        loop {
+            let mut tx = tenancy::begin(pool, workspace).await?;
+            let rows: Vec<SpanCost> = sqlx::query_as(
+                "SELECT trace_id, span_id, start_time, model, request_model, input_tokens, \
+                   output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, \
+                   cost_usd::text AS cost, cost_source, agent, department, environment, version \
+                 FROM spans WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
+                   AND model = ANY($4) AND cost_source IS DISTINCT FROM 'sent' \
+                   AND (trace_id, span_id) > ($5, $6) \
+                 ORDER BY trace_id, span_id LIMIT $7",
+            )
+            .bind(workspace)
+            .bind(day)
+            .bind(day + Duration::days(1))
+            .bind(&names)
+            .bind(&after.0)
+            .bind(&after.1)
+            .bind(BATCH)
+            .fetch_all(&mut *tx)
+            .await?;
+            let Some(last) = rows.last() else {
+                tx.commit().await?;
+                break;
+            };
+            after = (last.trace_id.clone(), last.span_id.clone());
+            let n = apply(&mut tx, workspace, &pricing, &rows).await?;
+            sqlx::query(
+                "UPDATE price_jobs SET spans_updated = spans_updated + $3 \
+                 WHERE workspace_id = $1 AND id = $2",
+            )
+            .bind(workspace)
+            .bind(job)
+            .bind(n as i64)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            if n > 0 {
+                changed += n;
+                services
+                    .invalidator
+                    .changed(&services.cache, workspace)
+                    .await;
+            }
+            // Leave room for ingestion between batches.
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+    Ok(changed)
+}
+
+/// Prices `rows` again and writes the differences to the spans, their traces and the rollups.
+/// Returns the number of spans changed.
+async fn apply(
+    tx: &mut sqlx::PgConnection,
+    workspace: WorkspaceId,
+    pricing: &Pricing<'_>,
+    rows: &[SpanCost],
+) -> Result<u64> {
+    struct Change<'a> {
+        row: &'a SpanCost,
+        cost: Option<f64>,
+        source: Option<&'static str>,
+    }
+    let changes: Vec<Change> = rows
+        .iter()
+        .filter_map(|row| {
+            let (cost, source) = pricing.price(
+                None,
+                Some(&row.model),
+                row.request_model.as_deref(),
+                &usage(row),
+                row.start_time,
+            );
+            let old = row.cost.as_deref().and_then(|c| c.parse::<f64>().ok());
+            let same = source == row.cost_source.as_deref()
+                && match (cost, old) {
+                    (Some(a), Some(b)) => (a - b).abs() < 5e-11,
+                    (None, None) => true,
+                    _ => false,
+                };
+            (!same).then_some(Change { row, cost, source })
+        })
+        .collect();
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    macro_rules! col {
+        ($f:expr) => {
+            changes.iter().map($f).collect::<Vec<_>>()
+        };
+    }
+    // Only spans still holding the cost read above (a concurrent job may have got there).
+    let updated: Vec<(String, String, Option<f64>)> = sqlx::query_as(
+        "UPDATE spans AS s SET cost_usd = u.cost::numeric, cost_source = u.source \
+         FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::float8[], $6::text[], $7::text[]) \
+           AS u(trace_id, span_id, start_time, cost, source, old) \
+         WHERE s.workspace_id = $1 AND s.trace_id = u.trace_id AND s.span_id = u.span_id \
+           AND s.start_time = u.start_time AND s.cost_usd::text IS NOT DISTINCT FROM u.old \
+         RETURNING s.trace_id, s.span_id, s.cost_usd::float8",
+    )
+    .bind(workspace)
+    .bind(col!(|c| c.row.trace_id.clone()))
+    .bind(col!(|c| c.row.span_id.clone()))
+    .bind(col!(|c| c.row.start_time))
+    .bind(col!(|c| c.cost))
+    .bind(col!(|c| c.source))
+    .bind(col!(|c| c.row.cost.clone()))
+    .fetch_all(&mut *tx)
+    .await?;
+    let new_costs: HashMap<(&str, &str), Option<f64>> = updated
+        .iter()
+        .map(|(t, s, c)| ((t.as_str(), s.as_str()), *c))
+        .collect();
+
+    // Differences by trace (in key order: the same lock order as ingestion) and rollup row.
+    let mut traces: BTreeMap<&str, (f64, i32)> = BTreeMap::new();
+    let mut rollups = Rollups::default();
+    for c in &changes {
+        let Some(new) = new_costs.get(&(c.row.trace_id.as_str(), c.row.span_id.as_str())) else {
+            continue;
+        };
+        let old = c.row.cost.as_deref().and_then(|v| v.parse::<f64>().ok());
+        let cost_delta = new.unwrap_or(0.0) - old.unwrap_or(0.0);
+        let u = usage(c.row);
+        let unpriced_delta = i32::from(is_unpriced(*new, Some(&c.row.model), &u))
+            - i32::from(is_unpriced(old, Some(&c.row.model), &u));
+        let t = traces.entry(c.row.trace_id.as_str()).or_default();
+        t.0 += cost_delta;
+        t.1 += unpriced_delta;
+        let dims = Dimensions {
+            agent: c.row.agent.clone(),
+            department: c.row.department.clone(),
+            environment: c.row.environment.clone(),
+            version: c.row.version.clone(),
+        };
+        rollups.add_cost_change(
+            c.row.start_time,
+            &dims,
+            &c.row.model,
+            cost_delta,
+            i64::from(unpriced_delta),
+        );
+    }
+    sqlx::query(
+        "UPDATE traces AS t SET cost_usd = t.cost_usd + d.delta::numeric, \
+           unpriced_spans = t.unpriced_spans + d.unpriced, updated_at = now() \
+         FROM unnest($2::text[], $3::float8[], $4::int[]) AS d(trace_id, delta, unpriced) \
+         WHERE t.workspace_id = $1 AND t.trace_id = d.trace_id",
+    )
+    .bind(workspace)
+    .bind(traces.keys().map(|t| (*t).to_owned()).collect::<Vec<_>>())
+    .bind(traces.values().map(|v| v.0).collect::<Vec<_>>())
+    .bind(traces.values().map(|v| v.1).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    rollups.write(tx, workspace).await?;
+    Ok(updated.len() as u64)
+}
+
+fn usage(row: &SpanCost) -> Usage {
+    Usage {
+        input: row.input_tokens,
+        output: row.output_tokens,
+        cache_read: row.cache_read_tokens,
+        cache_creation: row.cache_creation_tokens,
+        reasoning: row.reasoning_tokens,
+    }
+}
