@@ -47,7 +47,14 @@ impl Histogram {
     }
 
     pub fn record(&mut self, value_us: u64) {
-        *self.counts.entry(bucket_of(value_us)).or_insert(0) += 1;
+        self.record_n(value_us, 1);
+    }
+
+    /// `n` values of `value_us` (a bucket of another histogram, converted).
+    pub fn record_n(&mut self, value_us: u64, n: u64) {
+        if n > 0 {
+            *self.counts.entry(bucket_of(value_us)).or_insert(0) += n;
+        }
     }
 
     pub fn merge(&mut self, other: &Histogram) {

@@ -254,7 +254,85 @@ mod invalid {
                 if let Ok(request) = decode_traces(&bytes, encoding) {
                     let _ = map_request(&request);
                 }
+                if let Ok(request) = argus_domain::ingest::metrics::decode(&bytes, encoding) {
+                    let _ = argus_domain::ingest::metrics::map(&request);
+                }
             }
+        }
+
+        #[test]
+        fn arbitrary_histogram_points_never_panic(
+            start in any::<u64>(),
+            time in any::<u64>(),
+            count in any::<u64>(),
+            sum in any::<f64>(),
+            min in any::<Option<f64>>(),
+            max in any::<Option<f64>>(),
+            bounds in proptest::collection::vec(any::<f64>(), 0..6),
+            buckets in proptest::collection::vec(any::<u64>(), 0..8),
+            scale in any::<i32>(),
+            offset in any::<i32>(),
+            temporality in 0i32..4,
+        ) {
+            use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+            use opentelemetry_proto::tonic::metrics::v1::{
+                exponential_histogram_data_point::Buckets, metric::Data, ExponentialHistogram,
+                ExponentialHistogramDataPoint, Histogram, HistogramDataPoint, Metric,
+                ResourceMetrics, ScopeMetrics,
+            };
+            let attributes = vec![KeyValue {
+                key: "gen_ai.token.type".into(),
+                value: Some(AnyValue { value: Some(any_value::Value::StringValue("input".into())) }),
+                ..Default::default()
+            }];
+            let metrics = vec![
+                Metric {
+                    name: "gen_ai.client.token.usage".into(),
+                    data: Some(Data::Histogram(Histogram {
+                        aggregation_temporality: temporality,
+                        data_points: vec![HistogramDataPoint {
+                            attributes: attributes.clone(),
+                            start_time_unix_nano: start,
+                            time_unix_nano: time,
+                            count,
+                            sum: Some(sum),
+                            bucket_counts: buckets.clone(),
+                            explicit_bounds: bounds,
+                            min,
+                            max,
+                            ..Default::default()
+                        }],
+                    })),
+                    ..Default::default()
+                },
+                Metric {
+                    name: "gen_ai.client.operation.duration".into(),
+                    unit: "s".into(),
+                    data: Some(Data::ExponentialHistogram(ExponentialHistogram {
+                        aggregation_temporality: temporality,
+                        data_points: vec![ExponentialHistogramDataPoint {
+                            attributes,
+                            start_time_unix_nano: start,
+                            time_unix_nano: time,
+                            count,
+                            sum: Some(sum),
+                            scale,
+                            positive: Some(Buckets { offset, bucket_counts: buckets }),
+                            min,
+                            max,
+                            ..Default::default()
+                        }],
+                    })),
+                    ..Default::default()
+                },
+            ];
+            let request = ExportMetricsServiceRequest {
+                resource_metrics: vec![ResourceMetrics {
+                    scope_metrics: vec![ScopeMetrics { metrics, ..Default::default() }],
+                    ..Default::default()
+                }],
+            };
+            let _ = argus_domain::ingest::metrics::map(&request);
         }
 
         #[test]

@@ -1,5 +1,5 @@
-//! Ingest routes: `POST /v1/traces` (OTLP/HTTP, as every OpenTelemetry exporter sends it) and
-//! `POST /api/v1/traces` (the native JSON batch). Thin adapters over `argus_domain::ingest`.
+//! Ingest routes: `POST /v1/traces` and `POST /v1/metrics` (OTLP/HTTP, as every OpenTelemetry
+//! exporter sends them) and `POST /api/v1/traces` (the native JSON batch). Thin adapters over `argus_domain::ingest`.
 
 use argus_domain::access::{Access, Caller};
 use argus_domain::ingest::gate::Admitted;
@@ -48,6 +48,16 @@ async fn admit(
     Ok((access, admitted, bytes))
 }
 
+/// 200 with an OTLP export response, in the request's encoding.
+fn otlp_response(content_type: &'static str, body: Vec<u8>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
+}
+
 pub async fn traces(
     State(state): State<AppState>,
     caller: Option<Extension<Caller>>,
@@ -76,15 +86,43 @@ pub async fn traces(
                 rejected = exported.rejected,
                 "OTLP traces stored"
             );
-            (
-                StatusCode::OK,
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static(exported.content_type),
-                )],
-                exported.body,
-            )
-                .into_response()
+            otlp_response(exported.content_type, exported.body)
+        }
+        Err(err) => HttpError::from(err).into_response(),
+    }
+}
+
+/// `POST /v1/metrics`: the GenAI client metrics (others are accepted and ignored).
+pub async fn metrics(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let limit = state.gateway.body_limit_bytes;
+    let (access, _admitted, body) = match admit(&state, caller, &headers, body).await {
+        Ok(admitted) => admitted,
+        Err(error) => return error.into_response(),
+    };
+    match argus_domain::ingest::metrics::export(
+        &state.services,
+        &access,
+        &body,
+        header_str(&headers, header::CONTENT_TYPE),
+        header_str(&headers, header::CONTENT_ENCODING),
+        limit,
+    )
+    .await
+    {
+        Ok(exported) => {
+            tracing::debug!(
+                points = exported.stored.points,
+                duplicates = exported.stored.duplicates,
+                ignored = exported.ignored,
+                rejected = exported.rejected,
+                "OTLP metrics stored"
+            );
+            otlp_response(exported.content_type, exported.body)
         }
         Err(err) => HttpError::from(err).into_response(),
     }

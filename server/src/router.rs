@@ -29,6 +29,7 @@ pub fn build(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/v1/traces", post(crate::otlp::traces))
+        .route("/v1/metrics", post(crate::otlp::metrics))
         .route("/api/v1/traces", post(crate::otlp::native_batch))
         .leptos_routes_with_context(
             &state,

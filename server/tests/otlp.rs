@@ -411,3 +411,465 @@ async fn a_full_ingest_gate_answers_503_with_retry_after_and_a_huge_body_413(own
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_envelope(&body_json(res).await, "PAYLOAD_TOO_LARGE");
 }
+
+mod metrics {
+    //! `POST /v1/metrics`: the GenAI histograms, both temporalities, replays, and spans winning
+    //! over metrics for one agent.
+
+    use super::*;
+    use argus_domain::ingest::metrics::usage_by_agent;
+    use chrono::{DateTime, Duration, DurationRound, TimeDelta, Utc};
+    use opentelemetry_proto::tonic::collector::metrics::v1::{
+        ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+    };
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::metrics::v1::{
+        metric::Data, AggregationTemporality, Gauge, Histogram, HistogramDataPoint, Metric,
+        NumberDataPoint, ResourceMetrics, ScopeMetrics,
+    };
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+
+    const CUMULATIVE: AggregationTemporality = AggregationTemporality::Cumulative;
+    const DELTA: AggregationTemporality = AggregationTemporality::Delta;
+
+    fn kv(key: &str, value: &str) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(value.into())),
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn nanos(t: DateTime<Utc>) -> u64 {
+        t.timestamp_nanos_opt().unwrap() as u64
+    }
+
+    /// One histogram point: (start, time, count, sum, bucket counts over bounds 1, 2, 5 s).
+    struct P {
+        start: DateTime<Utc>,
+        time: DateTime<Utc>,
+        count: u64,
+        sum: f64,
+        buckets: [u64; 4],
+        attrs: Vec<KeyValue>,
+    }
+
+    fn histogram(name: &str, unit: &str, t: AggregationTemporality, points: Vec<P>) -> Metric {
+        Metric {
+            name: name.into(),
+            unit: unit.into(),
+            data: Some(Data::Histogram(Histogram {
+                aggregation_temporality: t as i32,
+                data_points: points
+                    .into_iter()
+                    .map(|p| HistogramDataPoint {
+                        attributes: p.attrs,
+                        start_time_unix_nano: nanos(p.start),
+                        time_unix_nano: nanos(p.time),
+                        count: p.count,
+                        sum: Some(p.sum),
+                        bucket_counts: p.buckets.to_vec(),
+                        explicit_bounds: vec![1.0, 2.0, 5.0],
+                        ..Default::default()
+                    })
+                    .collect(),
+            })),
+            ..Default::default()
+        }
+    }
+
+    fn request(agent: &str, metrics: Vec<Metric>) -> Vec<u8> {
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(Resource {
+                    attributes: vec![
+                        kv("service.name", agent),
+                        kv("deployment.environment.name", "production"),
+                        kv("department", "support"),
+                    ],
+                    ..Default::default()
+                }),
+                scope_metrics: vec![ScopeMetrics {
+                    metrics,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+        .encode_to_vec()
+    }
+
+    fn call_attrs(model: &str) -> Vec<KeyValue> {
+        vec![
+            kv("gen_ai.operation.name", "chat"),
+            kv("gen_ai.provider.name", "openai"),
+            kv("gen_ai.request.model", model),
+        ]
+    }
+
+    fn tokens(kind: &str, model: &str) -> Vec<KeyValue> {
+        let mut a = call_attrs(model);
+        a.push(kv("gen_ai.token.type", kind));
+        a
+    }
+
+    fn post(key: &str, body: Vec<u8>) -> Request<Body> {
+        Request::post("/v1/metrics")
+            .header(header::CONTENT_TYPE, "application/x-protobuf")
+            .header("x-api-key", key)
+            .body(Body::from(body))
+            .unwrap()
+    }
+
+    async fn ok(s: &Setup, body: Vec<u8>) -> ExportMetricsServiceResponse {
+        let res = send(&s.router, post(&s.ingest, body)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        ExportMetricsServiceResponse::decode(&body_bytes(res).await[..]).unwrap()
+    }
+
+    /// (calls, errors, input, output, duration sum µs, histogram count) of `agent`.
+    async fn rolled(s: &Setup, table: &str, agent: &str) -> (i64, i64, i64, i64, i64, i64) {
+        let mut tx = tenancy::begin(&s.services.pool, s.a).await.unwrap();
+        let row = sqlx::query_as(&format!(
+            "SELECT coalesce(sum(calls), 0)::bigint, coalesce(sum(errors), 0)::bigint, \
+               coalesce(sum(input_tokens), 0)::bigint, coalesce(sum(output_tokens), 0)::bigint, \
+               coalesce(sum(duration_sum_us), 0)::bigint, \
+               coalesce(sum((SELECT sum(v::bigint) FROM jsonb_each_text(duration_hist) AS h(k, v))), 0)::bigint \
+             FROM {table} WHERE workspace_id = $1 AND agent = $2"
+        ))
+        .bind(s.a)
+        .bind(agent)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        row
+    }
+
+    #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+    async fn cumulative_and_delta_points_add_each_increment_once(owner: PgPool) {
+        let s = setup(&owner).await;
+        let t0 = Utc::now().duration_trunc(TimeDelta::hours(1)).unwrap() - Duration::hours(2);
+        let at = |m: i64| t0 + Duration::minutes(m);
+        let duration = |start, time, count, sum, buckets, attrs| P {
+            start,
+            time,
+            count,
+            sum,
+            buckets,
+            attrs,
+        };
+        // Cumulative durations: 2 calls, then 5 in all; a re-send; then a restart (new start).
+        let first = request(
+            "metrics-bot",
+            vec![
+                histogram(
+                    "gen_ai.client.operation.duration",
+                    "s",
+                    CUMULATIVE,
+                    vec![duration(
+                        at(0),
+                        at(1),
+                        2,
+                        3.0,
+                        [0, 1, 1, 0],
+                        call_attrs("gpt-4o"),
+                    )],
+                ),
+                histogram(
+                    "gen_ai.client.token.usage",
+                    "{token}",
+                    CUMULATIVE,
+                    vec![duration(
+                        at(0),
+                        at(1),
+                        2,
+                        1000.0,
+                        [0, 0, 0, 2],
+                        tokens("input", "gpt-4o"),
+                    )],
+                ),
+                histogram(
+                    "gen_ai.client.token.usage",
+                    "{token}",
+                    DELTA,
+                    vec![duration(
+                        at(0),
+                        at(1),
+                        2,
+                        100.0,
+                        [0, 0, 0, 2],
+                        tokens("output", "gpt-4o"),
+                    )],
+                ),
+            ],
+        );
+        let second = request(
+            "metrics-bot",
+            vec![
+                histogram(
+                    "gen_ai.client.operation.duration",
+                    "s",
+                    CUMULATIVE,
+                    vec![duration(
+                        at(0),
+                        at(2),
+                        5,
+                        7.5,
+                        [1, 2, 1, 1],
+                        call_attrs("gpt-4o"),
+                    )],
+                ),
+                histogram(
+                    "gen_ai.client.token.usage",
+                    "{token}",
+                    CUMULATIVE,
+                    vec![duration(
+                        at(0),
+                        at(2),
+                        5,
+                        2500.0,
+                        [0, 0, 0, 5],
+                        tokens("input", "gpt-4o"),
+                    )],
+                ),
+                histogram(
+                    "gen_ai.client.token.usage",
+                    "{token}",
+                    DELTA,
+                    vec![duration(
+                        at(1),
+                        at(2),
+                        3,
+                        200.0,
+                        [0, 0, 0, 3],
+                        tokens("output", "gpt-4o"),
+                    )],
+                ),
+            ],
+        );
+        let mut failed = call_attrs("gpt-4o");
+        failed.push(kv("error.type", "timeout"));
+        let restarted = request(
+            "metrics-bot",
+            vec![
+                histogram(
+                    "gen_ai.client.operation.duration",
+                    "s",
+                    CUMULATIVE,
+                    vec![duration(
+                        at(3),
+                        at(4),
+                        1,
+                        0.5,
+                        [1, 0, 0, 0],
+                        call_attrs("gpt-4o"),
+                    )],
+                ),
+                histogram(
+                    "gen_ai.client.operation.duration",
+                    "s",
+                    DELTA,
+                    vec![duration(at(3), at(4), 1, 6.0, [0, 0, 0, 1], failed)],
+                ),
+            ],
+        );
+        for body in [first, second.clone(), second, restarted.clone(), restarted] {
+            let answer = ok(&s, body).await;
+            assert_eq!(answer.partial_success, None);
+        }
+        // Calls 5 + 1 (restart) + 1 failed; durations 7.5 + 0.5 + 6 s; tokens 2,500 in, 300 out.
+        let expected = (7, 1, 2500, 300, 14_000_000, 7);
+        assert_eq!(
+            rolled(&s, "metric_rollup_hourly", "metrics-bot").await,
+            expected
+        );
+        assert_eq!(
+            rolled(&s, "metric_rollup_daily", "metrics-bot").await,
+            expected
+        );
+
+        // An agent that sends only metrics shows usage, priced from the catalog.
+        let usage = usage_by_agent(&s.services.pool, s.a, t0 - Duration::hours(1), Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(usage.len(), 1);
+        let u = &usage[0];
+        assert_eq!(
+            (u.agent.as_str(), u.calls, u.input_tokens, u.output_tokens),
+            ("metrics-bot", 7, 2500, 300)
+        );
+        assert_eq!((u.span_hours, u.metric_hours), (0, 1));
+        assert!((u.cost_usd - (2500.0 * 2.5 + 300.0 * 10.0) / 1e6).abs() < 1e-9);
+        // Nothing lands in B.
+        let b = usage_by_agent(&s.services.pool, s.b, t0 - Duration::hours(1), Utc::now())
+            .await
+            .unwrap();
+        assert!(b.is_empty());
+    }
+
+    #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+    async fn spans_win_over_metrics_for_the_same_agent(owner: PgPool) {
+        let s = setup(&owner).await;
+        // support-bot sends spans (two model calls: 2,620 input and 245 output tokens)…
+        let pb = fixture("agent_trace_current_semconv.pb");
+        let res = send(
+            &s.router,
+            export(&s.ingest, "application/x-protobuf", None, pb.clone()),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let trace =
+            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(
+                &pb[..],
+            )
+            .unwrap();
+        let start = trace.resource_spans[0].scope_spans[0].spans[0].start_time_unix_nano;
+        let hour = DateTime::from_timestamp_nanos(start as i64)
+            .duration_trunc(TimeDelta::hours(1))
+            .unwrap();
+        // …and the same calls as metrics, in the same hour; another agent sends only metrics.
+        let calls = |agent: &str| {
+            request(
+                agent,
+                vec![
+                    histogram(
+                        "gen_ai.client.operation.duration",
+                        "s",
+                        DELTA,
+                        vec![P {
+                            start: hour,
+                            time: hour + Duration::minutes(30),
+                            count: 2,
+                            sum: 2.0,
+                            buckets: [1, 1, 0, 0],
+                            attrs: call_attrs("gpt-4o"),
+                        }],
+                    ),
+                    histogram(
+                        "gen_ai.client.token.usage",
+                        "{token}",
+                        DELTA,
+                        vec![P {
+                            start: hour,
+                            time: hour + Duration::minutes(30),
+                            count: 2,
+                            sum: 2620.0,
+                            buckets: [0, 0, 0, 2],
+                            attrs: tokens("input", "gpt-4o"),
+                        }],
+                    ),
+                ],
+            )
+        };
+        ok(&s, calls("support-bot")).await;
+        ok(&s, calls("metrics-only-bot")).await;
+
+        let usage = usage_by_agent(&s.services.pool, s.a, hour, hour + Duration::hours(1))
+            .await
+            .unwrap();
+        let by = |agent: &str| usage.iter().find(|u| u.agent == agent).unwrap().clone();
+        let spans = by("support-bot");
+        assert_eq!(
+            (spans.calls, spans.input_tokens, spans.output_tokens),
+            (2, 2620, 245),
+            "the spans' numbers, not spans + metrics"
+        );
+        assert_eq!((spans.span_hours, spans.metric_hours), (1, 0));
+        let metrics = by("metrics-only-bot");
+        assert_eq!((metrics.calls, metrics.input_tokens), (2, 2620));
+        assert_eq!((metrics.span_hours, metrics.metric_hours), (0, 1));
+        let total: i64 = usage.iter().map(|u| u.input_tokens).sum();
+        assert_eq!(total, 2 * 2620, "no double counting");
+    }
+
+    #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+    async fn other_metrics_are_ignored_and_bad_points_rejected_alone(owner: PgPool) {
+        let s = setup(&owner).await;
+        let now = Utc::now();
+        let gauge = Metric {
+            name: "process.cpu.utilization".into(),
+            data: Some(Data::Gauge(Gauge {
+                data_points: vec![NumberDataPoint::default(); 3],
+            })),
+            ..Default::default()
+        };
+        let mut no_type = call_attrs("gpt-4o");
+        no_type.retain(|kv| kv.key != "gen_ai.token.type");
+        let body = request(
+            "bot",
+            vec![
+                gauge,
+                histogram(
+                    "gen_ai.client.token.usage",
+                    "{token}",
+                    DELTA,
+                    vec![
+                        P {
+                            start: now - Duration::minutes(1),
+                            time: now,
+                            count: 1,
+                            sum: 10.0,
+                            buckets: [0, 0, 0, 1],
+                            attrs: no_type,
+                        },
+                        P {
+                            start: now - Duration::minutes(1),
+                            time: now,
+                            count: 1,
+                            sum: -5.0,
+                            buckets: [0, 0, 0, 1],
+                            attrs: tokens("input", "gpt-4o"),
+                        },
+                        P {
+                            start: now - Duration::minutes(1),
+                            time: now,
+                            count: 1,
+                            sum: 42.0,
+                            buckets: [0, 0, 0, 1],
+                            attrs: tokens("output", "gpt-4o"),
+                        },
+                    ],
+                ),
+            ],
+        );
+        let answer = ok(&s, body).await;
+        let partial = answer.partial_success.expect("partial success");
+        assert_eq!(partial.rejected_data_points, 2);
+        assert!(partial
+            .error_message
+            .contains("gen_ai.token.type is missing"));
+        assert!(partial.error_message.contains("non-negative"));
+        assert_eq!(rolled(&s, "metric_rollup_hourly", "bot").await.3, 42);
+
+        // OTLP/JSON works too; garbage is a 400, a read key a 403, other types a 415.
+        let json = serde_json::json!({"resourceMetrics": []}).to_string();
+        let res = send(
+            &s.router,
+            Request::post("/v1/metrics")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header("x-api-key", &s.ingest)
+                .body(Body::from(json))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let res = send(&s.router, post(&s.ingest, b"\xff\xff\xffgarbage".to_vec())).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(body_json(res).await["error"]["code"], "INVALID_FORMAT");
+        let res = send(&s.router, post(&s.read, Vec::new())).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        let res = send(
+            &s.router,
+            Request::post("/v1/metrics")
+                .header(header::CONTENT_TYPE, "text/plain")
+                .header("x-api-key", &s.ingest)
+                .body(Body::from("x"))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+}

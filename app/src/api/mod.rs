@@ -111,6 +111,11 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
     TenantEndpoint::write("/api/v1/auth/switch", Viewer, "workspace_id={workspace}"),
     TenantEndpoint::write("/api/v1/workspaces/create", Viewer, "name=Another"),
     TenantEndpoint::ingest("/v1/traces", "application/json", r#"{"resourceSpans":[]}"#),
+    TenantEndpoint::ingest(
+        "/v1/metrics",
+        "application/json",
+        r#"{"resourceMetrics":[]}"#,
+    ),
     TenantEndpoint::ingest("/api/v1/traces", "application/json", r#"{"traces":[]}"#),
 ];
 

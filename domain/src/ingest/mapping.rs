@@ -126,10 +126,10 @@ fn any_to_json_at(value: &AnyValue, depth: usize) -> Value {
 }
 
 /// Attributes by key (the last of a repeated key wins, as in the SDKs).
-struct Attrs<'a>(HashMap<&'a str, &'a AnyValue>);
+pub(super) struct Attrs<'a>(HashMap<&'a str, &'a AnyValue>);
 
 impl<'a> Attrs<'a> {
-    fn new(list: &'a [KeyValue]) -> Attrs<'a> {
+    pub(super) fn new(list: &'a [KeyValue]) -> Attrs<'a> {
         Attrs(
             list.iter()
                 .filter_map(|kv| kv.value.as_ref().map(|v| (kv.key.as_str(), v)))
@@ -138,7 +138,7 @@ impl<'a> Attrs<'a> {
     }
 
     /// The first non-empty string among `keys`.
-    fn string(&self, keys: &[&str]) -> Option<String> {
+    pub(super) fn string(&self, keys: &[&str]) -> Option<String> {
         keys.iter()
             .find_map(|k| match self.0.get(k).and_then(|v| v.value.as_ref()) {
                 Some(Any::StringValue(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
@@ -267,6 +267,26 @@ fn attributes_json(list: &[KeyValue], skip: &[&str]) -> (Value, u32) {
     (Value::Object(map), dropped)
 }
 
+/// The agent and its deployment, from a span's (or data point's) attributes and its resource.
+pub(super) fn dimensions(attrs: &Attrs, resource: &Attrs) -> Dimensions {
+    Dimensions {
+        agent: attrs
+            .string(&["gen_ai.agent.id", "gen_ai.agent.name"])
+            .or_else(|| resource.string(&["service.name"]))
+            .unwrap_or_else(|| DEFAULT_AGENT.into()),
+        department: resource
+            .string(&["department", "argus.department"])
+            .unwrap_or_else(|| DEFAULT_DEPARTMENT.into()),
+        environment: resource
+            .string(&["deployment.environment.name", "deployment.environment"])
+            .unwrap_or_else(|| DEFAULT_ENVIRONMENT.into()),
+        version: resource
+            .string(&["service.version"])
+            .or_else(|| attrs.string(&["gen_ai.agent.version"]))
+            .unwrap_or_else(|| DEFAULT_VERSION.into()),
+    }
+}
+
 /// Maps one span under its resource.
 fn map_span(
     resource: &Attrs,
@@ -349,22 +369,7 @@ fn map_span(
         status
     };
 
-    let dims = Dimensions {
-        agent: attrs
-            .string(&["gen_ai.agent.id", "gen_ai.agent.name"])
-            .or_else(|| resource.string(&["service.name"]))
-            .unwrap_or_else(|| DEFAULT_AGENT.into()),
-        department: resource
-            .string(&["department", "argus.department"])
-            .unwrap_or_else(|| DEFAULT_DEPARTMENT.into()),
-        environment: resource
-            .string(&["deployment.environment.name", "deployment.environment"])
-            .unwrap_or_else(|| DEFAULT_ENVIRONMENT.into()),
-        version: resource
-            .string(&["service.version"])
-            .or_else(|| attrs.string(&["gen_ai.agent.version"]))
-            .unwrap_or_else(|| DEFAULT_VERSION.into()),
-    };
+    let dims = dimensions(&attrs, resource);
     let (attributes, dropped_attributes) = attributes_json(&span.attributes, &MESSAGE_KEYS);
     Ok(SpanRecord {
         trace_id,

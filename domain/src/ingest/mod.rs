@@ -7,6 +7,7 @@
 pub mod gate;
 pub mod invalidate;
 pub mod mapping;
+pub mod metrics;
 pub mod model;
 pub mod native;
 pub mod otlp;
