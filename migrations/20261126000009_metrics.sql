@@ -42,7 +42,8 @@ CREATE TABLE metric_series (
     time_unix_nano  bigint      NOT NULL,
     count           bigint      NOT NULL,
     sum             float8      NOT NULL,
-    bucket_values   float8[]    NOT NULL,
+    -- The bucket layout (explicit bounds; or scale, offset, length): a change is a reset.
+    bucket_layout   float8[]    NOT NULL,
     bucket_counts   bigint[]    NOT NULL,
     updated_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (workspace_id, series_id)

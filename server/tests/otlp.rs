@@ -710,6 +710,37 @@ mod metrics {
         assert!(b.is_empty());
     }
 
+    /// The real SDK's exports (`domain/tests/fixtures/otlp/tools/make_metrics_fixtures.py`):
+    /// 2 calls, then 1 more and 1 failed, as two exports; each sent twice.
+    async fn sdk_exports_in(owner: PgPool, temporality: &str) {
+        let s = setup(&owner).await;
+        for n in [1, 2, 2, 1] {
+            let answer = ok(&s, fixture(&format!("metrics_{temporality}_{n}.pb"))).await;
+            assert_eq!(
+                answer.partial_success, None,
+                "the counter is ignored, not rejected"
+            );
+        }
+        let expected = (4, 1, 1200 + 1420 + 900, 85 + 160 + 40, 35_200_000, 4);
+        for table in ["metric_rollup_hourly", "metric_rollup_daily"] {
+            assert_eq!(
+                rolled(&s, table, "metrics-only-bot").await,
+                expected,
+                "{temporality} {table}"
+            );
+        }
+    }
+
+    #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+    async fn the_sdks_cumulative_exports_count_each_call_once(owner: PgPool) {
+        sdk_exports_in(owner, "cumulative").await;
+    }
+
+    #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+    async fn the_sdks_delta_exports_count_each_call_once(owner: PgPool) {
+        sdk_exports_in(owner, "delta").await;
+    }
+
     #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
     async fn spans_win_over_metrics_for_the_same_agent(owner: PgPool) {
         let s = setup(&owner).await;

@@ -79,6 +79,9 @@ pub struct Point {
     /// A representative value (in the metric's unit) and a count per OTLP bucket.
     pub bucket_values: Vec<f64>,
     pub bucket_counts: Vec<u64>,
+    /// What identifies the buckets (explicit bounds; or scale, offset and length): points of
+    /// one series are subtracted bucket by bucket only under the same layout.
+    pub bucket_layout: Vec<f64>,
 }
 
 /// What a request maps to.
@@ -243,6 +246,7 @@ struct RawPoint<'a> {
     sum: Option<f64>,
     values: Vec<f64>,
     counts: Vec<u64>,
+    layout: Vec<f64>,
 }
 
 impl<'a> RawPoint<'a> {
@@ -256,11 +260,17 @@ impl<'a> RawPoint<'a> {
             sum: p.sum,
             values: explicit_values(p),
             counts: p.bucket_counts.clone(),
+            layout: p.explicit_bounds.clone(),
         }
     }
 
     fn exponential(p: &'a ExponentialHistogramDataPoint, temporality: i32) -> RawPoint<'a> {
         let (values, counts) = exponential_values(p);
+        let layout = vec![
+            f64::from(p.scale),
+            f64::from(p.positive.as_ref().map_or(0, |b| b.offset)),
+            counts.len() as f64,
+        ];
         RawPoint {
             attributes: &p.attributes,
             temporality,
@@ -270,6 +280,7 @@ impl<'a> RawPoint<'a> {
             sum: p.sum,
             values,
             counts,
+            layout,
         }
     }
 }
@@ -360,6 +371,7 @@ fn map_point(
         sum,
         bucket_values: raw.values,
         bucket_counts: raw.counts,
+        bucket_layout: raw.layout,
     }))
 }
 
@@ -371,7 +383,7 @@ struct SeriesState {
     time_unix_nano: i64,
     count: i64,
     sum: f64,
-    bucket_values: Vec<f64>,
+    bucket_layout: Vec<f64>,
     bucket_counts: Vec<i64>,
 }
 
@@ -387,7 +399,7 @@ fn increment(p: &Point, last: Option<&SeriesState>) -> Option<(u64, f64, Vec<u64
         return Some((p.count, p.sum, p.bucket_counts.clone()));
     }
     let same_layout =
-        last.bucket_values == p.bucket_values && last.bucket_counts.len() == p.bucket_counts.len();
+        last.bucket_layout == p.bucket_layout && last.bucket_counts.len() == p.bucket_counts.len();
     let grew = p.start_ns == last.start_unix_nano
         && p.count >= last.count.max(0) as u64
         && p.sum >= last.sum
@@ -475,7 +487,7 @@ pub async fn store(
     // still read and written by one after the other; then lock them in key order.
     sqlx::query(
         "INSERT INTO metric_series (workspace_id, series_id, start_unix_nano, time_unix_nano, \
-           count, sum, bucket_values, bucket_counts) \
+           count, sum, bucket_layout, bucket_counts) \
          SELECT $1, s, -1, -1, 0, 0, '{}', '{}' FROM unnest($2::bigint[]) AS s \
          ON CONFLICT DO NOTHING",
     )
@@ -484,7 +496,7 @@ pub async fn store(
     .execute(&mut *tx)
     .await?;
     let states: Vec<SeriesState> = sqlx::query_as(
-        "SELECT series_id, start_unix_nano, time_unix_nano, count, sum, bucket_values, \
+        "SELECT series_id, start_unix_nano, time_unix_nano, count, sum, bucket_layout, \
            bucket_counts FROM metric_series WHERE workspace_id = $1 AND series_id = ANY($2) \
          ORDER BY series_id FOR UPDATE",
     )
@@ -511,7 +523,7 @@ pub async fn store(
                 time_unix_nano: p.time_ns,
                 count: p.count.min(i64::MAX as u64) as i64,
                 sum: p.sum,
-                bucket_values: p.bucket_values.clone(),
+                bucket_layout: p.bucket_layout.clone(),
                 bucket_counts: p
                     .bucket_counts
                     .iter()
@@ -588,10 +600,10 @@ pub async fn store(
     let states: Vec<&SeriesState> = last.values().filter(|s| s.time_unix_nano >= 0).collect();
     sqlx::query(
         "UPDATE metric_series AS m SET start_unix_nano = u.start_ns, time_unix_nano = u.time_ns, \
-           count = u.count, sum = u.sum, bucket_values = string_to_array(u.bucket_values, ',')::float8[], \
+           count = u.count, sum = u.sum, bucket_layout = string_to_array(u.bucket_layout, ',')::float8[], \
            bucket_counts = string_to_array(u.bucket_counts, ',')::bigint[], updated_at = now() \
          FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::float8[], \
-           $7::text[], $8::text[]) AS u(series_id, start_ns, time_ns, count, sum, bucket_values, bucket_counts) \
+           $7::text[], $8::text[]) AS u(series_id, start_ns, time_ns, count, sum, bucket_layout, bucket_counts) \
          WHERE m.workspace_id = $1 AND m.series_id = u.series_id",
     )
     .bind(workspace)
@@ -601,7 +613,7 @@ pub async fn store(
     .bind(states.iter().map(|s| s.count).collect::<Vec<_>>())
     .bind(states.iter().map(|s| s.sum).collect::<Vec<_>>())
     // Arrays of arrays must be rectangular: each row's buckets as one comma-joined string.
-    .bind(states.iter().map(|s| join(&s.bucket_values)).collect::<Vec<_>>())
+    .bind(states.iter().map(|s| join(&s.bucket_layout)).collect::<Vec<_>>())
     .bind(states.iter().map(|s| join(&s.bucket_counts)).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
