@@ -384,3 +384,149 @@ fn bootstrap_a_fresh_install_from_the_command_line() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// One OTLP protobuf request of `traces` traces of five spans each.
+fn otlp_body(traces: usize) -> Vec<u8> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message;
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let kv = |key: &str, value: &str| KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.into())),
+        }),
+        ..Default::default()
+    };
+    let mut spans = Vec::new();
+    for t in 0..traces {
+        let trace_id = (t as u128 + 1).to_be_bytes().to_vec();
+        for s in 0..5u64 {
+            spans.push(Span {
+                trace_id: trace_id.clone(),
+                span_id: (s + 1).to_be_bytes().to_vec(),
+                parent_span_id: if s == 0 {
+                    vec![]
+                } else {
+                    1u64.to_be_bytes().to_vec()
+                },
+                name: format!("chat {s}"),
+                start_time_unix_nano: now - 2_000_000_000,
+                end_time_unix_nano: now - 1_000_000_000,
+                attributes: vec![
+                    kv("gen_ai.request.model", "gpt-4o"),
+                    kv("gen_ai.operation.name", "chat"),
+                ],
+                ..Default::default()
+            });
+        }
+    }
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", "shutdown-bot")],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+#[test]
+fn a_stopping_server_finishes_the_exports_in_flight() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::Stdio;
+
+    let db = FreshDb::new();
+    let mut cmd = argus();
+    cmd.args([
+        "user",
+        "create",
+        "--email",
+        "ops@example.com",
+        "--name",
+        "Ops",
+        "--workspace",
+        "P",
+    ])
+    .env("DATABASE_URL", db.url.as_str())
+    .env("ARGUS_DB_MIN_CONNECTIONS", "0")
+    .env("ARGUS_LOG", "warn");
+    let stdout = succeeded(run_with_stdin(cmd, "a long passphrase\n"));
+    let workspace = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("workspace_id="))
+        .unwrap()
+        .to_owned();
+    let key = succeeded(argus_on(
+        &db,
+        &["apikey", "create", "--workspace", &workspace, "--name", "k"],
+    ))
+    .trim()
+    .to_owned();
+
+    let mut server = argus()
+        .args(["serve"])
+        .env("DATABASE_URL", db.url.as_str())
+        .env("ARGUS_LISTEN_ADDR", "127.0.0.1:0")
+        .env("ARGUS_DB_MIN_CONNECTIONS", "0")
+        .env("ARGUS_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let addr = lines
+        .find_map(|l| {
+            l.unwrap()
+                .strip_prefix("Argus is running at http://")
+                .map(str::to_owned)
+        })
+        .expect("the server prints its address");
+
+    // A large export: 2,000 traces, 10,000 spans.
+    let body = otlp_body(2_000);
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        conn,
+        "POST /v1/traces HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-protobuf\r\n\
+         X-API-Key: {key}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    conn.write_all(&body).unwrap();
+    // Stop the server while it stores them.
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 200"),
+        "the export in flight is answered: {response}"
+    );
+    let status = server.wait().unwrap();
+    assert!(status.success(), "a clean exit: {status}");
+
+    // And what was acknowledged is stored.
+    let count = Command::new("psql")
+        .args([db.url.as_str(), "-tAc", "SELECT count(*) FROM spans"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&count.stdout).trim(), "10000");
+}
