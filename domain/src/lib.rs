@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 pub mod access;
+pub mod analytics;
 pub mod apikeys;
 pub mod cache;
 pub mod cost;

@@ -338,6 +338,20 @@ async fn world(owner: &PgPool) -> World {
     )
     .await
     .unwrap();
+    // Telemetry of A, whose names no other tenant may ever see.
+    let ingest_access = argus_domain::access::from_api_key(&s, ingest.key.expose_secret())
+        .await
+        .unwrap();
+    let stored = argus_domain::ingest::export_native(
+        &s,
+        &ingest_access,
+        br#"{"traces": [{"trace_id": "alpha-1", "agent_id": "alpha-secret-agent",
+            "department": "alpha-secret-dept", "model": "gpt-4o", "input_tokens": 10,
+            "output_tokens": 5, "latency_ms": 100}]}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(stored.accepted, 1);
 
     let bob = session::sign_up(&s, "bob@example.com", "Bob", PASSWORD, "Beta")
         .await
@@ -412,6 +426,8 @@ impl World {
             "Alpha Secret Project".into(),
             self.a_key_prefix.clone(),
             A_PRICE_MODEL.into(),
+            "alpha-secret-agent".into(),
+            "alpha-secret-dept".into(),
             "vic@example.com".into(),
             "mem@example.com".into(),
             "ann@example.com".into(),

@@ -4,12 +4,17 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod dashboard;
 mod error;
 mod prices;
 mod system;
 
 pub use auth::{
     ApiKeyInfo, CreatedApiKey, Member, Role, Session, WorkspaceSettings, WorkspaceSummary,
+};
+pub use dashboard::{
+    AgentStat, FilterOptions, Filters, HomeKpis, Kpi, SeriesPoint, Timeseries, Unit, Window,
+    DEFAULT_RANGE, RANGES,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use prices::{PriceJob, Prices, UnpricedModel, WorkspacePrice};

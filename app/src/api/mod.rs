@@ -8,6 +8,7 @@
 pub mod context;
 pub mod keys;
 pub mod members;
+pub mod metrics;
 pub mod prices;
 pub mod session;
 pub mod system;
@@ -101,6 +102,9 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
         Owner,
         "name=Renamed&retention_days=30",
     ),
+    TenantEndpoint::read("/api/v1/metrics/home-kpis"),
+    TenantEndpoint::read("/api/v1/metrics/timeseries"),
+    TenantEndpoint::read("/api/v1/metrics/filter-options"),
     TenantEndpoint::read("/api/v1/prices"),
     TenantEndpoint::write(
         "/api/v1/prices/set",

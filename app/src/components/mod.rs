@@ -1,5 +1,6 @@
 //! Reusable components.
 
+pub mod charts;
 pub mod forms;
 pub mod layout;
 pub mod theme_toggle;

@@ -1,61 +1,329 @@
-//! Home: the workspace at a glance, and where to go next. The dashboard's KPIs land here once
-//! traces are ingested.
+//! Home: the workspace's KPIs over the chosen range and filters, requests and errors over time,
+//! and the agents that cost most and fail most. Filters live in the URL (shareable; rendered on
+//! the server, so a pasted link shows exactly that page without JavaScript); the data refetches
+//! every 30 seconds while the tab is visible (`?refresh=N` changes the interval), keeping the
+//! old numbers on screen until the new ones arrive.
 
+use argus_types::{AgentStat, FilterOptions, Filters, HomeKpis, Kpi, Unit, RANGES};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
 
+use crate::api::metrics::{get_filter_options, get_home_kpis, get_timeseries};
+use crate::components::charts::{RequestsChart, Sparkline};
+use crate::error::AppError;
+use crate::format;
+use crate::state::filters::{href, use_filter_memory, use_filters, use_refresh, with_filter};
 use crate::state::session::use_session;
+
+const PATH: &str = "/";
 
 #[component]
 pub fn HomePage() -> impl IntoView {
     let session = use_session();
+    let filters = use_filters();
+    use_filter_memory(PATH);
+    let query = use_query_map();
+    let refresh_seconds = Signal::derive(move || {
+        query.with(|q| {
+            q.get("refresh")
+                .and_then(|v| v.trim_end_matches('s').parse::<u64>().ok())
+                .unwrap_or(30)
+        })
+    });
+    let (tick, refresh) = use_refresh(refresh_seconds);
+    let kpis = Resource::new(
+        move || (filters.get(), tick.get()),
+        |(f, _)| {
+            get_home_kpis(
+                f.range,
+                f.from,
+                f.to,
+                f.dept,
+                f.env,
+                f.version,
+                f.agent,
+                f.model,
+                Some(true),
+            )
+        },
+    );
+    let series = Resource::new(
+        move || (filters.get(), tick.get()),
+        |(f, _)| {
+            get_timeseries(
+                f.range,
+                f.from,
+                f.to,
+                f.dept,
+                f.env,
+                f.version,
+                f.agent,
+                f.model,
+                Some(true),
+            )
+        },
+    );
+    let options = Resource::new(move || tick.get() / 10, |_| get_filter_options());
     view! {
         <Title text="Home · Argus" />
         <Transition fallback=|| view! { <div class="card skeleton" aria-busy="true"></div> }>
             {move || Suspend::new(async move {
-                let session = session.0.await;
-                session.ok().flatten().map(|s| {
-                    let admin = s.workspace.role >= argus_types::Role::Admin;
-                    view! {
-                        <div class="page-header">
-                            <div>
-                                <h1 data-testid="home-title">{s.workspace.name.clone()}</h1>
-                                <p class="muted">
-                                    "Signed in as " {s.name.clone()} " · "
-                                    <span data-testid="home-role">{s.workspace.role.label()}</span>
-                                </p>
-                            </div>
+                session.0.await.ok().flatten().map(|s| view! {
+                    <div class="page-header">
+                        <div>
+                            <h1 data-testid="home-title">{s.workspace.name.clone()}</h1>
+                            <p class="muted">
+                                "Signed in as " {s.name.clone()} " · "
+                                <span data-testid="home-role">{s.workspace.role.label()}</span>
+                            </p>
                         </div>
-                        <div class="card-grid">
-                            <section class="card">
-                                <h2>"Connect an agent"</h2>
-                                <p class="muted">
-                                    "Agents authenticate with an API key of this workspace. Create one with the "
-                                    <code>"ingest"</code> " scope for each agent or environment."
-                                </p>
-                                {admin.then(|| view! {
-                                    <a class="button" href="/settings/api-keys">"Create an API key"</a>
+                        <div class="page-actions">
+                            <Transition>
+                                {move || Suspend::new(async move {
+                                    kpis.await.ok().map(|k| view! {
+                                        <span class="muted" data-testid="last-updated">
+                                            {k.window.label.clone()} " · updated "
+                                            {k.generated_at.format("%H:%M:%S UTC").to_string()}
+                                        </span>
+                                    })
                                 })}
-                            </section>
-                            <section class="card">
-                                <h2>"Your team"</h2>
-                                <p class="muted">"Add people who already have an Argus account, as viewers, members, admins or owners."</p>
-                                <a class="button button-secondary" href="/settings/members">"Members"</a>
-                            </section>
-                            <section class="card">
-                                <h2>"Workspace"</h2>
-                                <dl class="facts">
-                                    <dt>"Slug"</dt>
-                                    <dd class="mono">{s.workspace.slug.clone()}</dd>
-                                    <dt>"Workspaces"</dt>
-                                    <dd>{s.workspaces.len()}</dd>
-                                </dl>
-                                <p><a href="/settings/workspace">"Workspace settings"</a></p>
-                            </section>
+                            </Transition>
+                            <button type="button" class="button button-secondary button-small"
+                                data-testid="refresh" on:click=move |_| refresh()>"Refresh"</button>
                         </div>
-                    }
+                    </div>
                 })
             })}
         </Transition>
+        <Transition>
+            {move || Suspend::new(async move {
+                let opts = options.await.unwrap_or_default();
+                view! { <FilterBar filters options=opts /> }
+            })}
+        </Transition>
+        <Transition fallback=|| view! { <div class="kpi-grid skeleton" aria-busy="true"></div> }>
+            {move || Suspend::new(async move {
+                match kpis.await {
+                    Err(e) => view! { <LoadError error=e /> }.into_any(),
+                    Ok(k) => view! { <Kpis kpis=k filters /> }.into_any(),
+                }
+            })}
+        </Transition>
+        <section class="card">
+            <h2>"Requests and errors"</h2>
+            <Transition fallback=|| view! { <div class="chart skeleton" aria-busy="true"></div> }>
+                {move || Suspend::new(async move {
+                    match series.await {
+                        Err(e) => view! { <LoadError error=e /> }.into_any(),
+                        Ok(ts) => view! {
+                            <RequestsChart points=ts.points step_seconds=ts.window.step_seconds
+                                title=format!("Requests and errors, {}", ts.window.label) />
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
     }
+}
+
+#[component]
+fn LoadError(error: AppError) -> impl IntoView {
+    view! {
+        <div class="callout callout-error" role="alert">
+            <p>{error.message().to_owned()}</p>
+        </div>
+    }
+}
+
+/// One dropdown of the filter bar: "all" plus the values the workspace has sent (and the
+/// current value, even when it is not among them).
+#[component]
+fn FilterSelect(
+    name: &'static str,
+    label: &'static str,
+    all: &'static str,
+    values: Vec<String>,
+    current: Option<String>,
+    filters: Memo<Filters>,
+) -> impl IntoView {
+    let navigate = use_navigate();
+    let mut values = values;
+    if let Some(c) = &current {
+        if !values.contains(c) {
+            values.push(c.clone());
+        }
+    }
+    let on_change = move |ev: leptos::ev::Event| {
+        let next = with_filter(&filters.get_untracked(), name, event_target_value(&ev));
+        navigate(&href(PATH, &next), NavigateOptions::default());
+    };
+    view! {
+        <label>
+            {label}
+            <select name=name on:change=on_change data-testid=format!("filter-{name}")>
+                <option value="" selected=current.is_none()>{all}</option>
+                {values.into_iter().map(|v| {
+                    let selected = current.as_deref() == Some(v.as_str());
+                    view! { <option value=v.clone() selected=selected>{v.clone()}</option> }
+                }).collect_view()}
+            </select>
+        </label>
+    }
+}
+
+/// The filters as a GET form: it works without JavaScript (Apply); with it, every change
+/// navigates at once.
+#[component]
+fn FilterBar(filters: Memo<Filters>, options: FilterOptions) -> impl IntoView {
+    let f = filters.get_untracked();
+    let custom = f.from.is_some() || f.to.is_some();
+    let range = f.range.clone();
+    let navigate = use_navigate();
+    let on_range = move |ev: leptos::ev::Event| {
+        let next = with_filter(&filters.get_untracked(), "range", event_target_value(&ev));
+        navigate(&href(PATH, &next), NavigateOptions::default());
+    };
+    view! {
+        <form class="filters card" method="get" action=PATH data-testid="filter-bar">
+            <label>
+                "Range"
+                <select name="range" on:change=on_range data-testid="filter-range">
+                    {custom.then(|| view! { <option value="" selected>"Custom"</option> })}
+                    {RANGES.into_iter().map(|r| {
+                        let selected = !custom
+                            && range.as_deref().unwrap_or(argus_types::DEFAULT_RANGE) == r;
+                        view! { <option value=r selected=selected>{range_label(r)}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+            <FilterSelect name="dept" label="Department" all="All departments"
+                values=options.departments current=f.dept.clone() filters />
+            <FilterSelect name="env" label="Environment" all="All environments"
+                values=options.environments current=f.env.clone() filters />
+            <FilterSelect name="version" label="Version" all="All versions"
+                values=options.versions current=f.version.clone() filters />
+            <FilterSelect name="agent" label="Agent" all="All agents"
+                values=options.agents current=f.agent.clone() filters />
+            <FilterSelect name="model" label="Model" all="All models"
+                values=options.models current=f.model.clone() filters />
+            <button type="submit" class="button button-secondary button-small">"Apply"</button>
+            {(!f.is_empty()).then(|| view! {
+                <a class="button button-small button-ghost" href=PATH data-testid="clear-filters">"Clear"</a>
+            })}
+        </form>
+    }
+}
+
+fn range_label(r: &str) -> &'static str {
+    match r {
+        "1h" => "Last hour",
+        "24h" => "Last 24 hours",
+        "7d" => "Last 7 days",
+        "30d" => "Last 30 days",
+        _ => "Last 90 days",
+    }
+}
+
+/// Whether a rise of this KPI is bad news (shown red), good news, or neither.
+fn rise_is_bad(key: &str) -> Option<bool> {
+    match key {
+        "error_rate" | "avg_latency" | "p95_latency" | "cost" => Some(true),
+        _ => None,
+    }
+}
+
+#[component]
+fn KpiCard(kpi: Kpi) -> impl IntoView {
+    let change = format::change(kpi.value, kpi.previous);
+    let tone = match (rise_is_bad(&kpi.key), kpi.value, kpi.previous) {
+        (Some(true), Some(c), Some(p)) if c > p * 1.05 => "kpi-change bad",
+        (Some(true), Some(c), Some(p)) if c < p * 0.95 => "kpi-change good",
+        _ => "kpi-change",
+    };
+    let previous = format::value(kpi.unit, kpi.previous);
+    view! {
+        <section class="card kpi" data-testid=format!("kpi-{}", kpi.key)>
+            <h3>{kpi.label.clone()}</h3>
+            <p class="kpi-value" data-testid="kpi-value">{format::value(kpi.unit, kpi.value)}</p>
+            <p class=tone title=format!("previous period: {previous}")>
+                {change} <span class="muted">" vs previous"</span>
+            </p>
+            <Sparkline values=kpi.spark label=kpi.label />
+        </section>
+    }
+}
+
+#[component]
+fn Kpis(kpis: HomeKpis, filters: Memo<Filters>) -> impl IntoView {
+    let empty = kpis
+        .kpis
+        .iter()
+        .find(|k| k.key == "requests")
+        .and_then(|k| k.value)
+        .unwrap_or(0.0)
+        == 0.0
+        && kpis.kpis.iter().all(|k| k.value.unwrap_or(0.0) == 0.0);
+    view! {
+        {(!kpis.notices.is_empty()).then(|| view! {
+            <div class="callout callout-warn" role="status" data-testid="filter-notice">
+                {kpis.notices.iter().map(|n| view! { <p>{n.clone()}</p> }).collect_view()}
+                <p class="muted">"Showing the default instead."</p>
+            </div>
+        })}
+        {empty.then(|| view! {
+            <div class="callout" data-testid="no-data">
+                <p>"No traces in this range. Send some from an agent with an "
+                    <a href="/settings/api-keys">"ingest API key"</a>
+                    ", or pick a longer range."</p>
+            </div>
+        })}
+        <div class="kpi-grid">
+            {kpis.kpis.into_iter().map(|k| view! { <KpiCard kpi=k /> }).collect_view()}
+        </div>
+        <div class="card-grid">
+            <section class="card">
+                <h2>"Top agents by cost"</h2>
+                <AgentTable agents=kpis.top_by_cost filters metric="cost" />
+            </section>
+            <section class="card">
+                <h2>"Top agents by errors"</h2>
+                <AgentTable agents=kpis.top_by_errors filters metric="errors" />
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn AgentTable(
+    agents: Vec<AgentStat>,
+    filters: Memo<Filters>,
+    metric: &'static str,
+) -> impl IntoView {
+    if agents.is_empty() {
+        return view! { <p class="empty">"Nothing in this range."</p> }.into_any();
+    }
+    let f = filters.get_untracked();
+    view! {
+        <table class="table" data-testid=format!("top-{metric}")>
+            <thead><tr><th>"Agent"</th><th>"Department"</th><th class="num">"Requests"</th>
+                <th class="num">"Errors"</th><th class="num">"Cost"</th></tr></thead>
+            <tbody>
+                {agents.into_iter().map(|a| {
+                    let link = href(PATH, &with_filter(&f, "agent", a.agent.clone()));
+                    view! {
+                        <tr>
+                            <td><a href=link>{a.agent.clone()}</a></td>
+                            <td>{a.department.clone()}</td>
+                            <td class="num">{format::value(Unit::Count, Some(a.requests as f64))}</td>
+                            <td class="num">{format::value(Unit::Count, Some(a.errors as f64))}</td>
+                            <td class="num">{format::value(Unit::Usd, Some(a.cost_usd))}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
 }

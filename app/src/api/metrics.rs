@@ -1,0 +1,101 @@
+//! The dashboard's query API: GET server functions under `/api/v1/metrics/…`, shared by the
+//! pages and external clients. Parameters: `range` (1h, 24h, 7d, 30d, 90d) or `from`/`to`
+//! (RFC 3339 or a date), and `dept`, `env`, `version`, `agent`, `model`. A bad value is a 400
+//! `INVALID_INPUT` naming it — unless `fallback=true` (what the pages send): then it is
+//! ignored and the answer's `notices` say so.
+
+// One argument per query parameter: that is what keeps the URLs plain (`?range=7d&dept=…`).
+#![allow(clippy::too_many_arguments)]
+
+#[cfg(feature = "ssr")]
+use argus_types::Role;
+use argus_types::{FilterOptions, HomeKpis, Timeseries};
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+
+use crate::error::AppError;
+
+/// The caller's filters, resolved (or sanitized, with `fallback`), and the notices.
+#[cfg(feature = "ssr")]
+fn resolve(
+    range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    dept: Option<String>,
+    env: Option<String>,
+    version: Option<String>,
+    agent: Option<String>,
+    model: Option<String>,
+    fallback: Option<bool>,
+) -> Result<(argus_domain::analytics::Resolved, Vec<String>), AppError> {
+    use argus_domain::analytics;
+    let filters = argus_types::Filters {
+        range,
+        from,
+        to,
+        dept,
+        env,
+        version,
+        agent,
+        model,
+    };
+    let now = chrono::Utc::now();
+    let (filters, notices) = if fallback.unwrap_or(false) {
+        analytics::sanitize(&filters, now)
+    } else {
+        (filters, Vec::new())
+    };
+    Ok((analytics::resolve(&filters, now)?, notices))
+}
+
+/// `GET /api/v1/metrics/home-kpis`: requests, error rate, average and p95 latency, tokens,
+/// cost and active agents over the window, each with the previous period and a sparkline;
+/// the top agents by cost and by errors.
+#[server(prefix = "/api/v1", endpoint = "metrics/home-kpis", input = GetUrl)]
+pub async fn get_home_kpis(
+    range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    dept: Option<String>,
+    env: Option<String>,
+    version: Option<String>,
+    agent: Option<String>,
+    model: Option<String>,
+    fallback: Option<bool>,
+) -> Result<HomeKpis, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    let (q, notices) = resolve(range, from, to, dept, env, version, agent, model, fallback)?;
+    let mut kpis = argus_domain::analytics::home_kpis(&services(), access.workspace, &q).await?;
+    kpis.notices = notices;
+    Ok(kpis)
+}
+
+/// `GET /api/v1/metrics/timeseries`: requests, errors, tokens, cost and average latency per
+/// chart step (at most 150 points).
+#[server(prefix = "/api/v1", endpoint = "metrics/timeseries", input = GetUrl)]
+pub async fn get_timeseries(
+    range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    dept: Option<String>,
+    env: Option<String>,
+    version: Option<String>,
+    agent: Option<String>,
+    model: Option<String>,
+    fallback: Option<bool>,
+) -> Result<Timeseries, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    let (q, _) = resolve(range, from, to, dept, env, version, agent, model, fallback)?;
+    Ok(argus_domain::analytics::timeseries(&services(), access.workspace, &q).await?)
+}
+
+/// `GET /api/v1/metrics/filter-options`: the departments, environments, versions, agents and
+/// models this workspace has sent (what the filter dropdowns offer).
+#[server(prefix = "/api/v1", endpoint = "metrics/filter-options", input = GetUrl)]
+pub async fn get_filter_options() -> Result<FilterOptions, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    Ok(argus_domain::analytics::filter_options(&services(), access.workspace).await?)
+}

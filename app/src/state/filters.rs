@@ -1,0 +1,135 @@
+//! The filter context: `{range, dept, env, version, agent, model}` (or `from`/`to`).
+//!
+//! The URL is the source of truth: [`use_filters`] reads the query string (so a pasted link
+//! renders, on the server, exactly that filtered page), and changing a filter navigates to the
+//! new URL client-side (no reload; back and forward restore filters). localStorage remembers
+//! the last filters and restores them only when the URL has none ([`use_filter_memory`]).
+
+use argus_types::Filters;
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
+
+/// localStorage key of the last filters (JSON, as gloo-storage writes it).
+pub const FILTERS_STORAGE_KEY: &str = "argus.filters";
+
+/// The filters in a query string; blank values are unset.
+pub fn from_query(q: &ParamsMap) -> Filters {
+    let get = |k: &str| q.get(k).filter(|v| !v.trim().is_empty());
+    Filters {
+        range: get("range"),
+        from: get("from"),
+        to: get("to"),
+        dept: get("dept"),
+        env: get("env"),
+        version: get("version"),
+        agent: get("agent"),
+        model: get("model"),
+    }
+}
+
+/// The current filters, from the URL.
+pub fn use_filters() -> Memo<Filters> {
+    let query = use_query_map();
+    Memo::new(move |_| query.with(from_query))
+}
+
+/// `path` with `filters` as its query string.
+pub fn href(path: &str, filters: &Filters) -> String {
+    let q = filters.to_query();
+    if q.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{q}")
+    }
+}
+
+/// `filters` with one filter set (an empty value clears it).
+pub fn with_filter(filters: &Filters, key: &str, value: String) -> Filters {
+    let mut f = filters.clone();
+    let value = Some(value).filter(|v| !v.is_empty());
+    match key {
+        "range" => {
+            f.range = value;
+            // A preset replaces a custom range.
+            f.from = None;
+            f.to = None;
+        }
+        "dept" => f.dept = value,
+        "env" => f.env = value,
+        "version" => f.version = value,
+        "agent" => f.agent = value,
+        _ => f.model = value,
+    }
+    f
+}
+
+/// Remembers the page's filters in localStorage and, when the page is opened with none in its
+/// URL, restores the last ones (replacing the history entry, so Back still works).
+pub fn use_filter_memory(path: &'static str) {
+    let filters = use_filters();
+    #[cfg(feature = "browser")]
+    {
+        use gloo_storage::{LocalStorage, Storage};
+        use leptos_router::hooks::use_navigate;
+        use leptos_router::NavigateOptions;
+        let navigate = use_navigate();
+        let first = StoredValue::new(true);
+        Effect::new(move |_| {
+            let current = filters.get();
+            if first.get_value() {
+                first.set_value(false);
+                if current.is_empty() {
+                    if let Ok(stored) = LocalStorage::get::<Filters>(FILTERS_STORAGE_KEY) {
+                        if !stored.is_empty() {
+                            navigate(
+                                &href(path, &stored),
+                                NavigateOptions {
+                                    replace: true,
+                                    ..Default::default()
+                                },
+                            );
+                            return;
+                        }
+                    }
+                }
+            }
+            // Private browsing may refuse storage: filters then live in the URL only.
+            let _ = LocalStorage::set(FILTERS_STORAGE_KEY, &current);
+        });
+    }
+    #[cfg(not(feature = "browser"))]
+    let _ = (filters, path);
+}
+
+/// A counter that moves every `seconds` while the tab is visible (paused while hidden), and a
+/// way to move it now: resources keyed on it refetch. On the server it never moves.
+pub fn use_refresh(seconds: Signal<u64>) -> (ReadSignal<u64>, impl Fn() + Copy) {
+    let (tick, set_tick) = signal(0u64);
+    let refresh = move || set_tick.update(|t| *t += 1);
+    #[cfg(feature = "browser")]
+    {
+        let elapsed = StoredValue::new(0u64);
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                let visible = web_sys::window()
+                    .and_then(|w| w.document())
+                    .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
+                if !visible {
+                    return;
+                }
+                elapsed.update_value(|e| *e += 1);
+                if elapsed.get_value() >= seconds.get_untracked().max(1) {
+                    elapsed.set_value(0);
+                    refresh();
+                }
+            },
+            std::time::Duration::from_secs(1),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    #[cfg(not(feature = "browser"))]
+    let _ = seconds;
+    (tick, refresh)
+}

@@ -1,0 +1,569 @@
+//! The dashboard's numbers, read from the hourly and daily rollups only (never the raw spans).
+//!
+//! A request's filters resolve to a [`Resolved`] window of whole buckets ending with the
+//! current, still-open one (rollups are written in the ingest transaction, so it is exact):
+//! `1h` is the previous and the current hour, `24h` the last 24 hourly buckets, `7d` 168;
+//! `30d` and `90d` read the daily rollup. `from`/`to` are widened to whole buckets, daily from
+//! 30 days up. A chart point is one or more buckets, so that a window has at most
+//! [`MAX_POINTS`] of them. The previous period is the same length just before.
+//!
+//! Without a model filter, requests are traces (their root's latency, error when any span
+//! failed). With one, they are that model's calls (spans), so every KPI still means something.
+//! Results are cached (cache-aside) under `{domain}:{workspace}:{window and filters}`:
+//! the last hour in the hot tier, a day in the warm tier, longer ranges in the cold tier;
+//! ingestion drops a workspace's entries when its data changes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use argus_types::{
+    AgentStat, FilterOptions, Filters, HomeKpis, Kpi, SeriesPoint, Timeseries, Unit, Window,
+    DEFAULT_RANGE, RANGES,
+};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+
+use crate::cache::{CacheKey, Ttl};
+use crate::histogram::Histogram;
+use crate::tenancy::{self, WorkspaceId};
+use crate::{Error, Result, Services};
+
+/// The most points a chart gets.
+pub const MAX_POINTS: i64 = 150;
+/// The longest custom range.
+pub const MAX_DAYS: i64 = 400;
+
+/// Dimension filters (all optional).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Dims {
+    pub dept: Option<String>,
+    pub env: Option<String>,
+    pub version: Option<String>,
+    pub agent: Option<String>,
+    pub model: Option<String>,
+}
+
+/// Filters resolved against the clock.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resolved {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub previous_from: DateTime<Utc>,
+    pub step: TimeDelta,
+    pub daily: bool,
+    pub label: String,
+    /// The preset, when one was used.
+    pub preset: Option<&'static str>,
+    pub dims: Dims,
+}
+
+impl Resolved {
+    pub fn window(&self) -> Window {
+        Window {
+            from: self.from,
+            to: self.to,
+            previous_from: self.previous_from,
+            step_seconds: self.step.num_seconds(),
+            rollup: if self.daily { "daily" } else { "hourly" }.into(),
+            label: self.label.clone(),
+        }
+    }
+
+    /// The number of chart points.
+    pub fn points(&self) -> usize {
+        ((self.to - self.from).num_seconds() / self.step.num_seconds()).max(0) as usize
+    }
+
+    fn table(&self) -> &'static str {
+        if self.daily {
+            "rollup_daily"
+        } else {
+            "rollup_hourly"
+        }
+    }
+
+    /// What identifies this query in the cache.
+    fn cache_scope(&self) -> String {
+        let d = &self.dims;
+        format!(
+            "{}|{}|{}|{}|{}|{}|{}|{}",
+            self.from.timestamp(),
+            self.to.timestamp(),
+            self.step.num_seconds(),
+            d.dept.as_deref().unwrap_or(""),
+            d.env.as_deref().unwrap_or(""),
+            d.version.as_deref().unwrap_or(""),
+            d.agent.as_deref().unwrap_or(""),
+            d.model.as_deref().unwrap_or(""),
+        )
+    }
+
+    fn ttl(&self) -> Ttl {
+        match self.preset {
+            Some("1h") => Ttl::Hot,
+            Some("24h") => Ttl::Warm,
+            _ if self.to - self.from <= TimeDelta::hours(48) => Ttl::Warm,
+            _ => Ttl::Cold,
+        }
+    }
+}
+
+fn label_of(preset: &str) -> &'static str {
+    match preset {
+        "1h" => "Last hour",
+        "24h" => "Last 24 hours",
+        "7d" => "Last 7 days",
+        "30d" => "Last 30 days",
+        _ => "Last 90 days",
+    }
+}
+
+/// The smallest step of whole buckets giving at most [`MAX_POINTS`] points.
+fn step_for(buckets: i64, bucket: TimeDelta) -> TimeDelta {
+    let factors: &[i64] = if bucket == TimeDelta::hours(1) {
+        &[1, 2, 3, 4, 6, 12, 24, 48, 168]
+    } else {
+        &[1, 2, 3, 7, 14, 30]
+    };
+    let f = factors
+        .iter()
+        .copied()
+        .find(|f| (buckets + f - 1) / f <= MAX_POINTS)
+        .unwrap_or(*factors.last().unwrap_or(&1));
+    bucket * f as i32
+}
+
+fn text_filter(field: &str, value: &Option<String>) -> Result<Option<String>> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) if v.chars().count() > 200 || v.chars().any(char::is_control) => Err(
+            Error::invalid_input(field, "at most 200 characters, without control characters"),
+        ),
+        Some(v) => Ok(Some(v.to_owned())),
+    }
+}
+
+fn parse_time(field: &str, value: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(value.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+        })
+        .map_err(|_| {
+            Error::invalid_input(
+                field,
+                format!("{value:?} is not a time (RFC 3339, e.g. 2026-11-01T00:00:00Z, or a date)"),
+            )
+        })
+}
+
+/// Resolves `filters` at `now`. Any bad value is an [`Error::InvalidInput`] naming its field
+/// (the API's behaviour; pages use [`sanitize`] first).
+pub fn resolve(filters: &Filters, now: DateTime<Utc>) -> Result<Resolved> {
+    let dims = Dims {
+        dept: text_filter("dept", &filters.dept)?,
+        env: text_filter("env", &filters.env)?,
+        version: text_filter("version", &filters.version)?,
+        agent: text_filter("agent", &filters.agent)?,
+        model: text_filter("model", &filters.model)?,
+    };
+    let hour = TimeDelta::hours(1);
+    let day = TimeDelta::days(1);
+    let custom = filters
+        .from
+        .as_deref()
+        .is_some_and(|f| !f.trim().is_empty())
+        || filters.to.as_deref().is_some_and(|t| !t.trim().is_empty());
+    if custom {
+        let from = parse_time(
+            "from",
+            filters.from.as_deref().ok_or_else(|| Error::MissingField {
+                field: "from".into(),
+            })?,
+        )?;
+        let to = match filters.to.as_deref().map(str::trim) {
+            None | Some("") => now,
+            Some(t) => parse_time("to", t)?,
+        };
+        if to <= from {
+            return Err(Error::invalid_input("to", "must be after from"));
+        }
+        if to - from > TimeDelta::days(MAX_DAYS) {
+            return Err(Error::invalid_input(
+                "from",
+                format!("a range is at most {MAX_DAYS} days"),
+            ));
+        }
+        let daily = to - from >= TimeDelta::days(30);
+        let bucket = if daily { day } else { hour };
+        let from = from.duration_trunc(bucket).unwrap_or(from);
+        let to_floor = to.duration_trunc(bucket).unwrap_or(to);
+        let to = if to_floor == to {
+            to
+        } else {
+            to_floor + bucket
+        };
+        let buckets = (to - from).num_seconds() / bucket.num_seconds();
+        return Ok(Resolved {
+            from,
+            to,
+            previous_from: from - (to - from),
+            step: step_for(buckets, bucket),
+            daily,
+            label: format!(
+                "{} → {}",
+                from.format("%Y-%m-%d %H:%M"),
+                to.format("%Y-%m-%d %H:%M")
+            ),
+            preset: None,
+            dims,
+        });
+    }
+    let preset = match filters.range.as_deref().map(str::trim) {
+        None | Some("") => DEFAULT_RANGE,
+        Some(r) => RANGES.into_iter().find(|p| *p == r).ok_or_else(|| {
+            Error::invalid_input(
+                "range",
+                format!("{r:?} is not a range; use one of {}", RANGES.join(", ")),
+            )
+        })?,
+    };
+    let (daily, buckets) = match preset {
+        "1h" => (false, 2),
+        "24h" => (false, 24),
+        "7d" => (false, 168),
+        "30d" => (true, 30),
+        _ => (true, 90),
+    };
+    let bucket = if daily { day } else { hour };
+    let to = now.duration_trunc(bucket).unwrap_or(now) + bucket;
+    let from = to - bucket * buckets;
+    Ok(Resolved {
+        from,
+        to,
+        previous_from: from - (to - from),
+        step: step_for(buckets as i64, bucket),
+        daily,
+        label: label_of(preset).into(),
+        preset: Some(preset),
+        dims,
+    })
+}
+
+/// For pages: the filters with every bad value dropped (back to its default), and a notice
+/// per dropped value. Never fails.
+pub fn sanitize(filters: &Filters, now: DateTime<Utc>) -> (Filters, Vec<String>) {
+    let mut clean = filters.clone();
+    let mut notices = Vec::new();
+    for _ in 0..8 {
+        match resolve(&clean, now) {
+            Ok(_) => break,
+            Err(Error::InvalidInput { field, message }) => {
+                notices.push(format!("Ignored {field}: {message}."));
+                match field.as_str() {
+                    "range" => clean.range = None,
+                    "from" | "to" => {
+                        clean.from = None;
+                        clean.to = None;
+                    }
+                    "dept" => clean.dept = None,
+                    "env" => clean.env = None,
+                    "version" => clean.version = None,
+                    "agent" => clean.agent = None,
+                    _ => clean.model = None,
+                }
+            }
+            Err(Error::MissingField { .. }) => {
+                notices.push("Ignored to: a custom range needs from.".into());
+                clean.from = None;
+                clean.to = None;
+            }
+            Err(_) => break,
+        }
+    }
+    (clean, notices)
+}
+
+/// One rollup row, as the dashboard needs it.
+#[derive(sqlx::FromRow)]
+struct Row {
+    bucket: DateTime<Utc>,
+    agent: String,
+    department: String,
+    requests: i64,
+    errors: i64,
+    latency_sum_us: i64,
+    hist: serde_json::Value,
+    input_tokens: i64,
+    output_tokens: i64,
+    cost: f64,
+    spans: i64,
+}
+
+/// The rows of `[previous_from, to)` matching the dimension filters.
+async fn rows(pool: &sqlx::PgPool, workspace: WorkspaceId, q: &Resolved) -> Result<Vec<Row>> {
+    // Requests are traces without a model filter (model '' rows), the model's calls with one.
+    let measures = if q.dims.model.is_some() {
+        "spans AS requests, span_errors AS errors, span_latency_sum_us AS latency_sum_us, \
+         span_latency_hist AS hist"
+    } else {
+        "traces AS requests, trace_errors AS errors, trace_latency_sum_us AS latency_sum_us, \
+         trace_latency_hist AS hist"
+    };
+    let sql = format!(
+        "SELECT bucket, agent, department, {measures}, input_tokens, output_tokens, \
+           cost_usd::float8 AS cost, spans \
+         FROM {table} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
+           AND ($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR environment = $5) \
+           AND ($6::text IS NULL OR version = $6) AND ($7::text IS NULL OR agent = $7) \
+           AND ($8::text IS NULL OR model = $8)",
+        table = q.table(),
+    );
+    let mut tx = tenancy::begin(pool, workspace).await?;
+    let rows = sqlx::query_as(&sql)
+        .bind(workspace)
+        .bind(q.previous_from)
+        .bind(q.to)
+        .bind(&q.dims.dept)
+        .bind(&q.dims.env)
+        .bind(&q.dims.version)
+        .bind(&q.dims.agent)
+        .bind(&q.dims.model)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Sums over a set of rows.
+#[derive(Clone, Debug, Default)]
+struct Sums {
+    requests: i64,
+    errors: i64,
+    latency_sum_us: i64,
+    hist: Histogram,
+    input_tokens: i64,
+    output_tokens: i64,
+    cost: f64,
+    agents: BTreeSet<String>,
+}
+
+impl Sums {
+    fn add(&mut self, r: &Row) {
+        self.requests += r.requests;
+        self.errors += r.errors;
+        self.latency_sum_us += r.latency_sum_us;
+        self.hist.merge(&Histogram::from_json(&r.hist));
+        self.input_tokens += r.input_tokens;
+        self.output_tokens += r.output_tokens;
+        self.cost += r.cost;
+        if r.requests > 0 || r.spans > 0 {
+            self.agents.insert(r.agent.clone());
+        }
+    }
+
+    fn error_rate(&self) -> Option<f64> {
+        (self.requests > 0).then(|| self.errors as f64 * 100.0 / self.requests as f64)
+    }
+
+    fn avg_latency_ms(&self) -> Option<f64> {
+        (self.requests > 0).then(|| self.latency_sum_us as f64 / self.requests as f64 / 1000.0)
+    }
+
+    fn p95_ms(&self) -> Option<f64> {
+        self.hist.quantile(0.95).map(|us| us / 1000.0)
+    }
+
+    fn tokens(&self) -> i64 {
+        self.input_tokens + self.output_tokens
+    }
+}
+
+/// The window's sums, the previous period's, and one per chart step.
+struct Totals {
+    current: Sums,
+    previous: Sums,
+    steps: Vec<Sums>,
+    by_agent: BTreeMap<String, (String, Sums)>,
+}
+
+fn totals(q: &Resolved, rows: &[Row]) -> Totals {
+    let mut t = Totals {
+        current: Sums::default(),
+        previous: Sums::default(),
+        steps: vec![Sums::default(); q.points()],
+        by_agent: BTreeMap::new(),
+    };
+    let step = q.step.num_seconds();
+    for r in rows {
+        if r.bucket < q.from {
+            t.previous.add(r);
+            continue;
+        }
+        t.current.add(r);
+        let i = ((r.bucket - q.from).num_seconds() / step) as usize;
+        if let Some(s) = t.steps.get_mut(i) {
+            s.add(r);
+        }
+        t.by_agent
+            .entry(r.agent.clone())
+            .or_insert_with(|| (r.department.clone(), Sums::default()))
+            .1
+            .add(r);
+    }
+    t
+}
+
+fn kpis(q: &Resolved, t: &Totals) -> Vec<Kpi> {
+    let calls = q.dims.model.is_some();
+    let kpi = |key: &str, label: &str, unit: Unit, f: &dyn Fn(&Sums) -> Option<f64>| Kpi {
+        key: key.into(),
+        label: label.into(),
+        unit,
+        value: f(&t.current),
+        previous: f(&t.previous),
+        spark: t.steps.iter().map(f).collect(),
+    };
+    vec![
+        kpi(
+            "requests",
+            if calls { "Calls" } else { "Requests" },
+            Unit::Count,
+            &|s| Some(s.requests as f64),
+        ),
+        kpi("error_rate", "Error rate", Unit::Percent, &|s| {
+            s.error_rate()
+        }),
+        kpi("avg_latency", "Avg latency", Unit::Ms, &|s| {
+            s.avg_latency_ms()
+        }),
+        kpi("p95_latency", "p95 latency", Unit::Ms, &|s| s.p95_ms()),
+        kpi("tokens", "Tokens", Unit::Tokens, &|s| {
+            Some(s.tokens() as f64)
+        }),
+        kpi("cost", "Cost", Unit::Usd, &|s| Some(s.cost)),
+        kpi("active_agents", "Active agents", Unit::Count, &|s| {
+            Some(s.agents.len() as f64)
+        }),
+    ]
+}
+
+fn top(t: &Totals, by: impl Fn(&AgentStat) -> f64) -> Vec<AgentStat> {
+    let mut all: Vec<AgentStat> = t
+        .by_agent
+        .iter()
+        .map(|(agent, (department, s))| AgentStat {
+            agent: agent.clone(),
+            department: department.clone(),
+            requests: s.requests,
+            errors: s.errors,
+            cost_usd: s.cost,
+        })
+        .filter(|a| by(a) > 0.0)
+        .collect();
+    all.sort_by(|a, b| by(b).total_cmp(&by(a)).then_with(|| a.agent.cmp(&b.agent)));
+    all.truncate(5);
+    all
+}
+
+/// Home KPIs, uncached.
+pub async fn home_kpis_uncached(
+    pool: &sqlx::PgPool,
+    workspace: WorkspaceId,
+    q: &Resolved,
+) -> Result<HomeKpis> {
+    let rows = rows(pool, workspace, q).await?;
+    let t = totals(q, &rows);
+    Ok(HomeKpis {
+        window: q.window(),
+        generated_at: Utc::now(),
+        notices: Vec::new(),
+        kpis: kpis(q, &t),
+        top_by_cost: top(&t, |a| a.cost_usd),
+        top_by_errors: top(&t, |a| a.errors as f64),
+    })
+}
+
+/// Home KPIs for the caller's filters (cached).
+pub async fn home_kpis(
+    services: &Services,
+    workspace: WorkspaceId,
+    q: &Resolved,
+) -> Result<HomeKpis> {
+    let key = CacheKey::new("home_kpis", workspace, q.cache_scope());
+    services
+        .cache
+        .get_with_cache(&key, q.ttl(), || {
+            home_kpis_uncached(&services.pool, workspace, q)
+        })
+        .await
+}
+
+/// Requests, errors, tokens, cost and latency per chart step (cached).
+pub async fn timeseries(
+    services: &Services,
+    workspace: WorkspaceId,
+    q: &Resolved,
+) -> Result<Timeseries> {
+    let key = CacheKey::new("timeseries", workspace, q.cache_scope());
+    services
+        .cache
+        .get_with_cache(&key, q.ttl(), || async {
+            let rows = rows(&services.pool, workspace, q).await?;
+            let t = totals(q, &rows);
+            Ok(Timeseries {
+                window: q.window(),
+                points: t
+                    .steps
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| SeriesPoint {
+                        t: q.from + q.step * i as i32,
+                        requests: s.requests,
+                        errors: s.errors,
+                        input_tokens: s.input_tokens,
+                        output_tokens: s.output_tokens,
+                        cost_usd: s.cost,
+                        avg_latency_ms: s.avg_latency_ms(),
+                    })
+                    .collect(),
+            })
+        })
+        .await
+}
+
+/// The departments, environments, versions, agents and models this workspace has sent
+/// (cached, warm).
+pub async fn filter_options(services: &Services, workspace: WorkspaceId) -> Result<FilterOptions> {
+    let key = CacheKey::new("filters", workspace, "options");
+    services
+        .cache
+        .get_with_cache(&key, Ttl::Warm, || async {
+            let mut tx = tenancy::begin(&services.pool, workspace).await?;
+            let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+                "SELECT DISTINCT department, environment, version, agent, model FROM rollup_daily \
+                 WHERE workspace_id = $1",
+            )
+            .bind(workspace)
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            let mut sets: [BTreeSet<String>; 5] = Default::default();
+            for (d, e, v, a, m) in rows {
+                for (set, value) in sets.iter_mut().zip([d, e, v, a, m]) {
+                    if !value.is_empty() {
+                        set.insert(value);
+                    }
+                }
+            }
+            let [departments, environments, versions, agents, models] =
+                sets.map(|s| s.into_iter().collect::<Vec<_>>());
+            Ok(FilterOptions {
+                departments,
+                environments,
+                versions,
+                agents,
+                models,
+            })
+        })
+        .await
+}

@@ -1,0 +1,337 @@
+//! The dashboard's numbers (read from the rollups) against independent SQL over the raw
+//! traces and spans, for every KPI, several filters and ranges.
+
+mod common;
+
+use argus_domain::analytics::{self, resolve, sanitize, Resolved};
+use argus_domain::demo;
+use argus_domain::histogram::RELATIVE_ERROR;
+use argus_domain::tenancy::{self, WorkspaceId};
+use argus_types::{Filters, HomeKpis};
+use chrono::{Duration, Utc};
+use common::services;
+use sqlx::PgPool;
+
+/// The raw numbers for a window and filters, computed from traces (requests, errors,
+/// latency) and spans (tokens, cost, agents).
+#[derive(Debug)]
+struct Raw {
+    requests: i64,
+    errors: i64,
+    avg_latency_ms: Option<f64>,
+    p95_ms: Option<f64>,
+    tokens: i64,
+    cost: f64,
+    agents: i64,
+}
+
+async fn raw(pool: &PgPool, ws: WorkspaceId, q: &Resolved) -> Raw {
+    let d = &q.dims;
+    let mut tx = tenancy::begin(pool, ws).await.unwrap();
+    let dims = "($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR environment = $5) \
+                AND ($6::text IS NULL OR version = $6) AND ($7::text IS NULL OR agent = $7)";
+    // Requests: traces with their root, by start; or, with a model filter, that model's spans.
+    let sql = if d.model.is_some() {
+        format!(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'error'), (avg(duration_us) / 1000.0)::float8, \
+               ((percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_us)) / 1000.0)::float8 \
+             FROM spans WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
+               AND {dims} AND model = $8"
+        )
+    } else {
+        format!(
+            "SELECT count(*), count(*) FILTER (WHERE error_count > 0), (avg(latency_us) / 1000.0)::float8, \
+               ((percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_us)) / 1000.0)::float8 \
+             FROM traces WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
+               AND root_span_id IS NOT NULL AND {dims} AND ($8::text IS NULL OR true)"
+        )
+    };
+    let (requests, errors, avg, p95): (i64, i64, Option<f64>, Option<f64>) = sqlx::query_as(&sql)
+        .bind(ws)
+        .bind(q.from)
+        .bind(q.to)
+        .bind(&d.dept)
+        .bind(&d.env)
+        .bind(&d.version)
+        .bind(&d.agent)
+        .bind(&d.model)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    let (tokens, cost, agents): (i64, f64, i64) = sqlx::query_as(&format!(
+        "SELECT coalesce(sum(input_tokens + output_tokens), 0)::bigint, \
+           coalesce(sum(cost_usd), 0)::float8, count(DISTINCT agent) \
+         FROM spans WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
+           AND {dims} AND ($8::text IS NULL OR model = $8)"
+    ))
+    .bind(ws)
+    .bind(q.from)
+    .bind(q.to)
+    .bind(&d.dept)
+    .bind(&d.env)
+    .bind(&d.version)
+    .bind(&d.agent)
+    .bind(&d.model)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    Raw {
+        requests,
+        errors,
+        avg_latency_ms: avg,
+        p95_ms: p95,
+        tokens,
+        cost,
+        agents,
+    }
+}
+
+fn value(h: &HomeKpis, key: &str) -> Option<f64> {
+    h.kpis.iter().find(|k| k.key == key).unwrap().value
+}
+
+fn close(a: Option<f64>, b: Option<f64>, rel: f64, what: &str) {
+    match (a, b) {
+        (Some(a), Some(b)) => assert!(
+            (a - b).abs() <= rel * b.abs().max(1e-9) + 1e-9,
+            "{what}: served {a}, raw {b}"
+        ),
+        (a, b) => assert_eq!(a.is_some(), b.is_some(), "{what}: served {a:?}, raw {b:?}"),
+    }
+}
+
+fn filters(pairs: &[(&str, &str)]) -> Filters {
+    let mut f = Filters::default();
+    for (k, v) in pairs {
+        let v = Some((*v).to_owned());
+        match *k {
+            "range" => f.range = v,
+            "from" => f.from = v,
+            "to" => f.to = v,
+            "dept" => f.dept = v,
+            "env" => f.env = v,
+            "version" => f.version = v,
+            "agent" => f.agent = v,
+            _ => f.model = v,
+        }
+    }
+    f
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) {
+    let s = services(&owner).await;
+    // Yesterday and today of the demo (today's later hours are in the future: outside every
+    // window, for both sides).
+    let now = Utc::now();
+    demo::load(
+        &s,
+        now.date_naive() + Duration::days(1),
+        2,
+        20 << 20,
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    let (_, ws) = demo::ensure_workspace(&s).await.unwrap();
+    let from = (now - Duration::hours(30))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let cases: Vec<Vec<(&str, &str)>> = vec![
+        vec![],
+        vec![("range", "1h")],
+        vec![("range", "7d")],
+        vec![("range", "30d")],
+        vec![("range", "24h"), ("dept", "support")],
+        vec![("range", "7d"), ("env", "production"), ("version", "2.0.0")],
+        vec![("range", "24h"), ("agent", "forecast-bot")],
+        vec![("range", "7d"), ("model", "gpt-4o")],
+        vec![("from", &from)],
+    ];
+    let mut nonempty = 0;
+    for case in &cases {
+        let q = resolve(&filters(case), now).unwrap();
+        let served = analytics::home_kpis_uncached(&s.pool, ws, &q)
+            .await
+            .unwrap();
+        let raw = raw(&s.pool, ws, &q).await;
+        let what = format!("{case:?}");
+        assert_eq!(
+            value(&served, "requests"),
+            Some(raw.requests as f64),
+            "{what}"
+        );
+        nonempty += usize::from(raw.requests > 0);
+        let rate = (raw.requests > 0).then(|| raw.errors as f64 * 100.0 / raw.requests as f64);
+        close(
+            value(&served, "error_rate"),
+            rate,
+            1e-9,
+            &format!("{what} error rate"),
+        );
+        close(
+            value(&served, "avg_latency"),
+            raw.avg_latency_ms,
+            1e-9,
+            &format!("{what} avg latency"),
+        );
+        // The histogram's documented bound (1 %), plus rank rounding between the two.
+        close(
+            value(&served, "p95_latency"),
+            raw.p95_ms,
+            2.0 * RELATIVE_ERROR,
+            &format!("{what} p95"),
+        );
+        assert_eq!(
+            value(&served, "tokens"),
+            Some(raw.tokens as f64),
+            "{what} tokens"
+        );
+        close(
+            value(&served, "cost"),
+            Some(raw.cost),
+            1e-9,
+            &format!("{what} cost"),
+        );
+        assert_eq!(
+            value(&served, "active_agents"),
+            Some(raw.agents as f64),
+            "{what} agents"
+        );
+        // The sparkline sums to the total.
+        let spark: f64 = served.kpis[0].spark.iter().flatten().sum();
+        assert_eq!(spark, raw.requests as f64, "{what} spark");
+        assert!(served.kpis[0].spark.len() as i64 <= analytics::MAX_POINTS);
+    }
+    assert!(nonempty >= 6, "the demo data fills most windows");
+
+    // The time series agrees with the KPIs, and other workspaces see nothing.
+    let q = resolve(&filters(&[("range", "7d")]), now).unwrap();
+    let series = analytics::timeseries(&s, ws, &q).await.unwrap();
+    let kpis = analytics::home_kpis(&s, ws, &q).await.unwrap();
+    let total: i64 = series.points.iter().map(|p| p.requests).sum();
+    assert_eq!(Some(total as f64), value(&kpis, "requests"));
+    assert_eq!(series.points.len(), 84, "7 days in 2-hour steps");
+    let (_, other) = common::sign_up(&s, "eve@example.com", "Eve").await;
+    let theirs = analytics::home_kpis_uncached(&s.pool, other, &q)
+        .await
+        .unwrap();
+    assert_eq!(value(&theirs, "requests"), Some(0.0));
+    assert!(theirs.top_by_cost.is_empty());
+
+    // The dropdowns offer what the workspace sent.
+    let options = analytics::filter_options(&s, ws).await.unwrap();
+    assert_eq!(options.departments.len(), 5);
+    assert!(options.environments.contains(&"production".to_owned()));
+    assert!(options.models.contains(&"gpt-4o".to_owned()));
+}
+
+#[test]
+fn windows_are_whole_buckets_with_at_most_150_points() {
+    let now = "2026-11-25T10:17:00Z".parse().unwrap();
+    let cases = [
+        (
+            "1h",
+            "2026-11-25T09:00:00Z",
+            "2026-11-25T11:00:00Z",
+            3600,
+            2,
+        ),
+        (
+            "24h",
+            "2026-11-24T11:00:00Z",
+            "2026-11-25T11:00:00Z",
+            3600,
+            24,
+        ),
+        (
+            "7d",
+            "2026-11-18T11:00:00Z",
+            "2026-11-25T11:00:00Z",
+            7200,
+            84,
+        ),
+        (
+            "30d",
+            "2026-10-27T00:00:00Z",
+            "2026-11-26T00:00:00Z",
+            86400,
+            30,
+        ),
+        (
+            "90d",
+            "2026-08-28T00:00:00Z",
+            "2026-11-26T00:00:00Z",
+            86400,
+            90,
+        ),
+    ];
+    for (range, from, to, step, points) in cases {
+        let q = resolve(&filters(&[("range", range)]), now).unwrap();
+        assert_eq!(
+            q.from,
+            from.parse::<chrono::DateTime<Utc>>().unwrap(),
+            "{range}"
+        );
+        assert_eq!(
+            q.to,
+            to.parse::<chrono::DateTime<Utc>>().unwrap(),
+            "{range}"
+        );
+        assert_eq!(
+            (q.step.num_seconds(), q.points()),
+            (step, points),
+            "{range}"
+        );
+        assert_eq!(q.previous_from, q.from - (q.to - q.from));
+    }
+    // A custom range is widened to whole hours; 60 days read the daily rollup.
+    let q = resolve(
+        &filters(&[
+            ("from", "2026-11-01T10:30:00Z"),
+            ("to", "2026-11-02T10:30:00Z"),
+        ]),
+        now,
+    )
+    .unwrap();
+    assert_eq!(
+        (q.from.to_rfc3339(), q.to.to_rfc3339()),
+        (
+            "2026-11-01T10:00:00+00:00".to_owned(),
+            "2026-11-02T11:00:00+00:00".to_owned()
+        )
+    );
+    assert!(!q.daily);
+    let q = resolve(
+        &filters(&[("from", "2026-09-01"), ("to", "2026-10-31")]),
+        now,
+    )
+    .unwrap();
+    assert!(q.daily && q.points() <= 150);
+}
+
+#[test]
+fn bad_values_are_errors_for_the_api_and_notices_for_pages() {
+    let now = Utc::now();
+    for (pairs, field) in [
+        (vec![("range", "2w")], "range"),
+        (vec![("from", "yesterday")], "from"),
+        (vec![("from", "2026-11-02"), ("to", "2026-11-01")], "to"),
+        (vec![("from", "2020-01-01"), ("to", "2026-01-01")], "from"),
+        (vec![("dept", "a\u{7}b")], "dept"),
+    ] {
+        match resolve(&filters(&pairs), now) {
+            Err(argus_domain::Error::InvalidInput { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{pairs:?}: {other:?}"),
+        }
+        let (clean, notices) = sanitize(&filters(&pairs), now);
+        assert_eq!(notices.len(), 1, "{pairs:?}");
+        assert!(notices[0].contains(field), "{notices:?}");
+        assert!(resolve(&clean, now).is_ok());
+    }
+    // Good values pass through untouched.
+    let good = filters(&[("range", "7d"), ("dept", "support")]);
+    assert_eq!(sanitize(&good, now), (good.clone(), vec![]));
+    assert_eq!(good.to_query(), "range=7d&dept=support");
+}
