@@ -159,10 +159,12 @@ fn FilterSelect(
         let next = with_filter(&filters.get_untracked(), name, event_target_value(&ev));
         navigate(&href(PATH, &next), NavigateOptions::default());
     };
+    // The URL is the truth: Back and Forward move the selection too.
+    let value = move || field(&filters.get(), name).unwrap_or_default();
     view! {
         <label>
             {label}
-            <select name=name on:change=on_change data-testid=format!("filter-{name}")>
+            <select name=name on:change=on_change prop:value=value data-testid=format!("filter-{name}")>
                 <option value="" selected=current.is_none()>{all}</option>
                 {values.into_iter().map(|v| {
                     let selected = current.as_deref() == Some(v.as_str());
@@ -185,11 +187,20 @@ fn FilterBar(filters: Memo<Filters>, options: FilterOptions) -> impl IntoView {
         let next = with_filter(&filters.get_untracked(), "range", event_target_value(&ev));
         navigate(&href(PATH, &next), NavigateOptions::default());
     };
+    let range_value = move || {
+        let f = filters.get();
+        if f.from.is_some() || f.to.is_some() {
+            String::new()
+        } else {
+            f.range
+                .unwrap_or_else(|| argus_types::DEFAULT_RANGE.to_owned())
+        }
+    };
     view! {
         <form class="filters card" method="get" action=PATH data-testid="filter-bar">
             <label>
                 "Range"
-                <select name="range" on:change=on_range data-testid="filter-range">
+                <select name="range" on:change=on_range prop:value=range_value data-testid="filter-range">
                     {custom.then(|| view! { <option value="" selected>"Custom"</option> })}
                     {RANGES.into_iter().map(|r| {
                         let selected = !custom
@@ -213,6 +224,17 @@ fn FilterBar(filters: Memo<Filters>, options: FilterOptions) -> impl IntoView {
                 <a class="button button-small button-ghost" href=PATH data-testid="clear-filters">"Clear"</a>
             })}
         </form>
+    }
+}
+
+/// The value of one dimension filter.
+fn field(f: &Filters, name: &str) -> Option<String> {
+    match name {
+        "dept" => f.dept.clone(),
+        "env" => f.env.clone(),
+        "version" => f.version.clone(),
+        "agent" => f.agent.clone(),
+        _ => f.model.clone(),
     }
 }
 

@@ -1,0 +1,116 @@
+import { test, expect, Page } from '@playwright/test';
+
+function email(who: string): string {
+  return `${who}.${Date.now()}.${Math.floor(Math.random() * 1e6)}@example.com`;
+}
+
+async function hydrated(page: Page) {
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+const kpi = (page: Page, key: string) => page.getByTestId(`kpi-${key}`).getByTestId('kpi-value');
+
+function traces(n: number, department: string, agent: string, failed = 0) {
+  return {
+    traces: Array.from({ length: n }, (_, i) => ({
+      trace_id: `${agent}-${Date.now()}-${i}-${Math.random()}`,
+      agent_id: agent,
+      department,
+      environment: 'production',
+      model: 'gpt-4o',
+      input_tokens: 1000,
+      output_tokens: 100,
+      latency_ms: 500 + i * 100,
+      status: i < failed ? 'error' : 'ok',
+    })),
+  };
+}
+
+test('the dashboard: filters in the URL, back and forward, memory, refresh, and no JavaScript', async ({ page, browser }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+
+  await page.goto('/signup');
+  await hydrated(page);
+  await page.getByLabel('Your name').fill('Dana');
+  await page.getByLabel('Email').fill(email('dana'));
+  await page.getByLabel('Password').fill('a long passphrase');
+  await page.getByLabel('Workspace name').fill('Dash Co');
+  await page.getByTestId('signup-submit').click();
+  await expect(page.getByTestId('home-title')).toHaveText('Dash Co');
+
+  // An empty workspace says so.
+  await expect(page.getByTestId('no-data')).toBeVisible();
+
+  // Ingest: 3 support traces (1 failed) and 1 sales trace.
+  await page.goto('/settings/api-keys');
+  await hydrated(page);
+  await page.getByLabel('Name').fill('e2e');
+  await page.getByTestId('create-key').click();
+  const key = (await page.getByTestId('new-key-value').textContent())!.trim();
+  for (const batch of [traces(3, 'support', 'support-bot', 1), traces(1, 'sales', 'sales-writer')]) {
+    const res = await page.request.post('/api/v1/traces', {
+      headers: { 'X-API-Key': key, 'Content-Type': 'application/json' },
+      data: JSON.stringify(batch),
+    });
+    expect(res.status()).toBe(200);
+  }
+
+  await page.goto('/');
+  await hydrated(page);
+  await expect(kpi(page, 'requests')).toHaveText('4');
+  await expect(kpi(page, 'error_rate')).toHaveText('25.0%');
+  await expect(page.getByTestId('requests-chart')).toBeVisible();
+
+  // Changing a filter updates the URL without a reload.
+  await page.evaluate(() => ((window as any).__sameDocument = true));
+  await page.getByTestId('filter-dept').selectOption('support');
+  await expect(page).toHaveURL(/\/\?dept=support$/);
+  await expect(kpi(page, 'requests')).toHaveText('3');
+  await page.getByTestId('filter-range').selectOption('7d');
+  await expect(page).toHaveURL(/\/\?range=7d&dept=support$/);
+  expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+
+  // Back and forward restore the filters.
+  await page.goBack();
+  await expect(page).toHaveURL(/\/\?dept=support$/);
+  await expect(page.getByTestId('filter-range')).toHaveValue('24h');
+  await page.goBack();
+  await expect(kpi(page, 'requests')).toHaveText('4');
+  await page.goForward();
+  await expect(kpi(page, 'requests')).toHaveText('3');
+
+  // The last filters come back when the URL has none.
+  await page.getByTestId('filter-dept').selectOption('sales');
+  await expect(page).toHaveURL(/dept=sales/);
+  await page.goto('/');
+  await hydrated(page);
+  await expect(page).toHaveURL(/\/\?dept=sales$/);
+  await expect(kpi(page, 'requests')).toHaveText('1');
+
+  // Refetch: with a 1-second interval, new data shows up without a reload.
+  await page.goto('/?dept=sales&refresh=1');
+  await hydrated(page);
+  await expect(kpi(page, 'requests')).toHaveText('1');
+  const res = await page.request.post('/api/v1/traces', {
+    headers: { 'X-API-Key': key, 'Content-Type': 'application/json' },
+    data: JSON.stringify(traces(2, 'sales', 'sales-writer')),
+  });
+  expect(res.status()).toBe(200);
+  await expect(kpi(page, 'requests')).toHaveText('3', { timeout: 10_000 });
+
+  // A shared link renders the filtered page without JavaScript.
+  const noJs = await browser.newContext({
+    javaScriptEnabled: false,
+    storageState: await page.context().storageState(),
+  });
+  const plain = await noJs.newPage();
+  await plain.goto('/?range=24h&dept=support');
+  await expect(kpi(plain, 'requests')).toHaveText('3');
+  await expect(plain.getByTestId('filter-dept')).toHaveValue('support');
+  await plain.goto('/?range=nonsense');
+  await expect(plain.getByTestId('filter-notice')).toContainText('Ignored range');
+  await noJs.close();
+
+  expect(errors).toEqual([]);
+});
