@@ -215,6 +215,30 @@ fn argus_on(db: &FreshDb, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `argus user create` for ops@example.com (workspace "Platform") on `db`; the workspace id.
+fn create_user(db: &FreshDb) -> String {
+    let mut cmd = argus();
+    cmd.args([
+        "user",
+        "create",
+        "--email",
+        "ops@example.com",
+        "--name",
+        "Ops",
+        "--workspace",
+        "Platform",
+    ])
+    .env("DATABASE_URL", db.url.as_str())
+    .env("ARGUS_DB_MIN_CONNECTIONS", "0")
+    .env("ARGUS_LOG", "warn");
+    let stdout = succeeded(run_with_stdin(cmd, "a long passphrase\n"));
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("workspace_id="))
+        .expect("prints the workspace id")
+        .to_owned()
+}
+
 fn run_with_stdin(mut cmd: Command, stdin: &str) -> std::process::Output {
     use std::io::Write;
     use std::process::Stdio;
@@ -236,27 +260,7 @@ fn run_with_stdin(mut cmd: Command, stdin: &str) -> std::process::Output {
 #[test]
 fn bootstrap_a_fresh_install_from_the_command_line() {
     let db = FreshDb::new();
-    let mut cmd = argus();
-    cmd.args([
-        "user",
-        "create",
-        "--email",
-        "ops@example.com",
-        "--name",
-        "Ops",
-        "--workspace",
-        "Platform",
-    ])
-    .env("DATABASE_URL", db.url.as_str())
-    .env("ARGUS_DB_MIN_CONNECTIONS", "0")
-    .env("ARGUS_LOG", "warn");
-    let out = run_with_stdin(cmd, "a long passphrase\n");
-    let stdout = succeeded(out);
-    let workspace = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("workspace_id="))
-        .expect("prints the workspace id")
-        .to_owned();
+    let workspace = create_user(&db);
 
     let out = argus_on(
         &db,
@@ -449,26 +453,7 @@ fn a_stopping_server_finishes_the_exports_in_flight() {
     use std::process::Stdio;
 
     let db = FreshDb::new();
-    let mut cmd = argus();
-    cmd.args([
-        "user",
-        "create",
-        "--email",
-        "ops@example.com",
-        "--name",
-        "Ops",
-        "--workspace",
-        "P",
-    ])
-    .env("DATABASE_URL", db.url.as_str())
-    .env("ARGUS_DB_MIN_CONNECTIONS", "0")
-    .env("ARGUS_LOG", "warn");
-    let stdout = succeeded(run_with_stdin(cmd, "a long passphrase\n"));
-    let workspace = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("workspace_id="))
-        .unwrap()
-        .to_owned();
+    let workspace = create_user(&db);
     let key = succeeded(argus_on(
         &db,
         &["apikey", "create", "--workspace", &workspace, "--name", "k"],

@@ -199,24 +199,8 @@ pub fn map(request: &ExportMetricsServiceRequest) -> Mapped {
                         .iter()
                         .map(|p| RawPoint::exponential(p, h.aggregation_temporality))
                         .collect(),
-                    Some(Data::Gauge(g)) => {
-                        out.ignored += g.data_points.len();
-                        continue;
-                    }
-                    Some(Data::Sum(s)) => {
-                        out.ignored += s.data_points.len();
-                        continue;
-                    }
-                    Some(Data::Histogram(h)) => {
-                        out.ignored += h.data_points.len();
-                        continue;
-                    }
-                    Some(Data::ExponentialHistogram(h)) => {
-                        out.ignored += h.data_points.len();
-                        continue;
-                    }
-                    Some(Data::Summary(s)) => {
-                        out.ignored += s.data_points.len();
+                    Some(other) => {
+                        out.ignored += point_count(other);
                         continue;
                     }
                     None => continue,
@@ -234,6 +218,17 @@ pub fn map(request: &ExportMetricsServiceRequest) -> Mapped {
         }
     }
     out
+}
+
+/// The data points of a metric of any type.
+fn point_count(data: &Data) -> usize {
+    match data {
+        Data::Gauge(g) => g.data_points.len(),
+        Data::Sum(s) => s.data_points.len(),
+        Data::Histogram(h) => h.data_points.len(),
+        Data::ExponentialHistogram(h) => h.data_points.len(),
+        Data::Summary(s) => s.data_points.len(),
+    }
 }
 
 /// The fields both histogram kinds share.
