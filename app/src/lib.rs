@@ -23,11 +23,12 @@ use crate::pages::not_found::NotFound;
 use crate::pages::prices::PricesPage;
 use crate::pages::settings::{ApiKeysPage, MembersPage, WorkspacePage};
 use crate::pages::status::StatusPage;
+use crate::pages::usage::UsagePage;
 use crate::state::theme::THEME_BOOT_SCRIPT;
 
 /// Whether the page at `path` needs a signed-in user (the server redirects to log in first).
 pub fn requires_session(path: &str) -> bool {
-    path == "/" || path == "/settings" || path.starts_with("/settings/")
+    path == "/" || path == "/usage" || path == "/settings" || path.starts_with("/settings/")
 }
 
 /// The log-in page, returning to `next` afterwards.
@@ -87,6 +88,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings") view=|| view! { <Redirect path="/settings/api-keys" /> } />
                     <Route path=path!("/settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async />
                     <Route path=path!("/settings/members") view=MembersPage ssr=SsrMode::Async />
+                    <Route path=path!("/usage") view=UsagePage ssr=SsrMode::Async />
                     <Route path=path!("/settings/prices") view=PricesPage ssr=SsrMode::Async />
                     <Route path=path!("/settings/workspace") view=WorkspacePage ssr=SsrMode::Async />
                     <Route path=path!("/status") view=StatusPage ssr=SsrMode::Async />

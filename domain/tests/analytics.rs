@@ -220,6 +220,79 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
     assert_eq!(value(&theirs, "requests"), Some(0.0));
     assert!(theirs.top_by_cost.is_empty());
 
+    // Usage split by department, agent and model equals the raw grouping.
+    let q = resolve(&filters(&[("range", "7d")]), now).unwrap();
+    for (by, requests_sql) in [
+        (
+            "department",
+            "SELECT department, count(*) FROM traces WHERE workspace_id = $1 AND start_time >= $2 \
+             AND start_time < $3 AND root_span_id IS NOT NULL GROUP BY 1",
+        ),
+        (
+            "agent",
+            "SELECT agent, count(*) FROM traces WHERE workspace_id = $1 AND start_time >= $2 \
+             AND start_time < $3 AND root_span_id IS NOT NULL GROUP BY 1",
+        ),
+        (
+            "model",
+            "SELECT model, count(*) FROM spans WHERE workspace_id = $1 AND start_time >= $2 \
+             AND start_time < $3 AND model IS NOT NULL GROUP BY 1",
+        ),
+    ] {
+        let served = analytics::usage_breakdown(&s, ws, &q, by).await.unwrap();
+        let mut tx = tenancy::begin(&s.pool, ws).await.unwrap();
+        let mut raw: Vec<(String, i64)> = sqlx::query_as(requests_sql)
+            .bind(ws)
+            .bind(q.from)
+            .bind(q.to)
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+        let tokens_sql = format!(
+            "SELECT {by}, sum(input_tokens + output_tokens)::bigint FROM spans \
+             WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
+             AND {by} IS NOT NULL GROUP BY 1"
+        );
+        let mut raw_tokens: Vec<(String, i64)> = sqlx::query_as(&tokens_sql)
+            .bind(ws)
+            .bind(q.from)
+            .bind(q.to)
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        raw.sort();
+        raw_tokens.sort();
+        let mut got: Vec<(String, i64)> = served
+            .rows
+            .iter()
+            .filter(|r| r.requests > 0)
+            .map(|r| (r.key.clone(), r.requests))
+            .collect();
+        got.sort();
+        assert_eq!(got, raw, "requests by {by}");
+        let mut got_tokens: Vec<(String, i64)> = served
+            .rows
+            .iter()
+            .map(|r| (r.key.clone(), r.input_tokens + r.output_tokens))
+            .filter(|(_, t)| *t > 0)
+            .collect();
+        got_tokens.sort();
+        raw_tokens.retain(|(_, t)| *t > 0);
+        assert_eq!(got_tokens, raw_tokens, "tokens by {by}");
+        assert!(served.series.len() <= 6);
+        let charted: i64 = served.series.iter().flat_map(|s| &s.requests).sum();
+        assert_eq!(
+            charted,
+            raw.iter().map(|r| r.1).sum::<i64>(),
+            "the chart holds every request"
+        );
+    }
+    assert!(matches!(
+        analytics::usage_breakdown(&s, ws, &q, "color").await,
+        Err(argus_domain::Error::InvalidInput { .. })
+    ));
+
     // The dropdowns offer what the workspace sent.
     let options = analytics::filter_options(&s, ws).await.unwrap();
     assert_eq!(options.departments.len(), 5);

@@ -142,3 +142,63 @@ async fn the_query_api_answers_json_and_clear_errors(owner: PgPool) {
         assert_envelope(&body_json(res).await, "INVALID_INPUT");
     }
 }
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn the_usage_page_splits_and_sorts_on_the_server(owner: PgPool) {
+    let (router, token) = setup(&owner).await;
+    let page = |uri: &str| request("GET", uri, "", &Auth::Cookie(token.clone()));
+    let rows = |html: &str| -> Vec<String> {
+        html.split("data-testid=\"usage-row\"")
+            .skip(1)
+            .map(|r| {
+                let start = r.find("<td>").unwrap() + 4;
+                r[start..start + r[start..].find('<').unwrap()].to_owned()
+            })
+            .collect()
+    };
+    let res = send(&router, page("/usage?by=agent")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = body_text(res).await;
+    assert_eq!(
+        rows(&html),
+        ["support-bot", "sales-writer"],
+        "most requests first"
+    );
+    assert!(html.contains("data-testid=\"stacked-chart\""));
+    let html = body_text(send(&router, page("/usage?by=agent&sort=tokens")).await).await;
+    assert_eq!(
+        rows(&html),
+        ["sales-writer", "support-bot"],
+        "most tokens first"
+    );
+    let html = body_text(send(&router, page("/usage?by=department&dept=sales")).await).await;
+    assert_eq!(rows(&html), ["sales"]);
+    // A bad split falls back to departments instead of an error page.
+    let html = body_text(send(&router, page("/usage?by=colour")).await).await;
+    assert_eq!(rows(&html), ["support", "sales"]);
+
+    let res = send(
+        &router,
+        request(
+            "GET",
+            "/api/v1/usage/breakdown?by=model&range=7d",
+            "",
+            &Auth::Bearer(token.clone()),
+        ),
+    )
+    .await;
+    let body = body_json(res).await;
+    assert_eq!(body["rows"][0]["key"], "gpt-4o");
+    assert_eq!(body["rows"][0]["requests"], 3);
+    let res = send(
+        &router,
+        request(
+            "GET",
+            "/api/v1/usage/breakdown?by=colour",
+            "",
+            &Auth::Bearer(token),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}

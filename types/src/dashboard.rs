@@ -169,3 +169,38 @@ pub struct FilterOptions {
     pub agents: Vec<String>,
     pub models: Vec<String>,
 }
+
+/// One group's usage over the window (`GET /api/v1/usage/breakdown`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsageRow {
+    /// The department, agent or model.
+    pub key: String,
+    pub requests: i64,
+    pub errors: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub reasoning_tokens: i64,
+    pub cost_usd: f64,
+}
+
+/// A group's values per chart step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroupSeries {
+    pub key: String,
+    pub requests: Vec<i64>,
+    pub tokens: Vec<i64>,
+}
+
+/// `GET /api/v1/usage/breakdown`: usage split by `department`, `agent` or `model`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UsageBreakdown {
+    pub window: Window,
+    pub by: String,
+    /// Every group, most requests first.
+    pub rows: Vec<UsageRow>,
+    /// The start of each chart step.
+    pub steps: Vec<DateTime<Utc>>,
+    /// The five largest groups and `other`, per step.
+    pub series: Vec<GroupSeries>,
+}

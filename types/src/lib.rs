@@ -12,9 +12,10 @@ mod system;
 pub use auth::{
     ApiKeyInfo, CreatedApiKey, Member, Role, Session, WorkspaceSettings, WorkspaceSummary,
 };
+pub use dashboard::encode;
 pub use dashboard::{
-    AgentStat, FilterOptions, Filters, HomeKpis, Kpi, SeriesPoint, Timeseries, Unit, Window,
-    DEFAULT_RANGE, RANGES,
+    AgentStat, FilterOptions, Filters, GroupSeries, HomeKpis, Kpi, SeriesPoint, Timeseries, Unit,
+    UsageBreakdown, UsageRow, Window, DEFAULT_RANGE, RANGES,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use prices::{PriceJob, Prices, UnpricedModel, WorkspacePrice};

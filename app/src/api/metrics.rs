@@ -99,3 +99,32 @@ pub async fn get_filter_options() -> Result<FilterOptions, AppError> {
     let access = require(Role::Viewer)?;
     Ok(argus_domain::analytics::filter_options(&services(), access.workspace).await?)
 }
+
+/// `GET /api/v1/usage/breakdown`: requests, errors and tokens (input, output, cached,
+/// reasoning) and cost split `by` department, agent or model (default department), every
+/// group over the window plus the five largest per chart step. Same filters as the metrics.
+#[server(prefix = "/api/v1", endpoint = "usage/breakdown", input = GetUrl)]
+pub async fn get_usage_breakdown(
+    by: Option<String>,
+    range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    dept: Option<String>,
+    env: Option<String>,
+    version: Option<String>,
+    agent: Option<String>,
+    model: Option<String>,
+    fallback: Option<bool>,
+) -> Result<argus_types::UsageBreakdown, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    let (q, _) = resolve(range, from, to, dept, env, version, agent, model, fallback)?;
+    let by = by.filter(|b| !b.is_empty());
+    let by = match (by, fallback.unwrap_or(false)) {
+        (Some(b), true) if !argus_domain::analytics::BREAKDOWNS.contains(&b.as_str()) => {
+            "department".to_owned()
+        }
+        (b, _) => b.unwrap_or_else(|| "department".to_owned()),
+    };
+    Ok(argus_domain::analytics::usage_breakdown(&services(), access.workspace, &q, &by).await?)
+}

@@ -105,6 +105,7 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
     TenantEndpoint::read("/api/v1/metrics/home-kpis"),
     TenantEndpoint::read("/api/v1/metrics/timeseries"),
     TenantEndpoint::read("/api/v1/metrics/filter-options"),
+    TenantEndpoint::read("/api/v1/usage/breakdown"),
     TenantEndpoint::read("/api/v1/prices"),
     TenantEndpoint::write(
         "/api/v1/prices/set",

@@ -128,3 +128,97 @@ pub fn RequestsChart(points: Vec<SeriesPoint>, step_seconds: i64, title: String)
     }
     .into_any()
 }
+
+/// Stacked bars: one colour per series (at most six), a y axis in `unit`, a legend, and a
+/// tooltip per segment.
+#[component]
+pub fn StackedChart(
+    steps: Vec<DateTime<Utc>>,
+    series: Vec<(String, Vec<f64>)>,
+    step_seconds: i64,
+    unit: Unit,
+    title: String,
+) -> impl IntoView {
+    const W: f64 = 600.0;
+    const H: f64 = 200.0;
+    const LEFT: f64 = 56.0;
+    const BOTTOM: f64 = 22.0;
+    let n = steps.len();
+    let totals: Vec<f64> = (0..n)
+        .map(|i| {
+            series
+                .iter()
+                .map(|(_, v)| v.get(i).copied().unwrap_or(0.0))
+                .sum()
+        })
+        .collect();
+    let max = totals.iter().copied().fold(0.0_f64, f64::max);
+    if n == 0 || max <= 0.0 {
+        return view! {
+            <p class="empty chart-empty" data-testid="chart-empty">"Nothing in this range."</p>
+        }
+        .into_any();
+    }
+    let plot_w = W - LEFT;
+    let plot_h = H - BOTTOM;
+    let bar_w = plot_w / n as f64;
+    let scale = |v: f64| v / max * (plot_h - 8.0);
+    let desc = format!(
+        "{} in all from {} to {}, split by {}.",
+        format::value(unit, Some(totals.iter().sum())),
+        time_label(steps[0], step_seconds),
+        time_label(steps[n - 1], step_seconds),
+        series
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let ticks = [0.0, max / 2.0, max];
+    let x_labels = [0, n / 2, n - 1];
+    let legend: Vec<(usize, String)> = series.iter().map(|(k, _)| k.clone()).enumerate().collect();
+    view! {
+        <svg class="chart" viewBox=format!("0 0 {W} {H}") role="img" data-testid="stacked-chart">
+            <title>{title}</title>
+            <desc>{desc}</desc>
+            {ticks.into_iter().map(|t| view! {
+                <g class="axis">
+                    <line x1=LEFT x2=W y1=plot_h - scale(t) y2=plot_h - scale(t)></line>
+                    <text x=LEFT - 6.0 y=plot_h - scale(t) + 4.0 text-anchor="end">
+                        {format::value(unit, Some(t))}
+                    </text>
+                </g>
+            }).collect_view()}
+            {(0..n).map(|i| {
+                let x = LEFT + i as f64 * bar_w;
+                let mut base = plot_h;
+                series.iter().enumerate().map(|(s, (key, values))| {
+                    let v = values.get(i).copied().unwrap_or(0.0);
+                    let h = scale(v);
+                    base -= h;
+                    let tip = format!("{} · {key}: {}", time_label(steps[i], step_seconds), format::value(unit, Some(v)));
+                    view! {
+                        <rect class=format!("series-{s}") x=x + 0.5 y=base width=(bar_w - 1.0).max(0.5) height=h>
+                            <title>{tip}</title>
+                        </rect>
+                    }
+                }).collect_view()
+            }).collect_view()}
+            {x_labels.into_iter().map(|i| {
+                let anchor = if i == 0 { "start" } else if i == n - 1 { "end" } else { "middle" };
+                let x = LEFT + (i as f64 + if i == n - 1 { 1.0 } else { 0.0 }) * bar_w;
+                view! {
+                    <text class="axis-x" x=x y=H - 4.0 text-anchor=anchor>
+                        {time_label(steps[i], step_seconds)}
+                    </text>
+                }
+            }).collect_view()}
+        </svg>
+        <p class="chart-legend">
+            {legend.into_iter().map(|(s, k)| view! {
+                <span class=format!("swatch series-{s}")></span>{k}
+            }).collect_view()}
+        </p>
+    }
+    .into_any()
+}

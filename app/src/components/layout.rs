@@ -9,6 +9,7 @@ use crate::state::session::{use_session, use_session_refresh};
 /// The pages the navigation links to when signed in. Only pages that exist are listed.
 const NAV: &[(&str, &str)] = &[
     ("/", "Home"),
+    ("/usage", "Usage"),
     ("/settings/api-keys", "Settings"),
     ("/status", "System status"),
 ];

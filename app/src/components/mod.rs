@@ -1,6 +1,7 @@
 //! Reusable components.
 
 pub mod charts;
+pub mod filter_bar;
 pub mod forms;
 pub mod layout;
 pub mod theme_toggle;

@@ -4,14 +4,14 @@
 //! every 30 seconds while the tab is visible (`?refresh=N` changes the interval), keeping the
 //! old numbers on screen until the new ones arrive.
 
-use argus_types::{AgentStat, FilterOptions, Filters, HomeKpis, Kpi, Unit, RANGES};
+use argus_types::{AgentStat, Filters, HomeKpis, Kpi, Unit};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_query_map};
-use leptos_router::NavigateOptions;
+use leptos_router::hooks::use_query_map;
 
 use crate::api::metrics::{get_filter_options, get_home_kpis, get_timeseries};
 use crate::components::charts::{RequestsChart, Sparkline};
+use crate::components::filter_bar::FilterBar;
 use crate::error::AppError;
 use crate::format;
 use crate::state::filters::{href, use_filter_memory, use_filters, use_refresh, with_filter};
@@ -100,7 +100,7 @@ pub fn HomePage() -> impl IntoView {
         <Transition>
             {move || Suspend::new(async move {
                 let opts = options.await.unwrap_or_default();
-                view! { <FilterBar filters options=opts /> }
+                view! { <FilterBar path=PATH options=opts /> }
             })}
         </Transition>
         <Transition fallback=|| view! { <div class="kpi-grid skeleton" aria-busy="true"></div> }>
@@ -134,117 +134,6 @@ fn LoadError(error: AppError) -> impl IntoView {
         <div class="callout callout-error" role="alert">
             <p>{error.message().to_owned()}</p>
         </div>
-    }
-}
-
-/// One dropdown of the filter bar: "all" plus the values the workspace has sent (and the
-/// current value, even when it is not among them).
-#[component]
-fn FilterSelect(
-    name: &'static str,
-    label: &'static str,
-    all: &'static str,
-    values: Vec<String>,
-    current: Option<String>,
-    filters: Memo<Filters>,
-) -> impl IntoView {
-    let navigate = use_navigate();
-    let mut values = values;
-    if let Some(c) = &current {
-        if !values.contains(c) {
-            values.push(c.clone());
-        }
-    }
-    let on_change = move |ev: leptos::ev::Event| {
-        let next = with_filter(&filters.get_untracked(), name, event_target_value(&ev));
-        navigate(&href(PATH, &next), NavigateOptions::default());
-    };
-    // The URL is the truth: Back and Forward move the selection too.
-    let value = move || field(&filters.get(), name).unwrap_or_default();
-    view! {
-        <label>
-            {label}
-            <select name=name on:change=on_change prop:value=value data-testid=format!("filter-{name}")>
-                <option value="" selected=current.is_none()>{all}</option>
-                {values.into_iter().map(|v| {
-                    let selected = current.as_deref() == Some(v.as_str());
-                    view! { <option value=v.clone() selected=selected>{v.clone()}</option> }
-                }).collect_view()}
-            </select>
-        </label>
-    }
-}
-
-/// The filters as a GET form: it works without JavaScript (Apply); with it, every change
-/// navigates at once.
-#[component]
-fn FilterBar(filters: Memo<Filters>, options: FilterOptions) -> impl IntoView {
-    let f = filters.get_untracked();
-    let custom = f.from.is_some() || f.to.is_some();
-    let range = f.range.clone();
-    let navigate = use_navigate();
-    let on_range = move |ev: leptos::ev::Event| {
-        let next = with_filter(&filters.get_untracked(), "range", event_target_value(&ev));
-        navigate(&href(PATH, &next), NavigateOptions::default());
-    };
-    let range_value = move || {
-        let f = filters.get();
-        if f.from.is_some() || f.to.is_some() {
-            String::new()
-        } else {
-            f.range
-                .unwrap_or_else(|| argus_types::DEFAULT_RANGE.to_owned())
-        }
-    };
-    view! {
-        <form class="filters card" method="get" action=PATH data-testid="filter-bar">
-            <label>
-                "Range"
-                <select name="range" on:change=on_range prop:value=range_value data-testid="filter-range">
-                    {custom.then(|| view! { <option value="" selected>"Custom"</option> })}
-                    {RANGES.into_iter().map(|r| {
-                        let selected = !custom
-                            && range.as_deref().unwrap_or(argus_types::DEFAULT_RANGE) == r;
-                        view! { <option value=r selected=selected>{range_label(r)}</option> }
-                    }).collect_view()}
-                </select>
-            </label>
-            <FilterSelect name="dept" label="Department" all="All departments"
-                values=options.departments current=f.dept.clone() filters />
-            <FilterSelect name="env" label="Environment" all="All environments"
-                values=options.environments current=f.env.clone() filters />
-            <FilterSelect name="version" label="Version" all="All versions"
-                values=options.versions current=f.version.clone() filters />
-            <FilterSelect name="agent" label="Agent" all="All agents"
-                values=options.agents current=f.agent.clone() filters />
-            <FilterSelect name="model" label="Model" all="All models"
-                values=options.models current=f.model.clone() filters />
-            <button type="submit" class="button button-secondary button-small">"Apply"</button>
-            {(!f.is_empty()).then(|| view! {
-                <a class="button button-small button-ghost" href=PATH data-testid="clear-filters">"Clear"</a>
-            })}
-        </form>
-    }
-}
-
-/// The value of one dimension filter.
-fn field(f: &Filters, name: &str) -> Option<String> {
-    match name {
-        "dept" => f.dept.clone(),
-        "env" => f.env.clone(),
-        "version" => f.version.clone(),
-        "agent" => f.agent.clone(),
-        _ => f.model.clone(),
-    }
-}
-
-fn range_label(r: &str) -> &'static str {
-    match r {
-        "1h" => "Last hour",
-        "24h" => "Last 24 hours",
-        "7d" => "Last 7 days",
-        "30d" => "Last 30 days",
-        _ => "Last 90 days",
     }
 }
 

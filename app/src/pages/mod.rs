@@ -6,3 +6,4 @@ pub mod not_found;
 pub mod prices;
 pub mod settings;
 pub mod status;
+pub mod usage;

@@ -44,6 +44,42 @@ pub fn href(path: &str, filters: &Filters) -> String {
     }
 }
 
+/// `path` with the query `query` in which `key` is set to `value` (an empty value removes it)
+/// and every other parameter kept; a preset range removes a custom `from`/`to`.
+pub fn with_param(path: &str, query: &ParamsMap, key: &str, value: &str) -> String {
+    const ORDER: [&str; 8] = [
+        "range", "from", "to", "dept", "env", "version", "agent", "model",
+    ];
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut keys: Vec<String> = ORDER.iter().map(|k| (*k).to_owned()).collect();
+    for (k, _) in query.into_iter() {
+        let k = k.to_string();
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    for k in keys {
+        let v = if k == key {
+            Some(value.to_owned())
+        } else if key == "range" && (k == "from" || k == "to") {
+            None
+        } else {
+            query.get(&k)
+        };
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            pairs.push((k, v));
+        }
+    }
+    if pairs.is_empty() {
+        return path.to_owned();
+    }
+    let q: Vec<String> = pairs
+        .into_iter()
+        .map(|(k, v)| format!("{k}={}", argus_types::encode(&v)))
+        .collect();
+    format!("{path}?{}", q.join("&"))
+}
+
 /// `filters` with one filter set (an empty value clears it).
 pub fn with_filter(filters: &Filters, key: &str, value: String) -> Filters {
     let mut f = filters.clone();
