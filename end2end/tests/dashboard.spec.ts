@@ -99,6 +99,20 @@ test('the dashboard: filters in the URL, back and forward, memory, refresh, and 
   expect(res.status()).toBe(200);
   await expect(kpi(page, 'requests')).toHaveText('3', { timeout: 10_000 });
 
+  // Usage: split by agent, sorted by a column, all in the URL.
+  await page.getByRole('link', { name: 'Usage' }).click();
+  await expect(page).toHaveURL(/\/usage/);
+  await hydrated(page);
+  await page.getByTestId('filter-dept').selectOption('');
+  await page.getByTestId('by-agent').click();
+  await expect(page).toHaveURL(/by=agent/);
+  await expect(page.getByTestId('usage-row').first()).toContainText('sales-writer');
+  await expect(page.getByTestId('usage-row')).toHaveCount(2);
+  await page.getByTestId('sort-errors').click();
+  await expect(page).toHaveURL(/sort=errors/);
+  await expect(page.getByTestId('usage-row').first()).toContainText('support-bot');
+  await expect(page.getByTestId('stacked-chart')).toBeVisible();
+
   // A shared link renders the filtered page without JavaScript.
   const noJs = await browser.newContext({
     javaScriptEnabled: false,

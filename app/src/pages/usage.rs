@@ -110,18 +110,20 @@ pub fn UsagePage() -> impl IntoView {
                 </span>
             </p>
             <Transition fallback=|| view! { <div class="chart skeleton" aria-busy="true"></div> }>
-                {move || Suspend::new(async move {
-                    match data.await {
-                        Err(e) => view! {
-                            <div class="callout callout-error" role="alert"><p>{e.message().to_owned()}</p></div>
-                        }.into_any(),
-                        Ok(u) => {
-                            let show = query.with_untracked(|q| q.get("show")).unwrap_or_default();
-                            let sort = query.with_untracked(|q| q.get("sort")).unwrap_or_default();
-                            view! { <UsageView usage=u show sort query=query.get_untracked() /> }.into_any()
+                {move || {
+                    // Tracked here: a new sort or view re-renders from the same data.
+                    let current = query.get();
+                    let show = current.get("show").unwrap_or_default();
+                    let sort = current.get("sort").unwrap_or_default();
+                    Suspend::new(async move {
+                        match data.await {
+                            Err(e) => view! {
+                                <div class="callout callout-error" role="alert"><p>{e.message().to_owned()}</p></div>
+                            }.into_any(),
+                            Ok(u) => view! { <UsageView usage=u show sort query=current /> }.into_any(),
                         }
-                    }
-                })}
+                    })
+                }}
             </Transition>
         </section>
     }

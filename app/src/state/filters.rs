@@ -52,8 +52,11 @@ pub fn with_param(path: &str, query: &ParamsMap, key: &str, value: &str) -> Stri
     ];
     let mut pairs: Vec<(String, String)> = Vec::new();
     let mut keys: Vec<String> = ORDER.iter().map(|k| (*k).to_owned()).collect();
-    for (k, _) in query.into_iter() {
-        let k = k.to_string();
+    for k in query
+        .into_iter()
+        .map(|(k, _)| k.to_string())
+        .chain([key.to_owned()])
+    {
         if !keys.contains(&k) {
             keys.push(k);
         }
@@ -168,4 +171,45 @@ pub fn use_refresh(seconds: Signal<u64>) -> (ReadSignal<u64>, impl Fn() + Copy) 
     #[cfg(not(feature = "browser"))]
     let _ = seconds;
     (tick, refresh)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> ParamsMap {
+        let mut q = ParamsMap::new();
+        for (k, v) in pairs {
+            q.insert((*k).to_owned(), (*v).to_owned());
+        }
+        q
+    }
+
+    #[test]
+    fn a_parameter_is_set_and_the_others_kept() {
+        let q = query(&[("dept", "support"), ("sort", "cost")]);
+        assert_eq!(
+            with_param("/usage", &q, "by", "agent"),
+            "/usage?dept=support&sort=cost&by=agent"
+        );
+        assert_eq!(with_param("/usage", &q, "dept", ""), "/usage?sort=cost");
+        assert_eq!(
+            with_param("/", &ParamsMap::new(), "by", "model"),
+            "/?by=model"
+        );
+        // A preset range replaces a custom one.
+        let custom = query(&[
+            ("from", "2026-11-01"),
+            ("to", "2026-11-02"),
+            ("env", "prod"),
+        ]);
+        assert_eq!(
+            with_param("/", &custom, "range", "7d"),
+            "/?range=7d&env=prod"
+        );
+        assert_eq!(
+            with_param("/", &query(&[("agent", "a b&c")]), "model", "gpt-4o"),
+            "/?agent=a%20b%26c&model=gpt-4o"
+        );
+    }
 }
