@@ -312,16 +312,34 @@ async fn rows(pool: &sqlx::PgPool, workspace: WorkspaceId, q: &Resolved) -> Resu
     let sql = format!(
         "SELECT bucket, agent, department, {measures}, input_tokens, output_tokens, \
            cost_usd::float8 AS cost, spans \
-         FROM {table} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
-           AND ($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR environment = $5) \
-           AND ($6::text IS NULL OR version = $6) AND ($7::text IS NULL OR agent = $7) \
-           AND ($8::text IS NULL OR model = $8)",
+         FROM {table} WHERE {WINDOW_AND_DIMS}",
         table = q.table(),
     );
+    fetch_window(pool, workspace, &sql, q.previous_from, q).await
+}
+
+/// The rollup rows of `[from, q.to)` under the filters: `$1` workspace, `$2`/`$3` the bounds,
+/// `$4`–`$8` the dimensions (NULL: any).
+const WINDOW_AND_DIMS: &str = "workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
+    AND ($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR environment = $5) \
+    AND ($6::text IS NULL OR version = $6) AND ($7::text IS NULL OR agent = $7) \
+    AND ($8::text IS NULL OR model = $8)";
+
+/// Runs `sql` (whose WHERE is [`WINDOW_AND_DIMS`]) in the workspace's binding.
+async fn fetch_window<T>(
+    pool: &sqlx::PgPool,
+    workspace: WorkspaceId,
+    sql: &str,
+    from: DateTime<Utc>,
+    q: &Resolved,
+) -> Result<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
     let mut tx = tenancy::begin(pool, workspace).await?;
-    let rows = sqlx::query_as(&sql)
+    let rows = sqlx::query_as(sql)
         .bind(workspace)
-        .bind(q.previous_from)
+        .bind(from)
         .bind(q.to)
         .bind(&q.dims.dept)
         .bind(&q.dims.env)
@@ -613,27 +631,12 @@ pub async fn usage_breakdown_uncached(
            sum(output_tokens)::bigint AS output_tokens, \
            sum(cache_read_tokens)::bigint AS cache_read_tokens, \
            sum(reasoning_tokens)::bigint AS reasoning_tokens, sum(cost_usd)::float8 AS cost \
-         FROM {table} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
-           AND ($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR environment = $5) \
-           AND ($6::text IS NULL OR version = $6) AND ($7::text IS NULL OR agent = $7) \
-           AND ($8::text IS NULL OR model = $8) {only_models} \
+         FROM {table} WHERE {WINDOW_AND_DIMS} {only_models} \
          GROUP BY bucket, {by}",
         table = q.table(),
         only_models = if by == "model" { "AND model <> ''" } else { "" },
     );
-    let mut tx = tenancy::begin(pool, workspace).await?;
-    let rows: Vec<GroupRow> = sqlx::query_as(&sql)
-        .bind(workspace)
-        .bind(q.from)
-        .bind(q.to)
-        .bind(&q.dims.dept)
-        .bind(&q.dims.env)
-        .bind(&q.dims.version)
-        .bind(&q.dims.agent)
-        .bind(&q.dims.model)
-        .fetch_all(&mut *tx)
-        .await?;
-    tx.commit().await?;
+    let rows: Vec<GroupRow> = fetch_window(pool, workspace, &sql, q.from, q).await?;
 
     let points = q.points();
     let step = q.step.num_seconds();
