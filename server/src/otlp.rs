@@ -58,38 +58,82 @@ fn otlp_response(content_type: &'static str, body: Vec<u8>) -> Response {
         .into_response()
 }
 
-pub async fn traces(
-    State(state): State<AppState>,
+/// The two OTLP signals Argus stores.
+enum Signal {
+    Traces,
+    Metrics,
+}
+
+/// One OTLP export: admission, the body within the limit, the domain's export, and its
+/// response in the request's encoding.
+async fn export(
+    state: AppState,
     caller: Option<Extension<Caller>>,
     headers: HeaderMap,
     body: Body,
+    signal: Signal,
 ) -> Response {
     let limit = state.gateway.body_limit_bytes;
     let (access, _admitted, body) = match admit(&state, caller, &headers, body).await {
         Ok(admitted) => admitted,
         Err(error) => return error.into_response(),
     };
-    match argus_domain::ingest::export_traces(
-        &state.services,
-        &access,
-        &body,
-        header_str(&headers, header::CONTENT_TYPE),
-        header_str(&headers, header::CONTENT_ENCODING),
-        limit,
-    )
-    .await
-    {
-        Ok(exported) => {
+    let content_type = header_str(&headers, header::CONTENT_TYPE);
+    let encoding = header_str(&headers, header::CONTENT_ENCODING);
+    let services = &state.services;
+    let answer = match signal {
+        Signal::Traces => argus_domain::ingest::export_traces(
+            services,
+            &access,
+            &body,
+            content_type,
+            encoding,
+            limit,
+        )
+        .await
+        .map(|e| {
             tracing::debug!(
-                inserted = exported.stored.inserted,
-                duplicates = exported.stored.duplicates,
-                rejected = exported.rejected,
+                inserted = e.stored.inserted,
+                duplicates = e.stored.duplicates,
+                rejected = e.rejected,
                 "OTLP traces stored"
             );
-            otlp_response(exported.content_type, exported.body)
-        }
+            (e.content_type, e.body)
+        }),
+        Signal::Metrics => argus_domain::ingest::metrics::export(
+            services,
+            &access,
+            &body,
+            content_type,
+            encoding,
+            limit,
+        )
+        .await
+        .map(|e| {
+            tracing::debug!(
+                points = e.stored.points,
+                duplicates = e.stored.duplicates,
+                ignored = e.ignored,
+                rejected = e.rejected,
+                "OTLP metrics stored"
+            );
+            (e.content_type, e.body)
+        }),
+    };
+    match answer {
+        Ok((content_type, body)) => otlp_response(content_type, body),
         Err(err) => HttpError::from(err).into_response(),
     }
+}
+
+/// `POST /v1/traces`.
+pub async fn traces(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    export(state, caller, headers, body, Signal::Traces).await
 }
 
 /// `POST /v1/metrics`: the GenAI client metrics (others are accepted and ignored).
@@ -99,33 +143,7 @@ pub async fn metrics(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let limit = state.gateway.body_limit_bytes;
-    let (access, _admitted, body) = match admit(&state, caller, &headers, body).await {
-        Ok(admitted) => admitted,
-        Err(error) => return error.into_response(),
-    };
-    match argus_domain::ingest::metrics::export(
-        &state.services,
-        &access,
-        &body,
-        header_str(&headers, header::CONTENT_TYPE),
-        header_str(&headers, header::CONTENT_ENCODING),
-        limit,
-    )
-    .await
-    {
-        Ok(exported) => {
-            tracing::debug!(
-                points = exported.stored.points,
-                duplicates = exported.stored.duplicates,
-                ignored = exported.ignored,
-                rejected = exported.rejected,
-                "OTLP metrics stored"
-            );
-            otlp_response(exported.content_type, exported.body)
-        }
-        Err(err) => HttpError::from(err).into_response(),
-    }
+    export(state, caller, headers, body, Signal::Metrics).await
 }
 
 /// `POST /api/v1/traces`: the native JSON batch. 200 when every trace was stored, 207 with
