@@ -8,7 +8,7 @@ use argus_domain::demo;
 use argus_domain::histogram::RELATIVE_ERROR;
 use argus_domain::tenancy::{self, WorkspaceId};
 use argus_types::{Filters, HomeKpis};
-use chrono::{Duration, Utc};
+use chrono::{Datelike, Duration, Utc};
 use common::services;
 use sqlx::PgPool;
 
@@ -407,4 +407,308 @@ fn bad_values_are_errors_for_the_api_and_notices_for_pages() {
     let good = filters(&[("range", "7d"), ("dept", "support")]);
     assert_eq!(sanitize(&good, now), (good.clone(), vec![]));
     assert_eq!(good.to_query(), "range=7d&dept=support");
+}
+
+/// `(key, count, cost)` from raw SQL, sorted.
+async fn raw_groups(
+    pool: &PgPool,
+    ws: WorkspaceId,
+    sql: &str,
+    from: chrono::DateTime<Utc>,
+    to: chrono::DateTime<Utc>,
+) -> Vec<(String, i64, f64)> {
+    let mut tx = tenancy::begin(pool, ws).await.unwrap();
+    let mut rows: Vec<(String, i64, f64)> = sqlx::query_as(sql)
+        .bind(ws)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows
+}
+
+fn assert_cost_rows(served: &[argus_types::CostRow], raw: &[(String, i64, f64)], what: &str) {
+    let mut got: Vec<&argus_types::CostRow> = served.iter().collect();
+    got.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(got.len(), raw.len(), "{what}: {got:?} vs {raw:?}");
+    for (g, (key, n, cost)) in got.iter().zip(raw) {
+        assert_eq!((&g.key, g.requests), (key, *n), "{what}");
+        close(
+            Some(g.cost_usd),
+            Some(*cost),
+            1e-9,
+            &format!("{what} {key} cost"),
+        );
+        let per_1k = (*n > 0).then(|| cost * 1000.0 / *n as f64);
+        close(
+            g.per_1k_requests,
+            per_1k,
+            1e-9,
+            &format!("{what} {key} per 1k"),
+        );
+    }
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
+    let s = services(&owner).await;
+    let now = Utc::now();
+    demo::load(
+        &s,
+        now.date_naive() + Duration::days(1),
+        2,
+        20 << 20,
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    let (_, ws) = demo::ensure_workspace(&s).await.unwrap();
+
+    // Cost: by department, agent and model, with requests and cost per 1,000 requests.
+    for case in [
+        vec![("range", "7d")],
+        vec![("range", "24h"), ("dept", "support")],
+    ] {
+        let q = resolve(&filters(&case), now).unwrap();
+        let report = analytics::cost_report_uncached(&s.pool, ws, &q)
+            .await
+            .unwrap();
+        let dept = q.dims.dept.clone().unwrap_or_default();
+        let only = if dept.is_empty() {
+            String::new()
+        } else {
+            format!("AND department = '{dept}'")
+        };
+        let traces_and_cost = |by: &str| {
+            format!(
+                "SELECT k, sum(n)::bigint, sum(c)::float8 FROM ( \
+                   SELECT {by} AS k, count(*) AS n, 0::numeric AS c FROM traces \
+                     WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
+                     AND root_span_id IS NOT NULL {only} GROUP BY 1 \
+                   UNION ALL SELECT {by}, 0, coalesce(sum(cost_usd), 0) FROM spans \
+                     WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 {only} \
+                     GROUP BY 1) g GROUP BY k"
+            )
+        };
+        for (by, served) in [
+            ("department", &report.by_department),
+            ("agent", &report.by_agent),
+        ] {
+            let raw = raw_groups(&s.pool, ws, &traces_and_cost(by), q.from, q.to).await;
+            assert_cost_rows(served, &raw, &format!("{case:?} by {by}"));
+        }
+        let raw = raw_groups(
+            &s.pool,
+            ws,
+            &format!(
+                "SELECT model, count(*), coalesce(sum(cost_usd), 0)::float8 FROM spans \
+                 WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
+                 AND model IS NOT NULL {only} GROUP BY 1"
+            ),
+            q.from,
+            q.to,
+        )
+        .await;
+        assert_cost_rows(&report.by_model, &raw, &format!("{case:?} by model"));
+        let total: f64 = raw.iter().map(|r| r.2).sum();
+        close(Some(report.total_usd), Some(total), 1e-9, "total cost");
+        let charted: f64 = report.series.iter().flat_map(|s| &s.values).sum();
+        close(
+            Some(charted),
+            Some(total),
+            1e-9,
+            "the chart holds every dollar",
+        );
+        assert!(report.series.len() <= 6);
+        assert_eq!(report.steps.len(), q.points());
+    }
+
+    // Month to date and the projection, per department, from raw spans.
+    let q = resolve(&filters(&[("range", "24h")]), now).unwrap();
+    let report = analytics::cost_report_uncached(&s.pool, ws, &q)
+        .await
+        .unwrap();
+    let today = now.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let month_start = today.with_day(1).unwrap();
+    let raw_mtd = raw_groups(
+        &s.pool,
+        ws,
+        "SELECT department, count(*), sum(cost_usd)::float8 FROM spans \
+         WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 GROUP BY 1",
+        month_start,
+        today + Duration::days(1),
+    )
+    .await;
+    let raw_trailing = raw_groups(
+        &s.pool,
+        ws,
+        "SELECT department, count(*), sum(cost_usd)::float8 FROM spans \
+         WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 GROUP BY 1",
+        today - Duration::days(7),
+        today,
+    )
+    .await;
+    assert!(!report.projections.is_empty());
+    assert!(report.projection_method.contains("last 7 complete days"));
+    let month_end = (month_start + Duration::days(32)).with_day(1).unwrap();
+    let days_left = (month_end - report.generated_at).num_seconds() as f64 / 86_400.0;
+    for p in &report.projections {
+        let mtd = raw_mtd
+            .iter()
+            .find(|r| r.0 == p.department)
+            .map_or(0.0, |r| r.2);
+        let trailing = raw_trailing
+            .iter()
+            .find(|r| r.0 == p.department)
+            .map_or(0.0, |r| r.2);
+        close(Some(p.month_to_date_usd), Some(mtd), 1e-9, "month to date");
+        close(
+            Some(p.daily_rate_usd),
+            Some(trailing / 7.0),
+            1e-9,
+            "daily rate",
+        );
+        close(
+            Some(p.projected_usd),
+            Some(mtd + trailing / 7.0 * days_left),
+            1e-6,
+            "projection",
+        );
+    }
+
+    // Performance: quantiles over the window and per step, error rates, slowest models, and
+    // a distribution holding every request.
+    let q = resolve(&filters(&[("range", "7d")]), now).unwrap();
+    let perf = analytics::performance_uncached(&s.pool, ws, &q)
+        .await
+        .unwrap();
+    let mut tx = tenancy::begin(&s.pool, ws).await.unwrap();
+    let (n, errors, p50, p95, p99): (i64, i64, f64, f64, f64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE error_count > 0), \
+           (percentile_disc(0.5) WITHIN GROUP (ORDER BY latency_us) / 1000.0)::float8, \
+           (percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_us) / 1000.0)::float8, \
+           (percentile_disc(0.99) WITHIN GROUP (ORDER BY latency_us) / 1000.0)::float8 \
+         FROM traces WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
+           AND root_span_id IS NOT NULL",
+    )
+    .bind(ws)
+    .bind(q.from)
+    .bind(q.to)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    let per_step: Vec<(chrono::DateTime<Utc>, i64, i64, f64)> = sqlx::query_as(
+        "SELECT $2 + floor(extract(epoch FROM start_time - $2) / 7200) * interval '2 hours', \
+           count(*), count(*) FILTER (WHERE error_count > 0), \
+           (percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_us) / 1000.0)::float8 \
+         FROM traces WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
+           AND root_span_id IS NOT NULL GROUP BY 1",
+    )
+    .bind(ws)
+    .bind(q.from)
+    .bind(q.to)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    let models: Vec<(String, i64, f64)> = sqlx::query_as(
+        "SELECT model, count(*), \
+           (percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_us) / 1000.0)::float8 \
+         FROM spans WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
+           AND model IS NOT NULL GROUP BY 1",
+    )
+    .bind(ws)
+    .bind(q.from)
+    .bind(q.to)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert!(n > 0);
+    assert_eq!((perf.overall.requests, perf.overall.errors), (n, errors));
+    let bound = 2.0 * RELATIVE_ERROR;
+    close(perf.overall.p50_ms, Some(p50), bound, "p50");
+    close(perf.overall.p95_ms, Some(p95), bound, "p95");
+    close(perf.overall.p99_ms, Some(p99), bound, "p99");
+    assert_eq!(perf.points.len(), 84);
+    for (t, n, errors, p95) in per_step {
+        let point = perf
+            .points
+            .iter()
+            .find(|p| p.t == t)
+            .expect("a point per step");
+        assert_eq!((point.requests, point.errors), (n, errors), "{t}");
+        close(point.p95_ms, Some(p95), bound, &format!("p95 at {t}"));
+    }
+    assert_eq!(perf.slowest_models.len(), models.len().min(10));
+    for m in &perf.slowest_models {
+        let (_, calls, p95) = models.iter().find(|r| r.0 == m.key).unwrap();
+        assert_eq!(m.requests, *calls, "{}", m.key);
+        close(m.p95_ms, Some(*p95), bound, &format!("{} p95", m.key));
+    }
+    let slowest: Vec<f64> = perf
+        .slowest_agents
+        .iter()
+        .map(|a| a.p95_ms.unwrap())
+        .collect();
+    assert!(slowest.windows(2).all(|w| w[0] >= w[1]), "slowest first");
+    let binned: i64 = perf.distribution.iter().map(|b| b.count).sum();
+    assert_eq!(binned, n, "the distribution holds every request");
+
+    // Activity: every agent and model is new in the demo's first hours, at its first hour.
+    let activity = analytics::activity_uncached(&s.pool, ws, &q).await.unwrap();
+    let mut tx = tenancy::begin(&s.pool, ws).await.unwrap();
+    let mut first: Vec<(String, chrono::DateTime<Utc>)> = sqlx::query_as(
+        "SELECT agent, date_trunc('hour', min(start_time)) FROM spans \
+         WHERE workspace_id = $1 GROUP BY 1",
+    )
+    .bind(ws)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    let models: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT model) FROM spans WHERE workspace_id = $1 AND model IS NOT NULL",
+    )
+    .bind(ws)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut new_agents: Vec<(String, chrono::DateTime<Utc>)> = activity
+        .events
+        .iter()
+        .filter(|e| e.kind == "new_agent")
+        .map(|e| (e.agent.clone(), e.at))
+        .collect();
+    new_agents.sort();
+    first.sort();
+    assert_eq!(new_agents, first);
+    let new_models = activity
+        .events
+        .iter()
+        .filter(|e| e.kind == "new_model")
+        .count();
+    assert_eq!(new_models as i64, models);
+    assert!(
+        activity.events.windows(2).all(|w| w[0].at >= w[1].at),
+        "newest first"
+    );
+    // A later window sees nothing new.
+    let later = resolve(&filters(&[("range", "1h")]), now + Duration::days(3)).unwrap();
+    let quiet = analytics::activity_uncached(&s.pool, ws, &later)
+        .await
+        .unwrap();
+    assert!(quiet.events.iter().all(|e| !e.kind.starts_with("new_")));
+    // Another workspace sees none of it.
+    let (_, other) = common::sign_up(&s, "eve@example.com", "Eve").await;
+    let theirs = analytics::activity_uncached(&s.pool, other, &q)
+        .await
+        .unwrap();
+    assert!(theirs.events.is_empty());
+    let theirs = analytics::cost_report_uncached(&s.pool, other, &q)
+        .await
+        .unwrap();
+    assert!(theirs.by_agent.is_empty() && theirs.projections.is_empty());
 }

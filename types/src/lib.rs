@@ -14,8 +14,10 @@ pub use auth::{
 };
 pub use dashboard::encode;
 pub use dashboard::{
-    AgentStat, FilterOptions, Filters, GroupSeries, HomeKpis, Kpi, SeriesPoint, Timeseries, Unit,
-    UsageBreakdown, UsageRow, Window, DEFAULT_RANGE, RANGES,
+    Activity, ActivityEvent, AgentStat, CostReport, CostRow, CostSeries, FilterOptions, Filters,
+    GroupSeries, HomeKpis, Kpi, LatencyBin, LatencyPoint, LatencyStat, MonthProjection,
+    Performance, SeriesPoint, Timeseries, Unit, UsageBreakdown, UsageRow, Window, DEFAULT_RANGE,
+    RANGES,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use prices::{PriceJob, Prices, UnpricedModel, WorkspacePrice};

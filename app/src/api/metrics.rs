@@ -128,3 +128,72 @@ pub async fn get_usage_breakdown(
     };
     Ok(argus_domain::analytics::usage_breakdown(&services(), access.workspace, &q, &by).await?)
 }
+
+/// `GET /api/v1/cost/breakdown`: cost over time stacked by department (five costliest and
+/// `other`), cost and cost per 1,000 requests by department, model and agent, and each
+/// department's month-to-date with a projected month-end (the method in
+/// `projection_method`). Same filters as the metrics; the month ignores `range`.
+#[server(prefix = "/api/v1", endpoint = "cost/breakdown", input = GetUrl)]
+pub async fn get_cost_report(
+    range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    dept: Option<String>,
+    env: Option<String>,
+    version: Option<String>,
+    agent: Option<String>,
+    model: Option<String>,
+    fallback: Option<bool>,
+) -> Result<argus_types::CostReport, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    let (q, notices) = resolve(range, from, to, dept, env, version, agent, model, fallback)?;
+    let mut report =
+        argus_domain::analytics::cost_report(&services(), access.workspace, &q).await?;
+    report.notices = notices;
+    Ok(report)
+}
+
+/// `GET /api/v1/performance/latency`: p50/p95/p99 latency and the error rate per chart step
+/// (from merged histograms, within 1 %), the slowest agents and models by p95, and the
+/// distribution of latencies. Same filters as the metrics.
+#[server(prefix = "/api/v1", endpoint = "performance/latency", input = GetUrl)]
+pub async fn get_performance(
+    range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    dept: Option<String>,
+    env: Option<String>,
+    version: Option<String>,
+    agent: Option<String>,
+    model: Option<String>,
+    fallback: Option<bool>,
+) -> Result<argus_types::Performance, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    let (q, notices) = resolve(range, from, to, dept, env, version, agent, model, fallback)?;
+    let mut report =
+        argus_domain::analytics::performance(&services(), access.workspace, &q).await?;
+    report.notices = notices;
+    Ok(report)
+}
+
+/// `GET /api/v1/activity`: notable events over the window, newest first — a new agent, model
+/// or version seen, an agent's error-rate or cost spike. Same filters as the metrics.
+#[server(prefix = "/api/v1", endpoint = "activity", input = GetUrl)]
+pub async fn get_activity(
+    range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    dept: Option<String>,
+    env: Option<String>,
+    version: Option<String>,
+    agent: Option<String>,
+    model: Option<String>,
+    fallback: Option<bool>,
+) -> Result<argus_types::Activity, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    let (q, _) = resolve(range, from, to, dept, env, version, agent, model, fallback)?;
+    Ok(argus_domain::analytics::activity(&services(), access.workspace, &q).await?)
+}

@@ -106,6 +106,9 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
     TenantEndpoint::read("/api/v1/metrics/timeseries"),
     TenantEndpoint::read("/api/v1/metrics/filter-options"),
     TenantEndpoint::read("/api/v1/usage/breakdown"),
+    TenantEndpoint::read("/api/v1/cost/breakdown"),
+    TenantEndpoint::read("/api/v1/performance/latency"),
+    TenantEndpoint::read("/api/v1/activity"),
     TenantEndpoint::read("/api/v1/prices"),
     TenantEndpoint::write(
         "/api/v1/prices/set",

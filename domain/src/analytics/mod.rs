@@ -26,6 +26,14 @@ use crate::histogram::Histogram;
 use crate::tenancy::{self, WorkspaceId};
 use crate::{Error, Result, Services};
 
+mod activity;
+mod cost;
+mod performance;
+
+pub use activity::{activity, activity_uncached};
+pub use cost::{cost_report, cost_report_uncached};
+pub use performance::{performance, performance_uncached};
+
 /// The most points a chart gets.
 pub const MAX_POINTS: i64 = 150;
 /// The longest custom range.
@@ -70,6 +78,19 @@ impl Resolved {
     /// The number of chart points.
     pub fn points(&self) -> usize {
         ((self.to - self.from).num_seconds() / self.step.num_seconds()).max(0) as usize
+    }
+
+    /// The chart step a bucket of the window falls in.
+    fn step_of(&self, bucket: DateTime<Utc>) -> Option<usize> {
+        (bucket >= self.from && bucket < self.to)
+            .then(|| ((bucket - self.from).num_seconds() / self.step.num_seconds()) as usize)
+    }
+
+    /// The start of each chart step.
+    fn steps(&self) -> Vec<DateTime<Utc>> {
+        (0..self.points())
+            .map(|i| self.from + self.step * i as i32)
+            .collect()
     }
 
     fn table(&self) -> &'static str {
@@ -315,7 +336,7 @@ async fn rows(pool: &sqlx::PgPool, workspace: WorkspaceId, q: &Resolved) -> Resu
          FROM {table} WHERE {WINDOW_AND_DIMS}",
         table = q.table(),
     );
-    fetch_window(pool, workspace, &sql, q.previous_from, q).await
+    fetch_window(pool, workspace, &sql, (q.previous_from, q.to), &q.dims).await
 }
 
 /// The rollup rows of `[from, q.to)` under the filters: `$1` workspace, `$2`/`$3` the bounds,
@@ -330,8 +351,8 @@ async fn fetch_window<T>(
     pool: &sqlx::PgPool,
     workspace: WorkspaceId,
     sql: &str,
-    from: DateTime<Utc>,
-    q: &Resolved,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    dims: &Dims,
 ) -> Result<Vec<T>>
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
@@ -340,12 +361,12 @@ where
     let rows = sqlx::query_as(sql)
         .bind(workspace)
         .bind(from)
-        .bind(q.to)
-        .bind(&q.dims.dept)
-        .bind(&q.dims.env)
-        .bind(&q.dims.version)
-        .bind(&q.dims.agent)
-        .bind(&q.dims.model)
+        .bind(to)
+        .bind(&dims.dept)
+        .bind(&dims.env)
+        .bind(&dims.version)
+        .bind(&dims.agent)
+        .bind(&dims.model)
         .fetch_all(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -636,7 +657,7 @@ pub async fn usage_breakdown_uncached(
         table = q.table(),
         only_models = if by == "model" { "AND model <> ''" } else { "" },
     );
-    let rows: Vec<GroupRow> = fetch_window(pool, workspace, &sql, q.from, q).await?;
+    let rows: Vec<GroupRow> = fetch_window(pool, workspace, &sql, (q.from, q.to), &q.dims).await?;
 
     let points = q.points();
     let step = q.step.num_seconds();

@@ -1,0 +1,253 @@
+//! The activity stream: notable events derived from the rollups over the window —
+//! a new agent, model or agent version seen for the first time (under the filters), an
+//! agent's error-rate spike, an agent's cost spike. Buckets are hours (days on ranges read
+//! from the daily rollup).
+//!
+//! The rules, kept simple enough to state on the page:
+//! - error spike: a bucket with at least [`SPIKE_MIN_REQUESTS`] requests whose error rate is
+//!   at least twice, and at least 10 points above, the agent's rate over the rest of the window;
+//! - cost spike: a bucket costing at least three times the agent's average over its other
+//!   active buckets (at least [`SPIKE_MIN_BUCKETS`] of them) and at least $1 more.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use argus_types::{Activity, ActivityEvent};
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::{fetch_window, Resolved, WINDOW_AND_DIMS};
+use crate::cache::CacheKey;
+use crate::tenancy::WorkspaceId;
+use crate::{Result, Services};
+
+pub const SPIKE_MIN_REQUESTS: i64 = 20;
+pub const SPIKE_MIN_BUCKETS: usize = 4;
+/// The most events returned.
+pub const MAX_EVENTS: usize = 50;
+
+/// First appearances of agents, models and agent versions: `(kind, agent, subject, first)`.
+fn first_seen_sql(table: &str) -> String {
+    format!(
+        "SELECT 'new_agent' AS kind, agent, '' AS subject, min(bucket) AS first FROM {table} \
+           WHERE {WINDOW_AND_DIMS} GROUP BY agent \
+         UNION ALL SELECT 'new_model', '', model, min(bucket) FROM {table} \
+           WHERE {WINDOW_AND_DIMS} AND model <> '' GROUP BY model \
+         UNION ALL SELECT 'new_version', agent, version, min(bucket) FROM {table} \
+           WHERE {WINDOW_AND_DIMS} AND version <> '' GROUP BY agent, version"
+    )
+}
+
+type FirstSeen = (String, String, String, DateTime<Utc>);
+
+async fn new_things(
+    pool: &sqlx::PgPool,
+    workspace: WorkspaceId,
+    q: &Resolved,
+) -> Result<Vec<ActivityEvent>> {
+    // All history up to the window's end, by day; then, on hourly windows, the hour.
+    let epoch = DateTime::<Utc>::UNIX_EPOCH;
+    let daily: Vec<FirstSeen> = fetch_window(
+        pool,
+        workspace,
+        &first_seen_sql("rollup_daily"),
+        (epoch, q.to),
+        &q.dims,
+    )
+    .await?;
+    let day = TimeDelta::days(1);
+    let fresh: Vec<FirstSeen> = daily
+        .into_iter()
+        .filter(|(.., first)| *first + day > q.from)
+        .collect();
+    let Some(earliest) = fresh.iter().map(|(.., first)| *first).min() else {
+        return Ok(Vec::new());
+    };
+    let seen: Vec<FirstSeen> = if q.daily {
+        fresh
+    } else {
+        let keys: BTreeSet<(String, String, String)> =
+            fresh.into_iter().map(|(k, a, s, _)| (k, a, s)).collect();
+        let hourly: Vec<FirstSeen> = fetch_window(
+            pool,
+            workspace,
+            &first_seen_sql("rollup_hourly"),
+            (earliest, q.to),
+            &q.dims,
+        )
+        .await?;
+        hourly
+            .into_iter()
+            .filter(|(k, a, s, _)| keys.contains(&(k.clone(), a.clone(), s.clone())))
+            .collect()
+    };
+    let new_agents: BTreeMap<String, DateTime<Utc>> = seen
+        .iter()
+        .filter(|(k, ..)| k == "new_agent")
+        .map(|(_, a, _, t)| (a.clone(), *t))
+        .collect();
+    Ok(seen
+        .into_iter()
+        .filter(|(.., first)| *first >= q.from && *first < q.to)
+        // A new agent's first version is not news of its own.
+        .filter(|(k, a, _, t)| k != "new_version" || new_agents.get(a) != Some(t))
+        .map(|(kind, agent, subject, at)| {
+            let message = match kind.as_str() {
+                "new_agent" => format!("New agent {agent} sent its first trace"),
+                "new_model" => format!("Model {subject} used for the first time"),
+                _ => format!("{agent} version {subject} seen for the first time"),
+            };
+            ActivityEvent {
+                at,
+                kind,
+                agent,
+                subject,
+                message,
+            }
+        })
+        .collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct Bucket {
+    bucket: DateTime<Utc>,
+    agent: String,
+    requests: i64,
+    errors: i64,
+    cost: f64,
+}
+
+fn spikes(buckets: &[Bucket]) -> Vec<ActivityEvent> {
+    let mut by_agent: BTreeMap<&str, Vec<&Bucket>> = BTreeMap::new();
+    for b in buckets {
+        by_agent.entry(&b.agent).or_default().push(b);
+    }
+    let mut events = Vec::new();
+    for (agent, list) in by_agent {
+        let requests: i64 = list.iter().map(|b| b.requests).sum();
+        let errors: i64 = list.iter().map(|b| b.errors).sum();
+        let cost: f64 = list.iter().map(|b| b.cost).sum();
+        let active = list.iter().filter(|b| b.cost > 0.0).count();
+        for b in &list {
+            let rest = requests - b.requests;
+            if b.requests >= SPIKE_MIN_REQUESTS && rest > 0 {
+                let rate = b.errors as f64 * 100.0 / b.requests as f64;
+                let base = (errors - b.errors) as f64 * 100.0 / rest as f64;
+                if rate >= 2.0 * base && rate >= base + 10.0 {
+                    events.push(ActivityEvent {
+                        at: b.bucket,
+                        kind: "error_spike".into(),
+                        agent: agent.to_owned(),
+                        subject: String::new(),
+                        message: format!(
+                            "{agent}: error rate {rate:.1} % ({} of {}) against {base:.1} % \
+                             over the rest of the range",
+                            b.errors, b.requests
+                        ),
+                    });
+                }
+            }
+            if active > SPIKE_MIN_BUCKETS && b.cost > 0.0 {
+                let mean = (cost - b.cost) / (active - 1) as f64;
+                if b.cost >= 3.0 * mean && b.cost - mean >= 1.0 {
+                    events.push(ActivityEvent {
+                        at: b.bucket,
+                        kind: "cost_spike".into(),
+                        agent: agent.to_owned(),
+                        subject: String::new(),
+                        message: format!(
+                            "{agent}: cost ${:.2} against ${mean:.2} on average",
+                            b.cost
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    events
+}
+
+/// The activity over the window, newest first (at most [`MAX_EVENTS`]), uncached.
+pub async fn activity_uncached(
+    pool: &sqlx::PgPool,
+    workspace: WorkspaceId,
+    q: &Resolved,
+) -> Result<Activity> {
+    let (requests, errors) = if q.dims.model.is_some() {
+        ("spans", "span_errors")
+    } else {
+        ("traces", "trace_errors")
+    };
+    let sql = format!(
+        "SELECT bucket, agent, sum({requests})::bigint AS requests, \
+           sum({errors})::bigint AS errors, sum(cost_usd)::float8 AS cost \
+         FROM {table} WHERE {WINDOW_AND_DIMS} GROUP BY bucket, agent",
+        table = q.table(),
+    );
+    let buckets: Vec<Bucket> = fetch_window(pool, workspace, &sql, (q.from, q.to), &q.dims).await?;
+    let mut events = new_things(pool, workspace, q).await?;
+    events.extend(spikes(&buckets));
+    events.sort_by(|a, b| {
+        b.at.cmp(&a.at)
+            .then_with(|| a.kind.cmp(&b.kind))
+            .then_with(|| a.agent.cmp(&b.agent))
+            .then_with(|| a.subject.cmp(&b.subject))
+    });
+    events.truncate(MAX_EVENTS);
+    Ok(Activity {
+        window: q.window(),
+        generated_at: Utc::now(),
+        events,
+    })
+}
+
+/// [`activity_uncached`], cached like the other dashboard reads.
+pub async fn activity(
+    services: &Services,
+    workspace: WorkspaceId,
+    q: &Resolved,
+) -> Result<Activity> {
+    let key = CacheKey::new("activity", workspace, q.cache_scope());
+    services
+        .cache
+        .get_with_cache(&key, q.ttl(), || {
+            activity_uncached(&services.pool, workspace, q)
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket(hour: i64, agent: &str, requests: i64, errors: i64, cost: f64) -> Bucket {
+        Bucket {
+            bucket: DateTime::<Utc>::UNIX_EPOCH + TimeDelta::hours(hour),
+            agent: agent.into(),
+            requests,
+            errors,
+            cost,
+        }
+    }
+
+    #[test]
+    fn spikes_stand_out_from_the_rest_of_the_range() {
+        let mut buckets: Vec<Bucket> = (0..10).map(|h| bucket(h, "a", 100, 2, 1.0)).collect();
+        buckets.push(bucket(10, "a", 50, 20, 5.0)); // 40 % errors against 2 %; $5 against $1
+        buckets.push(bucket(11, "a", 10, 9, 1.0)); // too few requests to call
+        buckets.extend((0..10).map(|h| bucket(h, "b", 100, 30, 0.1)));
+        buckets.push(bucket(10, "b", 100, 45, 0.5)); // 45 % against 30 %: not twice; $0.5: < $1 more
+        let events = spikes(&buckets);
+        let kinds: Vec<(&str, &str, i64)> = events
+            .iter()
+            .map(|e| (e.kind.as_str(), e.agent.as_str(), e.at.timestamp() / 3600))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![("error_spike", "a", 10), ("cost_spike", "a", 10)]
+        );
+        assert!(
+            events[0].message.contains("40.0 % (20 of 50)"),
+            "{}",
+            events[0].message
+        );
+    }
+}

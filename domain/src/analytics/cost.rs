@@ -1,0 +1,254 @@
+//! Cost: over time stacked by department, by department, model and agent with the cost per
+//! 1,000 requests, and each department's month-to-date with a projected month-end.
+//!
+//! The projection is deliberately simple and stated on the page: the month-to-date plus the
+//! average daily cost of the last [`TRAILING_DAYS`] complete days (UTC) times the days left
+//! in the month. It reads the daily rollup (at most ~38 rows per department).
+
+use std::collections::BTreeMap;
+
+use argus_types::{CostReport, CostRow, CostSeries, MonthProjection};
+use chrono::{DateTime, Datelike, DurationRound, NaiveDate, TimeDelta, Utc};
+
+use super::{fetch_window, Resolved, WINDOW_AND_DIMS};
+use crate::cache::CacheKey;
+use crate::tenancy::WorkspaceId;
+use crate::{Result, Services};
+
+/// The complete days whose average is the projection's daily rate.
+pub const TRAILING_DAYS: i64 = 7;
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    bucket: DateTime<Utc>,
+    department: String,
+    agent: String,
+    model: String,
+    traces: i64,
+    spans: i64,
+    cost: f64,
+    unpriced_spans: i64,
+}
+
+#[derive(Default)]
+struct Group {
+    requests: i64,
+    cost: f64,
+    unpriced: i64,
+}
+
+fn rows_of(groups: BTreeMap<String, Group>) -> Vec<CostRow> {
+    let mut rows: Vec<CostRow> = groups
+        .into_iter()
+        .filter(|(_, g)| g.requests > 0 || g.cost != 0.0 || g.unpriced > 0)
+        .map(|(key, g)| CostRow {
+            key,
+            requests: g.requests,
+            cost_usd: g.cost,
+            per_1k_requests: (g.requests > 0).then(|| g.cost * 1000.0 / g.requests as f64),
+            unpriced_spans: g.unpriced,
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.cost_usd
+            .total_cmp(&a.cost_usd)
+            .then(b.requests.cmp(&a.requests))
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    rows
+}
+
+fn add(groups: &mut BTreeMap<String, Group>, key: &str, requests: i64, r: &Row) {
+    let g = groups.entry(key.to_owned()).or_default();
+    g.requests += requests;
+    g.cost += r.cost;
+    g.unpriced += r.unpriced_spans;
+}
+
+/// The first instant of the month after `day`'s.
+fn next_month(day: NaiveDate) -> DateTime<Utc> {
+    let (y, m) = if day.month() == 12 {
+        (day.year() + 1, 1)
+    } else {
+        (day.year(), day.month() + 1)
+    };
+    NaiveDate::from_ymd_opt(y, m, 1)
+        .unwrap_or(day)
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc()
+}
+
+/// The month-to-date and projection per department at `now`, under the dimension filters.
+async fn projections(
+    pool: &sqlx::PgPool,
+    workspace: WorkspaceId,
+    q: &Resolved,
+    now: DateTime<Utc>,
+) -> Result<(String, String, Vec<MonthProjection>)> {
+    let today = now.duration_trunc(TimeDelta::days(1)).unwrap_or(now);
+    let month_start = today
+        .date_naive()
+        .with_day(1)
+        .unwrap_or(today.date_naive())
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc();
+    let month_end = next_month(today.date_naive());
+    let trailing_from = today - TimeDelta::days(TRAILING_DAYS);
+    let sql = format!(
+        "SELECT bucket, department, sum(cost_usd)::float8 AS cost FROM rollup_daily \
+         WHERE {WINDOW_AND_DIMS} GROUP BY bucket, department"
+    );
+    let rows: Vec<(DateTime<Utc>, String, f64)> = fetch_window(
+        pool,
+        workspace,
+        &sql,
+        (month_start.min(trailing_from), today + TimeDelta::days(1)),
+        &q.dims,
+    )
+    .await?;
+    let mut by_dept: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    for (bucket, dept, cost) in rows {
+        let e = by_dept.entry(dept).or_default();
+        if bucket >= month_start {
+            e.0 += cost;
+        }
+        if bucket >= trailing_from && bucket < today {
+            e.1 += cost;
+        }
+    }
+    let days_left = (month_end - now).num_seconds() as f64 / 86_400.0;
+    let mut out: Vec<MonthProjection> = by_dept
+        .into_iter()
+        .filter(|(_, (mtd, trailing))| *mtd != 0.0 || *trailing != 0.0)
+        .map(|(department, (mtd, trailing))| {
+            let rate = trailing / TRAILING_DAYS as f64;
+            MonthProjection {
+                department,
+                month_to_date_usd: mtd,
+                daily_rate_usd: rate,
+                projected_usd: mtd + rate * days_left,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.projected_usd
+            .total_cmp(&a.projected_usd)
+            .then_with(|| a.department.cmp(&b.department))
+    });
+    let method = format!(
+        "Month-to-date cost plus the average daily cost of the last {TRAILING_DAYS} complete \
+         days ({} to {}, UTC) times the {days_left:.1} days left in {}.",
+        trailing_from.format("%b %-d"),
+        (today - TimeDelta::days(1)).format("%b %-d"),
+        today.format("%B"),
+    );
+    Ok((today.format("%Y-%m").to_string(), method, out))
+}
+
+/// The cost report for the caller's filters, uncached.
+pub async fn cost_report_uncached(
+    pool: &sqlx::PgPool,
+    workspace: WorkspaceId,
+    q: &Resolved,
+) -> Result<CostReport> {
+    let sql = format!(
+        "SELECT bucket, department, agent, model, sum(traces)::bigint AS traces, \
+           sum(spans)::bigint AS spans, sum(cost_usd)::float8 AS cost, \
+           sum(unpriced_spans)::bigint AS unpriced_spans \
+         FROM {table} WHERE {WINDOW_AND_DIMS} GROUP BY bucket, department, agent, model",
+        table = q.table(),
+    );
+    let rows: Vec<Row> =
+        fetch_window(pool, workspace, &sql, (q.previous_from, q.to), &q.dims).await?;
+    // Requests are traces, or the model's calls under a model filter (as on Home).
+    let calls = q.dims.model.is_some();
+    let points = q.points();
+    let (mut total, mut previous, mut requests) = (0.0, 0.0, 0_i64);
+    let mut by_department = BTreeMap::new();
+    let mut by_agent = BTreeMap::new();
+    let mut by_model = BTreeMap::new();
+    let mut per_step: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in &rows {
+        if r.bucket < q.from {
+            previous += r.cost;
+            continue;
+        }
+        let n = if calls { r.spans } else { r.traces };
+        total += r.cost;
+        requests += n;
+        add(&mut by_department, &r.department, n, r);
+        add(&mut by_agent, &r.agent, n, r);
+        let model = if r.model.is_empty() {
+            "(no model)"
+        } else {
+            &r.model
+        };
+        add(
+            &mut by_model,
+            model,
+            if r.model.is_empty() { 0 } else { r.spans },
+            r,
+        );
+        if let Some(i) = q.step_of(r.bucket) {
+            per_step
+                .entry(r.department.clone())
+                .or_insert_with(|| vec![0.0; points])[i] += r.cost;
+        }
+    }
+    let by_department = rows_of(by_department);
+    let mut series: Vec<CostSeries> = Vec::new();
+    let mut other = vec![0.0; points];
+    for (n, d) in by_department.iter().enumerate() {
+        let values = per_step.remove(&d.key).unwrap_or_else(|| vec![0.0; points]);
+        if n < 5 {
+            series.push(CostSeries {
+                key: d.key.clone(),
+                values,
+            });
+        } else {
+            other.iter_mut().zip(values).for_each(|(o, v)| *o += v);
+        }
+    }
+    if by_department.len() > 5 {
+        series.push(CostSeries {
+            key: "other".into(),
+            values: other,
+        });
+    }
+    let now = Utc::now();
+    let (month, projection_method, projections) = projections(pool, workspace, q, now).await?;
+    Ok(CostReport {
+        window: q.window(),
+        generated_at: now,
+        notices: Vec::new(),
+        total_usd: total,
+        previous_usd: previous,
+        requests,
+        per_1k_requests: (requests > 0).then(|| total * 1000.0 / requests as f64),
+        steps: q.steps(),
+        series,
+        by_department,
+        by_model: rows_of(by_model),
+        by_agent: rows_of(by_agent),
+        month,
+        projection_method,
+        projections,
+    })
+}
+
+/// [`cost_report_uncached`], cached like the other dashboard reads.
+pub async fn cost_report(
+    services: &Services,
+    workspace: WorkspaceId,
+    q: &Resolved,
+) -> Result<CostReport> {
+    let key = CacheKey::new("cost", workspace, q.cache_scope());
+    services
+        .cache
+        .get_with_cache(&key, q.ttl(), || {
+            cost_report_uncached(&services.pool, workspace, q)
+        })
+        .await
+}

@@ -1,0 +1,214 @@
+//! Performance: latency p50/p95/p99 and the error rate over time from merged histograms, the
+//! slowest agents and models, and the distribution of latencies over the window.
+//!
+//! Requests are traces (their root's latency), or a model's calls under a model filter; the
+//! slowest models are always ranked by their calls. Quantiles carry the histogram's bound
+//! ([`crate::histogram::RELATIVE_ERROR`]).
+
+use std::collections::BTreeMap;
+
+use argus_types::{LatencyBin, LatencyPoint, LatencyStat, Performance};
+use chrono::{DateTime, Utc};
+
+use super::{fetch_window, Resolved, WINDOW_AND_DIMS};
+use crate::cache::CacheKey;
+use crate::histogram::{bucket_value, Histogram};
+use crate::tenancy::WorkspaceId;
+use crate::{Result, Services};
+
+/// How many of the slowest agents and models are listed.
+pub const SLOWEST: usize = 10;
+
+/// The upper bounds (ms) of the distribution's bars; the last bar is everything above.
+pub const BIN_EDGES_MS: [f64; 16] = [
+    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0,
+    20_000.0, 30_000.0, 60_000.0,
+];
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    bucket: DateTime<Utc>,
+    agent: String,
+    model: String,
+    traces: i64,
+    trace_errors: i64,
+    trace_latency_sum_us: i64,
+    trace_latency_hist: serde_json::Value,
+    spans: i64,
+    span_errors: i64,
+    span_latency_sum_us: i64,
+    span_latency_hist: serde_json::Value,
+}
+
+/// Requests, errors and latency of a group.
+#[derive(Clone, Default)]
+struct Latency {
+    requests: i64,
+    errors: i64,
+    sum_us: i64,
+    hist: Histogram,
+}
+
+impl Latency {
+    fn add(&mut self, requests: i64, errors: i64, sum_us: i64, hist: &Histogram) {
+        self.requests += requests;
+        self.errors += errors;
+        self.sum_us += sum_us;
+        self.hist.merge(hist);
+    }
+
+    fn merge(&mut self, other: &Latency) {
+        self.add(other.requests, other.errors, other.sum_us, &other.hist);
+    }
+
+    fn error_rate(&self) -> Option<f64> {
+        (self.requests > 0).then(|| self.errors as f64 * 100.0 / self.requests as f64)
+    }
+
+    fn ms(&self, q: f64) -> Option<f64> {
+        self.hist.quantile(q).map(|us| us / 1000.0)
+    }
+
+    fn stat(&self, key: String) -> LatencyStat {
+        LatencyStat {
+            key,
+            requests: self.requests,
+            errors: self.errors,
+            error_rate: self.error_rate(),
+            avg_ms: (self.requests > 0).then(|| self.sum_us as f64 / self.requests as f64 / 1000.0),
+            p50_ms: self.ms(0.5),
+            p95_ms: self.ms(0.95),
+            p99_ms: self.ms(0.99),
+        }
+    }
+}
+
+fn slowest(groups: BTreeMap<String, Latency>) -> Vec<LatencyStat> {
+    let mut all: Vec<LatencyStat> = groups
+        .into_iter()
+        .filter(|(_, l)| l.requests > 0 && !l.hist.is_empty())
+        .map(|(k, l)| l.stat(k))
+        .collect();
+    all.sort_by(|a, b| {
+        b.p95_ms
+            .unwrap_or(0.0)
+            .total_cmp(&a.p95_ms.unwrap_or(0.0))
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    all.truncate(SLOWEST);
+    all
+}
+
+/// The histogram's counts in the bars of [`BIN_EDGES_MS`], from the first non-empty bar to
+/// the last.
+fn distribution(hist: &Histogram) -> Vec<LatencyBin> {
+    let mut counts = [0_i64; BIN_EDGES_MS.len() + 1];
+    for (index, n) in hist.buckets() {
+        let ms = bucket_value(index) / 1000.0;
+        let bar = BIN_EDGES_MS
+            .iter()
+            .position(|edge| ms <= *edge)
+            .unwrap_or(BIN_EDGES_MS.len());
+        counts[bar] += n as i64;
+    }
+    let first = counts.iter().position(|c| *c > 0);
+    let last = counts.iter().rposition(|c| *c > 0);
+    let (Some(first), Some(last)) = (first, last) else {
+        return Vec::new();
+    };
+    (first..=last)
+        .map(|i| LatencyBin {
+            from_ms: if i == 0 { 0.0 } else { BIN_EDGES_MS[i - 1] },
+            to_ms: BIN_EDGES_MS.get(i).copied(),
+            count: counts[i],
+        })
+        .collect()
+}
+
+/// The performance report for the caller's filters, uncached.
+pub async fn performance_uncached(
+    pool: &sqlx::PgPool,
+    workspace: WorkspaceId,
+    q: &Resolved,
+) -> Result<Performance> {
+    let sql = format!(
+        "SELECT bucket, agent, model, traces, trace_errors, trace_latency_sum_us, \
+           trace_latency_hist, spans, span_errors, span_latency_sum_us, span_latency_hist \
+         FROM {table} WHERE {WINDOW_AND_DIMS}",
+        table = q.table(),
+    );
+    let rows: Vec<Row> = fetch_window(pool, workspace, &sql, (q.from, q.to), &q.dims).await?;
+    let calls = q.dims.model.is_some();
+    let mut overall = Latency::default();
+    let mut steps = vec![Latency::default(); q.points()];
+    let mut agents: BTreeMap<String, Latency> = BTreeMap::new();
+    let mut models: BTreeMap<String, Latency> = BTreeMap::new();
+    for r in &rows {
+        let spans = (r.spans > 0 && (calls || !r.model.is_empty()))
+            .then(|| Histogram::from_json(&r.span_latency_hist));
+        if !r.model.is_empty() {
+            if let Some(h) = &spans {
+                models.entry(r.model.clone()).or_default().add(
+                    r.spans,
+                    r.span_errors,
+                    r.span_latency_sum_us,
+                    h,
+                );
+            }
+        }
+        let mut this = Latency::default();
+        if calls {
+            if let Some(h) = &spans {
+                this.add(r.spans, r.span_errors, r.span_latency_sum_us, h);
+            }
+        } else if r.traces > 0 {
+            let h = Histogram::from_json(&r.trace_latency_hist);
+            this.add(r.traces, r.trace_errors, r.trace_latency_sum_us, &h);
+        }
+        if this.requests == 0 {
+            continue;
+        }
+        overall.merge(&this);
+        agents.entry(r.agent.clone()).or_default().merge(&this);
+        if let Some(s) = q.step_of(r.bucket).and_then(|i| steps.get_mut(i)) {
+            s.merge(&this);
+        }
+    }
+    Ok(Performance {
+        window: q.window(),
+        generated_at: Utc::now(),
+        notices: Vec::new(),
+        points: steps
+            .iter()
+            .zip(q.steps())
+            .map(|(s, t)| LatencyPoint {
+                t,
+                requests: s.requests,
+                errors: s.errors,
+                error_rate: s.error_rate(),
+                p50_ms: s.ms(0.5),
+                p95_ms: s.ms(0.95),
+                p99_ms: s.ms(0.99),
+            })
+            .collect(),
+        distribution: distribution(&overall.hist),
+        overall: overall.stat(if calls { "calls" } else { "requests" }.into()),
+        slowest_agents: slowest(agents),
+        slowest_models: slowest(models),
+    })
+}
+
+/// [`performance_uncached`], cached like the other dashboard reads.
+pub async fn performance(
+    services: &Services,
+    workspace: WorkspaceId,
+    q: &Resolved,
+) -> Result<Performance> {
+    let key = CacheKey::new("performance", workspace, q.cache_scope());
+    services
+        .cache
+        .get_with_cache(&key, q.ttl(), || {
+            performance_uncached(&services.pool, workspace, q)
+        })
+        .await
+}
