@@ -18,8 +18,10 @@ use leptos_router::{path, SsrMode};
 
 use crate::components::layout::Layout;
 use crate::pages::auth::{LoginPage, SignUpPage};
+use crate::pages::cost::CostPage;
 use crate::pages::home::HomePage;
 use crate::pages::not_found::NotFound;
+use crate::pages::performance::PerformancePage;
 use crate::pages::prices::PricesPage;
 use crate::pages::settings::{ApiKeysPage, MembersPage, WorkspacePage};
 use crate::pages::status::StatusPage;
@@ -28,7 +30,10 @@ use crate::state::theme::THEME_BOOT_SCRIPT;
 
 /// Whether the page at `path` needs a signed-in user (the server redirects to log in first).
 pub fn requires_session(path: &str) -> bool {
-    path == "/" || path == "/usage" || path == "/settings" || path.starts_with("/settings/")
+    matches!(
+        path,
+        "/" | "/usage" | "/cost" | "/performance" | "/settings"
+    ) || path.starts_with("/settings/")
 }
 
 /// The log-in page, returning to `next` afterwards.
@@ -72,6 +77,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     mark_hydrated();
     crate::state::session::provide_session();
+    crate::state::prefs::provide_prefs();
 
     // The Trunk build injects the stylesheet itself (index.html).
     let stylesheet = (!cfg!(feature = "csr"))
@@ -89,6 +95,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async />
                     <Route path=path!("/settings/members") view=MembersPage ssr=SsrMode::Async />
                     <Route path=path!("/usage") view=UsagePage ssr=SsrMode::Async />
+                    <Route path=path!("/cost") view=CostPage ssr=SsrMode::Async />
+                    <Route path=path!("/performance") view=PerformancePage ssr=SsrMode::Async />
                     <Route path=path!("/settings/prices") view=PricesPage ssr=SsrMode::Async />
                     <Route path=path!("/settings/workspace") view=WorkspacePage ssr=SsrMode::Async />
                     <Route path=path!("/status") view=StatusPage ssr=SsrMode::Async />

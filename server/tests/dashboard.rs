@@ -47,9 +47,14 @@ async fn setup(owner: &PgPool) -> (axum::Router, String) {
 }
 
 fn kpi<'a>(html: &'a str, key: &str) -> &'a str {
+    card(html, &format!("kpi-{key}"))
+}
+
+/// The value shown in the card with `data-testid={testid}`.
+fn card<'a>(html: &'a str, testid: &str) -> &'a str {
     let at = html
-        .find(&format!("data-testid=\"kpi-{key}\""))
-        .unwrap_or_else(|| panic!("no {key} card"));
+        .find(&format!("data-testid=\"{testid}\""))
+        .unwrap_or_else(|| panic!("no {testid} card"));
     let rest = &html[at..];
     let v = rest.find("data-testid=\"kpi-value\"").unwrap();
     let rest = &rest[v..];
@@ -74,6 +79,9 @@ async fn a_pasted_link_renders_the_filtered_numbers_on_the_server(owner: PgPool)
         "the chart is server-rendered"
     );
     assert!(html.contains("<title>Requests and errors, Last 24 hours</title>"));
+    // The activity stream: both agents are new today.
+    assert_eq!(html.matches("data-kind=\"new_agent\"").count(), 2);
+    assert!(html.contains("New agent sales-writer sent its first trace"));
 
     let res = send(&router, page("/?range=24h&dept=support")).await;
     let html = body_text(res).await;
@@ -201,4 +209,95 @@ async fn the_usage_page_splits_and_sorts_on_the_server(owner: PgPool) {
     )
     .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn cost_and_performance_pages_render_filtered_on_the_server(owner: PgPool) {
+    let (router, token) = setup(&owner).await;
+    let page = |uri: &str| request("GET", uri, "", &Auth::Cookie(token.clone()));
+    let api = |uri: &str| request("GET", uri, "", &Auth::Bearer(token.clone()));
+
+    // The API first: the page must show what it says.
+    let cost = body_json(send(&router, api("/api/v1/cost/breakdown?range=24h")).await).await;
+    let total = cost["total_usd"].as_f64().unwrap();
+    assert!(total > 0.0, "gpt-4o has a catalog price: {cost}");
+    assert_eq!(cost["requests"], 3);
+    assert_eq!(cost["by_department"][0]["key"], "sales", "costliest first");
+    assert_eq!(cost["by_model"][0]["key"], "gpt-4o");
+    assert!(cost["projection_method"]
+        .as_str()
+        .unwrap()
+        .contains("last 7 complete days"));
+    let support = body_json(send(&router, api("/api/v1/cost/breakdown?dept=support")).await).await;
+    assert_eq!(support["requests"], 2);
+
+    let html = body_text(send(&router, page("/cost?range=24h")).await).await;
+    let usd = |v: f64| {
+        if v >= 1.0 {
+            format!("${v:.2}")
+        } else {
+            format!("${v:.4}")
+        }
+    };
+    assert_eq!(card(&html, "cost-total"), usd(total));
+    assert_eq!(card(&html, "cost-requests"), "3");
+    assert!(
+        html.contains("data-testid=\"stacked-chart\""),
+        "chart on the server"
+    );
+    assert!(html.contains("data-testid=\"projection-method\""));
+    assert!(html.contains("data-testid=\"cost-by-agent\""));
+    let html = body_text(send(&router, page("/cost?dept=support")).await).await;
+    assert_eq!(card(&html, "cost-requests"), "2");
+    assert_eq!(
+        card(&html, "cost-total"),
+        usd(support["total_usd"].as_f64().unwrap())
+    );
+    // A bad filter: a notice and the default, never an error page.
+    let res = send(&router, page("/cost?range=forever")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(body_text(res).await.contains("Ignored range"));
+
+    let perf = body_json(send(&router, api("/api/v1/performance/latency?range=24h")).await).await;
+    assert_eq!(perf["overall"]["requests"], 3);
+    assert_eq!(perf["overall"]["errors"], 1);
+    let p99 = perf["overall"]["p99_ms"].as_f64().unwrap();
+    assert!(
+        (p99 - 1200.0).abs() <= 12.0,
+        "p99 {p99} within 1 % of 1,200 ms"
+    );
+    assert_eq!(perf["slowest_agents"][0]["key"], "support-bot");
+    let binned: i64 = perf["distribution"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(binned, 3);
+
+    let html = body_text(send(&router, page("/performance?range=24h&dept=sales")).await).await;
+    assert_eq!(card(&html, "perf-requests"), "1");
+    assert_eq!(card(&html, "perf-error_rate"), "0.0%");
+    assert!(html.contains("data-testid=\"latency-chart\""));
+    assert!(html.contains("data-testid=\"bin-chart\""));
+    assert!(html.contains("<title>Latency p50, p95 and p99 of requests, Last 24 hours</title>"));
+
+    let activity = body_json(send(&router, api("/api/v1/activity?range=24h")).await).await;
+    let kinds: Vec<&str> = activity["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "new_agent").count(), 2);
+    assert_eq!(kinds.iter().filter(|k| **k == "new_model").count(), 1);
+    for uri in [
+        "/api/v1/cost/breakdown?range=2w",
+        "/api/v1/performance/latency?from=soon",
+        "/api/v1/activity?dept=%00",
+    ] {
+        let res = send(&router, api(uri)).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{uri}");
+        assert_envelope(&body_json(res).await, "INVALID_INPUT");
+    }
 }

@@ -341,3 +341,11 @@ pub struct Activity {
     pub generated_at: DateTime<Utc>,
     pub events: Vec<ActivityEvent>,
 }
+
+/// `GET /api/v1/metrics/home`: what the home page shows, in one response.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Home {
+    pub kpis: HomeKpis,
+    pub series: Timeseries,
+    pub activity: Activity,
+}

@@ -15,7 +15,7 @@ pub use auth::{
 pub use dashboard::encode;
 pub use dashboard::{
     Activity, ActivityEvent, AgentStat, CostReport, CostRow, CostSeries, FilterOptions, Filters,
-    GroupSeries, HomeKpis, Kpi, LatencyBin, LatencyPoint, LatencyStat, MonthProjection,
+    GroupSeries, Home, HomeKpis, Kpi, LatencyBin, LatencyPoint, LatencyStat, MonthProjection,
     Performance, SeriesPoint, Timeseries, Unit, UsageBreakdown, UsageRow, Window, DEFAULT_RANGE,
     RANGES,
 };

@@ -197,3 +197,25 @@ pub async fn get_activity(
     let (q, _) = resolve(range, from, to, dept, env, version, agent, model, fallback)?;
     Ok(argus_domain::analytics::activity(&services(), access.workspace, &q).await?)
 }
+
+/// `GET /api/v1/metrics/home`: the home page in one response — the KPIs, the time series and
+/// the activity stream (the first two from one read of the rollups, the activity concurrently).
+#[server(prefix = "/api/v1", endpoint = "metrics/home", input = GetUrl)]
+pub async fn get_home(
+    range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    dept: Option<String>,
+    env: Option<String>,
+    version: Option<String>,
+    agent: Option<String>,
+    model: Option<String>,
+    fallback: Option<bool>,
+) -> Result<argus_types::Home, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    let (q, notices) = resolve(range, from, to, dept, env, version, agent, model, fallback)?;
+    let mut home = argus_domain::analytics::home(&services(), access.workspace, &q).await?;
+    home.kpis.notices = notices;
+    Ok(home)
+}

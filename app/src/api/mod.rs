@@ -102,6 +102,7 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
         Owner,
         "name=Renamed&retention_days=30",
     ),
+    TenantEndpoint::read("/api/v1/metrics/home"),
     TenantEndpoint::read("/api/v1/metrics/home-kpis"),
     TenantEndpoint::read("/api/v1/metrics/timeseries"),
     TenantEndpoint::read("/api/v1/metrics/filter-options"),

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
 use crate::format;
+use crate::state::prefs::ChartKind;
 
 /// A sparkline of `values` (gaps for `None`), 100 × 24 units, scaled to its own range.
 #[component]
@@ -129,8 +130,64 @@ pub fn RequestsChart(points: Vec<SeriesPoint>, step_seconds: i64, title: String)
     .into_any()
 }
 
-/// Stacked bars: one colour per series (at most six), a y axis in `unit`, a legend, and a
-/// tooltip per segment.
+/// The plot area shared by the multi-series charts: width, height and margins.
+const W: f64 = 600.0;
+const H: f64 = 200.0;
+const LEFT: f64 = 64.0;
+const BOTTOM: f64 = 22.0;
+
+/// The y grid with labels in `unit`, for values up to `max` (scaled by `y`).
+fn y_axis(max: f64, unit: Unit, y: impl Fn(f64) -> f64) -> impl IntoView {
+    [0.0, max / 2.0, max]
+        .into_iter()
+        .map(|t| {
+            view! {
+                <g class="axis">
+                    <line x1=LEFT x2=W y1=y(t) y2=y(t)></line>
+                    <text x=LEFT - 6.0 y=y(t) + 4.0 text-anchor="end">
+                        {format::value(unit, Some(t))}
+                    </text>
+                </g>
+            }
+        })
+        .collect_view()
+}
+
+/// The first, middle and last step times under the plot.
+fn x_axis(steps: &[DateTime<Utc>], step_seconds: i64, bar_w: f64) -> impl IntoView {
+    let n = steps.len();
+    [0, n / 2, n - 1]
+        .into_iter()
+        .map(|i| {
+            let anchor = if i == 0 {
+                "start"
+            } else if i == n - 1 {
+                "end"
+            } else {
+                "middle"
+            };
+            let x = LEFT + (i as f64 + if i == n - 1 { 1.0 } else { 0.0 }) * bar_w;
+            view! {
+                <text class="axis-x" x=x y=H - 4.0 text-anchor=anchor>
+                    {time_label(steps[i], step_seconds)}
+                </text>
+            }
+        })
+        .collect_view()
+}
+
+fn legend(keys: Vec<String>) -> impl IntoView {
+    view! {
+        <p class="chart-legend">
+            {keys.into_iter().enumerate().map(|(s, k)| view! {
+                <span class=format!("swatch series-{s}")></span>{k}
+            }).collect_view()}
+        </p>
+    }
+}
+
+/// Several series over time (at most six), drawn as `kind`: stacked bars, bars side by side,
+/// or lines; a y axis in `unit`, a legend, and a tooltip per value.
 #[component]
 pub fn StackedChart(
     steps: Vec<DateTime<Utc>>,
@@ -138,31 +195,36 @@ pub fn StackedChart(
     step_seconds: i64,
     unit: Unit,
     title: String,
+    #[prop(optional)] kind: ChartKind,
 ) -> impl IntoView {
-    const W: f64 = 600.0;
-    const H: f64 = 200.0;
-    const LEFT: f64 = 56.0;
-    const BOTTOM: f64 = 22.0;
     let n = steps.len();
+    let value = |s: &[f64], i: usize| s.get(i).copied().unwrap_or(0.0);
     let totals: Vec<f64> = (0..n)
-        .map(|i| {
-            series
-                .iter()
-                .map(|(_, v)| v.get(i).copied().unwrap_or(0.0))
-                .sum()
-        })
+        .map(|i| series.iter().map(|(_, v)| value(v, i)).sum())
         .collect();
-    let max = totals.iter().copied().fold(0.0_f64, f64::max);
-    if n == 0 || max <= 0.0 {
+    if n == 0 || totals.iter().all(|t| *t <= 0.0) {
         return view! {
             <p class="empty chart-empty" data-testid="chart-empty">"Nothing in this range."</p>
         }
         .into_any();
     }
-    let plot_w = W - LEFT;
+    if kind == ChartKind::Lines {
+        let lines = series
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().map(Some).collect()))
+            .collect();
+        return view! { <LineChart steps series=lines step_seconds unit title /> }.into_any();
+    }
+    let max = match kind {
+        ChartKind::Stacked => totals.iter().copied().fold(0.0_f64, f64::max),
+        _ => series
+            .iter()
+            .flat_map(|(_, v)| v.iter().copied())
+            .fold(0.0_f64, f64::max),
+    };
     let plot_h = H - BOTTOM;
-    let bar_w = plot_w / n as f64;
-    let scale = |v: f64| v / max * (plot_h - 8.0);
+    let bar_w = (W - LEFT) / n as f64;
+    let scale = move |v: f64| v / max * (plot_h - 8.0);
     let desc = format!(
         "{} in all from {} to {}, split by {}.",
         format::value(unit, Some(totals.iter().sum())),
@@ -174,51 +236,186 @@ pub fn StackedChart(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let ticks = [0.0, max / 2.0, max];
-    let x_labels = [0, n / 2, n - 1];
-    let legend: Vec<(usize, String)> = series.iter().map(|(k, _)| k.clone()).enumerate().collect();
+    let keys: Vec<String> = series.iter().map(|(k, _)| k.clone()).collect();
+    let width = series.len().max(1) as f64;
     view! {
-        <svg class="chart" viewBox=format!("0 0 {W} {H}") role="img" data-testid="stacked-chart">
+        <svg class="chart" viewBox=format!("0 0 {W} {H}") role="img" data-testid="stacked-chart"
+            data-kind=kind.as_str()>
             <title>{title}</title>
             <desc>{desc}</desc>
-            {ticks.into_iter().map(|t| view! {
-                <g class="axis">
-                    <line x1=LEFT x2=W y1=plot_h - scale(t) y2=plot_h - scale(t)></line>
-                    <text x=LEFT - 6.0 y=plot_h - scale(t) + 4.0 text-anchor="end">
-                        {format::value(unit, Some(t))}
-                    </text>
-                </g>
-            }).collect_view()}
+            {y_axis(max, unit, move |v| plot_h - scale(v))}
             {(0..n).map(|i| {
                 let x = LEFT + i as f64 * bar_w;
                 let mut base = plot_h;
                 series.iter().enumerate().map(|(s, (key, values))| {
-                    let v = values.get(i).copied().unwrap_or(0.0);
+                    let v = value(values, i);
                     let h = scale(v);
-                    base -= h;
+                    let (bx, by, bw) = if kind == ChartKind::Stacked {
+                        base -= h;
+                        (x + 0.5, base, (bar_w - 1.0).max(0.5))
+                    } else {
+                        let w = (bar_w - 1.0).max(0.5) / width;
+                        (x + 0.5 + s as f64 * w, plot_h - h, w)
+                    };
                     let tip = format!("{} · {key}: {}", time_label(steps[i], step_seconds), format::value(unit, Some(v)));
                     view! {
-                        <rect class=format!("series-{s}") x=x + 0.5 y=base width=(bar_w - 1.0).max(0.5) height=h>
+                        <rect class=format!("series-{s}") x=bx y=by width=bw height=h>
                             <title>{tip}</title>
                         </rect>
                     }
                 }).collect_view()
             }).collect_view()}
-            {x_labels.into_iter().map(|i| {
-                let anchor = if i == 0 { "start" } else if i == n - 1 { "end" } else { "middle" };
-                let x = LEFT + (i as f64 + if i == n - 1 { 1.0 } else { 0.0 }) * bar_w;
+            {x_axis(&steps, step_seconds, bar_w)}
+        </svg>
+        {legend(keys)}
+    }
+    .into_any()
+}
+
+/// Lines over time (at most six series; `None` leaves a gap), a y axis in `unit`, and a
+/// tooltip per step listing every series' value there.
+#[component]
+pub fn LineChart(
+    steps: Vec<DateTime<Utc>>,
+    series: Vec<(String, Vec<Option<f64>>)>,
+    step_seconds: i64,
+    unit: Unit,
+    title: String,
+    #[prop(optional)] testid: Option<&'static str>,
+) -> impl IntoView {
+    let n = steps.len();
+    let max = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().flatten().copied())
+        .fold(0.0_f64, f64::max);
+    let any = series.iter().any(|(_, v)| v.iter().any(Option::is_some));
+    if n == 0 || !any {
+        return view! {
+            <p class="empty chart-empty" data-testid="chart-empty">"Nothing in this range."</p>
+        }
+        .into_any();
+    }
+    let max = if max > 0.0 { max } else { 1.0 };
+    let plot_h = H - BOTTOM;
+    let bar_w = (W - LEFT) / n as f64;
+    let x = move |i: usize| LEFT + (i as f64 + 0.5) * bar_w;
+    let y = move |v: f64| plot_h - v / max * (plot_h - 8.0);
+    let paths: Vec<(usize, String)> = series
+        .iter()
+        .enumerate()
+        .map(|(s, (_, values))| {
+            let mut d = String::new();
+            let mut pen_up = true;
+            for (i, v) in values.iter().enumerate() {
+                match v {
+                    Some(v) => {
+                        let cmd = if pen_up { "M" } else { "L" };
+                        d.push_str(&format!("{cmd}{:.1},{:.1} ", x(i), y(*v)));
+                        pen_up = false;
+                    }
+                    None => pen_up = true,
+                }
+            }
+            (s, d)
+        })
+        .collect();
+    let summary: Vec<String> = series
+        .iter()
+        .map(|(k, v)| {
+            let peak = v.iter().flatten().copied().fold(f64::NAN, f64::max);
+            format!(
+                "{k} peaks at {}",
+                format::value(unit, (!peak.is_nan()).then_some(peak))
+            )
+        })
+        .collect();
+    let desc = format!(
+        "From {} to {}: {}.",
+        time_label(steps[0], step_seconds),
+        time_label(steps[n - 1], step_seconds),
+        summary.join("; ")
+    );
+    let keys: Vec<String> = series.iter().map(|(k, _)| k.clone()).collect();
+    view! {
+        <svg class="chart" viewBox=format!("0 0 {W} {H}") role="img"
+            data-testid=testid.unwrap_or("line-chart") data-kind="lines">
+            <title>{title}</title>
+            <desc>{desc}</desc>
+            {y_axis(max, unit, y)}
+            {paths.into_iter().map(|(s, d)| view! {
+                <path class=format!("line series-{s}") d=d></path>
+            }).collect_view()}
+            {(0..n).map(|i| {
+                let tip = std::iter::once(time_label(steps[i], step_seconds))
+                    .chain(series.iter().map(|(k, v)| {
+                        format!("{k}: {}", format::value(unit, v.get(i).copied().flatten()))
+                    }))
+                    .collect::<Vec<_>>()
+                    .join("\n");
                 view! {
-                    <text class="axis-x" x=x y=H - 4.0 text-anchor=anchor>
-                        {time_label(steps[i], step_seconds)}
-                    </text>
+                    <g class="hover">
+                        <title>{tip}</title>
+                        <rect class="hit" x=LEFT + i as f64 * bar_w y=0 width=bar_w height=plot_h></rect>
+                        {series.iter().enumerate().filter_map(|(s, (_, v))| {
+                            v.get(i).copied().flatten().map(|v| view! {
+                                <circle class=format!("point series-{s}") cx=x(i) cy=y(v) r=3></circle>
+                            })
+                        }).collect_view()}
+                    </g>
+                }
+            }).collect_view()}
+            {x_axis(&steps, step_seconds, bar_w)}
+        </svg>
+        {legend(keys)}
+    }
+    .into_any()
+}
+
+/// A histogram: one bar per labelled bin, with its count as tooltip.
+#[component]
+pub fn BinChart(
+    bins: Vec<(String, i64)>,
+    title: String,
+    unit_label: &'static str,
+) -> impl IntoView {
+    let total: i64 = bins.iter().map(|b| b.1).sum();
+    if total == 0 {
+        return view! {
+            <p class="empty chart-empty" data-testid="chart-empty">"Nothing in this range."</p>
+        }
+        .into_any();
+    }
+    let n = bins.len();
+    let max = bins.iter().map(|b| b.1).max().unwrap_or(1).max(1) as f64;
+    let plot_h = H - BOTTOM;
+    let bar_w = (W - LEFT) / n as f64;
+    let y = move |v: f64| plot_h - v / max * (plot_h - 8.0);
+    let desc = format!(
+        "{} {unit_label} in {n} bins from {} to {}.",
+        format::thousands(total as u64),
+        bins[0].0,
+        bins[n - 1].0
+    );
+    view! {
+        <svg class="chart" viewBox=format!("0 0 {W} {H}") role="img" data-testid="bin-chart">
+            <title>{title}</title>
+            <desc>{desc}</desc>
+            {y_axis(max, Unit::Count, y)}
+            {bins.iter().enumerate().map(|(i, (label, count))| {
+                let x = LEFT + i as f64 * bar_w;
+                let share = *count as f64 * 100.0 / total as f64;
+                let tip = format!("{label}: {} {unit_label} ({share:.1} %)", format::thousands(*count as u64));
+                view! {
+                    <g>
+                        <rect class="bar-bin" x=x + 1.0 y=y(*count as f64)
+                            width=(bar_w - 2.0).max(0.5) height=plot_h - y(*count as f64)>
+                            <title>{tip}</title>
+                        </rect>
+                        <text class="axis-x" x=x + bar_w / 2.0 y=H - 4.0 text-anchor="middle">{label.clone()}</text>
+                    </g>
                 }
             }).collect_view()}
         </svg>
-        <p class="chart-legend">
-            {legend.into_iter().map(|(s, k)| view! {
-                <span class=format!("swatch series-{s}")></span>{k}
-            }).collect_view()}
-        </p>
     }
     .into_any()
 }

@@ -10,6 +10,8 @@ use crate::state::session::{use_session, use_session_refresh};
 const NAV: &[(&str, &str)] = &[
     ("/", "Home"),
     ("/usage", "Usage"),
+    ("/cost", "Cost"),
+    ("/performance", "Performance"),
     ("/settings/api-keys", "Settings"),
     ("/status", "System status"),
 ];

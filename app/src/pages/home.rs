@@ -4,17 +4,18 @@
 //! every 30 seconds while the tab is visible (`?refresh=N` changes the interval), keeping the
 //! old numbers on screen until the new ones arrive.
 
-use argus_types::{AgentStat, Filters, HomeKpis, Kpi, Unit};
+use argus_types::{Activity, AgentStat, Filters, HomeKpis, Kpi, Unit};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::metrics::{get_filter_options, get_home_kpis, get_timeseries};
+use crate::api::metrics::{get_filter_options, get_home};
 use crate::components::charts::{RequestsChart, Sparkline};
 use crate::components::filter_bar::FilterBar;
-use crate::error::AppError;
+use crate::components::page::{updated_label, LoadError, Notices};
 use crate::format;
 use crate::state::filters::{href, use_filter_memory, use_filters, use_refresh, with_filter};
+use crate::state::query_cache::cached;
 use crate::state::session::use_session;
 
 const PATH: &str = "/";
@@ -33,35 +34,24 @@ pub fn HomePage() -> impl IntoView {
         })
     });
     let (tick, refresh) = use_refresh(refresh_seconds);
-    let kpis = Resource::new(
+    let home = Resource::new(
         move || (filters.get(), tick.get()),
-        |(f, _)| {
-            get_home_kpis(
-                f.range,
-                f.from,
-                f.to,
-                f.dept,
-                f.env,
-                f.version,
-                f.agent,
-                f.model,
-                Some(true),
-            )
-        },
-    );
-    let series = Resource::new(
-        move || (filters.get(), tick.get()),
-        |(f, _)| {
-            get_timeseries(
-                f.range,
-                f.from,
-                f.to,
-                f.dept,
-                f.env,
-                f.version,
-                f.agent,
-                f.model,
-                Some(true),
+        |(f, tick)| {
+            let key = format!("home?{}", f.to_query());
+            cached(
+                key,
+                tick > 0,
+                get_home(
+                    f.range,
+                    f.from,
+                    f.to,
+                    f.dept,
+                    f.env,
+                    f.version,
+                    f.agent,
+                    f.model,
+                    Some(true),
+                ),
             )
         },
     );
@@ -82,10 +72,9 @@ pub fn HomePage() -> impl IntoView {
                         <div class="page-actions">
                             <Transition>
                                 {move || Suspend::new(async move {
-                                    kpis.await.ok().map(|k| view! {
+                                    home.await.ok().map(|h| view! {
                                         <span class="muted" data-testid="last-updated">
-                                            {k.window.label.clone()} " · updated "
-                                            {k.generated_at.format("%H:%M:%S UTC").to_string()}
+                                            {updated_label(&h.kpis.window, h.kpis.generated_at)}
                                         </span>
                                     })
                                 })}
@@ -105,9 +94,9 @@ pub fn HomePage() -> impl IntoView {
         </Transition>
         <Transition fallback=|| view! { <div class="kpi-grid skeleton" aria-busy="true"></div> }>
             {move || Suspend::new(async move {
-                match kpis.await {
+                match home.await {
                     Err(e) => view! { <LoadError error=e /> }.into_any(),
-                    Ok(k) => view! { <Kpis kpis=k filters /> }.into_any(),
+                    Ok(h) => view! { <Kpis kpis=h.kpis filters /> }.into_any(),
                 }
             })}
         </Transition>
@@ -115,25 +104,24 @@ pub fn HomePage() -> impl IntoView {
             <h2>"Requests and errors"</h2>
             <Transition fallback=|| view! { <div class="chart skeleton" aria-busy="true"></div> }>
                 {move || Suspend::new(async move {
-                    match series.await {
+                    match home.await {
                         Err(e) => view! { <LoadError error=e /> }.into_any(),
-                        Ok(ts) => view! {
-                            <RequestsChart points=ts.points step_seconds=ts.window.step_seconds
-                                title=format!("Requests and errors, {}", ts.window.label) />
+                        Ok(h) => view! {
+                            <RequestsChart points=h.series.points step_seconds=h.series.window.step_seconds
+                                title=format!("Requests and errors, {}", h.series.window.label) />
                         }.into_any(),
                     }
                 })}
             </Transition>
         </section>
-    }
-}
-
-#[component]
-fn LoadError(error: AppError) -> impl IntoView {
-    view! {
-        <div class="callout callout-error" role="alert">
-            <p>{error.message().to_owned()}</p>
-        </div>
+        <section class="card">
+            <h2>"Activity"</h2>
+            <Transition fallback=|| view! { <p class="muted" aria-busy="true">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    home.await.ok().map(|h| view! { <ActivityList activity=h.activity filters=filters.get_untracked() /> })
+                })}
+            </Transition>
+        </section>
     }
 }
 
@@ -177,12 +165,7 @@ fn Kpis(kpis: HomeKpis, filters: Memo<Filters>) -> impl IntoView {
         == 0.0
         && kpis.kpis.iter().all(|k| k.value.unwrap_or(0.0) == 0.0);
     view! {
-        {(!kpis.notices.is_empty()).then(|| view! {
-            <div class="callout callout-warn" role="status" data-testid="filter-notice">
-                {kpis.notices.iter().map(|n| view! { <p>{n.clone()}</p> }).collect_view()}
-                <p class="muted">"Showing the default instead."</p>
-            </div>
-        })}
+        <Notices notices=kpis.notices.clone() />
         {empty.then(|| view! {
             <div class="callout" data-testid="no-data">
                 <p>"No traces in this range. Send some from an agent with an "
@@ -235,6 +218,57 @@ fn AgentTable(
                 }).collect_view()}
             </tbody>
         </table>
+    }
+    .into_any()
+}
+
+/// What an event is, as a short badge, and whether it is bad news.
+fn event_badge(kind: &str) -> (&'static str, bool) {
+    match kind {
+        "new_agent" => ("new agent", false),
+        "new_model" => ("new model", false),
+        "new_version" => ("new version", false),
+        "error_spike" => ("error spike", true),
+        _ => ("cost spike", true),
+    }
+}
+
+/// The activity stream: newest first, each event linking to the page that explains it.
+#[component]
+fn ActivityList(activity: Activity, filters: Filters) -> impl IntoView {
+    if activity.events.is_empty() {
+        return view! {
+            <p class="empty" data-testid="activity-empty">
+                "Nothing notable in this range: no new agents, models or versions, no error or cost spikes."
+            </p>
+        }
+        .into_any();
+    }
+    let step = activity.window.step_seconds;
+    view! {
+        <ul class="activity" data-testid="activity">
+            {activity.events.into_iter().map(|e| {
+                let (badge, bad) = event_badge(&e.kind);
+                let at = if step >= 86_400 && activity.window.rollup == "daily" {
+                    e.at.format("%b %-d").to_string()
+                } else {
+                    e.at.format("%b %-d %H:%M").to_string()
+                };
+                let link = match e.kind.as_str() {
+                    "new_model" => href("/cost", &with_filter(&filters, "model", e.subject.clone())),
+                    "error_spike" => href("/performance", &with_filter(&filters, "agent", e.agent.clone())),
+                    "cost_spike" => href("/cost", &with_filter(&filters, "agent", e.agent.clone())),
+                    _ => href(PATH, &with_filter(&filters, "agent", e.agent.clone())),
+                };
+                view! {
+                    <li data-testid="activity-event" data-kind=e.kind.clone()>
+                        <time datetime=e.at.to_rfc3339()>{at}</time>
+                        <span class=if bad { "badge badge-bad" } else { "badge" }>{badge}</span>
+                        <a href=link>{e.message.clone()}</a>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
     }
     .into_any()
 }

@@ -1,8 +1,10 @@
 //! One file per page.
 
 pub mod auth;
+pub mod cost;
 pub mod home;
 pub mod not_found;
+pub mod performance;
 pub mod prices;
 pub mod settings;
 pub mod status;

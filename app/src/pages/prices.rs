@@ -20,7 +20,7 @@ fn usd(per_million: f64) -> String {
 }
 
 /// `/settings/prices`. Works without JavaScript: the forms post and come back here, and a
-/// "set a price" link on an unpriced model fills the form through `?model=`.
+/// "set a price" link on an unpriced model fills the form through `?price_for=`.
 #[component]
 pub fn PricesPage() -> impl IntoView {
     let session = use_session();
@@ -31,7 +31,7 @@ pub fn PricesPage() -> impl IntoView {
         |_| get_prices(),
     );
     let query = use_query_map();
-    let prefill = move || query.with(|q| q.get("model")).unwrap_or_default();
+    let prefill = Signal::derive(move || query.with(|q| q.get("price_for")).unwrap_or_default());
     let role = my_role();
     let can_manage = move || role.get().is_some_and(|r| r >= Role::Admin);
     let queued = move || {
@@ -60,30 +60,7 @@ pub fn PricesPage() -> impl IntoView {
             })}
             <Transition>
                 {move || can_manage().then(|| view! {
-                    <ActionForm action=set attr:class="form form-inline" attr:id="set-price" attr:data-testid="set-price-form">
-                        <label>
-                            "Model"
-                            <input type="text" name="model" required maxlength="200"
-                                placeholder="e.g. acme-llm-large" prop:value=prefill />
-                        </label>
-                        <label>
-                            "Input $/1M"
-                            <input type="text" name="input" required inputmode="decimal" size="8" placeholder="2.50" />
-                        </label>
-                        <label>
-                            "Output $/1M"
-                            <input type="text" name="output" required inputmode="decimal" size="8" placeholder="10" />
-                        </label>
-                        <label>
-                            "Cached input $/1M"
-                            <input type="text" name="cached_input" inputmode="decimal" size="8" placeholder="input price" />
-                        </label>
-                        <label>
-                            "Cache write $/1M"
-                            <input type="text" name="cache_write" inputmode="decimal" size="8" placeholder="input price" />
-                        </label>
-                        <Submit action=set label="Save price" busy="Saving…" testid="save-price" />
-                    </ActionForm>
+                    <PriceForm action=set prefill />
                     <ActionError action=set />
                     <ActionError action=remove />
                 })}
@@ -98,6 +75,37 @@ pub fn PricesPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// The form setting a workspace price (admins), pre-filled with `prefill` as the model.
+#[component]
+pub fn PriceForm(action: ServerAction<SetPrice>, prefill: Signal<String>) -> impl IntoView {
+    view! {
+                    <ActionForm action=action attr:class="form form-inline" attr:id="set-price" attr:data-testid="set-price-form">
+            <label>
+                "Model"
+                <input type="text" name="model" required maxlength="200"
+                    placeholder="e.g. acme-llm-large" prop:value=prefill />
+            </label>
+            <label>
+                "Input $/1M"
+                <input type="text" name="input" required inputmode="decimal" size="8" placeholder="2.50" />
+            </label>
+            <label>
+                "Output $/1M"
+                <input type="text" name="output" required inputmode="decimal" size="8" placeholder="10" />
+            </label>
+            <label>
+                "Cached input $/1M"
+                <input type="text" name="cached_input" inputmode="decimal" size="8" placeholder="input price" />
+            </label>
+            <label>
+                "Cache write $/1M"
+                <input type="text" name="cache_write" inputmode="decimal" size="8" placeholder="input price" />
+            </label>
+            <Submit action=action label="Save price" busy="Saving…" testid="save-price" />
+        </ActionForm>
     }
 }
 
@@ -125,7 +133,7 @@ fn PriceSections(prices: Prices, remove: ServerAction<RemovePrice>, manage: bool
         {if unpriced.is_empty() {
             view! { <p class="empty" data-testid="no-unpriced">"Every model seen has a price."</p> }.into_any()
         } else {
-            view! { <UnpricedTable models=unpriced manage /> }.into_any()
+            view! { <UnpricedTable models=unpriced manage form_path="/settings/prices" /> }.into_any()
         }}
         {(!jobs.is_empty()).then(|| view! {
             <h3>"Re-pricing"</h3>
@@ -176,8 +184,13 @@ fn PriceTable(
     }
 }
 
+/// The models seen without a price; for admins, each links to the price form on `form_path`.
 #[component]
-fn UnpricedTable(models: Vec<UnpricedModel>, manage: bool) -> impl IntoView {
+pub fn UnpricedTable(
+    models: Vec<UnpricedModel>,
+    manage: bool,
+    form_path: &'static str,
+) -> impl IntoView {
     view! {
         <table class="table" data-testid="unpriced-table">
             <thead>
@@ -189,8 +202,8 @@ fn UnpricedTable(models: Vec<UnpricedModel>, manage: bool) -> impl IntoView {
             <tbody>
                 {models.into_iter().map(|m| {
                     let href = format!(
-                        "/settings/prices?model={}#set-price",
-                        url_escape(&m.model)
+                        "{form_path}?price_for={}#set-price",
+                        argus_types::encode(&m.model)
                     );
                     view! {
                         <tr data-testid="unpriced-row">
@@ -228,16 +241,4 @@ fn JobTable(jobs: Vec<PriceJob>) -> impl IntoView {
             </tbody>
         </table>
     }
-}
-
-/// Percent-encodes a query value.
-fn url_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -13,6 +13,8 @@ use crate::components::charts::StackedChart;
 use crate::components::filter_bar::FilterBar;
 use crate::format;
 use crate::state::filters::{use_filter_memory, use_filters, use_refresh, with_param};
+use crate::state::prefs::{use_prefs, ChartKindPicker, ColumnChooser};
+use crate::state::query_cache::cached;
 
 const PATH: &str = "/usage";
 
@@ -56,18 +58,23 @@ pub fn UsagePage() -> impl IntoView {
     let (tick, refresh) = use_refresh(Signal::derive(|| 30));
     let data = Resource::new(
         move || (filters.get(), by(), tick.get()),
-        |(f, by, _)| {
-            get_usage_breakdown(
-                Some(by),
-                f.range,
-                f.from,
-                f.to,
-                f.dept,
-                f.env,
-                f.version,
-                f.agent,
-                f.model,
-                Some(true),
+        |(f, by, tick)| {
+            let key = format!("usage?by={by}&{}", f.to_query());
+            cached(
+                key,
+                tick > 0,
+                get_usage_breakdown(
+                    Some(by),
+                    f.range,
+                    f.from,
+                    f.to,
+                    f.dept,
+                    f.env,
+                    f.version,
+                    f.agent,
+                    f.model,
+                    Some(true),
+                ),
             )
         },
     );
@@ -100,6 +107,7 @@ pub fn UsagePage() -> impl IntoView {
                             data-testid=format!("by-{b}")>{b}</a>
                     }).collect_view()}
                 </span>
+                <ChartKindPicker />
                 <span class="segmented" aria-label="Show">
                     "Show "
                     {["requests", "tokens"].into_iter().map(|s| view! {
@@ -154,9 +162,19 @@ fn UsageView(usage: UsageBreakdown, show: String, sort: String, query: ParamsMap
             .then_with(|| a.key.cmp(&b.key))
     });
     let by = usage.by.clone();
+    let prefs = use_prefs();
+    let hidden = move |c: &'static str| prefs.with(|p| p.is_hidden("usage", c));
+    let steps = usage.steps.clone();
+    let step_seconds = usage.window.step_seconds;
+    let unit = if tokens { Unit::Tokens } else { Unit::Count };
     view! {
-        <StackedChart steps=usage.steps series step_seconds=usage.window.step_seconds
-            unit=if tokens { Unit::Tokens } else { Unit::Count } title />
+        {move || view! {
+            <StackedChart steps=steps.clone() series=series.clone() step_seconds unit
+                title=title.clone() kind=prefs.with(|p| p.chart) />
+        }}
+        <p class="table-tools">
+            <ColumnChooser table="usage" columns=COLUMNS.iter().map(|(k, l, _)| (*k, *l)).collect() />
+        </p>
         {if rows.is_empty() {
             view! { <p class="empty" data-testid="usage-empty">"No usage in this range."</p> }.into_any()
         } else {
@@ -168,7 +186,7 @@ fn UsageView(usage: UsageBreakdown, show: String, sort: String, query: ParamsMap
                             {COLUMNS.into_iter().map(|(key, label, _)| {
                                 let href = with_param(PATH, &query, "sort", key);
                                 view! {
-                                    <th class="num">
+                                    <th class="num" hidden=move || hidden(key) data-column=key>
                                         <a href=href aria-sort=(key == sort_key).then_some("descending")
                                             data-testid=format!("sort-{key}")>{label}</a>
                                     </th>
@@ -181,7 +199,9 @@ fn UsageView(usage: UsageBreakdown, show: String, sort: String, query: ParamsMap
                             <tr data-testid="usage-row">
                                 <td>{r.key.clone()}</td>
                                 {COLUMNS.into_iter().map(|(key, _, unit)| view! {
-                                    <td class="num">{format::value(unit, Some(column(&r, key)))}</td>
+                                    <td class="num" hidden=move || hidden(key) data-column=key>
+                                        {format::value(unit, Some(column(&r, key)))}
+                                    </td>
                                 }).collect_view()}
                             </tr>
                         }).collect_view()}

@@ -1,5 +1,7 @@
 //! App-wide client state, provided once from [`crate::App`].
 
 pub mod filters;
+pub mod prefs;
+pub mod query_cache;
 pub mod session;
 pub mod theme;

@@ -16,8 +16,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use argus_types::{
-    AgentStat, FilterOptions, Filters, GroupSeries, HomeKpis, Kpi, SeriesPoint, Timeseries, Unit,
-    UsageBreakdown, UsageRow, Window, DEFAULT_RANGE, RANGES,
+    AgentStat, FilterOptions, Filters, GroupSeries, Home, HomeKpis, Kpi, SeriesPoint, Timeseries,
+    Unit, UsageBreakdown, UsageRow, Window, DEFAULT_RANGE, RANGES,
 };
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
@@ -504,6 +504,37 @@ fn top(t: &Totals, by: impl Fn(&AgentStat) -> f64) -> Vec<AgentStat> {
     all
 }
 
+fn home_kpis_of(q: &Resolved, t: &Totals) -> HomeKpis {
+    HomeKpis {
+        window: q.window(),
+        generated_at: Utc::now(),
+        notices: Vec::new(),
+        kpis: kpis(q, t),
+        top_by_cost: top(t, |a| a.cost_usd),
+        top_by_errors: top(t, |a| a.errors as f64),
+    }
+}
+
+fn timeseries_of(q: &Resolved, t: &Totals) -> Timeseries {
+    Timeseries {
+        window: q.window(),
+        points: t
+            .steps
+            .iter()
+            .zip(q.steps())
+            .map(|(s, t)| SeriesPoint {
+                t,
+                requests: s.requests,
+                errors: s.errors,
+                input_tokens: s.input_tokens,
+                output_tokens: s.output_tokens,
+                cost_usd: s.cost,
+                avg_latency_ms: s.avg_latency_ms(),
+            })
+            .collect(),
+    }
+}
+
 /// Home KPIs, uncached.
 pub async fn home_kpis_uncached(
     pool: &sqlx::PgPool,
@@ -511,15 +542,7 @@ pub async fn home_kpis_uncached(
     q: &Resolved,
 ) -> Result<HomeKpis> {
     let rows = rows(pool, workspace, q).await?;
-    let t = totals(q, &rows);
-    Ok(HomeKpis {
-        window: q.window(),
-        generated_at: Utc::now(),
-        notices: Vec::new(),
-        kpis: kpis(q, &t),
-        top_by_cost: top(&t, |a| a.cost_usd),
-        top_by_errors: top(&t, |a| a.errors as f64),
-    })
+    Ok(home_kpis_of(q, &totals(q, &rows)))
 }
 
 /// Home KPIs for the caller's filters (cached).
@@ -548,26 +571,29 @@ pub async fn timeseries(
         .cache
         .get_with_cache(&key, q.ttl(), || async {
             let rows = rows(&services.pool, workspace, q).await?;
-            let t = totals(q, &rows);
-            Ok(Timeseries {
-                window: q.window(),
-                points: t
-                    .steps
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| SeriesPoint {
-                        t: q.from + q.step * i as i32,
-                        requests: s.requests,
-                        errors: s.errors,
-                        input_tokens: s.input_tokens,
-                        output_tokens: s.output_tokens,
-                        cost_usd: s.cost,
-                        avg_latency_ms: s.avg_latency_ms(),
-                    })
-                    .collect(),
-            })
+            Ok(timeseries_of(q, &totals(q, &rows)))
         })
         .await
+}
+
+/// Everything the home page shows, its independent parts fetched concurrently: the KPIs and
+/// the time series from one read of the rollups (cached together), and the activity stream.
+pub async fn home(services: &Services, workspace: WorkspaceId, q: &Resolved) -> Result<Home> {
+    let key = CacheKey::new("home", workspace, q.cache_scope());
+    let (both, activity) = tokio::join!(
+        services.cache.get_with_cache(&key, q.ttl(), || async {
+            let rows = rows(&services.pool, workspace, q).await?;
+            let t = totals(q, &rows);
+            Ok((home_kpis_of(q, &t), timeseries_of(q, &t)))
+        }),
+        activity(services, workspace, q),
+    );
+    let (kpis, series) = both?;
+    Ok(Home {
+        kpis,
+        series,
+        activity: activity?,
+    })
 }
 
 /// The departments, environments, versions, agents and models this workspace has sent
