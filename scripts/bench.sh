@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs the benchmarks and writes their figures into BENCHMARKS.md.
 #   scripts/bench.sh            every benchmark
-#   scripts/bench.sh ingest     only the ingest benchmark
-# Extra arguments after `--` go to the benchmark binary (e.g. `-- --requests 10`).
-# ARGUS_BENCH_RECORD=0 prints the figures without writing BENCHMARKS.md (what CI does with its
-# short run); ARGUS_BENCH_SKIP_BUILD=1 uses the release build already there.
+#   scripts/bench.sh ingest     only the ingest benchmark (or `dashboard`)
+# Extra arguments after `--` go to the benchmark binary (e.g. `ingest -- --requests 10`).
+# ARGUS_BENCH_SHORT=1 runs each with a small load (what CI does, to keep them working);
+# ARGUS_BENCH_RECORD=0 prints the figures without writing BENCHMARKS.md;
+# ARGUS_BENCH_SKIP_BUILD=1 uses the release build already there.
 # Uses a throwaway database (argus_bench), a release build of the server on port 3199, and
 # the local PostgreSQL and Redis (started here when they are not running).
 set -euo pipefail
@@ -58,6 +59,41 @@ if [ "$which" = all ] || [ "$which" = ingest ]; then
   start_server
   record=(--markdown BENCHMARKS.md)
   [ "${ARGUS_BENCH_RECORD:-1}" = 0 ] && record=()
-  "$BENCH" ingest --url "http://$ARGUS_LISTEN_ADDR" --server-pid "$server_pid" "${record[@]}" "$@"
+  short=()
+  [ "${ARGUS_BENCH_SHORT:-0}" = 1 ] && short=(--requests 3)
+  "$BENCH" ingest --url "http://$ARGUS_LISTEN_ADDR" --server-pid "$server_pid" "${record[@]}" \
+    "${short[@]}" "$@"
+  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
+fi
+
+if [ "$which" = all ] || [ "$which" = dashboard ]; then
+  echo "==> dashboard benchmark" >&2
+  # Its own database, kept between runs: generating 10 M traces takes minutes (short runs
+  # use another, so they never replace the full data set).
+  db=argus_bench_dashboard
+  [ "${ARGUS_BENCH_SHORT:-0}" = 1 ] && db=argus_bench_dashboard_short
+  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
+  psql -q "$ADMIN_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" \
+    | grep -q 1 || psql -q "$ADMIN_URL" -c "CREATE DATABASE $db"
+  "$ARGUS" migrate >/dev/null
+  workspace=$(psql -q "$DATABASE_URL" -tAc "SELECT id FROM workspaces WHERE name = 'Bench dashboard' LIMIT 1")
+  if [ -z "$workspace" ]; then
+    out=$(printf 'bench-password-123\n' | "$ARGUS" user create --email bench@argus.local \
+      --name Bench --workspace 'Bench dashboard')
+    workspace=$(sed -n 's/^workspace_id=//p' <<<"$out")
+  fi
+  "$ARGUS" serve &
+  server_pid=$!
+  for _ in $(seq 100); do
+    curl -fsS "http://$ARGUS_LISTEN_ADDR/healthz" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  record=(--markdown BENCHMARKS.md)
+  [ "${ARGUS_BENCH_RECORD:-1}" = 0 ] && record=()
+  short=()
+  [ "${ARGUS_BENCH_SHORT:-0}" = 1 ] && short=(--traces 100000 --iterations 5 --raw-iterations 1 \
+    --clients 10 --seconds 2)
+  "$BENCH" dashboard --workspace "$workspace" --url "http://$ARGUS_LISTEN_ADDR" "${record[@]}" \
+    "${short[@]}" "$@"
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
 fi

@@ -7,7 +7,9 @@
 //! an empty copy of the spans table — the floor any ingest path pays.
 #![forbid(unsafe_code)]
 
+mod dashboard;
 mod ingest;
+mod ssr;
 mod traffic;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +25,9 @@ struct Cli {
 enum Command {
     /// The ingest benchmark: OTLP protobuf load against a running server, then raw COPY.
     Ingest(ingest::Args),
+    /// The dashboard benchmark: home KPIs on a generated 10 M-trace workspace, uncached, raw,
+    /// cached, and the server-rendered home page under load.
+    Dashboard(dashboard::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,6 +38,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Ingest(args) => ingest::run(args).await,
+            Command::Dashboard(args) => dashboard::run(args).await,
         }
     })
 }

@@ -128,3 +128,113 @@ test('the dashboard: filters in the URL, back and forward, memory, refresh, and 
 
   expect(errors).toEqual([]);
 });
+
+test('cost and performance: filters, an unpriced model priced from the cost page, chart and column preferences, and reuse of recent data', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+
+  await page.goto('/signup');
+  await hydrated(page);
+  await page.getByLabel('Your name').fill('Cory');
+  await page.getByLabel('Email').fill(email('cory'));
+  await page.getByLabel('Password').fill('a long passphrase');
+  await page.getByLabel('Workspace name').fill('Cost Co');
+  await page.getByTestId('signup-submit').click();
+  await expect(page.getByTestId('home-title')).toHaveText('Cost Co');
+
+  await page.goto('/settings/api-keys');
+  await hydrated(page);
+  await page.getByLabel('Name').fill('e2e');
+  await page.getByTestId('create-key').click();
+  const key = (await page.getByTestId('new-key-value').textContent())!.trim();
+  const unpriced = traces(2, 'research', 'lab-bot');
+  unpriced.traces.forEach((t) => (t.model = 'acme-llm-e2e'));
+  for (const batch of [traces(3, 'support', 'support-bot', 1), traces(1, 'sales', 'sales-writer'), unpriced]) {
+    const res = await page.request.post('/api/v1/traces', {
+      headers: { 'X-API-Key': key, 'Content-Type': 'application/json' },
+      data: JSON.stringify(batch),
+    });
+    expect(res.status()).toBe(200);
+  }
+
+  // Home shows what is new.
+  await page.goto('/');
+  await hydrated(page);
+  await expect(page.locator('[data-testid=activity-event][data-kind=new_agent]')).toHaveCount(3);
+
+  // Cost: totals, tables, the projection and its method.
+  await page.getByRole('link', { name: 'Cost', exact: true }).click();
+  await expect(page).toHaveURL(/\/cost/);
+  await hydrated(page);
+  await expect(page.getByTestId('cost-requests').getByTestId('kpi-value')).toHaveText('6');
+  await expect(page.getByTestId('cost-by-dept').getByTestId('cost-row')).toHaveCount(3);
+  await expect(page.getByTestId('projection-method')).toContainText('last 7 complete days');
+  await expect(page.getByTestId('cost-by-model')).toContainText('acme-llm-e2e');
+
+  // Filtering by department, in the URL.
+  await page.getByTestId('filter-dept').selectOption('support');
+  await expect(page).toHaveURL(/\/cost\?dept=support$/);
+  await expect(page.getByTestId('cost-requests').getByTestId('kpi-value')).toHaveText('3');
+
+  // The chart type is a preference that survives a reload.
+  await expect(page.getByTestId('stacked-chart')).toHaveAttribute('data-kind', 'stacked');
+  await page.getByTestId('chart-lines').click();
+  await expect(page.getByTestId('line-chart')).toBeVisible();
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByTestId('line-chart')).toBeVisible();
+  await page.getByTestId('chart-stacked').click();
+  await expect(page.getByTestId('stacked-chart')).toBeVisible();
+
+  // The unpriced model: priced from the cost page, then re-priced in the background.
+  const row = page.getByTestId('unpriced-row').filter({ hasText: 'acme-llm-e2e' });
+  await row.getByRole('link', { name: 'Set a price' }).click();
+  await expect(page).toHaveURL(/price_for=acme-llm-e2e/);
+  await hydrated(page);
+  await expect(page.locator('#set-price input[name=model]')).toHaveValue('acme-llm-e2e');
+  await page.locator('#set-price input[name=input]').fill('1');
+  await page.locator('#set-price input[name=output]').fill('2');
+  await page.getByTestId('save-price').click();
+  await expect(page.getByTestId('price-queued')).toContainText('acme-llm-e2e');
+  await expect
+    .poll(async () => {
+      await page.goto('/cost?dept=research');
+      return await page.getByTestId('unpriced').textContent();
+    }, { timeout: 15_000 })
+    .toContain('Every model seen has a price');
+  await expect(page.getByTestId('cost-total').getByTestId('kpi-value')).not.toHaveText('$0.0000');
+
+  // Performance: percentiles for the filter, and a column hidden for good.
+  await page.goto('/performance?dept=support');
+  await hydrated(page);
+  await expect(page.getByTestId('perf-requests').getByTestId('kpi-value')).toHaveText('3');
+  await expect(page.getByTestId('perf-error_rate').getByTestId('kpi-value')).toHaveText('33.3%');
+  await expect(page.getByTestId('latency-chart')).toBeVisible();
+  await expect(page.getByTestId('bin-chart')).toBeVisible();
+  const p99 = page.getByTestId('slowest-agent').locator('th[data-column=p99]');
+  await expect(p99).toBeVisible();
+  await page.getByTestId('columns-latency').locator('summary').click();
+  await page.getByTestId('column-p99').uncheck();
+  await expect(p99).toBeHidden();
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByTestId('slowest-agent').locator('th[data-column=p95]')).toBeVisible();
+  await expect(p99).toBeHidden();
+
+  // Recent data is reused when navigating back within five minutes: no second request.
+  const costCalls: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/api/v1/cost/breakdown')) costCalls.push(r.url());
+  });
+  await page.getByRole('link', { name: 'Cost', exact: true }).click();
+  await expect(page.getByTestId('cost-requests').getByTestId('kpi-value')).toHaveText('3');
+  const first = costCalls.length;
+  expect(first).toBeGreaterThan(0);
+  await page.getByRole('link', { name: 'Performance', exact: true }).click();
+  await expect(page.getByTestId('perf-requests').getByTestId('kpi-value')).toHaveText('3');
+  await page.getByRole('link', { name: 'Cost', exact: true }).click();
+  await expect(page.getByTestId('cost-requests').getByTestId('kpi-value')).toHaveText('3');
+  expect(costCalls.length).toBe(first);
+
+  expect(errors).toEqual([]);
+});

@@ -34,6 +34,19 @@ pub use activity::{activity, activity_uncached};
 pub use cost::{cost_report, cost_report_uncached};
 pub use performance::{performance, performance_uncached};
 
+/// The cache domains of the dashboard's reads (each must be dropped on ingest:
+/// [`crate::ingest::invalidate::METRIC_DOMAINS`]).
+pub const CACHE_DOMAINS: [&str; 8] = [
+    "home",
+    "home_kpis",
+    "timeseries",
+    "filters",
+    "usage",
+    "cost",
+    "performance",
+    "activity",
+];
+
 /// The most points a chart gets.
 pub const MAX_POINTS: i64 = 150;
 /// The longest custom range.

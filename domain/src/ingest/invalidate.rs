@@ -15,6 +15,7 @@ use crate::tenancy::WorkspaceId;
 
 /// The cache domains that hold numbers derived from traces (the dashboard's, the explorer's).
 pub const METRIC_DOMAINS: &[&str] = &[
+    "home",
     "home_kpis",
     "timeseries",
     "usage",
@@ -109,6 +110,17 @@ impl Invalidator {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn every_dashboard_cache_is_dropped_on_ingest() {
+        for domain in crate::analytics::CACHE_DOMAINS {
+            assert!(
+                METRIC_DOMAINS.contains(domain),
+                "{domain} is never invalidated"
+            );
+        }
+    }
+
     use super::*;
     use crate::cache::{CacheConfig, Ttl};
 
