@@ -135,6 +135,7 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
     .await
     .unwrap();
     let (_, ws) = demo::ensure_workspace(&s).await.unwrap();
+    common::assert_totals_match_rollups(&s.pool, ws).await;
     let from = (now - Duration::hours(30))
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string();

@@ -273,6 +273,7 @@ async fn rollups_equal_raw_totals_after_replays_and_late_arrivals(owner: PgPool)
         let (rolled, raw) = rollup_vs_raw(&s.pool, ws, table).await;
         assert_eq!(rolled, raw, "{table}: rollups [traces, trace errors, spans, span errors, in, out, cached, cost e-9, latency] vs raw");
     }
+    common::assert_totals_match_rollups(&s.pool, ws).await;
     let (rolled, _) = rollup_vs_raw(&s.pool, ws, "rollup_hourly").await;
     assert_eq!(
         &rolled[..4],
@@ -301,6 +302,7 @@ async fn demo_data_goes_through_ingest_once(owner: PgPool) {
     assert_eq!(count(&s.pool, ws, "agents").await, 20);
     let (rolled, raw) = rollup_vs_raw(&s.pool, ws, "rollup_hourly").await;
     assert_eq!(rolled, raw);
+    common::assert_totals_match_rollups(&s.pool, ws).await;
     // The demo user can log in.
     argus_domain::session::log_in(&s, demo::DEMO_EMAIL, demo::DEMO_PASSWORD, None, None)
         .await
@@ -336,6 +338,11 @@ async fn reconcile_rebuilds_damaged_rollups_from_raw(owner: PgPool) {
         .execute(&mut *tx)
         .await
         .unwrap();
+    sqlx::query("DELETE FROM rollup_total_hourly WHERE workspace_id = $1")
+        .bind(ws)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let (rolled, raw) = rollup_vs_raw(&s.pool, ws, "rollup_daily").await;
     assert_ne!(rolled, raw, "damaged");
@@ -352,4 +359,5 @@ async fn reconcile_rebuilds_damaged_rollups_from_raw(owner: PgPool) {
     assert_eq!(after, before);
     assert_eq!(after.0 .0, after.0 .1, "hourly equals raw");
     assert_eq!(after.1 .0, after.1 .1, "daily equals raw");
+    common::assert_totals_match_rollups(&s.pool, ws).await;
 }

@@ -179,6 +179,7 @@ async fn a_workspace_price_reprices_the_past_and_totals_stay_equal_to_raw(owner:
     ingest(&s, ws, &later).await;
     let doubled = totals(&s.pool, ws).await;
     assert_agree(doubled);
+    common::assert_totals_match_rollups(&s.pool, ws).await;
     assert_eq!(doubled[0], (after[0].0 * 2, 0));
 
     // Removing the price puts every span back to unpriced; the totals follow.
@@ -187,6 +188,7 @@ async fn a_workspace_price_reprices_the_past_and_totals_stay_equal_to_raw(owner:
     let removed = totals(&s.pool, ws).await;
     assert_agree(removed);
     assert_eq!(removed[0], (0, 4));
+    common::assert_totals_match_rollups(&s.pool, ws).await;
 }
 
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]

@@ -106,6 +106,19 @@ impl Resolved {
             .collect()
     }
 
+    /// Whether no dimension filter is set (the workspace totals answer).
+    fn is_unfiltered(&self) -> bool {
+        self.dims == Dims::default()
+    }
+
+    fn total_table(&self) -> &'static str {
+        if self.daily {
+            "rollup_total_daily"
+        } else {
+            "rollup_total_hourly"
+        }
+    }
+
     fn table(&self) -> &'static str {
         if self.daily {
             "rollup_daily"
@@ -322,7 +335,6 @@ pub fn sanitize(filters: &Filters, now: DateTime<Utc>) -> (Filters, Vec<String>)
 struct Row {
     bucket: DateTime<Utc>,
     agent: String,
-    department: String,
     requests: i64,
     errors: i64,
     latency_sum_us: i64,
@@ -331,10 +343,32 @@ struct Row {
     output_tokens: i64,
     cost: f64,
     spans: i64,
+    /// On a workspace-total row, the agents active in its bucket (`{"agent": 1, …}`).
+    agents: Option<serde_json::Value>,
 }
 
-/// The rows of `[previous_from, to)` matching the dimension filters.
+/// The rows of `[previous_from, to)` matching the dimension filters. Without any filter they
+/// are the workspace totals (one row per bucket, `agent` empty).
 async fn rows(pool: &sqlx::PgPool, workspace: WorkspaceId, q: &Resolved) -> Result<Vec<Row>> {
+    if q.is_unfiltered() {
+        let sql = format!(
+            "SELECT bucket, '' AS agent, traces AS requests, \
+               trace_errors AS errors, trace_latency_sum_us AS latency_sum_us, \
+               trace_latency_hist AS hist, input_tokens, output_tokens, cost_usd::float8 AS cost, \
+               spans, agents \
+             FROM {} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3",
+            q.total_table()
+        );
+        let mut tx = tenancy::begin(pool, workspace).await?;
+        let rows = sqlx::query_as(&sql)
+            .bind(workspace)
+            .bind(q.previous_from)
+            .bind(q.to)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(rows);
+    }
     // Requests are traces without a model filter (model '' rows), the model's calls with one.
     let measures = if q.dims.model.is_some() {
         "spans AS requests, span_errors AS errors, span_latency_sum_us AS latency_sum_us, \
@@ -344,8 +378,8 @@ async fn rows(pool: &sqlx::PgPool, workspace: WorkspaceId, q: &Resolved) -> Resu
          trace_latency_hist AS hist"
     };
     let sql = format!(
-        "SELECT bucket, agent, department, {measures}, input_tokens, output_tokens, \
-           cost_usd::float8 AS cost, spans \
+        "SELECT bucket, agent, {measures}, input_tokens, output_tokens, \
+           cost_usd::float8 AS cost, spans, NULL::jsonb AS agents \
          FROM {table} WHERE {WINDOW_AND_DIMS}",
         table = q.table(),
     );
@@ -408,8 +442,14 @@ impl Sums {
         self.input_tokens += r.input_tokens;
         self.output_tokens += r.output_tokens;
         self.cost += r.cost;
-        if r.requests > 0 || r.spans > 0 {
-            self.agents.insert(r.agent.clone());
+        match &r.agents {
+            Some(serde_json::Value::Object(agents)) => {
+                self.agents.extend(agents.keys().cloned());
+            }
+            _ if r.requests > 0 || r.spans > 0 => {
+                self.agents.insert(r.agent.clone());
+            }
+            _ => {}
         }
     }
 
@@ -435,7 +475,6 @@ struct Totals {
     current: Sums,
     previous: Sums,
     steps: Vec<Sums>,
-    by_agent: BTreeMap<String, (String, Sums)>,
 }
 
 fn totals(q: &Resolved, rows: &[Row]) -> Totals {
@@ -443,7 +482,6 @@ fn totals(q: &Resolved, rows: &[Row]) -> Totals {
         current: Sums::default(),
         previous: Sums::default(),
         steps: vec![Sums::default(); q.points()],
-        by_agent: BTreeMap::new(),
     };
     let step = q.step.num_seconds();
     for r in rows {
@@ -456,11 +494,6 @@ fn totals(q: &Resolved, rows: &[Row]) -> Totals {
         if let Some(s) = t.steps.get_mut(i) {
             s.add(r);
         }
-        t.by_agent
-            .entry(r.agent.clone())
-            .or_insert_with(|| (r.department.clone(), Sums::default()))
-            .1
-            .add(r);
     }
     t
 }
@@ -499,32 +532,55 @@ fn kpis(q: &Resolved, t: &Totals) -> Vec<Kpi> {
     ]
 }
 
-fn top(t: &Totals, by: impl Fn(&AgentStat) -> f64) -> Vec<AgentStat> {
-    let mut all: Vec<AgentStat> = t
-        .by_agent
-        .iter()
-        .map(|(agent, (department, s))| AgentStat {
-            agent: agent.clone(),
-            department: department.clone(),
-            requests: s.requests,
-            errors: s.errors,
-            cost_usd: s.cost,
-        })
-        .filter(|a| by(a) > 0.0)
-        .collect();
+/// Requests, errors and cost per agent over the window (for the top lists).
+async fn agent_stats(
+    pool: &sqlx::PgPool,
+    workspace: WorkspaceId,
+    q: &Resolved,
+) -> Result<Vec<AgentStat>> {
+    let (requests, errors) = if q.dims.model.is_some() {
+        ("spans", "span_errors")
+    } else {
+        ("traces", "trace_errors")
+    };
+    let sql = format!(
+        "SELECT agent, min(department) AS department, sum({requests})::bigint AS requests, \
+           sum({errors})::bigint AS errors, sum(cost_usd)::float8 AS cost_usd \
+         FROM {table} WHERE {WINDOW_AND_DIMS} GROUP BY agent",
+        table = q.table(),
+    );
+    let rows: Vec<(String, String, i64, i64, f64)> =
+        fetch_window(pool, workspace, &sql, (q.from, q.to), &q.dims).await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(agent, department, requests, errors, cost_usd)| AgentStat {
+                agent,
+                department,
+                requests,
+                errors,
+                cost_usd,
+            },
+        )
+        .collect())
+}
+
+/// The five agents with the most of `by` (none with zero).
+fn top(stats: &[AgentStat], by: impl Fn(&AgentStat) -> f64) -> Vec<AgentStat> {
+    let mut all: Vec<AgentStat> = stats.iter().filter(|a| by(a) > 0.0).cloned().collect();
     all.sort_by(|a, b| by(b).total_cmp(&by(a)).then_with(|| a.agent.cmp(&b.agent)));
     all.truncate(5);
     all
 }
 
-fn home_kpis_of(q: &Resolved, t: &Totals) -> HomeKpis {
+fn home_kpis_of(q: &Resolved, t: &Totals, agents: &[AgentStat]) -> HomeKpis {
     HomeKpis {
         window: q.window(),
         generated_at: Utc::now(),
         notices: Vec::new(),
         kpis: kpis(q, t),
-        top_by_cost: top(t, |a| a.cost_usd),
-        top_by_errors: top(t, |a| a.errors as f64),
+        top_by_cost: top(agents, |a| a.cost_usd),
+        top_by_errors: top(agents, |a| a.errors as f64),
     }
 }
 
@@ -548,14 +604,26 @@ fn timeseries_of(q: &Resolved, t: &Totals) -> Timeseries {
     }
 }
 
-/// Home KPIs, uncached.
+/// The KPI cards alone (the values, previous periods and sparklines), uncached: what the
+/// dashboard benchmark times.
+pub async fn kpis_uncached(
+    pool: &sqlx::PgPool,
+    workspace: WorkspaceId,
+    q: &Resolved,
+) -> Result<Vec<Kpi>> {
+    let rows = rows(pool, workspace, q).await?;
+    Ok(kpis(q, &totals(q, &rows)))
+}
+
+/// Home KPIs (the cards and the top agents, read concurrently), uncached.
 pub async fn home_kpis_uncached(
     pool: &sqlx::PgPool,
     workspace: WorkspaceId,
     q: &Resolved,
 ) -> Result<HomeKpis> {
-    let rows = rows(pool, workspace, q).await?;
-    Ok(home_kpis_of(q, &totals(q, &rows)))
+    let (rows, agents) =
+        tokio::try_join!(rows(pool, workspace, q), agent_stats(pool, workspace, q))?;
+    Ok(home_kpis_of(q, &totals(q, &rows), &agents))
 }
 
 /// Home KPIs for the caller's filters (cached).
@@ -595,9 +663,11 @@ pub async fn home(services: &Services, workspace: WorkspaceId, q: &Resolved) -> 
     let key = CacheKey::new("home", workspace, q.cache_scope());
     let (both, activity) = tokio::join!(
         services.cache.get_with_cache(&key, q.ttl(), || async {
-            let rows = rows(&services.pool, workspace, q).await?;
+            let pool = &services.pool;
+            let (rows, agents) =
+                tokio::try_join!(rows(pool, workspace, q), agent_stats(pool, workspace, q))?;
             let t = totals(q, &rows);
-            Ok((home_kpis_of(q, &t), timeseries_of(q, &t)))
+            Ok((home_kpis_of(q, &t, &agents), timeseries_of(q, &t)))
         }),
         activity(services, workspace, q),
     );

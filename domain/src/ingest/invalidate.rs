@@ -115,7 +115,7 @@ mod tests {
     fn every_dashboard_cache_is_dropped_on_ingest() {
         for domain in crate::analytics::CACHE_DOMAINS {
             assert!(
-                METRIC_DOMAINS.contains(domain),
+                METRIC_DOMAINS.contains(&domain),
                 "{domain} is never invalidated"
             );
         }

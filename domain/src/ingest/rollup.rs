@@ -41,6 +41,53 @@ pub struct Delta {
     pub span_hist: Histogram,
 }
 
+impl Delta {
+    /// Adds `other` (exact: sums, min/max, histogram counts).
+    pub fn merge(&mut self, other: &Delta) {
+        self.traces += other.traces;
+        self.trace_errors += other.trace_errors;
+        self.trace_latency_sum_us += other.trace_latency_sum_us;
+        self.trace_latency_min_us = match (self.trace_latency_min_us, other.trace_latency_min_us) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.trace_latency_max_us = match (self.trace_latency_max_us, other.trace_latency_max_us) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.trace_hist.merge(&other.trace_hist);
+        self.spans += other.spans;
+        self.span_errors += other.span_errors;
+        for (t, o) in self.tokens.iter_mut().zip(other.tokens) {
+            *t += o;
+        }
+        self.cost += other.cost;
+        self.unpriced += other.unpriced;
+        self.span_latency_sum_us += other.span_latency_sum_us;
+        self.span_hist.merge(&other.span_hist);
+    }
+}
+
+/// One bucket of the workspace totals: the sum of its rows and the agents active in them.
+#[derive(Debug, Default)]
+struct Total {
+    delta: Delta,
+    agents: std::collections::BTreeSet<String>,
+}
+
+/// The rows of one table summed per bucket (the `rollup_total_*` rows).
+fn totals(rows: &BTreeMap<Key, Delta>) -> BTreeMap<DateTime<Utc>, Total> {
+    let mut out: BTreeMap<DateTime<Utc>, Total> = BTreeMap::new();
+    for (k, d) in rows {
+        let t = out.entry(k.bucket).or_default();
+        t.delta.merge(d);
+        if d.traces > 0 || d.spans > 0 {
+            t.agents.insert(k.agent.clone());
+        }
+    }
+    out
+}
+
 /// What a rollup takes from one span.
 pub struct SpanParts<'a> {
     pub start: DateTime<Utc>,
@@ -149,6 +196,8 @@ impl Rollups {
         });
     }
 
+    /// Adds the deltas to the rollups and to the workspace totals. Rows are locked in one
+    /// order by every writer (table, then key), so concurrent batches never deadlock.
     pub async fn write(&self, conn: &mut PgConnection, workspace: WorkspaceId) -> Result<()> {
         for (table, rows) in [
             ("rollup_hourly", &self.hourly),
@@ -158,6 +207,15 @@ impl Rollups {
                 continue;
             }
             write_table(conn, workspace, table, rows).await?;
+        }
+        for (table, rows) in [
+            ("rollup_total_hourly", &self.hourly),
+            ("rollup_total_daily", &self.daily),
+        ] {
+            if rows.is_empty() {
+                continue;
+            }
+            write_totals(conn, workspace, table, &totals(rows)).await?;
         }
         Ok(())
     }
@@ -234,6 +292,76 @@ async fn write_table(
     Ok(())
 }
 
+async fn write_totals(
+    conn: &mut PgConnection,
+    workspace: WorkspaceId,
+    table: &'static str,
+    rows: &BTreeMap<DateTime<Utc>, Total>,
+) -> Result<()> {
+    macro_rules! col {
+        ($f:expr) => {
+            rows.iter().map($f).collect::<Vec<_>>()
+        };
+    }
+    let sql = format!(
+        "INSERT INTO {table} AS r (workspace_id, bucket, traces, trace_errors, \
+           trace_latency_sum_us, trace_latency_hist, spans, span_errors, input_tokens, \
+           output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_usd, \
+           unpriced_spans, span_latency_sum_us, span_latency_hist, agents) \
+         SELECT $1, * FROM unnest($2::timestamptz[], $3::bigint[], $4::bigint[], $5::bigint[], \
+           $6::jsonb[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], \
+           $12::bigint[], $13::bigint[], $14::float8[]::numeric[], $15::bigint[], $16::bigint[], \
+           $17::jsonb[], $18::jsonb[]) \
+         ON CONFLICT (workspace_id, bucket) DO UPDATE SET \
+           traces = r.traces + excluded.traces, \
+           trace_errors = r.trace_errors + excluded.trace_errors, \
+           trace_latency_sum_us = r.trace_latency_sum_us + excluded.trace_latency_sum_us, \
+           trace_latency_hist = argus_hist_merge(r.trace_latency_hist, excluded.trace_latency_hist), \
+           spans = r.spans + excluded.spans, \
+           span_errors = r.span_errors + excluded.span_errors, \
+           input_tokens = r.input_tokens + excluded.input_tokens, \
+           output_tokens = r.output_tokens + excluded.output_tokens, \
+           cache_read_tokens = r.cache_read_tokens + excluded.cache_read_tokens, \
+           cache_creation_tokens = r.cache_creation_tokens + excluded.cache_creation_tokens, \
+           reasoning_tokens = r.reasoning_tokens + excluded.reasoning_tokens, \
+           cost_usd = r.cost_usd + excluded.cost_usd, \
+           unpriced_spans = r.unpriced_spans + excluded.unpriced_spans, \
+           span_latency_sum_us = r.span_latency_sum_us + excluded.span_latency_sum_us, \
+           span_latency_hist = argus_hist_merge(r.span_latency_hist, excluded.span_latency_hist), \
+           agents = r.agents || excluded.agents"
+    );
+    let agents = |t: &Total| {
+        serde_json::Value::Object(
+            t.agents
+                .iter()
+                .map(|a| (a.clone(), serde_json::Value::from(1)))
+                .collect(),
+        )
+    };
+    sqlx::query(&sql)
+        .bind(workspace)
+        .bind(col!(|(b, _)| *b))
+        .bind(col!(|(_, t)| t.delta.traces))
+        .bind(col!(|(_, t)| t.delta.trace_errors))
+        .bind(col!(|(_, t)| t.delta.trace_latency_sum_us))
+        .bind(col!(|(_, t)| t.delta.trace_hist.to_json()))
+        .bind(col!(|(_, t)| t.delta.spans))
+        .bind(col!(|(_, t)| t.delta.span_errors))
+        .bind(col!(|(_, t)| t.delta.tokens[0]))
+        .bind(col!(|(_, t)| t.delta.tokens[1]))
+        .bind(col!(|(_, t)| t.delta.tokens[2]))
+        .bind(col!(|(_, t)| t.delta.tokens[3]))
+        .bind(col!(|(_, t)| t.delta.tokens[4]))
+        .bind(col!(|(_, t)| t.delta.cost))
+        .bind(col!(|(_, t)| t.delta.unpriced))
+        .bind(col!(|(_, t)| t.delta.span_latency_sum_us))
+        .bind(col!(|(_, t)| t.delta.span_hist.to_json()))
+        .bind(col!(|(_, t)| agents(t)))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Rebuilds the rollups of `workspace` for the whole UTC days `[from, to)` from the raw spans
 /// and traces: the reconcile path (the incremental path is exact; this repairs or re-derives).
 /// Returns the spans read.
@@ -248,7 +376,12 @@ pub async fn rebuild(
     let start = from.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
     let end = to.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
     let mut tx = crate::tenancy::begin(pool, workspace).await?;
-    for table in ["rollup_hourly", "rollup_daily"] {
+    for table in [
+        "rollup_hourly",
+        "rollup_daily",
+        "rollup_total_hourly",
+        "rollup_total_daily",
+    ] {
         sqlx::query(&format!(
             "DELETE FROM {table} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3"
         ))

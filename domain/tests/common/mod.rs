@@ -71,3 +71,54 @@ pub async fn sign_up(
 }
 
 pub const PASSWORD: &str = "a long passphrase";
+
+/// The workspace totals (`rollup_total_*`) equal the rollups summed per bucket: every count,
+/// token and latency sum, the histograms, the active agents, and the cost (to 1e-8).
+pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenancy::WorkspaceId) {
+    let measures = "traces, trace_errors, trace_latency_sum_us, spans, span_errors, \
+        input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, \
+        unpriced_spans, span_latency_sum_us";
+    let sums = measures
+        .split(", ")
+        .map(|m| format!("sum({m})::bigint AS {m}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let differs = measures
+        .split(", ")
+        .map(|m| format!("d.{m} IS DISTINCT FROM t.{m}"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let mut tx = argus_domain::tenancy::begin(pool, ws).await.unwrap();
+    for (detail, total) in [
+        ("rollup_hourly", "rollup_total_hourly"),
+        ("rollup_daily", "rollup_total_daily"),
+    ] {
+        let bad: Vec<(chrono::DateTime<chrono::Utc>,)> = sqlx::query_as(&format!(
+            "SELECT bucket FROM ( \
+               SELECT bucket, {sums}, sum(cost_usd) AS cost_usd, \
+                 argus_hist_sum(trace_latency_hist) AS trace_latency_hist, \
+                 argus_hist_sum(span_latency_hist) AS span_latency_hist, \
+                 coalesce(jsonb_object_agg(agent, 1) FILTER (WHERE traces > 0 OR spans > 0), '{{}}') AS agents \
+               FROM {detail} WHERE workspace_id = $1 GROUP BY bucket) d \
+             FULL JOIN (SELECT * FROM {total} WHERE workspace_id = $1) t USING (bucket) \
+             WHERE {differs} OR abs(coalesce(d.cost_usd, 0) - coalesce(t.cost_usd, 0)) > 1e-8 \
+               OR d.trace_latency_hist IS DISTINCT FROM t.trace_latency_hist \
+               OR d.span_latency_hist IS DISTINCT FROM t.span_latency_hist \
+               OR d.agents IS DISTINCT FROM t.agents"
+        ))
+        .bind(ws)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        assert!(bad.is_empty(), "{total} differs from {detail} at {bad:?}");
+        let n: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM {total} WHERE workspace_id = $1"
+        ))
+        .bind(ws)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        assert!(n > 0, "{total} has rows");
+    }
+    tx.commit().await.unwrap();
+}
