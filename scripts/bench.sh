@@ -82,6 +82,8 @@ if [ "$which" = all ] || [ "$which" = dashboard ]; then
       --name Bench --workspace 'Bench dashboard')
     workspace=$(sed -n 's/^workspace_id=//p' <<<"$out")
   fi
+  ARGUS_BENCH_API_KEY=$("$ARGUS" apikey create --workspace "$workspace" --name bench --scopes ingest)
+  export ARGUS_BENCH_API_KEY
   "$ARGUS" serve &
   server_pid=$!
   for _ in $(seq 100); do
@@ -92,7 +94,7 @@ if [ "$which" = all ] || [ "$which" = dashboard ]; then
   [ "${ARGUS_BENCH_RECORD:-1}" = 0 ] && record=()
   short=()
   [ "${ARGUS_BENCH_SHORT:-0}" = 1 ] && short=(--traces 100000 --iterations 5 --raw-iterations 1 \
-    --clients 10 --seconds 2)
+    --clients 10 --seconds 2 --users 10 --refresh 1 --hit-seconds 4)
   "$BENCH" dashboard --workspace "$workspace" --url "http://$ARGUS_LISTEN_ADDR" "${record[@]}" \
     "${short[@]}" "$@"
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=

@@ -64,6 +64,18 @@ pub struct Args {
     /// Seconds of SSR load.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// An ingest API key of the workspace (for the hit-rate run's ongoing ingest).
+    #[arg(long, env = "ARGUS_BENCH_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Users in the hit-rate run.
+    #[arg(long, default_value_t = 50)]
+    users: usize,
+    /// Seconds between a user's refetches in the hit-rate run (the pages' default).
+    #[arg(long, default_value_t = 30)]
+    refresh: u64,
+    /// Seconds of the hit-rate run.
+    #[arg(long, default_value_t = 120)]
+    hit_seconds: u64,
     /// Write the results into this Markdown file, between `<!-- dashboard:begin -->` and
     /// `<!-- dashboard:end -->`.
     #[arg(long)]
@@ -73,12 +85,15 @@ pub struct Args {
 const AGENTS: i64 = 40;
 const CHUNK: i64 = 1_000_000;
 
-/// Fills the workspace with `n` traces unless it already has exactly that many.
+/// Fills the workspace with `n` generated traces unless it already has exactly that many
+/// (traces ingested by the hit-rate run come on top).
 async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<bool> {
-    let have: i64 = sqlx::query_scalar("SELECT count(*) FROM traces WHERE workspace_id = $1")
-        .bind(ws)
-        .fetch_one(pool)
-        .await?;
+    let have: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM traces WHERE workspace_id = $1 AND trace_id LIKE 'bench-%'",
+    )
+    .bind(ws)
+    .fetch_one(pool)
+    .await?;
     if have == n {
         return Ok(false);
     }
@@ -407,7 +422,28 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let report = markdown(&args, generated, &figures, ssr.as_ref());
+    let hits = match (&args.url, &args.api_key) {
+        (Some(url), Some(key)) => {
+            eprintln!(
+                "[bench] hit rate: {} users refetching every {} s for {} s while ingesting",
+                args.users, args.refresh, args.hit_seconds
+            );
+            Some(
+                crate::hitrate::run(
+                    url,
+                    &args.email,
+                    &args.password,
+                    key,
+                    args.users,
+                    Duration::from_secs(args.refresh),
+                    Duration::from_secs(args.hit_seconds),
+                )
+                .await?,
+            )
+        }
+        _ => None,
+    };
+    let report = markdown(&args, generated, &figures, ssr.as_ref(), hits.as_ref());
     println!("{report}");
     if let Some(path) = &args.markdown {
         write_section(path, "dashboard", &report)?;
@@ -420,6 +456,7 @@ fn markdown(
     generated: bool,
     figures: &[RangeFigures],
     ssr: Option<&crate::ssr::Figures>,
+    hits: Option<&crate::hitrate::Figures>,
 ) -> String {
     let mut out = format!(
         "{} traces over 90 days ({}).\n\n\
@@ -453,6 +490,13 @@ fn markdown(
         out.push_str(&format!(
             "\nSSR home page (`GET /`, signed in, warm cache): **{:.0} requests/s**, p50 / p95 {:.1} / {:.1} ms at {} concurrent clients over {} s ({} requests, {} failed). Target ≥ 1,000 requests/s.\n",
             s.per_second, s.p50_ms, s.p95_ms, args.clients, args.seconds, s.requests, s.failed
+        ));
+    }
+    if let Some(h) = hits {
+        out.push_str(&format!(
+            "\nCache hit rate, {} users each refetching one view every {} s for {} s (45 % the default home page, 15 % home over 7 days, 10 % home for one department, 10 % usage, 10 % cost over 30 days, 10 % performance) while an agent ingests a batch every 0.5 s ({} batches): **{:.0} %** ({} hits, {} misses over {} requests; server `ARGUS_CACHE_INVALIDATION_MS` = {}). Target ≥ 70 %.\n",
+            args.users, args.refresh, args.hit_seconds, h.batches, h.rate(), h.hits, h.misses, h.requests,
+            std::env::var("ARGUS_CACHE_INVALIDATION_MS").unwrap_or_else(|_| "default".into()),
         ));
     }
     out

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod dashboard;
+mod hitrate;
 mod ingest;
 mod ssr;
 mod traffic;

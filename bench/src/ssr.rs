@@ -19,10 +19,10 @@ pub struct Figures {
     pub p95_ms: f64,
 }
 
-type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+pub type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
 /// Logs in with the form endpoint and returns the session cookie (`name=value`).
-async fn log_in(
+pub async fn log_in(
     client: &HttpClient,
     url: &str,
     email: &str,

@@ -135,6 +135,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub ingest_max_concurrent: u64,
 
+    /// Milliseconds between two drops of a workspace's dashboard caches while its data keeps
+    /// changing (the first change after a quiet spell drops them at once): how far behind
+    /// ingest the dashboard's numbers may be, traded against its cache hit rate.
+    #[arg(long, env = "ARGUS_CACHE_INVALIDATION_MS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    pub cache_invalidation_ms: u64,
+
     /// Log format: `text` for people, `json` for log pipelines.
     #[arg(long, env = "ARGUS_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

@@ -83,6 +83,9 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
         }),
         tokens,
     );
+    services.invalidator = argus_domain::ingest::invalidate::Invalidator::new(
+        std::time::Duration::from_millis(config.cache_invalidation_ms),
+    );
     services.ingest_gate = Arc::new(argus_domain::ingest::gate::IngestGate::new(
         config.ingest_max_inflight_mb << 20,
         config.ingest_max_concurrent as usize,

@@ -27,8 +27,9 @@ pub const METRIC_DOMAINS: &[&str] = &[
     "filters",
 ];
 
-/// The least time between two invalidations of one workspace.
-pub const WINDOW: Duration = Duration::from_secs(1);
+/// The least time between two invalidations of one workspace, by default
+/// (`ARGUS_CACHE_INVALIDATION_MS`): dashboard numbers are at most this far behind ingest.
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 struct State {
@@ -37,10 +38,17 @@ struct State {
 }
 
 /// Coalesces invalidations per workspace. Cheap to clone.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Invalidator {
     states: Arc<Mutex<HashMap<WorkspaceId, State>>>,
     done: Arc<AtomicU64>,
+    window: Duration,
+}
+
+impl Default for Invalidator {
+    fn default() -> Invalidator {
+        Invalidator::new(DEFAULT_WINDOW)
+    }
 }
 
 impl std::fmt::Debug for Invalidator {
@@ -60,6 +68,15 @@ async fn drop_metrics(cache: &Cache, workspace: WorkspaceId) {
 }
 
 impl Invalidator {
+    /// Invalidates a workspace at most once per `window`.
+    pub fn new(window: Duration) -> Invalidator {
+        Invalidator {
+            states: Arc::default(),
+            done: Arc::default(),
+            window,
+        }
+    }
+
     /// How many invalidations ran (for tests and the status page).
     pub fn invalidations(&self) -> u64 {
         self.done.load(Ordering::Relaxed)
@@ -75,9 +92,9 @@ impl Invalidator {
                 return;
             }
             match state.last {
-                Some(last) if now.duration_since(last) < WINDOW => {
+                Some(last) if now.duration_since(last) < self.window => {
                     state.scheduled = true;
-                    Some(WINDOW - now.duration_since(last))
+                    Some(self.window - now.duration_since(last))
                 }
                 _ => {
                     state.last = Some(now);
