@@ -703,6 +703,24 @@ mod metrics {
         );
         assert_eq!((u.span_hours, u.metric_hours), (0, 1));
         assert!((u.cost_usd - (2500.0 * 2.5 + 300.0 * 10.0) / 1e6).abs() < 1e-9);
+        // The dashboard counts its tokens, cost and the agent itself (not requests: those
+        // are traces), unfiltered and filtered by agent.
+        for agent in [None, Some("metrics-bot".to_owned())] {
+            let filters = argus_types::Filters {
+                range: Some("24h".into()),
+                agent,
+                ..Default::default()
+            };
+            let q = argus_domain::analytics::resolve(&filters, Utc::now()).unwrap();
+            let kpis = argus_domain::analytics::home_kpis_uncached(&s.services.pool, s.a, &q)
+                .await
+                .unwrap();
+            let value = |key: &str| kpis.kpis.iter().find(|k| k.key == key).unwrap().value;
+            assert_eq!(value("tokens"), Some(2800.0));
+            assert_eq!(value("active_agents"), Some(1.0));
+            assert_eq!(value("requests"), Some(0.0));
+            assert!((value("cost").unwrap() - u.cost_usd).abs() < 1e-9);
+        }
         // Nothing lands in B.
         let b = usage_by_agent(&s.services.pool, s.b, t0 - Duration::hours(1), Utc::now())
             .await
@@ -814,6 +832,21 @@ mod metrics {
         assert_eq!((metrics.span_hours, metrics.metric_hours), (0, 1));
         let total: i64 = usage.iter().map(|u| u.input_tokens).sum();
         assert_eq!(total, 2 * 2620, "no double counting");
+
+        // The dashboard follows the same rule.
+        let filters = argus_types::Filters {
+            from: Some(hour.to_rfc3339()),
+            to: Some((hour + Duration::hours(1)).to_rfc3339()),
+            ..Default::default()
+        };
+        let q = argus_domain::analytics::resolve(&filters, Utc::now()).unwrap();
+        let kpis = argus_domain::analytics::home_kpis_uncached(&s.services.pool, s.a, &q)
+            .await
+            .unwrap();
+        let value = |key: &str| kpis.kpis.iter().find(|k| k.key == key).unwrap().value;
+        assert_eq!(value("tokens"), Some((2620 + 245 + 2620) as f64));
+        assert_eq!(value("active_agents"), Some(2.0));
+        assert_eq!(value("requests"), Some(1.0), "the one trace");
     }
 
     #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]

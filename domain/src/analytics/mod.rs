@@ -347,9 +347,48 @@ struct Row {
     agents: Option<serde_json::Value>,
 }
 
-/// The rows of `[previous_from, to)` matching the dimension filters. Without any filter they
-/// are the workspace totals (one row per bucket, `agent` empty).
+/// The rows of `[previous_from, to)` matching the dimension filters, and the usage agents
+/// reported only as metrics (`/v1/metrics`) in buckets where they sent no spans.
 async fn rows(pool: &sqlx::PgPool, workspace: WorkspaceId, q: &Resolved) -> Result<Vec<Row>> {
+    let (mut rows, metric) = tokio::try_join!(
+        span_rows(pool, workspace, q),
+        metric_only_rows(pool, workspace, q)
+    )?;
+    rows.extend(metric);
+    Ok(rows)
+}
+
+/// Tokens and cost that agents reported only as GenAI metrics, per (bucket, agent) without a
+/// span row: the rule of [`crate::ingest::metrics::usage_by_agent`] (spans win where both
+/// exist), per hour — or per day on ranges read from the daily rollups. They count in tokens,
+/// cost and active agents, not in requests or latency (traces measure those).
+async fn metric_only_rows(
+    pool: &sqlx::PgPool,
+    workspace: WorkspaceId,
+    q: &Resolved,
+) -> Result<Vec<Row>> {
+    let (metrics, spans) = if q.daily {
+        ("metric_rollup_daily", "rollup_daily")
+    } else {
+        ("metric_rollup_hourly", "rollup_hourly")
+    };
+    let sql = format!(
+        "SELECT bucket, agent, 0::bigint AS requests, 0::bigint AS errors, \
+           0::bigint AS latency_sum_us, '{{}}'::jsonb AS hist, \
+           sum(input_tokens)::bigint AS input_tokens, sum(output_tokens)::bigint AS output_tokens, \
+           sum(cost_usd)::float8 AS cost, 0::bigint AS spans, \
+           jsonb_build_object(agent, 1) AS agents \
+         FROM {metrics} m WHERE {WINDOW_AND_DIMS} \
+           AND NOT EXISTS (SELECT 1 FROM {spans} r WHERE r.workspace_id = $1 \
+             AND r.bucket = m.bucket AND r.agent = m.agent) \
+         GROUP BY bucket, agent"
+    );
+    fetch_window(pool, workspace, &sql, (q.previous_from, q.to), &q.dims).await
+}
+
+/// The span rollup rows of `[previous_from, to)` matching the dimension filters. Without any
+/// filter they are the workspace totals (one row per bucket, `agent` empty).
+async fn span_rows(pool: &sqlx::PgPool, workspace: WorkspaceId, q: &Resolved) -> Result<Vec<Row>> {
     if q.is_unfiltered() {
         let sql = format!(
             "SELECT bucket, '' AS agent, traces AS requests, \
