@@ -15,6 +15,16 @@ use leptos::server_fn::codec::GetUrl;
 
 use crate::error::AppError;
 
+/// Calls a dashboard server function with a [`argus_types::Filters`] (and any leading
+/// arguments), as the pages do: bad values fall back to defaults (`fallback=true`).
+#[macro_export]
+macro_rules! with_filters {
+    ($fn:path, $filters:expr $(, $lead:expr)*) => {{
+        let f: argus_types::Filters = $filters;
+        $fn($($lead,)* f.range, f.from, f.to, f.dept, f.env, f.version, f.agent, f.model, Some(true))
+    }};
+}
+
 /// The caller's filters, resolved (or sanitized, with `fallback`), and the notices.
 #[cfg(feature = "ssr")]
 fn resolve(

@@ -19,8 +19,9 @@ use crate::pages::prices::{PriceForm, UnpricedTable};
 use crate::pages::settings::{my_role, role_now};
 use crate::state::filters::{href, use_filter_memory, use_filters, use_refresh, with_filter};
 use crate::state::prefs::{use_prefs, ChartKindPicker};
-use crate::state::query_cache::cached;
+use crate::state::query_cache::use_page_data;
 use crate::state::session::use_session;
+use crate::with_filters;
 
 const PATH: &str = "/cost";
 
@@ -29,27 +30,7 @@ pub fn CostPage() -> impl IntoView {
     let filters = use_filters();
     use_filter_memory(PATH);
     let (tick, refresh) = use_refresh(Signal::derive(|| 30));
-    let report = Resource::new(
-        move || (filters.get(), tick.get()),
-        |(f, tick)| {
-            let key = format!("cost?{}", f.to_query());
-            cached(
-                key,
-                tick > 0,
-                get_cost_report(
-                    f.range,
-                    f.from,
-                    f.to,
-                    f.dept,
-                    f.env,
-                    f.version,
-                    f.agent,
-                    f.model,
-                    Some(true),
-                ),
-            )
-        },
-    );
+    let report = use_page_data("cost", filters, tick, |f| with_filters!(get_cost_report, f));
     let options = Resource::new(|| (), |_| get_filter_options());
     let updated = Signal::derive(move || {
         report

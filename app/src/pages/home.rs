@@ -15,8 +15,9 @@ use crate::components::filter_bar::FilterBar;
 use crate::components::page::{updated_label, LoadError, Notices};
 use crate::format;
 use crate::state::filters::{href, use_filter_memory, use_filters, use_refresh, with_filter};
-use crate::state::query_cache::cached;
+use crate::state::query_cache::use_page_data;
 use crate::state::session::use_session;
+use crate::with_filters;
 
 const PATH: &str = "/";
 
@@ -34,27 +35,7 @@ pub fn HomePage() -> impl IntoView {
         })
     });
     let (tick, refresh) = use_refresh(refresh_seconds);
-    let home = Resource::new(
-        move || (filters.get(), tick.get()),
-        |(f, tick)| {
-            let key = format!("home?{}", f.to_query());
-            cached(
-                key,
-                tick > 0,
-                get_home(
-                    f.range,
-                    f.from,
-                    f.to,
-                    f.dept,
-                    f.env,
-                    f.version,
-                    f.agent,
-                    f.model,
-                    Some(true),
-                ),
-            )
-        },
-    );
+    let home = use_page_data("home", filters, tick, |f| with_filters!(get_home, f));
     let options = Resource::new(move || tick.get() / 10, |_| get_filter_options());
     view! {
         <Title text="Home · Argus" />

@@ -13,7 +13,8 @@ use crate::components::page::{updated_label, DataHeader, LoadError, Notices};
 use crate::format;
 use crate::state::filters::{href, use_filter_memory, use_filters, use_refresh, with_filter};
 use crate::state::prefs::{use_prefs, ColumnChooser};
-use crate::state::query_cache::cached;
+use crate::state::query_cache::use_page_data;
+use crate::with_filters;
 
 const PATH: &str = "/performance";
 
@@ -33,27 +34,9 @@ pub fn PerformancePage() -> impl IntoView {
     let filters = use_filters();
     use_filter_memory(PATH);
     let (tick, refresh) = use_refresh(Signal::derive(|| 30));
-    let report = Resource::new(
-        move || (filters.get(), tick.get()),
-        |(f, tick)| {
-            let key = format!("performance?{}", f.to_query());
-            cached(
-                key,
-                tick > 0,
-                get_performance(
-                    f.range,
-                    f.from,
-                    f.to,
-                    f.dept,
-                    f.env,
-                    f.version,
-                    f.agent,
-                    f.model,
-                    Some(true),
-                ),
-            )
-        },
-    );
+    let report = use_page_data("performance", filters, tick, |f| {
+        with_filters!(get_performance, f)
+    });
     let options = Resource::new(|| (), |_| get_filter_options());
     let updated = Signal::derive(move || {
         report

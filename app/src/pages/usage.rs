@@ -15,6 +15,7 @@ use crate::format;
 use crate::state::filters::{use_filter_memory, use_filters, use_refresh, with_param};
 use crate::state::prefs::{use_prefs, ChartKindPicker, ColumnChooser};
 use crate::state::query_cache::cached;
+use crate::with_filters;
 
 const PATH: &str = "/usage";
 
@@ -63,18 +64,7 @@ pub fn UsagePage() -> impl IntoView {
             cached(
                 key,
                 tick > 0,
-                get_usage_breakdown(
-                    Some(by),
-                    f.range,
-                    f.from,
-                    f.to,
-                    f.dept,
-                    f.env,
-                    f.version,
-                    f.agent,
-                    f.model,
-                    Some(true),
-                ),
+                with_filters!(get_usage_breakdown, f, Some(by)),
             )
         },
     );

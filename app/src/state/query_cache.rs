@@ -5,6 +5,11 @@
 
 use std::future::Future;
 
+use argus_types::Filters;
+use leptos::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
 use crate::error::AppError;
 
 /// How long fetched dashboard data is reused on navigation (5 minutes).
@@ -57,4 +62,26 @@ where
         let _ = (key, fresh);
         fetch.await
     }
+}
+
+/// A dashboard page's data: fetched for the filters in the URL, again on every refresh tick,
+/// and reused within [`STALE_AFTER`] when the user comes back to the page (`name` keeps pages
+/// apart).
+pub fn use_page_data<T, Fut>(
+    name: &'static str,
+    filters: Memo<Filters>,
+    tick: ReadSignal<u64>,
+    fetch: fn(Filters) -> Fut,
+) -> Resource<Result<T, AppError>>
+where
+    T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
+    Fut: Future<Output = Result<T, AppError>> + Send + 'static,
+{
+    Resource::new(
+        move || (filters.get(), tick.get()),
+        move |(f, tick)| {
+            let key = format!("{name}?{}", f.to_query());
+            cached(key, tick > 0, fetch(f))
+        },
+    )
 }
