@@ -147,10 +147,7 @@ async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<bool> {
         );
         from = to + 1;
     }
-    for (table, unit, total) in [
-        ("rollup_hourly", "hour", "rollup_total_hourly"),
-        ("rollup_daily", "day", "rollup_total_daily"),
-    ] {
+    for (table, unit) in [("rollup_hourly", "hour"), ("rollup_daily", "day")] {
         // The trace rows (model ''), with the same log-bucket histogram as the ingest path
         // (argus_domain::histogram), and the model rows with tokens and cost.
         sqlx::query(&format!(
@@ -190,21 +187,6 @@ async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<bool> {
         .execute(pool)
         .await
         .with_context(|| format!("building {table} (models)"))?;
-        // The workspace totals, summed from those rows as migration 0010 does.
-        sqlx::query(&format!(
-            "INSERT INTO {total} SELECT workspace_id, bucket, sum(traces), \
-               sum(trace_errors), sum(trace_latency_sum_us), argus_hist_sum(trace_latency_hist), \
-               sum(spans), sum(span_errors), sum(input_tokens), sum(output_tokens), \
-               sum(cache_read_tokens), sum(cache_creation_tokens), sum(reasoning_tokens), \
-               sum(cost_usd), sum(unpriced_spans), sum(span_latency_sum_us), \
-               argus_hist_sum(span_latency_hist), \
-               coalesce(jsonb_object_agg(agent, 1) FILTER (WHERE traces > 0 OR spans > 0), '{{}}') \
-             FROM {table} WHERE workspace_id = $1 GROUP BY workspace_id, bucket"
-        ))
-        .bind(ws)
-        .execute(pool)
-        .await
-        .with_context(|| format!("building the totals of {table}"))?;
         eprintln!(
             "[bench] {table} built ({:.0} s)",
             started.elapsed().as_secs_f64()

@@ -17,7 +17,11 @@ pub const RELATIVE_ERROR: f64 = 0.01;
 const GAMMA: f64 = (1.0 + RELATIVE_ERROR) / (1.0 - RELATIVE_ERROR);
 
 /// Sparse counts by bucket index. Index 0 holds zeros; index i ≥ 1 holds (γ^(i-1), γ^i].
+///
+/// Serialized as the rollups store it, `{"index": count}`, so a rollup column decodes straight
+/// into a histogram (`sqlx::types::Json<Histogram>`) without an intermediate JSON value.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Histogram {
     counts: BTreeMap<u32, u64>,
 }
@@ -161,6 +165,13 @@ mod tests {
             );
         }
         assert_eq!(Histogram::from_json(&merged.to_json()), merged);
+        // serde reads and writes the stored form too.
+        let text = serde_json::to_string(&merged).unwrap();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            merged.to_json()
+        );
+        assert_eq!(serde_json::from_str::<Histogram>(&text).unwrap(), merged);
         assert_eq!(Histogram::new().quantile(0.5), None);
     }
 }

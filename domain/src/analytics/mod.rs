@@ -338,7 +338,7 @@ struct Row {
     requests: i64,
     errors: i64,
     latency_sum_us: i64,
-    hist: serde_json::Value,
+    hist: sqlx::types::Json<Histogram>,
     input_tokens: i64,
     output_tokens: i64,
     cost: f64,
@@ -477,7 +477,7 @@ impl Sums {
         self.requests += r.requests;
         self.errors += r.errors;
         self.latency_sum_us += r.latency_sum_us;
-        self.hist.merge(&Histogram::from_json(&r.hist));
+        self.hist.merge(&r.hist.0);
         self.input_tokens += r.input_tokens;
         self.output_tokens += r.output_tokens;
         self.cost += r.cost;

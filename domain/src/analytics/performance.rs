@@ -33,11 +33,11 @@ struct Row {
     traces: i64,
     trace_errors: i64,
     trace_latency_sum_us: i64,
-    trace_latency_hist: serde_json::Value,
+    trace_latency_hist: sqlx::types::Json<Histogram>,
     spans: i64,
     span_errors: i64,
     span_latency_sum_us: i64,
-    span_latency_hist: serde_json::Value,
+    span_latency_hist: sqlx::types::Json<Histogram>,
 }
 
 /// Requests, errors and latency of a group.
@@ -144,10 +144,10 @@ pub async fn performance_uncached(
     let mut agents: BTreeMap<String, Latency> = BTreeMap::new();
     let mut models: BTreeMap<String, Latency> = BTreeMap::new();
     for r in &rows {
-        let spans = (r.spans > 0 && (calls || !r.model.is_empty()))
-            .then(|| Histogram::from_json(&r.span_latency_hist));
+        let spans =
+            (r.spans > 0 && (calls || !r.model.is_empty())).then_some(&r.span_latency_hist.0);
         if !r.model.is_empty() {
-            if let Some(h) = &spans {
+            if let Some(h) = spans {
                 models.entry(r.model.clone()).or_default().add(
                     r.spans,
                     r.span_errors,
@@ -158,12 +158,16 @@ pub async fn performance_uncached(
         }
         let mut this = Latency::default();
         if calls {
-            if let Some(h) = &spans {
+            if let Some(h) = spans {
                 this.add(r.spans, r.span_errors, r.span_latency_sum_us, h);
             }
         } else if r.traces > 0 {
-            let h = Histogram::from_json(&r.trace_latency_hist);
-            this.add(r.traces, r.trace_errors, r.trace_latency_sum_us, &h);
+            this.add(
+                r.traces,
+                r.trace_errors,
+                r.trace_latency_sum_us,
+                &r.trace_latency_hist.0,
+            );
         }
         if this.requests == 0 {
             continue;

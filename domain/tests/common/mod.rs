@@ -122,3 +122,13 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
     }
     tx.commit().await.unwrap();
 }
+
+/// The statements of migration 0010 that fill the workspace totals from the rollups (after
+/// its `-- The totals of the data already stored` comment).
+pub fn totals_backfill() -> &'static str {
+    const MIGRATION: &str = include_str!("../../../migrations/20261126000010_rollup_totals.sql");
+    let at = MIGRATION
+        .find("-- The totals of the data already stored")
+        .expect("the backfill marker in migration 0010");
+    &MIGRATION[at..]
+}
