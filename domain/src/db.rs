@@ -215,10 +215,13 @@ pub async fn migrate(pool: &PgPool) -> crate::Result<()> {
 /// pool, whose connections run as the app role: what the server does at start.
 pub async fn prepare(cfg: &DbConfig) -> Result<PgPool, StartupError> {
     ensure_database(cfg).await?;
+    // Migrations may rewrite large tables (a backfill over months of rollups): no statement
+    // timeout for them; the serving pool keeps its own.
     let owner = connect(&DbConfig {
         min_connections: 0,
         max_connections: 1,
         app_role: None,
+        statement_timeout: Duration::ZERO,
         ..cfg.clone()
     })
     .await?;
