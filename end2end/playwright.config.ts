@@ -54,6 +54,8 @@ export default defineConfig({
       ARGUS_DB_MIN_CONNECTIONS: '1',
       ARGUS_DB_MAX_CONNECTIONS: '5',
       ARGUS_LOG: 'warn',
+      // The tests check that new data shows up within seconds.
+      ARGUS_CACHE_INVALIDATION_MS: '1000',
     },
   },
 });

@@ -330,9 +330,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let rows: i64 = sqlx::query_scalar(&format!(
             "SELECT count(*) FROM {} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3",
             if q.daily {
-                "rollup_daily"
+                "rollup_total_daily"
             } else {
-                "rollup_hourly"
+                "rollup_total_hourly"
             }
         ))
         .bind(ws)

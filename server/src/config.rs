@@ -138,7 +138,7 @@ pub struct Config {
     /// Milliseconds between two drops of a workspace's dashboard caches while its data keeps
     /// changing (the first change after a quiet spell drops them at once): how far behind
     /// ingest the dashboard's numbers may be, traded against its cache hit rate.
-    #[arg(long, env = "ARGUS_CACHE_INVALIDATION_MS", default_value_t = 1_000,
+    #[arg(long, env = "ARGUS_CACHE_INVALIDATION_MS", default_value_t = 30_000,
           value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     pub cache_invalidation_ms: u64,
 

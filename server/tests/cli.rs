@@ -46,7 +46,7 @@ fn help_documents_every_setting_with_its_default() {
         ("ARGUS_BODY_LIMIT_BYTES", Some("20971520")),
         ("ARGUS_INGEST_MAX_INFLIGHT_MB", Some("256")),
         ("ARGUS_INGEST_MAX_CONCURRENT", Some("16")),
-        ("ARGUS_CACHE_INVALIDATION_MS", Some("1000")),
+        ("ARGUS_CACHE_INVALIDATION_MS", Some("30000")),
         ("ARGUS_LOG_FORMAT", Some("text")),
         ("ARGUS_LOG", Some("info,sqlx=warn")),
     ] {
