@@ -192,6 +192,10 @@ async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<bool> {
             started.elapsed().as_secs_f64()
         );
     }
+    // The workspace totals, summed from those rows by migration 0010's own backfill.
+    argus_domain::ingest::rollup::rebuild_all_totals(pool)
+        .await
+        .map_err(|e| anyhow::anyhow!("building the workspace totals: {e}"))?;
     sqlx::query(
         "ANALYZE traces, rollup_hourly, rollup_daily, rollup_total_hourly, rollup_total_daily",
     )

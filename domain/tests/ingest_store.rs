@@ -8,6 +8,7 @@ use argus_domain::ingest::otlp::{decode_traces, Encoding};
 use argus_domain::ingest::store::{store, Partitions};
 use argus_domain::pricing::Pricing;
 use argus_domain::tenancy::{self, WorkspaceId};
+use chrono::DurationRound;
 use common::{services, sign_up};
 use sqlx::PgPool;
 
@@ -304,12 +305,7 @@ async fn demo_data_goes_through_ingest_once(owner: PgPool) {
     assert_eq!(rolled, raw);
     common::assert_totals_match_rollups(&s.pool, ws).await;
     // Migration 0010's backfill derives the same totals from the rollups.
-    sqlx::raw_sql("DELETE FROM rollup_total_hourly; DELETE FROM rollup_total_daily")
-        .execute(&owner)
-        .await
-        .unwrap();
-    sqlx::raw_sql(common::totals_backfill())
-        .execute(&owner)
+    argus_domain::ingest::rollup::rebuild_all_totals(&owner)
         .await
         .unwrap();
     common::assert_totals_match_rollups(&s.pool, ws).await;
@@ -370,4 +366,133 @@ async fn reconcile_rebuilds_damaged_rollups_from_raw(owner: PgPool) {
     assert_eq!(after.0 .0, after.0 .1, "hourly equals raw");
     assert_eq!(after.1 .0, after.1 .1, "daily equals raw");
     common::assert_totals_match_rollups(&s.pool, ws).await;
+}
+
+/// Migration 0011's binary histograms: the SQL conversions and merge agree with
+/// `Histogram::to_bytes`/`from_bytes` and with merging in Rust.
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn binary_histograms_in_sql_match_the_rust_form(owner: PgPool) {
+    use argus_domain::histogram::Histogram;
+    let mut a = Histogram::new();
+    for v in [0, 1, 950, 300_000, 300_000, 300_500, 7_000_000_000] {
+        a.record(v);
+    }
+    let mut b = Histogram::new();
+    for v in [1, 2, 300_000, 90_000_000] {
+        b.record(v);
+    }
+    let (to_bin, merged, back, empty): (Vec<u8>, Vec<u8>, serde_json::Value, Vec<u8>) =
+        sqlx::query_as(
+            "SELECT argus_hist_to_bin($1), argus_hist_bin_merge($2, $3), \
+               argus_hist_from_bin($2), argus_hist_bin_merge('', '')",
+        )
+        .bind(a.to_json())
+        .bind(a.to_bytes())
+        .bind(b.to_bytes())
+        .fetch_one(&owner)
+        .await
+        .unwrap();
+    assert_eq!(to_bin, a.to_bytes());
+    assert_eq!(back, a.to_json());
+    let mut sum = a.clone();
+    sum.merge(&b);
+    assert_eq!(merged, sum.to_bytes());
+    assert_eq!(Histogram::from_bytes(&merged), sum);
+    assert!(empty.is_empty());
+}
+
+/// A database with totals written before migration 0011 (jsonb histograms) reads the same
+/// dashboard numbers after it: the conversion keeps every count.
+#[sqlx::test(migrations = false)]
+async fn migration_0011_converts_stored_totals(owner: PgPool) {
+    use argus_domain::db::MIGRATOR;
+    use sqlx::migrate::Migrator;
+    let before = Migrator {
+        migrations: std::borrow::Cow::Owned(
+            MIGRATOR
+                .migrations
+                .iter()
+                .filter(|m| m.version < 20261126000011)
+                .cloned()
+                .collect(),
+        ),
+        ..Migrator::DEFAULT
+    };
+    before.run(&owner).await.unwrap();
+    let s = services(&owner).await;
+    let (_, ws) = sign_up(&s, "ann@example.com", "A").await;
+    // Rows as the code before 0011 wrote them, in the hour (and day) a fixture's spans fall in.
+    let spans = fixture("agent_trace_current_semconv");
+    let agent = spans[0].dims.agent.clone();
+    let hour = spans[0]
+        .start_time
+        .duration_trunc(chrono::TimeDelta::hours(1))
+        .unwrap();
+    let day = spans[0]
+        .start_time
+        .duration_trunc(chrono::TimeDelta::days(1))
+        .unwrap();
+    for (detail, total, bucket) in [
+        ("rollup_hourly", "rollup_total_hourly", hour),
+        ("rollup_daily", "rollup_total_daily", day),
+    ] {
+        sqlx::query(&format!(
+            "INSERT INTO {detail} (workspace_id, bucket, department, agent, environment, \
+               version, model, traces, trace_errors, trace_latency_sum_us, trace_latency_hist, \
+               spans) VALUES \
+             ($1, $2, 'd', $3, 'prod', 'v1', '', 3, 1, 900000, '{{\"600\": 2, \"640\": 1}}', 5), \
+             ($1, $2, 'd', 'other', 'prod', 'v1', '', 1, 0, 100000, '{{\"580\": 1}}', 1)"
+        ))
+        .bind(ws)
+        .bind(bucket)
+        .bind(&agent)
+        .execute(&owner)
+        .await
+        .unwrap();
+        sqlx::query(&format!(
+            "INSERT INTO {total} (workspace_id, bucket, traces, trace_errors, \
+               trace_latency_sum_us, trace_latency_hist, spans, agents) \
+             SELECT $1, $2, 4, 1, 1000000, '{{\"580\": 1, \"600\": 2, \"640\": 1}}', 6, \
+               jsonb_build_object($3::text, 1, 'other', 1)"
+        ))
+        .bind(ws)
+        .bind(bucket)
+        .bind(&agent)
+        .execute(&owner)
+        .await
+        .unwrap();
+    }
+    type Totals = Vec<(
+        chrono::DateTime<chrono::Utc>,
+        i64,
+        serde_json::Value,
+        serde_json::Value,
+    )>;
+    let jsonb: Totals = sqlx::query_as(
+        "SELECT bucket, traces, trace_latency_hist, agents FROM rollup_total_hourly ORDER BY 1",
+    )
+    .fetch_all(&owner)
+    .await
+    .unwrap();
+    assert!(!jsonb.is_empty());
+    MIGRATOR.run(&owner).await.unwrap();
+    let converted: Totals = sqlx::query_as(
+        "SELECT bucket, traces, argus_hist_from_bin(trace_latency_hist), agents::jsonb \
+         FROM rollup_total_hourly ORDER BY 1",
+    )
+    .fetch_all(&owner)
+    .await
+    .unwrap();
+    assert_eq!(converted, jsonb);
+    common::assert_totals_match_rollups(&s.pool, ws).await;
+    // New batches merge into the converted rows.
+    put(&s.pool, ws, &spans).await;
+    common::assert_totals_match_rollups(&s.pool, ws).await;
+    let traces: i64 =
+        sqlx::query_scalar("SELECT traces FROM rollup_total_hourly WHERE bucket = $1")
+            .bind(hour)
+            .fetch_one(&owner)
+            .await
+            .unwrap();
+    assert!(traces > 4, "{traces}");
 }

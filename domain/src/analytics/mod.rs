@@ -13,7 +13,8 @@
 //! the last hour in the hot tier, a day in the warm tier, longer ranges in the cold tier;
 //! ingestion drops a workspace's entries when its data changes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use argus_types::{
     AgentStat, FilterOptions, Filters, GroupSeries, Home, HomeKpis, Kpi, SeriesPoint, Timeseries,
@@ -338,75 +339,117 @@ struct Row {
     requests: i64,
     errors: i64,
     latency_sum_us: i64,
-    hist: sqlx::types::Json<Histogram>,
+    hist: crate::histogram::Stored,
     input_tokens: i64,
     output_tokens: i64,
     cost: f64,
     spans: i64,
-    /// On a workspace-total row, the agents active in its bucket (`{"agent": 1, …}`).
-    agents: Option<serde_json::Value>,
+    /// On a workspace-total row, the agents active in its bucket (`{"agent": 1, …}` as text;
+    /// read by [`agent_names`] without allocating a string per agent).
+    agents: Option<String>,
+}
+
+/// The keys of a workspace-total row's agent set, borrowed from its text where they need no
+/// unescaping.
+fn agent_names(text: &str) -> Vec<Cow<'_, str>> {
+    struct Names<'a>(Vec<Cow<'a, str>>);
+    struct Name<'a>(Cow<'a, str>);
+    impl<'de> serde::Deserialize<'de> for Name<'de> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Name<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an agent name")
+                }
+                fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Name<'de>, E> {
+                    Ok(Name(Cow::Borrowed(v)))
+                }
+                fn visit_str<E>(self, v: &str) -> std::result::Result<Name<'de>, E> {
+                    Ok(Name(Cow::Owned(v.to_owned())))
+                }
+            }
+            d.deserialize_str(V)
+        }
+    }
+    impl<'de> serde::Deserialize<'de> for Names<'de> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Names<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a map keyed by agent name")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> std::result::Result<Names<'de>, A::Error> {
+                    let mut names = Vec::new();
+                    while let Some((name, _)) = map.next_entry::<Name, serde::de::IgnoredAny>()? {
+                        names.push(name.0);
+                    }
+                    Ok(Names(names))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    serde_json::from_str::<Names>(text).map_or_else(|_| Vec::new(), |n| n.0)
 }
 
 /// The rows of `[previous_from, to)` matching the dimension filters, and the usage agents
-/// reported only as metrics (`/v1/metrics`) in buckets where they sent no spans.
+/// reported only as metrics (`/v1/metrics`) in buckets where they sent no spans: one statement,
+/// one transaction.
 async fn rows(pool: &sqlx::PgPool, workspace: WorkspaceId, q: &Resolved) -> Result<Vec<Row>> {
-    let (mut rows, metric) = tokio::try_join!(
-        span_rows(pool, workspace, q),
-        metric_only_rows(pool, workspace, q)
-    )?;
-    rows.extend(metric);
-    Ok(rows)
+    // Histograms are binary in the workspace totals, jsonb in the detailed rollups.
+    let no_hist = if q.is_unfiltered() {
+        "''::bytea"
+    } else {
+        "'{}'::jsonb"
+    };
+    let sql = format!(
+        "{} UNION ALL {}",
+        span_rows_sql(q),
+        metric_only_rows_sql(q, no_hist)
+    );
+    fetch_window(pool, workspace, &sql, (q.previous_from, q.to), &q.dims).await
 }
 
 /// Tokens and cost that agents reported only as GenAI metrics, per (bucket, agent) without a
 /// span row: the rule of [`crate::ingest::metrics::usage_by_agent`] (spans win where both
 /// exist), per hour — or per day on ranges read from the daily rollups. They count in tokens,
 /// cost and active agents, not in requests or latency (traces measure those).
-async fn metric_only_rows(
-    pool: &sqlx::PgPool,
-    workspace: WorkspaceId,
-    q: &Resolved,
-) -> Result<Vec<Row>> {
+fn metric_only_rows_sql(q: &Resolved, no_hist: &str) -> String {
     let (metrics, spans) = if q.daily {
         ("metric_rollup_daily", "rollup_daily")
     } else {
         ("metric_rollup_hourly", "rollup_hourly")
     };
-    let sql = format!(
+    format!(
         "SELECT bucket, agent, 0::bigint AS requests, 0::bigint AS errors, \
-           0::bigint AS latency_sum_us, '{{}}'::jsonb AS hist, \
+           0::bigint AS latency_sum_us, {no_hist} AS hist, \
            sum(input_tokens)::bigint AS input_tokens, sum(output_tokens)::bigint AS output_tokens, \
            sum(cost_usd)::float8 AS cost, 0::bigint AS spans, \
-           jsonb_build_object(agent, 1) AS agents \
+           json_build_object(agent, 1)::text AS agents \
          FROM {metrics} m WHERE {WINDOW_AND_DIMS} \
            AND NOT EXISTS (SELECT 1 FROM {spans} r WHERE r.workspace_id = $1 \
              AND r.bucket = m.bucket AND r.agent = m.agent) \
          GROUP BY bucket, agent"
-    );
-    fetch_window(pool, workspace, &sql, (q.previous_from, q.to), &q.dims).await
+    )
 }
 
 /// The span rollup rows of `[previous_from, to)` matching the dimension filters. Without any
 /// filter they are the workspace totals (one row per bucket, `agent` empty).
-async fn span_rows(pool: &sqlx::PgPool, workspace: WorkspaceId, q: &Resolved) -> Result<Vec<Row>> {
+fn span_rows_sql(q: &Resolved) -> String {
     if q.is_unfiltered() {
-        let sql = format!(
+        return format!(
             "SELECT bucket, '' AS agent, traces AS requests, \
                trace_errors AS errors, trace_latency_sum_us AS latency_sum_us, \
                trace_latency_hist AS hist, input_tokens, output_tokens, cost_usd::float8 AS cost, \
-               spans, agents \
+               spans, agents::text AS agents \
              FROM {} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3",
             q.total_table()
         );
-        let mut tx = tenancy::begin(pool, workspace).await?;
-        let rows = sqlx::query_as(&sql)
-            .bind(workspace)
-            .bind(q.previous_from)
-            .bind(q.to)
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        return Ok(rows);
     }
     // Requests are traces without a model filter (model '' rows), the model's calls with one.
     let measures = if q.dims.model.is_some() {
@@ -416,13 +459,12 @@ async fn span_rows(pool: &sqlx::PgPool, workspace: WorkspaceId, q: &Resolved) ->
         "traces AS requests, trace_errors AS errors, trace_latency_sum_us AS latency_sum_us, \
          trace_latency_hist AS hist"
     };
-    let sql = format!(
+    format!(
         "SELECT bucket, agent, {measures}, input_tokens, output_tokens, \
-           cost_usd::float8 AS cost, spans, NULL::jsonb AS agents \
+           cost_usd::float8 AS cost, spans, NULL::text AS agents \
          FROM {table} WHERE {WINDOW_AND_DIMS}",
         table = q.table(),
-    );
-    fetch_window(pool, workspace, &sql, (q.previous_from, q.to), &q.dims).await
+    )
 }
 
 /// The rollup rows of `[from, q.to)` under the filters: `$1` workspace, `$2`/`$3` the bounds,
@@ -469,11 +511,12 @@ struct Sums {
     input_tokens: i64,
     output_tokens: i64,
     cost: f64,
-    agents: BTreeSet<String>,
+    /// Agents, a bit per index into the names of the rows summed (see [`totals`]).
+    agents: Vec<u64>,
 }
 
 impl Sums {
-    fn add(&mut self, r: &Row) {
+    fn add(&mut self, r: &Row, agents: &[u32]) {
         self.requests += r.requests;
         self.errors += r.errors;
         self.latency_sum_us += r.latency_sum_us;
@@ -481,14 +524,12 @@ impl Sums {
         self.input_tokens += r.input_tokens;
         self.output_tokens += r.output_tokens;
         self.cost += r.cost;
-        match &r.agents {
-            Some(serde_json::Value::Object(agents)) => {
-                self.agents.extend(agents.keys().cloned());
+        for &a in agents {
+            let (word, bit) = (a as usize / 64, a % 64);
+            if self.agents.len() <= word {
+                self.agents.resize(word + 1, 0);
             }
-            _ if r.requests > 0 || r.spans > 0 => {
-                self.agents.insert(r.agent.clone());
-            }
-            _ => {}
+            self.agents[word] |= 1 << bit;
         }
     }
 
@@ -522,16 +563,33 @@ fn totals(q: &Resolved, rows: &[Row]) -> Totals {
         previous: Sums::default(),
         steps: vec![Sums::default(); q.points()],
     };
-    let step = q.step.num_seconds();
+    // Agent names become small numbers once, so the sets per step are cheap to fill.
+    fn id<'a>(ids: &mut HashMap<Cow<'a, str>, u32>, name: Cow<'a, str>) -> u32 {
+        let next = ids.len() as u32;
+        *ids.entry(name).or_insert(next)
+    }
+    let mut ids: HashMap<Cow<str>, u32> = HashMap::new();
+    let mut agents: Vec<u32> = Vec::new();
     for r in rows {
+        agents.clear();
+        match &r.agents {
+            Some(text) => {
+                for name in agent_names(text) {
+                    agents.push(id(&mut ids, name));
+                }
+            }
+            None if r.requests > 0 || r.spans > 0 => {
+                agents.push(id(&mut ids, Cow::Borrowed(&r.agent)));
+            }
+            None => {}
+        }
         if r.bucket < q.from {
-            t.previous.add(r);
+            t.previous.add(r, &agents);
             continue;
         }
-        t.current.add(r);
-        let i = ((r.bucket - q.from).num_seconds() / step) as usize;
-        if let Some(s) = t.steps.get_mut(i) {
-            s.add(r);
+        t.current.add(r, &agents);
+        if let Some(s) = q.step_of(r.bucket).and_then(|i| t.steps.get_mut(i)) {
+            s.add(r, &agents);
         }
     }
     t
@@ -566,7 +624,7 @@ fn kpis(q: &Resolved, t: &Totals) -> Vec<Kpi> {
         }),
         kpi("cost", "Cost", Unit::Usd, &|s| Some(s.cost)),
         kpi("active_agents", "Active agents", Unit::Count, &|s| {
-            Some(s.agents.len() as f64)
+            Some(s.agents.iter().map(|w| w.count_ones()).sum::<u32>() as f64)
         }),
     ]
 }

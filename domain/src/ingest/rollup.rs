@@ -309,14 +309,14 @@ async fn write_totals(
            output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_usd, \
            unpriced_spans, span_latency_sum_us, span_latency_hist, agents) \
          SELECT $1, * FROM unnest($2::timestamptz[], $3::bigint[], $4::bigint[], $5::bigint[], \
-           $6::jsonb[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], \
+           $6::bytea[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], \
            $12::bigint[], $13::bigint[], $14::float8[]::numeric[], $15::bigint[], $16::bigint[], \
-           $17::jsonb[], $18::jsonb[]) \
+           $17::bytea[], $18::jsonb[]) \
          ON CONFLICT (workspace_id, bucket) DO UPDATE SET \
            traces = r.traces + excluded.traces, \
            trace_errors = r.trace_errors + excluded.trace_errors, \
            trace_latency_sum_us = r.trace_latency_sum_us + excluded.trace_latency_sum_us, \
-           trace_latency_hist = argus_hist_merge(r.trace_latency_hist, excluded.trace_latency_hist), \
+           trace_latency_hist = argus_hist_bin_merge(r.trace_latency_hist, excluded.trace_latency_hist), \
            spans = r.spans + excluded.spans, \
            span_errors = r.span_errors + excluded.span_errors, \
            input_tokens = r.input_tokens + excluded.input_tokens, \
@@ -327,8 +327,8 @@ async fn write_totals(
            cost_usd = r.cost_usd + excluded.cost_usd, \
            unpriced_spans = r.unpriced_spans + excluded.unpriced_spans, \
            span_latency_sum_us = r.span_latency_sum_us + excluded.span_latency_sum_us, \
-           span_latency_hist = argus_hist_merge(r.span_latency_hist, excluded.span_latency_hist), \
-           agents = r.agents || excluded.agents"
+           span_latency_hist = argus_hist_bin_merge(r.span_latency_hist, excluded.span_latency_hist), \
+           agents = (r.agents::jsonb || excluded.agents::jsonb)::json"
     );
     let agents = |t: &Total| {
         serde_json::Value::Object(
@@ -344,7 +344,7 @@ async fn write_totals(
         .bind(col!(|(_, t)| t.delta.traces))
         .bind(col!(|(_, t)| t.delta.trace_errors))
         .bind(col!(|(_, t)| t.delta.trace_latency_sum_us))
-        .bind(col!(|(_, t)| t.delta.trace_hist.to_json()))
+        .bind(col!(|(_, t)| t.delta.trace_hist.to_bytes()))
         .bind(col!(|(_, t)| t.delta.spans))
         .bind(col!(|(_, t)| t.delta.span_errors))
         .bind(col!(|(_, t)| t.delta.tokens[0]))
@@ -355,7 +355,7 @@ async fn write_totals(
         .bind(col!(|(_, t)| t.delta.cost))
         .bind(col!(|(_, t)| t.delta.unpriced))
         .bind(col!(|(_, t)| t.delta.span_latency_sum_us))
-        .bind(col!(|(_, t)| t.delta.span_hist.to_json()))
+        .bind(col!(|(_, t)| t.delta.span_hist.to_bytes()))
         .bind(col!(|(_, t)| agents(t)))
         .execute(&mut *conn)
         .await?;
@@ -473,4 +473,19 @@ pub async fn rebuild(
     rollups.write(&mut tx, workspace).await?;
     tx.commit().await?;
     Ok(read)
+}
+
+/// Replaces every workspace's totals by the sums of its rollups (migration 0011's
+/// `argus_rebuild_totals`, set-wise), in one transaction. For tools that write rollups in bulk
+/// (the dashboard benchmark) and for tests; needs a role that sees every workspace (the owner).
+pub async fn rebuild_all_totals(owner: &sqlx::PgPool) -> Result<()> {
+    let mut tx = owner.begin().await?;
+    sqlx::query(
+        "SELECT argus_rebuild_totals('rollup_hourly', 'rollup_total_hourly'), \
+                argus_rebuild_totals('rollup_daily', 'rollup_total_daily')",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

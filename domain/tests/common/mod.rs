@@ -102,9 +102,9 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
                FROM {detail} WHERE workspace_id = $1 GROUP BY bucket) d \
              FULL JOIN (SELECT * FROM {total} WHERE workspace_id = $1) t USING (bucket) \
              WHERE {differs} OR abs(coalesce(d.cost_usd, 0) - coalesce(t.cost_usd, 0)) > 1e-8 \
-               OR d.trace_latency_hist IS DISTINCT FROM t.trace_latency_hist \
-               OR d.span_latency_hist IS DISTINCT FROM t.span_latency_hist \
-               OR d.agents IS DISTINCT FROM t.agents"
+               OR d.trace_latency_hist IS DISTINCT FROM argus_hist_from_bin(t.trace_latency_hist) \
+               OR d.span_latency_hist IS DISTINCT FROM argus_hist_from_bin(t.span_latency_hist) \
+               OR d.agents IS DISTINCT FROM t.agents::jsonb"
         ))
         .bind(ws)
         .fetch_all(&mut *tx)
@@ -121,14 +121,4 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
         assert!(n > 0, "{total} has rows");
     }
     tx.commit().await.unwrap();
-}
-
-/// The statements of migration 0010 that fill the workspace totals from the rollups (after
-/// its `-- The totals of the data already stored` comment).
-pub fn totals_backfill() -> &'static str {
-    const MIGRATION: &str = include_str!("../../../migrations/20261126000010_rollup_totals.sql");
-    let at = MIGRATION
-        .find("-- The totals of the data already stored")
-        .expect("the backfill marker in migration 0010");
-    &MIGRATION[at..]
 }
