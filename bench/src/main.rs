@@ -29,6 +29,9 @@ enum Command {
     /// The dashboard benchmark: home KPIs on a generated 10 M-trace workspace, uncached, raw,
     /// cached, and the server-rendered home page under load.
     Dashboard(dashboard::Args),
+    /// Only the server-rendered home page under load (what the dashboard benchmark's SSR figure
+    /// measures), against a running server: for profiling.
+    Ssr(ssr::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,6 +43,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Ingest(args) => ingest::run(args).await,
             Command::Dashboard(args) => dashboard::run(args).await,
+            Command::Ssr(args) => ssr::run_alone(args).await,
         }
     })
 }

@@ -50,6 +50,49 @@ pub async fn log_in(
     }
 }
 
+#[derive(clap::Args)]
+pub struct Args {
+    /// The running server.
+    #[arg(long)]
+    url: String,
+    #[arg(long, default_value = "bench@argus.local")]
+    email: String,
+    #[arg(
+        long,
+        env = "ARGUS_BENCH_PASSWORD",
+        default_value = "bench-password-123"
+    )]
+    password: String,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 50)]
+    clients: usize,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// The page (or endpoint) to request.
+    #[arg(long, default_value = "/")]
+    path: String,
+}
+
+/// The load on its own, printing its figures: for profiling one page or endpoint.
+pub async fn run_alone(args: Args) -> anyhow::Result<()> {
+    let f = run_path(
+        &args.url,
+        &args.path,
+        &args.email,
+        &args.password,
+        args.clients,
+        args.seconds,
+    )
+    .await?;
+    println!(
+        "{} requests ({} failed): {:.0} req/s, p50 {:.1} ms, p95 {:.1} ms",
+        f.requests, f.failed, f.per_second, f.p50_ms, f.p95_ms
+    );
+    Ok(())
+}
+
+/// The home page under load.
 pub async fn run(
     url: &str,
     email: &str,
@@ -57,30 +100,43 @@ pub async fn run(
     clients: usize,
     seconds: u64,
 ) -> anyhow::Result<Figures> {
+    run_path(url, "/", email, password, clients, seconds).await
+}
+
+async fn run_path(
+    url: &str,
+    path: &str,
+    email: &str,
+    password: &str,
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<Figures> {
+    // A page is more than a kilobyte; an endpoint answers anything.
+    let min_len = if path == "/" { 1000 } else { 0 };
     let client: HttpClient = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(clients)
         .build_http();
     let cookie = log_in(&client, url, email, password).await?;
-    let get = |client: HttpClient, cookie: String, url: String| async move {
-        let request = http::Request::get(format!("{url}/"))
+    let get = move |client: HttpClient, cookie: String, target: String| async move {
+        let request = http::Request::get(target)
             .header("cookie", cookie)
             .body(Full::new(Bytes::new()))?;
         let response = client.request(request).await?;
         let ok = response.status() == http::StatusCode::OK;
         let body = response.into_body().collect().await?.to_bytes();
-        anyhow::Ok(ok && body.len() > 1000)
+        anyhow::Ok(ok && body.len() > min_len)
     };
     // Warm the cache and the connections.
     for _ in 0..3 {
-        if !get(client.clone(), cookie.clone(), url.to_owned()).await? {
-            bail!("GET / did not render the home page");
+        if !get(client.clone(), cookie.clone(), format!("{url}{path}")).await? {
+            bail!("GET {path} did not answer 200 with a page");
         }
     }
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
-            let (client, cookie, url) = (client.clone(), cookie.clone(), url.to_owned());
+            let (client, cookie, url) = (client.clone(), cookie.clone(), format!("{url}{path}"));
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut failed = 0;
