@@ -496,3 +496,53 @@ async fn migration_0011_converts_stored_totals(owner: PgPool) {
             .unwrap();
     assert!(traces > 4, "{traces}");
 }
+
+/// Two batches racing to create a bucket's totals: the second reads nothing (the first has
+/// not committed), then meets the first's row on insert and merges in SQL. Either way the
+/// totals equal the summed rollups.
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn totals_created_by_a_concurrent_batch_are_merged(owner: PgPool) {
+    use argus_domain::ingest::model::Dimensions;
+    use argus_domain::ingest::rollup::Rollups;
+    let s = services(&owner).await;
+    let (_, ws) = sign_up(&s, "ann@example.com", "A").await;
+    let at = chrono::Utc::now() - chrono::TimeDelta::days(1);
+    let batch = |agent: &str, latencies: &[i64]| {
+        let dims = Dimensions {
+            agent: agent.into(),
+            department: "d".into(),
+            environment: "prod".into(),
+            version: "v1".into(),
+        };
+        let mut r = Rollups::default();
+        for l in latencies {
+            r.add_trace(at, &dims, Some(*l), false);
+        }
+        r
+    };
+    let (first, second) = (
+        batch("a", &[1_000, 250_000]),
+        batch("b", &[90_000, 250_000]),
+    );
+    let mut a = tenancy::begin(&s.pool, ws).await.unwrap();
+    first.write(&mut a, ws).await.unwrap();
+    let pool = s.pool.clone();
+    let racing = tokio::spawn(async move {
+        let mut b = tenancy::begin(&pool, ws).await.unwrap();
+        second.write(&mut b, ws).await.unwrap();
+        b.commit().await.unwrap();
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !racing.is_finished(),
+        "the second batch waits for the first's row"
+    );
+    a.commit().await.unwrap();
+    racing.await.unwrap();
+    common::assert_totals_match_rollups(&s.pool, ws).await;
+    // And a third batch, which finds the row, merges it in Rust.
+    let mut c = tenancy::begin(&s.pool, ws).await.unwrap();
+    batch("c", &[5_000]).write(&mut c, ws).await.unwrap();
+    c.commit().await.unwrap();
+    common::assert_totals_match_rollups(&s.pool, ws).await;
+}
