@@ -29,6 +29,12 @@ use crate::pages::usage::UsagePage;
 use crate::state::theme::THEME_BOOT_SCRIPT;
 
 /// Whether the page at `path` needs a signed-in user (the server redirects to log in first).
+/// The dashboard pages: what the server's page cache may keep (their content depends only on
+/// the workspace, the user, the role, the URL and the workspace's data).
+pub fn is_dashboard_page(path: &str) -> bool {
+    matches!(path, "/" | "/usage" | "/cost" | "/performance")
+}
+
 pub fn requires_session(path: &str) -> bool {
     matches!(
         path,

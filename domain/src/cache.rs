@@ -395,6 +395,25 @@ impl Cache {
         Ok(value)
     }
 
+    /// The bytes stored under `key`, counted as a hit or a miss of its domain: for values that
+    /// are bytes already (rendered pages), where [`Cache::get_with_cache`] would serialize.
+    pub async fn get_bytes(&self, key: &CacheKey) -> Option<Arc<[u8]>> {
+        let counters = self.counters(key.domain());
+        let got = self.get_raw(key.as_str()).await;
+        let counter = if got.is_some() {
+            &counters.hits
+        } else {
+            &counters.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        got
+    }
+
+    /// Stores bytes under `key` for `ttl` (see [`Cache::get_bytes`]).
+    pub async fn set_bytes(&self, key: &CacheKey, bytes: Vec<u8>, ttl: Ttl) {
+        self.set_raw(key.as_str(), bytes, ttl.duration()).await
+    }
+
     /// Deletes one key.
     pub async fn invalidate(&self, key: &CacheKey) {
         match &self.inner.backend {

@@ -128,8 +128,32 @@ pub async fn cached_role_of(
         .await
 }
 
-/// Drops the cached roles of `workspace`: one user's, or everyone's.
+/// The cache domain of whole rendered pages (the server's page cache): per workspace, user,
+/// role and URL. Dropped with the dashboard's data (ingest, re-pricing), on membership changes
+/// and when the workspace is renamed ([`forget_pages`]).
+pub const PAGE_DOMAIN: &str = "page";
+
+/// The page-cache key of `uri` (path and query) rendered for `user` with `role`.
+pub fn page_key(workspace: WorkspaceId, user: UserId, role: Role, uri: &str) -> CacheKey {
+    CacheKey::new(
+        PAGE_DOMAIN,
+        workspace,
+        format!("{}|{}|{uri}", user.0, role.as_str()),
+    )
+}
+
+/// Drops every cached page of `workspace`.
+pub async fn forget_pages(services: &Services, workspace: WorkspaceId) {
+    services
+        .cache
+        .invalidate_pattern(&CacheKey::domain_pattern(PAGE_DOMAIN, workspace))
+        .await;
+}
+
+/// Drops the cached roles of `workspace`: one user's, or everyone's (and its cached pages,
+/// which show members and roles).
 pub async fn forget_memberships(services: &Services, workspace: WorkspaceId, user: Option<UserId>) {
+    forget_pages(services, workspace).await;
     match user {
         Some(user) => {
             services

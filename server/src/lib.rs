@@ -8,6 +8,7 @@ pub mod error;
 pub mod gateway;
 pub mod health;
 pub mod otlp;
+pub mod page_cache;
 pub mod router;
 pub mod state;
 pub mod telemetry;

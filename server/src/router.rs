@@ -39,6 +39,11 @@ pub fn build(state: AppState) -> Router {
         )
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
+        // Inside the gateway: the session is checked before a cached page is served.
+        .layer(axum::middleware::from_fn_with_state(
+            state.services.clone(),
+            crate::page_cache::serve,
+        ))
         .with_state(state.clone());
     crate::gateway::apply(router, state.gateway, state.services)
 }

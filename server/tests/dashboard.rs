@@ -301,3 +301,76 @@ async fn cost_and_performance_pages_render_filtered_on_the_server(owner: PgPool)
         assert_envelope(&body_json(res).await, "INVALID_INPUT");
     }
 }
+
+/// Dashboard pages are cached whole per workspace, user, role and URL, and dropped when what
+/// they show changes.
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn rendered_pages_are_cached_per_user_and_url(owner: PgPool) {
+    use server::page_cache::CACHE_HEADER;
+    let (router, token) = setup(&owner).await;
+    let get = |uri: &str, token: &str| request("GET", uri, "", &Auth::Cookie(token.to_owned()));
+    let how = |res: &axum::http::Response<axum::body::Body>| {
+        res.headers()
+            .get(CACHE_HEADER)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    let first = send(&router, get("/", &token)).await;
+    assert_eq!(how(&first).as_deref(), Some("miss"));
+    let first = body_text(first).await;
+    let again = send(&router, get("/", &token)).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(how(&again).as_deref(), Some("hit"));
+    assert!(again.headers()[axum::http::header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert_eq!(body_text(again).await, first, "the same page");
+    assert_eq!(kpi(&first, "requests"), "3");
+
+    // Another URL is another page.
+    let filtered = send(&router, get("/?dept=sales", &token)).await;
+    assert_eq!(how(&filtered).as_deref(), Some("miss"));
+    assert_eq!(kpi(&body_text(filtered).await, "requests"), "1");
+
+    // Another user, in another workspace, never gets Ann's page.
+    let (_, other) = app_as_server(&owner).await;
+    let bob = argus_domain::session::sign_up(
+        &other,
+        "bob@example.com",
+        "Bob",
+        "a long passphrase",
+        "Bobs",
+    )
+    .await
+    .unwrap();
+    let theirs = send(&router, get("/", &bob.token)).await;
+    assert_eq!(how(&theirs).as_deref(), Some("miss"));
+    let theirs = body_text(theirs).await;
+    assert_eq!(kpi(&theirs, "requests"), "0");
+    assert!(theirs.contains("Bobs") && !theirs.contains("Acme"));
+
+    // Renaming the workspace drops its pages.
+    let renamed = send(
+        &router,
+        request(
+            "POST",
+            "/api/v1/workspace/update",
+            "name=Acme%20Two&retention_days=30",
+            &Auth::Cookie(token.clone()),
+        ),
+    )
+    .await;
+    assert_eq!(renamed.status(), StatusCode::OK);
+    let after = send(&router, get("/", &token)).await;
+    assert_eq!(how(&after).as_deref(), Some("miss"));
+    assert!(body_text(after).await.contains("Acme Two"));
+
+    // Signed out: the log-in redirect, never a cached page.
+    let anonymous = send(&router, request("GET", "/", "", &Auth::None)).await;
+    assert!(anonymous.status().is_redirection());
+    assert_eq!(how(&anonymous), None);
+    // Pages outside the dashboard are rendered every time.
+    let settings = send(&router, get("/settings", &token)).await;
+    assert_eq!(how(&settings), None);
+}

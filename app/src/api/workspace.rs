@@ -24,8 +24,11 @@ pub async fn update_workspace(
 ) -> Result<WorkspaceSettings, AppError> {
     use super::context::{require, services};
     let access = require(Role::Owner)?;
-    Ok(
-        argus_domain::workspaces::update(&services().pool, access.workspace, &name, retention_days)
-            .await?,
-    )
+    let services = services();
+    let settings =
+        argus_domain::workspaces::update(&services.pool, access.workspace, &name, retention_days)
+            .await?;
+    // Cached pages show the workspace's name.
+    argus_domain::workspaces::forget_pages(&services, access.workspace).await;
+    Ok(settings)
 }

@@ -25,6 +25,7 @@ pub const METRIC_DOMAINS: &[&str] = &[
     "agents",
     "traces",
     "filters",
+    crate::workspaces::PAGE_DOMAIN,
 ];
 
 /// The least time between two invalidations of one workspace, by default
@@ -139,6 +140,10 @@ mod tests {
                 "{domain} is never invalidated"
             );
         }
+        assert!(
+            METRIC_DOMAINS.contains(&crate::workspaces::PAGE_DOMAIN),
+            "cached pages show the data"
+        );
     }
 
     use super::*;
