@@ -119,6 +119,65 @@ fn filters(pairs: &[(&str, &str)]) -> Filters {
     f
 }
 
+/// The previous period's numbers (the cards' comparison) equal raw SQL too, when they come
+/// from daily totals for its whole days and hourly ones at its edges.
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn the_previous_period_equals_raw_sql(owner: PgPool) {
+    let s = services(&owner).await;
+    // Days 10 to 7 before today: whole days of a 7-day window's previous period, its edge, and
+    // the start of the window itself.
+    let now = Utc::now();
+    demo::load(
+        &s,
+        now.date_naive() - Duration::days(6),
+        4,
+        20 << 20,
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    let (_, ws) = demo::ensure_workspace(&s).await.unwrap();
+    for range in ["7d", "24h", "30d"] {
+        let q = resolve(&filters(&[("range", range)]), now).unwrap();
+        let served = analytics::home_kpis_uncached(&s.pool, ws, &q)
+            .await
+            .unwrap();
+        let previous = |key: &str| served.kpis.iter().find(|k| k.key == key).unwrap().previous;
+        let before = Resolved {
+            from: q.previous_from,
+            to: q.from,
+            ..q.clone()
+        };
+        let raw = raw(&s.pool, ws, &before).await;
+        assert_eq!(previous("requests"), Some(raw.requests as f64), "{range}");
+        if range == "7d" {
+            assert!(raw.requests > 100, "the demo fills the previous week");
+        }
+        close(
+            previous("p95_latency"),
+            raw.p95_ms,
+            2.0 * RELATIVE_ERROR,
+            &format!("{range} p95"),
+        );
+        assert_eq!(
+            previous("tokens"),
+            Some(raw.tokens as f64),
+            "{range} tokens"
+        );
+        close(
+            previous("cost"),
+            Some(raw.cost),
+            1e-9,
+            &format!("{range} cost"),
+        );
+        assert_eq!(
+            previous("active_agents"),
+            Some(raw.agents as f64),
+            "{range} agents"
+        );
+    }
+}
+
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) {
     let s = services(&owner).await;

@@ -107,6 +107,26 @@ impl Resolved {
             .collect()
     }
 
+    /// The whole UTC days inside the previous period of an hourly window, `[lo, hi)` (empty
+    /// when there are none): the previous period needs only its sums, so the workspace totals
+    /// read them from the daily table — a row a day instead of 24 (7 d: ~190 rows, not 336).
+    fn previous_whole_days(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        let day = TimeDelta::days(1);
+        let floor = |t: DateTime<Utc>| t.duration_trunc(day).unwrap_or(t);
+        let lo = floor(self.previous_from);
+        let lo = if lo < self.previous_from {
+            lo + day
+        } else {
+            lo
+        };
+        let hi = floor(self.from);
+        if self.daily || hi <= lo {
+            (lo, lo)
+        } else {
+            (lo, hi)
+        }
+    }
+
     /// Whether no dimension filter is set (the workspace totals answer).
     fn is_unfiltered(&self) -> bool {
         self.dims == Dims::default()
@@ -412,7 +432,23 @@ async fn rows(pool: &sqlx::PgPool, workspace: WorkspaceId, q: &Resolved) -> Resu
         span_rows_sql(q),
         metric_only_rows_sql(q, no_hist)
     );
-    fetch_window(pool, workspace, &sql, (q.previous_from, q.to), &q.dims).await
+    let (days_from, days_to) = q.previous_whole_days();
+    let mut tx = tenancy::begin(pool, workspace).await?;
+    let rows = sqlx::query_as(&sql)
+        .bind(workspace)
+        .bind(q.previous_from)
+        .bind(q.to)
+        .bind(&q.dims.dept)
+        .bind(&q.dims.env)
+        .bind(&q.dims.version)
+        .bind(&q.dims.agent)
+        .bind(&q.dims.model)
+        .bind(days_from)
+        .bind(days_to)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
 /// Tokens and cost that agents reported only as GenAI metrics, per (bucket, agent) without a
@@ -439,15 +475,19 @@ fn metric_only_rows_sql(q: &Resolved, no_hist: &str) -> String {
 }
 
 /// The span rollup rows of `[previous_from, to)` matching the dimension filters. Without any
-/// filter they are the workspace totals (one row per bucket, `agent` empty).
+/// filter they are the workspace totals (one row per bucket, `agent` empty), the whole days of
+/// the previous period (`$9`–`$10`, [`Resolved::previous_whole_days`]) read as daily rows.
 fn span_rows_sql(q: &Resolved) -> String {
     if q.is_unfiltered() {
+        let columns = "bucket, '' AS agent, traces AS requests, trace_errors AS errors, \
+            trace_latency_sum_us AS latency_sum_us, trace_latency_hist AS hist, input_tokens, \
+            output_tokens, cost_usd::float8 AS cost, spans, agents::text AS agents";
         return format!(
-            "SELECT bucket, '' AS agent, traces AS requests, \
-               trace_errors AS errors, trace_latency_sum_us AS latency_sum_us, \
-               trace_latency_hist AS hist, input_tokens, output_tokens, cost_usd::float8 AS cost, \
-               spans, agents::text AS agents \
-             FROM {} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3",
+            "SELECT {columns} FROM {} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
+               AND NOT (bucket >= $9 AND bucket < $10) \
+             UNION ALL \
+             SELECT {columns} FROM rollup_total_daily \
+             WHERE workspace_id = $1 AND bucket >= $9 AND bucket < $10",
             q.total_table()
         );
     }
