@@ -50,25 +50,33 @@ pub async fn log_in(
     }
 }
 
+/// Who loads the pages, how many at once, for how long (shared with the dashboard benchmark).
 #[derive(clap::Args)]
-pub struct Args {
-    /// The running server.
-    #[arg(long)]
-    url: String,
+pub struct Load {
+    /// Log-in of a member of the workspace.
     #[arg(long, default_value = "bench@argus.local")]
-    email: String,
+    pub email: String,
     #[arg(
         long,
         env = "ARGUS_BENCH_PASSWORD",
         default_value = "bench-password-123"
     )]
-    password: String,
+    pub password: String,
     /// Concurrent clients.
     #[arg(long, default_value_t = 50)]
-    clients: usize,
+    pub clients: usize,
     /// Seconds of load.
     #[arg(long, default_value_t = 10)]
-    seconds: u64,
+    pub seconds: u64,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The running server.
+    #[arg(long)]
+    url: String,
+    #[command(flatten)]
+    load: Load,
     /// The page (or endpoint) to request.
     #[arg(long, default_value = "/")]
     path: String,
@@ -79,10 +87,10 @@ pub async fn run_alone(args: Args) -> anyhow::Result<()> {
     let f = run_path(
         &args.url,
         &args.path,
-        &args.email,
-        &args.password,
-        args.clients,
-        args.seconds,
+        &args.load.email,
+        &args.load.password,
+        args.load.clients,
+        args.load.seconds,
     )
     .await?;
     println!(

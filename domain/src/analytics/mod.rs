@@ -110,7 +110,7 @@ impl Resolved {
     /// The whole UTC days inside the previous period of an hourly window, `[lo, hi)` (empty
     /// when there are none): the previous period needs only its sums, so the workspace totals
     /// read them from the daily table — a row a day instead of 24 (7 d: ~190 rows, not 336).
-    fn previous_whole_days(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+    pub fn previous_whole_days(&self) -> (DateTime<Utc>, DateTime<Utc>) {
         let day = TimeDelta::days(1);
         let floor = |t: DateTime<Utc>| t.duration_trunc(day).unwrap_or(t);
         let lo = floor(self.previous_from);
