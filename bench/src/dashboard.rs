@@ -299,7 +299,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         redis_url: redis.map(|u| SecretString::from(u.clone())),
         redis_pool_size: 8,
         redis_timeout: Duration::from_secs(2),
-        memory_capacity: 10_000,
+        memory_capacity_bytes: 16 << 20,
     };
     let memory = services(app.clone(), Cache::memory(&cfg(None), None));
     let redis = match &args.redis_url {

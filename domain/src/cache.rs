@@ -180,8 +180,9 @@ pub struct CacheConfig {
     pub redis_pool_size: usize,
     /// Limit for one Redis operation, and for getting a pooled connection.
     pub redis_timeout: Duration,
-    /// Entries the in-process cache holds at most.
-    pub memory_capacity: u64,
+    /// Bytes (keys and values) the in-process cache holds at most; the least useful entries
+    /// go first when it is full.
+    pub memory_capacity_bytes: u64,
 }
 
 #[derive(Clone)]
@@ -282,7 +283,10 @@ impl Cache {
     /// The in-process cache alone.
     pub fn memory(cfg: &CacheConfig, fallback_reason: Option<String>) -> Cache {
         let cache = moka::future::Cache::builder()
-            .max_capacity(cfg.memory_capacity)
+            .max_capacity(cfg.memory_capacity_bytes)
+            .weigher(|key: &String, entry: &MemEntry| {
+                u32::try_from(key.len() + entry.bytes.len()).unwrap_or(u32::MAX)
+            })
             .expire_after(PerEntryTtl)
             .build();
         Cache::with_backend(Backend::Memory(cache), fallback_reason, cfg.redis_timeout)
@@ -677,12 +681,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_memory_cache_holds_at_most_its_bytes() {
+        let cfg = CacheConfig {
+            redis_url: None,
+            redis_pool_size: 1,
+            redis_timeout: Duration::from_secs(1),
+            memory_capacity_bytes: 1 << 20,
+        };
+        let cache = Cache::memory(&cfg, None);
+        // Forty 64 KiB pages: 2.5 MiB offered to a 1 MiB cache.
+        for i in 0..40 {
+            cache
+                .set_raw(
+                    &format!("page:w:{i}"),
+                    vec![0; 64 << 10],
+                    Duration::from_secs(60),
+                )
+                .await;
+        }
+        let Backend::Memory(memory) = &cache.inner.backend else {
+            unreachable!("a memory cache")
+        };
+        memory.run_pending_tasks().await;
+        assert!(
+            memory.weighted_size() <= 1 << 20,
+            "{}",
+            memory.weighted_size()
+        );
+        assert!(memory.entry_count() < 40);
+    }
+
+    #[tokio::test]
     async fn memory_entries_expire_after_their_ttl() {
         let cfg = CacheConfig {
             redis_url: None,
             redis_pool_size: 1,
             redis_timeout: Duration::from_secs(1),
-            memory_capacity: 10,
+            memory_capacity_bytes: 1 << 20,
         };
         let cache = Cache::memory(&cfg, None);
         cache

@@ -21,7 +21,7 @@ fn config(url: Option<String>) -> CacheConfig {
         redis_url: url.map(SecretString::from),
         redis_pool_size: 8,
         redis_timeout: Duration::from_secs(2),
-        memory_capacity: 10_000,
+        memory_capacity_bytes: 16 << 20,
     }
 }
 

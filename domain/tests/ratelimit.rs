@@ -12,7 +12,7 @@ fn config(url: Option<String>) -> CacheConfig {
         redis_url: url.map(SecretString::from),
         redis_pool_size: 4,
         redis_timeout: Duration::from_secs(2),
-        memory_capacity: 100,
+        memory_capacity_bytes: 1 << 20,
     }
 }
 

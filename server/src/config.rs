@@ -171,6 +171,9 @@ pub enum SecretSource {
 
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
+/// The in-process cache's size limit (see [`Config::cache`]).
+pub const MEMORY_CACHE_BYTES: u64 = 64 << 20;
+
 impl Config {
     /// Checks the settings that depend on each other and resolves the signing secret.
     pub fn validate(&self) -> Result<(SecretString, SecretSource), ConfigError> {
@@ -229,12 +232,14 @@ impl Config {
         }
     }
 
+    /// What the in-process cache (no Redis) may hold: 64 MiB of keys and values — about two
+    /// thousand cached pages, or ten thousand dashboard answers.
     pub fn cache(&self) -> CacheConfig {
         CacheConfig {
             redis_url: self.redis_url.clone(),
             redis_pool_size: self.redis_pool_size as usize,
             redis_timeout: Duration::from_secs(self.redis_timeout_secs),
-            memory_capacity: 100_000,
+            memory_capacity_bytes: MEMORY_CACHE_BYTES,
         }
     }
 

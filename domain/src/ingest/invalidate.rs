@@ -155,7 +155,7 @@ mod tests {
                 redis_url: None,
                 redis_pool_size: 1,
                 redis_timeout: Duration::from_secs(1),
-                memory_capacity: 100,
+                memory_capacity_bytes: 1 << 20,
             },
             None,
         )

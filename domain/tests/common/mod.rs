@@ -31,7 +31,7 @@ pub async fn services(owner: &PgPool) -> argus_domain::Services {
             redis_url: None,
             redis_pool_size: 2,
             redis_timeout: Duration::from_secs(1),
-            memory_capacity: 1_000,
+            memory_capacity_bytes: 16 << 20,
         },
         None,
     );

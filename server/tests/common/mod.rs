@@ -24,7 +24,7 @@ pub fn memory_cache() -> Cache {
             redis_url: None,
             redis_pool_size: 4,
             redis_timeout: Duration::from_secs(1),
-            memory_capacity: 1_000,
+            memory_capacity_bytes: 16 << 20,
         },
         Some("REDIS_URL is not set".into()),
     )
