@@ -124,6 +124,8 @@ pub async fn switch(services: &Services, user: UserId, workspace: Uuid) -> Resul
 /// Creates a workspace owned by the signed-in user and starts a session in it.
 pub async fn create_workspace(services: &Services, user: UserId, name: &str) -> Result<Started> {
     let created = workspaces::create(&services.pool, user, name).await?;
+    // The user's cached pages elsewhere list their workspaces.
+    workspaces::forget_user_pages(services, user).await;
     start(services, user, created)
 }
 

@@ -150,10 +150,23 @@ pub async fn forget_pages(services: &Services, workspace: WorkspaceId) {
         .await;
 }
 
+/// Drops every cached page of `user`, in every workspace: their header lists the workspaces
+/// they belong to.
+pub async fn forget_user_pages(services: &Services, user: UserId) {
+    services
+        .cache
+        .invalidate_pattern(&format!("{PAGE_DOMAIN}:*:{}|*", user.0))
+        .await;
+}
+
 /// Drops the cached roles of `workspace`: one user's, or everyone's (and its cached pages,
-/// which show members and roles).
+/// which show members and roles; and the user's pages elsewhere, whose workspace switcher
+/// lists this workspace or not).
 pub async fn forget_memberships(services: &Services, workspace: WorkspaceId, user: Option<UserId>) {
     forget_pages(services, workspace).await;
+    if let Some(user) = user {
+        forget_user_pages(services, user).await;
+    }
     match user {
         Some(user) => {
             services

@@ -366,6 +366,24 @@ async fn rendered_pages_are_cached_per_user_and_url(owner: PgPool) {
     assert_eq!(how(&after).as_deref(), Some("miss"));
     assert!(body_text(after).await.contains("Acme Two"));
 
+    // Adding Bob to Ann's workspace drops his pages elsewhere: his switcher lists it now.
+    let cached = send(&router, get("/", &bob.token)).await;
+    assert_eq!(how(&cached).as_deref(), Some("hit"));
+    let added = send(
+        &router,
+        request(
+            "POST",
+            "/api/v1/members/add",
+            "email=bob%40example.com&role=viewer",
+            &Auth::Cookie(token.clone()),
+        ),
+    )
+    .await;
+    assert_eq!(added.status(), StatusCode::OK);
+    let bobs = send(&router, get("/", &bob.token)).await;
+    assert_eq!(how(&bobs).as_deref(), Some("miss"));
+    assert!(body_text(bobs).await.contains("Acme Two"));
+
     // Signed out: the log-in redirect, never a cached page.
     let anonymous = send(&router, request("GET", "/", "", &Auth::None)).await;
     assert!(anonymous.status().is_redirection());
