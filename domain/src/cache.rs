@@ -680,14 +680,19 @@ mod tests {
         assert_eq!(Ttl::Cold.duration(), Duration::from_secs(1800));
     }
 
-    #[tokio::test]
-    async fn the_memory_cache_holds_at_most_its_bytes() {
-        let cfg = CacheConfig {
+    /// An in-process cache of 1 MiB.
+    fn memory_config() -> CacheConfig {
+        CacheConfig {
             redis_url: None,
             redis_pool_size: 1,
             redis_timeout: Duration::from_secs(1),
             memory_capacity_bytes: 1 << 20,
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn the_memory_cache_holds_at_most_its_bytes() {
+        let cfg = memory_config();
         let cache = Cache::memory(&cfg, None);
         // Forty 64 KiB pages: 2.5 MiB offered to a 1 MiB cache.
         for i in 0..40 {
@@ -713,12 +718,7 @@ mod tests {
 
     #[tokio::test]
     async fn memory_entries_expire_after_their_ttl() {
-        let cfg = CacheConfig {
-            redis_url: None,
-            redis_pool_size: 1,
-            redis_timeout: Duration::from_secs(1),
-            memory_capacity_bytes: 1 << 20,
-        };
+        let cfg = memory_config();
         let cache = Cache::memory(&cfg, None);
         cache
             .set_raw("d:w:short", b"1".to_vec(), Duration::from_millis(400))
