@@ -174,8 +174,10 @@ impl DbConfig {
             url: SecretString::from(url),
             min_connections: 0,
             max_connections: 4,
-            statement_timeout: Duration::from_secs(10),
-            acquire_timeout: Duration::from_secs(5),
+            // Generous: tests run in parallel on a loaded CI machine, where a 5 s wait for a
+            // connection turned a page into an error once (not a bug under test).
+            statement_timeout: Duration::from_secs(30),
+            acquire_timeout: Duration::from_secs(30),
             app_role: Some(APP_ROLE.into()),
         }
     }

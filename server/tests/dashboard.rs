@@ -316,8 +316,10 @@ async fn rendered_pages_are_cached_per_user_and_url(owner: PgPool) {
     };
 
     let first = send(&router, get("/", &token)).await;
-    assert_eq!(how(&first).as_deref(), Some("miss"));
+    let (status, header) = (first.status(), how(&first));
     let first = body_text(first).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(header.as_deref(), Some("miss"));
     let again = send(&router, get("/", &token)).await;
     assert_eq!(again.status(), StatusCode::OK);
     assert_eq!(how(&again).as_deref(), Some("hit"));
