@@ -59,6 +59,8 @@ impl Key {
 /// Issues and verifies session tokens.
 pub struct TokenKeys {
     current: Key,
+    /// Signs the traces list's cursors: derived from the current secret, never the secret.
+    cursor: crate::explorer::cursor::CursorKey,
     previous: Vec<Key>,
     ttl: Duration,
 }
@@ -79,11 +81,20 @@ fn now() -> u64 {
 
 impl TokenKeys {
     pub fn new(current: &SecretString, previous: &[SecretString], ttl: Duration) -> TokenKeys {
+        let mut derived = Sha256::new();
+        derived.update(b"argus cursor key\0");
+        derived.update(current.expose_secret().as_bytes());
         TokenKeys {
+            cursor: crate::explorer::cursor::CursorKey::new(derived.finalize().into()),
             current: Key::new(current),
             previous: previous.iter().map(Key::new).collect(),
             ttl,
         }
+    }
+
+    /// The key of the traces list's cursors.
+    pub fn cursors(&self) -> &crate::explorer::cursor::CursorKey {
+        &self.cursor
     }
 
     /// How long an issued token lives.

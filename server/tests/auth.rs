@@ -284,6 +284,8 @@ struct World {
     a_revoked_key: String,
     b_owner_token: String,
     b_admin_key: String,
+    /// A's one trace.
+    a_trace: String,
 }
 
 async fn world(owner: &PgPool) -> World {
@@ -346,6 +348,7 @@ async fn world(owner: &PgPool) -> World {
         &s,
         &ingest_access,
         br#"{"traces": [{"trace_id": "alpha-1", "agent_id": "alpha-secret-agent",
+            "session_id": "alpha-secret-session",
             "department": "alpha-secret-dept", "model": "gpt-4o", "input_tokens": 10,
             "output_tokens": 5, "latency_ms": 100}]}"#,
     )
@@ -366,7 +369,13 @@ async fn world(owner: &PgPool) -> World {
     )
     .await
     .unwrap();
+    let a_trace: String = sqlx::query_scalar("SELECT trace_id FROM traces WHERE workspace_id = $1")
+        .bind(a.0)
+        .fetch_one(owner)
+        .await
+        .unwrap();
     World {
+        a_trace,
         router,
         a: a.0,
         a_owner: ann.user.0,
@@ -395,6 +404,9 @@ impl World {
             .replace("{workspace}", &self.a.to_string())
             .replace("{outsider_email}", "out%40example.com")
             .replace("{price}", A_PRICE_MODEL)
+            .replace("{trace}", &self.a_trace)
+            .replace("{session}", "alpha-secret-session")
+            .replace("{agent}", "alpha-secret-agent")
     }
 
     /// A token for A's owner with `edit` applied to its header and claims, signed with `secret`.
@@ -431,6 +443,8 @@ impl World {
             "vic@example.com".into(),
             "mem@example.com".into(),
             "ann@example.com".into(),
+            "alpha-secret-session".into(),
+            self.a_trace.clone(),
         ]
     }
 }
@@ -447,7 +461,11 @@ fn alg_none(token_for_claims: &str, kid: &str) -> String {
 
 /// A request to endpoint `e` with `body`, in the endpoint's content type.
 fn call(e: &TenantEndpoint, body: &str, auth: &Auth) -> Request<Body> {
-    let mut req = request(e.method, e.path, body, auth);
+    let mut req = if e.method == "GET" && !body.is_empty() {
+        request(e.method, &format!("{}?{body}", e.path), "", auth)
+    } else {
+        request(e.method, e.path, body, auth)
+    };
     req.headers_mut()
         .insert(header::CONTENT_TYPE, e.content_type.parse().unwrap());
     req
@@ -585,9 +603,17 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
                     e.path
                 );
             }
-            if ["{key}", "{member}", "{workspace}", "{price}"]
-                .iter()
-                .any(|p| e.body.contains(p))
+            if [
+                "{key}",
+                "{member}",
+                "{workspace}",
+                "{price}",
+                "{trace}",
+                "{session}",
+                "{agent}",
+            ]
+            .iter()
+            .any(|p| e.body.contains(p))
             {
                 let is_key = matches!(auth, Auth::ApiKey(_));
                 let owner_only = matches!(e.needs, Needs::Write(Role::Owner));
@@ -625,7 +651,7 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
     {
         let res = send(
             &w.router,
-            call(e, "", &Auth::Bearer(w.a_owner_token.clone())),
+            call(e, &w.body(e.body), &Auth::Bearer(w.a_owner_token.clone())),
         )
         .await;
         assert_eq!(res.status(), StatusCode::OK, "{} {}", e.method, e.path);

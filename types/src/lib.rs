@@ -6,6 +6,7 @@
 mod auth;
 mod dashboard;
 mod error;
+mod explorer;
 mod prices;
 mod system;
 
@@ -20,5 +21,9 @@ pub use dashboard::{
     RANGES,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
+pub use explorer::{
+    AgentInfo, AgentPage, PageMeta, SessionDetail, SessionPage, SessionSummary, SessionTurn,
+    SpanDetail, TraceDetail, TraceFilters, TracePage, TraceRow, DEFAULT_PAGE_SIZE, PAGE_SIZES,
+};
 pub use prices::{PriceJob, Prices, UnpricedModel, WorkspacePrice};
 pub use system::{CacheStatus, DatabaseStatus, DomainCacheStats, SystemStatus};

@@ -6,6 +6,7 @@
 
 #[cfg(feature = "ssr")]
 pub mod context;
+pub mod explorer;
 pub mod keys;
 pub mod members;
 pub mod metrics;
@@ -26,7 +27,8 @@ pub enum Needs {
 }
 
 /// One tenant endpoint for the cross-tenant matrix: method, path, the least role, and an
-/// example body (placeholders like `{key}` are replaced with ids of the workspace under test).
+/// example body — for a GET, its query string (placeholders like `{key}` are replaced with ids
+/// of the workspace under test).
 #[derive(Clone, Copy, Debug)]
 pub struct TenantEndpoint {
     pub method: &'static str,
@@ -49,6 +51,14 @@ impl TenantEndpoint {
             body: "",
             content_type: FORM,
             server_fn: true,
+        }
+    }
+
+    /// A read with a query string (`body`, placeholders allowed).
+    const fn read_with(path: &'static str, query: &'static str) -> Self {
+        TenantEndpoint {
+            body: query,
+            ..TenantEndpoint::read(path)
         }
     }
 
@@ -111,6 +121,17 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
     TenantEndpoint::read("/api/v1/performance/latency"),
     TenantEndpoint::read("/api/v1/activity"),
     TenantEndpoint::read("/api/v1/prices"),
+    TenantEndpoint::read("/api/v1/traces"),
+    TenantEndpoint::read_with("/api/v1/traces/get", "id={trace}"),
+    TenantEndpoint::read("/api/v1/sessions"),
+    TenantEndpoint::read_with("/api/v1/sessions/get", "id={session}"),
+    TenantEndpoint::read("/api/v1/agents"),
+    TenantEndpoint::read_with("/api/v1/agents/get", "id={agent}"),
+    TenantEndpoint::write(
+        "/api/v1/agents/update",
+        Admin,
+        "id={agent}&department=renamed&display_name=Renamed",
+    ),
     TenantEndpoint::write(
         "/api/v1/prices/set",
         Admin,

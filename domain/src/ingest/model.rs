@@ -134,3 +134,75 @@ impl SpanRecord {
         self.parent_span_id.is_none()
     }
 }
+
+/// Most text a trace contributes to its search index per batch (bytes).
+pub const SEARCH_TEXT_LIMIT: usize = 16 * 1024;
+/// Longer words (hashes, base64, ids) are not indexed: nobody searches for them by hand, and
+/// they would let one trace's tsvector outgrow PostgreSQL's 1 MB limit.
+pub const SEARCH_WORD_LIMIT: usize = 64;
+
+impl SpanRecord {
+    /// The span's tags: its `tags` attribute (a list, or one string).
+    pub fn tags(&self) -> impl Iterator<Item = &str> {
+        let tags = self.attributes.get("tags");
+        let list = tags.and_then(|t| t.as_array()).map_or(&[][..], |a| &a[..]);
+        list.iter()
+            .filter_map(|v| v.as_str())
+            .chain(tags.and_then(|t| t.as_str()))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+    }
+
+    /// The span's metadata: its `metadata` object (the native API) and its `metadata.*`
+    /// attributes (OTLP), as `key → value`.
+    pub fn metadata(&self) -> impl Iterator<Item = (&str, &serde_json::Value)> {
+        let object = self
+            .attributes
+            .get("metadata")
+            .and_then(|m| m.as_object())
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v));
+        let prefixed = self
+            .attributes
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| k.strip_prefix("metadata.").map(|k| (k, v)));
+        object.chain(prefixed)
+    }
+
+    /// Appends what free-text search finds this span by — its name and the text of its input
+    /// and output messages — to `out`, which grows to at most [`SEARCH_TEXT_LIMIT`] bytes.
+    pub fn search_text(&self, out: &mut String) {
+        push_text(out, &self.name);
+        for v in [&self.input, &self.output].into_iter().flatten() {
+            push_strings(out, v);
+        }
+    }
+}
+
+fn push_text(out: &mut String, s: &str) {
+    for word in s.split_whitespace() {
+        if word.len() > SEARCH_WORD_LIMIT {
+            continue;
+        }
+        if out.len() + word.len() + 1 > SEARCH_TEXT_LIMIT {
+            return;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+}
+
+/// Every string in a message value (GenAI parts, plain strings, tool arguments).
+fn push_strings(out: &mut String, v: &serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => push_text(out, s),
+        serde_json::Value::Array(items) => items.iter().for_each(|i| push_strings(out, i)),
+        serde_json::Value::Object(map) => map.values().for_each(|i| push_strings(out, i)),
+        _ => {}
+    }
+}

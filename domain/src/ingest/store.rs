@@ -102,6 +102,10 @@ struct TraceDelta {
     session: Option<String>,
     user: Option<String>,
     models: BTreeSet<String>,
+    tags: BTreeSet<String>,
+    metadata: serde_json::Map<String, Value>,
+    /// Span names and message text, for the search index (bounded).
+    text: String,
 }
 
 /// A trace's summary after this batch's upsert.
@@ -273,6 +277,9 @@ pub async fn store(
                 session: None,
                 user: None,
                 models: BTreeSet::new(),
+                tags: BTreeSet::new(),
+                metadata: serde_json::Map::new(),
+                text: String::new(),
             });
         d.start = d.start.min(s.start_time);
         d.end = d.end.max(s.end_time);
@@ -300,6 +307,11 @@ pub async fn store(
         if let Some(m) = &s.model {
             d.models.insert(m.clone());
         }
+        d.tags.extend(s.tags().map(str::to_owned));
+        for (k, v) in s.metadata() {
+            d.metadata.insert(k.to_owned(), v.clone());
+        }
+        s.search_text(&mut d.text);
     }
 
     if !deltas.is_empty() {
@@ -316,20 +328,22 @@ pub async fn store(
             "INSERT INTO traces AS t (workspace_id, trace_id, start_time, end_time, root_span_id, name, \
                latency_us, agent, department, environment, version, session_id, user_id, span_count, \
                error_count, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, \
-               reasoning_tokens, cost_usd, unpriced_spans, models) \
+               reasoning_tokens, cost_usd, unpriced_spans, models, tags, metadata, search) \
              SELECT $1, u.trace_id, u.start_time, u.end_time, u.root_span_id, u.name, u.latency_us, \
                u.agent, u.department, u.environment, u.version, u.session_id, u.user_id, u.span_count, \
                u.error_count, u.input_tokens, u.output_tokens, u.cache_read_tokens, \
                u.cache_creation_tokens, u.reasoning_tokens, u.cost_usd, u.unpriced_spans, \
-               string_to_array(u.models, chr(31)) \
+               string_to_array(u.models, chr(31)), string_to_array(u.tags, chr(31)), u.metadata, \
+               to_tsvector('simple', u.search) \
              FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[], \
                $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
                $14::int[], $15::int[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], \
-               $20::bigint[], $21::float8[]::numeric[], $22::int[], $23::text[]) \
+               $20::bigint[], $21::float8[]::numeric[], $22::int[], $23::text[], $24::text[], \
+               $25::jsonb[], $26::text[]) \
                AS u(trace_id, start_time, end_time, root_span_id, name, latency_us, agent, department, \
                  environment, version, session_id, user_id, span_count, error_count, input_tokens, \
                  output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_usd, \
-                 unpriced_spans, models) \
+                 unpriced_spans, models, tags, metadata, search) \
              ON CONFLICT (workspace_id, trace_id) DO UPDATE SET \
                start_time = least(t.start_time, excluded.start_time), \
                end_time = greatest(t.end_time, excluded.end_time), \
@@ -357,6 +371,11 @@ pub async fn store(
                cost_usd = t.cost_usd + excluded.cost_usd, \
                unpriced_spans = t.unpriced_spans + excluded.unpriced_spans, \
                models = ARRAY(SELECT DISTINCT m FROM unnest(t.models || excluded.models) AS m ORDER BY m), \
+               tags = CASE WHEN excluded.tags = '{}' THEN t.tags \
+                 ELSE ARRAY(SELECT DISTINCT g FROM unnest(t.tags || excluded.tags) AS g ORDER BY g) END, \
+               metadata = t.metadata || excluded.metadata, \
+               search = CASE WHEN length(t.search) >= 1500 THEN t.search \
+                 ELSE t.search || excluded.search END, \
                updated_at = now() \
              RETURNING trace_id, start_time, root_span_id, error_count, latency_us, agent, \
                department, environment, version",
@@ -389,6 +408,9 @@ pub async fn store(
         .bind(tcol!(|(_, d, _)| d.unpriced))
         // Arrays of arrays must be rectangular in PostgreSQL: send each set joined by U+001F.
         .bind(tcol!(|(_, d, _)| d.models.iter().cloned().collect::<Vec<_>>().join("\u{1f}")))
+        .bind(tcol!(|(_, d, _)| d.tags.iter().cloned().collect::<Vec<_>>().join("\u{1f}")))
+        .bind(tcol!(|(_, d, _)| Json(&d.metadata)))
+        .bind(tcol!(|(_, d, _)| d.text.clone()))
         .fetch_all(&mut *tx)
         .await?;
 

@@ -1,0 +1,227 @@
+//! The trace explorer's API: the traces list, one trace, sessions and the agents registry.
+//! GET server functions (plain query strings, so links and curl share them); reading needs
+//! any member or a `read` key, changing an agent needs an admin.
+//!
+//! The traces list takes the dashboard's filters (`range` or `from`/`to`, `dept`, `env`,
+//! `version`, `agent`, `model`) and `status`, `session`, `user`, `min_latency` (ms),
+//! `min_cost` (USD), `tags` (comma-separated, all required), `meta` (`key=value`), `q` (free
+//! text), `sort` (`time`, `latency`, `cost`), `limit` (50 or 100) and `cursor` (a page's
+//! `next_cursor` / `prev_cursor`). A cursor that is not one the server gave is a 400
+//! `INVALID_FORMAT`.
+
+// One argument per query parameter: that is what keeps the URLs plain.
+#![allow(clippy::too_many_arguments)]
+
+#[cfg(feature = "ssr")]
+use argus_types::Role;
+use argus_types::{AgentInfo, AgentPage, SessionDetail, SessionPage, TraceDetail, TracePage};
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+
+use crate::error::AppError;
+
+/// Calls [`get_traces`] with [`argus_types::Filters`] and [`argus_types::TraceFilters`], as
+/// the pages do: bad values are ignored with a notice (`fallback=true`).
+#[macro_export]
+macro_rules! traces_with {
+    ($filters:expr, $extra:expr) => {{
+        let f: argus_types::Filters = $filters;
+        let x: argus_types::TraceFilters = $extra;
+        $crate::api::explorer::get_traces(
+            f.range,
+            f.from,
+            f.to,
+            f.dept,
+            f.env,
+            f.version,
+            f.agent,
+            f.model,
+            x.status,
+            x.session,
+            x.user,
+            x.min_latency,
+            x.min_cost,
+            x.tags,
+            x.meta,
+            x.q,
+            x.sort,
+            x.limit,
+            x.cursor,
+            Some(true),
+        )
+    }};
+}
+
+/// `GET /api/v1/traces`: one page of traces, newest (or slowest, or most expensive) first,
+/// with `next_cursor` and `prev_cursor`.
+#[server(prefix = "/api/v1", endpoint = "traces", input = GetUrl)]
+pub async fn get_traces(
+    range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    dept: Option<String>,
+    env: Option<String>,
+    version: Option<String>,
+    agent: Option<String>,
+    model: Option<String>,
+    status: Option<String>,
+    session: Option<String>,
+    user: Option<String>,
+    min_latency: Option<String>,
+    min_cost: Option<String>,
+    tags: Option<String>,
+    meta: Option<String>,
+    q: Option<String>,
+    sort: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+    fallback: Option<bool>,
+) -> Result<TracePage, AppError> {
+    use argus_domain::explorer;
+
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    let filters = argus_types::Filters {
+        range,
+        from,
+        to,
+        dept,
+        env,
+        version,
+        agent,
+        model,
+    };
+    let extra = argus_types::TraceFilters {
+        status,
+        session,
+        user,
+        min_latency,
+        min_cost,
+        tags,
+        meta,
+        q,
+        sort,
+        limit,
+        cursor,
+    };
+    let services = services();
+    let keys = services.tokens.cursors();
+    let now = chrono::Utc::now();
+    let (query, notices) = if fallback.unwrap_or(false) {
+        explorer::sanitize(&filters, &extra, keys, now)
+    } else {
+        (explorer::parse(&filters, &extra, keys, now)?, Vec::new())
+    };
+    let mut page = explorer::list(&services, access.workspace, &query).await?;
+    page.notices = notices;
+    Ok(page)
+}
+
+/// `GET /api/v1/traces/get?id=…`: one trace with all its spans. Unknown (or another
+/// workspace's) → 404.
+#[server(prefix = "/api/v1", endpoint = "traces/get", input = GetUrl)]
+pub async fn get_trace(id: String) -> Result<TraceDetail, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    Ok(argus_domain::explorer::detail(&services(), access.workspace, &id).await?)
+}
+
+/// `GET /api/v1/sessions`: the sessions active in the window (dashboard filters), newest
+/// first, 50 a page (`page` from 1) with `meta {total, page, limit, has_more}`.
+#[server(prefix = "/api/v1", endpoint = "sessions", input = GetUrl)]
+pub async fn get_sessions(
+    range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    dept: Option<String>,
+    env: Option<String>,
+    version: Option<String>,
+    agent: Option<String>,
+    model: Option<String>,
+    page: Option<String>,
+    fallback: Option<bool>,
+) -> Result<SessionPage, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    let filters = argus_types::Filters {
+        range,
+        from,
+        to,
+        dept,
+        env,
+        version,
+        agent,
+        model,
+    };
+    let now = chrono::Utc::now();
+    let filters = if fallback.unwrap_or(false) {
+        argus_domain::analytics::sanitize(&filters, now).0
+    } else {
+        filters
+    };
+    let window = argus_domain::analytics::resolve(&filters, now)?;
+    let (page, _) = argus_domain::explorer::agents::paging(page.as_deref(), None)?;
+    Ok(
+        argus_domain::explorer::sessions::list(&services(), access.workspace, &window, page)
+            .await?,
+    )
+}
+
+/// `GET /api/v1/sessions/get?id=…`: one session's traces in order, with its totals.
+#[server(prefix = "/api/v1", endpoint = "sessions/get", input = GetUrl)]
+pub async fn get_session(id: String) -> Result<SessionDetail, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    Ok(argus_domain::explorer::sessions::detail(&services(), access.workspace, &id).await?)
+}
+
+/// `GET /api/v1/agents?page=1&limit=25`: the agents registry, most recently seen first, with
+/// `meta {total, page, limit, has_more}`.
+#[server(prefix = "/api/v1", endpoint = "agents", input = GetUrl)]
+pub async fn get_agents(
+    page: Option<String>,
+    limit: Option<String>,
+) -> Result<AgentPage, AppError> {
+    use argus_domain::explorer::agents;
+
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    let (page, limit) = agents::paging(page.as_deref(), limit.as_deref())?;
+    Ok(agents::list(
+        &services(),
+        access.workspace,
+        page,
+        limit,
+        None,
+        chrono::Utc::now(),
+    )
+    .await?)
+}
+
+/// `GET /api/v1/agents/get?id=…`: one agent of the registry.
+#[server(prefix = "/api/v1", endpoint = "agents/get", input = GetUrl)]
+pub async fn get_agent(id: String) -> Result<AgentInfo, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    Ok(argus_domain::explorer::agents::get(&services(), access.workspace, &id).await?)
+}
+
+/// `POST /api/v1/agents/update`: sets an agent's department and display name (admin).
+#[server(prefix = "/api/v1", endpoint = "agents/update")]
+pub async fn update_agent(
+    id: String,
+    department: String,
+    display_name: Option<String>,
+) -> Result<(), AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Admin)?;
+    argus_domain::explorer::agents::update(
+        &services(),
+        access.workspace,
+        &id,
+        &department,
+        display_name.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,710 @@
+//! The trace explorer against the real database: keyset pages (walked while traces arrive),
+//! every filter and sort against the fixture's own definition, search through its index,
+//! tamper-checked cursors, a trace's spans, sessions and the agents registry.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+
+use argus_domain::access::{self, Access};
+use argus_domain::apikeys::{self, Scope};
+use argus_domain::explorer::{self, agents, cursor::Sort, sessions, TraceQuery};
+use argus_domain::tenancy::WorkspaceId;
+use argus_domain::{Error, Services};
+use argus_types::{ErrorCode, Filters, TraceFilters};
+use chrono::{DateTime, Duration, Utc};
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+
+/// One generated trace, as sent.
+#[derive(Clone, Debug)]
+struct Sent {
+    id: String,
+    agent: &'static str,
+    dept: &'static str,
+    env: &'static str,
+    model: &'static str,
+    error: bool,
+    latency_ms: f64,
+    cost: f64,
+    vip: bool,
+    customer: String,
+    session: String,
+    user: String,
+    banana: bool,
+}
+
+fn fixture(i: usize, at: DateTime<Utc>) -> (Sent, serde_json::Value) {
+    let (agent, dept) = [
+        ("support-bot", "support"),
+        ("sales-writer", "sales"),
+        ("coder", "engineering"),
+    ][i % 3];
+    let s = Sent {
+        id: format!("{:032x}", 0xabc0_0000_u64 + i as u64),
+        agent,
+        dept,
+        env: if i.is_multiple_of(2) { "production" } else { "staging" },
+        model: ["gpt-4o", "claude-sonnet", "gpt-4o-mini"][i % 3 % 2 + (i % 5 == 4) as usize],
+        error: i.is_multiple_of(7),
+        latency_ms: 100.0 + (i * 37 % 1000) as f64,
+        // Ties on purpose: the trace id breaks them.
+        cost: (i % 13) as f64 * 0.001,
+        vip: i.is_multiple_of(5),
+        customer: format!("c{}", i % 4),
+        session: format!("s{:03}", i / 10),
+        user: format!("u{}", i % 6),
+        banana: i.is_multiple_of(11),
+    };
+    let body = serde_json::json!({
+        "trace_id": s.id, "agent_id": s.agent, "department": s.dept, "environment": s.env,
+        "model": s.model, "start_time": at, "latency_ms": s.latency_ms, "cost": s.cost,
+        "input_tokens": 100 + i, "output_tokens": 10,
+        "status": if s.error { "error" } else { "ok" },
+        "tags": if s.vip { vec!["vip", "beta"] } else { vec!["beta"] },
+        "metadata": {"customer": s.customer},
+        "session_id": s.session, "user_id": s.user,
+        "name": format!("turn {i}"),
+        "input": [{"role": "user", "parts": [{"type": "text", "content": format!("question {i} about invoices")}]}],
+        "output": if s.banana { "the answer is banana bread" } else { "done" },
+    });
+    (s, body)
+}
+
+async fn ingester(s: &Services, ws: WorkspaceId) -> Access {
+    let key = apikeys::create(&s.pool, ws, None, "ingest", &[Scope::Ingest], None)
+        .await
+        .unwrap();
+    access::from_api_key(s, key.key.expose_secret())
+        .await
+        .unwrap()
+}
+
+async fn send(s: &Services, a: &Access, traces: Vec<serde_json::Value>) {
+    for chunk in traces.chunks(200) {
+        let body = serde_json::json!({ "traces": chunk }).to_string();
+        let out = argus_domain::ingest::export_native(s, a, body.as_bytes())
+            .await
+            .unwrap();
+        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+    }
+}
+
+/// `n` traces, one a minute back from now (the newest first).
+async fn load(s: &Services, a: &Access, n: usize) -> Vec<Sent> {
+    let now = Utc::now() - Duration::seconds(30);
+    let (sent, bodies): (Vec<_>, Vec<_>) = (0..n)
+        .map(|i| fixture(i, now - Duration::minutes(i as i64)))
+        .unzip();
+    send(s, a, bodies).await;
+    sent
+}
+
+fn query(s: &Services, filters: Filters, extra: TraceFilters) -> TraceQuery {
+    explorer::parse(&filters, &extra, s.tokens.cursors(), Utc::now()).unwrap()
+}
+
+/// Every page from the first, following `next_cursor`; `between` runs before each next page.
+async fn walk(
+    s: &Services,
+    ws: WorkspaceId,
+    filters: &Filters,
+    extra: &TraceFilters,
+    mut between: impl AsyncFnMut(usize),
+) -> (Vec<argus_types::TraceRow>, Vec<Option<String>>) {
+    let mut extra = extra.clone();
+    let mut rows = Vec::new();
+    let mut cursors = vec![None];
+    for page in 0.. {
+        let q = query(s, filters.clone(), extra.clone());
+        let got = explorer::list(s, ws, &q).await.unwrap();
+        assert!(got.traces.len() <= q.limit as usize);
+        assert_eq!(got.prev_cursor.is_some(), page > 0, "page {page}");
+        rows.extend(got.traces);
+        match got.next_cursor {
+            None => break,
+            Some(c) => {
+                between(page).await;
+                cursors.push(Some(c.clone()));
+                extra.cursor = Some(c);
+            }
+        }
+    }
+    (rows, cursors)
+}
+
+fn ids(rows: &[argus_types::TraceRow]) -> Vec<String> {
+    rows.iter().map(|r| r.trace_id.clone()).collect()
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn walking_every_page_while_traces_arrive_yields_each_once(owner: PgPool) {
+    let s = common::services(&owner).await;
+    let (_, ws) = common::sign_up(&s, "ann@example.com", "Acme").await;
+    let a = ingester(&s, ws).await;
+    load(&s, &a, 230).await;
+
+    for (filters, extra) in [
+        (Filters::default(), TraceFilters::default()),
+        (
+            Filters {
+                dept: Some("support".into()),
+                ..Default::default()
+            },
+            TraceFilters::default(),
+        ),
+    ] {
+        // What matches before the walk starts (independent SQL; includes the traces that
+        // arrived during the previous walk).
+        let expected: BTreeSet<String> = sqlx::query_scalar(
+            "SELECT trace_id FROM traces WHERE workspace_id = $1 \
+               AND ($2::text IS NULL OR department = $2)",
+        )
+        .bind(ws)
+        .bind(&filters.dept)
+        .fetch_all(&owner)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+        assert!(expected.len() > 60, "several pages");
+        let mut arrivals = 0;
+        let (rows, cursors) = walk(&s, ws, &filters, &extra, async |page| {
+            // New traces (newer than any listed) and a late one in the middle of the list.
+            let now = Utc::now();
+            let fresh: Vec<_> = (0..5)
+                .map(|j| fixture(10_000 + arrivals * 10 + j, now).1)
+                .collect();
+            arrivals += 1;
+            send(&s, &a, fresh).await;
+            let _ = page;
+        })
+        .await;
+        let listed = ids(&rows);
+        let unique: BTreeSet<String> = listed.iter().cloned().collect();
+        assert_eq!(unique.len(), listed.len(), "a trace shown twice");
+        assert_eq!(unique, expected, "every matching trace, once");
+        // Newest first, ties broken by id.
+        assert!(rows
+            .windows(2)
+            .all(|w| (w[0].start_time, &w[0].trace_id) > (w[1].start_time, &w[1].trace_id)));
+
+        // Back from the last page with prev_cursor: the same pages, in reverse.
+        let q = query(
+            &s,
+            filters.clone(),
+            TraceFilters {
+                cursor: cursors.last().unwrap().clone(),
+                ..extra.clone()
+            },
+        );
+        let mut page = explorer::list(&s, ws, &q).await.unwrap();
+        let mut back = ids(&page.traces);
+        while let Some(prev) = page.prev_cursor.clone() {
+            let q = query(
+                &s,
+                filters.clone(),
+                TraceFilters {
+                    cursor: Some(prev),
+                    ..extra.clone()
+                },
+            );
+            page = explorer::list(&s, ws, &q).await.unwrap();
+            back.splice(0..0, ids(&page.traces));
+        }
+        // The first page now holds the traces that arrived meanwhile.
+        let arrived: BTreeSet<String> = back
+            .iter()
+            .filter(|id| !expected.contains(*id))
+            .cloned()
+            .collect();
+        let unique_back: BTreeSet<&String> = back.iter().collect();
+        assert_eq!(
+            unique_back.len(),
+            back.len(),
+            "walking back shows no row twice"
+        );
+        let back_known: Vec<String> = back
+            .iter()
+            .filter(|id| expected.contains(*id))
+            .cloned()
+            .collect();
+        assert_eq!(back_known, listed, "walking back shows the same rows");
+        assert!(arrived.len() <= 5 * arrivals);
+    }
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn every_filter_and_sort_matches_the_fixture(owner: PgPool) {
+    let s = common::services(&owner).await;
+    let (_, ws) = common::sign_up(&s, "ann@example.com", "Acme").await;
+    let a = ingester(&s, ws).await;
+    let sent = load(&s, &a, 120).await;
+
+    let f = |k: &str, v: &str| {
+        let mut f = Filters::default();
+        let v = Some(v.to_owned());
+        match k {
+            "dept" => f.dept = v,
+            "env" => f.env = v,
+            "agent" => f.agent = v,
+            _ => f.model = v,
+        }
+        f
+    };
+    let x = |k: &str, v: &str| {
+        let mut x = TraceFilters::default();
+        let v = Some(v.to_owned());
+        match k {
+            "status" => x.status = v,
+            "session" => x.session = v,
+            "user" => x.user = v,
+            "min_latency" => x.min_latency = v,
+            "min_cost" => x.min_cost = v,
+            "tags" => x.tags = v,
+            "meta" => x.meta = v,
+            _ => x.q = v,
+        }
+        x
+    };
+    type Pred = Box<dyn Fn(&Sent) -> bool>;
+    let cases: Vec<(&str, Filters, TraceFilters, Pred)> = vec![
+        (
+            "dept",
+            f("dept", "sales"),
+            x("", ""),
+            Box::new(|t| t.dept == "sales"),
+        ),
+        (
+            "env",
+            f("env", "staging"),
+            x("", ""),
+            Box::new(|t| t.env == "staging"),
+        ),
+        (
+            "agent",
+            f("agent", "coder"),
+            x("", ""),
+            Box::new(|t| t.agent == "coder"),
+        ),
+        (
+            "model",
+            f("model", "gpt-4o-mini"),
+            x("", ""),
+            Box::new(|t| t.model == "gpt-4o-mini"),
+        ),
+        (
+            "errors",
+            Filters::default(),
+            x("status", "error"),
+            Box::new(|t| t.error),
+        ),
+        (
+            "ok",
+            Filters::default(),
+            x("status", "ok"),
+            Box::new(|t| !t.error),
+        ),
+        (
+            "session",
+            Filters::default(),
+            x("session", "s004"),
+            Box::new(|t| t.session == "s004"),
+        ),
+        (
+            "user",
+            Filters::default(),
+            x("user", "u3"),
+            Box::new(|t| t.user == "u3"),
+        ),
+        (
+            "min latency",
+            Filters::default(),
+            x("min_latency", "800"),
+            Box::new(|t| t.latency_ms >= 800.0),
+        ),
+        (
+            "min cost",
+            Filters::default(),
+            x("min_cost", "0.01"),
+            Box::new(|t| t.cost >= 0.01 - 1e-12),
+        ),
+        (
+            "tags",
+            Filters::default(),
+            x("tags", "vip, beta"),
+            Box::new(|t| t.vip),
+        ),
+        (
+            "meta",
+            Filters::default(),
+            x("meta", "customer=c2"),
+            Box::new(|t| t.customer == "c2"),
+        ),
+        (
+            "search output",
+            Filters::default(),
+            x("q", "banana"),
+            Box::new(|t| t.banana),
+        ),
+        (
+            "search phrase",
+            Filters::default(),
+            x("q", "\"banana bread\" -nothing"),
+            Box::new(|t| t.banana),
+        ),
+        (
+            "search input",
+            Filters::default(),
+            x("q", "question 7"),
+            Box::new(|t| t.id == fixture(7, Utc::now()).0.id),
+        ),
+        (
+            "search everything",
+            Filters::default(),
+            x("q", "invoices"),
+            Box::new(|_| true),
+        ),
+    ];
+    for (name, filters, extra, pred) in cases {
+        let (rows, _) = walk(&s, ws, &filters, &extra, async |_| {}).await;
+        let got: BTreeSet<String> = ids(&rows).into_iter().collect();
+        let want: BTreeSet<String> = sent
+            .iter()
+            .filter(|t| pred(t))
+            .map(|t| t.id.clone())
+            .collect();
+        assert!(!want.is_empty(), "{name}: the fixture has matches");
+        assert_eq!(got, want, "{name}");
+        let count = explorer::count(&s, ws, &query(&s, filters, extra))
+            .await
+            .unwrap();
+        assert_eq!(count as usize, want.len(), "{name}: count");
+    }
+
+    // Each sort walks every trace once, in its order.
+    for sort in Sort::ALL {
+        let extra = TraceFilters {
+            sort: Some(sort.as_str().into()),
+            limit: Some("50".into()),
+            ..Default::default()
+        };
+        let (rows, _) = walk(&s, ws, &Filters::default(), &extra, async |_| {}).await;
+        let unique: BTreeSet<String> = ids(&rows).into_iter().collect();
+        assert_eq!(unique.len(), sent.len(), "{sort:?}");
+        assert_eq!(rows.len(), sent.len(), "{sort:?}");
+        let by_id: HashMap<&str, &Sent> = sent.iter().map(|t| (t.id.as_str(), t)).collect();
+        for w in rows.windows(2) {
+            let (a, b) = (by_id[w[0].trace_id.as_str()], by_id[w[1].trace_id.as_str()]);
+            let ordered = match sort {
+                Sort::Time => w[0].start_time >= w[1].start_time,
+                Sort::Latency => a.latency_ms >= b.latency_ms,
+                Sort::Cost => a.cost >= b.cost,
+            };
+            assert!(ordered, "{sort:?}: {} before {}", a.id, b.id);
+        }
+    }
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn search_reads_its_index(owner: PgPool) {
+    let s = common::services(&owner).await;
+    let (_, ws) = common::sign_up(&s, "ann@example.com", "Acme").await;
+    let a = ingester(&s, ws).await;
+    load(&s, &a, 300).await;
+    // VACUUM moves the GIN indexes' pending entries into the index (autovacuum does it in
+    // service); while pending, the planner rightly prices them higher.
+    sqlx::query("VACUUM ANALYZE traces")
+        .execute(&owner)
+        .await
+        .unwrap();
+    // Few rows make a sequential scan cheapest; forbid it to see the plan the index allows.
+    let mut tx = argus_domain::tenancy::begin(&s.pool, ws).await.unwrap();
+    for off in ["enable_seqscan", "enable_indexscan"] {
+        sqlx::query(&format!("SET LOCAL {off} = off"))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    // Under row-level security (the app role), as the server runs it.
+    for (sql, index) in [
+        (
+            "t.search @@ websearch_to_tsquery('simple', 'zebra')",
+            "traces_search_idx",
+        ),
+        ("t.tags @> ARRAY['zebra']", "traces_tags_idx"),
+    ] {
+        let plan: Vec<String> = sqlx::query_scalar(&format!(
+            "EXPLAIN SELECT trace_id FROM traces t WHERE t.workspace_id = $1 AND {sql}"
+        ))
+        .bind(ws)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        assert!(plan.iter().any(|l| l.contains(index)), "{plan:#?}");
+    }
+    // Deep keyset pages are index conditions, not filters, for every sort.
+    sqlx::query("SET LOCAL enable_indexscan = on")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    for (col, key) in [
+        ("start_time", "now()"),
+        ("latency_us", "1000::bigint"),
+        ("cost_nanos", "1000::bigint"),
+    ] {
+        let plan: Vec<String> = sqlx::query_scalar(&format!(
+            "EXPLAIN SELECT trace_id FROM traces t WHERE t.workspace_id = $1 \
+               AND (t.{col}, t.trace_id) < ({key}, 'x') ORDER BY t.{col} DESC, t.trace_id DESC LIMIT 51"
+        ))
+        .bind(ws)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        let cond = plan
+            .iter()
+            .find(|l| l.contains("Index Cond"))
+            .map(String::as_str)
+            .unwrap_or("");
+        assert!(cond.contains(col), "{col}: {plan:#?}");
+    }
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn bad_parameters_and_tampered_cursors_are_refused(owner: PgPool) {
+    let s = common::services(&owner).await;
+    let (_, ws) = common::sign_up(&s, "ann@example.com", "Acme").await;
+    let a = ingester(&s, ws).await;
+    load(&s, &a, 60).await;
+    let keys = s.tokens.cursors();
+    let now = Utc::now();
+    let first = explorer::list(
+        &s,
+        ws,
+        &query(&s, Filters::default(), TraceFilters::default()),
+    )
+    .await
+    .unwrap();
+    let next = first.next_cursor.clone().unwrap();
+    let mut tampered = next.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    for cursor in [tampered, "garbage".into(), format!("x{next}")] {
+        let extra = TraceFilters {
+            cursor: Some(cursor.clone()),
+            ..Default::default()
+        };
+        let err = explorer::parse(&Filters::default(), &extra, keys, now).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidFormat, "{cursor}");
+        // Pages drop it with a notice and show the first page.
+        let (q, notices) = explorer::sanitize(&Filters::default(), &extra, keys, now);
+        assert!(q.cursor.is_none() && notices.len() == 1, "{notices:?}");
+    }
+    // A time cursor does not continue the cost sort.
+    let extra = TraceFilters {
+        cursor: Some(next),
+        sort: Some("cost".into()),
+        ..Default::default()
+    };
+    let err = explorer::parse(&Filters::default(), &extra, keys, now).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidFormat);
+
+    for (field, extra) in [
+        (
+            "status",
+            TraceFilters {
+                status: Some("weird".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "sort",
+            TraceFilters {
+                sort: Some("name".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "limit",
+            TraceFilters {
+                limit: Some("75".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "min_latency",
+            TraceFilters {
+                min_latency: Some("-1".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "min_cost",
+            TraceFilters {
+                min_cost: Some("NaN".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "meta",
+            TraceFilters {
+                meta: Some("novalue".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "q",
+            TraceFilters {
+                q: Some("x".repeat(500)),
+                ..Default::default()
+            },
+        ),
+    ] {
+        match explorer::parse(&Filters::default(), &extra, keys, now) {
+            Err(Error::InvalidInput { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    // Search text with tsquery syntax characters is words, never an error.
+    for q in ["a & b | !c", "'\"", "(", ":*", "\\"] {
+        let extra = TraceFilters {
+            q: Some(q.into()),
+            ..Default::default()
+        };
+        explorer::list(&s, ws, &query(&s, Filters::default(), extra))
+            .await
+            .unwrap();
+    }
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn a_trace_its_session_and_its_agent(owner: PgPool) {
+    let s = common::services(&owner).await;
+    let (_, ws) = common::sign_up(&s, "ann@example.com", "Acme").await;
+    let (_, other) = common::sign_up(&s, "bob@example.com", "Bobs").await;
+    let a = ingester(&s, ws).await;
+    let start = Utc::now() - Duration::minutes(5);
+    send(&s, &a, vec![serde_json::json!({
+        "trace_id": "f".repeat(32), "agent_id": "support-bot", "department": "support",
+        "session_id": "chat-1", "user_id": "u1", "start_time": start, "latency_ms": 900,
+        "name": "answer", "input": "hello", "spans": [
+            {"span_id": "1".repeat(16), "name": "plan", "operation": "invoke_agent",
+             "start_time": start + Duration::milliseconds(10), "latency_ms": 100},
+            {"span_id": "2".repeat(16), "parent_span_id": "1".repeat(16), "name": "chat gpt-4o",
+             "model": "gpt-4o", "input_tokens": 1000, "output_tokens": 200,
+             "start_time": start + Duration::milliseconds(20), "latency_ms": 80,
+             "output": [{"role": "assistant", "parts": [{"type": "text", "content": "hi there"}]}]},
+            {"span_id": "3".repeat(16), "name": "search tool", "operation": "execute_tool",
+             "start_time": start + Duration::milliseconds(200), "latency_ms": 50,
+             "status": "error", "error": "timeout"}
+        ]}),
+        serde_json::json!({"trace_id": "e".repeat(32), "agent_id": "support-bot",
+            "session_id": "chat-1", "start_time": start + Duration::minutes(1), "latency_ms": 10,
+            "input": "and again", "output": "sure"}),
+    ])
+    .await;
+
+    let t = explorer::detail(&s, ws, &"F".repeat(32)).await.unwrap();
+    assert_eq!(t.trace.status, "error");
+    assert_eq!(t.spans.len(), 4);
+    let names: Vec<&str> = t.spans.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["answer", "plan", "chat gpt-4o", "search tool"]);
+    assert_eq!(t.spans[0].parent_span_id, None);
+    assert_eq!(
+        t.spans[2].parent_span_id.as_deref(),
+        Some("1".repeat(16).as_str())
+    );
+    assert_eq!(t.spans[2].input_tokens, 1000);
+    assert_eq!(
+        t.spans[3]
+            .error_type
+            .as_deref()
+            .or(t.spans[3].status_message.as_deref()),
+        Some("timeout")
+    );
+    assert_eq!(t.trace.session_id.as_deref(), Some("chat-1"));
+    for bad in ["f".repeat(31), "zz".repeat(16), String::new()] {
+        assert!(matches!(
+            explorer::detail(&s, ws, &bad).await,
+            Err(Error::NotFound { .. })
+        ));
+    }
+    // Another workspace's trace does not exist for it.
+    assert!(matches!(
+        explorer::detail(&s, other, &"f".repeat(32)).await,
+        Err(Error::NotFound { .. })
+    ));
+
+    let session = sessions::detail(&s, ws, "chat-1").await.unwrap();
+    assert_eq!(session.traces.len(), 2);
+    assert_eq!(session.traces[0].trace.trace_id, "f".repeat(32));
+    assert_eq!(session.traces[0].input, Some(serde_json::json!("hello")));
+    assert_eq!(session.traces[1].output, Some(serde_json::json!("sure")));
+    assert_eq!(session.total.traces, 2);
+    assert_eq!(session.total.errors, 1);
+    assert!(matches!(
+        sessions::detail(&s, other, "chat-1").await,
+        Err(Error::NotFound { .. })
+    ));
+    let window = argus_domain::analytics::resolve(&Filters::default(), Utc::now()).unwrap();
+    let list = sessions::list(&s, ws, &window, 1).await.unwrap();
+    assert_eq!(list.meta.total, 1);
+    assert_eq!(list.sessions[0].traces, 2);
+
+    let registry = agents::list(&s, ws, 1, 25, None, Utc::now()).await.unwrap();
+    assert_eq!(registry.meta.total, 1);
+    assert!(!registry.meta.has_more);
+    let bot = &registry.agents[0];
+    assert_eq!(bot.agent, "support-bot");
+    assert_eq!(bot.requests_24h, 2);
+    assert_eq!(bot.error_rate_24h, Some(0.5));
+    assert!(bot.p95_ms_24h.is_some());
+    agents::update(&s, ws, "support-bot", "customer care", "Support Bot")
+        .await
+        .unwrap();
+    // New spans do not undo an admin's department.
+    send(
+        &s,
+        &a,
+        vec![serde_json::json!({"agent_id": "support-bot", "department": "support"})],
+    )
+    .await;
+    let bot = agents::get(&s, ws, "support-bot").await.unwrap();
+    assert_eq!(bot.department, "customer care");
+    assert_eq!(bot.display_name.as_deref(), Some("Support Bot"));
+    assert!(matches!(
+        agents::update(&s, other, "support-bot", "x", "").await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        agents::update(&s, ws, "support-bot", " ", "").await,
+        Err(Error::InvalidInput { .. })
+    ));
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn the_agents_registry_pages_with_offsets(owner: PgPool) {
+    let s = common::services(&owner).await;
+    let (_, ws) = common::sign_up(&s, "ann@example.com", "Acme").await;
+    let a = ingester(&s, ws).await;
+    let traces = (0..7)
+        .map(|i| serde_json::json!({"agent_id": format!("agent-{i}"), "latency_ms": 10}))
+        .collect();
+    send(&s, &a, traces).await;
+    let mut seen = BTreeSet::new();
+    for page in 1..=3 {
+        let got = agents::list(&s, ws, page, 3, None, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(got.meta.total, 7);
+        assert_eq!(got.meta.page, page);
+        assert_eq!(got.meta.limit, 3);
+        assert_eq!(got.meta.has_more, page < 3);
+        assert_eq!(got.agents.len(), if page < 3 { 3 } else { 1 });
+        seen.extend(got.agents.into_iter().map(|a| a.agent));
+    }
+    assert_eq!(seen.len(), 7);
+    assert!(agents::paging(Some("0"), None).is_err());
+    assert!(agents::paging(None, Some("101")).is_err());
+    assert_eq!(agents::paging(None, None).unwrap(), (1, 25));
+}
