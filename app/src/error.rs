@@ -47,7 +47,12 @@ impl AppError {
                 .map(str::to_owned)
         });
         let envelope = argus_domain::error::stamp(envelope, request_id);
-        if crate::api::context::is_form_post() {
+        // A plain form post is redirected back (the error rides in the URL); a page rendering
+        // on the server that called this function directly keeps its own status and type
+        // (it shows the error, or its 404 page, as HTML).
+        let page_render = use_context::<http::request::Parts>()
+            .is_some_and(|parts| !parts.uri.path().starts_with("/api/"));
+        if crate::api::context::is_form_post() || page_render {
             return AppError(envelope);
         }
         if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {

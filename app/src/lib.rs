@@ -17,14 +17,18 @@ use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use crate::components::layout::Layout;
+use crate::pages::agents::{AgentDetailPage, AgentsPage};
 use crate::pages::auth::{LoginPage, SignUpPage};
 use crate::pages::cost::CostPage;
 use crate::pages::home::HomePage;
 use crate::pages::not_found::NotFound;
 use crate::pages::performance::PerformancePage;
 use crate::pages::prices::PricesPage;
+use crate::pages::sessions::{SessionPage, SessionsPage};
 use crate::pages::settings::{ApiKeysPage, MembersPage, WorkspacePage};
 use crate::pages::status::StatusPage;
+use crate::pages::trace::TracePage;
+use crate::pages::traces::TracesPage;
 use crate::pages::usage::UsagePage;
 use crate::state::theme::THEME_BOOT_SCRIPT;
 
@@ -38,8 +42,16 @@ pub fn is_dashboard_page(path: &str) -> bool {
 pub fn requires_session(path: &str) -> bool {
     matches!(
         path,
-        "/" | "/usage" | "/cost" | "/performance" | "/settings"
-    ) || path.starts_with("/settings/")
+        "/" | "/usage"
+            | "/cost"
+            | "/performance"
+            | "/settings"
+            | "/traces"
+            | "/sessions"
+            | "/agents"
+    ) || ["/settings/", "/traces/", "/sessions/", "/agents/"]
+        .iter()
+        .any(|p| path.starts_with(p))
 }
 
 /// The log-in page, returning to `next` afterwards.
@@ -106,6 +118,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/prices") view=PricesPage ssr=SsrMode::Async />
                     <Route path=path!("/settings/workspace") view=WorkspacePage ssr=SsrMode::Async />
                     <Route path=path!("/status") view=StatusPage ssr=SsrMode::Async />
+                    <Route path=path!("/traces") view=TracesPage ssr=SsrMode::Async />
+                    <Route path=path!("/traces/:id") view=TracePage ssr=SsrMode::Async />
+                    <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async />
+                    <Route path=path!("/sessions/:id") view=SessionPage ssr=SsrMode::Async />
+                    <Route path=path!("/agents") view=AgentsPage ssr=SsrMode::Async />
+                    <Route path=path!("/agents/:id") view=AgentDetailPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

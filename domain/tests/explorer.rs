@@ -44,7 +44,11 @@ fn fixture(i: usize, at: DateTime<Utc>) -> (Sent, serde_json::Value) {
         id: format!("{:032x}", 0xabc0_0000_u64 + i as u64),
         agent,
         dept,
-        env: if i.is_multiple_of(2) { "production" } else { "staging" },
+        env: if i.is_multiple_of(2) {
+            "production"
+        } else {
+            "staging"
+        },
         model: ["gpt-4o", "claude-sonnet", "gpt-4o-mini"][i % 3 % 2 + (i % 5 == 4) as usize],
         error: i.is_multiple_of(7),
         latency_ms: 100.0 + (i * 37 % 1000) as f64,

@@ -12,6 +12,9 @@ const NAV: &[(&str, &str)] = &[
     ("/usage", "Usage"),
     ("/cost", "Cost"),
     ("/performance", "Performance"),
+    ("/traces", "Traces"),
+    ("/sessions", "Sessions"),
+    ("/agents", "Agents"),
     ("/settings/api-keys", "Settings"),
     ("/status", "System status"),
 ];

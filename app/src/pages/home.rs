@@ -114,8 +114,25 @@ fn rise_is_bad(key: &str) -> Option<bool> {
     }
 }
 
+/// The traces behind a KPI: the list with the same filters, narrowed or sorted to match.
+pub fn kpi_traces(key: &str, f: &Filters) -> String {
+    let extra = match key {
+        "error_rate" => "status=error",
+        "avg_latency" | "p95_latency" => "sort=latency",
+        "cost" => "sort=cost",
+        _ => "",
+    };
+    let base = href("/traces", f);
+    match (extra.is_empty(), base.contains('?')) {
+        (true, _) => base,
+        (false, true) => format!("{base}&{extra}"),
+        (false, false) => format!("{base}?{extra}"),
+    }
+}
+
 #[component]
-fn KpiCard(kpi: Kpi) -> impl IntoView {
+fn KpiCard(kpi: Kpi, filters: Filters) -> impl IntoView {
+    let traces = kpi_traces(&kpi.key, &filters);
     let change = format::change(kpi.value, kpi.previous);
     let tone = match (rise_is_bad(&kpi.key), kpi.value, kpi.previous) {
         (Some(true), Some(c), Some(p)) if c > p * 1.05 => "kpi-change bad",
@@ -125,7 +142,7 @@ fn KpiCard(kpi: Kpi) -> impl IntoView {
     let previous = format::value(kpi.unit, kpi.previous);
     view! {
         <section class="card kpi" data-testid=format!("kpi-{}", kpi.key)>
-            <h3>{kpi.label.clone()}</h3>
+            <h3><a href=traces title="Show the traces" data-testid="kpi-traces">{kpi.label.clone()}</a></h3>
             <p class="kpi-value" data-testid="kpi-value">{format::value(kpi.unit, kpi.value)}</p>
             <p class=tone title=format!("previous period: {previous}")>
                 {change} <span class="muted">" vs previous"</span>
@@ -155,7 +172,7 @@ fn Kpis(kpis: HomeKpis, filters: Memo<Filters>) -> impl IntoView {
             </div>
         })}
         <div class="kpi-grid">
-            {kpis.kpis.into_iter().map(|k| view! { <KpiCard kpi=k /> }).collect_view()}
+            {kpis.kpis.into_iter().map(|k| view! { <KpiCard kpi=k filters=filters.get_untracked() /> }).collect_view()}
         </div>
         <div class="card-grid">
             <section class="card">
@@ -186,14 +203,18 @@ fn AgentTable(
                 <th class="num">"Errors"</th><th class="num">"Cost"</th></tr></thead>
             <tbody>
                 {agents.into_iter().map(|a| {
-                    let link = href(PATH, &with_filter(&f, "agent", a.agent.clone()));
+                    let only = with_filter(&f, "agent", a.agent.clone());
+                    let link = href(PATH, &only);
+                    let failed = format!("{}{}status=error", href("/traces", &only),
+                        if only.is_empty() { "?" } else { "&" });
+                    let costly = kpi_traces("cost", &only);
                     view! {
                         <tr>
                             <td><a href=link>{a.agent.clone()}</a></td>
                             <td>{a.department.clone()}</td>
                             <td class="num">{format::value(Unit::Count, Some(a.requests as f64))}</td>
-                            <td class="num">{format::value(Unit::Count, Some(a.errors as f64))}</td>
-                            <td class="num">{format::value(Unit::Usd, Some(a.cost_usd))}</td>
+                            <td class="num"><a href=failed data-testid="agent-errors">{format::value(Unit::Count, Some(a.errors as f64))}</a></td>
+                            <td class="num"><a href=costly>{format::value(Unit::Usd, Some(a.cost_usd))}</a></td>
                         </tr>
                     }
                 }).collect_view()}

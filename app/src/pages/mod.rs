@@ -1,11 +1,15 @@
 //! One file per page.
 
+pub mod agents;
 pub mod auth;
 pub mod cost;
 pub mod home;
 pub mod not_found;
 pub mod performance;
 pub mod prices;
+pub mod sessions;
 pub mod settings;
 pub mod status;
+pub mod trace;
+pub mod traces;
 pub mod usage;

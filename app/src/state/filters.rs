@@ -28,6 +28,24 @@ pub fn from_query(q: &ParamsMap) -> Filters {
     }
 }
 
+/// The traces list's own parameters in a query string; blank values are unset.
+pub fn trace_filters(q: &ParamsMap) -> argus_types::TraceFilters {
+    let get = |k: &str| q.get(k).filter(|v| !v.trim().is_empty());
+    argus_types::TraceFilters {
+        status: get("status"),
+        session: get("session"),
+        user: get("user"),
+        min_latency: get("min_latency"),
+        min_cost: get("min_cost"),
+        tags: get("tags"),
+        meta: get("meta"),
+        q: get("q"),
+        sort: get("sort"),
+        limit: get("limit"),
+        cursor: get("cursor"),
+    }
+}
+
 /// The current filters, from the URL.
 pub fn use_filters() -> Memo<Filters> {
     let query = use_query_map();
@@ -45,7 +63,8 @@ pub fn href(path: &str, filters: &Filters) -> String {
 }
 
 /// `path` with the query `query` in which `key` is set to `value` (an empty value removes it)
-/// and every other parameter kept; a preset range removes a custom `from`/`to`.
+/// and every other parameter kept, except that a preset range removes a custom `from`/`to`
+/// and any change but the cursor's drops the `cursor` (back to the first page).
 pub fn with_param(path: &str, query: &ParamsMap, key: &str, value: &str) -> String {
     const ORDER: [&str; 8] = [
         "range", "from", "to", "dept", "env", "version", "agent", "model",
@@ -64,7 +83,8 @@ pub fn with_param(path: &str, query: &ParamsMap, key: &str, value: &str) -> Stri
     for k in keys {
         let v = if k == key {
             Some(value.to_owned())
-        } else if key == "range" && (k == "from" || k == "to") {
+        } else if (key == "range" && (k == "from" || k == "to")) || k == "cursor" {
+            // A preset replaces a custom range; any other change starts from the first page.
             None
         } else {
             query.get(&k)
@@ -193,6 +213,13 @@ mod tests {
             "/usage?dept=support&sort=cost&by=agent"
         );
         assert_eq!(with_param("/usage", &q, "dept", ""), "/usage?sort=cost");
+        // Any change but the cursor's goes back to the first page.
+        let paged = query(&[("dept", "support"), ("cursor", "abc.def")]);
+        assert_eq!(with_param("/traces", &paged, "q", "x"), "/traces?dept=support&q=x");
+        assert_eq!(
+            with_param("/traces", &paged, "cursor", "ghi.jkl"),
+            "/traces?dept=support&cursor=ghi.jkl"
+        );
         assert_eq!(
             with_param("/", &ParamsMap::new(), "by", "model"),
             "/?by=model"

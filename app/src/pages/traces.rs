@@ -1,0 +1,257 @@
+//! The traces list (`/traces`): the dashboard's filters plus the list's own (status, session,
+//! user, latency, cost, tags, metadata, free text), three sorts, keyset pages. Everything is
+//! in the URL, so a link is the same list, rendered on the server, usable without JavaScript.
+
+use argus_types::{TraceFilters, TracePage, TraceRow, Unit};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
+
+use crate::api::metrics::get_filter_options;
+use crate::components::filter_bar::FilterBar;
+use crate::components::page::{DataHeader, LoadError, Notices};
+use crate::format;
+use crate::state::filters::{trace_filters, use_filters, use_refresh, with_param};
+use crate::state::prefs::{use_prefs, ColumnChooser};
+use crate::state::query_cache::cached;
+use crate::traces_with;
+
+const PATH: &str = "/traces";
+
+/// The list's optional columns: key, label (time, name and status always show).
+pub const COLUMNS: [(&str, &str); 9] = [
+    ("agent", "Agent"),
+    ("latency", "Latency"),
+    ("tokens", "Tokens"),
+    ("cost", "Cost"),
+    ("model", "Models"),
+    ("spans", "Spans"),
+    ("session", "Session"),
+    ("user", "User"),
+    ("tags", "Tags"),
+];
+
+#[component]
+pub fn TracesPage() -> impl IntoView {
+    let filters = use_filters();
+    let query = use_query_map();
+    let extra = Memo::new(move |_| query.with(trace_filters));
+    let (tick, refresh) = use_refresh(Signal::derive(|| 30));
+    let page = Resource::new(
+        move || (filters.get(), extra.get(), tick.get()),
+        |(f, x, tick)| {
+            let key = format!("traces?{}&{:?}", f.to_query(), x.pairs());
+            cached(key, tick > 0, traces_with!(f, x))
+        },
+    );
+    let options = Resource::new(|| (), |_| get_filter_options());
+    let updated = Signal::derive(move || {
+        page.get()
+            .and_then(|r| r.ok())
+            .map(|p| format!("{} · {} shown", p.window.label, p.traces.len()))
+    });
+    view! {
+        <Title text="Traces · Argus" />
+        <DataHeader title="Traces"
+            subtitle="Every trace, newest first: filter, search, sort, open one to see its spans."
+            updated refresh=Callback::new(move |_| refresh()) />
+        <Transition>
+            {move || Suspend::new(async move {
+                let opts = options.await.unwrap_or_default();
+                view! { <FilterBar path=PATH options=opts /> }
+            })}
+        </Transition>
+        {move || view! { <TraceFilterForm query=query.get() /> }}
+        <Transition fallback=|| view! { <div class="table skeleton" aria-busy="true"></div> }>
+            {move || {
+                let current = query.get();
+                Suspend::new(async move {
+                    match page.await {
+                        Err(e) => view! { <LoadError error=e /> }.into_any(),
+                        Ok(p) => view! { <TraceTable page=p query=current /> }.into_any(),
+                    }
+                })
+            }}
+        </Transition>
+    }
+}
+
+/// The list's own filters, as a GET form that keeps the dashboard filters (hidden fields).
+#[component]
+fn TraceFilterForm(query: ParamsMap) -> impl IntoView {
+    let x = trace_filters(&query);
+    let keep: Vec<(String, String)> = [
+        "range", "from", "to", "dept", "env", "version", "agent", "model",
+    ]
+    .into_iter()
+    .filter_map(|k| query.get(k).map(|v| (k.to_owned(), v)))
+    .collect();
+    let text =
+        |name: &'static str, label: &'static str, value: Option<String>, hint: &'static str| {
+            view! {
+                <label>
+                    {label}
+                    <input type="text" name=name value=value.unwrap_or_default() placeholder=hint
+                        data-testid=format!("trace-filter-{name}") />
+                </label>
+            }
+        };
+    let select = |name: &'static str,
+                  label: &'static str,
+                  value: Option<String>,
+                  choices: &'static [(&'static str, &'static str)]| {
+        view! {
+            <label>
+                {label}
+                <select name=name data-testid=format!("trace-filter-{name}")>
+                    {choices.iter().map(|(v, l)| {
+                        let selected = value.as_deref().unwrap_or("") == *v;
+                        view! { <option value=*v selected=selected>{*l}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+        }
+    };
+    view! {
+        <form class="filters card trace-filters" method="get" action=PATH data-testid="trace-filters">
+            {keep.into_iter().map(|(k, v)| view! { <input type="hidden" name=k value=v /> }).collect_view()}
+            <label class="search">
+                "Search"
+                <input type="search" name="q" value=x.q.clone().unwrap_or_default()
+                    placeholder="words in span names, inputs, outputs" data-testid="trace-search" />
+            </label>
+            {select("status", "Status", x.status.clone(), &[("", "Any status"), ("ok", "OK"), ("error", "Error")])}
+            {text("session", "Session", x.session.clone(), "session id")}
+            {text("user", "User", x.user.clone(), "end user id")}
+            {text("min_latency", "Min latency (ms)", x.min_latency.clone(), "e.g. 2000")}
+            {text("min_cost", "Min cost ($)", x.min_cost.clone(), "e.g. 0.05")}
+            {text("tags", "Tags", x.tags.clone(), "vip, beta")}
+            {text("meta", "Metadata", x.meta.clone(), "key=value")}
+            {select("sort", "Sort", x.sort.clone(), &[("", "Newest"), ("latency", "Slowest"), ("cost", "Most expensive")])}
+            {select("limit", "Per page", x.limit.clone(), &[("", "50"), ("100", "100")])}
+            <button type="submit" class="button button-small" data-testid="trace-filters-apply">"Apply"</button>
+            {(x != TraceFilters::default()).then(|| {
+                let clear = query_without(&query, &["status", "session", "user", "min_latency", "min_cost", "tags", "meta", "q", "sort", "limit", "cursor"]);
+                view! { <a class="button button-small button-ghost" href=clear>"Clear"</a> }
+            })}
+        </form>
+    }
+}
+
+/// `/traces` with `query` minus `keys`.
+fn query_without(query: &ParamsMap, keys: &[&str]) -> String {
+    let mut q = query.clone();
+    for k in keys {
+        q.remove(k);
+    }
+    with_param(PATH, &q, "cursor", "")
+}
+
+pub fn status_badge_view(status: &str) -> impl IntoView {
+    let bad = status == "error";
+    view! {
+        <span class=if bad { "badge badge-bad" } else { "badge badge-ok" } data-testid="trace-status">
+            {if bad { "error" } else { "ok" }}
+        </span>
+    }
+}
+
+#[component]
+fn TraceTable(page: TracePage, query: ParamsMap) -> impl IntoView {
+    let prefs = use_prefs();
+    let hidden = move |c: &'static str| prefs.with(|p| p.is_hidden("traces", c));
+    let (newer, older) = match page.sort.as_str() {
+        "latency" => ("← Slower", "Faster →"),
+        "cost" => ("← Costlier", "Cheaper →"),
+        _ => ("← Newer", "Older →"),
+    };
+    let prev = page
+        .prev_cursor
+        .as_ref()
+        .map(|c| with_param(PATH, &query, "cursor", c));
+    let next = page
+        .next_cursor
+        .as_ref()
+        .map(|c| with_param(PATH, &query, "cursor", c));
+    let first = query
+        .get("cursor")
+        .is_some()
+        .then(|| with_param(PATH, &query, "cursor", ""));
+    let empty = page.traces.is_empty();
+    view! {
+        <section class="card">
+            <Notices notices=page.notices.clone() />
+            <p class="table-tools">
+                <ColumnChooser table="traces" columns=COLUMNS.to_vec() />
+            </p>
+            {if empty {
+                view! {
+                    <div class="empty" data-testid="traces-empty">
+                        <p>"No traces match these filters in this range."</p>
+                        <p class="muted">"Widen the range, clear a filter, or send traces (see Settings → API keys)."</p>
+                    </div>
+                }.into_any()
+            } else {
+                view! {
+                    <table class="table traces" data-testid="traces-table">
+                        <thead>
+                            <tr>
+                                <th>"Time"</th>
+                                <th>"Trace"</th>
+                                <th>"Status"</th>
+                                {COLUMNS.into_iter().map(|(key, label)| view! {
+                                    <th class:num=matches!(key, "latency" | "tokens" | "cost" | "spans")
+                                        hidden=move || hidden(key) data-column=key>{label}</th>
+                                }).collect_view()}
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {page.traces.into_iter().map(|t| view! { <TraceLine t hidden /> }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+            <nav class="pager" aria-label="Pages">
+                {first.map(|h| view! { <a class="button button-secondary button-small" href=h data-testid="page-first">"First page"</a> })}
+                {match prev {
+                    Some(h) => view! { <a class="button button-secondary button-small" href=h rel="prev" data-testid="page-prev">{newer}</a> }.into_any(),
+                    None => view! { <span class="button button-secondary button-small" aria-disabled="true">{newer}</span> }.into_any(),
+                }}
+                {match next {
+                    Some(h) => view! { <a class="button button-secondary button-small" href=h rel="next" data-testid="page-next">{older}</a> }.into_any(),
+                    None => view! { <span class="button button-secondary button-small" aria-disabled="true">{older}</span> }.into_any(),
+                }}
+            </nav>
+        </section>
+    }
+}
+
+#[component]
+fn TraceLine(
+    t: TraceRow,
+    hidden: impl Fn(&'static str) -> bool + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let href = format!("/traces/{}", t.trace_id);
+    let cell = move |key: &'static str, class: &'static str, text: String| {
+        view! { <td class=class hidden=move || hidden(key) data-column=key>{text}</td> }
+    };
+    view! {
+        <tr data-testid="trace-row" data-trace-id=t.trace_id.clone()>
+            <td class="nowrap">{t.start_time.format("%m-%d %H:%M:%S").to_string()}</td>
+            <td><a href=href data-testid="trace-link">{t.name.clone()}</a></td>
+            <td>{status_badge_view(&t.status)}</td>
+            {cell("agent", "", t.agent.clone())}
+            {cell("latency", "num", format::value(Unit::Ms, Some(t.latency_ms)))}
+            {cell("tokens", "num", format::value(Unit::Tokens, Some((t.input_tokens + t.output_tokens) as f64)))}
+            {cell("cost", "num", format::value(Unit::Usd, Some(t.cost_usd)))}
+            {cell("model", "", t.models.join(", "))}
+            {cell("spans", "num", t.span_count.to_string())}
+            <td hidden=move || hidden("session") data-column="session">
+                {t.session_id.clone().map(|s| view! { <a href=format!("/sessions/{}", argus_types::encode(&s))>{s.clone()}</a> })}
+            </td>
+            {cell("user", "", t.user_id.clone().unwrap_or_default())}
+            {cell("tags", "", t.tags.join(", "))}
+        </tr>
+    }
+}

@@ -1,0 +1,286 @@
+//! The trace explorer over HTTP: the list API and pages (cursors, filters, a tampered cursor),
+//! a trace's page and its 404, sessions and agents — what curl and a browser without
+//! JavaScript get.
+
+mod common;
+
+use argus_domain::apikeys::{self, Scope};
+use argus_domain::tenancy::WorkspaceId;
+use argus_domain::{access, ingest, session};
+use axum::http::StatusCode;
+use common::*;
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+
+/// Ann's workspace with 60 traces of support-bot in session "chat-7" (every 10th failed, the
+/// failed ones with a failing tool span) and Bob's workspace with one trace.
+async fn setup(owner: &PgPool) -> (axum::Router, String, String, String) {
+    let (router, s) = app_as_server(owner).await;
+    let ann = session::sign_up(&s, "ann@example.com", "Ann", "a long passphrase", "Acme")
+        .await
+        .unwrap();
+    let bob = session::sign_up(&s, "bob@example.com", "Bob", "a long passphrase", "Bobs")
+        .await
+        .unwrap();
+    let now = chrono::Utc::now() - chrono::Duration::seconds(10);
+    let traces: Vec<_> = (0..60)
+        .map(|i| {
+            let failed = i % 10 == 3;
+            let mut spans = vec![serde_json::json!({
+                "span_id": format!("{:016x}", i + 1), "name": "chat gpt-4o", "model": "gpt-4o",
+                "input_tokens": 100, "output_tokens": 20,
+                "start_time": now - chrono::Duration::seconds(i), "latency_ms": 50,
+                "input": [{"role": "user", "parts": [{"type": "text", "content": format!("question {i}")}]}],
+                "output": [{"role": "assistant", "parts": [{"type": "text", "content": "an answer"}]}]
+            })];
+            if failed {
+                spans.push(serde_json::json!({
+                    "span_id": format!("{:016x}", 1000 + i), "name": "lookup tool",
+                    "operation": "execute_tool", "start_time": now - chrono::Duration::seconds(i),
+                    "latency_ms": 20, "status": "error", "error": "upstream timeout"
+                }));
+            }
+            serde_json::json!({
+                "trace_id": format!("{:032x}", 0xfeed_0000_u64 + i as u64), "agent_id": "support-bot",
+                "department": "support", "session_id": "chat-7", "user_id": "u-1",
+                "name": format!("answer {i}"), "start_time": now - chrono::Duration::seconds(i),
+                "latency_ms": 100 + i, "spans": spans
+            })
+        })
+        .collect();
+    for (ws, batch) in [
+        (ann.workspace.id, serde_json::json!({ "traces": traces })),
+        (
+            bob.workspace.id,
+            serde_json::json!({"traces": [{"trace_id": "b".repeat(32), "agent_id": "bobs-bot",
+                "session_id": "bobs-chat"}]}),
+        ),
+    ] {
+        let key = apikeys::create(&s.pool, WorkspaceId(ws), None, "k", &[Scope::Ingest], None)
+            .await
+            .unwrap();
+        let a = access::from_api_key(&s, key.key.expose_secret())
+            .await
+            .unwrap();
+        let out = ingest::export_native(&s, &a, batch.to_string().as_bytes())
+            .await
+            .unwrap();
+        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+    }
+    let trace = format!("{:032x}", 0xfeed_0003_u64);
+    (router, ann.token, bob.token, trace)
+}
+
+/// The value of `attr` in every tag carrying `data-testid="{testid}"`.
+fn attrs(html: &str, testid: &str, attr: &str) -> Vec<String> {
+    let needle = format!("data-testid=\"{testid}\"");
+    html.match_indices(&needle)
+        .filter_map(|(at, _)| {
+            let tag = &html[html[..at].rfind('<')?..at + html[at..].find('>')?];
+            let v = tag.find(&format!(" {attr}=\""))? + attr.len() + 3;
+            Some(tag[v..v + tag[v..].find('"')?].to_owned())
+        })
+        .collect()
+}
+
+/// `href` of the first tag with `data-testid="{testid}"`, unescaped.
+fn link(html: &str, testid: &str) -> Option<String> {
+    let at = html.find(&format!("data-testid=\"{testid}\""))?;
+    let tag = &html[html[..at].rfind('<')?..at + html[at..].find('>')?];
+    let h = tag.find("href=\"")? + 6;
+    Some(tag[h..h + tag[h..].find('"')?].replace("&amp;", "&"))
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn the_list_pages_with_cursors_over_the_api_and_on_the_page(owner: PgPool) {
+    let (router, token, _, _) = setup(&owner).await;
+    let api = |uri: &str| request("GET", uri, "", &Auth::Bearer(token.clone()));
+
+    // The API: 50, then 10, every trace once.
+    let first = body_json(send(&router, api("/api/v1/traces")).await).await;
+    assert_eq!(first["traces"].as_array().unwrap().len(), 50);
+    assert!(first["prev_cursor"].is_null());
+    let next = first["next_cursor"].as_str().unwrap().to_owned();
+    let second = send(&router, api(&format!("/api/v1/traces?cursor={next}"))).await;
+    assert_eq!(second.status(), StatusCode::OK);
+    let second = body_json(second).await;
+    assert_eq!(second["traces"].as_array().unwrap().len(), 10);
+    assert!(second["next_cursor"].is_null());
+    assert!(second["prev_cursor"].is_string());
+
+    // Filters: the failed traces, slowest first.
+    let failed =
+        body_json(send(&router, api("/api/v1/traces?status=error&sort=latency")).await).await;
+    let latencies: Vec<f64> = failed["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["latency_ms"].as_f64().unwrap())
+        .collect();
+    assert_eq!(latencies, [153.0, 143.0, 133.0, 123.0, 113.0, 103.0]);
+
+    // A tampered cursor is a 400 INVALID_FORMAT envelope; other bad values 400 INVALID_INPUT.
+    let mut bad = next.clone();
+    bad.insert(3, 'x');
+    let res = send(&router, api(&format!("/api/v1/traces?cursor={bad}"))).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_envelope(&body_json(res).await, "INVALID_FORMAT");
+    for uri in [
+        "/api/v1/traces?limit=7",
+        "/api/v1/traces?sort=name",
+        "/api/v1/traces?range=2w",
+    ] {
+        let res = send(&router, api(uri)).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{uri}");
+        assert_envelope(&body_json(res).await, "INVALID_INPUT");
+    }
+
+    // The page: rendered on the server, the next link carries the cursor, filters stay.
+    let page = |uri: &str| request("GET", uri, "", &Auth::Cookie(token.clone()));
+    let res = send(&router, page("/traces?dept=support")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = body_text(res).await;
+    assert_eq!(attrs(&html, "trace-row", "data-trace-id").len(), 50);
+    let older = link(&html, "page-next").expect("a next link");
+    assert!(older.starts_with("/traces?dept=support&cursor="), "{older}");
+    let html = body_text(send(&router, page(&older)).await).await;
+    assert_eq!(attrs(&html, "trace-row", "data-trace-id").len(), 10);
+    assert!(link(&html, "page-prev").is_some() && link(&html, "page-next").is_none());
+
+    // Search on the page; a tampered cursor falls back to the first page with a notice.
+    let html = body_text(send(&router, page("/traces?q=%22question+42%22")).await).await;
+    assert_eq!(
+        attrs(&html, "trace-row", "data-trace-id"),
+        [format!("{:032x}", 0xfeed_0000_u64 + 42)]
+    );
+    let res = send(&router, page(&format!("/traces?cursor={bad}"))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = body_text(res).await;
+    assert!(html.contains("data-testid=\"filter-notice\""));
+    assert_eq!(attrs(&html, "trace-row", "data-trace-id").len(), 50);
+    // Nothing matches: the empty state.
+    let html = body_text(send(&router, page("/traces?user=nobody")).await).await;
+    assert!(html.contains("data-testid=\"traces-empty\""));
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn a_trace_its_session_and_its_agent_render_and_others_are_404(owner: PgPool) {
+    let (router, token, bob, trace) = setup(&owner).await;
+    let page = |uri: &str, t: &str| request("GET", uri, "", &Auth::Cookie(t.to_owned()));
+
+    // Dashboard → list: the error-rate KPI links to the failed traces.
+    let home = body_text(send(&router, page("/?dept=support", &token)).await).await;
+    let kpi_links = attrs(&home, "kpi-traces", "href");
+    assert!(
+        kpi_links.contains(&"/traces?dept=support&amp;status=error".to_owned()),
+        "{kpi_links:?}"
+    );
+
+    let res = send(&router, page(&format!("/traces/{trace}"), &token)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = body_text(res).await;
+    assert_eq!(
+        attrs(&html, "span-row", "data-span-id").len(),
+        3,
+        "root, chat, tool"
+    );
+    // The failing span is selected at once.
+    assert!(html.contains("upstream timeout"), "the error is shown");
+    assert!(html.contains("data-testid=\"span-title\">lookup tool<"));
+    assert!(html.contains("question 3"), "the chat input is readable");
+    assert!(html.contains("href=\"/sessions/chat-7\""));
+    assert!(html.contains("href=\"/agents/support-bot\""));
+    // Another span by its link.
+    let chat = format!("{:016x}", 4);
+    let html = body_text(
+        send(
+            &router,
+            page(&format!("/traces/{trace}?span={chat}"), &token),
+        )
+        .await,
+    )
+    .await;
+    assert!(html.contains("data-testid=\"span-title\">chat gpt-4o<"));
+
+    // Bob's trace does not exist for Ann: the 404 page, and a 404 envelope on the API.
+    for uri in [
+        format!("/traces/{}", "b".repeat(32)),
+        "/traces/not-an-id".into(),
+    ] {
+        let res = send(&router, page(&uri, &token)).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{uri}");
+        assert!(body_text(res).await.contains("data-testid=\"not-found\""));
+    }
+    let res = send(
+        &router,
+        request(
+            "GET",
+            &format!("/api/v1/traces/get?id={}", "b".repeat(32)),
+            "",
+            &Auth::Bearer(token.clone()),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_envelope(&body_json(res).await, "RESOURCE_NOT_FOUND");
+    // Bob sees his own.
+    let res = send(&router, page(&format!("/traces/{}", "b".repeat(32)), &bob)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let html = body_text(send(&router, page("/sessions", &token)).await).await;
+    assert_eq!(html.matches("data-testid=\"session-row\"").count(), 1);
+    let res = send(&router, page("/sessions/chat-7", &token)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = body_text(res).await;
+    assert_eq!(html.matches("data-testid=\"session-turn\"").count(), 60);
+    // In order: the oldest turn first.
+    let turns = attrs(&html, "turn-link", "href");
+    assert_eq!(
+        turns.first().unwrap(),
+        &format!("/traces/{:032x}", 0xfeed_0000_u64 + 59)
+    );
+    let res = send(&router, page("/sessions/bobs-chat", &token)).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    let html = body_text(send(&router, page("/agents", &token)).await).await;
+    assert_eq!(html.matches("data-testid=\"agent-row\"").count(), 1);
+    assert!(!html.contains("bobs-bot"));
+    let res = send(&router, page("/agents/support-bot", &token)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = body_text(res).await;
+    assert!(html.contains("data-testid=\"agent-kpis\""));
+    assert!(
+        html.contains("data-testid=\"agent-form\""),
+        "Ann is the owner: she may edit"
+    );
+    let res = send(&router, page("/agents/bobs-bot", &token)).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // The agents API: offset pagination with meta.
+    let res = send(
+        &router,
+        request(
+            "GET",
+            "/api/v1/agents?page=1&limit=10",
+            "",
+            &Auth::Bearer(token.clone()),
+        ),
+    )
+    .await;
+    let json = body_json(res).await;
+    assert_eq!(
+        json["meta"],
+        serde_json::json!({"total": 1, "page": 1, "limit": 10, "has_more": false})
+    );
+    let res = send(
+        &router,
+        request(
+            "GET",
+            "/api/v1/agents?limit=1000",
+            "",
+            &Auth::Bearer(token.clone()),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
