@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks and writes their figures into BENCHMARKS.md.
 #   scripts/bench.sh            every benchmark
-#   scripts/bench.sh ingest     only the ingest benchmark (or `dashboard`)
+#   scripts/bench.sh ingest     only the ingest benchmark (or `dashboard`, `explorer`)
 # Extra arguments after `--` go to the benchmark binary (e.g. `ingest -- --requests 10`).
 # ARGUS_BENCH_SHORT=1 runs each with a small load (what CI does, to keep them working);
 # ARGUS_BENCH_RECORD=0 prints the figures without writing BENCHMARKS.md;
@@ -98,4 +98,27 @@ if [ "$which" = all ] || [ "$which" = dashboard ]; then
   "$BENCH" dashboard --workspace "$workspace" --url "http://$ARGUS_LISTEN_ADDR" "${record[@]}" \
     "${short[@]}" "$@"
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
+fi
+
+if [ "$which" = all ] || [ "$which" = explorer ]; then
+  echo "==> explorer benchmark" >&2
+  # The dashboard benchmark's database and workspace (generated there, or here if missing).
+  db=argus_bench_dashboard
+  [ "${ARGUS_BENCH_SHORT:-0}" = 1 ] && db=argus_bench_dashboard_short
+  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
+  psql -q "$ADMIN_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" \
+    | grep -q 1 || psql -q "$ADMIN_URL" -c "CREATE DATABASE $db"
+  "$ARGUS" migrate >/dev/null
+  workspace=$(psql -q "$DATABASE_URL" -tAc "SELECT id FROM workspaces WHERE name = 'Bench dashboard' LIMIT 1")
+  if [ -z "$workspace" ]; then
+    out=$(printf 'bench-password-123\n' | "$ARGUS" user create --email bench@argus.local \
+      --name Bench --workspace 'Bench dashboard')
+    workspace=$(sed -n 's/^workspace_id=//p' <<<"$out")
+  fi
+  record=(--markdown BENCHMARKS.md)
+  [ "${ARGUS_BENCH_RECORD:-1}" = 0 ] && record=()
+  short=()
+  [ "${ARGUS_BENCH_SHORT:-0}" = 1 ] && short=(--traces 100000 --iterations 5 \
+    --offset-iterations 2 --depths 0,1000,50000 --export-rows 20000)
+  "$BENCH" explorer --workspace "$workspace" "${record[@]}" "${short[@]}" "$@"
 fi

@@ -75,7 +75,7 @@ const CHUNK: i64 = 1_000_000;
 
 /// Fills the workspace with `n` generated traces unless it already has exactly that many
 /// (traces ingested by the hit-rate run come on top).
-async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<bool> {
+pub(crate) async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<bool> {
     let have: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM traces WHERE workspace_id = $1 AND trace_id LIKE 'bench-%'",
     )

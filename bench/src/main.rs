@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod dashboard;
+mod explorer;
 mod hitrate;
 mod ingest;
 mod ssr;
@@ -29,6 +30,9 @@ enum Command {
     /// The dashboard benchmark: home KPIs on a generated 10 M-trace workspace, uncached, raw,
     /// cached, and the server-rendered home page under load.
     Dashboard(dashboard::Args),
+    /// The trace explorer benchmark: list pages by cursor and by OFFSET at several depths,
+    /// search and export, on the dashboard benchmark's workspace.
+    Explorer(explorer::Args),
     /// Only the server-rendered home page under load (what the dashboard benchmark's SSR figure
     /// measures), against a running server: for profiling.
     Ssr(ssr::Args),
@@ -44,6 +48,7 @@ fn main() -> anyhow::Result<()> {
             Command::Ingest(args) => ingest::run(args).await,
             Command::Dashboard(args) => dashboard::run(args).await,
             Command::Ssr(args) => ssr::run_alone(args).await,
+            Command::Explorer(args) => explorer::run(args).await,
         }
     })
 }

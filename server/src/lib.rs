@@ -5,6 +5,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod gateway;
 pub mod health;
 pub mod otlp;

@@ -31,6 +31,7 @@ pub fn build(state: AppState) -> Router {
         .route("/v1/traces", post(crate::otlp::traces))
         .route("/v1/metrics", post(crate::otlp::metrics))
         .route("/api/v1/traces", post(crate::otlp::native_batch))
+        .route("/api/v1/traces/export", get(crate::export::traces))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -158,6 +158,58 @@ async fn the_list_pages_with_cursors_over_the_api_and_on_the_page(owner: PgPool)
     let html = body_text(res).await;
     assert!(html.contains("data-testid=\"filter-notice\""));
     assert_eq!(attrs(&html, "trace-row", "data-trace-id").len(), 50);
+    // Export: every matching trace (all pages), as CSV and JSONL downloads.
+    let res = send(
+        &router,
+        api("/api/v1/traces/export?format=csv&dept=support"),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment; filename=\"argus-traces-"));
+    let csv = body_text(res).await;
+    let mut lines = csv.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("trace_id,start_time,name,agent,"));
+    assert_eq!(lines.count(), 60);
+    let res = send(
+        &router,
+        api("/api/v1/traces/export?format=jsonl&status=error"),
+    )
+    .await;
+    assert_eq!(
+        res.headers()["content-type"].to_str().unwrap(),
+        "application/x-ndjson"
+    );
+    let jsonl = body_text(res).await;
+    assert_eq!(jsonl.lines().count(), 6);
+    for l in jsonl.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["status"], "error");
+    }
+    for uri in [
+        "/api/v1/traces/export?format=xml",
+        "/api/v1/traces/export?min_cost=lots",
+    ] {
+        let res = send(&router, api(uri)).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{uri}");
+        assert_envelope(&body_json(res).await, "INVALID_INPUT");
+    }
+    // The page's buttons export the page's filters.
+    let html = body_text(send(&router, page("/traces?status=error&limit=100")).await).await;
+    assert_eq!(
+        link(&html, "export-csv").unwrap(),
+        "/api/v1/traces/export?status=error&format=csv"
+    );
+
     // Nothing matches: the empty state.
     let html = body_text(send(&router, page("/traces?user=nobody")).await).await;
     assert!(html.contains("data-testid=\"traces-empty\""));

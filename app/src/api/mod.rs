@@ -123,6 +123,10 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
     TenantEndpoint::read("/api/v1/prices"),
     TenantEndpoint::read("/api/v1/traces"),
     TenantEndpoint::read_with("/api/v1/traces/get", "id={trace}"),
+    TenantEndpoint {
+        server_fn: false,
+        ..TenantEndpoint::read("/api/v1/traces/export")
+    },
     TenantEndpoint::read("/api/v1/sessions"),
     TenantEndpoint::read_with("/api/v1/sessions/get", "id={session}"),
     TenantEndpoint::read("/api/v1/agents"),

@@ -139,6 +139,13 @@ fn TraceFilterForm(query: ParamsMap) -> impl IntoView {
     }
 }
 
+/// The export of the list's filters (every page, not only this one).
+fn export_link(query: &ParamsMap, format: &str) -> String {
+    let mut q = query.clone();
+    q.remove("limit");
+    with_param("/api/v1/traces/export", &q, "format", format)
+}
+
 /// `/traces` with `query` minus `keys`.
 fn query_without(query: &ParamsMap, keys: &[&str]) -> String {
     let mut q = query.clone();
@@ -182,9 +189,13 @@ fn TraceTable(page: TracePage, query: ParamsMap) -> impl IntoView {
     view! {
         <section class="card">
             <Notices notices=page.notices.clone() />
-            <p class="table-tools">
+            <div class="table-tools">
+                <a class="button button-secondary button-small" href=export_link(&query, "csv")
+                    download data-testid="export-csv">"Export CSV"</a>
+                <a class="button button-secondary button-small" href=export_link(&query, "jsonl")
+                    download data-testid="export-jsonl">"Export JSONL"</a>
                 <ColumnChooser table="traces" columns=COLUMNS.to_vec() />
-            </p>
+            </div>
             {if empty {
                 view! {
                     <div class="empty" data-testid="traces-empty">

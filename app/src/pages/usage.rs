@@ -162,9 +162,9 @@ fn UsageView(usage: UsageBreakdown, show: String, sort: String, query: ParamsMap
             <StackedChart steps=steps.clone() series=series.clone() step_seconds unit
                 title=title.clone() kind=prefs.with(|p| p.chart) />
         }}
-        <p class="table-tools">
+        <div class="table-tools">
             <ColumnChooser table="usage" columns=COLUMNS.iter().map(|(k, l, _)| (*k, *l)).collect() />
-        </p>
+        </div>
         {if rows.is_empty() {
             view! { <p class="empty" data-testid="usage-empty">"No usage in this range."</p> }.into_any()
         } else {

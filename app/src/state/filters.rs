@@ -215,7 +215,10 @@ mod tests {
         assert_eq!(with_param("/usage", &q, "dept", ""), "/usage?sort=cost");
         // Any change but the cursor's goes back to the first page.
         let paged = query(&[("dept", "support"), ("cursor", "abc.def")]);
-        assert_eq!(with_param("/traces", &paged, "q", "x"), "/traces?dept=support&q=x");
+        assert_eq!(
+            with_param("/traces", &paged, "q", "x"),
+            "/traces?dept=support&q=x"
+        );
         assert_eq!(
             with_param("/traces", &paged, "cursor", "ghi.jkl"),
             "/traces?dept=support&cursor=ghi.jkl"

@@ -9,6 +9,7 @@
 
 pub mod agents;
 pub mod cursor;
+pub mod export;
 pub mod sessions;
 
 use argus_types::{Filters, SpanDetail, TraceDetail, TraceFilters, TracePage, TraceRow};
@@ -198,7 +199,7 @@ const ROW_COLUMNS: &str = "t.trace_id, t.name, t.start_time, t.latency_us, t.age
     t.cost_nanos";
 
 #[derive(sqlx::FromRow)]
-struct Row {
+pub(crate) struct Row {
     trace_id: String,
     name: String,
     start_time: DateTime<Utc>,
@@ -220,7 +221,7 @@ struct Row {
 }
 
 impl Row {
-    fn key(&self, sort: Sort) -> String {
+    pub(crate) fn key(&self, sort: Sort) -> String {
         match sort {
             Sort::Time => self.start_time.timestamp_micros().to_string(),
             Sort::Latency => self.latency_us.to_string(),
@@ -228,7 +229,7 @@ impl Row {
         }
     }
 
-    fn into_trace(self) -> TraceRow {
+    pub(crate) fn into_trace(self) -> TraceRow {
         TraceRow {
             status: if self.error_count > 0 { "error" } else { "ok" }.into(),
             trace_id: self.trace_id,
@@ -316,11 +317,13 @@ pub(crate) fn push_filters<'a>(
     }
 }
 
-async fn fetch_page(
+/// Up to `limit` rows from `position` (or the top) in the query's order.
+pub(crate) async fn fetch_page(
     services: &Services,
     ws: WorkspaceId,
     q: &TraceQuery,
     position: Option<&Position>,
+    limit: i64,
 ) -> Result<Vec<Row>> {
     let col = sort_column(q.sort);
     let mut b = QueryBuilder::new(format!("SELECT {ROW_COLUMNS} FROM traces t"));
@@ -346,7 +349,7 @@ async fn fetch_page(
     b.push(format!(
         " ORDER BY {col} {order}, t.trace_id {order} LIMIT "
     ))
-    .push_bind(i64::from(q.limit) + 1);
+    .push_bind(limit);
     let mut tx = tenancy::begin(&services.pool, ws).await?;
     let rows: Vec<Row> = b.build_query_as().fetch_all(&mut *tx).await?;
     tx.commit().await?;
@@ -364,7 +367,7 @@ fn bad_cursor() -> Error {
 pub async fn list(services: &Services, ws: WorkspaceId, q: &TraceQuery) -> Result<TracePage> {
     let keys = services.tokens.cursors();
     let limit = q.limit as usize;
-    let mut rows = fetch_page(services, ws, q, q.cursor.as_ref()).await?;
+    let mut rows = fetch_page(services, ws, q, q.cursor.as_ref(), i64::from(q.limit) + 1).await?;
     // More rows lie beyond this page in the direction it was read.
     let more = rows.len() > limit;
     rows.truncate(limit);
@@ -375,7 +378,7 @@ pub async fn list(services: &Services, ws: WorkspaceId, q: &TraceQuery) -> Resul
             rows.reverse();
             if rows.is_empty() {
                 // Nothing before it any more (deleted): the first page.
-                rows = fetch_page(services, ws, q, None).await?;
+                rows = fetch_page(services, ws, q, None, i64::from(q.limit) + 1).await?;
                 let more = rows.len() > limit;
                 rows.truncate(limit);
                 (more, false)
