@@ -163,7 +163,7 @@ test('cost and performance: filters, an unpriced model priced from the cost page
   await expect(page.locator('[data-testid=activity-event][data-kind=new_agent]')).toHaveCount(3);
 
   // Cost: totals, tables, the projection and its method.
-  await page.getByRole('link', { name: 'Cost', exact: true }).click();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Cost', exact: true }).click();
   await expect(page).toHaveURL(/\/cost/);
   await hydrated(page);
   await expect(page.getByTestId('cost-requests').getByTestId('kpi-value')).toHaveText('6');
@@ -229,13 +229,13 @@ test('cost and performance: filters, an unpriced model priced from the cost page
   page.on('request', (r) => {
     if (r.url().includes('/api/v1/cost/breakdown')) costCalls.push(r.url());
   });
-  await page.getByRole('link', { name: 'Cost', exact: true }).click();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Cost', exact: true }).click();
   await expect(page.getByTestId('cost-requests').getByTestId('kpi-value')).toHaveText('3');
   const first = costCalls.length;
   expect(first).toBeGreaterThan(0);
   await page.getByRole('link', { name: 'Performance', exact: true }).click();
   await expect(page.getByTestId('perf-requests').getByTestId('kpi-value')).toHaveText('3');
-  await page.getByRole('link', { name: 'Cost', exact: true }).click();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Cost', exact: true }).click();
   await expect(page.getByTestId('cost-requests').getByTestId('kpi-value')).toHaveText('3');
   expect(costCalls.length).toBe(first);
 
