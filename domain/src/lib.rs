@@ -22,6 +22,7 @@ pub mod ingest;
 pub mod members;
 pub mod pricing;
 pub mod ratelimit;
+pub mod retention;
 pub mod session;
 pub mod system;
 pub mod tenancy;

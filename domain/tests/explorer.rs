@@ -753,3 +753,259 @@ async fn the_agents_registry_pages_with_offsets(owner: PgPool) {
     assert!(agents::paging(None, Some("101")).is_err());
     assert_eq!(agents::paging(None, None).unwrap(), (1, 25));
 }
+
+/// Every rollup row of the workspace (hourly, daily, totals), as text, in key order.
+async fn rollups(owner: &PgPool, ws: WorkspaceId) -> Vec<String> {
+    let mut out = Vec::new();
+    for table in [
+        "rollup_hourly",
+        "rollup_daily",
+        "rollup_total_hourly",
+        "rollup_total_daily",
+    ] {
+        let rows: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT '{table} ' || (to_jsonb(r) - 'workspace_id')::text FROM {table} r \
+             WHERE workspace_id = $1 AND (to_jsonb(r) ->> 'traces')::bigint + (to_jsonb(r) ->> 'spans')::bigint > 0 \
+             ORDER BY 1"
+        ))
+        .bind(ws)
+        .fetch_all(owner)
+        .await
+        .unwrap();
+        out.extend(rows);
+    }
+    out
+}
+
+/// The rollups equal the ones rebuilt from the raw spans and traces that remain.
+async fn assert_rollups_match_raw(s: &Services, owner: &PgPool, ws: WorkspaceId) {
+    let kept = rollups(owner, ws).await;
+    let today = Utc::now().date_naive();
+    argus_domain::ingest::rollup::rebuild(
+        &s.pool,
+        ws,
+        today - Duration::days(40),
+        today + Duration::days(2),
+    )
+    .await
+    .unwrap();
+    let rebuilt = rollups(owner, ws).await;
+    assert_eq!(kept.len(), rebuilt.len(), "rollup rows");
+    for (a, b) in kept.iter().zip(&rebuilt) {
+        // Histograms and sums are exact; costs may differ in the last binary digit.
+        assert_eq!(a, b);
+    }
+}
+
+async fn raw_counts(owner: &PgPool, ws: WorkspaceId) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM traces WHERE workspace_id = $1), \
+                (SELECT count(*) FROM spans WHERE workspace_id = $1)",
+    )
+    .bind(ws)
+    .fetch_one(owner)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn deleting_traces_keeps_rollups_equal_to_raw_and_is_audited(owner: PgPool) {
+    use argus_domain::explorer::deletion::{self, Target};
+    let s = common::services(&owner).await;
+    let (ann, ws) = common::sign_up(&s, "ann@example.com", "Acme").await;
+    let (_, other) = common::sign_up(&s, "bob@example.com", "Bobs").await;
+    let a = ingester(&s, ws).await;
+    let sent = load(&s, &a, 90).await;
+    // Two days back too, with a child span.
+    send(
+        &s,
+        &a,
+        vec![
+            serde_json::json!({"trace_id": "d".repeat(32), "agent_id": "coder",
+            "start_time": Utc::now() - Duration::days(2), "latency_ms": 50,
+            "spans": [{"span_id": "1".repeat(16), "name": "chat", "model": "gpt-4o",
+                "input_tokens": 10, "output_tokens": 5, "latency_ms": 20, "status": "error",
+                "error": "boom"}]}),
+        ],
+    )
+    .await;
+    let b = ingester(&s, other).await;
+    send(
+        &s,
+        &b,
+        vec![serde_json::json!({"trace_id": "d".repeat(32), "agent_id": "bobs-bot"})],
+    )
+    .await;
+    let bob_before = raw_counts(&owner, other).await;
+
+    // One trace.
+    let one = sent[5].id.clone();
+    let job = deletion::create(
+        &s,
+        ws,
+        Some(ann),
+        &format!("trace_id={one}"),
+        &Target::One(one.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(job.matched, Some(1));
+    deletion::run(&s, ws, job.id, Target::One(one.clone()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        explorer::detail(&s, ws, &one).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert_rollups_match_raw(&s, &owner, ws).await;
+
+    // Every failed trace over 7 days (several batches would be the same path).
+    let filters = Filters {
+        range: Some("7d".into()),
+        ..Default::default()
+    };
+    let extra = TraceFilters {
+        status: Some("error".into()),
+        ..Default::default()
+    };
+    let q = query(&s, filters.clone(), extra.clone());
+    let matching = explorer::count(&s, ws, &q).await.unwrap();
+    let want = sent.iter().filter(|t| t.error && t.id != one).count() as i64 + 1;
+    assert_eq!(matching, want);
+    let (traces_before, _) = raw_counts(&owner, ws).await;
+    let described = deletion::describe(&filters, &extra);
+    assert_eq!(described, "range=7d&status=error");
+    let job = deletion::create(
+        &s,
+        ws,
+        Some(ann),
+        &described,
+        &Target::Matching(Box::new(q.clone())),
+    )
+    .await
+    .unwrap();
+    // As a resumed job would: from the recorded filter.
+    let target = deletion::target_of(&s, &job.filter).unwrap();
+    deletion::run(&s, ws, job.id, target).await.unwrap();
+    assert_eq!(explorer::count(&s, ws, &q).await.unwrap(), 0);
+    let (traces_after, _) = raw_counts(&owner, ws).await;
+    assert_eq!(traces_before - traces_after, want);
+    assert_rollups_match_raw(&s, &owner, ws).await;
+    common::assert_totals_match_rollups(&owner, ws).await;
+
+    // The audit: who, what, how many; nothing of Bob's touched.
+    let jobs = deletion::list(&s, ws, 10).await.unwrap();
+    assert_eq!(jobs.len(), 2);
+    assert_eq!(jobs[0].filter, "range=7d&status=error");
+    assert_eq!(
+        (jobs[0].status.as_str(), jobs[0].deleted, jobs[0].matched),
+        ("done", want, Some(want))
+    );
+    assert_eq!(jobs[0].requested_by, Some(ann.0));
+    assert_eq!(jobs[0].requested_by_name.as_deref(), Some("Test User"));
+    assert_eq!(jobs[1].deleted, 1);
+    assert!(deletion::list(&s, other, 10).await.unwrap().is_empty());
+    assert_eq!(raw_counts(&owner, other).await, bob_before);
+    // Another workspace's trace cannot be targeted.
+    assert!(matches!(
+        deletion::create(&s, other, None, "x", &Target::One(sent[0].id.clone())).await,
+        Err(Error::NotFound { .. })
+    ));
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn retention_drops_old_data_by_partition_and_by_row(owner: PgPool) {
+    use argus_domain::retention;
+    let s = common::services(&owner).await;
+    let (_, short) = common::sign_up(&s, "ann@example.com", "Short").await;
+    let (_, long) = common::sign_up(&s, "bob@example.com", "Long").await;
+    for (ws, days) in [(short, 3), (long, 30)] {
+        sqlx::query("UPDATE workspaces SET retention_days = $2 WHERE id = $1")
+            .bind(ws)
+            .bind(days)
+            .execute(&owner)
+            .await
+            .unwrap();
+    }
+    let now = Utc::now();
+    for ws in [short, long] {
+        let a = ingester(&s, ws).await;
+        let traces = [10, 5, 1, 0]
+            .iter()
+            .map(|d| {
+                serde_json::json!({"agent_id": "bot", "start_time": now - Duration::days(*d) - Duration::minutes(5),
+                    "latency_ms": 40, "spans": [{"name": "chat", "model": "gpt-4o", "input_tokens": 3,
+                    "output_tokens": 1, "latency_ms": 10}]})
+            })
+            .collect();
+        send(&s, &a, traces).await;
+    }
+    let partitions = |owner: PgPool| async move {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'spans'::regclass",
+        )
+        .fetch_one(&owner)
+        .await
+        .unwrap();
+        n
+    };
+    let before = partitions(owner.clone()).await;
+
+    // Another replica holds the lock: this pass does nothing.
+    let mut other = owner.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(retention::LOCK_KEY)
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    assert!(!retention::run_once(&s, now).await.unwrap().ran);
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(retention::LOCK_KEY)
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    drop(other);
+    assert_eq!(raw_counts(&owner, short).await, (4, 8));
+
+    // The short workspace loses its days -10 and -5 row by row; the long one keeps them, so no
+    // partition goes.
+    let pass = retention::run_once(&s, now).await.unwrap();
+    assert!(pass.ran);
+    assert_eq!(pass.partitions_dropped, 0);
+    assert_eq!((pass.traces, pass.spans), (2, 4));
+    assert_eq!(raw_counts(&owner, short).await, (2, 4));
+    assert_eq!(raw_counts(&owner, long).await, (4, 8));
+    let cutoff = retention::cutoff(now, 3);
+    let old_rollups: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM rollup_hourly WHERE workspace_id = $1 AND bucket < $2",
+    )
+    .bind(short)
+    .bind(cutoff)
+    .fetch_one(&owner)
+    .await
+    .unwrap();
+    assert_eq!(old_rollups, 0);
+    assert_rollups_match_raw(&s, &owner, short).await;
+    assert_rollups_match_raw(&s, &owner, long).await;
+
+    // Both keep 3 days now: the old days' partitions are dropped whole.
+    sqlx::query("UPDATE workspaces SET retention_days = 3 WHERE id = $1")
+        .bind(long)
+        .execute(&owner)
+        .await
+        .unwrap();
+    let pass = retention::run_once(&s, now).await.unwrap();
+    assert!(pass.partitions_dropped >= 2, "{pass:?}");
+    assert_eq!(
+        partitions(owner.clone()).await,
+        before - i64::from(pass.partitions_dropped)
+    );
+    assert_eq!(raw_counts(&owner, long).await, (2, 4));
+    assert_rollups_match_raw(&s, &owner, long).await;
+    common::assert_totals_match_rollups(&owner, long).await;
+
+    // Ingest into a dropped day still works (the partition comes back).
+    let a = ingester(&s, long).await;
+    send(&s, &a, vec![serde_json::json!({"agent_id": "bot", "start_time": now - Duration::days(10), "latency_ms": 5})]).await;
+    assert_eq!(raw_counts(&owner, long).await.0, 3);
+}

@@ -132,6 +132,19 @@ test('dashboard → failed traces → trace → failing span → session, and th
   await expect(page.getByTestId('agent-name')).toHaveText('Support Bot');
   await expect(page.getByTestId('agent-department')).toHaveText('customer care');
 
+  // Delete the failed traces from the list: confirmed, in the background, audited.
+  await page.goto('/traces?status=error');
+  await hydrated(page);
+  await expect(rows).toHaveCount(6);
+  await page.getByTestId('delete-matching').locator('summary').click();
+  await page.getByTestId('delete-confirm').check();
+  await page.getByTestId('delete-submit').click();
+  await expect(page.getByTestId('deletion-row').first()).toHaveAttribute('data-status', 'done');
+  await expect(page.getByTestId('deletion-row').first()).toContainText('6 of 6');
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByTestId('traces-empty')).toBeVisible();
+
   // A trace that does not exist: the 404 page.
   const missing = await page.goto(`/traces/${'0'.repeat(31)}1`);
   expect(missing!.status()).toBe(404);

@@ -142,6 +142,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     pub cache_invalidation_ms: u64,
 
+    /// Seconds between two retention passes (each workspace keeps its `retention_days`; one
+    /// replica at a time runs a pass). 0 turns retention off on this replica.
+    #[arg(long, env = "ARGUS_RETENTION_INTERVAL_SECS", default_value_t = 3_600,
+          value_parser = clap::value_parser!(u64).range(0..=604_800))]
+    pub retention_interval_secs: u64,
+
     /// Log format: `text` for people, `json` for log pipelines.
     #[arg(long, env = "ARGUS_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

@@ -122,6 +122,17 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         Ok(n) => tracing::info!(jobs = n, "resuming re-pricing jobs"),
         Err(e) => tracing::warn!(error = ?e, "cannot list unfinished re-pricing jobs"),
     }
+    match argus_domain::explorer::deletion::resume(&state.services).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(jobs = n, "resuming trace deletions"),
+        Err(e) => tracing::warn!(error = ?e, "cannot list unfinished trace deletions"),
+    }
+    if config.retention_interval_secs > 0 {
+        argus_domain::retention::spawn(
+            &state.services,
+            std::time::Duration::from_secs(config.retention_interval_secs),
+        );
+    }
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),

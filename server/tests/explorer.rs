@@ -308,6 +308,83 @@ async fn a_trace_its_session_and_its_agent_render_and_others_are_404(owner: PgPo
     let res = send(&router, page("/agents/bobs-bot", &token)).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 
+    // Deleting: a viewer may not; the owner deletes the failed traces in the background, and
+    // the audit shows who, what and how many.
+    let post =
+        |uri: &str, body: &str, t: &str| request("POST", uri, body, &Auth::Bearer(t.to_owned()));
+    let res = send(
+        &router,
+        post("/api/v1/traces/delete", "trace_id=nothex", &token),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = send(
+        &router,
+        post(
+            "/api/v1/traces/delete",
+            &format!("trace_id={}", "b".repeat(32)),
+            &token,
+        ),
+    )
+    .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::NOT_FOUND,
+        "Bob's trace is not Ann's to delete"
+    );
+    let res = send(
+        &router,
+        post("/api/v1/traces/delete", "status=error", &token),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let job = body_json(res).await;
+    assert_eq!(job["matched"], 6);
+    assert_eq!(job["filter"], "status=error");
+    let mut done = serde_json::Value::Null;
+    for _ in 0..100 {
+        let list = body_json(
+            send(
+                &router,
+                request(
+                    "GET",
+                    "/api/v1/traces/deletions",
+                    "",
+                    &Auth::Bearer(token.clone()),
+                ),
+            )
+            .await,
+        )
+        .await;
+        if list[0]["status"] == "done" {
+            done = list[0].clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(done["deleted"], 6, "{done}");
+    assert_eq!(done["requested_by_name"], "Ann");
+    let left = body_json(
+        send(
+            &router,
+            request(
+                "GET",
+                "/api/v1/traces?status=error",
+                "",
+                &Auth::Bearer(token.clone()),
+            ),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(left["traces"].as_array().unwrap().len(), 0);
+    let res = send(&router, page(&format!("/traces/{trace}"), &token)).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::NOT_FOUND,
+        "the deleted trace is gone"
+    );
+
     // The agents API: offset pagination with meta.
     let res = send(
         &router,

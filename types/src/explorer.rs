@@ -221,3 +221,25 @@ pub struct AgentPage {
     pub agents: Vec<AgentInfo>,
     pub meta: PageMeta,
 }
+
+/// A deletion of traces (one, or those matching a filter; or the retention job's), with its
+/// progress: the audit of who removed what, when, and how many.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TraceDeletion {
+    pub id: uuid::Uuid,
+    /// Who asked (none: the retention job).
+    pub requested_by: Option<uuid::Uuid>,
+    /// Their name or email, when known.
+    pub requested_by_name: Option<String>,
+    /// The list's query string, or `trace_id=…`.
+    pub filter: String,
+    /// `queued`, `running`, `done` or `failed`.
+    pub status: String,
+    /// The traces matching when it was asked.
+    pub matched: Option<i64>,
+    /// Deleted so far.
+    pub deleted: i64,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}

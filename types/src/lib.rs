@@ -23,7 +23,8 @@ pub use dashboard::{
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use explorer::{
     AgentInfo, AgentPage, PageMeta, SessionDetail, SessionPage, SessionSummary, SessionTurn,
-    SpanDetail, TraceDetail, TraceFilters, TracePage, TraceRow, DEFAULT_PAGE_SIZE, PAGE_SIZES,
+    SpanDetail, TraceDeletion, TraceDetail, TraceFilters, TracePage, TraceRow, DEFAULT_PAGE_SIZE,
+    PAGE_SIZES,
 };
 pub use prices::{PriceJob, Prices, UnpricedModel, WorkspacePrice};
 pub use system::{CacheStatus, DatabaseStatus, DomainCacheStats, SystemStatus};

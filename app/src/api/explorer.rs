@@ -225,3 +225,92 @@ pub async fn update_agent(
     .await?;
     Ok(())
 }
+
+/// `POST /api/v1/traces/delete` (admin): deletes one trace (`trace_id`) or every trace matching
+/// the list's filters (the same parameters as `GET /api/v1/traces`; the default range is the
+/// last 24 hours) in the background. Answers the job; its progress is in
+/// `GET /api/v1/traces/deletions`.
+#[server(prefix = "/api/v1", endpoint = "traces/delete")]
+pub async fn delete_traces(
+    trace_id: Option<String>,
+    range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    dept: Option<String>,
+    env: Option<String>,
+    version: Option<String>,
+    agent: Option<String>,
+    model: Option<String>,
+    status: Option<String>,
+    session: Option<String>,
+    user: Option<String>,
+    min_latency: Option<String>,
+    min_cost: Option<String>,
+    tags: Option<String>,
+    meta: Option<String>,
+    q: Option<String>,
+) -> Result<argus_types::TraceDeletion, AppError> {
+    use argus_domain::explorer::{self, deletion};
+
+    use super::context::{require, services};
+    let access = require(Role::Admin)?;
+    let services = services();
+    let (filter, target) = match trace_id.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        Some(id) => {
+            let id = explorer::trace_id(id)?;
+            (format!("trace_id={id}"), deletion::Target::One(id))
+        }
+        None => {
+            let filters = argus_types::Filters {
+                range,
+                from,
+                to,
+                dept,
+                env,
+                version,
+                agent,
+                model,
+            };
+            let extra = argus_types::TraceFilters {
+                status,
+                session,
+                user,
+                min_latency,
+                min_cost,
+                tags,
+                meta,
+                q,
+                ..Default::default()
+            };
+            let query = explorer::parse(
+                &filters,
+                &extra,
+                services.tokens.cursors(),
+                chrono::Utc::now(),
+            )?;
+            (
+                deletion::describe(&filters, &extra),
+                deletion::Target::Matching(Box::new(query)),
+            )
+        }
+    };
+    let job =
+        deletion::create(&services, access.workspace, access.user(), &filter, &target).await?;
+    deletion::spawn(&services, access.workspace, job.id, target);
+    Ok(job.into())
+}
+
+/// `GET /api/v1/traces/deletions`: the workspace's latest deletions (the audit), with their
+/// progress.
+#[server(prefix = "/api/v1", endpoint = "traces/deletions", input = GetUrl)]
+pub async fn get_deletions() -> Result<Vec<argus_types::TraceDeletion>, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    Ok(
+        argus_domain::explorer::deletion::list(&services(), access.workspace, 20)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    )
+}

@@ -127,6 +127,8 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
         server_fn: false,
         ..TenantEndpoint::read("/api/v1/traces/export")
     },
+    TenantEndpoint::read("/api/v1/traces/deletions"),
+    TenantEndpoint::write("/api/v1/traces/delete", Admin, "trace_id={trace}"),
     TenantEndpoint::read("/api/v1/sessions"),
     TenantEndpoint::read_with("/api/v1/sessions/get", "id={session}"),
     TenantEndpoint::read("/api/v1/agents"),

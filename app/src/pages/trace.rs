@@ -128,6 +128,9 @@ fn TraceView(trace: TraceDetail, selected: Option<String>) -> impl IntoView {
                 <p class="muted"><a href="/traces">"Traces"</a> " / " <code>{t.trace_id.clone()}</code></p>
                 <h1 data-testid="trace-name">{t.name.clone()} " " {super::traces::status_badge_view(&t.status)}</h1>
             </div>
+            <div class="page-actions">
+                <DeleteTrace trace_id=t.trace_id.clone() />
+            </div>
         </div>
         <section class="card kv-grid" data-testid="trace-header">
             <div><span class="muted">"Agent"</span>
@@ -404,5 +407,52 @@ mod tests {
         assert_eq!(parts[1].0.as_deref(), Some("tool call search"));
         let old = serde_json::json!({"role": "user", "content": "hi"});
         assert_eq!(message_parts(&old), vec![(None, "hi".to_owned())]);
+    }
+}
+
+/// For admins: delete this trace (a background job), after an explicit confirmation.
+#[component]
+fn DeleteTrace(trace_id: String) -> impl IntoView {
+    use crate::api::explorer::DeleteTraces;
+    let session = crate::state::session::use_session();
+    let delete = ServerAction::<DeleteTraces>::new();
+    let outcome = move || {
+        delete.value().get().map(|r| match r {
+            Ok(_) => view! {
+                <p class="callout" role="status" data-testid="trace-deleted">
+                    "Deleting this trace. " <a href="/traces">"Back to the traces"</a>
+                </p>
+            }
+            .into_any(),
+            Err(e) => {
+                view! { <p class="callout callout-error" role="alert">{e.message().to_owned()}</p> }
+                    .into_any()
+            }
+        })
+    };
+    view! {
+        <Transition>
+            {move || {
+                let trace_id = trace_id.clone();
+                Suspend::new(async move {
+                    let admin = session.0.await.ok().flatten()
+                        .is_some_and(|s| s.workspace.role >= argus_types::Role::Admin);
+                    admin.then(|| view! {
+                        <details class="danger-zone" data-testid="delete-trace">
+                            <summary>"Delete this trace…"</summary>
+                            <ActionForm action=delete attr:class="form-inline">
+                                <input type="hidden" name="trace_id" value=trace_id />
+                                <label class="checkbox">
+                                    <input type="checkbox" required data-testid="delete-trace-confirm" />
+                                    " Delete it and its spans for good"
+                                </label>
+                                <button type="submit" class="button button-danger button-small" data-testid="delete-trace-submit">"Delete"</button>
+                            </ActionForm>
+                            {outcome}
+                        </details>
+                    })
+                })
+            }}
+        </Transition>
     }
 }

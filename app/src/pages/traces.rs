@@ -74,6 +74,7 @@ pub fn TracesPage() -> impl IntoView {
                 })
             }}
         </Transition>
+        {move || view! { <DeletionPanel query=query.get() /> }}
     }
 }
 
@@ -264,5 +265,120 @@ fn TraceLine(
             {cell("user", "", t.user_id.clone().unwrap_or_default())}
             {cell("tags", "", t.tags.join(", "))}
         </tr>
+    }
+}
+
+/// For admins: delete every trace the list's filters match (a background job), after an
+/// explicit confirmation; and the workspace's latest deletions with their progress.
+#[component]
+pub fn DeletionPanel(query: ParamsMap) -> impl IntoView {
+    use crate::api::explorer::{get_deletions, DeleteTraces};
+    let session = crate::state::session::use_session();
+    let delete = ServerAction::<DeleteTraces>::new();
+    // While a deletion runs its progress refreshes every 2 seconds, else with the page.
+    let running = RwSignal::new(false);
+    let (tick, _) = use_refresh(Signal::derive(move || if running.get() { 2 } else { 30 }));
+    let jobs = Resource::new(
+        move || (delete.version().get(), tick.get()),
+        |_| get_deletions(),
+    );
+    Effect::new(move |_| {
+        if let Some(Ok(list)) = jobs.get() {
+            running.set(
+                list.iter()
+                    .any(|d| d.status == "queued" || d.status == "running"),
+            );
+        }
+    });
+    let keep: Vec<(String, String)> = [
+        "range",
+        "from",
+        "to",
+        "dept",
+        "env",
+        "version",
+        "agent",
+        "model",
+        "status",
+        "session",
+        "user",
+        "min_latency",
+        "min_cost",
+        "tags",
+        "meta",
+        "q",
+    ]
+    .into_iter()
+    .filter_map(|k| query.get(k).map(|v| (k.to_owned(), v)))
+    .collect();
+    let described = if keep.is_empty() {
+        "every trace of the last 24 hours".to_owned()
+    } else {
+        format!(
+            "every trace matching {}",
+            keep.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let error = move || {
+        delete
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| view! { <p class="callout callout-error" role="alert">{e.message().to_owned()}</p> })
+    };
+    view! {
+        <Transition>
+            {move || {
+                let keep = keep.clone();
+                let described = described.clone();
+                Suspend::new(async move {
+                    let admin = session.0.await.ok().flatten()
+                        .is_some_and(|s| s.workspace.role >= argus_types::Role::Admin);
+                    admin.then(|| view! {
+                        <details class="card danger-zone" data-testid="delete-matching">
+                            <summary>"Delete traces…"</summary>
+                            <ActionForm action=delete attr:class="form-inline">
+                                {keep.into_iter().map(|(k, v)| view! { <input type="hidden" name=k value=v /> }).collect_view()}
+                                <p>"Deletes " <strong>{described}</strong>
+                                    ", with their spans; the dashboard's numbers are recomputed. This cannot be undone."</p>
+                                <label class="checkbox">
+                                    <input type="checkbox" required data-testid="delete-confirm" />
+                                    " I understand"
+                                </label>
+                                <button type="submit" class="button button-danger button-small" data-testid="delete-submit">"Delete"</button>
+                            </ActionForm>
+                            {error}
+                        </details>
+                    })
+                })
+            }}
+        </Transition>
+        <Transition>
+            {move || Suspend::new(async move {
+                let list = jobs.await.unwrap_or_default();
+                (!list.is_empty()).then(|| view! {
+                    <section class="card" data-testid="deletions">
+                        <h2>"Deletions"</h2>
+                        <table class="table compact">
+                            <thead><tr><th>"When"</th><th>"Who"</th><th>"What"</th><th>"Status"</th><th class="num">"Deleted"</th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|d| view! {
+                                    <tr data-testid="deletion-row" data-status=d.status.clone()>
+                                        <td class="nowrap">{d.created_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+                                        <td>{d.requested_by_name.clone().unwrap_or_else(|| if d.requested_by.is_none() { "retention".into() } else { "a former member".into() })}</td>
+                                        <td><code>{d.filter.clone()}</code></td>
+                                        <td>{d.status.clone()}{d.error.clone().map(|e| format!(": {e}"))}</td>
+                                        <td class="num">{format!("{} of {}", d.deleted, d.matched.map_or("?".to_owned(), |m| m.to_string()))}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </section>
+                })
+            })}
+        </Transition>
     }
 }

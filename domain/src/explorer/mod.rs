@@ -9,6 +9,7 @@
 
 pub mod agents;
 pub mod cursor;
+pub mod deletion;
 pub mod export;
 pub mod sessions;
 

@@ -63,7 +63,8 @@ impl std::fmt::Debug for Invalidator {
     }
 }
 
-async fn drop_metrics(cache: &Cache, workspace: WorkspaceId) {
+/// Drops a workspace's metric caches now.
+pub(crate) async fn drop_metrics(cache: &Cache, workspace: WorkspaceId) {
     for domain in METRIC_DOMAINS {
         cache
             .invalidate_pattern(&CacheKey::domain_pattern(domain, workspace))

@@ -45,13 +45,23 @@ async fn persist(
         )
         .await?;
     let overrides = crate::pricing::cached_overrides(services, access.workspace).await?;
-    let stored = store::store(
-        &services.pool,
-        access.workspace,
-        spans,
-        &crate::pricing::Pricing::new(&overrides),
-    )
-    .await?;
+    let pricing = crate::pricing::Pricing::new(&overrides);
+    let stored = match store::store(&services.pool, access.workspace, spans, &pricing).await {
+        // Retention (perhaps on another replica) dropped a partition this process knew: forget
+        // what it knew, create what is missing, and try once more.
+        Err(crate::Error::Internal(m)) if m.starts_with(store::MISSING_PARTITION) => {
+            services.partitions.forget_before(chrono::NaiveDate::MAX);
+            services
+                .partitions
+                .ensure(
+                    &services.pool,
+                    spans.iter().map(|s| s.start_time.date_naive()),
+                )
+                .await?;
+            store::store(&services.pool, access.workspace, spans, &pricing).await?
+        }
+        other => other?,
+    };
     if stored.inserted > 0 {
         services
             .invalidator

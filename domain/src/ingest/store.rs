@@ -25,6 +25,10 @@ use crate::pricing::Pricing;
 use crate::tenancy::{self, WorkspaceId};
 use crate::{Error, Result};
 
+/// The start of the error a batch gets when a day partition it needs is missing (dropped by
+/// retention on another replica since this one created it).
+pub const MISSING_PARTITION: &str = "storing spans: a day partition is missing";
+
 /// How far in the future a span may start (clock skew), and how far in the past.
 pub const MAX_FUTURE: Duration = Duration::hours(24);
 pub const MAX_PAST: Duration = Duration::days(3650);
@@ -70,6 +74,14 @@ impl Partitions {
             self.known.lock().expect("partitions lock").insert(day);
         }
         Ok(())
+    }
+
+    /// Forgets the days before `day` (their partitions were dropped: recreated if needed).
+    pub fn forget_before(&self, day: NaiveDate) {
+        self.known
+            .lock()
+            .expect("partitions lock")
+            .retain(|d| *d >= day);
     }
 }
 
@@ -243,7 +255,7 @@ pub async fn store(
     .map_err(|e| match &e {
         // 23514: a day partition is missing (the caller did not ensure it).
         sqlx::Error::Database(db) if db.code().as_deref() == Some("23514") => {
-            Error::Internal(format!("storing spans: {e}"))
+            Error::Internal(format!("{MISSING_PARTITION}: {e}"))
         }
         _ => Error::Database(e),
     })?;

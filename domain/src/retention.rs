@@ -1,0 +1,166 @@
+//! Retention: every workspace keeps its traces for its `retention_days`, then they go.
+//!
+//! A pass, for each workspace, with the cutoff at the start of the UTC day `retention_days`
+//! before today: deletes the spans and traces that started before it (in batches), and the
+//! rollup rows of buckets before it (hourly, daily, workspace totals, metric rollups) — whole
+//! days, so the rollups that remain still equal the raw data that remains. Day partitions of
+//! `spans` wholly before every workspace's cutoff are dropped instead of deleted row by row.
+//!
+//! Several replicas may run the job: a pass runs under a PostgreSQL advisory lock, and a replica
+//! that cannot take it skips the pass.
+
+use std::time::Duration;
+
+use chrono::{DateTime, DurationRound, NaiveDate, TimeDelta, Utc};
+
+use crate::tenancy::{self, WorkspaceId};
+use crate::{Result, Services};
+
+/// The advisory lock key of a retention pass ("argus retention").
+pub const LOCK_KEY: i64 = 0x6172_6775_7372_6574;
+/// Rows deleted per statement.
+pub const BATCH: i64 = 5_000;
+
+/// What one pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// False when another replica held the lock (nothing was done).
+    pub ran: bool,
+    pub workspaces: usize,
+    pub traces: u64,
+    pub spans: u64,
+    pub partitions_dropped: i32,
+}
+
+/// The cutoff for `retention_days` at `now`: the start of the UTC day that many days back.
+pub fn cutoff(now: DateTime<Utc>, retention_days: i32) -> DateTime<Utc> {
+    let today = now.duration_trunc(TimeDelta::days(1)).unwrap_or(now);
+    today - TimeDelta::days(i64::from(retention_days.max(1)))
+}
+
+/// One retention pass over every workspace at `now`.
+pub async fn run_once(services: &Services, now: DateTime<Utc>) -> Result<Pass> {
+    // The lock lives on one connection for the whole pass.
+    let mut lock = services.pool.acquire().await?;
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(LOCK_KEY)
+        .fetch_one(&mut *lock)
+        .await?;
+    if !got {
+        return Ok(Pass::default());
+    }
+    let outcome = pass(services, now).await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(LOCK_KEY)
+        .execute(&mut *lock)
+        .await;
+    outcome
+}
+
+async fn pass(services: &Services, now: DateTime<Utc>) -> Result<Pass> {
+    let workspaces: Vec<(uuid::Uuid, i32)> =
+        sqlx::query_as("SELECT workspace_id, retention_days FROM argus_workspace_retention()")
+            .fetch_all(&services.pool)
+            .await?;
+    let mut done = Pass {
+        ran: true,
+        workspaces: workspaces.len(),
+        ..Pass::default()
+    };
+    // Partitions before the oldest cutoff hold nothing any workspace keeps.
+    if let Some(oldest) = workspaces.iter().map(|(_, days)| cutoff(now, *days)).min() {
+        let before: NaiveDate = oldest.date_naive();
+        done.partitions_dropped = sqlx::query_scalar("SELECT argus_drop_span_partitions($1)")
+            .bind(before)
+            .fetch_one(&services.pool)
+            .await?;
+        if done.partitions_dropped > 0 {
+            services.partitions.forget_before(before);
+        }
+    }
+    for (ws, days) in workspaces {
+        let ws = WorkspaceId(ws);
+        let (traces, spans) = trim(services, ws, cutoff(now, days)).await?;
+        done.traces += traces;
+        done.spans += spans;
+        if traces + spans > 0 {
+            crate::ingest::invalidate::drop_metrics(&services.cache, ws).await;
+        }
+    }
+    Ok(done)
+}
+
+/// Deletes one workspace's data before `cutoff` (a UTC midnight). Returns (traces, spans).
+pub async fn trim(
+    services: &Services,
+    ws: WorkspaceId,
+    cutoff: DateTime<Utc>,
+) -> Result<(u64, u64)> {
+    let mut traces = 0;
+    let mut spans = 0;
+    // By key, in batches (a ctid is not unique across the partitions of spans).
+    for (table, key, counter) in [
+        ("spans", "trace_id, span_id, start_time", &mut spans),
+        ("traces", "trace_id", &mut traces),
+    ] {
+        loop {
+            let mut tx = tenancy::begin(&services.pool, ws).await?;
+            let n = sqlx::query(&format!(
+                "DELETE FROM {table} WHERE workspace_id = $1 AND start_time < $2 AND ({key}) IN \
+                   (SELECT {key} FROM {table} WHERE workspace_id = $1 AND start_time < $2 LIMIT $3)"
+            ))
+            .bind(ws)
+            .bind(cutoff)
+            .bind(BATCH)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            *counter += n;
+            if n < BATCH as u64 {
+                break;
+            }
+        }
+    }
+    let mut tx = tenancy::begin(&services.pool, ws).await?;
+    for table in [
+        "rollup_hourly",
+        "rollup_daily",
+        "rollup_total_hourly",
+        "rollup_total_daily",
+        "metric_rollup_hourly",
+        "metric_rollup_daily",
+    ] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE workspace_id = $1 AND bucket < $2"
+        ))
+        .bind(ws)
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok((traces, spans))
+}
+
+/// Runs a pass every `every` (the first after one `every`), for as long as the process lives.
+pub fn spawn(services: &Services, every: Duration) {
+    let services = services.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match run_once(&services, Utc::now()).await {
+                Ok(p) if p.ran => tracing::info!(
+                    traces = p.traces,
+                    spans = p.spans,
+                    partitions = p.partitions_dropped,
+                    "retention pass"
+                ),
+                Ok(_) => tracing::debug!("retention pass skipped: another replica runs it"),
+                Err(e) => tracing::error!(error = %e, "retention pass failed"),
+            }
+        }
+    });
+}
