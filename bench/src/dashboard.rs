@@ -249,7 +249,7 @@ where
     Ok(out)
 }
 
-fn services(pool: PgPool, cache: Cache) -> Services {
+pub(crate) fn services(pool: PgPool, cache: Cache) -> Services {
     Services::new(
         pool,
         cache,

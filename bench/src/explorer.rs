@@ -3,7 +3,6 @@
 //! against OFFSET at the same depths, free-text search, and the export's rows/s and memory.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -62,21 +61,7 @@ fn services(pool: PgPool) -> Services {
         },
         None,
     );
-    Services::new(
-        pool,
-        cache,
-        Arc::new(argus_domain::system::SystemInfo {
-            version: "bench",
-            environment: "bench".into(),
-            started_at: Utc::now(),
-            database_url_masked: String::new(),
-        }),
-        Arc::new(argus_domain::token::TokenKeys::new(
-            &SecretString::from("bench-secret-0123456789-abcdef-0123456789".to_owned()),
-            &[],
-            Duration::from_secs(3600),
-        )),
-    )
+    crate::dashboard::services(pool, cache)
 }
 
 /// Days of generated traces (the newest) that get search text: rewriting every row of 10 M

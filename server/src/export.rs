@@ -25,34 +25,18 @@ pub async fn traces(
     let caller = caller.map_or(Caller::Anonymous, |Extension(c)| c);
     let access = caller.access().cloned().map_err(HttpError)?;
     access.require(Role::Viewer)?;
-    let mut p: HashMap<String, String> =
+    let p: HashMap<String, String> =
         url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
             .into_owned()
             .collect();
-    let mut take = |k: &str| p.remove(k);
-    let format = export::Format::parse(take("format").as_deref())?;
-    let filters = Filters {
-        range: take("range"),
-        from: take("from"),
-        to: take("to"),
-        dept: take("dept"),
-        env: take("env"),
-        version: take("version"),
-        agent: take("agent"),
-        model: take("model"),
-    };
+    let get = |k: &str| p.get(k).cloned();
+    let format = export::Format::parse(get("format").as_deref())?;
+    let filters = Filters::from_lookup(get);
+    // Every page, in the list's order: no cursor, no page size.
     let extra = TraceFilters {
-        status: take("status"),
-        session: take("session"),
-        user: take("user"),
-        min_latency: take("min_latency"),
-        min_cost: take("min_cost"),
-        tags: take("tags"),
-        meta: take("meta"),
-        q: take("q"),
-        sort: take("sort"),
         limit: None,
         cursor: None,
+        ..TraceFilters::from_lookup(get)
     };
     let services = state.services.clone();
     let query = explorer::parse(

@@ -31,6 +31,21 @@ pub struct Filters {
 }
 
 impl Filters {
+    /// The filters named in a query string, given a lookup of its parameters (blank is unset).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Filters {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        Filters {
+            range: get("range"),
+            from: get("from"),
+            to: get("to"),
+            dept: get("dept"),
+            env: get("env"),
+            version: get("version"),
+            agent: get("agent"),
+            model: get("model"),
+        }
+    }
+
     /// The set filters as `(name, value)` pairs, in URL order.
     pub fn pairs(&self) -> Vec<(&'static str, &str)> {
         [

@@ -48,6 +48,24 @@ pub struct TraceFilters {
 }
 
 impl TraceFilters {
+    /// The list's parameters in a query string, given a lookup (blank is unset).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> TraceFilters {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        TraceFilters {
+            status: get("status"),
+            session: get("session"),
+            user: get("user"),
+            min_latency: get("min_latency"),
+            min_cost: get("min_cost"),
+            tags: get("tags"),
+            meta: get("meta"),
+            q: get("q"),
+            sort: get("sort"),
+            limit: get("limit"),
+            cursor: get("cursor"),
+        }
+    }
+
     /// The parameters and their values, in URL order (the cursor last).
     pub fn pairs(&self) -> Vec<(&'static str, &str)> {
         [

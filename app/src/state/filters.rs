@@ -15,35 +15,12 @@ pub const FILTERS_STORAGE_KEY: &str = "argus.filters";
 
 /// The filters in a query string; blank values are unset.
 pub fn from_query(q: &ParamsMap) -> Filters {
-    let get = |k: &str| q.get(k).filter(|v| !v.trim().is_empty());
-    Filters {
-        range: get("range"),
-        from: get("from"),
-        to: get("to"),
-        dept: get("dept"),
-        env: get("env"),
-        version: get("version"),
-        agent: get("agent"),
-        model: get("model"),
-    }
+    Filters::from_lookup(|k| q.get(k))
 }
 
 /// The traces list's own parameters in a query string; blank values are unset.
 pub fn trace_filters(q: &ParamsMap) -> argus_types::TraceFilters {
-    let get = |k: &str| q.get(k).filter(|v| !v.trim().is_empty());
-    argus_types::TraceFilters {
-        status: get("status"),
-        session: get("session"),
-        user: get("user"),
-        min_latency: get("min_latency"),
-        min_cost: get("min_cost"),
-        tags: get("tags"),
-        meta: get("meta"),
-        q: get("q"),
-        sort: get("sort"),
-        limit: get("limit"),
-        cursor: get("cursor"),
-    }
+    argus_types::TraceFilters::from_lookup(|k| q.get(k))
 }
 
 /// The current filters, from the URL.

@@ -322,26 +322,12 @@ pub fn target_of(services: &Services, filter: &str) -> Result<Target> {
     if let Some(id) = get("trace_id") {
         return Ok(Target::One(super::trace_id(&id)?));
     }
-    let filters = Filters {
-        range: get("range"),
-        from: get("from"),
-        to: get("to"),
-        dept: get("dept"),
-        env: get("env"),
-        version: get("version"),
-        agent: get("agent"),
-        model: get("model"),
-    };
+    let filters = Filters::from_lookup(get);
     let extra = TraceFilters {
-        status: get("status"),
-        session: get("session"),
-        user: get("user"),
-        min_latency: get("min_latency"),
-        min_cost: get("min_cost"),
-        tags: get("tags"),
-        meta: get("meta"),
-        q: get("q"),
-        ..TraceFilters::default()
+        sort: None,
+        limit: None,
+        cursor: None,
+        ..TraceFilters::from_lookup(get)
     };
     let q = super::parse(&filters, &extra, services.tokens.cursors(), Utc::now())?;
     Ok(Target::Matching(Box::new(q)))

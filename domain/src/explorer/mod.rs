@@ -262,23 +262,21 @@ fn sort_column(sort: Sort) -> &'static str {
     }
 }
 
-/// `WHERE …` for the query's filters (not its cursor), on `traces t`.
-pub(crate) fn push_filters<'a>(
+/// `WHERE` the workspace, the window and the dashboard's dimension filters, on `traces t`.
+pub(crate) fn push_window<'a>(
     b: &mut QueryBuilder<'a, Postgres>,
     ws: WorkspaceId,
-    q: &'a TraceQuery,
+    w: &'a Resolved,
 ) {
     b.push(" WHERE t.workspace_id = ").push_bind(ws);
-    b.push(" AND t.start_time >= ").push_bind(q.window.from);
-    b.push(" AND t.start_time < ").push_bind(q.window.to);
-    let d = &q.window.dims;
+    b.push(" AND t.start_time >= ").push_bind(w.from);
+    b.push(" AND t.start_time < ").push_bind(w.to);
+    let d = &w.dims;
     for (col, v) in [
         ("t.department", &d.dept),
         ("t.environment", &d.env),
         ("t.version", &d.version),
         ("t.agent", &d.agent),
-        ("t.session_id", &q.session),
-        ("t.user_id", &q.user),
     ] {
         if let Some(v) = v {
             b.push(format!(" AND {col} = ")).push_bind(v);
@@ -288,6 +286,37 @@ pub(crate) fn push_filters<'a>(
         b.push(" AND t.models @> ARRAY[")
             .push_bind(m)
             .push("]::text[]");
+    }
+}
+
+/// `WHERE …` for the query's filters (not its cursor), on `traces t`.
+pub(crate) fn push_filters<'a>(
+    b: &mut QueryBuilder<'a, Postgres>,
+    ws: WorkspaceId,
+    q: &'a TraceQuery,
+) {
+    push_filters_but_search(b, ws, q);
+    push_search(b, q);
+}
+
+fn push_search<'a>(b: &mut QueryBuilder<'a, Postgres>, q: &'a TraceQuery) {
+    if let Some(s) = &q.search {
+        b.push(" AND t.search @@ websearch_to_tsquery('simple', ")
+            .push_bind(s)
+            .push(")");
+    }
+}
+
+fn push_filters_but_search<'a>(
+    b: &mut QueryBuilder<'a, Postgres>,
+    ws: WorkspaceId,
+    q: &'a TraceQuery,
+) {
+    push_window(b, ws, &q.window);
+    for (col, v) in [("t.session_id", &q.session), ("t.user_id", &q.user)] {
+        if let Some(v) = v {
+            b.push(format!(" AND {col} = ")).push_bind(v);
+        }
     }
     match q.errors {
         Some(true) => b.push(" AND t.error_count > 0"),
@@ -311,11 +340,22 @@ pub(crate) fn push_filters<'a>(
             .push(" = ")
             .push_bind(v);
     }
-    if let Some(s) = &q.search {
-        b.push(" AND t.search @@ websearch_to_tsquery('simple', ")
-            .push_bind(s)
-            .push(")");
-    }
+}
+
+/// Rows a search first looks for its page among (in the sort's order) before it reads all of
+/// its matches through the text index instead.
+const SEARCH_SCAN: i64 = 10_000;
+
+/// How a page is read.
+#[derive(Clone, Copy, PartialEq)]
+enum Plan {
+    /// Down the sort's index (no free text).
+    Ordered,
+    /// Free text, common words: the first [`SEARCH_SCAN`] rows down the sort's index, their
+    /// text tested; a full page from them is the right page.
+    Scan,
+    /// Free text, rare words: every match through the GIN index, then sorted.
+    Matches,
 }
 
 /// Up to `limit` rows from `position` (or the top) in the query's order.
@@ -326,10 +366,42 @@ pub(crate) async fn fetch_page(
     position: Option<&Position>,
     limit: i64,
 ) -> Result<Vec<Row>> {
+    let mut tx = tenancy::begin(&services.pool, ws).await?;
+    let plan = if q.search.is_some() {
+        Plan::Scan
+    } else {
+        Plan::Ordered
+    };
+    let mut b = page_query(ws, q, position, limit, plan)?;
+    let mut rows: Vec<Row> = b.build_query_as().fetch_all(&mut *tx).await?;
+    if plan == Plan::Scan && (rows.len() as i64) < limit {
+        let mut b = page_query(ws, q, position, limit, Plan::Matches)?;
+        rows = b.build_query_as().fetch_all(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(rows)
+}
+
+fn page_query<'a>(
+    ws: WorkspaceId,
+    q: &'a TraceQuery,
+    position: Option<&Position>,
+    limit: i64,
+    plan: Plan,
+) -> Result<QueryBuilder<'a, Postgres>> {
     let col = sort_column(q.sort);
-    let mut b = QueryBuilder::new(format!("SELECT {ROW_COLUMNS} FROM traces t"));
-    push_filters(&mut b, ws, q);
     let before = position.is_some_and(|p| p.direction == Direction::Before);
+    let order = if before { "ASC" } else { "DESC" };
+    let order_by = format!(" ORDER BY {col} {order}, t.trace_id {order}");
+    let mut b = QueryBuilder::new(match plan {
+        Plan::Ordered => format!("SELECT {ROW_COLUMNS} FROM traces t"),
+        Plan::Scan => format!("SELECT * FROM (SELECT {ROW_COLUMNS}, t.search FROM traces t"),
+        Plan::Matches => format!("WITH t AS MATERIALIZED (SELECT {ROW_COLUMNS} FROM traces t"),
+    });
+    push_filters_but_search(&mut b, ws, q);
+    if plan != Plan::Scan {
+        push_search(&mut b, q);
+    }
     if let Some(p) = position {
         let op = if before { ">" } else { "<" };
         b.push(format!(" AND ({col}, t.trace_id) {op} ("));
@@ -346,15 +418,18 @@ pub(crate) async fn fetch_page(
         }
         b.push(", ").push_bind(p.trace_id.clone()).push(")");
     }
-    let order = if before { "ASC" } else { "DESC" };
-    b.push(format!(
-        " ORDER BY {col} {order}, t.trace_id {order} LIMIT "
-    ))
-    .push_bind(limit);
-    let mut tx = tenancy::begin(&services.pool, ws).await?;
-    let rows: Vec<Row> = b.build_query_as().fetch_all(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(rows)
+    match plan {
+        Plan::Ordered => {}
+        Plan::Scan => {
+            b.push(format!("{order_by} LIMIT {SEARCH_SCAN}) t WHERE true"));
+            push_search(&mut b, q);
+        }
+        Plan::Matches => {
+            b.push(") SELECT * FROM t");
+        }
+    }
+    b.push(format!("{order_by} LIMIT ")).push_bind(limit);
+    Ok(b)
 }
 
 fn bad_cursor() -> Error {

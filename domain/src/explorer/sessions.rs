@@ -52,27 +52,8 @@ const SUMMARY: &str = "SELECT t.session_id, min(t.start_time) AS first_seen, \
     FROM traces t";
 
 fn push_window<'a>(b: &mut QueryBuilder<'a, Postgres>, ws: WorkspaceId, q: &'a Resolved) {
-    b.push(" WHERE t.workspace_id = ").push_bind(ws);
-    b.push(" AND t.session_id IS NOT NULL AND t.start_time >= ")
-        .push_bind(q.from)
-        .push(" AND t.start_time < ")
-        .push_bind(q.to);
-    let d = &q.dims;
-    for (col, v) in [
-        ("t.department", &d.dept),
-        ("t.environment", &d.env),
-        ("t.version", &d.version),
-        ("t.agent", &d.agent),
-    ] {
-        if let Some(v) = v {
-            b.push(format!(" AND {col} = ")).push_bind(v);
-        }
-    }
-    if let Some(m) = &d.model {
-        b.push(" AND t.models @> ARRAY[")
-            .push_bind(m)
-            .push("]::text[]");
-    }
+    super::push_window(b, ws, q);
+    b.push(" AND t.session_id IS NOT NULL");
 }
 
 /// The sessions active in the window (by their last trace, newest first), `page` from 1.
