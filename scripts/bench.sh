@@ -54,6 +54,24 @@ start_server() {
   return 1
 }
 
+# The dashboard benchmark's database (kept between runs: generating 10 M traces takes minutes;
+# short runs use another, so they never replace the full data set), migrated, and its
+# workspace: sets DATABASE_URL and workspace.
+dashboard_workspace() {
+  db=argus_bench_dashboard
+  [ "${ARGUS_BENCH_SHORT:-0}" = 1 ] && db=argus_bench_dashboard_short
+  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
+  psql -q "$ADMIN_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" \
+    | grep -q 1 || psql -q "$ADMIN_URL" -c "CREATE DATABASE $db"
+  "$ARGUS" migrate >/dev/null
+  workspace=$(psql -q "$DATABASE_URL" -tAc "SELECT id FROM workspaces WHERE name = 'Bench dashboard' LIMIT 1")
+  if [ -z "$workspace" ]; then
+    out=$(printf 'bench-password-123\n' | "$ARGUS" user create --email bench@argus.local \
+      --name Bench --workspace 'Bench dashboard')
+    workspace=$(sed -n 's/^workspace_id=//p' <<<"$out")
+  fi
+}
+
 if [ "$which" = all ] || [ "$which" = ingest ]; then
   echo "==> ingest benchmark" >&2
   start_server
@@ -68,20 +86,7 @@ fi
 
 if [ "$which" = all ] || [ "$which" = dashboard ]; then
   echo "==> dashboard benchmark" >&2
-  # Its own database, kept between runs: generating 10 M traces takes minutes (short runs
-  # use another, so they never replace the full data set).
-  db=argus_bench_dashboard
-  [ "${ARGUS_BENCH_SHORT:-0}" = 1 ] && db=argus_bench_dashboard_short
-  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
-  psql -q "$ADMIN_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" \
-    | grep -q 1 || psql -q "$ADMIN_URL" -c "CREATE DATABASE $db"
-  "$ARGUS" migrate >/dev/null
-  workspace=$(psql -q "$DATABASE_URL" -tAc "SELECT id FROM workspaces WHERE name = 'Bench dashboard' LIMIT 1")
-  if [ -z "$workspace" ]; then
-    out=$(printf 'bench-password-123\n' | "$ARGUS" user create --email bench@argus.local \
-      --name Bench --workspace 'Bench dashboard')
-    workspace=$(sed -n 's/^workspace_id=//p' <<<"$out")
-  fi
+  dashboard_workspace
   ARGUS_BENCH_API_KEY=$("$ARGUS" apikey create --workspace "$workspace" --name bench --scopes ingest)
   export ARGUS_BENCH_API_KEY
   "$ARGUS" serve &
@@ -102,19 +107,8 @@ fi
 
 if [ "$which" = all ] || [ "$which" = explorer ]; then
   echo "==> explorer benchmark" >&2
-  # The dashboard benchmark's database and workspace (generated there, or here if missing).
-  db=argus_bench_dashboard
-  [ "${ARGUS_BENCH_SHORT:-0}" = 1 ] && db=argus_bench_dashboard_short
-  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
-  psql -q "$ADMIN_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" \
-    | grep -q 1 || psql -q "$ADMIN_URL" -c "CREATE DATABASE $db"
-  "$ARGUS" migrate >/dev/null
-  workspace=$(psql -q "$DATABASE_URL" -tAc "SELECT id FROM workspaces WHERE name = 'Bench dashboard' LIMIT 1")
-  if [ -z "$workspace" ]; then
-    out=$(printf 'bench-password-123\n' | "$ARGUS" user create --email bench@argus.local \
-      --name Bench --workspace 'Bench dashboard')
-    workspace=$(sed -n 's/^workspace_id=//p' <<<"$out")
-  fi
+  # The dashboard benchmark's workspace (its traces generated there, or here if missing).
+  dashboard_workspace
   record=(--markdown BENCHMARKS.md)
   [ "${ARGUS_BENCH_RECORD:-1}" = 0 ] && record=()
   short=()
