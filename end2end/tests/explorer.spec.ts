@@ -62,6 +62,13 @@ test('dashboard → failed traces → trace → failing span → session, and th
   });
   expect(res.status()).toBe(200);
 
+  // A bar of the requests chart opens its step's traces.
+  await page.goto('/');
+  await hydrated(page);
+  await page.locator('[data-testid="chart-bar-link"]:not([aria-label*=": 0 requests"])').last().click({ force: true });
+  await expect(page).toHaveURL(/\/traces\?from=.*&to=/);
+  await expect(page.getByTestId('trace-row').first()).toBeVisible();
+
   // 1. The error-rate KPI opens the failed traces.
   await page.goto('/');
   await hydrated(page);

@@ -222,6 +222,25 @@ async fn a_trace_its_session_and_its_agent_render_and_others_are_404(owner: PgPo
 
     // Dashboard → list: the error-rate KPI links to the failed traces.
     let home = body_text(send(&router, page("/?dept=support", &token)).await).await;
+    // … and each bar of the requests chart to its step's traces.
+    let bars = attrs(&home, "chart-bar-link", "href");
+    let labels = attrs(&home, "chart-bar-link", "aria-label");
+    assert_eq!(bars.len(), labels.len());
+    let (bar, _) = bars
+        .iter()
+        .zip(&labels)
+        .rfind(|(_, l)| !l.contains(": 0 requests"))
+        .expect("a bar with requests");
+    let bar = bar.replace("&amp;", "&");
+    assert!(
+        bar.starts_with("/traces?from=") && bar.ends_with("&dept=support"),
+        "{bar}"
+    );
+    let html = body_text(send(&router, page(&bar, &token)).await).await;
+    assert!(
+        !attrs(&html, "trace-row", "data-trace-id").is_empty(),
+        "the newest step holds traces"
+    );
     let kpi_links = attrs(&home, "kpi-traces", "href");
     assert!(
         kpi_links.contains(&"/traces?dept=support&amp;status=error".to_owned()),

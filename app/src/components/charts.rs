@@ -53,7 +53,15 @@ fn time_label(t: DateTime<Utc>, step_seconds: i64) -> String {
 /// Requests (bars) and errors (red bars in front) per step, with a y axis in requests and the
 /// first, middle and last times on the x axis.
 #[component]
-pub fn RequestsChart(points: Vec<SeriesPoint>, step_seconds: i64, title: String) -> impl IntoView {
+pub fn RequestsChart(
+    points: Vec<SeriesPoint>,
+    step_seconds: i64,
+    title: String,
+    /// With the filters' query (`dept=support&…`, may be empty): each bar links to the traces
+    /// of its step.
+    #[prop(optional)]
+    traces: Option<String>,
+) -> impl IntoView {
     const W: f64 = 600.0;
     const H: f64 = 180.0;
     const LEFT: f64 = 48.0;
@@ -102,13 +110,24 @@ pub fn RequestsChart(points: Vec<SeriesPoint>, step_seconds: i64, title: String)
                     format::thousands(p.requests.max(0) as u64),
                     format::thousands(p.errors.max(0) as u64)
                 );
+                let href = traces.as_ref().map(|dims| {
+                    let stamp = |t: DateTime<Utc>| {
+                        argus_types::encode(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    };
+                    let to = p.t + chrono::Duration::seconds(step_seconds);
+                    let sep = if dims.is_empty() { "" } else { "&" };
+                    format!("/traces?from={}&to={}{sep}{dims}", stamp(p.t), stamp(to))
+                });
+                // Inside <g>, `a` is SVG's link: the whole bar opens its step's traces.
                 view! {
                     <g class="bar">
-                        <title>{tip}</title>
-                        <rect class="bar-requests" x=x + 0.5 y=y(p.requests as f64)
-                            width=(bar_w - 1.0).max(0.5) height=plot_h - y(p.requests as f64)></rect>
-                        <rect class="bar-errors" x=x + 0.5 y=y(p.errors as f64)
-                            width=(bar_w - 1.0).max(0.5) height=plot_h - y(p.errors as f64)></rect>
+                        <a href=href.clone() data-testid="chart-bar-link" aria-label=tip.clone()>
+                            <title>{tip.clone()}</title>
+                            <rect class="bar-requests" x=x + 0.5 y=y(p.requests as f64)
+                                width=(bar_w - 1.0).max(0.5) height=plot_h - y(p.requests as f64)></rect>
+                            <rect class="bar-errors" x=x + 0.5 y=y(p.errors as f64)
+                                width=(bar_w - 1.0).max(0.5) height=plot_h - y(p.errors as f64)></rect>
+                        </a>
                     </g>
                 }
             }).collect_view()}

@@ -12,6 +12,7 @@ use crate::api::explorer::{get_agent, get_agents, UpdateAgent};
 use crate::api::metrics::get_home_kpis;
 use crate::components::page::{DataHeader, LoadError};
 use crate::format;
+use crate::pages::home::KpiCard;
 use crate::pages::not_found::NotFound;
 use crate::pages::sessions::Pager;
 use crate::state::filters::{href, use_refresh, with_param};
@@ -164,19 +165,17 @@ fn AgentView(agent: AgentInfo, update: ServerAction<UpdateAgent>) -> impl IntoVi
             <a class="button button-secondary button-small" href=dashboard>"Dashboard for this agent"</a>
         </p>
         <Transition fallback=|| view! { <div class="kpi-grid skeleton" aria-busy="true"></div> }>
-            {move || Suspend::new(async move {
+            {move || {
+                let filters = filters.clone();
+                Suspend::new(async move {
                 kpis.await.ok().map(|k| view! {
+                    <p class="muted">{k.window.label.clone()}</p>
                     <div class="kpi-grid" data-testid="agent-kpis">
-                        {k.kpis.into_iter().map(|kpi| view! {
-                            <section class="card kpi" data-testid=format!("kpi-{}", kpi.key)>
-                                <h3>{kpi.label.clone()}</h3>
-                                <p class="kpi-value">{format::value(kpi.unit, kpi.value)}</p>
-                                <p class="kpi-change muted">{format!("{} · {}", format::change(kpi.value, kpi.previous), k.window.label)}</p>
-                            </section>
-                        }).collect_view()}
+                        {k.kpis.into_iter().map(|kpi| view! { <KpiCard kpi filters=filters.clone() /> }).collect_view()}
                     </div>
                 })
-            })}
+                })
+            }}
         </Transition>
         <Transition>
             {move || {

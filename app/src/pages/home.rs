@@ -89,7 +89,8 @@ pub fn HomePage() -> impl IntoView {
                         Err(e) => view! { <LoadError error=e /> }.into_any(),
                         Ok(h) => view! {
                             <RequestsChart points=h.series.points step_seconds=h.series.window.step_seconds
-                                title=format!("Requests and errors, {}", h.series.window.label) />
+                                title=format!("Requests and errors, {}", h.series.window.label)
+                                traces=Filters { range: None, from: None, to: None, ..filters.get_untracked() }.to_query() />
                         }.into_any(),
                     }
                 })}
@@ -130,8 +131,10 @@ pub fn kpi_traces(key: &str, f: &Filters) -> String {
     }
 }
 
+/// One KPI card: value, change against the previous period, sparkline; its title opens the
+/// traces behind it.
 #[component]
-fn KpiCard(kpi: Kpi, filters: Filters) -> impl IntoView {
+pub fn KpiCard(kpi: Kpi, filters: Filters) -> impl IntoView {
     let traces = kpi_traces(&kpi.key, &filters);
     let change = format::change(kpi.value, kpi.previous);
     let tone = match (rise_is_bad(&kpi.key), kpi.value, kpi.previous) {
