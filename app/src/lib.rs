@@ -17,6 +17,7 @@ use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use crate::components::layout::Layout;
+use crate::pages::account::{AccountPage, InvitePage, ResetPasswordPage};
 use crate::pages::agents::{AgentDetailPage, AgentsPage};
 use crate::pages::auth::{LoginPage, SignUpPage};
 use crate::pages::cost::CostPage;
@@ -109,6 +110,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=LoginPage />
                     <Route path=path!("/signup") view=SignUpPage />
+                    <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async />
+                    <Route path=path!("/reset-password") view=ResetPasswordPage />
+                    <Route path=path!("/settings/account") view=AccountPage ssr=SsrMode::Async />
                     <Route path=path!("/settings") view=|| view! { <Redirect path="/settings/api-keys" /> } />
                     <Route path=path!("/settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async />
                     <Route path=path!("/settings/members") view=MembersPage ssr=SsrMode::Async />

@@ -29,6 +29,8 @@ pub struct Access {
     pub principal: Principal,
     /// The user's role; for an API key, Admin with the `admin` scope, else Viewer.
     pub role: Role,
+    /// The session a user's token belongs to (`None` for an API key).
+    pub session: Option<Uuid>,
 }
 
 impl Access {
@@ -103,6 +105,10 @@ pub async fn from_session(services: &Services, token: &str) -> Result<Access> {
     let claims = services.tokens.verify(token)?;
     let workspace = WorkspaceId(claims.workspace_id);
     let user = UserId(claims.sub);
+    // A session ended by log-out, a password change or "sign out everywhere".
+    if !crate::user_sessions::is_live(services, user, claims.sid).await? {
+        return Err(Error::InvalidCredentials);
+    }
     let role = workspaces::cached_role_of(services, workspace, user)
         .await?
         .ok_or(Error::InvalidCredentials)?;
@@ -110,6 +116,7 @@ pub async fn from_session(services: &Services, token: &str) -> Result<Access> {
         workspace,
         principal: Principal::User(user),
         role,
+        session: Some(claims.sid),
     })
 }
 
@@ -134,6 +141,7 @@ pub async fn from_api_key(services: &Services, key: &str) -> Result<Access> {
             scopes: verified.scopes,
         },
         role,
+        session: None,
     })
 }
 
@@ -178,6 +186,7 @@ mod tests {
                 scopes: scopes.to_vec(),
             },
             role: Role::Viewer,
+            session: None,
         }
     }
 
@@ -186,6 +195,7 @@ mod tests {
             workspace: WorkspaceId(Uuid::nil()),
             principal: Principal::User(UserId(Uuid::nil())),
             role,
+            session: None,
         }
     }
 

@@ -410,20 +410,27 @@ pub struct Loaded {
 pub async fn ensure_workspace(
     services: &crate::Services,
 ) -> crate::Result<(crate::identity::UserId, crate::tenancy::WorkspaceId)> {
-    use crate::identity::{self, Email};
+    use crate::identity::{self, Email, Password};
     let email = Email::parse(DEMO_EMAIL)?;
     let user = match identity::user_by_email(&services.pool, &email).await? {
         Some(user) => user,
         None => {
-            crate::session::sign_up(
-                services,
-                DEMO_EMAIL,
+            let password = Password::parse(DEMO_PASSWORD)?;
+            match identity::sign_up(
+                &services.pool,
+                &email,
                 "Demo User",
-                DEMO_PASSWORD,
+                &password,
                 DEMO_WORKSPACE,
             )
             .await?
-            .user
+            {
+                Some(made) => made.user,
+                // Created meanwhile by another process.
+                None => identity::user_by_email(&services.pool, &email)
+                    .await?
+                    .ok_or_else(|| crate::Error::not_found("demo user"))?,
+            }
         }
     };
     let workspaces = crate::workspaces::for_user(&services.pool, user).await?;
@@ -475,6 +482,7 @@ pub async fn load(
             let exported = crate::ingest::export_traces(
                 services,
                 &access,
+                &mut services.ingest_gate.admit(access.workspace),
                 &body,
                 Some("application/x-protobuf"),
                 None,

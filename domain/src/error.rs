@@ -43,6 +43,12 @@ pub enum Error {
     UnsupportedMediaType(String),
     #[error("request body larger than {limit_bytes} bytes")]
     PayloadTooLarge { limit_bytes: u64 },
+    /// A body within the byte limit that holds more than one request may (413).
+    #[error("{0}")]
+    TooLarge(String),
+    /// The client did not send its request body in time (408).
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("rate limit exceeded, retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("{0}")]
@@ -84,7 +90,8 @@ impl Error {
             Error::InvalidInput { .. } => ErrorCode::InvalidInput,
             Error::MissingField { .. } => ErrorCode::MissingRequiredField,
             Error::InvalidFormat { .. } => ErrorCode::InvalidFormat,
-            Error::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Error::PayloadTooLarge { .. } | Error::TooLarge(_) => ErrorCode::PayloadTooLarge,
+            Error::RequestTimeout(_) => ErrorCode::RequestTimeout,
             Error::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             Error::RateLimited { .. } => ErrorCode::RateLimitExceeded,
             Error::Unavailable(_) | Error::Overloaded { .. } => ErrorCode::ServiceUnavailable,

@@ -150,7 +150,81 @@ pub fn slugify(name: &str) -> String {
     }
 }
 
-/// Creates a user and a first workspace they own, in one transaction.
+/// Password hashes running at once, and how many of them sign-ups may hold: a flood of
+/// sign-ups (each an argon2 hash on the blocking pool) can never take every permit, so
+/// log-ins keep their share.
+#[derive(Debug)]
+pub struct Hashing {
+    all: tokio::sync::Semaphore,
+    signups: tokio::sync::Semaphore,
+}
+
+/// How long a log-in waits for a hashing permit before it is answered 503.
+const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Hashing {
+    /// `permits` hashes at once (at least 2), half of them at most for sign-ups.
+    pub fn new(permits: usize) -> Hashing {
+        let permits = permits.max(2);
+        Hashing {
+            all: tokio::sync::Semaphore::new(permits),
+            signups: tokio::sync::Semaphore::new(permits / 2),
+        }
+    }
+
+    fn busy() -> Error {
+        Error::Overloaded {
+            retry_after_secs: 1,
+        }
+    }
+
+    /// A permit to check or set a password (log-in, password change), waiting a little.
+    pub async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        tokio::time::timeout(HASH_WAIT, self.all.acquire())
+            .await
+            .map_err(|_| Hashing::busy())?
+            .map_err(|_| Hashing::busy())
+    }
+
+    /// A permit for a sign-up: refused at once when sign-ups hold their share already.
+    pub async fn signup_permit(
+        &self,
+    ) -> Result<(
+        tokio::sync::SemaphorePermit<'_>,
+        tokio::sync::SemaphorePermit<'_>,
+    )> {
+        let signup = self.signups.try_acquire().map_err(|_| Hashing::busy())?;
+        Ok((signup, self.permit().await?))
+    }
+}
+
+impl Default for Hashing {
+    fn default() -> Self {
+        Hashing::new(4)
+    }
+}
+
+/// Inserts a user; `None` when the email has an account already (nothing changes then).
+pub(crate) async fn insert_user(
+    conn: &mut sqlx::PgConnection,
+    email: &Email,
+    name: &str,
+    hash: &str,
+) -> Result<Option<UserId>> {
+    let user: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3) \
+         ON CONFLICT (lower(email)) DO NOTHING RETURNING id",
+    )
+    .bind(email.as_str())
+    .bind(name)
+    .bind(hash)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(user.map(UserId))
+}
+
+/// Creates a user and a first workspace they own, in one transaction. `None` when the email
+/// has an account already: the password is hashed all the same, so that case takes as long.
 #[tracing::instrument(skip_all)]
 pub async fn sign_up(
     pool: &PgPool,
@@ -158,37 +232,50 @@ pub async fn sign_up(
     name: &str,
     password: &Password,
     workspace_name: &str,
-) -> Result<SignedUp> {
+) -> Result<Option<SignedUp>> {
     let name = crate::workspaces::valid_name("name", name)?;
     let workspace_name = crate::workspaces::valid_name("workspace_name", workspace_name)?;
     let hash = hash_password(password).await?;
     let workspace = WorkspaceId(Uuid::new_v4());
     let mut tx = crate::tenancy::begin(pool, workspace).await?;
-    let user: Uuid = sqlx::query_scalar(
-        "INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3) RETURNING id",
-    )
-    .bind(email.as_str())
-    .bind(name)
-    .bind(&hash)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(db) if db.constraint() == Some("users_email_key") => {
-            Error::AlreadyExists {
-                what: "an account with this email".into(),
-            }
-        }
-        _ => Error::Database(e),
-    })?;
-    let created =
-        crate::workspaces::insert(&mut tx, workspace, UserId(user), workspace_name).await?;
+    let Some(user) = insert_user(&mut tx, email, name, &hash).await? else {
+        return Ok(None);
+    };
+    let created = crate::workspaces::insert(&mut tx, workspace, user, workspace_name).await?;
     tx.commit().await?;
-    Ok(SignedUp {
-        user: UserId(user),
+    Ok(Some(SignedUp {
+        user,
         workspace,
         workspace_slug: created.slug,
         workspace_name: created.name,
-    })
+    }))
+}
+
+/// Sets `user`'s password (hashing it on the blocking pool).
+pub async fn set_password(pool: &PgPool, user: UserId, password: &Password) -> Result<()> {
+    let hash = hash_password(password).await?;
+    let updated = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(user)
+        .bind(hash)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    if updated == 0 {
+        return Err(Error::not_found("user"));
+    }
+    Ok(())
+}
+
+/// Whether `password` is `user`'s password.
+pub async fn check_password(pool: &PgPool, user: UserId, password: &str) -> Result<bool> {
+    let hash: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(user)
+        .fetch_optional(pool)
+        .await?;
+    match hash {
+        Some(hash) => verify_password(password, hash).await,
+        None => Ok(false),
+    }
 }
 
 /// A user's profile.

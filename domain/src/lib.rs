@@ -19,7 +19,10 @@ pub mod explorer;
 pub mod histogram;
 pub mod identity;
 pub mod ingest;
+pub mod invitations;
 pub mod members;
+pub mod passwords;
+pub mod policy;
 pub mod pricing;
 pub mod ratelimit;
 pub mod retention;
@@ -27,6 +30,7 @@ pub mod session;
 pub mod system;
 pub mod tenancy;
 pub mod token;
+pub mod user_sessions;
 pub mod workspaces;
 
 pub use error::{Error, Result};
@@ -50,6 +54,10 @@ pub struct Services {
     pub invalidator: ingest::invalidate::Invalidator,
     /// Backpressure: the bytes and writes ingestion may have in flight.
     pub ingest_gate: Arc<ingest::gate::IngestGate>,
+    /// What the operator decided for every workspace.
+    pub policy: Arc<policy::Policy>,
+    /// Password hashes at once (log-ins keep a share a sign-up flood cannot take).
+    pub hashing: Arc<identity::Hashing>,
 }
 
 impl Services {
@@ -65,6 +73,8 @@ impl Services {
             partitions: Arc::default(),
             invalidator: Default::default(),
             ingest_gate: Arc::default(),
+            policy: Arc::default(),
+            hashing: Arc::default(),
             pool,
             cache,
             info,

@@ -29,6 +29,8 @@ pub struct Claims {
     pub workspace_id: Uuid,
     /// `owner`, `admin`, `member` or `viewer` at the time of issue; re-checked per request.
     pub role: String,
+    /// The session (`user_sessions`): revoking it ends the token before it expires.
+    pub sid: Uuid,
     pub iss: String,
     pub aud: String,
     pub iat: u64,
@@ -107,13 +109,15 @@ impl TokenKeys {
         &self.current.kid
     }
 
-    /// Signs a token for `user` in `workspace` with `role`, valid for the configured time.
-    pub fn issue(&self, user: Uuid, workspace: Uuid, role: &str) -> Result<String> {
+    /// Signs a token of session `sid` for `user` in `workspace` with `role`, valid for the
+    /// configured time.
+    pub fn issue(&self, user: Uuid, workspace: Uuid, role: &str, sid: Uuid) -> Result<String> {
         let iat = now();
         let claims = Claims {
             sub: user,
             workspace_id: workspace,
             role: role.to_owned(),
+            sid,
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             iat,
@@ -188,7 +192,7 @@ mod tests {
     fn claims_json(exp_offset: i64) -> serde_json::Value {
         let t = now() as i64;
         serde_json::json!({
-            "sub": Uuid::nil(), "workspace_id": Uuid::nil(), "role": "owner",
+            "sub": Uuid::nil(), "workspace_id": Uuid::nil(), "role": "owner", "sid": Uuid::nil(),
             "iss": ISSUER, "aud": AUDIENCE, "iat": t, "nbf": t, "exp": t + exp_offset,
         })
     }
@@ -204,7 +208,9 @@ mod tests {
     fn issued_token_verifies_with_its_claims() {
         let k = keys();
         let (user, ws) = (Uuid::new_v4(), Uuid::new_v4());
-        let claims = k.verify(&k.issue(user, ws, "admin").unwrap()).unwrap();
+        let claims = k
+            .verify(&k.issue(user, ws, "admin", Uuid::nil()).unwrap())
+            .unwrap();
         assert_eq!(
             (claims.sub, claims.workspace_id, claims.role.as_str()),
             (user, ws, "admin")
@@ -289,7 +295,9 @@ mod tests {
     #[test]
     fn rotation_keeps_previous_secrets_valid_until_removed() {
         let old = keys();
-        let token = old.issue(Uuid::new_v4(), Uuid::new_v4(), "viewer").unwrap();
+        let token = old
+            .issue(Uuid::new_v4(), Uuid::new_v4(), "viewer", Uuid::new_v4())
+            .unwrap();
         let rotated = TokenKeys::new(&secret(B), &[secret(A)], Duration::from_secs(3600));
         assert!(
             rotated.verify(&token).is_ok(),
@@ -297,7 +305,7 @@ mod tests {
         );
         assert_ne!(rotated.current_kid(), old.current_kid());
         let fresh = rotated
-            .issue(Uuid::new_v4(), Uuid::new_v4(), "viewer")
+            .issue(Uuid::new_v4(), Uuid::new_v4(), "viewer", Uuid::new_v4())
             .unwrap();
         assert!(rotated.verify(&fresh).is_ok());
         let removed = TokenKeys::new(&secret(B), &[], Duration::from_secs(3600));

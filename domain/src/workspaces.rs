@@ -228,21 +228,37 @@ pub async fn settings(pool: &PgPool, workspace: WorkspaceId) -> Result<Workspace
         .ok_or_else(|| Error::not_found("workspace"))
 }
 
-/// Renames `workspace` and sets how many days of data it keeps.
+fn retention_key(workspace: WorkspaceId) -> CacheKey {
+    CacheKey::new("workspace", workspace, "retention")
+}
+
+/// How many days `workspace` keeps its data (cached: read on every ingest request).
+pub async fn cached_retention_days(services: &Services, workspace: WorkspaceId) -> Result<i32> {
+    services
+        .cache
+        .get_with_cache(&retention_key(workspace), Ttl::Warm, || async {
+            Ok(settings(&services.pool, workspace).await?.retention_days)
+        })
+        .await
+}
+
+/// Renames `workspace` and sets how many days of data it keeps: at most the install's
+/// ceiling (`ARGUS_MAX_RETENTION_DAYS`).
 pub async fn update(
-    pool: &PgPool,
+    services: &Services,
     workspace: WorkspaceId,
     name: &str,
     retention_days: i32,
 ) -> Result<WorkspaceSettings> {
     let name = valid_name("name", name)?;
-    if !(MIN_RETENTION_DAYS..=MAX_RETENTION_DAYS).contains(&retention_days) {
+    let max = services.policy.max_retention_days.min(MAX_RETENTION_DAYS);
+    if !(MIN_RETENTION_DAYS..=max).contains(&retention_days) {
         return Err(Error::invalid_input(
             "retention_days",
-            format!("must be {MIN_RETENTION_DAYS} to {MAX_RETENTION_DAYS}"),
+            format!("must be {MIN_RETENTION_DAYS} to {max} (this install's maximum)"),
         ));
     }
-    let mut tx = tenancy::begin(pool, workspace).await?;
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
     let row: Option<SettingsRow> = sqlx::query_as(
         "UPDATE workspaces SET name = $2, retention_days = $3 WHERE id = $1 \
          RETURNING id, name, slug, retention_days, created_at",
@@ -253,6 +269,7 @@ pub async fn update(
     .fetch_optional(&mut *tx)
     .await?;
     tx.commit().await?;
+    services.cache.invalidate(&retention_key(workspace)).await;
     row.map(settings_of)
         .ok_or_else(|| Error::not_found("workspace"))
 }

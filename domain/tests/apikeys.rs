@@ -21,6 +21,7 @@ async fn workspace(pool: &PgPool, email: &str) -> WorkspaceId {
     )
     .await
     .unwrap()
+    .unwrap()
     .workspace
 }
 

@@ -87,9 +87,14 @@ async fn ingester(s: &Services, ws: WorkspaceId) -> Access {
 async fn send(s: &Services, a: &Access, traces: Vec<serde_json::Value>) {
     for chunk in traces.chunks(200) {
         let body = serde_json::json!({ "traces": chunk }).to_string();
-        let out = argus_domain::ingest::export_native(s, a, body.as_bytes())
-            .await
-            .unwrap();
+        let out = argus_domain::ingest::export_native(
+            s,
+            a,
+            &mut s.ingest_gate.admit(a.workspace),
+            body.as_bytes(),
+        )
+        .await
+        .unwrap();
         assert!(out.rejected.is_empty(), "{:?}", out.rejected);
     }
 }
@@ -919,14 +924,6 @@ async fn retention_drops_old_data_by_partition_and_by_row(owner: PgPool) {
     let s = common::services(&owner).await;
     let (_, short) = common::sign_up(&s, "ann@example.com", "Short").await;
     let (_, long) = common::sign_up(&s, "bob@example.com", "Long").await;
-    for (ws, days) in [(short, 3), (long, 30)] {
-        sqlx::query("UPDATE workspaces SET retention_days = $2 WHERE id = $1")
-            .bind(ws)
-            .bind(days)
-            .execute(&owner)
-            .await
-            .unwrap();
-    }
     let now = Utc::now();
     for ws in [short, long] {
         let a = ingester(&s, ws).await;
@@ -939,6 +936,15 @@ async fn retention_drops_old_data_by_partition_and_by_row(owner: PgPool) {
             })
             .collect();
         send(&s, &a, traces).await;
+    }
+    // Shortened after the data arrived (ingest refuses what is already past retention).
+    for (ws, days) in [(short, 3), (long, 30)] {
+        sqlx::query("UPDATE workspaces SET retention_days = $2 WHERE id = $1")
+            .bind(ws)
+            .bind(days)
+            .execute(&owner)
+            .await
+            .unwrap();
     }
     let partitions = |owner: PgPool| async move {
         let n: i64 = sqlx::query_scalar(

@@ -28,7 +28,11 @@ async fn put(
     spans: &[SpanRecord],
 ) -> argus_domain::ingest::store::Stored {
     Partitions::default()
-        .ensure(pool, spans.iter().map(|s| s.start_time.date_naive()))
+        .ensure(
+            pool,
+            spans.iter().map(|s| s.start_time.date_naive()),
+            usize::MAX,
+        )
         .await
         .unwrap();
     store(pool, ws, spans, &Pricing::catalog_only())
@@ -156,7 +160,11 @@ async fn concurrent_replays_count_each_span_once(owner: PgPool) {
     let (_, ws) = sign_up(&s, "ann@example.com", "A").await;
     let spans = fixture("agent_trace_current_semconv");
     Partitions::default()
-        .ensure(&s.pool, spans.iter().map(|s| s.start_time.date_naive()))
+        .ensure(
+            &s.pool,
+            spans.iter().map(|s| s.start_time.date_naive()),
+            usize::MAX,
+        )
         .await
         .unwrap();
     let tasks: Vec<_> = (0..6)
@@ -310,9 +318,16 @@ async fn demo_data_goes_through_ingest_once(owner: PgPool) {
         .unwrap();
     common::assert_totals_match_rollups(&s.pool, ws).await;
     // The demo user can log in.
-    argus_domain::session::log_in(&s, demo::DEMO_EMAIL, demo::DEMO_PASSWORD, None, None)
-        .await
-        .unwrap();
+    argus_domain::session::log_in(
+        &s,
+        demo::DEMO_EMAIL,
+        demo::DEMO_PASSWORD,
+        &Default::default(),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
 }
 
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]

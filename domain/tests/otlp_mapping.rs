@@ -153,8 +153,12 @@ fn gzip_bodies_decode_like_plain_ones() {
     let body = std::fs::read(fixture_dir().join("agent_trace_current_semconv.pb")).unwrap();
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(&body).unwrap();
-    let inflated = decompress(&enc.finish().unwrap(), Some("gzip"), 1 << 20).unwrap();
-    assert_eq!(inflated, body);
+    let gate = std::sync::Arc::new(argus_domain::ingest::gate::IngestGate::default());
+    let mut admission = gate.admit(argus_domain::tenancy::WorkspaceId(uuid::Uuid::nil()));
+    let gzipped = enc.finish().unwrap();
+    let inflated = decompress(&gzipped, Some("gzip"), 1 << 20, &mut admission).unwrap();
+    assert_eq!(&inflated[..], &body[..]);
+    assert_eq!(admission.charged(), body.len() as u64);
 }
 
 mod invalid {

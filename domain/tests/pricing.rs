@@ -39,7 +39,11 @@ fn with_model(model: &str) -> Vec<SpanRecord> {
 /// Stores spans as ingestion does: with the workspace's current prices.
 async fn ingest(s: &Services, ws: WorkspaceId, spans: &[SpanRecord]) {
     Partitions::default()
-        .ensure(&s.pool, spans.iter().map(|s| s.start_time.date_naive()))
+        .ensure(
+            &s.pool,
+            spans.iter().map(|s| s.start_time.date_naive()),
+            usize::MAX,
+        )
         .await
         .unwrap();
     let overrides = pricing::cached_overrides(s, ws).await.unwrap();

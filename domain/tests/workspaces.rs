@@ -6,6 +6,7 @@ mod common;
 use argus_domain::access::{self, Principal};
 use argus_domain::apikeys::{self, Scope};
 use argus_domain::tenancy::{self, WorkspaceId};
+use argus_domain::user_sessions::Origin;
 use argus_domain::{members, session, workspaces, Error};
 use argus_types::{ErrorCode, Role};
 use common::{services, sign_up, PASSWORD};
@@ -126,9 +127,7 @@ async fn members_of_another_workspace_are_not_found(owner: PgPool) {
 async fn workspace_settings_are_validated(owner: PgPool) {
     let s = services(&owner).await;
     let (_, ws) = sign_up(&s, "ann@example.com", "Acme").await;
-    let updated = workspaces::update(&s.pool, ws, " Acme AI ", 30)
-        .await
-        .unwrap();
+    let updated = workspaces::update(&s, ws, " Acme AI ", 30).await.unwrap();
     assert_eq!(
         (updated.name.as_str(), updated.retention_days),
         ("Acme AI", 30)
@@ -137,15 +136,26 @@ async fn workspace_settings_are_validated(owner: PgPool) {
         ("", 30, "name"),
         ("ok", 0, "retention_days"),
         ("ok", 4000, "retention_days"),
+        // Over the install's ceiling (ARGUS_MAX_RETENTION_DAYS, 365 by default).
+        ("ok", 366, "retention_days"),
     ] {
-        let err = workspaces::update(&s.pool, ws, name, days)
-            .await
-            .unwrap_err();
+        let err = workspaces::update(&s, ws, name, days).await.unwrap_err();
         assert!(
             matches!(err, Error::InvalidInput { field: ref f, .. } if f == field),
             "{err:?}"
         );
     }
+    assert_eq!(
+        workspaces::cached_retention_days(&s, ws).await.unwrap(),
+        30,
+        "the refused updates changed nothing"
+    );
+    workspaces::update(&s, ws, "Acme AI", 365).await.unwrap();
+    assert_eq!(
+        workspaces::cached_retention_days(&s, ws).await.unwrap(),
+        365,
+        "an update drops the cached retention"
+    );
     let err = workspaces::settings(&s.pool, WorkspaceId(Uuid::new_v4()))
         .await
         .unwrap_err();
@@ -158,30 +168,58 @@ async fn log_in_is_limited_to_five_failures_a_minute_per_address_and_per_email(o
     sign_up(&s, "ann@example.com", "A").await;
     let ip = Some("203.0.113.7".parse().unwrap());
     for _ in 0..5 {
-        let err = session::log_in(&s, "ann@example.com", "wrong password!", ip, None)
-            .await
-            .unwrap_err();
+        let err = session::log_in(
+            &s,
+            "ann@example.com",
+            "wrong password!",
+            &Origin::default(),
+            ip,
+            None,
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidCredentials);
     }
     // Now even the right password is refused, from this address…
-    let err = session::log_in(&s, "ann@example.com", PASSWORD, ip, None)
-        .await
-        .unwrap_err();
+    let err = session::log_in(
+        &s,
+        "ann@example.com",
+        PASSWORD,
+        &Origin::default(),
+        ip,
+        None,
+    )
+    .await
+    .unwrap_err();
     let Error::RateLimited { retry_after_secs } = err else {
         panic!("{err:?}")
     };
     assert!((1..=60).contains(&retry_after_secs));
     // …and for this email from anywhere.
     let elsewhere = Some("198.51.100.1".parse().unwrap());
-    let err = session::log_in(&s, "ANN@example.com", PASSWORD, elsewhere, None)
-        .await
-        .unwrap_err();
+    let err = session::log_in(
+        &s,
+        "ANN@example.com",
+        PASSWORD,
+        &Origin::default(),
+        elsewhere,
+        None,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), ErrorCode::RateLimitExceeded);
     // Another account from another address is not affected.
     sign_up(&s, "bob@example.com", "B").await;
-    session::log_in(&s, "bob@example.com", PASSWORD, elsewhere, None)
-        .await
-        .unwrap();
+    session::log_in(
+        &s,
+        "bob@example.com",
+        PASSWORD,
+        &Origin::default(),
+        elsewhere,
+        None,
+    )
+    .await
+    .unwrap();
 }
 
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
@@ -193,9 +231,16 @@ async fn sessions_resolve_to_the_current_membership(owner: PgPool) {
         .await
         .unwrap();
 
-    let started = session::log_in(&s, "bob@example.com", PASSWORD, None, Some(ws.0))
-        .await
-        .unwrap();
+    let started = session::log_in(
+        &s,
+        "bob@example.com",
+        PASSWORD,
+        &Origin::default(),
+        None,
+        Some(ws.0),
+    )
+    .await
+    .unwrap();
     assert_eq!(started.workspace.id, ws.0, "the preferred workspace");
     let access = access::from_session(&s, &started.token).await.unwrap();
     assert_eq!(access.principal, Principal::User(bob));
@@ -212,9 +257,22 @@ async fn sessions_resolve_to_the_current_membership(owner: PgPool) {
     assert_eq!(err.code(), ErrorCode::InvalidCredentials);
 
     // Switching: only to a workspace the user belongs to.
-    let err = session::switch(&s, bob, ws.0).await.unwrap_err();
+    let home = session::log_in(
+        &s,
+        "bob@example.com",
+        PASSWORD,
+        &Origin::default(),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(home.workspace.id, bob_ws.0, "the one left");
+    let bob_access = access::from_session(&s, &home.token).await.unwrap();
+    let err = session::switch(&s, &bob_access, ws.0).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::ResourceNotFound);
-    let back = session::switch(&s, bob, bob_ws.0).await.unwrap();
+    let back = session::switch(&s, &bob_access, bob_ws.0).await.unwrap();
+    assert_eq!(back.session, home.session, "switching keeps the session");
     assert_eq!(back.workspace.id, bob_ws.0);
     let described = session::describe(&s, &access::from_session(&s, &back.token).await.unwrap())
         .await
@@ -227,10 +285,17 @@ async fn sessions_resolve_to_the_current_membership(owner: PgPool) {
 async fn an_inactive_workspace_opens_for_nobody(owner: PgPool) {
     let s = services(&owner).await;
     let (_, ws) = sign_up(&s, "ann@example.com", "A").await;
-    let token = session::log_in(&s, "ann@example.com", PASSWORD, None, None)
-        .await
-        .unwrap()
-        .token;
+    let token = session::log_in(
+        &s,
+        "ann@example.com",
+        PASSWORD,
+        &Origin::default(),
+        None,
+        None,
+    )
+    .await
+    .unwrap()
+    .token;
     let key = apikeys::create(&s.pool, ws, None, "k", &[Scope::Read], None)
         .await
         .unwrap();
@@ -245,9 +310,16 @@ async fn an_inactive_workspace_opens_for_nobody(owner: PgPool) {
     assert!(access::from_api_key(&s, key.key.expose_secret())
         .await
         .is_err());
-    let err = session::log_in(&s, "ann@example.com", PASSWORD, None, None)
-        .await
-        .unwrap_err();
+    let err = session::log_in(
+        &s,
+        "ann@example.com",
+        PASSWORD,
+        &Origin::default(),
+        None,
+        None,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InsufficientPermissions);
 }
 

@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::error::HttpError;
 
-pub use app::api::context::cookie;
+pub use app::api::context::{cookie, session_cookie_name};
 pub use app::api::session::SESSION_COOKIE;
 
 /// The client's address as this server saw it (the peer of the TCP connection).
@@ -36,7 +36,7 @@ enum Credential {
     Session { token: String, from_cookie: bool },
 }
 
-fn credential(headers: &HeaderMap) -> Option<Credential> {
+fn credential(headers: &HeaderMap, session_cookie: &str) -> Option<Credential> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -57,7 +57,7 @@ fn credential(headers: &HeaderMap) -> Option<Credential> {
     if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
         return Some(Credential::ApiKey(key.trim().to_owned()));
     }
-    cookie(headers, SESSION_COOKIE).map(|token| Credential::Session {
+    cookie(headers, session_cookie).map(|token| Credential::Session {
         token: token.to_owned(),
         from_cookie: true,
     })
@@ -90,7 +90,10 @@ pub async fn authenticate(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let credential = credential(req.headers());
+    let credential = credential(
+        req.headers(),
+        session_cookie_name(services.policy.production),
+    );
     let header_authenticated = matches!(
         credential,
         Some(
@@ -149,10 +152,17 @@ pub async fn authenticate(
             .to_owned();
         return Redirect::to(&app::login_url(&next_path)).into_response();
     }
-    let client = req
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ci| ci.0.ip());
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let client = services.policy.client_ip(peer, &forwarded);
     req.extensions_mut().insert(ClientIp(client));
     req.extensions_mut().insert(caller);
     next.run(req).await
@@ -211,6 +221,7 @@ mod tests {
 
     #[test]
     fn bearer_keys_and_tokens_are_told_apart() {
+        let credential = |h: &HeaderMap| credential(h, SESSION_COOKIE);
         let key = credential(&headers(&[("authorization", "Bearer argus_abc_def")]));
         assert!(matches!(key, Some(Credential::ApiKey(k)) if k == "argus_abc_def"));
         let token = credential(&headers(&[

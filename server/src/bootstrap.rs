@@ -32,11 +32,23 @@ pub async fn create_user(
     let pool = pool(config).await?;
     let made = identity::sign_up(&pool, &email, name, &password, workspace)
         .await
-        .map_err(domain_error)?;
+        .map_err(domain_error)?
+        .ok_or_else(|| StartupError(format!("a user with email {} exists", email.as_str())))?;
     println!("user_id={}", made.user.0);
     println!("workspace_id={}", made.workspace);
     println!("workspace_slug={}", made.workspace_slug);
     pool.close().await;
+    Ok(())
+}
+
+/// `argus user reset-password`: sets a user's password and ends every session of theirs.
+pub async fn reset_password(config: &Config, email: &str, password: &str) -> anyhow::Result<()> {
+    let state = crate::build_state(config).await?;
+    let ended = argus_domain::passwords::set_from_shell(&state.services, email, password)
+        .await
+        .map_err(domain_error)?;
+    println!("password set; {ended} session(s) ended");
+    state.services.pool.close().await;
     Ok(())
 }
 
@@ -88,6 +100,12 @@ pub async fn create_api_key(
 pub async fn demo(config: &Config, if_empty: bool) -> anyhow::Result<()> {
     use std::io::Write;
 
+    if config.environment == crate::config::Environment::Production {
+        return Err(StartupError(
+            "demo data is never loaded in production (ARGUS_ENV=production)".into(),
+        )
+        .into());
+    }
     let state = crate::build_state(config).await?;
     let services = &state.services;
     if if_empty {

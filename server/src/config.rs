@@ -32,6 +32,18 @@ pub enum LogFormat {
     Json,
 }
 
+fn parse_signup(s: &str) -> Result<argus_domain::policy::SignupMode, String> {
+    s.parse()
+}
+
+/// `ARGUS_TRUSTED_PROXIES`, parsed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Proxies(pub Vec<argus_domain::policy::Cidr>);
+
+fn parse_proxies(s: &str) -> Result<Proxies, String> {
+    argus_domain::policy::parse_cidrs(s).map(Proxies)
+}
+
 fn secret(s: &str) -> Result<SecretString, Infallible> {
     Ok(SecretString::from(s.to_owned()))
 }
@@ -131,6 +143,17 @@ pub struct Config {
     pub ingest_max_inflight_mb: u64,
 
     /// Exports decoded and written at once; more get 503 + Retry-After.
+    /// Share of the in-flight bytes and of the concurrent exports one workspace may hold, in
+    /// percent: a workspace over it gets 429 with `Retry-After` while others keep the rest.
+    #[arg(long, env = "ARGUS_INGEST_WORKSPACE_SHARE_PERCENT", default_value_t = 50,
+          value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub ingest_workspace_share_percent: u64,
+
+    /// Seconds an ingest request's body may take to arrive; slower is answered 408.
+    #[arg(long, env = "ARGUS_BODY_READ_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_read_timeout_secs: u64,
+
     #[arg(long, env = "ARGUS_INGEST_MAX_CONCURRENT", default_value_t = 16,
           value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub ingest_max_concurrent: u64,
@@ -149,6 +172,23 @@ pub struct Config {
     pub retention_interval_secs: u64,
 
     /// Log format: `text` for people, `json` for log pipelines.
+    /// Who may sign up: `open` (anyone), `invite` (addresses with a pending invitation) or
+    /// `closed` (nobody but the first user of an empty install). Default: open in
+    /// development, closed in production.
+    #[arg(long, env = "ARGUS_SIGNUP", value_parser = parse_signup)]
+    pub signup: Option<argus_domain::policy::SignupMode>,
+
+    /// The longest retention a workspace may set, in days.
+    #[arg(long, env = "ARGUS_MAX_RETENTION_DAYS",
+          default_value_t = argus_domain::policy::DEFAULT_MAX_RETENTION_DAYS,
+          value_parser = clap::value_parser!(i32).range(1..=3650))]
+    pub max_retention_days: i32,
+
+    /// Reverse proxies (comma-separated CIDRs) whose `X-Forwarded-For` names the client; from
+    /// any other peer the header is ignored.
+    #[arg(long, env = "ARGUS_TRUSTED_PROXIES", value_parser = parse_proxies, default_value = "")]
+    pub trusted_proxies: Proxies,
+
     #[arg(long, env = "ARGUS_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 
@@ -249,6 +289,22 @@ impl Config {
         }
     }
 
+    /// The install's policy: production or not, sign-up, retention ceiling, trusted proxies.
+    pub fn policy(&self) -> argus_domain::policy::Policy {
+        use argus_domain::policy::SignupMode;
+        let production = self.environment == Environment::Production;
+        argus_domain::policy::Policy {
+            production,
+            signup: self.signup.unwrap_or(if production {
+                SignupMode::Closed
+            } else {
+                SignupMode::Open
+            }),
+            max_retention_days: self.max_retention_days,
+            trusted_proxies: self.trusted_proxies.0.clone(),
+        }
+    }
+
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
     }
@@ -293,6 +349,29 @@ mod tests {
             ..c
         };
         assert_eq!(c.validate().unwrap_err(), ConfigError::MissingJwtSecret);
+    }
+
+    #[test]
+    fn sign_up_is_closed_in_production_unless_set_and_proxies_parse() {
+        use argus_domain::policy::SignupMode;
+        assert_eq!(parse(&[]).policy().signup, SignupMode::Open);
+        assert_eq!(
+            parse(&["--env", "production"]).policy().signup,
+            SignupMode::Closed
+        );
+        let p = parse(&["--env", "production", "--signup", "invite"]).policy();
+        assert_eq!(p.signup, SignupMode::Invite);
+        assert!(p.production);
+        let p = parse(&["--trusted-proxies", "10.0.0.0/8,::1"]).policy();
+        assert_eq!(p.trusted_proxies.len(), 2);
+        let cli = |args: &[&str]| {
+            let mut all = vec!["argus"];
+            all.extend_from_slice(args);
+            TestCli::try_parse_from(all).map(|_| ())
+        };
+        assert!(cli(&["--trusted-proxies", "10.0.0.0/99"]).is_err());
+        assert!(cli(&["--signup", "sometimes"]).is_err());
+        assert!(cli(&["--max-retention-days", "0"]).is_err());
     }
 
     #[test]

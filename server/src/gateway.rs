@@ -47,6 +47,8 @@ pub fn current_request_id() -> Option<String> {
 pub struct GatewayConfig {
     pub request_timeout: Duration,
     pub body_limit_bytes: u64,
+    /// How long an ingest request's body may take to arrive (408 after).
+    pub body_read_timeout: Duration,
 }
 
 /// Whether a client-supplied request id is safe to log and echo.

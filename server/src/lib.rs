@@ -88,9 +88,11 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
     services.invalidator = argus_domain::ingest::invalidate::Invalidator::new(
         std::time::Duration::from_millis(config.cache_invalidation_ms),
     );
+    services.policy = Arc::new(config.policy());
     services.ingest_gate = Arc::new(argus_domain::ingest::gate::IngestGate::new(
         config.ingest_max_inflight_mb << 20,
         config.ingest_max_concurrent as usize,
+        config.ingest_workspace_share_percent,
     ));
     Ok(AppState {
         leptos_options,
@@ -98,6 +100,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
         gateway: GatewayConfig {
             request_timeout: config.request_timeout(),
             body_limit_bytes: config.body_limit_bytes,
+            body_read_timeout: std::time::Duration::from_secs(config.body_read_timeout_secs),
         },
     })
 }

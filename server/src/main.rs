@@ -83,6 +83,12 @@ enum UserCommand {
         #[arg(long)]
         workspace: String,
     },
+    /// Set a user's password and end every session of theirs. Reads the password from
+    /// standard input.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -146,6 +152,12 @@ fn main() -> ExitCode {
                 let password = password.trim_end_matches(['\n', '\r']);
                 server::bootstrap::create_user(&cli.config, &email, &name, &workspace, password)
                     .await
+            }
+            Command::User(UserCommand::ResetPassword { email }) => {
+                let mut password = String::new();
+                std::io::stdin().read_line(&mut password)?;
+                let password = password.trim_end_matches(['\n', '\r']);
+                server::bootstrap::reset_password(&cli.config, &email, password).await
             }
             Command::Demo { if_empty } => server::bootstrap::demo(&cli.config, if_empty).await,
             Command::Reconcile {

@@ -2,12 +2,13 @@
 //! exporter sends them) and `POST /api/v1/traces` (the native JSON batch). Thin adapters over `argus_domain::ingest`.
 
 use argus_domain::access::{Access, Caller};
-use argus_domain::ingest::gate::Admitted;
+use argus_domain::ingest::gate::Admission;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use http_body_util::BodyExt;
 
 use crate::error::HttpError;
 use crate::state::AppState;
@@ -16,36 +17,73 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The caller's access, the export's admission (backpressure, see `IngestGate`) and its body,
-/// read within the limit.
+/// Reads the body within the byte limit and the read timeout, charging every chunk to the
+/// admission as it arrives (a body that trickles in holds its bytes only until the timeout).
+async fn read_body(
+    body: Body,
+    limit: u64,
+    timeout: std::time::Duration,
+    admission: &mut Admission,
+) -> Result<Bytes, HttpError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut body = body;
+    let mut out: Vec<u8> = Vec::new();
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => {
+                tracing::info!(received = out.len(), "request body not received in time");
+                return Err(HttpError::from(argus_domain::Error::RequestTimeout(
+                    format!(
+                        "the request body did not arrive within {} s",
+                        timeout.as_secs()
+                    ),
+                )));
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                let too_large = std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+                return Err(HttpError::from(if too_large {
+                    argus_domain::Error::PayloadTooLarge { limit_bytes: limit }
+                } else {
+                    argus_domain::Error::InvalidFormat {
+                        message: format!("could not read the request body: {e}"),
+                        location: None,
+                    }
+                }));
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        if (out.len() + data.len()) as u64 > limit {
+            return Err(HttpError::from(argus_domain::Error::PayloadTooLarge {
+                limit_bytes: limit,
+            }));
+        }
+        admission.charge(data.len() as u64)?;
+        out.extend_from_slice(&data);
+    }
+    Ok(Bytes::from(out))
+}
+
+/// The caller's access (which must hold the ingest scope: checked before anything is held),
+/// the export's admission (see `IngestGate`), and its body. The write slot is taken once the
+/// body is in, so a slow upload never holds one.
 async fn admit(
     state: &AppState,
     caller: Option<Extension<Caller>>,
-    headers: &HeaderMap,
     body: Body,
-) -> Result<(Access, Admitted, Bytes), HttpError> {
+) -> Result<(Access, Admission, Bytes), HttpError> {
     let caller = caller.map_or(Caller::Anonymous, |Extension(c)| c);
     let access = caller.access().cloned().map_err(HttpError)?;
+    access.require_ingest()?;
+    let mut admission = state.services.ingest_gate.admit(access.workspace);
     let limit = state.gateway.body_limit_bytes;
-    let declared = header_str(headers, header::CONTENT_LENGTH)
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(limit);
-    let admitted = state.services.ingest_gate.admit(declared.min(limit))?;
-    let bytes = axum::body::to_bytes(body, limit.min(usize::MAX as u64) as usize)
-        .await
-        .map_err(|e| {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            HttpError::from(if too_large {
-                argus_domain::Error::PayloadTooLarge { limit_bytes: limit }
-            } else {
-                argus_domain::Error::InvalidFormat {
-                    message: format!("could not read the request body: {e}"),
-                    location: None,
-                }
-            })
-        })?;
-    Ok((access, admitted, bytes))
+    let bytes = read_body(body, limit, state.gateway.body_read_timeout, &mut admission).await?;
+    admission.take_slot()?;
+    Ok((access, admission, bytes))
 }
 
 /// 200 with an OTLP export response, in the request's encoding.
@@ -74,7 +112,7 @@ async fn export(
     signal: Signal,
 ) -> Response {
     let limit = state.gateway.body_limit_bytes;
-    let (access, _admitted, body) = match admit(&state, caller, &headers, body).await {
+    let (access, mut admission, body) = match admit(&state, caller, body).await {
         Ok(admitted) => admitted,
         Err(error) => return error.into_response(),
     };
@@ -85,6 +123,7 @@ async fn export(
         Signal::Traces => argus_domain::ingest::export_traces(
             services,
             &access,
+            &mut admission,
             &body,
             content_type,
             encoding,
@@ -103,6 +142,7 @@ async fn export(
         Signal::Metrics => argus_domain::ingest::metrics::export(
             services,
             &access,
+            &mut admission,
             &body,
             content_type,
             encoding,
@@ -151,14 +191,14 @@ pub async fn metrics(
 pub async fn native_batch(
     State(state): State<AppState>,
     caller: Option<Extension<Caller>>,
-    headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (access, _admitted, body) = match admit(&state, caller, &headers, body).await {
+    let (access, mut admission, body) = match admit(&state, caller, body).await {
         Ok(admitted) => admitted,
         Err(error) => return error.into_response(),
     };
-    match argus_domain::ingest::export_native(&state.services, &access, &body).await {
+    match argus_domain::ingest::export_native(&state.services, &access, &mut admission, &body).await
+    {
         Ok(outcome) => {
             let status = if outcome.rejected.is_empty() {
                 StatusCode::OK

@@ -52,12 +52,31 @@ fn cookie_value(set_cookie: &str) -> String {
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn sign_up_then_log_in_with_plain_forms(owner: PgPool) {
     let (router, _) = app_as_server(&owner).await;
-    // Sign up without JavaScript: a form post, answered with a redirect and the cookie.
+    // Sign up without JavaScript: a form post, answered with a redirect to log in — and the
+    // very same answer for an address that has an account already (no enumeration).
+    let signup = |name: &str| {
+        form_post(
+            "/api/v1/auth/signup",
+            &format!(
+                "email=ann%40example.com&name={name}&password=a+long+passphrase&workspace_name=Acme+AI"
+            ),
+        )
+    };
+    let mut answers = Vec::new();
+    for name in ["Ann", "Impostor"] {
+        let res = send(&router, signup(name)).await;
+        assert!(session_cookie(&res).is_none(), "sign-up signs nobody in");
+        let location = res.headers()[header::LOCATION].to_str().unwrap().to_owned();
+        answers.push((res.status(), location, body_text(res).await));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].0, StatusCode::FOUND);
+    assert_eq!(answers[0].1, "/login?signed_up=1");
     let res = send(
         &router,
         form_post(
-            "/api/v1/auth/signup",
-            "email=ann%40example.com&name=Ann&password=a+long+passphrase&workspace_name=Acme+AI",
+            "/api/v1/auth/login",
+            "email=ann%40example.com&password=a+long+passphrase",
         ),
     )
     .await;
@@ -118,10 +137,13 @@ async fn sign_up_then_log_in_with_plain_forms(owner: PgPool) {
 
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn behind_https_the_cookie_is_secure(owner: PgPool) {
-    let (router, _) = app_as_server(&owner).await;
+    let (router, services) = app_as_server(&owner).await;
+    session::register(&services, "ann@example.com", "Ann", PASSWORD, "A")
+        .await
+        .unwrap();
     let mut req = form_post(
-        "/api/v1/auth/signup",
-        "email=ann%40example.com&name=Ann&password=a+long+passphrase&workspace_name=A",
+        "/api/v1/auth/login",
+        "email=ann%40example.com&password=a+long+passphrase",
     );
     req.headers_mut()
         .insert("x-forwarded-proto", "https".parse().unwrap());
@@ -132,7 +154,7 @@ async fn behind_https_the_cookie_is_secure(owner: PgPool) {
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn log_in_failures_are_limited_with_retry_after(owner: PgPool) {
     let (router, services) = app_as_server(&owner).await;
-    session::sign_up(&services, "ann@example.com", "Ann", PASSWORD, "A")
+    session::register(&services, "ann@example.com", "Ann", PASSWORD, "A")
         .await
         .unwrap();
     let attempt = |password: &str| {
@@ -162,7 +184,7 @@ async fn log_in_failures_are_limited_with_retry_after(owner: PgPool) {
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn bearer_tokens_and_api_keys_authenticate_api_calls(owner: PgPool) {
     let (router, services) = app_as_server(&owner).await;
-    session::sign_up(&services, "ann@example.com", "Ann", PASSWORD, "A")
+    session::register(&services, "ann@example.com", "Ann", PASSWORD, "A")
         .await
         .unwrap();
     let res = send(
@@ -224,7 +246,7 @@ async fn bearer_tokens_and_api_keys_authenticate_api_calls(owner: PgPool) {
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn cross_site_form_posts_are_refused(owner: PgPool) {
     let (router, services) = app_as_server(&owner).await;
-    let started = session::sign_up(&services, "ann@example.com", "Ann", PASSWORD, "A")
+    let started = session::register(&services, "ann@example.com", "Ann", PASSWORD, "A")
         .await
         .unwrap();
     for (name, value) in [
@@ -286,11 +308,14 @@ struct World {
     b_admin_key: String,
     /// A's one trace.
     a_trace: String,
+    /// A pending invitation of A.
+    a_invitation: uuid::Uuid,
+    a_owner_session: uuid::Uuid,
 }
 
 async fn world(owner: &PgPool) -> World {
     let (router, s) = app_as_server(owner).await;
-    let ann = session::sign_up(
+    let ann = session::register(
         &s,
         "ann@example.com",
         "Ann",
@@ -300,13 +325,13 @@ async fn world(owner: &PgPool) -> World {
     .await
     .unwrap();
     let a = WorkspaceId(ann.workspace.id);
-    let vic = session::sign_up(&s, "vic@example.com", "Vic", PASSWORD, "Vic's")
+    let vic = session::register(&s, "vic@example.com", "Vic", PASSWORD, "Vic's")
         .await
         .unwrap();
-    let mem = session::sign_up(&s, "mem@example.com", "Mem", PASSWORD, "Mem's")
+    let mem = session::register(&s, "mem@example.com", "Mem", PASSWORD, "Mem's")
         .await
         .unwrap();
-    session::sign_up(&s, "out@example.com", "Out", PASSWORD, "Out's")
+    session::register(&s, "out@example.com", "Out", PASSWORD, "Out's")
         .await
         .unwrap();
     members::add(&s, a, "vic@example.com", Role::Viewer)
@@ -315,7 +340,21 @@ async fn world(owner: &PgPool) -> World {
     members::add(&s, a, "mem@example.com", Role::Member)
         .await
         .unwrap();
-    let vic_in_a = session::switch(&s, vic.user, a.0).await.unwrap();
+    let vic_access = argus_domain::access::from_session(&s, &vic.token)
+        .await
+        .unwrap();
+    let vic_in_a = session::switch(&s, &vic_access, a.0).await.unwrap();
+    let ann_access = argus_domain::access::from_session(&s, &ann.token)
+        .await
+        .unwrap();
+    let invitation = argus_domain::invitations::invite(
+        &s,
+        &ann_access,
+        "invited-to-alpha@example.com",
+        Role::Viewer,
+    )
+    .await
+    .unwrap();
     let key = apikeys::create(&s.pool, a, None, "alpha-key", &[Scope::Read], None)
         .await
         .unwrap();
@@ -347,6 +386,7 @@ async fn world(owner: &PgPool) -> World {
     let stored = argus_domain::ingest::export_native(
         &s,
         &ingest_access,
+        &mut s.ingest_gate.admit(ingest_access.workspace),
         br#"{"traces": [{"trace_id": "alpha-1", "agent_id": "alpha-secret-agent",
             "session_id": "alpha-secret-session",
             "department": "alpha-secret-dept", "model": "gpt-4o", "input_tokens": 10,
@@ -356,7 +396,7 @@ async fn world(owner: &PgPool) -> World {
     .unwrap();
     assert_eq!(stored.accepted, 1);
 
-    let bob = session::sign_up(&s, "bob@example.com", "Bob", PASSWORD, "Beta")
+    let bob = session::register(&s, "bob@example.com", "Bob", PASSWORD, "Beta")
         .await
         .unwrap();
     let b_admin = apikeys::create(
@@ -376,9 +416,11 @@ async fn world(owner: &PgPool) -> World {
         .unwrap();
     World {
         a_trace,
+        a_invitation: invitation.invitation.id,
         router,
         a: a.0,
         a_owner: ann.user.0,
+        a_owner_session: ann.session,
         a_owner_token: ann.token,
         a_viewer_token: vic_in_a.token,
         a_member: mem.user.0,
@@ -407,6 +449,7 @@ impl World {
             .replace("{trace}", &self.a_trace)
             .replace("{session}", "alpha-secret-session")
             .replace("{agent}", "alpha-secret-agent")
+            .replace("{invitation}", &self.a_invitation.to_string())
     }
 
     /// A token for A's owner with `edit` applied to its header and claims, signed with `secret`.
@@ -420,7 +463,7 @@ impl World {
         header.typ = Some("JWT".into());
         header.kid = Some(self.services.tokens.current_kid().to_owned());
         let mut claims = serde_json::json!({
-            "sub": self.a_owner, "workspace_id": self.a, "role": "owner",
+            "sub": self.a_owner, "workspace_id": self.a, "role": "owner", "sid": self.a_owner_session,
             "iss": "argus", "aud": "argus-api", "iat": now, "nbf": now, "exp": now + 600,
         });
         edit(&mut header, &mut claims);
@@ -442,6 +485,7 @@ impl World {
             "alpha-secret-dept".into(),
             "vic@example.com".into(),
             "mem@example.com".into(),
+            "invited-to-alpha@example.com".into(),
             "ann@example.com".into(),
             "alpha-secret-session".into(),
             self.a_trace.clone(),
@@ -617,7 +661,8 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
             {
                 let is_key = matches!(auth, Auth::ApiKey(_));
                 let owner_only = matches!(e.needs, Needs::Write(Role::Owner));
-                let user_only = e.path.starts_with("/api/v1/auth/");
+                let user_only = e.path.starts_with("/api/v1/auth/")
+                    || e.path == "/api/v1/members/reset-password";
                 let expected = if is_key && (owner_only || user_only) {
                     StatusCode::FORBIDDEN
                 } else {

@@ -14,7 +14,7 @@ use sqlx::PgPool;
 /// A workspace with three traces now: two of support (one failed), one of sales.
 async fn setup(owner: &PgPool) -> (axum::Router, String) {
     let (router, s) = app_as_server(owner).await;
-    let ann = session::sign_up(&s, "ann@example.com", "Ann", "a long passphrase", "Acme")
+    let ann = session::register(&s, "ann@example.com", "Ann", "a long passphrase", "Acme")
         .await
         .unwrap();
     let key = apikeys::create(
@@ -39,9 +39,14 @@ async fn setup(owner: &PgPool) -> (axum::Router, String) {
         {"trace_id": "t3", "agent_id": "sales-writer", "department": "sales", "model": "gpt-4o",
          "input_tokens": 2000, "output_tokens": 300, "latency_ms": 400},
     ]});
-    let out = ingest::export_native(&s, &a, batch.to_string().as_bytes())
-        .await
-        .unwrap();
+    let out = ingest::export_native(
+        &s,
+        &a,
+        &mut s.ingest_gate.admit(a.workspace),
+        batch.to_string().as_bytes(),
+    )
+    .await
+    .unwrap();
     assert_eq!(out.accepted, 3);
     (router, ann.token)
 }
@@ -337,7 +342,7 @@ async fn rendered_pages_are_cached_per_user_and_url(owner: PgPool) {
 
     // Another user, in another workspace, never gets Ann's page.
     let (_, other) = app_as_server(&owner).await;
-    let bob = argus_domain::session::sign_up(
+    let bob = argus_domain::session::register(
         &other,
         "bob@example.com",
         "Bob",
@@ -382,6 +387,25 @@ async fn rendered_pages_are_cached_per_user_and_url(owner: PgPool) {
     )
     .await;
     assert_eq!(added.status(), StatusCode::OK);
+    let invitation = body_json(added).await["invitation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let accepted = send(
+        &router,
+        request(
+            "POST",
+            "/api/v1/invitations/accept",
+            &format!("id={invitation}"),
+            &Auth::Cookie(bob.token.clone()),
+        ),
+    )
+    .await;
+    assert!(
+        accepted.status().is_success() || accepted.status().is_redirection(),
+        "{}",
+        accepted.status()
+    );
     let bobs = send(&router, get("/", &bob.token)).await;
     assert_eq!(how(&bobs).as_deref(), Some("miss"));
     assert!(body_text(bobs).await.contains("Acme Two"));

@@ -16,10 +16,10 @@ use sqlx::PgPool;
 /// failed ones with a failing tool span) and Bob's workspace with one trace.
 async fn setup(owner: &PgPool) -> (axum::Router, String, String, String) {
     let (router, s) = app_as_server(owner).await;
-    let ann = session::sign_up(&s, "ann@example.com", "Ann", "a long passphrase", "Acme")
+    let ann = session::register(&s, "ann@example.com", "Ann", "a long passphrase", "Acme")
         .await
         .unwrap();
-    let bob = session::sign_up(&s, "bob@example.com", "Bob", "a long passphrase", "Bobs")
+    let bob = session::register(&s, "bob@example.com", "Bob", "a long passphrase", "Bobs")
         .await
         .unwrap();
     let now = chrono::Utc::now() - chrono::Duration::seconds(10);
@@ -62,9 +62,14 @@ async fn setup(owner: &PgPool) -> (axum::Router, String, String, String) {
         let a = access::from_api_key(&s, key.key.expose_secret())
             .await
             .unwrap();
-        let out = ingest::export_native(&s, &a, batch.to_string().as_bytes())
-            .await
-            .unwrap();
+        let out = ingest::export_native(
+            &s,
+            &a,
+            &mut s.ingest_gate.admit(a.workspace),
+            batch.to_string().as_bytes(),
+        )
+        .await
+        .unwrap();
         assert!(out.rejected.is_empty(), "{:?}", out.rejected);
     }
     let trace = format!("{:032x}", 0xfeed_0003_u64);

@@ -60,6 +60,7 @@ fn small_limits() -> GatewayConfig {
     GatewayConfig {
         request_timeout: Duration::from_secs(20),
         body_limit_bytes: 1024,
+        body_read_timeout: Duration::from_secs(10),
     }
 }
 

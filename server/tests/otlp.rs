@@ -50,7 +50,7 @@ struct Setup {
 
 async fn setup(owner: &PgPool) -> Setup {
     let (router, services) = app_as_server(owner).await;
-    let ann = session::sign_up(
+    let ann = session::register(
         &services,
         "ann@example.com",
         "Ann",
@@ -59,7 +59,7 @@ async fn setup(owner: &PgPool) -> Setup {
     )
     .await
     .unwrap();
-    let bob = session::sign_up(
+    let bob = session::register(
         &services,
         "bob@example.com",
         "Bob",
@@ -379,8 +379,17 @@ async fn a_full_ingest_gate_answers_503_with_retry_after_and_a_huge_body_413(own
     let s = setup(&owner).await;
     let pb = fixture("legacy_semconv_names.pb");
     // Hold every write slot, as if the server were busy with other exports.
-    let held: Vec<_> = (0..16)
-        .map(|_| s.services.ingest_gate.admit(1).unwrap())
+    let held: Vec<_> = (0..16u128)
+        .map(|n| {
+            let mut a = s
+                .services
+                .ingest_gate
+                .admit(argus_domain::tenancy::WorkspaceId(uuid::Uuid::from_u128(
+                    n + 1,
+                )));
+            a.take_slot().unwrap();
+            a
+        })
         .collect();
     let res = send(
         &s.router,

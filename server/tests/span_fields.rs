@@ -34,7 +34,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn the_request_span_names_the_workspace_and_the_user(owner: PgPool) {
     let (router, services) = app_as_server(&owner).await;
-    let started = session::sign_up(&services, "ann@example.com", "Ann", PASSWORD, "A")
+    let started = session::register(&services, "ann@example.com", "Ann", PASSWORD, "A")
         .await
         .unwrap();
     let logs = LogBuffer::default();

@@ -125,3 +125,46 @@ mod tests {
         assert_eq!(Role::parse("root"), None);
     }
 }
+
+/// One live session of the signed-in user (Settings → Account).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub client_ip: Option<String>,
+    /// The session making this request.
+    pub current: bool,
+}
+
+/// An invitation to join a workspace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub workspace_name: String,
+    pub email: String,
+    pub role: Role,
+    pub invited_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// `pending`, `accepted`, `declined` or `revoked`.
+    pub status: String,
+}
+
+/// An invitation just made: the link (with its secret) is shown this once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationCreated {
+    pub invitation: Invitation,
+    /// A path on this site (`/invite/<token>`): whoever holds it may join with it.
+    pub link: String,
+}
+
+/// A one-time password link just made: shown this once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetLink {
+    /// A path on this site (`/reset-password?token=…`).
+    pub link: String,
+    pub expires_at: DateTime<Utc>,
+}

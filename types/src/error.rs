@@ -19,6 +19,7 @@ pub enum ErrorCode {
     PayloadTooLarge,
     MethodNotAllowed,
     UnsupportedMediaType,
+    RequestTimeout,
     RateLimitExceeded,
     QuotaExceeded,
     DatabaseError,
@@ -30,7 +31,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in a stable order (used by tests and documentation).
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::InvalidCredentials,
         ErrorCode::InsufficientPermissions,
         ErrorCode::ExpiredToken,
@@ -44,6 +45,7 @@ impl ErrorCode {
         ErrorCode::PayloadTooLarge,
         ErrorCode::MethodNotAllowed,
         ErrorCode::UnsupportedMediaType,
+        ErrorCode::RequestTimeout,
         ErrorCode::RateLimitExceeded,
         ErrorCode::QuotaExceeded,
         ErrorCode::DatabaseError,
@@ -63,6 +65,7 @@ impl ErrorCode {
             ErrorCode::ResourceNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::ResourceAlreadyExists | ErrorCode::ResourceConflict => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::InvalidInput
@@ -91,6 +94,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::RequestTimeout => "REQUEST_TIMEOUT",
             ErrorCode::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
             ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
             ErrorCode::DatabaseError => "DATABASE_ERROR",

@@ -11,7 +11,8 @@ mod prices;
 mod system;
 
 pub use auth::{
-    ApiKeyInfo, CreatedApiKey, Member, Role, Session, WorkspaceSettings, WorkspaceSummary,
+    ApiKeyInfo, CreatedApiKey, Invitation, InvitationCreated, Member, ResetLink, Role, Session,
+    SessionInfo, WorkspaceSettings, WorkspaceSummary,
 };
 pub use dashboard::encode;
 pub use dashboard::{

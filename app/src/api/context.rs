@@ -11,7 +11,7 @@ use leptos_axum::ResponseOptions;
 
 use crate::error::AppError;
 
-use super::session::SESSION_COOKIE;
+use super::session::{SECURE_SESSION_COOKIE, SESSION_COOKIE};
 
 pub fn services() -> Services {
     expect_context::<Services>()
@@ -62,14 +62,36 @@ pub fn require_user(min: Role) -> Result<(Access, argus_domain::identity::UserId
     Ok((access, user))
 }
 
-/// The address of the client, as the server saw the connection.
+/// The address of the client: the peer of the connection, or the address a trusted proxy
+/// (`ARGUS_TRUSTED_PROXIES`) names in `X-Forwarded-For`.
 pub fn client_ip() -> Option<std::net::IpAddr> {
-    use_context::<Parts>().and_then(|parts| {
+    let parts = use_context::<Parts>()?;
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|ci| ci.0.ip());
+    let forwarded: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    services().policy.client_ip(peer, &forwarded)
+}
+
+/// Where a new session comes from (its browser and address), for the user's session list.
+pub fn origin() -> argus_domain::user_sessions::Origin {
+    let user_agent = use_context::<Parts>().and_then(|parts| {
         parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|ci| ci.0.ip())
-    })
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    });
+    argus_domain::user_sessions::Origin {
+        user_agent,
+        client_ip: client_ip().map(|ip| ip.to_string()),
+    }
 }
 
 /// Whether the page was reached over https (directly or behind a proxy that says so).
@@ -100,18 +122,35 @@ pub fn is_form_post() -> bool {
     })
 }
 
+/// Whether cookies get `Secure`: always in production (TLS may end at a proxy that does not
+/// say so), else when the request came over https.
+fn secure_cookies() -> bool {
+    services().policy.production || is_https()
+}
+
+/// The session cookie's name: `__Host-argus_session` in production (the browser then insists
+/// on Secure, Path=/ and no Domain, so no subdomain can plant or read it).
+pub fn session_cookie_name(production: bool) -> &'static str {
+    if production {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
 /// A short-lived, HttpOnly, SameSite=Strict cookie for the settings pages.
 pub fn set_flash_cookie(name: &str, value: &str, max_age_secs: u64) {
-    let secure = if is_https() { "; Secure" } else { "" };
+    let secure = if secure_cookies() { "; Secure" } else { "" };
     append_set_cookie(format!(
         "{name}={value}; Path=/settings; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}"
     ));
 }
 
 fn set_cookie(value: &str, max_age_secs: u64) {
-    let secure = if is_https() { "; Secure" } else { "" };
+    let secure = if secure_cookies() { "; Secure" } else { "" };
+    let name = session_cookie_name(services().policy.production);
     append_set_cookie(format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
     ));
 }
 

@@ -7,6 +7,7 @@
 #[cfg(feature = "ssr")]
 pub mod context;
 pub mod explorer;
+pub mod invitations;
 pub mod keys;
 pub mod members;
 pub mod metrics;
@@ -97,9 +98,19 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
     TenantEndpoint::read("/api/v1/members"),
     TenantEndpoint::write(
         "/api/v1/members/add",
-        Owner,
+        Admin,
         "email={outsider_email}&role=viewer",
     ),
+    TenantEndpoint {
+        needs: Needs::Read(Admin),
+        ..TenantEndpoint::read("/api/v1/members/invitations")
+    },
+    TenantEndpoint::write(
+        "/api/v1/members/invitations/revoke",
+        Admin,
+        "id={invitation}",
+    ),
+    TenantEndpoint::write("/api/v1/members/reset-password", Admin, "user_id={member}"),
     TenantEndpoint::write(
         "/api/v1/members/role",
         Owner,
@@ -162,6 +173,16 @@ pub const PUBLIC_ENDPOINTS: &[&str] = &[
     "/api/v1/auth/login",
     "/api/v1/auth/token",
     "/api/v1/auth/logout",
+    // The caller's own account: their sessions, password, invitations addressed to them.
+    "/api/v1/auth/logout-everywhere",
+    "/api/v1/auth/password",
+    "/api/v1/auth/sessions",
+    "/api/v1/auth/reset-password",
+    "/api/v1/invitations",
+    "/api/v1/invitations/accept",
+    "/api/v1/invitations/decline",
+    "/api/v1/invitations/link",
+    "/api/v1/invitations/signup",
     // The caller's own session or null; never another workspace's data.
     "/api/v1/auth/current",
     // The key just created by a plain form post, from the browser's own flash cookie.

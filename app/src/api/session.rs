@@ -11,8 +11,11 @@ use uuid::Uuid;
 
 use crate::error::AppError;
 
-/// The cookie that carries a browser's session token.
+/// The cookie that carries a browser's session token (development).
 pub const SESSION_COOKIE: &str = "argus_session";
+/// The same cookie in production: the `__Host-` prefix makes the browser insist on Secure,
+/// `Path=/` and no `Domain`.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-argus_session";
 
 /// Where to go after logging in: a path on this site, else `/` (never another host).
 pub fn safe_next(next: Option<&str>) -> String {
@@ -29,7 +32,9 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-/// `POST /api/v1/auth/signup`: creates the account and its first workspace, signs in.
+/// `POST /api/v1/auth/signup`: creates the account and its first workspace (when
+/// `ARGUS_SIGNUP` allows), then sends the browser to log in. The answer is the same whether or
+/// not the address already had an account.
 #[server(prefix = "/api/v1", endpoint = "auth/signup")]
 pub async fn sign_up(
     email: String,
@@ -37,12 +42,17 @@ pub async fn sign_up(
     password: String,
     workspace_name: String,
 ) -> Result<(), AppError> {
-    use super::context::{services, set_session_cookie};
-    let started =
-        argus_domain::session::sign_up(&services(), &email, &name, &password, &workspace_name)
-            .await?;
-    set_session_cookie(&started.token);
-    leptos_axum::redirect("/");
+    use super::context::{client_ip, services};
+    argus_domain::session::sign_up(
+        &services(),
+        &email,
+        &name,
+        &password,
+        &workspace_name,
+        client_ip(),
+    )
+    .await?;
+    leptos_axum::redirect("/login?signed_up=1");
     Ok(())
 }
 
@@ -50,9 +60,10 @@ pub async fn sign_up(
 /// redirects to `next`.
 #[server(prefix = "/api/v1", endpoint = "auth/login")]
 pub async fn log_in(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
-    use super::context::{client_ip, services, set_session_cookie};
+    use super::context::{client_ip, origin, services, set_session_cookie};
     let started =
-        argus_domain::session::log_in(&services(), &email, &password, client_ip(), None).await?;
+        argus_domain::session::log_in(&services(), &email, &password, &origin(), client_ip(), None)
+            .await?;
     set_session_cookie(&started.token);
     leptos_axum::redirect(&safe_next(next.as_deref()));
     Ok(())
@@ -76,11 +87,17 @@ pub async fn issue_token(
     password: String,
     workspace_id: Option<Uuid>,
 ) -> Result<IssuedToken, AppError> {
-    use super::context::{client_ip, services};
+    use super::context::{client_ip, origin, services};
     let services = services();
-    let started =
-        argus_domain::session::log_in(&services, &email, &password, client_ip(), workspace_id)
-            .await?;
+    let started = argus_domain::session::log_in(
+        &services,
+        &email,
+        &password,
+        &origin(),
+        client_ip(),
+        workspace_id,
+    )
+    .await?;
     Ok(IssuedToken {
         token: started.token,
         token_type: "Bearer".into(),
@@ -89,11 +106,67 @@ pub async fn issue_token(
     })
 }
 
-/// `POST /api/v1/auth/logout`: forgets the browser's session.
+/// `POST /api/v1/auth/logout`: ends the session on the server (its token stops working at
+/// once, wherever it was copied) and forgets the browser's cookie.
 #[server(prefix = "/api/v1", endpoint = "auth/logout")]
 pub async fn log_out() -> Result<(), AppError> {
-    super::context::clear_session_cookie();
+    use argus_domain::access::Caller;
+
+    use super::context::{caller, clear_session_cookie, services};
+    if let Caller::Authenticated(access) = caller() {
+        argus_domain::session::log_out(&services(), &access).await?;
+    }
+    clear_session_cookie();
     leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// `POST /api/v1/auth/logout-everywhere`: ends every session of the signed-in user, this one
+/// too.
+#[server(prefix = "/api/v1", endpoint = "auth/logout-everywhere")]
+pub async fn log_out_everywhere() -> Result<(), AppError> {
+    use super::context::{clear_session_cookie, require_user, services};
+    let (access, _) = require_user(argus_types::Role::Viewer)?;
+    argus_domain::session::sign_out_everywhere(&services(), &access).await?;
+    clear_session_cookie();
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// `POST /api/v1/auth/password`: changes the signed-in user's password (the current one is
+/// checked); every other session of theirs ends. Answers how many ended.
+#[server(prefix = "/api/v1", endpoint = "auth/password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<usize, AppError> {
+    use super::context::{client_ip, require_user, services};
+    let (access, _) = require_user(argus_types::Role::Viewer)?;
+    Ok(argus_domain::session::change_password(
+        &services(),
+        &access,
+        &current_password,
+        &new_password,
+        client_ip(),
+    )
+    .await?)
+}
+
+/// `GET /api/v1/auth/sessions`: the signed-in user's live sessions, newest first.
+#[server(prefix = "/api/v1", endpoint = "auth/sessions", input = GetUrl)]
+pub async fn list_sessions() -> Result<Vec<argus_types::SessionInfo>, AppError> {
+    use super::context::{require_user, services};
+    let (access, user) = require_user(argus_types::Role::Viewer)?;
+    Ok(argus_domain::user_sessions::list(&services().pool, user, access.session).await?)
+}
+
+/// `POST /api/v1/auth/reset-password`: sets a new password with a one-time link's `token`;
+/// every session of the account ends. Then the browser logs in.
+#[server(prefix = "/api/v1", endpoint = "auth/reset-password")]
+pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
+    use super::context::{client_ip, services};
+    argus_domain::passwords::reset(&services(), &token, &password, client_ip()).await?;
+    leptos_axum::redirect("/login?reset=1");
     Ok(())
 }
 
@@ -101,8 +174,8 @@ pub async fn log_out() -> Result<(), AppError> {
 #[server(prefix = "/api/v1", endpoint = "auth/switch")]
 pub async fn switch_workspace(workspace_id: Uuid) -> Result<(), AppError> {
     use super::context::{require_user, services, set_session_cookie};
-    let (_, user) = require_user(argus_types::Role::Viewer)?;
-    let started = argus_domain::session::switch(&services(), user, workspace_id).await?;
+    let (access, _) = require_user(argus_types::Role::Viewer)?;
+    let started = argus_domain::session::switch(&services(), &access, workspace_id).await?;
     set_session_cookie(&started.token);
     leptos_axum::redirect("/");
     Ok(())
@@ -112,8 +185,8 @@ pub async fn switch_workspace(workspace_id: Uuid) -> Result<(), AppError> {
 #[server(prefix = "/api/v1", endpoint = "workspaces/create")]
 pub async fn create_workspace(name: String) -> Result<(), AppError> {
     use super::context::{require_user, services, set_session_cookie};
-    let (_, user) = require_user(argus_types::Role::Viewer)?;
-    let started = argus_domain::session::create_workspace(&services(), user, &name).await?;
+    let (access, _) = require_user(argus_types::Role::Viewer)?;
+    let started = argus_domain::session::create_workspace(&services(), &access, &name).await?;
     set_session_cookie(&started.token);
     leptos_axum::redirect("/");
     Ok(())

@@ -26,7 +26,7 @@ pub async fn update_workspace(
     let access = require(Role::Owner)?;
     let services = services();
     let settings =
-        argus_domain::workspaces::update(&services.pool, access.workspace, &name, retention_days)
+        argus_domain::workspaces::update(&services, access.workspace, &name, retention_days)
             .await?;
     // Cached pages show the workspace's name.
     argus_domain::workspaces::forget_pages(&services, access.workspace).await;

@@ -15,10 +15,21 @@ pub fn LoginPage() -> impl IntoView {
     use_session_refresh(action);
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
+    let notice = move || {
+        let q = query.read();
+        if q.get("signed_up").is_some() {
+            Some("If this address was new to Argus, its account is ready: log in.")
+        } else if q.get("reset").is_some() {
+            Some("Your password is set and every session was signed out: log in.")
+        } else {
+            None
+        }
+    };
     view! {
         <Title text="Log in · Argus" />
         <section class="auth-card">
             <h1>"Log in to Argus"</h1>
+            {move || notice().map(|n| view! { <p class="callout" role="status" data-testid="login-notice">{n}</p> })}
             <ActionForm action attr:class="form" attr:data-testid="login-form">
                 <input type="hidden" name="next" value=next />
                 <label>

@@ -1,5 +1,6 @@
 //! One file per page.
 
+pub mod account;
 pub mod agents;
 pub mod auth;
 pub mod cost;

@@ -30,7 +30,7 @@ use serde_json::{Map, Value};
 use super::model::{Dimensions, Resource, SpanRecord, SpanStatus, Usage};
 
 /// Attributes kept per span; more are counted in `dropped_attributes`.
-pub const MAX_ATTRIBUTES: usize = 1_000;
+pub const MAX_ATTRIBUTES: usize = super::limits::MAX_ATTRIBUTES;
 /// A token count above this is a client bug, not usage.
 pub const MAX_TOKENS: i64 = 1_000_000_000;
 /// A cost above this (USD, one span) is a client bug.
@@ -56,28 +56,41 @@ pub struct Rejection {
 pub struct Mapped {
     pub spans: Vec<SpanRecord>,
     pub rejected: Vec<Rejection>,
+    /// Spans dropped whole before mapping (over a request's limits), and why.
+    pub dropped: usize,
+    pub dropped_reason: Option<String>,
 }
 
 impl Mapped {
     /// OTLP's `partial_success.error_message`: the first few reasons.
     pub fn rejection_message(&self) -> Option<String> {
-        if self.rejected.is_empty() {
+        if self.rejected_count() == 0 {
             return None;
         }
         let mut reasons: Vec<String> = self
-            .rejected
+            .dropped_reason
             .iter()
-            .take(5)
-            .map(|r| format!("span {} of trace {}: {}", r.span_id, r.trace_id, r.reason))
+            .map(|why| format!("{} span(s) dropped: {why}", self.dropped))
             .collect();
+        reasons.extend(
+            self.rejected
+                .iter()
+                .take(5)
+                .map(|r| format!("span {} of trace {}: {}", r.span_id, r.trace_id, r.reason)),
+        );
         if self.rejected.len() > 5 {
             reasons.push(format!("and {} more", self.rejected.len() - 5));
         }
         Some(format!(
             "{} span(s) rejected: {}",
-            self.rejected.len(),
+            self.rejected_count(),
             reasons.join("; ")
         ))
+    }
+
+    /// Spans not stored: rejected one by one or dropped over the limits.
+    pub fn rejected_count(&self) -> usize {
+        self.rejected.len() + self.dropped
     }
 }
 

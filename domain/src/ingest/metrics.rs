@@ -34,6 +34,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use prost::Message;
 use sha2::{Digest, Sha256};
 
+use super::limits;
 use super::mapping::{dimensions, Attrs};
 use super::model::{Dimensions, Usage};
 use super::otlp::Encoding;
@@ -168,7 +169,7 @@ fn exponential_values(p: &ExponentialHistogramDataPoint) -> (Vec<f64>, Vec<u64>)
 fn time_ok(ns: u64, what: &str) -> std::result::Result<i64, String> {
     let ns = i64::try_from(ns).map_err(|_| format!("{what} is out of range"))?;
     let t = DateTime::from_timestamp_nanos(ns);
-    super::store::time_in_range(t, Utc::now())?;
+    super::store::time_in_range(t, Utc::now(), crate::workspaces::MAX_RETENTION_DAYS)?;
     Ok(ns)
 }
 
@@ -699,6 +700,7 @@ pub struct ExportedMetrics {
 pub async fn export(
     services: &Services,
     access: &Access,
+    admission: &mut super::gate::Admission,
     body: &[u8],
     content_type: Option<&str>,
     content_encoding: Option<&str>,
@@ -706,9 +708,29 @@ pub async fn export(
 ) -> Result<ExportedMetrics> {
     access.require_ingest()?;
     let encoding = Encoding::from_content_type(content_type)?;
-    let body = super::otlp::decompress(body, content_encoding, body_limit)?;
-    let request = decode(&body, encoding)?;
-    let mapped = map(&request);
+    let body = super::otlp::decompress(body, content_encoding, body_limit, admission)?;
+    let census = match encoding {
+        Encoding::Protobuf => limits::wire::metrics(&body)?,
+        Encoding::Json => limits::json::census(&body, limits::json::Shape::Otlp)?,
+    };
+    admission.charge(census.bytes.saturating_mul(limits::DECODE_FACTOR))?;
+    let mut request = decode(&body, encoding)?;
+    drop(body);
+    let trimmed = limits::sanitize::metrics(&mut request);
+    let mut mapped = map(&request);
+    drop(request);
+    if trimmed.dropped_items > 0 {
+        mapped.rejected.insert(
+            0,
+            format!(
+                "{} data point(s) dropped: {}",
+                trimmed.dropped_items,
+                limits::sanitize::Trimmed::reason("data points")
+            ),
+        );
+    }
+    let rejected_points =
+        mapped.rejected.len() - usize::from(trimmed.dropped_items > 0) + trimmed.dropped_items;
     let overrides = crate::pricing::cached_overrides(services, access.workspace).await?;
     let stored = store(
         &services.pool,
@@ -723,16 +745,15 @@ pub async fn export(
             .changed(&services.cache, access.workspace)
             .await;
     }
-    let partial_success = (!mapped.rejected.is_empty()).then(|| {
+    let partial_success = (rejected_points > 0).then(|| {
         let mut reasons: Vec<String> = mapped.rejected.iter().take(5).cloned().collect();
         if mapped.rejected.len() > 5 {
             reasons.push(format!("and {} more", mapped.rejected.len() - 5));
         }
         ExportMetricsPartialSuccess {
-            rejected_data_points: mapped.rejected.len() as i64,
+            rejected_data_points: rejected_points as i64,
             error_message: format!(
-                "{} data point(s) rejected: {}",
-                mapped.rejected.len(),
+                "{rejected_points} data point(s) rejected: {}",
                 reasons.join("; ")
             ),
         }
@@ -746,7 +767,7 @@ pub async fn export(
     Ok(ExportedMetrics {
         stored,
         ignored: mapped.ignored,
-        rejected: mapped.rejected.len(),
+        rejected: rejected_points,
         content_type: encoding.content_type(),
         body,
     })

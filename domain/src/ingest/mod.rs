@@ -6,6 +6,7 @@
 
 pub mod gate;
 pub mod invalidate;
+pub mod limits;
 pub mod mapping;
 pub mod metrics;
 pub mod model;
@@ -42,6 +43,7 @@ async fn persist(
         .ensure(
             &services.pool,
             spans.iter().map(|s| s.start_time.date_naive()),
+            usize::MAX,
         )
         .await?;
     let overrides = crate::pricing::cached_overrides(services, access.workspace).await?;
@@ -56,6 +58,7 @@ async fn persist(
                 .ensure(
                     &services.pool,
                     spans.iter().map(|s| s.start_time.date_naive()),
+                    usize::MAX,
                 )
                 .await?;
             store::store(&services.pool, access.workspace, spans, &pricing).await?
@@ -71,11 +74,53 @@ async fn persist(
     Ok(stored)
 }
 
-/// `POST /v1/traces`: decode, map, validate, store; answer OTLP's `ExportTraceServiceResponse`
-/// with `partial_success` when spans were rejected. The caller must hold the ingest scope.
+/// How long the workspace keeps data, within the install's ceiling.
+async fn retention_days(services: &Services, access: &Access) -> Result<i32> {
+    let days = crate::workspaces::cached_retention_days(services, access.workspace).await?;
+    Ok(days.min(services.policy.max_retention_days))
+}
+
+/// Why each span's time is refused, if it is: out of the stored range, or on a new day past
+/// the request's allowance of new partitions (those are created here, before the write).
+async fn time_problems(
+    services: &Services,
+    access: &Access,
+    starts: &[chrono::DateTime<chrono::Utc>],
+) -> Result<Vec<Option<String>>> {
+    let now = chrono::Utc::now();
+    let retention = retention_days(services, access).await?;
+    let mut problems: Vec<Option<String>> = starts
+        .iter()
+        .map(|start| store::time_in_range(*start, now, retention).err())
+        .collect();
+    let days = starts
+        .iter()
+        .zip(&problems)
+        .filter(|(_, p)| p.is_none())
+        .map(|(start, _)| start.date_naive());
+    let refused = services
+        .partitions
+        .ensure(&services.pool, days, store::MAX_NEW_PARTITIONS)
+        .await?;
+    if !refused.is_empty() {
+        for (start, problem) in starts.iter().zip(problems.iter_mut()) {
+            let day = start.date_naive();
+            if problem.is_none() && refused.contains(&day) {
+                *problem = Some(store::refused_day(day));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// `POST /v1/traces`: inflate, take the census, decode, cap, map, validate, store; answer
+/// OTLP's `ExportTraceServiceResponse` with `partial_success` when spans were rejected or
+/// dropped. The caller must hold the ingest scope; every byte the export makes the server
+/// hold is charged to `admission` first.
 pub async fn export_traces(
     services: &Services,
     access: &Access,
+    admission: &mut gate::Admission,
     body: &[u8],
     content_type: Option<&str>,
     content_encoding: Option<&str>,
@@ -83,15 +128,29 @@ pub async fn export_traces(
 ) -> Result<Exported> {
     access.require_ingest()?;
     let encoding = otlp::Encoding::from_content_type(content_type)?;
-    let body = otlp::decompress(body, content_encoding, body_limit)?;
-    let request = otlp::decode_traces(&body, encoding)?;
+    let body = otlp::decompress(body, content_encoding, body_limit, admission)?;
+    let census = match encoding {
+        otlp::Encoding::Protobuf => limits::wire::traces(&body)?,
+        otlp::Encoding::Json => limits::json::census(&body, limits::json::Shape::Otlp)?,
+    };
+    // The decoded request, the span records mapped from it, and the rows written.
+    admission.charge(census.bytes.saturating_mul(limits::DECODE_FACTOR))?;
+    let mut request = otlp::decode_traces(&body, encoding)?;
+    drop(body);
+    let trimmed = limits::sanitize::traces(&mut request);
     let mut mapped = mapping::map_request(&request);
-    let now = chrono::Utc::now();
+    drop(request);
+    if trimmed.dropped_items > 0 {
+        mapped.dropped = trimmed.dropped_items;
+        mapped.dropped_reason = Some(limits::sanitize::Trimmed::reason("spans"));
+    }
+    let starts: Vec<_> = mapped.spans.iter().map(|s| s.start_time).collect();
+    let problems = time_problems(services, access, &starts).await?;
     let mut spans = Vec::with_capacity(mapped.spans.len());
-    for s in std::mem::take(&mut mapped.spans) {
-        match store::time_in_range(s.start_time, now) {
-            Ok(()) => spans.push(s),
-            Err(reason) => mapped.rejected.push(mapping::Rejection {
+    for (s, problem) in std::mem::take(&mut mapped.spans).into_iter().zip(problems) {
+        match problem {
+            None => spans.push(s),
+            Some(reason) => mapped.rejected.push(mapping::Rejection {
                 trace_id: s.trace_id,
                 span_id: s.span_id,
                 reason,
@@ -103,7 +162,7 @@ pub async fn export_traces(
         partial_success: mapped
             .rejection_message()
             .map(|message| ExportTracePartialSuccess {
-                rejected_spans: mapped.rejected.len() as i64,
+                rejected_spans: mapped.rejected_count() as i64,
                 error_message: message,
             }),
     };
@@ -114,7 +173,7 @@ pub async fn export_traces(
     };
     Ok(Exported {
         stored,
-        rejected: mapped.rejected.len(),
+        rejected: mapped.rejected_count(),
         content_type: encoding.content_type(),
         body,
     })
@@ -127,40 +186,77 @@ pub struct BatchOutcome {
     pub rejected: Vec<native::ItemError>,
 }
 
-/// `POST /api/v1/traces`: the native JSON batch, each trace validated on its own.
+/// The `traces` array of a native batch, refused as soon as it passes [`native::MAX_TRACES`]
+/// (without reading, or allocating for, the rest).
+struct BoundedTraces(Vec<serde_json::Value>);
+
+const TOO_MANY_TRACES: &str = "too many traces";
+
+impl<'de> serde::Deserialize<'de> for BoundedTraces {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = BoundedTraces;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of traces")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<BoundedTraces, A::Error> {
+                let mut out = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    if out.len() == native::MAX_TRACES {
+                        return Err(serde::de::Error::custom(TOO_MANY_TRACES));
+                    }
+                    out.push(item);
+                }
+                Ok(BoundedTraces(out))
+            }
+        }
+        d.deserialize_seq(Visitor)
+    }
+}
+
+/// `POST /api/v1/traces`: the native JSON batch, each trace validated on its own; at most
+/// [`native::MAX_TRACES`] traces and [`limits::MAX_SPANS`] spans a request.
 pub async fn export_native(
     services: &Services,
     access: &Access,
+    admission: &mut gate::Admission,
     body: &[u8],
 ) -> Result<BatchOutcome> {
     use crate::Error;
 
     access.require_ingest()?;
+    let census = limits::json::census(body, limits::json::Shape::Native)?;
+    admission.charge(census.bytes.saturating_mul(limits::DECODE_FACTOR))?;
     #[derive(serde::Deserialize)]
     struct Batch {
-        traces: Option<Vec<serde_json::Value>>,
+        traces: Option<BoundedTraces>,
     }
-    let batch: Batch = serde_json::from_slice(body).map_err(|e| Error::InvalidFormat {
-        message: format!("the body is not a JSON object {{\"traces\": [...]}}: {e}"),
-        location: Some(format!("line {}, column {}", e.line(), e.column())),
+    let batch: Batch = serde_json::from_slice(body).map_err(|e| {
+        if e.to_string().starts_with(TOO_MANY_TRACES) {
+            return Error::invalid_input(
+                "traces",
+                format!("at most {} traces a request", native::MAX_TRACES),
+            );
+        }
+        Error::InvalidFormat {
+            message: format!("the body is not a JSON object {{\"traces\": [...]}}: {e}"),
+            location: Some(format!("line {}, column {}", e.line(), e.column())),
+        }
     })?;
-    let items = batch.traces.ok_or_else(|| Error::MissingField {
-        field: "traces".into(),
-    })?;
-    if items.len() > native::MAX_TRACES {
-        return Err(Error::invalid_input(
-            "traces",
-            format!(
-                "at most {} traces a request, not {}",
-                native::MAX_TRACES,
-                items.len()
-            ),
-        ));
-    }
+    let items = batch
+        .traces
+        .ok_or_else(|| Error::MissingField {
+            field: "traces".into(),
+        })?
+        .0;
     let now = chrono::Utc::now();
-    let mut spans = Vec::new();
+    let mut traces: Vec<(usize, Vec<model::SpanRecord>)> = Vec::new();
+    let mut span_count = 0;
     let mut rejected = Vec::new();
-    let mut accepted = 0;
     for (index, item) in items.into_iter().enumerate() {
         let mapped = serde_json::from_value::<native::NativeTrace>(item)
             .map_err(|e| native::ItemError {
@@ -171,27 +267,55 @@ pub async fn export_native(
             })
             .and_then(|t| native::map_trace(index, &t, now))
             .and_then(|trace_spans| {
-                match trace_spans
-                    .iter()
-                    .find_map(|s| store::time_in_range(s.start_time, now).err())
-                {
-                    Some(message) => Err(native::ItemError {
+                if span_count + trace_spans.len() > limits::MAX_SPANS {
+                    return Err(native::ItemError {
                         index,
-                        code: "INVALID_INPUT".into(),
-                        message,
-                        field: Some(format!("traces[{index}].start_time")),
-                    }),
-                    None => Ok(trace_spans),
+                        code: "PAYLOAD_TOO_LARGE".into(),
+                        message: format!(
+                            "the request already holds {span_count} spans, at most {} a \
+                             request: send this trace in another request",
+                            limits::MAX_SPANS
+                        ),
+                        field: Some(format!("traces[{index}]")),
+                    });
                 }
+                Ok(trace_spans)
             });
         match mapped {
-            Ok(mut s) => {
-                accepted += 1;
-                spans.append(&mut s);
+            Ok(s) => {
+                span_count += s.len();
+                traces.push((index, s));
             }
             Err(e) => rejected.push(e),
         }
     }
+    // A trace is stored whole or not at all: one span out of range refuses its trace.
+    let starts: Vec<_> = traces
+        .iter()
+        .flat_map(|(_, s)| s.iter().map(|s| s.start_time))
+        .collect();
+    let mut problems = time_problems(services, access, &starts).await?.into_iter();
+    let mut spans = Vec::with_capacity(span_count);
+    let mut accepted = 0;
+    for (index, mut trace_spans) in traces {
+        let problem = problems
+            .by_ref()
+            .take(trace_spans.len())
+            .fold(None, |first, p| first.or(p));
+        match problem {
+            Some(message) => rejected.push(native::ItemError {
+                index,
+                code: "INVALID_INPUT".into(),
+                message,
+                field: Some(format!("traces[{index}].start_time")),
+            }),
+            None => {
+                accepted += 1;
+                spans.append(&mut trace_spans);
+            }
+        }
+    }
+    rejected.sort_by_key(|e| e.index);
     persist(services, access, &spans).await?;
     Ok(BatchOutcome { accepted, rejected })
 }

@@ -2,11 +2,13 @@
 //! optionally `Content-Encoding: gzip`. Every failure is a client error (400, never retried by
 //! exporters) or 413/415; nothing panics on any input.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
+use super::gate::Admission;
 use crate::{Error, Result};
 
 /// The two encodings OTLP/HTTP defines.
@@ -42,26 +44,38 @@ impl Encoding {
 }
 
 /// Undoes `Content-Encoding` (identity or gzip), never producing more than `limit` bytes: a
-/// small gzip body may not inflate past the body limit.
-pub fn decompress(body: &[u8], content_encoding: Option<&str>, limit: u64) -> Result<Vec<u8>> {
+/// small gzip body may not inflate past the body limit. Every inflated byte is charged to
+/// `admission` as it is produced, so a request cannot hold more than the gate allows.
+pub fn decompress<'a>(
+    body: &'a [u8],
+    content_encoding: Option<&str>,
+    limit: u64,
+    admission: &mut Admission,
+) -> Result<Cow<'a, [u8]>> {
     match content_encoding
         .map(|e| e.trim().to_ascii_lowercase())
         .as_deref()
     {
-        None | Some("") | Some("identity") => Ok(body.to_vec()),
+        None | Some("") | Some("identity") => Ok(Cow::Borrowed(body)),
         Some("gzip") | Some("x-gzip") => {
-            let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit as usize));
-            let mut reader = flate2::read::GzDecoder::new(body).take(limit + 1);
-            reader
-                .read_to_end(&mut out)
-                .map_err(|e| Error::InvalidFormat {
+            let mut out = Vec::new();
+            let mut reader = flate2::read::GzDecoder::new(body);
+            let mut chunk = vec![0u8; 64 * 1024];
+            loop {
+                let n = reader.read(&mut chunk).map_err(|e| Error::InvalidFormat {
                     message: format!("the body is not valid gzip: {e}"),
                     location: None,
                 })?;
-            if out.len() as u64 > limit {
-                return Err(Error::PayloadTooLarge { limit_bytes: limit });
+                if n == 0 {
+                    break;
+                }
+                if (out.len() + n) as u64 > limit {
+                    return Err(Error::PayloadTooLarge { limit_bytes: limit });
+                }
+                admission.charge(n as u64)?;
+                out.extend_from_slice(&chunk[..n]);
             }
-            Ok(out)
+            Ok(Cow::Owned(out))
         }
         Some(other) => Err(Error::UnsupportedMediaType(format!(
             "Content-Encoding {other} is not supported (use gzip or none)"
@@ -114,22 +128,34 @@ mod tests {
         enc.finish().unwrap()
     }
 
+    fn admission(bytes: u64) -> Admission {
+        std::sync::Arc::new(super::super::gate::IngestGate::new(bytes, 4, 100))
+            .admit(crate::tenancy::WorkspaceId(uuid::Uuid::nil()))
+    }
+
     #[test]
-    fn gzip_is_inflated_within_the_limit() {
+    fn gzip_is_inflated_within_the_limit_and_charged() {
         let data = vec![b'a'; 10_000];
+        let mut a = admission(1 << 20);
         assert_eq!(
-            decompress(&gzip(&data), Some("gzip"), 20_000).unwrap(),
-            data
+            &decompress(&gzip(&data), Some("gzip"), 20_000, &mut a).unwrap()[..],
+            &data[..]
         );
+        assert_eq!(a.charged(), 10_000);
         // A bomb: 10 kB of zeros inflating past a 1 kB limit.
-        let err = decompress(&gzip(&data), Some("gzip"), 1_000).unwrap_err();
+        let err = decompress(&gzip(&data), Some("gzip"), 1_000, &mut a).unwrap_err();
         assert!(matches!(err, Error::PayloadTooLarge { limit_bytes: 1_000 }));
         assert!(matches!(
-            decompress(b"not gzip", Some("gzip"), 1_000),
+            decompress(b"not gzip", Some("gzip"), 1_000, &mut a),
             Err(Error::InvalidFormat { .. })
         ));
-        assert!(decompress(b"x", Some("br"), 10).is_err());
-        assert_eq!(decompress(b"x", None, 10).unwrap(), b"x");
+        assert!(decompress(b"x", Some("br"), 10, &mut a).is_err());
+        assert_eq!(&decompress(b"x", None, 10, &mut a).unwrap()[..], b"x");
+        // Within the body limit but over what the gate holds: refused while inflating.
+        let big = vec![0u8; 4 << 20];
+        let mut small = admission(1 << 20);
+        let err = decompress(&gzip(&big), Some("gzip"), 20 << 20, &mut small).unwrap_err();
+        assert_eq!(err.code(), argus_types::ErrorCode::PayloadTooLarge);
     }
 
     #[test]

@@ -29,9 +29,10 @@ use crate::{Error, Result};
 /// retention on another replica since this one created it).
 pub const MISSING_PARTITION: &str = "storing spans: a day partition is missing";
 
-/// How far in the future a span may start (clock skew), and how far in the past.
-pub const MAX_FUTURE: Duration = Duration::hours(24);
-pub const MAX_PAST: Duration = Duration::days(3650);
+/// How far in the future a span may start (clock skew).
+pub const MAX_FUTURE: Duration = Duration::hours(1);
+/// Day partitions of `spans` one request may create; spans of further new days are rejected.
+pub const MAX_NEW_PARTITIONS: usize = 7;
 
 /// What a batch did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -51,14 +52,16 @@ pub struct Partitions {
 }
 
 impl Partitions {
-    /// Creates the day partitions covering `days` that this process has not seen yet. Runs
+    /// Makes sure the day partitions covering `days` exist, creating at most `max_new` that do
+    /// not; returns the days refused (their partitions missing and over `max_new`). Runs
     /// outside any batch transaction: creating a partition briefly locks the parent table.
     pub async fn ensure(
         &self,
         pool: &PgPool,
         days: impl IntoIterator<Item = NaiveDate>,
-    ) -> Result<()> {
-        let missing: Vec<NaiveDate> = {
+        max_new: usize,
+    ) -> Result<BTreeSet<NaiveDate>> {
+        let unknown: Vec<NaiveDate> = {
             let known = self.known.lock().expect("partitions lock");
             days.into_iter()
                 .collect::<BTreeSet<_>>()
@@ -66,14 +69,34 @@ impl Partitions {
                 .filter(|d| !known.contains(d))
                 .collect()
         };
-        for day in missing {
-            sqlx::query("SELECT argus_ensure_span_partition($1)")
-                .bind(day)
-                .execute(pool)
-                .await?;
+        if unknown.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        // Partitions made before this process started, or by another replica, exist already.
+        let existing: Vec<NaiveDate> = sqlx::query_scalar(
+            "SELECT d FROM unnest($1::date[]) AS d \
+             WHERE to_regclass(format('spans_%s', to_char(d, 'YYYYMMDD'))) IS NOT NULL",
+        )
+        .bind(&unknown)
+        .fetch_all(pool)
+        .await?;
+        let mut refused = BTreeSet::new();
+        let mut created = 0;
+        for day in unknown {
+            if !existing.contains(&day) {
+                if created == max_new {
+                    refused.insert(day);
+                    continue;
+                }
+                sqlx::query("SELECT argus_ensure_span_partition($1)")
+                    .bind(day)
+                    .execute(pool)
+                    .await?;
+                created += 1;
+            }
             self.known.lock().expect("partitions lock").insert(day);
         }
-        Ok(())
+        Ok(refused)
     }
 
     /// Forgets the days before `day` (their partitions were dropped: recreated if needed).
@@ -85,18 +108,36 @@ impl Partitions {
     }
 }
 
-/// Whether a span's start time is one Argus stores (not decades off, not far in the future).
-pub fn time_in_range(start: DateTime<Utc>, now: DateTime<Utc>) -> std::result::Result<(), String> {
+/// Whether a span's start time is one Argus stores: not more than [`MAX_FUTURE`] ahead (it
+/// would create partitions for days to come) and not before the workspace's retention cutoff
+/// (it would be deleted at once).
+pub fn time_in_range(
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+    retention_days: i32,
+) -> std::result::Result<(), String> {
     if start > now + MAX_FUTURE {
         return Err(format!(
-            "the start time {start} is more than {} hours in the future",
+            "the start time {start} is more than {} hour(s) in the future",
             MAX_FUTURE.num_hours()
         ));
     }
-    if start < now - MAX_PAST {
-        return Err(format!("the start time {start} is more than 10 years ago"));
+    let cutoff = crate::retention::cutoff(now, retention_days);
+    if start < cutoff {
+        return Err(format!(
+            "the start time {start} is before {cutoff}, the workspace's retention of \
+             {retention_days} days: it would be deleted at once"
+        ));
     }
     Ok(())
+}
+
+/// The reason a span on a refused day is given.
+pub fn refused_day(day: NaiveDate) -> String {
+    format!(
+        "its day {day} has no storage yet and this request already created \
+         {MAX_NEW_PARTITIONS} new days: send it again in another request"
+    )
 }
 
 /// The sums one batch adds to one trace.

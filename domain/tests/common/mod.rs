@@ -61,13 +61,18 @@ pub async fn sign_up(
     argus_domain::identity::UserId,
     argus_domain::tenancy::WorkspaceId,
 ) {
-    let started = argus_domain::session::sign_up(services, email, "Test User", PASSWORD, workspace)
-        .await
-        .unwrap();
-    (
-        started.user,
-        argus_domain::tenancy::WorkspaceId(started.workspace.id),
+    use argus_domain::identity::{self, Email, Password};
+    let made = identity::sign_up(
+        &services.pool,
+        &Email::parse(email).unwrap(),
+        "Test User",
+        &Password::parse(PASSWORD).unwrap(),
+        workspace,
     )
+    .await
+    .unwrap()
+    .expect("a new account");
+    (made.user, made.workspace)
 }
 
 pub const PASSWORD: &str = "a long passphrase";
