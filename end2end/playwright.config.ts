@@ -56,6 +56,8 @@ export default defineConfig({
       ARGUS_LOG: 'warn',
       // The tests check that new data shows up within seconds.
       ARGUS_CACHE_INVALIDATION_MS: '1000',
+      // Every test signs up its users from this one address.
+      ARGUS_SIGNUP_LIMIT_PER_HOUR: '1000',
     },
   },
 });

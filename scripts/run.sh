@@ -28,6 +28,9 @@ fi
 
 cargo leptos build --release
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-$PWD/target/site}"
-# First start (no users yet): load the demo workspace (log in as demo@argus.local).
-"$CARGO_TARGET_DIR/release/argus" demo --if-empty
+# First start (no users yet): load the demo workspace (log in as demo@argus.local) — never in
+# production, where the first person to sign up becomes the first owner instead.
+if [ "${ARGUS_ENV:-development}" != "production" ]; then
+  "$CARGO_TARGET_DIR/release/argus" demo --if-empty
+fi
 exec "$CARGO_TARGET_DIR/release/argus" serve "$@"

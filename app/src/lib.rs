@@ -50,6 +50,7 @@ pub fn requires_session(path: &str) -> bool {
             | "/traces"
             | "/sessions"
             | "/agents"
+            | "/status"
     ) || ["/settings/", "/traces/", "/sessions/", "/agents/"]
         .iter()
         .any(|p| path.starts_with(p))
@@ -78,7 +79,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 // Before any paint: apply the stored or the system theme (no flash).
-                <script inner_html=THEME_BOOT_SCRIPT></script>
+                <script nonce=leptos::nonce::use_nonce() inner_html=THEME_BOOT_SCRIPT></script>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
@@ -159,6 +160,7 @@ mod tests {
         );
         assert_eq!(login_url("/?a=1&b=2"), "/login?next=/%3Fa%3D1%26b%3D2");
         assert!(requires_session("/settings/members"));
-        assert!(!requires_session("/login") && !requires_session("/status"));
+        assert!(!requires_session("/login") && !requires_session("/invite/abc"));
+        assert!(requires_session("/status"));
     }
 }

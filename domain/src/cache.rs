@@ -93,6 +93,30 @@ impl fmt::Display for CacheKey {
     }
 }
 
+/// A key's scope from its parts (filters, ranges, user, role, URL), joined with `|`. Each part
+/// is percent-encoded first — `%`, `|`, `:`, the glob characters `*?[]\\`, spaces and control
+/// characters — so no value can imitate a separator, shift into another field, or match a
+/// pattern it should not: different parts always make different keys.
+pub fn scope(parts: &[&str]) -> String {
+    let mut out = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('|');
+        }
+        for c in part.chars() {
+            if matches!(c, '%' | '|' | ':' | '*' | '?' | '[' | ']' | '\\' | ' ') || c.is_control() {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
 fn escape_glob(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -666,6 +690,35 @@ impl Cache {
             errors: self.error_count(),
             domains: self.domain_stats(),
         }
+    }
+}
+
+#[cfg(test)]
+mod scope_tests {
+    use super::*;
+
+    #[test]
+    fn parts_holding_separators_never_collide() {
+        let nasty = [
+            "|", "||", ":", "%", "%7C", "*", "?", "[", "]", "\\", " ", "\n", "a|b", "",
+        ];
+        let mut seen = std::collections::HashMap::new();
+        for a in nasty {
+            for b in nasty {
+                for c in nasty {
+                    let key = scope(&[a, b, c]);
+                    assert!(
+                        !key.contains(['*', '?', '[', ']', '\\', ':', ' ', '\n']),
+                        "{key:?}"
+                    );
+                    assert_eq!(key.matches('|').count(), 2, "{key:?}");
+                    if let Some(before) = seen.insert(key.clone(), (a, b, c)) {
+                        panic!("{before:?} and {:?} both make {key:?}", (a, b, c));
+                    }
+                }
+            }
+        }
+        assert_eq!(scope(&["plain", "7d"]), "plain|7d");
     }
 }
 

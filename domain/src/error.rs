@@ -95,7 +95,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             Error::RateLimited { .. } => ErrorCode::RateLimitExceeded,
             Error::Unavailable(_) | Error::Overloaded { .. } => ErrorCode::ServiceUnavailable,
-            Error::Database(sqlx::Error::PoolTimedOut) => ErrorCode::ServiceUnavailable,
+            Error::Database(e) if transient(e) => ErrorCode::ServiceUnavailable,
             Error::Database(_) | Error::Migrate(_) => ErrorCode::DatabaseError,
             Error::Cache(_) => ErrorCode::CacheError,
             Error::Internal(_) => ErrorCode::InternalError,
@@ -125,9 +125,11 @@ impl Error {
                 ErrorEnvelope::new(code, self.to_string())
                     .with_details(json!({ "retry_after_seconds": retry_after_secs }))
             }
-            Error::Database(sqlx::Error::PoolTimedOut) => {
-                ErrorEnvelope::new(code, "the database is busy, try again shortly")
-            }
+            Error::Database(e) if transient(e) => ErrorEnvelope::new(
+                code,
+                "the database is busy or restarting, try again shortly",
+            )
+            .with_details(json!({ "retry_after_seconds": TRANSIENT_RETRY_SECS })),
             Error::Database(_) | Error::Migrate(_) => {
                 ErrorEnvelope::new(code, "a database error occurred")
             }
@@ -135,6 +137,25 @@ impl Error {
             Error::Internal(_) => ErrorEnvelope::new(code, "an internal error occurred"),
             _ => ErrorEnvelope::new(code, self.to_string()),
         }
+    }
+}
+
+/// Seconds a client is told to wait after a transient database fault.
+pub const TRANSIENT_RETRY_SECS: u64 = 1;
+
+/// Whether a database failure is one a retry can outlive: the pool exhausted or closed, the
+/// connection lost, the server starting or shutting down, a serialization failure or deadlock,
+/// a statement cancelled by its timeout. These answer 503 with `Retry-After`, which
+/// OpenTelemetry exporters retry (a 500 they would drop).
+pub fn transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            c.starts_with("08")
+                || c.starts_with("57P")
+                || matches!(c.as_ref(), "40001" | "40P01" | "53300" | "57014")
+        }),
+        _ => false,
     }
 }
 
@@ -174,9 +195,20 @@ mod tests {
     }
 
     #[test]
-    fn pool_exhaustion_is_service_unavailable() {
-        let err = Error::Database(sqlx::Error::PoolTimedOut);
-        assert_eq!(err.code(), ErrorCode::ServiceUnavailable);
-        assert_eq!(err.to_envelope().status(), 503);
+    fn transient_database_faults_are_service_unavailable_with_retry_after() {
+        let io = || std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        for err in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(io()),
+        ] {
+            let err = Error::Database(err);
+            assert_eq!(err.code(), ErrorCode::ServiceUnavailable, "{err:?}");
+            let env = err.to_envelope();
+            assert_eq!(env.status(), 503);
+            assert_eq!(env.retry_after_seconds(), Some(TRANSIENT_RETRY_SECS));
+        }
+        let other = Error::Database(sqlx::Error::RowNotFound);
+        assert_eq!(other.code(), ErrorCode::DatabaseError);
     }
 }

@@ -118,10 +118,17 @@ pub struct Policy {
     pub max_retention_days: i32,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<Cidr>,
+    /// Sign-ups per hour from one client address, and on the whole install.
+    pub signups_per_address: u64,
+    pub signups_global: u64,
 }
 
 /// The install's retention ceiling unless configured.
 pub const DEFAULT_MAX_RETENTION_DAYS: i32 = 365;
+/// Sign-ups an hour from one address, unless configured.
+pub const DEFAULT_SIGNUPS_PER_ADDRESS: u64 = 5;
+/// Sign-ups an hour on the install, unless configured.
+pub const DEFAULT_SIGNUPS_GLOBAL: u64 = 100;
 
 impl Default for Policy {
     /// Development: open sign-up, a year of retention, no trusted proxy.
@@ -131,6 +138,8 @@ impl Default for Policy {
             signup: SignupMode::Open,
             max_retention_days: DEFAULT_MAX_RETENTION_DAYS,
             trusted_proxies: Vec::new(),
+            signups_per_address: DEFAULT_SIGNUPS_PER_ADDRESS,
+            signups_global: DEFAULT_SIGNUPS_GLOBAL,
         }
     }
 }

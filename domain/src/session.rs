@@ -24,17 +24,8 @@ pub const LOGIN_LIMIT: Limit = Limit {
     window: Duration::from_secs(60),
 };
 
-/// Sign-ups allowed per hour from one client address.
-pub const SIGNUP_LIMIT_PER_ADDRESS: Limit = Limit {
-    max: 5,
-    window: Duration::from_secs(3600),
-};
-
-/// Sign-ups allowed per hour on the whole install (open sign-up).
-pub const SIGNUP_LIMIT_GLOBAL: Limit = Limit {
-    max: 100,
-    window: Duration::from_secs(3600),
-};
+/// The window of the sign-up limits (`Policy::signups_per_address`, `signups_global`).
+pub const SIGNUP_WINDOW: Duration = Duration::from_secs(3600);
 
 /// A session just started: the token to hand out and where it is.
 #[derive(Clone, Debug)]
@@ -129,13 +120,23 @@ pub async fn sign_up(
     let password = Password::parse(password)?;
     workspaces::valid_name("name", name)?;
     workspaces::valid_name("workspace_name", workspace_name)?;
+    let limit = |max| Limit {
+        max,
+        window: SIGNUP_WINDOW,
+    };
     services
         .limiter
-        .take(&address_key("signup", client), SIGNUP_LIMIT_PER_ADDRESS)
+        .take(
+            &address_key("signup", client),
+            limit(services.policy.signups_per_address),
+        )
         .await?;
     services
         .limiter
-        .take("ratelimit:signup:all", SIGNUP_LIMIT_GLOBAL)
+        .take(
+            "ratelimit:signup:all",
+            limit(services.policy.signups_global),
+        )
         .await?;
     let _permits = services.hashing.signup_permit().await?;
     match identity::sign_up(&services.pool, &email, name, &password, workspace_name).await? {

@@ -138,7 +138,7 @@ pub fn page_key(workspace: WorkspaceId, user: UserId, role: Role, uri: &str) -> 
     CacheKey::new(
         PAGE_DOMAIN,
         workspace,
-        format!("{}|{}|{uri}", user.0, role.as_str()),
+        crate::cache::scope(&[&user.0.to_string(), role.as_str(), uri]),
     )
 }
 

@@ -1015,3 +1015,64 @@ async fn retention_drops_old_data_by_partition_and_by_row(owner: PgPool) {
     send(&s, &a, vec![serde_json::json!({"agent_id": "bot", "start_time": now - Duration::days(10), "latency_ms": 5})]).await;
     assert_eq!(raw_counts(&owner, long).await.0, 3);
 }
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn ingest_during_a_rollup_rebuild_is_counted_once(owner: PgPool) {
+    use argus_domain::ingest::rollup::{lock_for_writes, rebuild};
+    let s = common::services(&owner).await;
+    let (_, ws) = common::sign_up(&s, "ann@example.com", "Acme").await;
+    let a = ingester(&s, ws).await;
+    let trace = |n: usize| {
+        serde_json::json!({"trace_id": format!("race-{n}"), "agent_id": format!("bot-{}", n % 3),
+            "latency_ms": 40, "spans": [{"name": "chat", "model": "gpt-4o", "input_tokens": 3,
+            "output_tokens": 1, "latency_ms": 10}]})
+    };
+    send(&s, &a, vec![trace(0)]).await;
+
+    // A rebuild in progress (its exclusive lock held): an ingest batch waits for it.
+    let mut held = s.pool.begin().await.unwrap();
+    lock_for_writes(&mut held, ws, true).await.unwrap();
+    let waiting = {
+        let (s, a) = (s.clone(), a.clone());
+        tokio::spawn(async move { send(&s, &a, vec![trace(1)]).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "the batch waits for the rebuild");
+    held.commit().await.unwrap();
+    waiting.await.unwrap();
+
+    // Batches and rebuilds of the same day, racing: every batch counts once.
+    let today = Utc::now().date_naive();
+    let mut tasks = Vec::new();
+    for n in 2..22 {
+        let (sender, a) = (s.clone(), a.clone());
+        tasks.push(tokio::spawn(async move {
+            send(&sender, &a, vec![trace(n)]).await
+        }));
+        if n % 4 == 0 {
+            let rebuilder = s.clone();
+            tasks.push(tokio::spawn(async move {
+                rebuild(
+                    &rebuilder.pool,
+                    ws,
+                    today - Duration::days(1),
+                    today + Duration::days(1),
+                )
+                .await
+                .unwrap();
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_rollups_match_raw(&s, &owner, ws).await;
+    let requests: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(traces), 0)::bigint FROM rollup_hourly WHERE workspace_id = $1 AND model = ''",
+    )
+    .bind(ws)
+    .fetch_one(&owner)
+    .await
+    .unwrap();
+    assert_eq!(requests, 22, "22 traces, each counted once");
+}

@@ -1,3 +1,4 @@
+import { signUp } from './support';
 import { test, expect, Page } from '@playwright/test';
 
 function email(who: string): string {
@@ -30,14 +31,7 @@ test('the dashboard: filters in the URL, back and forward, memory, refresh, and 
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
 
-  await page.goto('/signup');
-  await hydrated(page);
-  await page.getByLabel('Your name').fill('Dana');
-  await page.getByLabel('Email').fill(email('dana'));
-  await page.getByLabel('Password').fill('a long passphrase');
-  await page.getByLabel('Workspace name').fill('Dash Co');
-  await page.getByTestId('signup-submit').click();
-  await expect(page.getByTestId('home-title')).toHaveText('Dash Co');
+  await signUp(page, 'Dana', email('dana'), 'Dash Co');
 
   // An empty workspace says so.
   await expect(page.getByTestId('no-data')).toBeVisible();
@@ -133,14 +127,7 @@ test('cost and performance: filters, an unpriced model priced from the cost page
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
 
-  await page.goto('/signup');
-  await hydrated(page);
-  await page.getByLabel('Your name').fill('Cory');
-  await page.getByLabel('Email').fill(email('cory'));
-  await page.getByLabel('Password').fill('a long passphrase');
-  await page.getByLabel('Workspace name').fill('Cost Co');
-  await page.getByTestId('signup-submit').click();
-  await expect(page.getByTestId('home-title')).toHaveText('Cost Co');
+  await signUp(page, 'Cory', email('cory'), 'Cost Co');
 
   await page.goto('/settings/api-keys');
   await hydrated(page);

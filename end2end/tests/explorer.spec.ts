@@ -1,3 +1,4 @@
+import { signUp } from './support';
 import { test, expect, Page } from '@playwright/test';
 
 function email(who: string): string {
@@ -41,14 +42,7 @@ test('dashboard → failed traces → trace → failing span → session, and th
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
 
-  await page.goto('/signup');
-  await hydrated(page);
-  await page.getByLabel('Your name').fill('Tess');
-  await page.getByLabel('Email').fill(email('tess'));
-  await page.getByLabel('Password').fill('a long passphrase');
-  await page.getByLabel('Workspace name').fill('Trace Co');
-  await page.getByTestId('signup-submit').click();
-  await expect(page.getByTestId('home-title')).toHaveText('Trace Co');
+  await signUp(page, 'Tess', email('tess'), 'Trace Co');
 
   await page.goto('/settings/api-keys');
   await hydrated(page);

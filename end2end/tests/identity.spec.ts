@@ -1,3 +1,4 @@
+import { signUp as signUpAndLogIn, logIn } from './support';
 import { test, expect, Page, Browser } from '@playwright/test';
 
 /** A unique email per run: the e2e database is shared by the tests of one run. */
@@ -12,14 +13,7 @@ async function hydrated(page: Page) {
 }
 
 async function signUp(page: Page, address: string, name: string, workspace: string) {
-  await page.goto('/signup');
-  await page.getByLabel('Your name').fill(name);
-  await page.getByLabel('Email').fill(address);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByLabel('Workspace name').fill(workspace);
-  await page.getByTestId('signup-submit').click();
-  await expect(page).toHaveURL(/\/$/);
-  await expect(page.getByTestId('home-title')).toHaveText(workspace);
+  await signUpAndLogIn(page, name, address, workspace);
 }
 
 test('sign up, create an API key, log out, log in, switch workspace', async ({ page }) => {
@@ -141,7 +135,7 @@ test('without JavaScript: sign up, create a key (shown once), log out, log in', 
   await context.close();
 });
 
-test('an owner adds a member, changes the role, and the last owner stays', async ({ browser }) => {
+test('an owner invites a member who accepts, changes the role, and the last owner stays', async ({ browser }) => {
   const bobEmail = email('bob');
   const second = await browser.newContext();
   const bob = await second.newPage();
@@ -159,22 +153,30 @@ test('an owner adds a member, changes the role, and the last owner stays', async
   await annRow.getByRole('button', { name: 'Save' }).click();
   await expect(ann.getByTestId('form-error')).toContainText('at least one owner');
 
+  // Inviting makes an invitation with a link, not a member.
   await ann.getByTestId('add-member-form').getByLabel('Email').fill(bobEmail);
   await ann.getByTestId('add-member-form').getByLabel('Role').selectOption('viewer');
   await ann.getByTestId('add-member').click();
-  await expect(ann.getByTestId('member-row')).toHaveCount(2);
-  const bobRow = ann.getByTestId('member-row').filter({ hasText: bobEmail });
-  await expect(bobRow.locator('select')).toHaveValue('viewer');
+  await expect(ann.getByTestId('invitation-link')).toContainText('/invite/');
+  await expect(ann.getByTestId('pending-invitations')).toContainText(bobEmail);
+  await expect(ann.getByTestId('member-row')).toHaveCount(1);
 
-  // Bob now sees Ann's workspace in his switcher and reads it as a viewer.
-  await bob.goto('/');
+  // Bob accepts under Settings → Account and lands in Ann's workspace as a viewer.
+  await bob.goto('/settings/account');
   await hydrated(bob);
-  await bob.getByTestId('workspace-select').selectOption({ label: 'Ann Team' });
-  await bob.getByTestId('switch-workspace').click();
+  await expect(bob.getByTestId('invitation-row')).toContainText('Ann Team');
+  await bob.getByTestId('accept-invitation').click();
+  await expect(bob).toHaveURL(/\/$/);
   await expect(bob.getByTestId('home-title')).toHaveText('Ann Team');
   await expect(bob.getByTestId('home-role')).toHaveText('Viewer');
   await bob.goto('/settings/api-keys');
   await expect(bob.getByTestId('create-key-form')).toHaveCount(0);
+
+  await ann.reload();
+  await hydrated(ann);
+  await expect(ann.getByTestId('member-row')).toHaveCount(2);
+  const bobRow = ann.getByTestId('member-row').filter({ hasText: bobEmail });
+  await expect(bobRow.locator('select')).toHaveValue('viewer');
 
   // Ann removes him; his session no longer opens her workspace.
   await bobRow.getByRole('button', { name: 'Remove' }).click();
@@ -183,4 +185,58 @@ test('an owner adds a member, changes the role, and the last owner stays', async
   expect(res.status()).toBe(401);
   await first.close();
   await second.close();
+});
+
+test('a newcomer joins with the invitation link; log-out ends the session on the server; a password change signs out elsewhere', async ({ browser }) => {
+  const annContext = await browser.newContext();
+  const ann = await annContext.newPage();
+  await signUp(ann, email('ann'), 'Ann', 'Link Team');
+  await ann.goto('/settings/members');
+  await hydrated(ann);
+  const newcomer = email('newcomer');
+  await ann.getByTestId('add-member-form').getByLabel('Email').fill(newcomer);
+  await ann.getByTestId('add-member').click();
+  const link = (await ann.getByTestId('invitation-link').textContent())!.trim();
+  expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/invite\/[A-Za-z0-9_-]{43}$/);
+
+  const newContext = await browser.newContext();
+  const nina = await newContext.newPage();
+  await nina.goto(link);
+  await hydrated(nina);
+  await expect(nina.locator('h1')).toHaveText('Join Link Team');
+  await nina.getByLabel('Your name').fill('Nina');
+  await nina.getByLabel('Password').fill(PASSWORD);
+  await nina.getByTestId('invite-signup').click();
+  await expect(nina).toHaveURL(/\/$/);
+  await expect(nina.getByTestId('home-title')).toHaveText('Link Team');
+
+  // The session cookie, copied before log-out, stops working after it.
+  const cookie = (await newContext.cookies()).find((c) => c.name === 'argus_session')!;
+  await nina.getByTestId('log-out').click();
+  await expect(nina).toHaveURL(/\/login$/);
+  const replay = await nina.request.get('/api/v1/auth/session', {
+    headers: { cookie: `argus_session=${cookie.value}` },
+  });
+  expect(replay.status()).toBe(401);
+
+  // Two sessions; a password change in one signs the other out.
+  await logIn(nina, newcomer);
+  await expect(nina).toHaveURL(/\/$/);
+  const otherContext = await browser.newContext();
+  const other = await otherContext.newPage();
+  await other.goto('/login');
+  await logIn(other, newcomer);
+  await expect(other).toHaveURL(/\/$/);
+  await nina.goto('/settings/account');
+  await hydrated(nina);
+  await expect(nina.getByTestId('session-table').locator('tbody tr')).toHaveCount(2);
+  await nina.getByLabel('Current password').fill(PASSWORD);
+  await nina.getByLabel('New password').fill('a newer passphrase');
+  await nina.getByTestId('change-password').click();
+  await expect(nina.getByTestId('password-changed')).toContainText('1 other session');
+  await other.goto('/settings/api-keys');
+  await expect(other).toHaveURL(/\/login\?next=/);
+  await annContext.close();
+  await newContext.close();
+  await otherContext.close();
 });

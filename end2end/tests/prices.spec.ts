@@ -1,3 +1,4 @@
+import { signUp } from './support';
 import { test, expect, Page } from '@playwright/test';
 
 function email(who: string): string {
@@ -43,14 +44,7 @@ test('a model without a price is listed, priced from its link, and re-priced', a
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
 
-  await page.goto('/signup');
-  await hydrated(page);
-  await page.getByLabel('Your name').fill('Pia');
-  await page.getByLabel('Email').fill(email('pia'));
-  await page.getByLabel('Password').fill('a long passphrase');
-  await page.getByLabel('Workspace name').fill('Pricing Team');
-  await page.getByTestId('signup-submit').click();
-  await expect(page.getByTestId('home-title')).toHaveText('Pricing Team');
+  await signUp(page, 'Pia', email('pia'), 'Pricing Team');
 
   // An ingest key, and a span of a model no catalog knows.
   await page.goto('/settings/api-keys');

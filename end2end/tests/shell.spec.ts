@@ -1,4 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
+import { signUp, uniqueEmail } from './support';
 
 /** Fails the test on any uncaught page error (a broken WASM bundle shows up here). */
 function watchErrors(page: Page): string[] {
@@ -14,9 +15,13 @@ async function hydrated(page: Page) {
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
 }
 
-test('status page content is in the server-rendered HTML (JavaScript disabled)', async ({ browser }) => {
+test('status page content is in the server-rendered HTML, for admins (JavaScript disabled)', async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
+  // Anonymous visitors are sent to log in: the page names versions and addresses.
+  await page.goto('/status');
+  await expect(page).toHaveURL(/\/login\?next=\/status$/);
+  await signUp(page, 'Stan', uniqueEmail('stan'), 'Status Co');
   const res = await page.goto('/status');
   expect(res?.status()).toBe(200);
   await expect(page.getByRole('heading', { name: 'System status' })).toBeVisible();
@@ -34,7 +39,7 @@ test('the page hydrates; the theme toggle works and survives a reload', async ({
   const context = await browser.newContext({ colorScheme: 'light' });
   const page = await context.newPage();
   const errors = watchErrors(page);
-  await page.goto('/status');
+  await page.goto('/login');
   await hydrated(page);
   const html = page.locator('html');
   await expect(html).toHaveAttribute('data-theme', 'light');
@@ -63,7 +68,7 @@ test('the page hydrates; the theme toggle works and survives a reload', async ({
 test('first visit follows the system colour scheme', async ({ browser }) => {
   const context = await browser.newContext({ colorScheme: 'dark' });
   const page = await context.newPage();
-  await page.goto('/status', { waitUntil: 'domcontentloaded' });
+  await page.goto('/login', { waitUntil: 'domcontentloaded' });
   await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
   expect(await page.evaluate(() => localStorage.getItem('argus.theme'))).toBeNull();
   await context.close();
@@ -71,6 +76,7 @@ test('first visit follows the system colour scheme', async ({ browser }) => {
 
 test('refresh refetches the status through the server function', async ({ page }) => {
   const errors = watchErrors(page);
+  await signUp(page, 'Rita', uniqueEmail('rita'), 'Refresh Co');
   await page.goto('/status');
   await hydrated(page);
   const call = page.waitForResponse(
@@ -85,6 +91,7 @@ test('refresh refetches the status through the server function', async ({ page }
 });
 
 test('an unknown page is a real 404 page, and its link navigates in the app', async ({ page }) => {
+  await signUp(page, 'Nico', uniqueEmail('nico'), 'Nowhere Co');
   const res = await page.goto('/no/such/page');
   expect(res?.status()).toBe(404);
   await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
@@ -92,6 +99,33 @@ test('an unknown page is a real 404 page, and its link navigates in the app', as
   await page.getByRole('link', { name: 'Go to system status' }).click();
   await expect(page).toHaveURL(/\/status$/);
   await expect(page.getByTestId('database-status')).toBeVisible();
+});
+
+test('every page carries a CSP with a nonce; inline scripts carry it; the page still hydrates', async ({ page }) => {
+  const errors = watchErrors(page);
+  const res = await page.goto('/login');
+  const csp = res!.headers()['content-security-policy'];
+  expect(csp).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9_-]{22}' 'wasm-unsafe-eval'/);
+  expect(csp).toContain("frame-ancestors 'none'");
+  expect(res!.headers()['referrer-policy']).toBe('strict-origin-when-cross-origin');
+  expect(res!.headers()['permissions-policy']).toContain('camera=()');
+  await hydrated(page);
+  const nonce = csp.match(/'nonce-([^']+)'/)![1];
+  const inline = await page.evaluate(() =>
+    Array.from(document.querySelectorAll('script:not([src])')).map((s) => (s as HTMLScriptElement).nonce),
+  );
+  expect(inline.length).toBeGreaterThan(0);
+  for (const n of inline) expect(n).toBe(nonce);
+  // A script the page did not send is refused by the browser.
+  const injected = await page.evaluate(() => {
+    (window as any).__injected = false;
+    const s = document.createElement('script');
+    s.textContent = 'window.__injected = true;';
+    document.body.appendChild(s);
+    return (window as any).__injected;
+  });
+  expect(injected).toBe(false);
+  expect(errors.filter((e) => !e.includes('Content Security Policy'))).toEqual([]);
 });
 
 test('the API answers unknown routes with the error envelope', async ({ request }) => {

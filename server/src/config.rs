@@ -178,6 +178,18 @@ pub struct Config {
     #[arg(long, env = "ARGUS_SIGNUP", value_parser = parse_signup)]
     pub signup: Option<argus_domain::policy::SignupMode>,
 
+    /// Sign-ups an hour from one client address.
+    #[arg(long, env = "ARGUS_SIGNUP_LIMIT_PER_HOUR",
+          default_value_t = argus_domain::policy::DEFAULT_SIGNUPS_PER_ADDRESS,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub signup_limit_per_hour: u64,
+
+    /// Sign-ups an hour on the whole install.
+    #[arg(long, env = "ARGUS_SIGNUP_GLOBAL_LIMIT_PER_HOUR",
+          default_value_t = argus_domain::policy::DEFAULT_SIGNUPS_GLOBAL,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub signup_global_limit_per_hour: u64,
+
     /// The longest retention a workspace may set, in days.
     #[arg(long, env = "ARGUS_MAX_RETENTION_DAYS",
           default_value_t = argus_domain::policy::DEFAULT_MAX_RETENTION_DAYS,
@@ -302,6 +314,8 @@ impl Config {
             }),
             max_retention_days: self.max_retention_days,
             trusted_proxies: self.trusted_proxies.0.clone(),
+            signups_per_address: self.signup_limit_per_hour,
+            signups_global: self.signup_global_limit_per_hour,
         }
     }
 

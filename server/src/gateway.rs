@@ -5,7 +5,8 @@
 //! 3. guard — body limit by `Content-Length` (413) and the request timeout (504)
 //! 4. catch panic — a panicking handler answers a 500 envelope
 //! 5. compression
-//! 6. security headers — nosniff, no framing, a strict referrer policy
+//! 6. security headers — CSP (with the page's nonce), nosniff, no framing, a strict referrer
+//!    policy, a permissions policy, HSTS in production
 //!
 //! and `DefaultBodyLimit` for bodies without a length.
 
@@ -21,7 +22,6 @@ use serde_json::json;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tracing::{field, Span};
 
@@ -49,6 +49,80 @@ pub struct GatewayConfig {
     pub body_limit_bytes: u64,
     /// How long an ingest request's body may take to arrive (408 after).
     pub body_read_timeout: Duration,
+    /// `ARGUS_ENV=production`: HSTS, and no development allowances in the CSP.
+    pub production: bool,
+}
+
+/// The header a rendered page carries from the renderer to [`security_headers`]: the nonce of
+/// its inline scripts. Never sent to the client.
+pub const NONCE_HEADER: HeaderName = HeaderName::from_static("x-argus-csp-nonce");
+
+/// The Content-Security-Policy of an HTML page whose inline scripts carry `nonce`.
+pub fn page_csp(nonce: Option<&str>, production: bool) -> String {
+    let nonce = nonce
+        .filter(|n| {
+            n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(|n| format!(" 'nonce-{n}'"))
+        .unwrap_or_default();
+    // `cargo leptos watch` reloads pages over a websocket of its own.
+    let connect = if production {
+        "'self'"
+    } else {
+        "'self' ws://127.0.0.1:3001 ws://localhost:3001"
+    };
+    format!(
+        "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; \
+         connect-src {connect}; object-src 'none'; base-uri 'self'; form-action 'self'; \
+         frame-ancestors 'none'"
+    )
+}
+
+/// Security headers on every response: a CSP (pages: scripts from this origin or with the
+/// page's nonce, WASM, no framing; everything else: nothing at all), `nosniff`, no framing, a
+/// strict referrer policy, no powerful browser features, and HSTS in production.
+async fn security_headers(State(cfg): State<GatewayConfig>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let headers = res.headers_mut();
+    let nonce = headers
+        .remove(NONCE_HEADER)
+        .and_then(|v| v.to_str().ok().map(str::to_owned));
+    let html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let csp = if html {
+        page_csp(nonce.as_deref(), cfg.production)
+    } else {
+        "default-src 'none'; frame-ancestors 'none'".to_owned()
+    };
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    for (name, value) in [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
+    ] {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    }
+    headers.insert(
+        HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static(
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+        ),
+    );
+    if cfg.production {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    res
 }
 
 /// Whether a client-supplied request id is safe to log and echo.
@@ -173,18 +247,7 @@ pub fn apply(router: Router, cfg: GatewayConfig, services: argus_domain::Service
                 .layer(middleware::from_fn_with_state(cfg, guard))
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(CompressionLayer::new())
-                .layer(SetResponseHeaderLayer::if_not_present(
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                ))
-                .layer(SetResponseHeaderLayer::if_not_present(
-                    header::X_FRAME_OPTIONS,
-                    HeaderValue::from_static("DENY"),
-                ))
-                .layer(SetResponseHeaderLayer::if_not_present(
-                    header::REFERRER_POLICY,
-                    HeaderValue::from_static("strict-origin-when-cross-origin"),
-                ))
+                .layer(middleware::from_fn_with_state(cfg, security_headers))
                 // Innermost: every response it makes still gets the headers above.
                 .layer(middleware::from_fn_with_state(
                     services,

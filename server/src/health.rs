@@ -1,5 +1,6 @@
 //! `/healthz` (the process answers) and `/readyz` (it can serve: database reachable and
-//! migrated; the cache backend is reported but never fails readiness).
+//! migrated). Both are public, so they say no more than that: versions, addresses and the
+//! cache backend are on the status page, for admins.
 
 use argus_types::ErrorCode;
 use axum::extract::State;
@@ -10,26 +11,24 @@ use serde_json::json;
 use crate::error::HttpError;
 use crate::state::AppState;
 
-pub async fn healthz(State(state): State<AppState>) -> Response {
-    Json(json!({ "status": "ok", "version": state.services.info.version })).into_response()
+pub async fn healthz() -> Response {
+    Json(json!({ "status": "ok" })).into_response()
 }
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let s = &state.services;
-    let argus_types::SystemStatus {
-        database, cache, ..
-    } = argus_domain::system::status(&s.pool, &s.cache, &s.info).await;
-    let checks = json!({ "database": database, "cache": cache });
+    let argus_types::SystemStatus { database, .. } =
+        argus_domain::system::status(&s.pool, &s.cache, &s.info).await;
     if database.reachable && database.is_migrated() {
-        Json(json!({ "status": "ready", "checks": checks })).into_response()
+        Json(json!({ "status": "ready" })).into_response()
     } else {
-        let why = if database.reachable {
-            "the database schema is not at the expected migration"
+        if database.reachable {
+            tracing::warn!("not ready: the database schema is not at the expected migration");
         } else {
-            "the database is unreachable"
-        };
-        HttpError::new(ErrorCode::ServiceUnavailable, why)
-            .with_details(json!({ "checks": checks, "retry_after_seconds": 5 }))
+            tracing::warn!("not ready: the database is unreachable");
+        }
+        HttpError::new(ErrorCode::ServiceUnavailable, "not ready")
+            .with_details(json!({ "retry_after_seconds": 5 }))
             .into_response()
     }
 }

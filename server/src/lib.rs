@@ -101,6 +101,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
             request_timeout: config.request_timeout(),
             body_limit_bytes: config.body_limit_bytes,
             body_read_timeout: std::time::Duration::from_secs(config.body_read_timeout_secs),
+            production: config.environment == config::Environment::Production,
         },
     })
 }

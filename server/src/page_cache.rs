@@ -14,11 +14,15 @@ use argus_domain::access::Caller;
 use argus_domain::cache::Ttl;
 use argus_domain::workspaces::page_key;
 use argus_domain::Services;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use http_body_util::BodyExt;
+
+use crate::gateway::NONCE_HEADER;
 
 /// The largest page kept (a dashboard page is about 30 KiB).
 const MAX_PAGE: usize = 1 << 20;
@@ -45,8 +49,10 @@ pub async fn serve(State(services): State<Services>, req: Request, next: Next) -
     let Some(key) = key else {
         return next.run(req).await;
     };
-    if let Some(html) = services.cache.get_bytes(&key).await {
-        return page(StatusCode::OK, Body::from(html.to_vec()), "hit");
+    if let Some(stored) = services.cache.get_bytes(&key).await {
+        if let Some(response) = replay(&stored) {
+            return response;
+        }
     }
     let response = next.run(req).await;
     let html = response
@@ -61,10 +67,10 @@ pub async fn serve(State(services): State<Services>, req: Request, next: Next) -
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_PAGE).await {
-        Ok(bytes) => bytes,
+    let (bytes, rest) = match read_up_to(body, MAX_PAGE).await {
+        Ok(read) => read,
         Err(e) => {
-            tracing::error!(error = %e, "a rendered page could not be read whole");
+            tracing::error!(error = %e, "a rendered page could not be read");
             return crate::error::HttpError::new(
                 argus_types::ErrorCode::InternalError,
                 "an internal error occurred",
@@ -72,14 +78,86 @@ pub async fn serve(State(services): State<Services>, req: Request, next: Next) -
             .into_response();
         }
     };
-    services
-        .cache
-        .set_bytes(&key, bytes.to_vec(), Ttl::Hot)
-        .await;
-    parts
-        .headers
-        .insert(CACHE_HEADER, HeaderValue::from_static("miss"));
-    Response::from_parts(parts, Body::from(bytes))
+    let Some(rest) = rest else {
+        let nonce = parts
+            .headers
+            .get(NONCE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mut stored = Vec::with_capacity(nonce.len() + 1 + bytes.len());
+        stored.extend_from_slice(nonce.as_bytes());
+        stored.push(b'\n');
+        stored.extend_from_slice(&bytes);
+        services.cache.set_bytes(&key, stored, Ttl::Hot).await;
+        parts
+            .headers
+            .insert(CACHE_HEADER, HeaderValue::from_static("miss"));
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    // Over the size limit: sent as rendered, not kept.
+    tracing::debug!("a page over the cache's size limit is not cached");
+    let stream = futures::stream::once(async move { Ok::<_, axum::Error>(bytes) })
+        .chain(rest.into_data_stream());
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
+/// Reads at most `max` bytes of `body`: all of it (`None` after), or the part read and the
+/// rest still to stream.
+async fn read_up_to(mut body: Body, max: usize) -> Result<(Bytes, Option<Body>), axum::Error> {
+    let mut read = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            read.extend_from_slice(&data);
+            if read.len() > max {
+                return Ok((Bytes::from(read), Some(body)));
+            }
+        }
+    }
+    Ok((Bytes::from(read), None))
+}
+
+/// A kept page, served with a fresh nonce for its inline scripts: the one it was rendered with
+/// is replaced wherever it appears as a `nonce` attribute.
+fn replay(stored: &[u8]) -> Option<Response> {
+    let split = stored.iter().position(|b| *b == b'\n')?;
+    let (old, html) = (&stored[..split], &stored[split + 1..]);
+    let response = if old.is_empty() {
+        page(StatusCode::OK, Body::from(html.to_vec()), "hit")
+    } else {
+        let fresh = fresh_nonce();
+        let from = [b"nonce=\"", old, b"\""].concat();
+        let to = [b"nonce=\"", fresh.as_bytes(), b"\""].concat();
+        let body = replace_all(html, &from, &to);
+        let mut response = page(StatusCode::OK, Body::from(body), "hit");
+        response
+            .headers_mut()
+            .insert(NONCE_HEADER, HeaderValue::from_str(&fresh).ok()?);
+        response
+    };
+    Some(response)
+}
+
+fn fresh_nonce() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn replace_all(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 fn page(status: StatusCode, body: Body, how: &'static str) -> Response {

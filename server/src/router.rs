@@ -62,6 +62,15 @@ fn provide_request_context(services: &argus_domain::Services) {
     if let Some(caller) = caller {
         provide_context(caller);
     }
+    // The page's inline scripts carry this nonce: the gateway names it in the page's CSP.
+    if let (Some(nonce), Some(res)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        if let Ok(value) = http::HeaderValue::from_str(&nonce) {
+            res.insert_header(crate::gateway::NONCE_HEADER, value);
+        }
+    }
 }
 
 async fn fallback(State(state): State<AppState>, uri: Uri, req: Request) -> Response {

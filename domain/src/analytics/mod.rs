@@ -151,17 +151,16 @@ impl Resolved {
     /// What identifies this query in the cache.
     fn cache_scope(&self) -> String {
         let d = &self.dims;
-        format!(
-            "{}|{}|{}|{}|{}|{}|{}|{}",
-            self.from.timestamp(),
-            self.to.timestamp(),
-            self.step.num_seconds(),
+        crate::cache::scope(&[
+            &self.from.timestamp().to_string(),
+            &self.to.timestamp().to_string(),
+            &self.step.num_seconds().to_string(),
             d.dept.as_deref().unwrap_or(""),
             d.env.as_deref().unwrap_or(""),
             d.version.as_deref().unwrap_or(""),
             d.agent.as_deref().unwrap_or(""),
             d.model.as_deref().unwrap_or(""),
-        )
+        ])
     }
 
     fn ttl(&self) -> Ttl {
@@ -977,7 +976,11 @@ pub async fn usage_breakdown(
     q: &Resolved,
     by: &str,
 ) -> Result<UsageBreakdown> {
-    let key = CacheKey::new("usage", workspace, format!("{by}|{}", q.cache_scope()));
+    let key = CacheKey::new(
+        "usage",
+        workspace,
+        format!("{}|{}", crate::cache::scope(&[by]), q.cache_scope()),
+    );
     services
         .cache
         .get_with_cache(&key, q.ttl(), || {

@@ -415,9 +415,39 @@ async fn write_totals(
     Ok(())
 }
 
+/// The advisory lock key that orders a workspace's ingest batches (shared) against a rebuild of
+/// its rollups (exclusive): a batch landing while a rebuild runs would otherwise be read by the
+/// rebuild's scan and also merged into the rows it writes — counted twice.
+pub fn rebuild_lock_key(workspace: WorkspaceId) -> i64 {
+    let b = workspace.0.as_bytes();
+    let folded: [u8; 8] = std::array::from_fn(|i| b[i] ^ b[i + 8]);
+    // A namespace apart from the other advisory locks (retention, jobs).
+    i64::from_be_bytes(folded) ^ 0x5275_6c6c_7570_4c6b
+}
+
+/// Takes the workspace's rebuild lock in `tx`: shared for an ingest batch, exclusive for a
+/// rebuild. Held until the transaction ends.
+pub async fn lock_for_writes(
+    tx: &mut sqlx::PgConnection,
+    workspace: WorkspaceId,
+    exclusive: bool,
+) -> Result<()> {
+    let sql = if exclusive {
+        "SELECT pg_advisory_xact_lock($1)"
+    } else {
+        "SELECT pg_advisory_xact_lock_shared($1)"
+    };
+    sqlx::query(sql)
+        .bind(rebuild_lock_key(workspace))
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 /// Rebuilds the rollups of `workspace` for the whole UTC days `[from, to)` from the raw spans
 /// and traces: the reconcile path (the incremental path is exact; this repairs or re-derives).
-/// Returns the spans read.
+/// Ingest batches of the workspace wait while it runs (see [`lock_for_writes`]). Returns the
+/// spans read.
 pub async fn rebuild(
     pool: &sqlx::PgPool,
     workspace: WorkspaceId,
@@ -429,6 +459,7 @@ pub async fn rebuild(
     let start = from.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
     let end = to.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
     let mut tx = crate::tenancy::begin(pool, workspace).await?;
+    lock_for_writes(&mut tx, workspace, true).await?;
     for table in [
         "rollup_hourly",
         "rollup_daily",

@@ -53,7 +53,7 @@ pub struct Partitions {
 
 impl Partitions {
     /// Makes sure the day partitions covering `days` exist, creating at most `max_new` that do
-    /// not; returns the days refused (their partitions missing and over `max_new`). Runs
+    /// not (the newest first); returns the days refused (their partitions missing and over `max_new`). Runs
     /// outside any batch transaction: creating a partition briefly locks the parent table.
     pub async fn ensure(
         &self,
@@ -82,7 +82,8 @@ impl Partitions {
         .await?;
         let mut refused = BTreeSet::new();
         let mut created = 0;
-        for day in unknown {
+        // Newest first: a backfill of old days never crowds out today's spans.
+        for day in unknown.into_iter().rev() {
             if !existing.contains(&day) {
                 if created == max_new {
                     refused.insert(day);
@@ -226,6 +227,8 @@ pub async fn store(
     let costs: Vec<(Option<f64>, Option<&str>)> = column!(|s| cost_of(s, pricing));
 
     let mut tx = tenancy::begin(pool, workspace).await?;
+    // Never in the middle of a rebuild of this workspace's rollups.
+    super::rollup::lock_for_writes(&mut tx, workspace, false).await?;
     // Each resource once (a request has one or a few).
     let mut resources: BTreeMap<i64, &Value> = BTreeMap::new();
     for s in &batch {

@@ -57,6 +57,7 @@ pub fn default_gateway() -> GatewayConfig {
         request_timeout: Duration::from_secs(30),
         body_limit_bytes: 20 * 1024 * 1024,
         body_read_timeout: Duration::from_secs(10),
+        production: false,
     }
 }
 
