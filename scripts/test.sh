@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Argus: formatting, clippy for the ssr and the hydrate builds, the unit and
 # integration tests against the real PostgreSQL and Redis (a fresh database per test), the
-# release build, and the end-to-end tests in Chromium against that release build.
+# release build, the end-to-end tests in Chromium against that release build, and the attack
+# probes (scripts/probe.sh) against it.
 # Installs missing tools and starts PostgreSQL and Redis on loopback when they are not running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +47,9 @@ e2e() {
   (cd end2end && npx playwright test)
 }
 step "end-to-end (Chromium, release build)" e2e
+# Each attack of docs/SECURITY.md against the same release build, in production mode.
+step "probes (attacks on the release build)" env ARGUS_PROBE_SKIP_BUILD=1 ARGUS_PROBE_RECORD=0 \
+  scripts/probe.sh
 # The benchmarks with a short load: they must keep working (full runs: scripts/bench.sh).
 step "benchmarks (short run)" env ARGUS_BENCH_SKIP_BUILD=1 ARGUS_BENCH_RECORD=0 \
   ARGUS_BENCH_SHORT=1 scripts/bench.sh

@@ -11,6 +11,7 @@ mod dashboard;
 mod explorer;
 mod hitrate;
 mod ingest;
+mod probe;
 mod ssr;
 mod traffic;
 
@@ -33,6 +34,8 @@ enum Command {
     /// The trace explorer benchmark: list pages by cursor and by OFFSET at several depths,
     /// search and export, on the dashboard benchmark's workspace.
     Explorer(explorer::Args),
+    /// The attack probes of docs/SECURITY.md against a running production-mode server.
+    Probe(probe::Args),
     /// Only the server-rendered home page under load (what the dashboard benchmark's SSR figure
     /// measures), against a running server: for profiling.
     Ssr(ssr::Args),
@@ -49,6 +52,7 @@ fn main() -> anyhow::Result<()> {
             Command::Dashboard(args) => dashboard::run(args).await,
             Command::Ssr(args) => ssr::run_alone(args).await,
             Command::Explorer(args) => explorer::run(args).await,
+            Command::Probe(args) => probe::run(args).await,
         }
     })
 }

@@ -20,6 +20,7 @@ pub mod histogram;
 pub mod identity;
 pub mod ingest;
 pub mod invitations;
+pub mod jobs;
 pub mod members;
 pub mod passwords;
 pub mod policy;

@@ -212,15 +212,46 @@ async fn queue_job(
     workspace: WorkspaceId,
     model: &str,
 ) -> Result<PriceJob> {
-    let id = Uuid::now_v7();
-    let created_at: DateTime<Utc> = sqlx::query_scalar(
-        "INSERT INTO price_jobs (workspace_id, id, model) VALUES ($1, $2, $3) RETURNING created_at",
+    // A job of this model still waiting reads the prices when it starts: it covers this change
+    // too (its row is locked until this transaction commits, so it cannot start before).
+    let waiting: Option<(Uuid, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT id, created_at FROM price_jobs \
+         WHERE workspace_id = $1 AND model = $2 AND status = 'queued' FOR UPDATE",
     )
     .bind(workspace)
-    .bind(id)
     .bind(model)
-    .fetch_one(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
+    let (id, created_at) = match waiting {
+        Some(found) => found,
+        None => {
+            let id = Uuid::now_v7();
+            let inserted: Option<DateTime<Utc>> = sqlx::query_scalar(
+                "INSERT INTO price_jobs (workspace_id, id, model) VALUES ($1, $2, $3) \
+                 ON CONFLICT (workspace_id, model) WHERE status = 'queued' DO NOTHING \
+                 RETURNING created_at",
+            )
+            .bind(workspace)
+            .bind(id)
+            .bind(model)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match inserted {
+                Some(at) => (id, at),
+                // Queued meanwhile by a concurrent change: that job covers this one.
+                None => {
+                    sqlx::query_as(
+                        "SELECT id, created_at FROM price_jobs \
+                     WHERE workspace_id = $1 AND model = $2 AND status = 'queued'",
+                    )
+                    .bind(workspace)
+                    .bind(model)
+                    .fetch_one(&mut *tx)
+                    .await?
+                }
+            }
+        }
+    };
     Ok(PriceJob {
         id,
         model: model.to_owned(),
@@ -232,7 +263,6 @@ async fn queue_job(
     })
 }
 
-/// Sets the workspace's price for a model (admin; the caller checks the role) and queues the
 /// re-pricing of its past spans. Run the job with [`spawn`].
 pub async fn set(
     services: &Services,
@@ -357,8 +387,12 @@ pub async fn overview(services: &Services, workspace: WorkspaceId) -> Result<Pri
 
 /// Runs a queued job in the background (one job at a time per server).
 pub fn spawn(services: &Services, workspace: WorkspaceId, job: Uuid, model: String) {
+    let Some(_claim) = crate::jobs::Claim::take(job) else {
+        return; // this process runs it already
+    };
     let services = services.clone();
     tokio::spawn(async move {
+        let _claim = _claim;
         if let Err(e) = run(&services, workspace, job, &model).await {
             tracing::error!(%workspace, %job, error = %e, "re-pricing failed");
         }

@@ -654,7 +654,9 @@ async fn a_trace_its_session_and_its_agent(owner: PgPool) {
     ])
     .await;
 
-    let t = explorer::detail(&s, ws, &"F".repeat(32)).await.unwrap();
+    let t = explorer::detail(&s, ws, &"F".repeat(32), &Default::default())
+        .await
+        .unwrap();
     assert_eq!(t.trace.status, "error");
     assert_eq!(t.spans.len(), 4);
     let names: Vec<&str> = t.spans.iter().map(|s| s.name.as_str()).collect();
@@ -675,13 +677,13 @@ async fn a_trace_its_session_and_its_agent(owner: PgPool) {
     assert_eq!(t.trace.session_id.as_deref(), Some("chat-1"));
     for bad in ["f".repeat(31), "zz".repeat(16), String::new()] {
         assert!(matches!(
-            explorer::detail(&s, ws, &bad).await,
+            explorer::detail(&s, ws, &bad, &Default::default()).await,
             Err(Error::NotFound { .. })
         ));
     }
     // Another workspace's trace does not exist for it.
     assert!(matches!(
-        explorer::detail(&s, other, &"f".repeat(32)).await,
+        explorer::detail(&s, other, &"f".repeat(32), &Default::default()).await,
         Err(Error::NotFound { .. })
     ));
 
@@ -859,7 +861,7 @@ async fn deleting_traces_keeps_rollups_equal_to_raw_and_is_audited(owner: PgPool
         .await
         .unwrap();
     assert!(matches!(
-        explorer::detail(&s, ws, &one).await,
+        explorer::detail(&s, ws, &one, &Default::default()).await,
         Err(Error::NotFound { .. })
     ));
     assert_rollups_match_raw(&s, &owner, ws).await;
@@ -889,6 +891,17 @@ async fn deleting_traces_keeps_rollups_equal_to_raw_and_is_audited(owner: PgPool
     )
     .await
     .unwrap();
+    // Asked again while it waits: the same job, not a second one.
+    let again = deletion::create(
+        &s,
+        ws,
+        Some(ann),
+        &described,
+        &Target::Matching(Box::new(q.clone())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.id, job.id);
     // As a resumed job would: from the recorded filter.
     let target = deletion::target_of(&s, &job.filter).unwrap();
     deletion::run(&s, ws, job.id, target).await.unwrap();
@@ -1075,4 +1088,64 @@ async fn ingest_during_a_rollup_rebuild_is_counted_once(owner: PgPool) {
     .await
     .unwrap();
     assert_eq!(requests, 22, "22 traces, each counted once");
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn a_trace_of_thousands_of_spans_is_read_a_page_at_a_time(owner: PgPool) {
+    use argus_domain::explorer::{SpanPage, SPANS_PER_PAGE};
+    let s = common::services(&owner).await;
+    let (_, ws) = common::sign_up(&s, "ann@example.com", "Acme").await;
+    let a = ingester(&s, ws).await;
+    let start = Utc::now() - Duration::minutes(30);
+    let spans: Vec<serde_json::Value> = (0..1_200)
+        .map(|n| {
+            serde_json::json!({"span_id": format!("{:016x}", n + 1), "name": format!("step {n}"),
+                "start_time": start + Duration::milliseconds(n), "latency_ms": 1})
+        })
+        .collect();
+    send(
+        &s,
+        &a,
+        vec![
+            serde_json::json!({"trace_id": "a".repeat(32), "agent_id": "bot",
+            "start_time": start, "latency_ms": 5_000, "spans": spans}),
+        ],
+    )
+    .await;
+    let id = "a".repeat(32);
+    let first = explorer::detail(&s, ws, &id, &SpanPage::default())
+        .await
+        .unwrap();
+    assert_eq!(first.span_total, 1_201, "1,200 spans and the trace's root");
+    assert_eq!(first.spans.len() as i64, SPANS_PER_PAGE);
+    assert_eq!(first.span_offset, 0);
+    let last = explorer::detail(
+        &s,
+        ws,
+        &id,
+        &SpanPage {
+            offset: 1_000,
+            focus: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(last.spans.len(), 201);
+    // A span asked for by id opens the page it is on.
+    let focused = explorer::detail(
+        &s,
+        ws,
+        &id,
+        &SpanPage {
+            offset: 0,
+            focus: Some(format!("{:016x}", 700)),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(focused.span_offset, 500);
+    assert!(focused
+        .spans
+        .iter()
+        .any(|s| s.span_id == format!("{:016x}", 700)));
 }

@@ -289,3 +289,37 @@ async fn bad_prices_are_refused_and_change_nothing(owner: PgPool) {
     ));
     assert_eq!(pricing::list(&s.pool, other).await.unwrap().len(), 1);
 }
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn a_price_changed_again_before_its_job_starts_reuses_the_queued_job(owner: PgPool) {
+    let s = services(&owner).await;
+    let (_, ws) = sign_up(&s, "ann@example.com", "A").await;
+    let price = |input: f64| NewPrice {
+        model: "acme-llm".into(),
+        input,
+        output: 2.0,
+        cached_input: None,
+        cache_write: None,
+    };
+    let first = pricing::set(&s, ws, None, &price(1.0)).await.unwrap();
+    let second = pricing::set(&s, ws, None, &price(1.5)).await.unwrap();
+    assert_eq!(first.id, second.id, "one queued job per model");
+    let removed = pricing::remove(&s, ws, "acme-llm").await.unwrap();
+    assert_eq!(removed.id, first.id);
+    let other = pricing::set(
+        &s,
+        ws,
+        None,
+        &NewPrice {
+            model: "other-llm".into(),
+            ..price(1.0)
+        },
+    )
+    .await
+    .unwrap();
+    assert_ne!(other.id, first.id, "another model has its own job");
+    // Once it has run, a new change queues a new job.
+    pricing::run(&s, ws, first.id, "acme-llm").await.unwrap();
+    let later = pricing::set(&s, ws, None, &price(3.0)).await.unwrap();
+    assert_ne!(later.id, first.id);
+}

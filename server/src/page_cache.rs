@@ -117,7 +117,8 @@ async fn read_up_to(mut body: Body, max: usize) -> Result<(Bytes, Option<Body>),
 }
 
 /// A kept page, served with a fresh nonce for its inline scripts: the one it was rendered with
-/// is replaced wherever it appears as a `nonce` attribute.
+/// is replaced wherever it appears as an attribute value (`nonce="…"`, and the `crossorigin`
+/// Leptos also gives it).
 fn replay(stored: &[u8]) -> Option<Response> {
     let split = stored.iter().position(|b| *b == b'\n')?;
     let (old, html) = (&stored[..split], &stored[split + 1..]);
@@ -125,8 +126,8 @@ fn replay(stored: &[u8]) -> Option<Response> {
         page(StatusCode::OK, Body::from(html.to_vec()), "hit")
     } else {
         let fresh = fresh_nonce();
-        let from = [b"nonce=\"", old, b"\""].concat();
-        let to = [b"nonce=\"", fresh.as_bytes(), b"\""].concat();
+        let from = [b"\"", old, b"\""].concat();
+        let to = [b"\"", fresh.as_bytes(), b"\""].concat();
         let body = replace_all(html, &from, &to);
         let mut response = page(StatusCode::OK, Body::from(body), "hit");
         response
@@ -170,4 +171,35 @@ fn page(status: StatusCode, body: Body, how: &'static str) -> Response {
     );
     headers.insert(CACHE_HEADER, HeaderValue::from_static(how));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_page_over_the_limit_is_passed_on_whole_not_cut() {
+        let big = vec![b'x'; 3 * 1024];
+        let (read, rest) = read_up_to(Body::from(big.clone()), 1024).await.unwrap();
+        let rest = rest.expect("over the limit: the rest still to stream");
+        let mut whole = read.to_vec();
+        whole.extend_from_slice(&rest.collect().await.unwrap().to_bytes());
+        assert_eq!(whole, big, "nothing lost");
+        let (read, rest) = read_up_to(Body::from(vec![b'y'; 10]), 1024).await.unwrap();
+        assert!(rest.is_none());
+        assert_eq!(read.len(), 10);
+    }
+
+    #[test]
+    fn a_replayed_page_gets_a_fresh_nonce_everywhere_the_old_one_was() {
+        let stored =
+            b"abc\n<script nonce=\"abc\">1</script><p>abc</p><script nonce=\"abc\">2</script>";
+        let response = replay(stored).unwrap();
+        let fresh = response.headers()[NONCE_HEADER]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_ne!(fresh, "abc");
+        assert_eq!(fresh.len(), 22);
+    }
 }

@@ -47,6 +47,13 @@ fn help_documents_every_setting_with_its_default() {
         ("ARGUS_INGEST_MAX_INFLIGHT_MB", Some("256")),
         ("ARGUS_INGEST_MAX_CONCURRENT", Some("16")),
         ("ARGUS_CACHE_INVALIDATION_MS", Some("30000")),
+        ("ARGUS_BODY_READ_TIMEOUT_SECS", Some("10")),
+        ("ARGUS_INGEST_WORKSPACE_SHARE_PERCENT", Some("50")),
+        ("ARGUS_SIGNUP", None),
+        ("ARGUS_SIGNUP_LIMIT_PER_HOUR", Some("5")),
+        ("ARGUS_SIGNUP_GLOBAL_LIMIT_PER_HOUR", Some("100")),
+        ("ARGUS_MAX_RETENTION_DAYS", Some("365")),
+        ("ARGUS_TRUSTED_PROXIES", None),
         ("ARGUS_LOG_FORMAT", Some("text")),
         ("ARGUS_LOG", Some("info,sqlx=warn")),
     ] {
@@ -256,6 +263,47 @@ fn run_with_stdin(mut cmd: Command, stdin: &str) -> std::process::Output {
         .write_all(stdin.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_password_is_reset_from_the_shell_and_demo_data_is_refused_in_production() {
+    let db = FreshDb::new();
+    create_user(&db);
+    let mut cmd = argus();
+    cmd.args(["user", "reset-password", "--email", "OPS@example.com"])
+        .env("DATABASE_URL", db.url.as_str())
+        .env("ARGUS_DB_MIN_CONNECTIONS", "0")
+        .env("ARGUS_LOG", "warn");
+    let stdout = succeeded(run_with_stdin(cmd, "a brand new passphrase\n"));
+    assert!(
+        stdout.contains("password set; 0 session(s) ended"),
+        "{stdout}"
+    );
+    let mut cmd = argus();
+    cmd.args(["user", "reset-password", "--email", "nobody@example.com"])
+        .env("DATABASE_URL", db.url.as_str())
+        .env("ARGUS_DB_MIN_CONNECTIONS", "0")
+        .env("ARGUS_LOG", "warn");
+    let out = run_with_stdin(cmd, "a brand new passphrase\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+
+    let out = argus()
+        .args(["demo", "--if-empty"])
+        .env("DATABASE_URL", db.url.as_str())
+        .env("ARGUS_ENV", "production")
+        .env(
+            "ARGUS_JWT_SECRET",
+            "cli-test-secret-0123456789-0123456789-abcdef",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("never loaded in production"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -167,7 +167,12 @@ pub struct TraceDetail {
     pub reasoning_tokens: i64,
     pub unpriced_spans: i32,
     pub metadata: serde_json::Value,
+    /// One page of the trace's spans, in start order: `span_offset` onwards, at most
+    /// `span_limit`, of `span_total`.
     pub spans: Vec<SpanDetail>,
+    pub span_total: i64,
+    pub span_offset: i64,
+    pub span_limit: i64,
 }
 
 /// A session: its traces in order, as a conversation, with totals.

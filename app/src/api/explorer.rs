@@ -117,13 +117,22 @@ pub async fn get_traces(
     Ok(page)
 }
 
-/// `GET /api/v1/traces/get?id=…`: one trace with all its spans. Unknown (or another
-/// workspace's) → 404.
+/// `GET /api/v1/traces/get?id=…`: one trace with a page of its spans (500, from `spans_from`,
+/// or the page holding `span`). Unknown (or another workspace's) → 404.
 #[server(prefix = "/api/v1", endpoint = "traces/get", input = GetUrl)]
-pub async fn get_trace(id: String) -> Result<TraceDetail, AppError> {
+pub async fn get_trace(
+    id: String,
+    span: Option<String>,
+    spans_from: Option<i64>,
+) -> Result<TraceDetail, AppError> {
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
-    Ok(argus_domain::explorer::detail(&services(), access.workspace, &id).await?)
+    // A selected span opens the page it is on, unless a page is asked for.
+    let page = argus_domain::explorer::SpanPage {
+        offset: spans_from.unwrap_or(0),
+        focus: if spans_from.is_none() { span } else { None },
+    };
+    Ok(argus_domain::explorer::detail(&services(), access.workspace, &id, &page).await?)
 }
 
 /// `GET /api/v1/sessions`: the sessions active in the window (dashboard filters), newest

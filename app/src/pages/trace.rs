@@ -18,7 +18,17 @@ pub fn TracePage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
-    let trace = Resource::new(move || id.get(), get_trace);
+    // A page of spans is asked for, or the page the span in the URL is on (read when the
+    // trace loads: choosing another span of the page fetches nothing).
+    let from =
+        Memo::new(move |_| query.with(|q| q.get("spans_from").and_then(|v| v.parse::<i64>().ok())));
+    let trace = Resource::new(
+        move || (id.get(), from.get()),
+        move |(id, from)| {
+            let span = query.with_untracked(|q| q.get("span"));
+            get_trace(id, span, from)
+        },
+    );
     view! {
         <Title text="Trace · Argus" />
         <Transition fallback=|| view! { <div class="card skeleton" aria-busy="true"></div> }>
@@ -91,6 +101,12 @@ fn TraceView(trace: TraceDetail, selected: Option<String>) -> impl IntoView {
     let start = t.start_time;
     let total_us = ((trace.end_time - start).num_microseconds().unwrap_or(0)).max(1) as f64;
     let base = format!("/traces/{}", t.trace_id);
+    // Links keep the page of spans they were on.
+    let page_param = if trace.span_offset > 0 {
+        format!("&spans_from={}", trace.span_offset)
+    } else {
+        String::new()
+    };
     let rows = order
         .iter()
         .map(|(i, depth)| {
@@ -100,7 +116,7 @@ fn TraceView(trace: TraceDetail, selected: Option<String>) -> impl IntoView {
             let width = (s.duration_ms * 1000.0 / total_us * 100.0).clamp(0.3, 100.0 - left);
             let error = s.status == "error";
             let current = Some(*i) == chosen;
-            let href = format!("{base}?span={}", s.span_id);
+            let href = format!("{base}?span={}{page_param}", s.span_id);
             let kind = s.operation.clone().unwrap_or_else(|| s.kind.clone());
             view! {
                 <li class="span-row" class:span-error=error class:span-selected=current
@@ -164,10 +180,39 @@ fn TraceView(trace: TraceDetail, selected: Option<String>) -> impl IntoView {
                 } else {
                     view! { <ol class="span-tree" data-testid="waterfall">{rows}</ol> }.into_any()
                 }}
+                <SpanPager base=base.clone() total=trace.span_total offset=trace.span_offset limit=trace.span_limit />
             </section>
             {span.map(|s| view! { <SpanPanel span=s /> })}
         </div>
     }
+}
+
+/// Previous and next pages of a long trace's spans.
+#[component]
+fn SpanPager(base: String, total: i64, offset: i64, limit: i64) -> impl IntoView {
+    (total > limit).then(|| {
+        let last = (offset + limit).min(total);
+        let prev = (offset > 0).then(|| format!("{base}?spans_from={}", (offset - limit).max(0)));
+        let next = (last < total).then(|| format!("{base}?spans_from={last}"));
+        view! {
+            <nav class="pager" aria-label="Pages of spans" data-testid="span-pager">
+                {match prev {
+                    Some(href) => view! { <a class="button button-secondary button-small" href=href>"← Earlier spans"</a> }.into_any(),
+                    None => view! { <span></span> }.into_any(),
+                }}
+                <span class="muted">{format!(
+                    "Spans {}–{} of {}",
+                    format::thousands((offset + 1) as u64),
+                    format::thousands(last as u64),
+                    format::thousands(total as u64)
+                )}</span>
+                {match next {
+                    Some(href) => view! { <a class="button button-secondary button-small" href=href data-testid="span-next">"Later spans →"</a> }.into_any(),
+                    None => view! { <span></span> }.into_any(),
+                }}
+            </nav>
+        }
+    })
 }
 
 #[component]

@@ -108,19 +108,35 @@ pub async fn create(
         }
     };
     let mut tx = tenancy::begin(&services.pool, ws).await?;
-    let job: Deletion = sqlx::query_as(
+    const RETURNING: &str = "id, requested_by, NULL::text AS requested_by_name, filter, status, \
+         matched, deleted, error, created_at, finished_at";
+    let inserted: Option<Deletion> = sqlx::query_as(&format!(
         "INSERT INTO trace_deletions (id, workspace_id, requested_by, filter, status, matched) \
          VALUES ($1, $2, $3, $4, 'queued', $5) \
-         RETURNING id, requested_by, NULL::text AS requested_by_name, filter, status, matched, \
-           deleted, error, created_at, finished_at",
-    )
+         ON CONFLICT (workspace_id, filter) WHERE status IN ('queued', 'running') DO NOTHING \
+         RETURNING {RETURNING}"
+    ))
     .bind(Uuid::new_v4())
     .bind(ws)
     .bind(by.map(|u| u.0))
     .bind(filter)
     .bind(matched)
-    .fetch_one(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
+    // The same filter is being deleted already: that job is the answer.
+    let job = match inserted {
+        Some(job) => job,
+        None => {
+            sqlx::query_as(&format!(
+                "SELECT {RETURNING} FROM trace_deletions \
+                 WHERE workspace_id = $1 AND filter = $2 AND status IN ('queued', 'running')"
+            ))
+            .bind(ws)
+            .bind(filter)
+            .fetch_one(&mut *tx)
+            .await?
+        }
+    };
     tx.commit().await?;
     Ok(job)
 }
@@ -270,7 +286,9 @@ pub async fn run(services: &Services, ws: WorkspaceId, job: Uuid, target: Target
         Ok(()) => set_status(services, ws, job, "done", None).await,
         Err(e) => {
             tracing::error!(%ws, %job, error = %e, "trace deletion failed");
-            set_status(services, ws, job, "failed", Some(&e.to_string())).await?;
+            // What the envelope would say: never internal error text.
+            let message = e.to_envelope().error.message;
+            set_status(services, ws, job, "failed", Some(&message)).await?;
             Err(e)
         }
     }
@@ -278,8 +296,12 @@ pub async fn run(services: &Services, ws: WorkspaceId, job: Uuid, target: Target
 
 /// Runs a job in the background.
 pub fn spawn(services: &Services, ws: WorkspaceId, job: Uuid, target: Target) {
+    let Some(claim) = crate::jobs::Claim::take(job) else {
+        return; // this process runs it already
+    };
     let services = services.clone();
     tokio::spawn(async move {
+        let _claim = claim;
         let _ = run(&services, ws, job, target).await;
     });
 }
@@ -307,7 +329,10 @@ pub async fn resume(services: &Services) -> Result<usize> {
         };
         match target_of(services, &filter) {
             Ok(t) => spawn(services, ws, id, t),
-            Err(e) => set_status(services, ws, id, "failed", Some(&e.to_string())).await?,
+            Err(e) => {
+                let message = e.to_envelope().error.message;
+                set_status(services, ws, id, "failed", Some(&message)).await?
+            }
         }
     }
     Ok(n)

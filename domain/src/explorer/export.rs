@@ -99,6 +99,32 @@ fn csv_text(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// A list field: always quoted; elements joined with `;`, each defused on its own (a tag like
+/// `=cmd` would otherwise start a formula after the first element, where a spreadsheet splitting
+/// the cell would meet it), and `;` and `\\` inside an element escaped with `\\`.
+fn csv_list(out: &mut Vec<u8>, items: &[String]) {
+    out.push(b'"');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b';');
+        }
+        if item.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            out.push(b'\'');
+        }
+        for b in item.bytes() {
+            match b {
+                b'"' => out.extend_from_slice(b"\"\""),
+                b';' | b'\\' => {
+                    out.push(b'\\');
+                    out.push(b);
+                }
+                _ => out.push(b),
+            }
+        }
+    }
+    out.push(b'"');
+}
+
 /// The CSV header line.
 pub fn csv_header(out: &mut Vec<u8>) {
     out.extend_from_slice(FIELDS.join(",").as_bytes());
@@ -130,13 +156,13 @@ pub fn csv_row(out: &mut Vec<u8>, t: &TraceRow) {
         ",{},{},{},{},{},{},",
         t.latency_ms, t.span_count, t.error_count, t.input_tokens, t.output_tokens, t.cost_usd
     );
-    csv_text(out, &t.models.join(";"));
+    csv_list(out, &t.models);
     out.push(b',');
     csv_text(out, t.session_id.as_deref().unwrap_or(""));
     out.push(b',');
     csv_text(out, t.user_id.as_deref().unwrap_or(""));
     out.push(b',');
-    csv_text(out, &t.tags.join(";"));
+    csv_list(out, &t.tags);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -257,5 +283,29 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"line\nbreak\"|\"'=SUM(A1)\"|\"'-1\"|\"'@x\"|"
         );
+    }
+
+    #[test]
+    fn list_fields_are_quoted_and_every_element_defused() {
+        let mut out = Vec::new();
+        let items: Vec<String> = [
+            "safe",
+            "=cmd|' /C calc'!A0",
+            "+1",
+            "a;b",
+            "back\\slash",
+            "q\"",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        csv_list(&mut out, &items);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"safe;'=cmd|' /C calc'!A0;'+1;a\\;b;back\\\\slash;q\"\"\""
+        );
+        let mut empty = Vec::new();
+        csv_list(&mut empty, &[]);
+        assert_eq!(empty, b"\"\"");
     }
 }

@@ -548,8 +548,23 @@ pub fn trace_id(raw: &str) -> Result<String> {
     }
 }
 
-/// One trace with all its spans (start order). Another workspace's trace is not found.
-pub async fn detail(services: &Services, ws: WorkspaceId, raw_id: &str) -> Result<TraceDetail> {
+/// Spans a trace page shows at once (a trace of thousands of spans is paged).
+pub const SPANS_PER_PAGE: i64 = 500;
+
+/// Which page of a trace's spans: from `offset`, or the page holding span `focus`.
+#[derive(Clone, Debug, Default)]
+pub struct SpanPage {
+    pub offset: i64,
+    pub focus: Option<String>,
+}
+
+/// One trace with a page of its spans (start order). Another workspace's trace is not found.
+pub async fn detail(
+    services: &Services,
+    ws: WorkspaceId,
+    raw_id: &str,
+    page: &SpanPage,
+) -> Result<TraceDetail> {
     let id = trace_id(raw_id)?;
     let mut tx = tenancy::begin(&services.pool, ws).await?;
     #[derive(sqlx::FromRow)]
@@ -582,7 +597,39 @@ pub async fn detail(services: &Services, ws: WorkspaceId, raw_id: &str) -> Resul
         return Err(Error::not_found("trace"));
     };
     // The trace's start and end bound its spans' start times: only those day partitions.
-    let spans: Vec<SpanRow> = sqlx::query_as(
+    const BOUNDS: &str = "s.workspace_id = $1 AND s.trace_id = $2 AND s.start_time >= $3 \
+         AND s.start_time <= $4";
+    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM spans s WHERE {BOUNDS}"))
+        .bind(ws)
+        .bind(&id)
+        .bind(row.start_time)
+        .bind(extra.end_time)
+        .fetch_one(&mut *tx)
+        .await?;
+    let focused: Option<i64> = match &page.focus {
+        Some(span) => {
+            sqlx::query_scalar(&format!(
+                "SELECT count(*) FROM spans s, spans f \
+                 WHERE {BOUNDS} AND f.workspace_id = $1 AND f.trace_id = $2 AND f.span_id = $5 \
+                   AND f.start_time >= $3 AND f.start_time <= $4 \
+                   AND (s.start_time, s.span_id) < (f.start_time, f.span_id) \
+                 HAVING count(f.span_id) > 0"
+            ))
+            .bind(ws)
+            .bind(&id)
+            .bind(row.start_time)
+            .bind(extra.end_time)
+            .bind(span)
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+        None => None,
+    };
+    let offset = match focused {
+        Some(before) => before / SPANS_PER_PAGE * SPANS_PER_PAGE,
+        None => page.offset.clamp(0, (total - 1).max(0)),
+    };
+    let spans: Vec<SpanRow> = sqlx::query_as(&format!(
         "SELECT s.span_id, s.parent_span_id, s.name, s.kind, s.start_time, s.end_time, \
            s.duration_us, s.status, s.status_message, s.error_type, s.operation, s.model, \
            s.provider, s.input_tokens, s.output_tokens, s.cache_read_tokens, \
@@ -590,13 +637,15 @@ pub async fn detail(services: &Services, ws: WorkspaceId, raw_id: &str) -> Resul
            s.cost_source, s.input, s.output, s.attributes, r.attributes AS resource \
          FROM spans s \
          LEFT JOIN resources r ON r.workspace_id = s.workspace_id AND r.resource_id = s.resource_id \
-         WHERE s.workspace_id = $1 AND s.trace_id = $2 AND s.start_time >= $3 AND s.start_time <= $4 \
-         ORDER BY s.start_time, s.span_id",
-    )
+         WHERE {BOUNDS} \
+         ORDER BY s.start_time, s.span_id OFFSET $5 LIMIT $6"
+    ))
     .bind(ws)
     .bind(&id)
     .bind(row.start_time)
     .bind(extra.end_time)
+    .bind(offset)
+    .bind(SPANS_PER_PAGE)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -607,6 +656,9 @@ pub async fn detail(services: &Services, ws: WorkspaceId, raw_id: &str) -> Resul
         reasoning_tokens: extra.reasoning_tokens,
         unpriced_spans: extra.unpriced_spans,
         metadata: extra.metadata,
+        span_total: total,
+        span_offset: offset,
+        span_limit: SPANS_PER_PAGE,
         spans: spans
             .into_iter()
             .map(|s| SpanDetail {

@@ -113,21 +113,16 @@ async fn time_problems(
     Ok(problems)
 }
 
-/// `POST /v1/traces`: inflate, take the census, decode, cap, map, validate, store; answer
-/// OTLP's `ExportTraceServiceResponse` with `partial_success` when spans were rejected or
-/// dropped. The caller must hold the ingest scope; every byte the export makes the server
-/// hold is charged to `admission` first.
-pub async fn export_traces(
-    services: &Services,
-    access: &Access,
-    admission: &mut gate::Admission,
+/// The decoding half of an OTLP traces export, without the database: inflate, take the census
+/// (refusing what would not fit), decode, cap, map. Every failure is a client error; nothing
+/// panics on any input (property-tested).
+pub fn read_traces(
     body: &[u8],
-    content_type: Option<&str>,
+    encoding: otlp::Encoding,
     content_encoding: Option<&str>,
     body_limit: u64,
-) -> Result<Exported> {
-    access.require_ingest()?;
-    let encoding = otlp::Encoding::from_content_type(content_type)?;
+    admission: &mut gate::Admission,
+) -> Result<mapping::Mapped> {
     let body = otlp::decompress(body, content_encoding, body_limit, admission)?;
     let census = match encoding {
         otlp::Encoding::Protobuf => limits::wire::traces(&body)?,
@@ -144,6 +139,25 @@ pub async fn export_traces(
         mapped.dropped = trimmed.dropped_items;
         mapped.dropped_reason = Some(limits::sanitize::Trimmed::reason("spans"));
     }
+    Ok(mapped)
+}
+
+/// `POST /v1/traces`: inflate, take the census, decode, cap, map, validate, store; answer
+/// OTLP's `ExportTraceServiceResponse` with `partial_success` when spans were rejected or
+/// dropped. The caller must hold the ingest scope; every byte the export makes the server
+/// hold is charged to `admission` first.
+pub async fn export_traces(
+    services: &Services,
+    access: &Access,
+    admission: &mut gate::Admission,
+    body: &[u8],
+    content_type: Option<&str>,
+    content_encoding: Option<&str>,
+    body_limit: u64,
+) -> Result<Exported> {
+    access.require_ingest()?;
+    let encoding = otlp::Encoding::from_content_type(content_type)?;
+    let mut mapped = read_traces(body, encoding, content_encoding, body_limit, admission)?;
     let starts: Vec<_> = mapped.spans.iter().map(|s| s.start_time).collect();
     let problems = time_problems(services, access, &starts).await?;
     let mut spans = Vec::with_capacity(mapped.spans.len());
@@ -218,17 +232,16 @@ impl<'de> serde::Deserialize<'de> for BoundedTraces {
     }
 }
 
-/// `POST /api/v1/traces`: the native JSON batch, each trace validated on its own; at most
-/// [`native::MAX_TRACES`] traces and [`limits::MAX_SPANS`] spans a request.
-pub async fn export_native(
-    services: &Services,
-    access: &Access,
-    admission: &mut gate::Admission,
+/// The traces of a native batch (by index) mapped to spans, and the items refused, without
+/// the database. Every failure is a client error; nothing panics on any input.
+#[allow(clippy::type_complexity)]
+pub fn read_native(
     body: &[u8],
-) -> Result<BatchOutcome> {
+    admission: &mut gate::Admission,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Vec<(usize, Vec<model::SpanRecord>)>, Vec<native::ItemError>)> {
     use crate::Error;
 
-    access.require_ingest()?;
     let census = limits::json::census(body, limits::json::Shape::Native)?;
     admission.charge(census.bytes.saturating_mul(limits::DECODE_FACTOR))?;
     #[derive(serde::Deserialize)]
@@ -253,7 +266,6 @@ pub async fn export_native(
             field: "traces".into(),
         })?
         .0;
-    let now = chrono::Utc::now();
     let mut traces: Vec<(usize, Vec<model::SpanRecord>)> = Vec::new();
     let mut span_count = 0;
     let mut rejected = Vec::new();
@@ -289,6 +301,21 @@ pub async fn export_native(
             Err(e) => rejected.push(e),
         }
     }
+    Ok((traces, rejected))
+}
+
+/// `POST /api/v1/traces`: the native JSON batch, each trace validated on its own; at most
+/// [`native::MAX_TRACES`] traces and [`limits::MAX_SPANS`] spans a request.
+pub async fn export_native(
+    services: &Services,
+    access: &Access,
+    admission: &mut gate::Admission,
+    body: &[u8],
+) -> Result<BatchOutcome> {
+    access.require_ingest()?;
+    let now = chrono::Utc::now();
+    let (traces, mut rejected) = read_native(body, admission, now)?;
+    let span_count = traces.iter().map(|(_, s)| s.len()).sum();
     // A trace is stored whole or not at all: one span out of range refuses its trace.
     let starts: Vec<_> = traces
         .iter()
