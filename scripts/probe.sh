@@ -31,7 +31,16 @@ BENCH="$CARGO_TARGET_DIR/release/argus-bench"
 cargo build --release --locked -p argus-bench
 
 server_pid=
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null || true; }
+forget_counters() {
+  redis-cli -u "$REDIS_URL" --scan --pattern 'ratelimit:*' | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null
+}
+# The floods fill the rate-limit counters of 127.0.0.1 in the shared Redis: leave none behind
+# for whatever runs next on this machine (the benchmarks log in from there too).
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+  wait 2>/dev/null || true
+  forget_counters || true
+}
 trap cleanup EXIT
 
 psql -q "$ADMIN_URL" -c 'DROP DATABASE IF EXISTS argus_probe WITH (FORCE)'
@@ -39,7 +48,7 @@ psql -q "$ADMIN_URL" -tc "SELECT 1 FROM pg_roles WHERE rolname = '$PROBE_OWNER'"
   || psql -q "$ADMIN_URL" -c "CREATE ROLE $PROBE_OWNER LOGIN CREATEROLE BYPASSRLS"
 psql -q "$ADMIN_URL" -c "CREATE DATABASE argus_probe OWNER $PROBE_OWNER"
 # Rate-limit counters of an earlier run would be shared through Redis: start clean.
-redis-cli -u "$REDIS_URL" --scan --pattern 'ratelimit:*' | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null
+forget_counters
 "$ARGUS" serve &
 server_pid=$!
 for _ in $(seq 150); do

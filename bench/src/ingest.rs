@@ -89,7 +89,7 @@ async fn send(client: &HttpClient, url: &str, key: &str, body: Bytes) -> anyhow:
 }
 
 /// Resident and peak resident memory of a process, in MiB (Linux `/proc`).
-fn memory_mib(pid: u32) -> Option<(f64, f64)> {
+pub(crate) fn memory_mib(pid: u32) -> Option<(f64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| {
         status

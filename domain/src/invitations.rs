@@ -155,22 +155,35 @@ pub async fn list_for_workspace(
     rows.into_iter().map(invitation_of).collect()
 }
 
-/// Withdraws a pending invitation of the workspace (its link stops working).
-pub async fn revoke(services: &Services, workspace: WorkspaceId, id: Uuid) -> Result<()> {
-    let mut tx = tenancy::begin(&services.pool, workspace).await?;
-    let done = sqlx::query(
-        "UPDATE invitations SET status = 'revoked', responded_at = now() \
+/// Ends a pending invitation with `status` (`accepted`, `declined`, `revoked`) inside `conn`'s
+/// transaction, bound to its workspace; a gone one (answered, withdrawn) is not found.
+async fn close(
+    conn: &mut PgConnection,
+    workspace: Uuid,
+    id: Uuid,
+    status: &'static str,
+) -> Result<()> {
+    let updated = sqlx::query(
+        "UPDATE invitations SET status = $3, responded_at = now() \
          WHERE workspace_id = $1 AND id = $2 AND status = 'pending'",
     )
     .bind(workspace)
     .bind(id)
-    .execute(&mut *tx)
+    .bind(status)
+    .execute(&mut *conn)
     .await?
     .rows_affected();
-    tx.commit().await?;
-    if done == 0 {
-        return Err(Error::not_found("pending invitation"));
+    if updated == 0 {
+        return Err(gone());
     }
+    Ok(())
+}
+
+/// Withdraws a pending invitation of the workspace (its link stops working).
+pub async fn revoke(services: &Services, workspace: WorkspaceId, id: Uuid) -> Result<()> {
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    close(&mut tx, workspace.0, id, "revoked").await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -206,18 +219,7 @@ async fn join(
     .bind(invitation.role.as_str())
     .execute(&mut *conn)
     .await?;
-    let updated = sqlx::query(
-        "UPDATE invitations SET status = 'accepted', responded_at = now() \
-         WHERE workspace_id = $1 AND id = $2 AND status = 'pending'",
-    )
-    .bind(invitation.workspace_id)
-    .bind(invitation.id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if updated == 0 {
-        return Err(gone());
-    }
+    close(conn, invitation.workspace_id, invitation.id, "accepted").await?;
     let (name, slug, role): (String, String, String) = sqlx::query_as(
         "SELECT w.name, w.slug, m.role::text FROM workspaces w \
          JOIN memberships m ON m.workspace_id = w.id AND m.user_id = $2 WHERE w.id = $1",
@@ -257,17 +259,9 @@ pub async fn respond(
     let workspace = WorkspaceId(invitation.workspace_id);
     let mut tx = tenancy::begin(&services.pool, workspace).await?;
     if !accept {
-        let updated = sqlx::query(
-            "UPDATE invitations SET status = 'declined', responded_at = now() \
-             WHERE workspace_id = $1 AND id = $2 AND status = 'pending'",
-        )
-        .bind(workspace)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        close(&mut tx, workspace.0, id, "declined").await?;
         tx.commit().await?;
-        return if updated == 0 { Err(gone()) } else { Ok(None) };
+        return Ok(None);
     }
     let joined = join(&mut tx, &invitation, user).await?;
     tx.commit().await?;

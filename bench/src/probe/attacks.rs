@@ -135,6 +135,17 @@ fn protobuf_bomb(attributes: bool) -> Bytes {
     gzip(&field(0x0a, &scope))
 }
 
+/// A million nested arrays in one attribute value (2 MB inflated).
+fn deep_json_bomb() -> Bytes {
+    let mut body = String::from(
+        r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"k","value":{"arrayValue":{"values":"#,
+    );
+    body.push_str(&"[".repeat(1_000_000));
+    body.push_str(&"]".repeat(1_000_000));
+    body.push_str("}}}]}}]}");
+    gzip(body.as_bytes())
+}
+
 /// Six million empty spans as OTLP/JSON (20 MB inflated).
 fn json_bomb() -> Bytes {
     let mut body = String::from(r#"{"resourceSpans":[{"scopeSpans":[{"spans":["#);
@@ -224,22 +235,7 @@ async fn export(http: &Http, key: &str, body: Bytes, tries: u32) -> anyhow::Resu
     Ok((status, 0))
 }
 
-fn rss_mib(pid: u32) -> Option<(f64, f64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))?
-            .split_whitespace()
-            .nth(1)?
-            .parse::<f64>()
-            .ok()
-            .map(|kib| kib / 1024.0)
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
-}
-
-/// A's bystander traffic while something else happens: small exports, each retried like an
+/// B's bystander traffic while something else happens: small exports, each retried like an
 /// exporter; (sent, stored).
 fn bystander(
     http: &Http,
@@ -265,7 +261,12 @@ fn bystander(
 /// 16 concurrent worst-case bodies, three rounds: gzip bombs of empty spans, of attributes,
 /// of OTLP/JSON spans.
 pub async fn memory(http: &Http, world: &World, pid: u32, bound_mib: u64) -> anyhow::Result<Row> {
-    let bombs = [protobuf_bomb(false), protobuf_bomb(true), json_bomb()];
+    let bombs = [
+        protobuf_bomb(false),
+        protobuf_bomb(true),
+        json_bomb(),
+        deep_json_bomb(),
+    ];
     let sizes: Vec<String> = bombs
         .iter()
         .map(|b| format!("{} KB", b.len() / 1000))
@@ -276,7 +277,7 @@ pub async fn memory(http: &Http, world: &World, pid: u32, bound_mib: u64) -> any
         let (stop, peak) = (stop.clone(), peak.clone());
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                if let Some((rss, _)) = rss_mib(pid) {
+                if let Some((rss, _)) = crate::ingest::memory_mib(pid) {
                     peak.fetch_max(rss as u64, Ordering::Relaxed);
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -292,8 +293,8 @@ pub async fn memory(http: &Http, world: &World, pid: u32, bound_mib: u64) -> any
         tasks.push(tokio::spawn(async move {
             let mut statuses = Vec::new();
             for round in 0..3 {
-                let kind = (i + round) % 3;
-                let content_type = if kind == 2 {
+                let kind = (i + round) % bombs.len();
+                let content_type = if kind >= 2 {
                     "application/json"
                 } else {
                     "application/x-protobuf"
@@ -325,25 +326,27 @@ pub async fn memory(http: &Http, world: &World, pid: u32, bound_mib: u64) -> any
     let (sent, stored) = b.await?;
     sampler.await?;
     let peak = peak.load(Ordering::Relaxed);
-    let hwm = rss_mib(pid).map_or(0.0, |(_, hwm)| hwm);
+    let hwm = crate::ingest::memory_mib(pid).map_or(0.0, |(_, hwm)| hwm);
     let count = |code: u16| statuses.iter().filter(|s| **s == code).count();
-    let refused = count(413) + count(429) + count(503);
+    let refused = count(400) + count(413) + count(429) + count(503);
     let pass = refused == statuses.len() && stored == sent && sent > 0 && hwm <= bound_mib as f64;
     Ok(Row {
         probe: "memory",
         attack: format!(
             "16 concurrent gzip bombs × 3 rounds (10 M empty spans {}, 10 M empty attributes \
-             {}, 6 M empty OTLP/JSON spans {}; 20 MB each inflated), while tenant B exports",
-            sizes[0], sizes[1], sizes[2]
+             {}, 6 M empty OTLP/JSON spans {} — 20 MB each inflated —, 1 M nested JSON arrays \
+             {}), while tenant B exports",
+            sizes[0], sizes[1], sizes[2], sizes[3]
         ),
         expected: format!(
-            "every bomb refused (413, or 429/503 at the gate), none decoded; B's exports all \
-             stored; peak RSS ≤ {bound_mib} MiB"
+            "every bomb refused (413, 400 for the nesting, or 429/503 at the gate), none \
+             decoded; B's exports all stored; peak RSS ≤ {bound_mib} MiB"
         ),
         observed: format!(
-            "{} × 413, {} × 429, {} × 503, {} other in {:.1} s; B {stored}/{sent} stored; \
-             peak RSS {peak} MiB sampled, {hwm:.0} MiB high-water mark",
+            "{} × 413, {} × 400, {} × 429, {} × 503, {} other in {:.1} s; B {stored}/{sent} \
+             stored; peak RSS {peak} MiB sampled, {hwm:.0} MiB high-water mark",
             count(413),
+            count(400),
             count(429),
             count(503),
             statuses.len() - refused,
