@@ -329,6 +329,21 @@ pub async fn authenticate(pool: &PgPool, email: &str, password: &str) -> Result<
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn sign_ups_never_hold_every_hashing_permit() {
+        let hashing = Hashing::new(4);
+        let a = hashing.signup_permit().await.unwrap();
+        let b = hashing.signup_permit().await.unwrap();
+        // Sign-ups hold their half: the next is refused at once (503 with Retry-After)…
+        let refused = hashing.signup_permit().await.unwrap_err();
+        assert_eq!(refused.code(), argus_types::ErrorCode::ServiceUnavailable);
+        // …and log-ins still get theirs.
+        let l1 = hashing.permit().await.unwrap();
+        let l2 = hashing.permit().await.unwrap();
+        drop((a, b, l1, l2));
+        assert!(hashing.signup_permit().await.is_ok());
+    }
+
     #[test]
     fn password_policy() {
         assert!(Password::parse("short").is_err());
