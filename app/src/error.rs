@@ -52,7 +52,7 @@ impl AppError {
         // (it shows the error, or its 404 page, as HTML).
         let page_render = use_context::<http::request::Parts>()
             .is_some_and(|parts| !parts.uri.path().starts_with("/api/"));
-        if crate::api::context::is_form_post() || page_render {
+        if crate::api::request::is_form_post() || page_render {
             return AppError(envelope);
         }
         if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {

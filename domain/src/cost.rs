@@ -21,6 +21,11 @@ use serde::Deserialize;
 use crate::ingest::model::Usage;
 use crate::{Error, Result};
 
+/// Whether a span with this cost counts as unpriced (tokens and a model, no price).
+pub fn is_unpriced(cost: Option<f64>, model: Option<&str>, usage: &Usage) -> bool {
+    cost.is_none() && model.is_some() && usage.total() > 0
+}
+
 /// A price per million tokens, from a date on.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct Price {

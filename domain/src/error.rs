@@ -64,6 +64,10 @@ pub enum Error {
     Cache(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A day partition of `spans` a batch needed is gone (dropped by retention, perhaps on
+    /// another replica, since this process made it): the caller makes it again and retries.
+    #[error("a day partition of spans is missing: {0}")]
+    MissingPartition(String),
 }
 
 impl Error {
@@ -98,7 +102,7 @@ impl Error {
             Error::Database(e) if transient(e) => ErrorCode::ServiceUnavailable,
             Error::Database(_) | Error::Migrate(_) => ErrorCode::DatabaseError,
             Error::Cache(_) => ErrorCode::CacheError,
-            Error::Internal(_) => ErrorCode::InternalError,
+            Error::Internal(_) | Error::MissingPartition(_) => ErrorCode::InternalError,
         }
     }
 
@@ -134,7 +138,9 @@ impl Error {
                 ErrorEnvelope::new(code, "a database error occurred")
             }
             Error::Cache(_) => ErrorEnvelope::new(code, "a cache error occurred"),
-            Error::Internal(_) => ErrorEnvelope::new(code, "an internal error occurred"),
+            Error::Internal(_) | Error::MissingPartition(_) => {
+                ErrorEnvelope::new(code, "an internal error occurred")
+            }
             _ => ErrorEnvelope::new(code, self.to_string()),
         }
     }

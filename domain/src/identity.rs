@@ -13,18 +13,12 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+pub use crate::tenancy::UserId;
 use crate::tenancy::WorkspaceId;
 use crate::{Error, Result};
 
 pub const MIN_PASSWORD_CHARS: usize = 10;
 pub const MAX_PASSWORD_CHARS: usize = 1024;
-
-/// A user's id.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, sqlx::Type,
-)]
-#[sqlx(transparent)]
-pub struct UserId(pub Uuid);
 
 /// A password that meets the policy. Never printed.
 #[derive(Clone)]
@@ -128,26 +122,6 @@ pub struct SignedUp {
     pub workspace: WorkspaceId,
     pub workspace_slug: String,
     pub workspace_name: String,
-}
-
-/// A URL-safe slug from a name: lowercase ASCII letters and digits joined by single dashes.
-pub fn slugify(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    let slug = slug.trim_end_matches('-');
-    let slug: String = slug.chars().take(40).collect();
-    let slug = slug.trim_end_matches('-').to_owned();
-    if slug.is_empty() {
-        "workspace".to_owned()
-    } else {
-        slug
-    }
 }
 
 /// Password hashes running at once, and how many of them sign-ups may hold: a flood of
@@ -369,14 +343,6 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn slugs() {
-        assert_eq!(slugify("Acme Support  Team!"), "acme-support-team");
-        assert_eq!(slugify("---"), "workspace");
-        assert_eq!(slugify("Équipe"), "quipe");
-        assert!(slugify(&"a".repeat(100)).len() <= 40);
     }
 
     #[test]

@@ -1,29 +1,54 @@
-//! Background jobs this process runs: a job asked for twice (a deduplicated request returns the
-//! job already queued) is started once.
+//! The background jobs of this process (re-pricing, deletions): which are running, and the
+//! one re-pricing turn. Held in `Services`, so tests and replicas each have their own.
 
 use std::collections::HashSet;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 
 use uuid::Uuid;
 
-static RUNNING: LazyLock<Mutex<HashSet<Uuid>>> = LazyLock::new(Mutex::default);
+#[derive(Debug)]
+pub struct Jobs {
+    running: Mutex<HashSet<Uuid>>,
+    /// Re-pricing jobs run one at a time (each walks a model's spans day by day).
+    pub repricing: tokio::sync::Semaphore,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Jobs {
+            running: Mutex::default(),
+            repricing: tokio::sync::Semaphore::new(1),
+        }
+    }
+}
 
 /// This process's claim on running a job; released when dropped.
 #[derive(Debug)]
-pub struct Claim(Uuid);
+pub struct Claim {
+    jobs: Arc<Jobs>,
+    job: Uuid,
+}
 
-impl Claim {
-    /// The claim on `job`, unless this process runs it already.
-    pub fn take(job: Uuid) -> Option<Claim> {
+impl Jobs {
+    /// The claim on `job`, unless this process runs it already (a deduplicated request
+    /// returns the job that is queued, which must not start twice).
+    pub fn claim(self: &Arc<Self>, job: Uuid) -> Option<Claim> {
         // The guard ends before a claim exists: dropping one takes the lock again.
-        let fresh = RUNNING.lock().expect("jobs lock").insert(job);
-        fresh.then(|| Claim(job))
+        let fresh = self.running.lock().expect("jobs lock").insert(job);
+        fresh.then(|| Claim {
+            jobs: self.clone(),
+            job,
+        })
     }
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        RUNNING.lock().expect("jobs lock").remove(&self.0);
+        self.jobs
+            .running
+            .lock()
+            .expect("jobs lock")
+            .remove(&self.job);
     }
 }
 
@@ -33,10 +58,11 @@ mod tests {
 
     #[test]
     fn a_job_is_claimed_once_until_released() {
+        let jobs = Arc::new(Jobs::default());
         let job = Uuid::new_v4();
-        let first = Claim::take(job).unwrap();
-        assert!(Claim::take(job).is_none());
+        let first = jobs.claim(job).unwrap();
+        assert!(jobs.claim(job).is_none());
         drop(first);
-        assert!(Claim::take(job).is_some());
+        assert!(jobs.claim(job).is_some());
     }
 }

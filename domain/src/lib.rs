@@ -59,6 +59,8 @@ pub struct Services {
     pub policy: Arc<policy::Policy>,
     /// Password hashes at once (log-ins keep a share a sign-up flood cannot take).
     pub hashing: Arc<identity::Hashing>,
+    /// The background jobs this process runs.
+    pub jobs: Arc<jobs::Jobs>,
 }
 
 impl Services {
@@ -76,6 +78,7 @@ impl Services {
             ingest_gate: Arc::default(),
             policy: Arc::default(),
             hashing: Arc::default(),
+            jobs: Arc::default(),
             pool,
             cache,
             info,

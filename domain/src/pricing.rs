@@ -32,9 +32,6 @@ use crate::{Error, Result, Services};
 pub const BATCH: i64 = 2_000;
 /// The highest price accepted, USD per million tokens.
 pub const MAX_PRICE: f64 = 10_000.0;
-/// Jobs run one at a time per server, so re-pricing never crowds out ingestion.
-static RUNNING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| tokio::sync::Semaphore::new(1));
-
 /// A workspace's prices by lowercased model name.
 #[derive(Clone, Debug, Default)]
 pub struct Overrides {
@@ -121,11 +118,6 @@ impl<'a> Pricing<'a> {
             .find_map(|m| self.catalog.find(m, at))
             .map_or((None, None), |p| (Some(p.cost(usage)), Some("catalog")))
     }
-}
-
-/// Whether a span with this cost counts as unpriced (tokens and a model, no price).
-pub fn is_unpriced(cost: Option<f64>, model: Option<&str>, usage: &Usage) -> bool {
-    cost.is_none() && model.is_some() && usage.total() > 0
 }
 
 fn overrides_key(workspace: WorkspaceId) -> CacheKey {
@@ -387,12 +379,12 @@ pub async fn overview(services: &Services, workspace: WorkspaceId) -> Result<Pri
 
 /// Runs a queued job in the background (one job at a time per server).
 pub fn spawn(services: &Services, workspace: WorkspaceId, job: Uuid, model: String) {
-    let Some(_claim) = crate::jobs::Claim::take(job) else {
+    let Some(claim) = services.jobs.claim(job) else {
         return; // this process runs it already
     };
     let services = services.clone();
     tokio::spawn(async move {
-        let _claim = _claim;
+        let _claim = claim;
         if let Err(e) = run(&services, workspace, job, &model).await {
             tracing::error!(%workspace, %job, error = %e, "re-pricing failed");
         }
@@ -444,7 +436,9 @@ pub async fn run(
     job: Uuid,
     model: &str,
 ) -> Result<u64> {
-    let _turn = RUNNING
+    let _turn = services
+        .jobs
+        .repricing
         .acquire()
         .await
         .map_err(|_| Error::Internal("the re-pricing queue is closed".into()))?;
@@ -644,8 +638,8 @@ async fn apply(
         let old = c.row.cost.as_deref().and_then(|v| v.parse::<f64>().ok());
         let cost_delta = new.unwrap_or(0.0) - old.unwrap_or(0.0);
         let u = usage(c.row);
-        let unpriced_delta = i32::from(is_unpriced(*new, Some(&c.row.model), &u))
-            - i32::from(is_unpriced(old, Some(&c.row.model), &u));
+        let unpriced_delta = i32::from(crate::cost::is_unpriced(*new, Some(&c.row.model), &u))
+            - i32::from(crate::cost::is_unpriced(old, Some(&c.row.model), &u));
         let t = traces.entry(c.row.trace_id.as_str()).or_default();
         t.0 += cost_delta;
         t.1 += unpriced_delta;

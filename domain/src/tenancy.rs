@@ -19,6 +19,11 @@ impl std::fmt::Display for WorkspaceId {
     }
 }
 
+/// A user's id (users exist across workspaces).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct UserId(pub Uuid);
+
 /// Begins a transaction bound to `workspace`: row-level security shows and accepts only its rows
 /// until commit or rollback.
 pub async fn begin(
@@ -37,7 +42,7 @@ pub async fn begin(
 /// belong to (and nothing else of any workspace); writes still need [`begin`].
 pub async fn begin_for_user(
     pool: &PgPool,
-    user: crate::identity::UserId,
+    user: UserId,
 ) -> crate::Result<Transaction<'static, Postgres>> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT set_config('app.current_user_id', $1, true)")

@@ -6,12 +6,32 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::cache::{CacheKey, Ttl};
-use crate::identity::{slugify, UserId};
+use crate::tenancy::UserId;
 use crate::tenancy::{self, parse_role, WorkspaceId};
 use crate::{Error, Result, Services};
 
 pub const MIN_RETENTION_DAYS: i32 = 1;
 pub const MAX_RETENTION_DAYS: i32 = 3650;
+
+/// A URL-safe slug from a name: lowercase ASCII letters and digits joined by single dashes.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    let slug: String = slug.chars().take(40).collect();
+    let slug = slug.trim_end_matches('-').to_owned();
+    if slug.is_empty() {
+        "workspace".to_owned()
+    } else {
+        slug
+    }
+}
 
 /// A workspace or user name: trimmed, 1 to 200 characters.
 pub(crate) fn valid_name<'a>(field: &str, raw: &'a str) -> Result<&'a str> {
@@ -272,4 +292,17 @@ pub async fn update(
     services.cache.invalidate(&retention_key(workspace)).await;
     row.map(settings_of)
         .ok_or_else(|| Error::not_found("workspace"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slugify;
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slugify("Acme Support  Team!"), "acme-support-team");
+        assert_eq!(slugify("---"), "workspace");
+        assert_eq!(slugify("Équipe"), "quipe");
+        assert!(slugify(&"a".repeat(100)).len() <= 40);
+    }
 }

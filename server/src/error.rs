@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::gateway::current_request_id;
+use crate::request_id::current_request_id;
 
 /// An error on its way to the client: always the standard envelope with its code's status.
 #[derive(Debug)]

@@ -1,6 +1,7 @@
 //! The gateway: tower layers every request passes, outermost first.
 //!
-//! 1. request id — accept a sane `X-Request-ID` or make one; echo it; scope it for envelopes
+//! 1. request id (`crate::request_id`) — accept a sane `X-Request-ID` or make one; echo it;
+//!    scope it for envelopes
 //! 2. trace span — request id, method, matched path, status, latency
 //! 3. guard — body limit by `Content-Length` (413) and the request timeout (504)
 //! 4. catch panic — a panicking handler answers a 500 envelope
@@ -26,21 +27,7 @@ use tower_http::trace::TraceLayer;
 use tracing::{field, Span};
 
 use crate::error::HttpError;
-
-pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// The request id of the request being served on this task.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestId(pub String);
-
-tokio::task_local! {
-    static REQUEST_ID: RequestId;
-}
-
-/// The id of the request this task is serving, if any.
-pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(|id| id.0.clone()).ok()
-}
+pub use crate::request_id::{current_request_id, RequestId, X_REQUEST_ID};
 
 /// Limits the gateway enforces.
 #[derive(Clone, Copy, Debug)]
@@ -125,36 +112,6 @@ async fn security_headers(State(cfg): State<GatewayConfig>, req: Request, next: 
     res
 }
 
-/// Whether a client-supplied request id is safe to log and echo.
-fn acceptable_request_id(v: &HeaderValue) -> Option<&str> {
-    let s = v.to_str().ok()?;
-    let ok = !s.is_empty()
-        && s.len() <= 128
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/' | b'+' | b'=')
-        });
-    ok.then_some(s)
-}
-
-fn new_request_id() -> String {
-    format!("req_{}", uuid::Uuid::now_v7().simple())
-}
-
-async fn request_id(mut req: Request, next: Next) -> Response {
-    let id = req
-        .headers()
-        .get(X_REQUEST_ID)
-        .and_then(acceptable_request_id)
-        .map(str::to_owned)
-        .unwrap_or_else(new_request_id);
-    let value = HeaderValue::from_str(&id).expect("request ids are visible ASCII");
-    req.headers_mut().insert(X_REQUEST_ID, value.clone());
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let mut res = REQUEST_ID.scope(RequestId(id), next.run(req)).await;
-    res.headers_mut().insert(X_REQUEST_ID, value);
-    res
-}
-
 async fn guard(State(cfg): State<GatewayConfig>, req: Request, next: Next) -> Response {
     let declared = req
         .headers()
@@ -208,7 +165,7 @@ fn make_span(req: &Request) -> Span {
         .unwrap_or("<unmatched>");
     let request_id = req
         .extensions()
-        .get::<RequestId>()
+        .get::<crate::request_id::RequestId>()
         .map(|r| r.0.as_str())
         .unwrap_or("");
     tracing::info_span!(
@@ -242,7 +199,7 @@ pub fn apply(router: Router, cfg: GatewayConfig, services: argus_domain::Service
         ))
         .layer(
             ServiceBuilder::new()
-                .layer(middleware::from_fn(request_id))
+                .layer(middleware::from_fn(crate::request_id::request_id))
                 .layer(trace)
                 .layer(middleware::from_fn_with_state(cfg, guard))
                 .layer(CatchPanicLayer::custom(panic_response))
@@ -254,29 +211,4 @@ pub fn apply(router: Router, cfg: GatewayConfig, services: argus_domain::Service
                     crate::auth::authenticate,
                 )),
         )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accepts_ordinary_ids_and_refuses_odd_ones() {
-        let ok = |s: &str| acceptable_request_id(&HeaderValue::from_str(s).unwrap()).is_some();
-        assert!(ok("req_abc123"));
-        assert!(ok("0af7651916cd43dd8448eb211c80319c"));
-        assert!(ok("a1b2-c3d4:5"));
-        assert!(!ok(""));
-        assert!(!ok("has space"));
-        assert!(!ok("quote\"d"));
-        assert!(!ok(&"x".repeat(129)));
-    }
-
-    #[test]
-    fn generated_ids_are_unique_and_acceptable() {
-        let a = new_request_id();
-        let b = new_request_id();
-        assert_ne!(a, b);
-        assert!(acceptable_request_id(&HeaderValue::from_str(&a).unwrap()).is_some());
-    }
 }

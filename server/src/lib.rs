@@ -10,6 +10,7 @@ pub mod gateway;
 pub mod health;
 pub mod otlp;
 pub mod page_cache;
+pub mod request_id;
 pub mod router;
 pub mod state;
 pub mod telemetry;

@@ -11,7 +11,8 @@ use leptos_axum::ResponseOptions;
 
 use crate::error::AppError;
 
-use super::session::{SECURE_SESSION_COOKIE, SESSION_COOKIE};
+use super::request::is_https;
+pub use super::request::{cookie, is_form_post, session_cookie_name};
 
 pub fn services() -> Services {
     expect_context::<Services>()
@@ -24,19 +25,6 @@ pub fn caller() -> Caller {
             use_context::<Parts>().and_then(|parts| parts.extensions.get::<Caller>().cloned())
         })
         .unwrap_or(Caller::Anonymous)
-}
-
-/// The value of one cookie in a `Cookie` header.
-pub fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim_matches('"'))
-        .filter(|v| !v.is_empty())
 }
 
 /// The resolved caller, or the error for one that is not signed in.
@@ -94,48 +82,10 @@ pub fn origin() -> argus_domain::user_sessions::Origin {
     }
 }
 
-/// Whether the page was reached over https (directly or behind a proxy that says so).
-fn is_https() -> bool {
-    use_context::<Parts>().is_some_and(|parts| {
-        let forwarded = parts
-            .headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("https"));
-        let origin = parts
-            .headers
-            .get(header::ORIGIN)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("https://"));
-        forwarded || origin || parts.uri.scheme_str() == Some("https")
-    })
-}
-
-/// Whether the request is a plain HTML form post (no JavaScript): it will be redirected back.
-pub fn is_form_post() -> bool {
-    use_context::<Parts>().is_some_and(|parts| {
-        parts
-            .headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/html"))
-    })
-}
-
 /// Whether cookies get `Secure`: always in production (TLS may end at a proxy that does not
 /// say so), else when the request came over https.
 fn secure_cookies() -> bool {
     services().policy.production || is_https()
-}
-
-/// The session cookie's name: `__Host-argus_session` in production (the browser then insists
-/// on Secure, Path=/ and no Domain, so no subdomain can plant or read it).
-pub fn session_cookie_name(production: bool) -> &'static str {
-    if production {
-        SECURE_SESSION_COOKIE
-    } else {
-        SESSION_COOKIE
-    }
 }
 
 /// A short-lived, HttpOnly, SameSite=Strict cookie for the settings pages.

@@ -12,6 +12,8 @@ pub mod keys;
 pub mod members;
 pub mod metrics;
 pub mod prices;
+#[cfg(feature = "ssr")]
+pub mod request;
 pub mod session;
 pub mod system;
 pub mod workspace;

@@ -11,11 +11,8 @@ use uuid::Uuid;
 
 use crate::error::AppError;
 
-/// The cookie that carries a browser's session token (development).
-pub const SESSION_COOKIE: &str = "argus_session";
-/// The same cookie in production: the `__Host-` prefix makes the browser insist on Secure,
-/// `Path=/` and no `Domain`.
-pub const SECURE_SESSION_COOKIE: &str = "__Host-argus_session";
+#[cfg(feature = "ssr")]
+pub use super::request::{SECURE_SESSION_COOKIE, SESSION_COOKIE};
 
 /// Where to go after logging in: a path on this site, else `/` (never another host).
 pub fn safe_next(next: Option<&str>) -> String {

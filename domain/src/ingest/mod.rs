@@ -51,7 +51,7 @@ async fn persist(
     let stored = match store::store(&services.pool, access.workspace, spans, &pricing).await {
         // Retention (perhaps on another replica) dropped a partition this process knew: forget
         // what it knew, create what is missing, and try once more.
-        Err(crate::Error::Internal(m)) if m.starts_with(store::MISSING_PARTITION) => {
+        Err(crate::Error::MissingPartition(_)) => {
             services.partitions.forget_before(chrono::NaiveDate::MAX);
             services
                 .partitions
@@ -273,7 +273,7 @@ pub fn read_native(
         let mapped = serde_json::from_value::<native::NativeTrace>(item)
             .map_err(|e| native::ItemError {
                 index,
-                code: "INVALID_FORMAT".into(),
+                code: argus_types::ErrorCode::InvalidFormat,
                 message: e.to_string(),
                 field: None,
             })
@@ -282,7 +282,7 @@ pub fn read_native(
                 if span_count + trace_spans.len() > limits::MAX_SPANS {
                     return Err(native::ItemError {
                         index,
-                        code: "PAYLOAD_TOO_LARGE".into(),
+                        code: argus_types::ErrorCode::PayloadTooLarge,
                         message: format!(
                             "the request already holds {span_count} spans, at most {} a \
                              request: send this trace in another request",
@@ -332,7 +332,7 @@ pub async fn export_native(
         match problem {
             Some(message) => rejected.push(native::ItemError {
                 index,
-                code: "INVALID_INPUT".into(),
+                code: argus_types::ErrorCode::InvalidInput,
                 message,
                 field: Some(format!("traces[{index}].start_time")),
             }),

@@ -77,7 +77,8 @@ pub struct NativeTrace {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ItemError {
     pub index: usize,
-    pub code: String,
+    /// One of the API's error codes (`INVALID_INPUT`, `INVALID_FORMAT`, `PAYLOAD_TOO_LARGE`).
+    pub code: argus_types::ErrorCode,
     pub message: String,
     pub field: Option<String>,
 }
@@ -85,7 +86,7 @@ pub struct ItemError {
 fn item_error(index: usize, field: &str, message: impl Into<String>) -> ItemError {
     ItemError {
         index,
-        code: "INVALID_INPUT".into(),
+        code: argus_types::ErrorCode::InvalidInput,
         message: message.into(),
         field: Some(field.into()),
     }

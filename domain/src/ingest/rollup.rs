@@ -146,7 +146,7 @@ impl Rollups {
 
     /// A span, from the columns a rollup needs.
     pub fn add_span_parts(&mut self, s: &SpanParts) {
-        let unpriced = crate::pricing::is_unpriced(s.cost, s.model, &s.usage);
+        let unpriced = crate::cost::is_unpriced(s.cost, s.model, &s.usage);
         self.both(s.start, s.dims, s.model.unwrap_or(""), |d| {
             d.spans += 1;
             d.span_errors += i64::from(s.error);

@@ -25,10 +25,6 @@ use crate::pricing::Pricing;
 use crate::tenancy::{self, WorkspaceId};
 use crate::{Error, Result};
 
-/// The start of the error a batch gets when a day partition it needs is missing (dropped by
-/// retention on another replica since this one created it).
-pub const MISSING_PARTITION: &str = "storing spans: a day partition is missing";
-
 /// How far in the future a span may start (clock skew).
 pub const MAX_FUTURE: Duration = Duration::hours(1);
 /// Day partitions of `spans` one request may create; spans of further new days are rejected.
@@ -299,7 +295,7 @@ pub async fn store(
     .map_err(|e| match &e {
         // 23514: a day partition is missing (the caller did not ensure it).
         sqlx::Error::Database(db) if db.code().as_deref() == Some("23514") => {
-            Error::Internal(format!("{MISSING_PARTITION}: {e}"))
+            Error::MissingPartition(e.to_string())
         }
         _ => Error::Database(e),
     })?;
@@ -349,7 +345,7 @@ pub async fn store(
         }
         d.cost += fresh_costs[i].unwrap_or(0.0);
         // A span with tokens and a model but no price yet.
-        d.unpriced += i32::from(crate::pricing::is_unpriced(
+        d.unpriced += i32::from(crate::cost::is_unpriced(
             fresh_costs[i],
             s.model.as_deref(),
             &s.usage,
