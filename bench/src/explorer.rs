@@ -170,7 +170,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         range: Some("90d".into()),
         ..Filters::default()
     };
-    let keys = s.tokens.cursors();
+    let keys = &s.cursors;
 
     // Pages at each depth: the cursor of the row just above, as a client would hold it.
     let mut rows = Vec::new();

@@ -45,6 +45,8 @@ pub struct Services {
     pub info: Arc<system::SystemInfo>,
     /// Signs and verifies session tokens.
     pub tokens: Arc<token::TokenKeys>,
+    /// Signs the traces list's cursors (derived from the token secret).
+    pub cursors: Arc<explorer::cursor::CursorKey>,
     /// Log-in attempt counters.
     pub limiter: ratelimit::RateLimiter,
     /// API key use, written coalesced.
@@ -71,6 +73,9 @@ impl Services {
         tokens: Arc<token::TokenKeys>,
     ) -> Services {
         Services {
+            cursors: Arc::new(explorer::cursor::CursorKey::new(
+                tokens.derive("argus cursor key"),
+            )),
             limiter: ratelimit::RateLimiter::new(cache.clone()),
             key_usage: Arc::default(),
             partitions: Arc::default(),

@@ -61,8 +61,8 @@ impl Key {
 /// Issues and verifies session tokens.
 pub struct TokenKeys {
     current: Key,
-    /// Signs the traces list's cursors: derived from the current secret, never the secret.
-    cursor: crate::explorer::cursor::CursorKey,
+    /// Keys for other purposes (the traces list's cursors) are derived from this.
+    derivation_base: [u8; 32],
     previous: Vec<Key>,
     ttl: Duration,
 }
@@ -83,20 +83,22 @@ fn now() -> u64 {
 
 impl TokenKeys {
     pub fn new(current: &SecretString, previous: &[SecretString], ttl: Duration) -> TokenKeys {
-        let mut derived = Sha256::new();
-        derived.update(b"argus cursor key\0");
-        derived.update(current.expose_secret().as_bytes());
         TokenKeys {
-            cursor: crate::explorer::cursor::CursorKey::new(derived.finalize().into()),
+            derivation_base: Sha256::digest(current.expose_secret().as_bytes()).into(),
             current: Key::new(current),
             previous: previous.iter().map(Key::new).collect(),
             ttl,
         }
     }
 
-    /// The key of the traces list's cursors.
-    pub fn cursors(&self) -> &crate::explorer::cursor::CursorKey {
-        &self.cursor
+    /// A key for `purpose` derived from the current secret (never the secret itself): the same
+    /// on every replica sharing the secret, another for every purpose.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut derived = Sha256::new();
+        derived.update(purpose.as_bytes());
+        derived.update(b"\0");
+        derived.update(self.derivation_base);
+        derived.finalize().into()
     }
 
     /// How long an issued token lives.

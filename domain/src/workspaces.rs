@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::cache::{CacheKey, Ttl};
+use crate::cache::{pages, CacheKey, Ttl};
 use crate::tenancy::UserId;
 use crate::tenancy::{self, parse_role, WorkspaceId};
 use crate::{Error, Result, Services};
@@ -148,44 +148,13 @@ pub async fn cached_role_of(
         .await
 }
 
-/// The cache domain of whole rendered pages (the server's page cache): per workspace, user,
-/// role and URL. Dropped with the dashboard's data (ingest, re-pricing), on membership changes
-/// and when the workspace is renamed ([`forget_pages`]).
-pub const PAGE_DOMAIN: &str = "page";
-
-/// The page-cache key of `uri` (path and query) rendered for `user` with `role`.
-pub fn page_key(workspace: WorkspaceId, user: UserId, role: Role, uri: &str) -> CacheKey {
-    CacheKey::new(
-        PAGE_DOMAIN,
-        workspace,
-        crate::cache::scope(&[&user.0.to_string(), role.as_str(), uri]),
-    )
-}
-
-/// Drops every cached page of `workspace`.
-pub async fn forget_pages(services: &Services, workspace: WorkspaceId) {
-    services
-        .cache
-        .invalidate_pattern(&CacheKey::domain_pattern(PAGE_DOMAIN, workspace))
-        .await;
-}
-
-/// Drops every cached page of `user`, in every workspace: their header lists the workspaces
-/// they belong to.
-pub async fn forget_user_pages(services: &Services, user: UserId) {
-    services
-        .cache
-        .invalidate_pattern(&format!("{PAGE_DOMAIN}:*:{}|*", user.0))
-        .await;
-}
-
 /// Drops the cached roles of `workspace`: one user's, or everyone's (and its cached pages,
 /// which show members and roles; and the user's pages elsewhere, whose workspace switcher
 /// lists this workspace or not).
 pub async fn forget_memberships(services: &Services, workspace: WorkspaceId, user: Option<UserId>) {
-    forget_pages(services, workspace).await;
+    pages::forget_workspace(&services.cache, workspace).await;
     if let Some(user) = user {
-        forget_user_pages(services, user).await;
+        pages::forget_user(&services.cache, user).await;
     }
     match user {
         Some(user) => {

@@ -110,7 +110,7 @@ async fn load(s: &Services, a: &Access, n: usize) -> Vec<Sent> {
 }
 
 fn query(s: &Services, filters: Filters, extra: TraceFilters) -> TraceQuery {
-    explorer::parse(&filters, &extra, s.tokens.cursors(), Utc::now()).unwrap()
+    explorer::parse(&filters, &extra, &s.cursors, Utc::now()).unwrap()
 }
 
 /// Every page from the first, following `next_cursor`; `between` runs before each next page.
@@ -526,7 +526,7 @@ async fn bad_parameters_and_tampered_cursors_are_refused(owner: PgPool) {
     let (_, ws) = common::sign_up(&s, "ann@example.com", "Acme").await;
     let a = ingester(&s, ws).await;
     load(&s, &a, 60).await;
-    let keys = s.tokens.cursors();
+    let keys = &s.cursors;
     let now = Utc::now();
     let first = explorer::list(
         &s,

@@ -39,12 +39,7 @@ pub async fn traces(
         ..TraceFilters::from_lookup(get)
     };
     let services = state.services.clone();
-    let query = explorer::parse(
-        &filters,
-        &extra,
-        services.tokens.cursors(),
-        chrono::Utc::now(),
-    )?;
+    let query = explorer::parse(&filters, &extra, &services.cursors, chrono::Utc::now())?;
     let name = format!(
         "attachment; filename=\"argus-traces-{}.{}\"",
         chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),

@@ -1,5 +1,5 @@
 //! Whole rendered dashboard pages, cached for the hot tier (30 s) per workspace, user, role and
-//! URL (`argus_domain::workspaces::page_key`).
+//! URL (`argus_domain::cache::pages::key`).
 //!
 //! A dashboard page's HTML depends on nothing else: its data come from the workspace's caches
 //! and rollups, its header from the user's session, its forms from the role; preferences and
@@ -11,8 +11,8 @@
 //! only for signed-in users (the gateway has checked the session before this runs).
 
 use argus_domain::access::Caller;
+use argus_domain::cache::pages;
 use argus_domain::cache::Ttl;
-use argus_domain::workspaces::page_key;
 use argus_domain::Services;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -39,7 +39,7 @@ pub async fn serve(State(services): State<Services>, req: Request, next: Next) -
             let uri = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
             match access.user() {
                 Some(user) if uri.len() <= MAX_URI => {
-                    Some(page_key(access.workspace, user, access.role, uri))
+                    Some(pages::key(access.workspace, user, access.role, uri))
                 }
                 _ => None,
             }

@@ -105,7 +105,7 @@ pub async fn get_traces(
         cursor,
     };
     let services = services();
-    let keys = services.tokens.cursors();
+    let keys = &services.cursors;
     let now = chrono::Utc::now();
     let (query, notices) = if fallback.unwrap_or(false) {
         explorer::sanitize(&filters, &extra, keys, now)
@@ -291,12 +291,7 @@ pub async fn delete_traces(
                 q,
                 ..Default::default()
             };
-            let query = explorer::parse(
-                &filters,
-                &extra,
-                services.tokens.cursors(),
-                chrono::Utc::now(),
-            )?;
+            let query = explorer::parse(&filters, &extra, &services.cursors, chrono::Utc::now())?;
             (
                 deletion::describe(&filters, &extra),
                 deletion::Target::Matching(Box::new(query)),

@@ -29,6 +29,6 @@ pub async fn update_workspace(
         argus_domain::workspaces::update(&services, access.workspace, &name, retention_days)
             .await?;
     // Cached pages show the workspace's name.
-    argus_domain::workspaces::forget_pages(&services, access.workspace).await;
+    argus_domain::cache::pages::forget_workspace(&services.cache, access.workspace).await;
     Ok(settings)
 }

@@ -357,6 +357,6 @@ pub fn target_of(services: &Services, filter: &str) -> Result<Target> {
         cursor: None,
         ..TraceFilters::from_lookup(get)
     };
-    let q = super::parse(&filters, &extra, services.tokens.cursors(), Utc::now())?;
+    let q = super::parse(&filters, &extra, &services.cursors, Utc::now())?;
     Ok(Target::Matching(Box::new(q)))
 }

@@ -441,7 +441,7 @@ fn bad_cursor() -> Error {
 
 /// One page of the traces list, with the cursors of its neighbours.
 pub async fn list(services: &Services, ws: WorkspaceId, q: &TraceQuery) -> Result<TracePage> {
-    let keys = services.tokens.cursors();
+    let keys = &services.cursors;
     let limit = q.limit as usize;
     let mut rows = fetch_page(services, ws, q, q.cursor.as_ref(), i64::from(q.limit) + 1).await?;
     // More rows lie beyond this page in the direction it was read.

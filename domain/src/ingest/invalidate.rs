@@ -25,7 +25,7 @@ pub const METRIC_DOMAINS: &[&str] = &[
     "agents",
     "traces",
     "filters",
-    crate::workspaces::PAGE_DOMAIN,
+    crate::cache::pages::DOMAIN,
 ];
 
 /// The least time between two invalidations of one workspace, by default
@@ -142,7 +142,7 @@ mod tests {
             );
         }
         assert!(
-            METRIC_DOMAINS.contains(&crate::workspaces::PAGE_DOMAIN),
+            METRIC_DOMAINS.contains(&crate::cache::pages::DOMAIN),
             "cached pages show the data"
         );
     }
