@@ -14,7 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use argus_types::{Activity, ActivityEvent};
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{fetch_window, Resolved, WINDOW_AND_DIMS};
+use super::query::{fetch_window, WINDOW_AND_DIMS};
+use super::window::Resolved;
 use crate::cache::CacheKey;
 use crate::tenancy::WorkspaceId;
 use crate::{Result, Services};

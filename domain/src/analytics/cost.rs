@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use argus_types::{CostReport, CostRow, CostSeries, MonthProjection};
 use chrono::{DateTime, Datelike, DurationRound, NaiveDate, TimeDelta, Utc};
 
-use super::{fetch_window, Resolved, WINDOW_AND_DIMS};
+use super::query::{fetch_window, WINDOW_AND_DIMS};
+use super::window::Resolved;
 use crate::cache::CacheKey;
 use crate::tenancy::WorkspaceId;
 use crate::{Result, Services};

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use argus_types::{LatencyBin, LatencyPoint, LatencyStat, Performance};
 use chrono::{DateTime, Utc};
 
-use super::{fetch_window, Resolved, WINDOW_AND_DIMS};
+use super::query::{fetch_window, WINDOW_AND_DIMS};
+use super::window::Resolved;
 use crate::cache::CacheKey;
 use crate::histogram::{bucket_value, Histogram};
 use crate::tenancy::WorkspaceId;

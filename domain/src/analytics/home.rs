@@ -1,0 +1,198 @@
+//! The home page's reads: KPIs with the top agents, the series, the filter options.
+
+use std::collections::BTreeSet;
+
+use argus_types::{AgentStat, FilterOptions, Home, HomeKpis, Kpi, SeriesPoint, Timeseries};
+use chrono::Utc;
+
+use super::activity::activity;
+use super::query::{fetch_window, rows, WINDOW_AND_DIMS};
+use super::sums::{kpis, totals, Totals};
+use super::window::Resolved;
+use crate::cache::{CacheKey, Ttl};
+use crate::tenancy::{self, WorkspaceId};
+use crate::{Result, Services};
+
+/// Requests, errors and cost per agent over the window (for the top lists).
+async fn agent_stats(
+    pool: &sqlx::PgPool,
+    workspace: WorkspaceId,
+    q: &Resolved,
+) -> Result<Vec<AgentStat>> {
+    let (requests, errors) = if q.dims.model.is_some() {
+        ("spans", "span_errors")
+    } else {
+        ("traces", "trace_errors")
+    };
+    let sql = format!(
+        "SELECT agent, min(department) AS department, sum({requests})::bigint AS requests, \
+           sum({errors})::bigint AS errors, sum(cost_usd)::float8 AS cost_usd \
+         FROM {table} WHERE {WINDOW_AND_DIMS} GROUP BY agent",
+        table = q.table(),
+    );
+    let rows: Vec<(String, String, i64, i64, f64)> =
+        fetch_window(pool, workspace, &sql, (q.from, q.to), &q.dims).await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(agent, department, requests, errors, cost_usd)| AgentStat {
+                agent,
+                department,
+                requests,
+                errors,
+                cost_usd,
+            },
+        )
+        .collect())
+}
+
+/// The five agents with the most of `by` (none with zero).
+fn top(stats: &[AgentStat], by: impl Fn(&AgentStat) -> f64) -> Vec<AgentStat> {
+    let mut all: Vec<AgentStat> = stats.iter().filter(|a| by(a) > 0.0).cloned().collect();
+    all.sort_by(|a, b| by(b).total_cmp(&by(a)).then_with(|| a.agent.cmp(&b.agent)));
+    all.truncate(5);
+    all
+}
+
+fn home_kpis_of(q: &Resolved, t: &Totals, agents: &[AgentStat]) -> HomeKpis {
+    HomeKpis {
+        window: q.window(),
+        generated_at: Utc::now(),
+        notices: Vec::new(),
+        kpis: kpis(q, t),
+        top_by_cost: top(agents, |a| a.cost_usd),
+        top_by_errors: top(agents, |a| a.errors as f64),
+    }
+}
+
+fn timeseries_of(q: &Resolved, t: &Totals) -> Timeseries {
+    Timeseries {
+        window: q.window(),
+        points: t
+            .steps
+            .iter()
+            .zip(q.steps())
+            .map(|(s, t)| SeriesPoint {
+                t,
+                requests: s.requests,
+                errors: s.errors,
+                input_tokens: s.input_tokens,
+                output_tokens: s.output_tokens,
+                cost_usd: s.cost,
+                avg_latency_ms: s.avg_latency_ms(),
+            })
+            .collect(),
+    }
+}
+
+/// The KPI cards alone (the values, previous periods and sparklines), uncached: what the
+/// dashboard benchmark times.
+pub async fn kpis_uncached(
+    pool: &sqlx::PgPool,
+    workspace: WorkspaceId,
+    q: &Resolved,
+) -> Result<Vec<Kpi>> {
+    let rows = rows(pool, workspace, q).await?;
+    Ok(kpis(q, &totals(q, &rows)))
+}
+
+/// Home KPIs (the cards and the top agents, read concurrently), uncached.
+pub async fn home_kpis_uncached(
+    pool: &sqlx::PgPool,
+    workspace: WorkspaceId,
+    q: &Resolved,
+) -> Result<HomeKpis> {
+    let (rows, agents) =
+        tokio::try_join!(rows(pool, workspace, q), agent_stats(pool, workspace, q))?;
+    Ok(home_kpis_of(q, &totals(q, &rows), &agents))
+}
+
+/// Home KPIs for the caller's filters (cached).
+pub async fn home_kpis(
+    services: &Services,
+    workspace: WorkspaceId,
+    q: &Resolved,
+) -> Result<HomeKpis> {
+    let key = CacheKey::new("home_kpis", workspace, q.cache_scope());
+    services
+        .cache
+        .get_with_cache(&key, q.ttl(), || {
+            home_kpis_uncached(&services.pool, workspace, q)
+        })
+        .await
+}
+
+/// Requests, errors, tokens, cost and latency per chart step (cached).
+pub async fn timeseries(
+    services: &Services,
+    workspace: WorkspaceId,
+    q: &Resolved,
+) -> Result<Timeseries> {
+    let key = CacheKey::new("timeseries", workspace, q.cache_scope());
+    services
+        .cache
+        .get_with_cache(&key, q.ttl(), || async {
+            let rows = rows(&services.pool, workspace, q).await?;
+            Ok(timeseries_of(q, &totals(q, &rows)))
+        })
+        .await
+}
+
+/// Everything the home page shows, its independent parts fetched concurrently: the KPIs and
+/// the time series from one read of the rollups (cached together), and the activity stream.
+pub async fn home(services: &Services, workspace: WorkspaceId, q: &Resolved) -> Result<Home> {
+    let key = CacheKey::new("home", workspace, q.cache_scope());
+    let (both, activity) = tokio::join!(
+        services.cache.get_with_cache(&key, q.ttl(), || async {
+            let pool = &services.pool;
+            let (rows, agents) =
+                tokio::try_join!(rows(pool, workspace, q), agent_stats(pool, workspace, q))?;
+            let t = totals(q, &rows);
+            Ok((home_kpis_of(q, &t, &agents), timeseries_of(q, &t)))
+        }),
+        activity(services, workspace, q),
+    );
+    let (kpis, series) = both?;
+    Ok(Home {
+        kpis,
+        series,
+        activity: activity?,
+    })
+}
+
+/// The departments, environments, versions, agents and models this workspace has sent
+/// (cached, warm).
+pub async fn filter_options(services: &Services, workspace: WorkspaceId) -> Result<FilterOptions> {
+    let key = CacheKey::new("filters", workspace, "options");
+    services
+        .cache
+        .get_with_cache(&key, Ttl::Warm, || async {
+            let mut tx = tenancy::begin(&services.pool, workspace).await?;
+            let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+                "SELECT DISTINCT department, environment, version, agent, model FROM rollup_daily \
+                 WHERE workspace_id = $1",
+            )
+            .bind(workspace)
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            let mut sets: [BTreeSet<String>; 5] = Default::default();
+            for (d, e, v, a, m) in rows {
+                for (set, value) in sets.iter_mut().zip([d, e, v, a, m]) {
+                    if !value.is_empty() {
+                        set.insert(value);
+                    }
+                }
+            }
+            let [departments, environments, versions, agents, models] =
+                sets.map(|s| s.into_iter().collect::<Vec<_>>());
+            Ok(FilterOptions {
+                departments,
+                environments,
+                versions,
+                agents,
+                models,
+            })
+        })
+        .await
+}

@@ -1,0 +1,205 @@
+//! The one rollup read under the dashboard's numbers: the window's rows (workspace totals when
+//! unfiltered, the detailed rollup otherwise, plus metric-only usage), and the shared
+//! `fetch_window` the cost, performance and activity reads use.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+
+use super::window::{Dims, Resolved};
+use crate::tenancy::{self, WorkspaceId};
+use crate::Result;
+
+/// One rollup row, as the dashboard needs it.
+#[derive(sqlx::FromRow)]
+pub(super) struct Row {
+    pub(super) bucket: DateTime<Utc>,
+    pub(super) agent: String,
+    pub(super) requests: i64,
+    pub(super) errors: i64,
+    pub(super) latency_sum_us: i64,
+    pub(super) hist: crate::histogram::Stored,
+    pub(super) input_tokens: i64,
+    pub(super) output_tokens: i64,
+    pub(super) cost: f64,
+    pub(super) spans: i64,
+    /// On a workspace-total row, the agents active in its bucket (`{"agent": 1, …}` as text;
+    /// read by [`agent_names`] without allocating a string per agent).
+    pub(super) agents: Option<String>,
+}
+
+/// The keys of a workspace-total row's agent set, borrowed from its text where they need no
+/// unescaping.
+pub(super) fn agent_names(text: &str) -> Vec<Cow<'_, str>> {
+    struct Names<'a>(Vec<Cow<'a, str>>);
+    struct Name<'a>(Cow<'a, str>);
+    impl<'de> serde::Deserialize<'de> for Name<'de> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Name<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an agent name")
+                }
+                fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Name<'de>, E> {
+                    Ok(Name(Cow::Borrowed(v)))
+                }
+                fn visit_str<E>(self, v: &str) -> std::result::Result<Name<'de>, E> {
+                    Ok(Name(Cow::Owned(v.to_owned())))
+                }
+            }
+            d.deserialize_str(V)
+        }
+    }
+    impl<'de> serde::Deserialize<'de> for Names<'de> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Names<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a map keyed by agent name")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> std::result::Result<Names<'de>, A::Error> {
+                    let mut names = Vec::new();
+                    while let Some((name, _)) = map.next_entry::<Name, serde::de::IgnoredAny>()? {
+                        names.push(name.0);
+                    }
+                    Ok(Names(names))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    serde_json::from_str::<Names>(text).map_or_else(|_| Vec::new(), |n| n.0)
+}
+
+/// The rows of `[previous_from, to)` matching the dimension filters, and the usage agents
+/// reported only as metrics (`/v1/metrics`) in buckets where they sent no spans: one statement,
+/// one transaction.
+pub(super) async fn rows(
+    pool: &sqlx::PgPool,
+    workspace: WorkspaceId,
+    q: &Resolved,
+) -> Result<Vec<Row>> {
+    // Histograms are binary in the workspace totals, jsonb in the detailed rollups.
+    let no_hist = if q.is_unfiltered() {
+        "''::bytea"
+    } else {
+        "'{}'::jsonb"
+    };
+    let sql = format!(
+        "{} UNION ALL {}",
+        span_rows_sql(q),
+        metric_only_rows_sql(q, no_hist)
+    );
+    let (days_from, days_to) = q.previous_whole_days();
+    let mut tx = tenancy::begin(pool, workspace).await?;
+    let rows = sqlx::query_as(&sql)
+        .bind(workspace)
+        .bind(q.previous_from)
+        .bind(q.to)
+        .bind(&q.dims.dept)
+        .bind(&q.dims.env)
+        .bind(&q.dims.version)
+        .bind(&q.dims.agent)
+        .bind(&q.dims.model)
+        .bind(days_from)
+        .bind(days_to)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Tokens and cost that agents reported only as GenAI metrics, per (bucket, agent) without a
+/// span row: the rule of [`crate::ingest::metrics::usage_by_agent`] (spans win where both
+/// exist), per hour — or per day on ranges read from the daily rollups. They count in tokens,
+/// cost and active agents, not in requests or latency (traces measure those).
+pub(super) fn metric_only_rows_sql(q: &Resolved, no_hist: &str) -> String {
+    let (metrics, spans) = if q.daily {
+        ("metric_rollup_daily", "rollup_daily")
+    } else {
+        ("metric_rollup_hourly", "rollup_hourly")
+    };
+    format!(
+        "SELECT bucket, agent, 0::bigint AS requests, 0::bigint AS errors, \
+           0::bigint AS latency_sum_us, {no_hist} AS hist, \
+           sum(input_tokens)::bigint AS input_tokens, sum(output_tokens)::bigint AS output_tokens, \
+           sum(cost_usd)::float8 AS cost, 0::bigint AS spans, \
+           json_build_object(agent, 1)::text AS agents \
+         FROM {metrics} m WHERE {WINDOW_AND_DIMS} \
+           AND NOT EXISTS (SELECT 1 FROM {spans} r WHERE r.workspace_id = $1 \
+             AND r.bucket = m.bucket AND r.agent = m.agent) \
+         GROUP BY bucket, agent"
+    )
+}
+
+/// The span rollup rows of `[previous_from, to)` matching the dimension filters. Without any
+/// filter they are the workspace totals (one row per bucket, `agent` empty), the whole days of
+/// the previous period (`$9`–`$10`, [`Resolved::previous_whole_days`]) read as daily rows.
+pub(super) fn span_rows_sql(q: &Resolved) -> String {
+    if q.is_unfiltered() {
+        let columns = "bucket, '' AS agent, traces AS requests, trace_errors AS errors, \
+            trace_latency_sum_us AS latency_sum_us, trace_latency_hist AS hist, input_tokens, \
+            output_tokens, cost_usd::float8 AS cost, spans, agents::text AS agents";
+        return format!(
+            "SELECT {columns} FROM {} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
+               AND NOT (bucket >= $9 AND bucket < $10) \
+             UNION ALL \
+             SELECT {columns} FROM rollup_total_daily \
+             WHERE workspace_id = $1 AND bucket >= $9 AND bucket < $10",
+            q.total_table()
+        );
+    }
+    // Requests are traces without a model filter (model '' rows), the model's calls with one.
+    let measures = if q.dims.model.is_some() {
+        "spans AS requests, span_errors AS errors, span_latency_sum_us AS latency_sum_us, \
+         span_latency_hist AS hist"
+    } else {
+        "traces AS requests, trace_errors AS errors, trace_latency_sum_us AS latency_sum_us, \
+         trace_latency_hist AS hist"
+    };
+    format!(
+        "SELECT bucket, agent, {measures}, input_tokens, output_tokens, \
+           cost_usd::float8 AS cost, spans, NULL::text AS agents \
+         FROM {table} WHERE {WINDOW_AND_DIMS}",
+        table = q.table(),
+    )
+}
+
+/// The rollup rows of `[from, q.to)` under the filters: `$1` workspace, `$2`/`$3` the bounds,
+/// `$4`–`$8` the dimensions (NULL: any).
+pub(super) const WINDOW_AND_DIMS: &str = "workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
+    AND ($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR environment = $5) \
+    AND ($6::text IS NULL OR version = $6) AND ($7::text IS NULL OR agent = $7) \
+    AND ($8::text IS NULL OR model = $8)";
+
+/// Runs `sql` (whose WHERE is [`WINDOW_AND_DIMS`]) in the workspace's binding.
+pub(super) async fn fetch_window<T>(
+    pool: &sqlx::PgPool,
+    workspace: WorkspaceId,
+    sql: &str,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    dims: &Dims,
+) -> Result<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let mut tx = tenancy::begin(pool, workspace).await?;
+    let rows = sqlx::query_as(sql)
+        .bind(workspace)
+        .bind(from)
+        .bind(to)
+        .bind(&dims.dept)
+        .bind(&dims.env)
+        .bind(&dims.version)
+        .bind(&dims.agent)
+        .bind(&dims.model)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
