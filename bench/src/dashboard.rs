@@ -313,10 +313,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let now = Utc::now();
     let mut figures = Vec::new();
     for range in ["24h", "7d", "30d", "90d"] {
-        let filters = Filters {
-            range: Some(range.into()),
-            ..Filters::default()
-        };
+        let filters = Filters::from_query(&format!("range={range}"));
         let q = analytics::resolve(&filters, now)?;
         let workspace = WorkspaceId(ws);
         // The rows the KPIs read: the window's and the previous period's buckets, the

@@ -166,10 +166,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let s = services(app.clone());
     let workspace = WorkspaceId(ws);
     let now = Utc::now();
-    let all = Filters {
-        range: Some("90d".into()),
-        ..Filters::default()
-    };
+    let all = Filters::from_query("range=90d");
     let keys = &s.cursors;
 
     // Pages at each depth: the cursor of the row just above, as a client would hold it.
@@ -299,11 +296,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     .bind((args.export_rows - 1).max(0))
     .fetch_one(&admin)
     .await?;
-    let window = Filters {
-        from: Some(exported_from.to_rfc3339()),
-        to: Some((now + chrono::Duration::hours(2)).to_rfc3339()),
-        ..Filters::default()
-    };
+    let custom = argus_types::Custom::new(exported_from, Some(now + chrono::Duration::hours(2)))
+        .map_err(|n| anyhow::anyhow!("{n}"))?;
+    let window = Filters::default().with_custom(custom);
     let q = explorer::parse(&window, &TraceFilters::default(), keys, now)?;
     let expected = explorer::count(&s, workspace, &q).await?;
     let baseline = peak_rss_mib().unwrap_or(0.0);

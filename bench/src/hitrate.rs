@@ -76,7 +76,6 @@ async fn counters(client: &HttpClient, url: &str, cookie: &str) -> anyhow::Resul
         .fold((0, 0), |(h, m), d| (h + d.hits, m + d.misses)))
 }
 
-#[allow(clippy::too_many_arguments)]
 pub async fn run(
     url: &str,
     email: &str,

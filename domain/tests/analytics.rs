@@ -3,7 +3,7 @@
 
 mod common;
 
-use argus_domain::analytics::{self, resolve, sanitize, Resolved};
+use argus_domain::analytics::{self, resolve, resolve_lenient, Resolved};
 use argus_domain::demo;
 use argus_domain::histogram::RELATIVE_ERROR;
 use argus_domain::tenancy::{self, WorkspaceId};
@@ -102,21 +102,12 @@ fn close(a: Option<f64>, b: Option<f64>, rel: f64, what: &str) {
 }
 
 fn filters(pairs: &[(&str, &str)]) -> Filters {
-    let mut f = Filters::default();
-    for (k, v) in pairs {
-        let v = Some((*v).to_owned());
-        match *k {
-            "range" => f.range = v,
-            "from" => f.from = v,
-            "to" => f.to = v,
-            "dept" => f.dept = v,
-            "env" => f.env = v,
-            "version" => f.version = v,
-            "agent" => f.agent = v,
-            _ => f.model = v,
-        }
-    }
-    f
+    Filters::parse(|k| {
+        pairs
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+    })
 }
 
 /// The previous period's numbers (the cards' comparison) equal raw SQL too, when they come
@@ -458,14 +449,21 @@ fn bad_values_are_errors_for_the_api_and_notices_for_pages() {
             Err(argus_domain::Error::InvalidInput { field: f, .. }) => assert_eq!(f, field),
             other => panic!("{pairs:?}: {other:?}"),
         }
-        let (clean, notices) = sanitize(&filters(&pairs), now);
+        let (window, notices) = resolve_lenient(&filters(&pairs), now);
         assert_eq!(notices.len(), 1, "{pairs:?}");
         assert!(notices[0].contains(field), "{notices:?}");
-        assert!(resolve(&clean, now).is_ok());
+        assert_eq!(window.label, "Last 24 hours");
     }
+    // A custom range that is bad only against the clock: an error, or the preset.
+    let future = filters(&[("from", "2999-01-01")]);
+    assert!(resolve(&future, now).is_err());
+    assert_eq!(resolve_lenient(&future, now).1.len(), 1);
     // Good values pass through untouched.
     let good = filters(&[("range", "7d"), ("dept", "support")]);
-    assert_eq!(sanitize(&good, now), (good.clone(), vec![]));
+    assert_eq!(
+        resolve_lenient(&good, now),
+        (resolve(&good, now).unwrap(), vec![])
+    );
     assert_eq!(good.to_query(), "range=7d&dept=support");
 }
 

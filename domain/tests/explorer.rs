@@ -11,7 +11,7 @@ use argus_domain::apikeys::{self, Scope};
 use argus_domain::explorer::{self, agents, cursor::Sort, sessions, TraceQuery};
 use argus_domain::tenancy::WorkspaceId;
 use argus_domain::{Error, Services};
-use argus_types::{ErrorCode, Filters, TraceFilters};
+use argus_types::{Dimension, ErrorCode, Filters, TraceFilters};
 use chrono::{DateTime, Duration, Utc};
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
@@ -156,10 +156,7 @@ async fn walking_every_page_while_traces_arrive_yields_each_once(owner: PgPool) 
     for (filters, extra) in [
         (Filters::default(), TraceFilters::default()),
         (
-            Filters {
-                dept: Some("support".into()),
-                ..Default::default()
-            },
+            Filters::default().with_dim(Dimension::Department, "support"),
             TraceFilters::default(),
         ),
     ] {
@@ -170,7 +167,7 @@ async fn walking_every_page_while_traces_arrive_yields_each_once(owner: PgPool) 
                AND ($2::text IS NULL OR department = $2)",
         )
         .bind(ws)
-        .bind(&filters.dept)
+        .bind(filters.dept.as_ref().map(|d| d.as_str()))
         .fetch_all(&owner)
         .await
         .unwrap()
@@ -251,15 +248,8 @@ async fn every_filter_and_sort_matches_the_fixture(owner: PgPool) {
     let sent = load(&s, &a, 120).await;
 
     let f = |k: &str, v: &str| {
-        let mut f = Filters::default();
-        let v = Some(v.to_owned());
-        match k {
-            "dept" => f.dept = v,
-            "env" => f.env = v,
-            "agent" => f.agent = v,
-            _ => f.model = v,
-        }
-        f
+        let d = Dimension::from_key(k).expect("a dimension");
+        Filters::default().with_dim(d, v)
     };
     let x = |k: &str, v: &str| {
         let mut x = TraceFilters::default();
@@ -867,10 +857,7 @@ async fn deleting_traces_keeps_rollups_equal_to_raw_and_is_audited(owner: PgPool
     assert_rollups_match_raw(&s, &owner, ws).await;
 
     // Every failed trace over 7 days (several batches would be the same path).
-    let filters = Filters {
-        range: Some("7d".into()),
-        ..Default::default()
-    };
+    let filters = Filters::from_query("range=7d");
     let extra = TraceFilters {
         status: Some("error".into()),
         ..Default::default()

@@ -171,7 +171,7 @@ proptest! {
                 .position(|key| *key == k)
                 .map(|i| values[i].clone())
         };
-        let filters = Filters::from_lookup(get);
+        let filters = Filters::parse(get);
         let extra = TraceFilters::from_lookup(get);
         let now = chrono::Utc::now();
         client_error(argus_domain::analytics::resolve(&filters, now))?;

@@ -31,7 +31,7 @@ pub async fn traces(
             .collect();
     let get = |k: &str| p.get(k).cloned();
     let format = export::Format::parse(get("format").as_deref())?;
-    let filters = Filters::from_lookup(get);
+    let filters = Filters::parse(get);
     // Every page, in the list's order: no cursor, no page size.
     let extra = TraceFilters {
         limit: None,

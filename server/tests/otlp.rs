@@ -715,11 +715,10 @@ mod metrics {
         // The dashboard counts its tokens, cost and the agent itself (not requests: those
         // are traces), unfiltered and filtered by agent.
         for agent in [None, Some("metrics-bot".to_owned())] {
-            let filters = argus_types::Filters {
-                range: Some("24h".into()),
-                agent,
-                ..Default::default()
-            };
+            let filters = argus_types::Filters::from_query("range=24h").with_dim(
+                argus_types::Dimension::Agent,
+                agent.as_deref().unwrap_or(""),
+            );
             let q = argus_domain::analytics::resolve(&filters, Utc::now()).unwrap();
             let kpis = argus_domain::analytics::home_kpis_uncached(&s.services.pool, s.a, &q)
                 .await
@@ -843,11 +842,8 @@ mod metrics {
         assert_eq!(total, 2 * 2620, "no double counting");
 
         // The dashboard follows the same rule.
-        let filters = argus_types::Filters {
-            from: Some(hour.to_rfc3339()),
-            to: Some((hour + Duration::hours(1)).to_rfc3339()),
-            ..Default::default()
-        };
+        let custom = argus_types::Custom::new(hour, Some(hour + Duration::hours(1))).unwrap();
+        let filters = argus_types::Filters::default().with_custom(custom);
         let q = argus_domain::analytics::resolve(&filters, Utc::now()).unwrap();
         let kpis = argus_domain::analytics::home_kpis_uncached(&s.services.pool, s.a, &q)
             .await

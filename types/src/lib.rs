@@ -7,6 +7,7 @@ mod auth;
 mod dashboard;
 mod error;
 mod explorer;
+mod filters;
 mod prices;
 mod system;
 
@@ -14,18 +15,20 @@ pub use auth::{
     ApiKeyInfo, CreatedApiKey, Invitation, InvitationCreated, Member, ResetLink, Role, Session,
     SessionInfo, WorkspaceSettings, WorkspaceSummary,
 };
-pub use dashboard::encode;
 pub use dashboard::{
-    Activity, ActivityEvent, AgentStat, CostReport, CostRow, CostSeries, FilterOptions, Filters,
+    Activity, ActivityEvent, AgentStat, CostReport, CostRow, CostSeries, FilterOptions,
     GroupSeries, Home, HomeKpis, Kpi, LatencyBin, LatencyPoint, LatencyStat, MonthProjection,
-    Performance, SeriesPoint, Timeseries, Unit, UsageBreakdown, UsageRow, Window, DEFAULT_RANGE,
-    RANGES,
+    Performance, SeriesPoint, Timeseries, Unit, UsageBreakdown, UsageRow, Window,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use explorer::{
     AgentInfo, AgentPage, PageMeta, SessionDetail, SessionPage, SessionSummary, SessionTurn,
     SpanDetail, TraceDeletion, TraceDetail, TraceFilters, TracePage, TraceRow, DEFAULT_PAGE_SIZE,
     PAGE_SIZES,
+};
+pub use filters::{
+    decode_query, encode, Custom, Dim, Dimension, Filters, Notice, Range, FILTER_KEYS,
+    MAX_DIM_CHARS, MAX_RANGE_DAYS,
 };
 pub use prices::{PriceJob, Prices, UnpricedModel, WorkspacePrice};
 pub use system::{CacheStatus, DatabaseStatus, DomainCacheStats, SystemStatus};

@@ -9,101 +9,28 @@
 //! `next_cursor` / `prev_cursor`). A cursor that is not one the server gave is a 400
 //! `INVALID_FORMAT`.
 
-// One argument per query parameter: that is what keeps the URLs plain.
-#![allow(clippy::too_many_arguments)]
-
 #[cfg(feature = "ssr")]
 use argus_types::Role;
-use argus_types::{AgentInfo, AgentPage, SessionDetail, SessionPage, TraceDetail, TracePage};
+use argus_types::{
+    AgentInfo, AgentPage, Filters, SessionDetail, SessionPage, TraceDetail, TraceFilters, TracePage,
+};
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
 use crate::error::AppError;
 
-/// Calls [`get_traces`] with [`argus_types::Filters`] and [`argus_types::TraceFilters`], as
-/// the pages do: bad values are ignored with a notice (`fallback=true`).
-#[macro_export]
-macro_rules! traces_with {
-    ($filters:expr, $extra:expr) => {{
-        let f: argus_types::Filters = $filters;
-        let x: argus_types::TraceFilters = $extra;
-        $crate::api::explorer::get_traces(
-            f.range,
-            f.from,
-            f.to,
-            f.dept,
-            f.env,
-            f.version,
-            f.agent,
-            f.model,
-            x.status,
-            x.session,
-            x.user,
-            x.min_latency,
-            x.min_cost,
-            x.tags,
-            x.meta,
-            x.q,
-            x.sort,
-            x.limit,
-            x.cursor,
-            Some(true),
-        )
-    }};
-}
-
 /// `GET /api/v1/traces`: one page of traces, newest (or slowest, or most expensive) first,
 /// with `next_cursor` and `prev_cursor`.
 #[server(prefix = "/api/v1", endpoint = "traces", input = GetUrl)]
 pub async fn get_traces(
-    range: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    dept: Option<String>,
-    env: Option<String>,
-    version: Option<String>,
-    agent: Option<String>,
-    model: Option<String>,
-    status: Option<String>,
-    session: Option<String>,
-    user: Option<String>,
-    min_latency: Option<String>,
-    min_cost: Option<String>,
-    tags: Option<String>,
-    meta: Option<String>,
-    q: Option<String>,
-    sort: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
+    #[server(flatten)] filters: Filters,
+    #[server(flatten)] extra: TraceFilters,
     fallback: Option<bool>,
 ) -> Result<TracePage, AppError> {
     use argus_domain::explorer;
 
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
-    let filters = argus_types::Filters {
-        range,
-        from,
-        to,
-        dept,
-        env,
-        version,
-        agent,
-        model,
-    };
-    let extra = argus_types::TraceFilters {
-        status,
-        session,
-        user,
-        min_latency,
-        min_cost,
-        tags,
-        meta,
-        q,
-        sort,
-        limit,
-        cursor,
-    };
     let services = services();
     let keys = &services.cursors;
     let now = chrono::Utc::now();
@@ -139,36 +66,20 @@ pub async fn get_trace(
 /// first, 50 a page (`page` from 1) with `meta {total, page, limit, has_more}`.
 #[server(prefix = "/api/v1", endpoint = "sessions", input = GetUrl)]
 pub async fn get_sessions(
-    range: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    dept: Option<String>,
-    env: Option<String>,
-    version: Option<String>,
-    agent: Option<String>,
-    model: Option<String>,
+    #[server(flatten)] filters: Filters,
     page: Option<String>,
     fallback: Option<bool>,
 ) -> Result<SessionPage, AppError> {
+    use argus_domain::analytics;
+
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
-    let filters = argus_types::Filters {
-        range,
-        from,
-        to,
-        dept,
-        env,
-        version,
-        agent,
-        model,
-    };
     let now = chrono::Utc::now();
-    let filters = if fallback.unwrap_or(false) {
-        argus_domain::analytics::sanitize(&filters, now).0
+    let window = if fallback.unwrap_or(false) {
+        analytics::resolve_lenient(&filters, now).0
     } else {
-        filters
+        analytics::resolve(&filters, now)?
     };
-    let window = argus_domain::analytics::resolve(&filters, now)?;
     let (page, _) = argus_domain::explorer::agents::paging(page.as_deref(), None)?;
     Ok(
         argus_domain::explorer::sessions::list(&services(), access.workspace, &window, page)
@@ -242,22 +153,8 @@ pub async fn update_agent(
 #[server(prefix = "/api/v1", endpoint = "traces/delete")]
 pub async fn delete_traces(
     trace_id: Option<String>,
-    range: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    dept: Option<String>,
-    env: Option<String>,
-    version: Option<String>,
-    agent: Option<String>,
-    model: Option<String>,
-    status: Option<String>,
-    session: Option<String>,
-    user: Option<String>,
-    min_latency: Option<String>,
-    min_cost: Option<String>,
-    tags: Option<String>,
-    meta: Option<String>,
-    q: Option<String>,
+    #[server(flatten)] filters: Filters,
+    #[server(flatten)] extra: TraceFilters,
 ) -> Result<argus_types::TraceDeletion, AppError> {
     use argus_domain::explorer::{self, deletion};
 
@@ -270,26 +167,12 @@ pub async fn delete_traces(
             (format!("trace_id={id}"), deletion::Target::One(id))
         }
         None => {
-            let filters = argus_types::Filters {
-                range,
-                from,
-                to,
-                dept,
-                env,
-                version,
-                agent,
-                model,
-            };
-            let extra = argus_types::TraceFilters {
-                status,
-                session,
-                user,
-                min_latency,
-                min_cost,
-                tags,
-                meta,
-                q,
-                ..Default::default()
+            // A deletion matches; it does not page.
+            let extra = TraceFilters {
+                sort: None,
+                limit: None,
+                cursor: None,
+                ..extra
             };
             let query = explorer::parse(&filters, &extra, &services.cursors, chrono::Utc::now())?;
             (
@@ -317,4 +200,40 @@ pub async fn get_deletions() -> Result<Vec<argus_types::TraceDeletion>, AppError
             .map(Into::into)
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The arguments travel as one flat query (what the hydrated pages send, what curl sends),
+    /// and both flattened structs take only their own keys from it.
+    #[test]
+    fn filters_travel_whole_as_a_flat_query() {
+        let filters = Filters::from_query("range=7d&dept=support%20desk&agent=a%26b");
+        let extra = TraceFilters {
+            status: Some("error".into()),
+            cursor: Some("abc.def".into()),
+            ..Default::default()
+        };
+        let args = GetTraces {
+            filters: filters.clone(),
+            extra: extra.clone(),
+            fallback: Some(true),
+        };
+        let query = serde_qs::to_string(&args).unwrap();
+        let back: GetTraces = serde_qs::from_str(&query).unwrap();
+        assert_eq!(back.filters, filters, "{query}");
+        assert_eq!(back.extra, extra, "{query}");
+        assert_eq!(back.fallback, Some(true));
+        // A value the page's parse refused goes as the URL said it, so the server's notice is
+        // the page's; an unknown key is no filter.
+        let bad: GetTraces =
+            serde_qs::from_str("range=2w&colour=red&status=ok&fallback=true").unwrap();
+        assert_eq!(bad.filters.notices()[0].field, "range");
+        assert_eq!(bad.filters.to_query(), "range=2w");
+        assert_eq!(bad.extra.status.as_deref(), Some("ok"));
+        let again: GetTraces = serde_qs::from_str(&serde_qs::to_string(&bad).unwrap()).unwrap();
+        assert_eq!(again.filters, bad.filters);
+    }
 }

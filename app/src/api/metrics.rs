@@ -4,58 +4,28 @@
 //! `INVALID_INPUT` naming it — unless `fallback=true` (what the pages send): then it is
 //! ignored and the answer's `notices` say so.
 
-// One argument per query parameter: that is what keeps the URLs plain (`?range=7d&dept=…`).
-#![allow(clippy::too_many_arguments)]
-
 #[cfg(feature = "ssr")]
 use argus_types::Role;
-use argus_types::{FilterOptions, HomeKpis, Timeseries};
+use argus_types::{FilterOptions, Filters, HomeKpis, Timeseries};
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
 use crate::error::AppError;
 
-/// Calls a dashboard server function with a [`argus_types::Filters`] (and any leading
-/// arguments), as the pages do: bad values fall back to defaults (`fallback=true`).
-#[macro_export]
-macro_rules! with_filters {
-    ($fn:path, $filters:expr $(, $lead:expr)*) => {{
-        let f: argus_types::Filters = $filters;
-        $fn($($lead,)* f.range, f.from, f.to, f.dept, f.env, f.version, f.agent, f.model, Some(true))
-    }};
-}
-
-/// The caller's filters, resolved (or sanitized, with `fallback`), and the notices.
+/// The caller's filters resolved against the clock: strictly (a refused value is a 400 naming
+/// it), or with `fallback` leniently (dropped, and the notices say so).
 #[cfg(feature = "ssr")]
 fn resolve(
-    range: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    dept: Option<String>,
-    env: Option<String>,
-    version: Option<String>,
-    agent: Option<String>,
-    model: Option<String>,
+    filters: &Filters,
     fallback: Option<bool>,
 ) -> Result<(argus_domain::analytics::Resolved, Vec<String>), AppError> {
     use argus_domain::analytics;
-    let filters = argus_types::Filters {
-        range,
-        from,
-        to,
-        dept,
-        env,
-        version,
-        agent,
-        model,
-    };
     let now = chrono::Utc::now();
-    let (filters, notices) = if fallback.unwrap_or(false) {
-        analytics::sanitize(&filters, now)
+    if fallback.unwrap_or(false) {
+        Ok(analytics::resolve_lenient(filters, now))
     } else {
-        (filters, Vec::new())
-    };
-    Ok((analytics::resolve(&filters, now)?, notices))
+        Ok((analytics::resolve(filters, now)?, Vec::new()))
+    }
 }
 
 /// `GET /api/v1/metrics/home-kpis`: requests, error rate, average and p95 latency, tokens,
@@ -63,19 +33,12 @@ fn resolve(
 /// the top agents by cost and by errors.
 #[server(prefix = "/api/v1", endpoint = "metrics/home-kpis", input = GetUrl)]
 pub async fn get_home_kpis(
-    range: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    dept: Option<String>,
-    env: Option<String>,
-    version: Option<String>,
-    agent: Option<String>,
-    model: Option<String>,
+    #[server(flatten)] filters: Filters,
     fallback: Option<bool>,
 ) -> Result<HomeKpis, AppError> {
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
-    let (q, notices) = resolve(range, from, to, dept, env, version, agent, model, fallback)?;
+    let (q, notices) = resolve(&filters, fallback)?;
     let mut kpis = argus_domain::analytics::home_kpis(&services(), access.workspace, &q).await?;
     kpis.notices = notices;
     Ok(kpis)
@@ -85,19 +48,12 @@ pub async fn get_home_kpis(
 /// chart step (at most 150 points).
 #[server(prefix = "/api/v1", endpoint = "metrics/timeseries", input = GetUrl)]
 pub async fn get_timeseries(
-    range: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    dept: Option<String>,
-    env: Option<String>,
-    version: Option<String>,
-    agent: Option<String>,
-    model: Option<String>,
+    #[server(flatten)] filters: Filters,
     fallback: Option<bool>,
 ) -> Result<Timeseries, AppError> {
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
-    let (q, _) = resolve(range, from, to, dept, env, version, agent, model, fallback)?;
+    let (q, _) = resolve(&filters, fallback)?;
     Ok(argus_domain::analytics::timeseries(&services(), access.workspace, &q).await?)
 }
 
@@ -116,19 +72,12 @@ pub async fn get_filter_options() -> Result<FilterOptions, AppError> {
 #[server(prefix = "/api/v1", endpoint = "usage/breakdown", input = GetUrl)]
 pub async fn get_usage_breakdown(
     by: Option<String>,
-    range: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    dept: Option<String>,
-    env: Option<String>,
-    version: Option<String>,
-    agent: Option<String>,
-    model: Option<String>,
+    #[server(flatten)] filters: Filters,
     fallback: Option<bool>,
 ) -> Result<argus_types::UsageBreakdown, AppError> {
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
-    let (q, _) = resolve(range, from, to, dept, env, version, agent, model, fallback)?;
+    let (q, _) = resolve(&filters, fallback)?;
     let by = by.filter(|b| !b.is_empty());
     let by = match (by, fallback.unwrap_or(false)) {
         (Some(b), true) if !argus_domain::analytics::BREAKDOWNS.contains(&b.as_str()) => {
@@ -145,19 +94,12 @@ pub async fn get_usage_breakdown(
 /// `projection_method`). Same filters as the metrics; the month ignores `range`.
 #[server(prefix = "/api/v1", endpoint = "cost/breakdown", input = GetUrl)]
 pub async fn get_cost_report(
-    range: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    dept: Option<String>,
-    env: Option<String>,
-    version: Option<String>,
-    agent: Option<String>,
-    model: Option<String>,
+    #[server(flatten)] filters: Filters,
     fallback: Option<bool>,
 ) -> Result<argus_types::CostReport, AppError> {
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
-    let (q, notices) = resolve(range, from, to, dept, env, version, agent, model, fallback)?;
+    let (q, notices) = resolve(&filters, fallback)?;
     let mut report =
         argus_domain::analytics::cost_report(&services(), access.workspace, &q).await?;
     report.notices = notices;
@@ -169,19 +111,12 @@ pub async fn get_cost_report(
 /// distribution of latencies. Same filters as the metrics.
 #[server(prefix = "/api/v1", endpoint = "performance/latency", input = GetUrl)]
 pub async fn get_performance(
-    range: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    dept: Option<String>,
-    env: Option<String>,
-    version: Option<String>,
-    agent: Option<String>,
-    model: Option<String>,
+    #[server(flatten)] filters: Filters,
     fallback: Option<bool>,
 ) -> Result<argus_types::Performance, AppError> {
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
-    let (q, notices) = resolve(range, from, to, dept, env, version, agent, model, fallback)?;
+    let (q, notices) = resolve(&filters, fallback)?;
     let mut report =
         argus_domain::analytics::performance(&services(), access.workspace, &q).await?;
     report.notices = notices;
@@ -192,19 +127,12 @@ pub async fn get_performance(
 /// or version seen, an agent's error-rate or cost spike. Same filters as the metrics.
 #[server(prefix = "/api/v1", endpoint = "activity", input = GetUrl)]
 pub async fn get_activity(
-    range: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    dept: Option<String>,
-    env: Option<String>,
-    version: Option<String>,
-    agent: Option<String>,
-    model: Option<String>,
+    #[server(flatten)] filters: Filters,
     fallback: Option<bool>,
 ) -> Result<argus_types::Activity, AppError> {
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
-    let (q, _) = resolve(range, from, to, dept, env, version, agent, model, fallback)?;
+    let (q, _) = resolve(&filters, fallback)?;
     Ok(argus_domain::analytics::activity(&services(), access.workspace, &q).await?)
 }
 
@@ -212,19 +140,12 @@ pub async fn get_activity(
 /// the activity stream (the first two from one read of the rollups, the activity concurrently).
 #[server(prefix = "/api/v1", endpoint = "metrics/home", input = GetUrl)]
 pub async fn get_home(
-    range: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    dept: Option<String>,
-    env: Option<String>,
-    version: Option<String>,
-    agent: Option<String>,
-    model: Option<String>,
+    #[server(flatten)] filters: Filters,
     fallback: Option<bool>,
 ) -> Result<argus_types::Home, AppError> {
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
-    let (q, notices) = resolve(range, from, to, dept, env, version, agent, model, fallback)?;
+    let (q, notices) = resolve(&filters, fallback)?;
     let mut home = argus_domain::analytics::home(&services(), access.workspace, &q).await?;
     home.kpis.notices = notices;
     Ok(home)

@@ -2,7 +2,7 @@
 //! form (it works without JavaScript: Apply); with JavaScript every change navigates at once,
 //! keeping the page's other parameters. The selections follow the URL (Back, Forward).
 
-use argus_types::{FilterOptions, Filters, RANGES};
+use argus_types::{Dimension, FilterOptions, Range};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
@@ -13,14 +13,15 @@ use crate::state::filters::{use_filters, with_param};
 /// current value, even when it is not among them).
 #[component]
 fn FilterSelect(
-    name: &'static str,
-    label: &'static str,
+    dim: Dimension,
     all: &'static str,
     values: Vec<String>,
-    current: Option<String>,
     path: &'static str,
 ) -> impl IntoView {
+    let name = dim.key();
+    let label = dim.label();
     let filters = use_filters();
+    let current = filters.with_untracked(|f| f.dim(dim).map(ToString::to_string));
     let query = use_query_map();
     let navigate = use_navigate();
     let mut values = values;
@@ -34,7 +35,7 @@ fn FilterSelect(
         navigate(&next, NavigateOptions::default());
     };
     // The URL is the truth: Back and Forward move the selection too.
-    let value = move || field(&filters.get(), name).unwrap_or_default();
+    let value = move || filters.with(|f| f.dim(dim).map(ToString::to_string).unwrap_or_default());
     view! {
         <label>
             {label}
@@ -56,70 +57,39 @@ pub fn FilterBar(path: &'static str, options: FilterOptions) -> impl IntoView {
     let filters = use_filters();
     let query = use_query_map();
     let f = filters.get_untracked();
-    let custom = f.from.is_some() || f.to.is_some();
-    let range = f.range.clone();
+    let preset = f.preset();
     let navigate = use_navigate();
     let on_range = move |ev: leptos::ev::Event| {
         let next = query.with_untracked(|q| with_param(path, q, "range", &event_target_value(&ev)));
         navigate(&next, NavigateOptions::default());
     };
-    let range_value = move || {
-        let f = filters.get();
-        if f.from.is_some() || f.to.is_some() {
-            String::new()
-        } else {
-            f.range
-                .unwrap_or_else(|| argus_types::DEFAULT_RANGE.to_owned())
-        }
-    };
+    let range_value = move || filters.with(|f| f.preset().map(Range::as_str).unwrap_or_default());
     view! {
         <form class="filters card" method="get" action=path data-testid="filter-bar">
             <label>
                 "Range"
                 <select name="range" on:change=on_range prop:value=range_value data-testid="filter-range">
-                    {custom.then(|| view! { <option value="" selected>"Custom"</option> })}
-                    {RANGES.into_iter().map(|r| {
-                        let selected = !custom
-                            && range.as_deref().unwrap_or(argus_types::DEFAULT_RANGE) == r;
-                        view! { <option value=r selected=selected>{range_label(r)}</option> }
+                    {preset.is_none().then(|| view! { <option value="" selected>"Custom"</option> })}
+                    {Range::ALL.into_iter().map(|r| {
+                        let selected = preset == Some(r);
+                        view! { <option value=r.as_str() selected=selected>{r.label()}</option> }
                     }).collect_view()}
                 </select>
             </label>
-            <FilterSelect name="dept" label="Department" all="All departments"
-                values=options.departments current=f.dept.clone() path />
-            <FilterSelect name="env" label="Environment" all="All environments"
-                values=options.environments current=f.env.clone() path />
-            <FilterSelect name="version" label="Version" all="All versions"
-                values=options.versions current=f.version.clone() path />
-            <FilterSelect name="agent" label="Agent" all="All agents"
-                values=options.agents current=f.agent.clone() path />
-            <FilterSelect name="model" label="Model" all="All models"
-                values=options.models current=f.model.clone() path />
+            <FilterSelect dim=Dimension::Department all="All departments"
+                values=options.departments path />
+            <FilterSelect dim=Dimension::Environment all="All environments"
+                values=options.environments path />
+            <FilterSelect dim=Dimension::Version all="All versions"
+                values=options.versions path />
+            <FilterSelect dim=Dimension::Agent all="All agents"
+                values=options.agents path />
+            <FilterSelect dim=Dimension::Model all="All models"
+                values=options.models path />
             <button type="submit" class="button button-secondary button-small">"Apply"</button>
             {(!f.is_empty()).then(|| view! {
                 <a class="button button-small button-ghost" href=path data-testid="clear-filters">"Clear"</a>
             })}
         </form>
-    }
-}
-
-/// The value of one dimension filter.
-fn field(f: &Filters, name: &str) -> Option<String> {
-    match name {
-        "dept" => f.dept.clone(),
-        "env" => f.env.clone(),
-        "version" => f.version.clone(),
-        "agent" => f.agent.clone(),
-        _ => f.model.clone(),
-    }
-}
-
-fn range_label(r: &str) -> &'static str {
-    match r {
-        "1h" => "Last hour",
-        "24h" => "Last 24 hours",
-        "7d" => "Last 7 days",
-        "30d" => "Last 30 days",
-        _ => "Last 90 days",
     }
 }

@@ -2,7 +2,7 @@
 //! and last 24 hours, the admin's form for its department and display name, and the
 //! dashboard's KPIs filtered to it.
 
-use argus_types::{AgentInfo, AgentPage, Filters, Unit};
+use argus_types::{AgentInfo, AgentPage, Dimension, Filters, Unit};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -17,7 +17,6 @@ use crate::pages::not_found::NotFound;
 use crate::pages::sessions::Pager;
 use crate::state::filters::{href, use_refresh, with_param};
 use crate::state::session::use_session;
-use crate::with_filters;
 
 const PATH: &str = "/agents";
 
@@ -131,13 +130,10 @@ pub fn AgentDetailPage() -> impl IntoView {
 #[component]
 fn AgentView(agent: AgentInfo, update: ServerAction<UpdateAgent>) -> impl IntoView {
     let session = use_session();
-    let filters = Filters {
-        agent: Some(agent.agent.clone()),
-        ..Default::default()
-    };
+    let filters = Filters::default().with_dim(Dimension::Agent, &agent.agent);
     let kpis = Resource::new(move || (), {
         let f = filters.clone();
-        move |_| with_filters!(get_home_kpis, f.clone())
+        move |_| get_home_kpis(f.clone(), Some(true))
     });
     let a = agent.clone();
     let traces = href("/traces", &filters);

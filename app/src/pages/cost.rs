@@ -3,7 +3,7 @@
 //! stated), and the models without a price with the form to add one (admins). Filters live in
 //! the URL; the page renders on the server and works without JavaScript.
 
-use argus_types::{CostReport, CostRow, Filters, MonthProjection, Role, Unit};
+use argus_types::{CostReport, CostRow, Dimension, Filters, MonthProjection, Role, Unit};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -17,11 +17,10 @@ use crate::components::page::{updated_label, DataHeader, LoadError, Notices};
 use crate::format;
 use crate::pages::prices::{PriceForm, UnpricedTable};
 use crate::pages::settings::{my_role, role_now};
-use crate::state::filters::{href, use_filter_memory, use_filters, use_refresh, with_filter};
+use crate::state::filters::{href, use_filter_memory, use_filters, use_refresh};
 use crate::state::prefs::{use_prefs, ChartKindPicker};
 use crate::state::query_cache::use_page_data;
 use crate::state::session::use_session;
-use crate::with_filters;
 
 const PATH: &str = "/cost";
 
@@ -30,7 +29,7 @@ pub fn CostPage() -> impl IntoView {
     let filters = use_filters();
     use_filter_memory(PATH);
     let (tick, refresh) = use_refresh(Signal::derive(|| 30));
-    let report = use_page_data("cost", filters, tick, |f| with_filters!(get_cost_report, f));
+    let report = use_page_data("cost", filters, tick, |f| get_cost_report(f, Some(true)));
     let options = Resource::new(|| (), |_| get_filter_options());
     let updated = Signal::derive(move || {
         report
@@ -124,16 +123,16 @@ fn CostView(report: CostReport, filters: Filters) -> impl IntoView {
         <div class="card-grid">
             <section class="card">
                 <h2>"By department"</h2>
-                <CostTable rows=report.by_department.clone() key="dept" label="Department" filters=filters.clone() />
+                <CostTable rows=report.by_department.clone() dim=Dimension::Department filters=filters.clone() />
             </section>
             <section class="card">
                 <h2>"By model"</h2>
-                <CostTable rows=report.by_model.clone() key="model" label="Model" filters=filters.clone() />
+                <CostTable rows=report.by_model.clone() dim=Dimension::Model filters=filters.clone() />
             </section>
         </div>
         <section class="card">
             <h2>"By agent"</h2>
-            <CostTable rows=report.by_agent key="agent" label="Agent" filters />
+            <CostTable rows=report.by_agent dim=Dimension::Agent filters />
         </section>
     }
 }
@@ -165,25 +164,20 @@ fn ProjectionTable(rows: Vec<MonthProjection>) -> impl IntoView {
 
 /// Cost rows, costliest first, each linking to the page filtered to it.
 #[component]
-fn CostTable(
-    rows: Vec<CostRow>,
-    key: &'static str,
-    label: &'static str,
-    filters: Filters,
-) -> impl IntoView {
+fn CostTable(rows: Vec<CostRow>, dim: Dimension, filters: Filters) -> impl IntoView {
     if rows.is_empty() {
         return view! { <p class="empty">"No cost in this range."</p> }.into_any();
     }
     view! {
-        <table class="table" data-testid=format!("cost-by-{key}")>
-            <thead><tr><th>{label}</th><th class="num">"Requests"</th><th class="num">"Cost"</th>
+        <table class="table" data-testid=format!("cost-by-{}", dim.key())>
+            <thead><tr><th>{dim.label()}</th><th class="num">"Requests"</th><th class="num">"Cost"</th>
                 <th class="num">"Per 1,000"</th><th class="num">"Unpriced spans"</th></tr></thead>
             <tbody>
                 {rows.into_iter().map(|r| {
                     let name = if r.key.starts_with('(') {
                         view! { <span class="muted">{r.key.clone()}</span> }.into_any()
                     } else {
-                        let link = href(PATH, &with_filter(&filters, key, r.key.clone()));
+                        let link = href(PATH, &filters.with_dim(dim, &r.key));
                         view! { <a href=link>{r.key.clone()}</a> }.into_any()
                     };
                     view! {

@@ -4,7 +4,7 @@
 //! every 30 seconds while the tab is visible (`?refresh=N` changes the interval), keeping the
 //! old numbers on screen until the new ones arrive.
 
-use argus_types::{Activity, AgentStat, Filters, HomeKpis, Kpi, Unit};
+use argus_types::{Activity, AgentStat, Dimension, Filters, HomeKpis, Kpi, Unit};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -14,10 +14,9 @@ use crate::components::charts::{RequestsChart, Sparkline};
 use crate::components::filter_bar::FilterBar;
 use crate::components::page::{updated_label, LoadError, Notices};
 use crate::format;
-use crate::state::filters::{href, use_filter_memory, use_filters, use_refresh, with_filter};
+use crate::state::filters::{href, use_filter_memory, use_filters, use_refresh};
 use crate::state::query_cache::use_page_data;
 use crate::state::session::use_session;
-use crate::with_filters;
 
 const PATH: &str = "/";
 
@@ -35,7 +34,7 @@ pub fn HomePage() -> impl IntoView {
         })
     });
     let (tick, refresh) = use_refresh(refresh_seconds);
-    let home = use_page_data("home", filters, tick, |f| with_filters!(get_home, f));
+    let home = use_page_data("home", filters, tick, |f| get_home(f, Some(true)));
     let options = Resource::new(move || tick.get() / 10, |_| get_filter_options());
     view! {
         <Title text="Home · Argus" />
@@ -90,7 +89,7 @@ pub fn HomePage() -> impl IntoView {
                         Ok(h) => view! {
                             <RequestsChart points=h.series.points step_seconds=h.series.window.step_seconds
                                 title=format!("Requests and errors, {}", h.series.window.label)
-                                traces=Filters { range: None, from: None, to: None, ..filters.get_untracked() }.to_query() />
+                                traces=filters.get_untracked().without_period().to_query() />
                         }.into_any(),
                     }
                 })}
@@ -206,7 +205,7 @@ fn AgentTable(
                 <th class="num">"Errors"</th><th class="num">"Cost"</th></tr></thead>
             <tbody>
                 {agents.into_iter().map(|a| {
-                    let only = with_filter(&f, "agent", a.agent.clone());
+                    let only = f.with_dim(Dimension::Agent, &a.agent);
                     let link = href(PATH, &only);
                     let failed = format!("{}{}status=error", href("/traces", &only),
                         if only.is_empty() { "?" } else { "&" });
@@ -260,10 +259,10 @@ fn ActivityList(activity: Activity, filters: Filters) -> impl IntoView {
                     e.at.format("%b %-d %H:%M").to_string()
                 };
                 let link = match e.kind.as_str() {
-                    "new_model" => href("/cost", &with_filter(&filters, "model", e.subject.clone())),
-                    "error_spike" => href("/performance", &with_filter(&filters, "agent", e.agent.clone())),
-                    "cost_spike" => href("/cost", &with_filter(&filters, "agent", e.agent.clone())),
-                    _ => href(PATH, &with_filter(&filters, "agent", e.agent.clone())),
+                    "new_model" => href("/cost", &filters.with_dim(Dimension::Model, &e.subject)),
+                    "error_spike" => href("/performance", &filters.with_dim(Dimension::Agent, &e.agent)),
+                    "cost_spike" => href("/cost", &filters.with_dim(Dimension::Agent, &e.agent)),
+                    _ => href(PATH, &filters.with_dim(Dimension::Agent, &e.agent)),
                 };
                 view! {
                     <li data-testid="activity-event" data-kind=e.kind.clone()>

@@ -2,7 +2,7 @@
 //! within 1 %), the distribution of latencies, and the slowest agents and models. Filters live
 //! in the URL; the page renders on the server and works without JavaScript.
 
-use argus_types::{Filters, LatencyBin, LatencyStat, Performance, Unit};
+use argus_types::{Dimension, Filters, LatencyBin, LatencyStat, Performance, Unit};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -11,10 +11,9 @@ use crate::components::charts::{BinChart, LineChart};
 use crate::components::filter_bar::FilterBar;
 use crate::components::page::{updated_label, DataHeader, LoadError, Notices};
 use crate::format;
-use crate::state::filters::{href, use_filter_memory, use_filters, use_refresh, with_filter};
+use crate::state::filters::{href, use_filter_memory, use_filters, use_refresh};
 use crate::state::prefs::{use_prefs, ColumnChooser};
 use crate::state::query_cache::use_page_data;
-use crate::with_filters;
 
 const PATH: &str = "/performance";
 
@@ -35,7 +34,7 @@ pub fn PerformancePage() -> impl IntoView {
     use_filter_memory(PATH);
     let (tick, refresh) = use_refresh(Signal::derive(|| 30));
     let report = use_page_data("performance", filters, tick, |f| {
-        with_filters!(get_performance, f)
+        get_performance(f, Some(true))
     });
     let options = Resource::new(|| (), |_| get_filter_options());
     let updated = Signal::derive(move || {
@@ -155,11 +154,11 @@ fn PerformanceView(report: Performance, filters: Filters) -> impl IntoView {
                 <h2>"Slowest agents"</h2>
                 <ColumnChooser table="latency" columns=COLUMNS.to_vec() />
             </div>
-            <LatencyTable rows=report.slowest_agents key="agent" label="Agent" filters=filters.clone() />
+            <LatencyTable rows=report.slowest_agents dim=Dimension::Agent filters=filters.clone() />
         </section>
         <section class="card">
             <h2>"Slowest models"</h2>
-            <LatencyTable rows=report.slowest_models key="model" label="Model" filters />
+            <LatencyTable rows=report.slowest_models dim=Dimension::Model filters />
         </section>
     }
 }
@@ -178,28 +177,23 @@ fn cell(s: &LatencyStat, key: &str) -> String {
 
 /// Agents or models by p95, slowest first; the columns the user hid are not shown.
 #[component]
-fn LatencyTable(
-    rows: Vec<LatencyStat>,
-    key: &'static str,
-    label: &'static str,
-    filters: Filters,
-) -> impl IntoView {
+fn LatencyTable(rows: Vec<LatencyStat>, dim: Dimension, filters: Filters) -> impl IntoView {
     if rows.is_empty() {
         return view! { <p class="empty">"No requests in this range."</p> }.into_any();
     }
     let prefs = use_prefs();
     let hidden = move |c: &'static str| prefs.with(|p| p.is_hidden("latency", c));
     view! {
-        <table class="table" data-testid=format!("slowest-{key}")>
+        <table class="table" data-testid=format!("slowest-{}", dim.key())>
             <thead><tr>
-                <th>{label}</th>
+                <th>{dim.label()}</th>
                 {COLUMNS.into_iter().map(|(c, l)| view! {
                     <th class="num" hidden=move || hidden(c) data-column=c>{l}</th>
                 }).collect_view()}
             </tr></thead>
             <tbody>
                 {rows.into_iter().map(|r| {
-                    let link = href(PATH, &with_filter(&filters, key, r.key.clone()));
+                    let link = href(PATH, &filters.with_dim(dim, &r.key));
                     view! {
                         <tr data-testid="latency-row">
                             <td><a href=link>{r.key.clone()}</a></td>

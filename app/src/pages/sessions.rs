@@ -27,20 +27,7 @@ pub fn SessionsPage() -> impl IntoView {
     let (tick, refresh) = use_refresh(Signal::derive(|| 30));
     let page = Resource::new(
         move || (filters.get(), page_no.get(), tick.get()),
-        |(f, page, _)| {
-            get_sessions(
-                f.range,
-                f.from,
-                f.to,
-                f.dept,
-                f.env,
-                f.version,
-                f.agent,
-                f.model,
-                page,
-                Some(true),
-            )
-        },
+        |(f, page, _)| get_sessions(f, page, Some(true)),
     );
     let options = Resource::new(|| (), |_| get_filter_options());
     let updated = Signal::derive(move || {

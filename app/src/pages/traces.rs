@@ -8,6 +8,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
+use crate::api::explorer::get_traces;
 use crate::api::metrics::get_filter_options;
 use crate::components::filter_bar::FilterBar;
 use crate::components::page::{DataHeader, LoadError, Notices};
@@ -15,7 +16,6 @@ use crate::format;
 use crate::state::filters::{trace_filters, use_filters, use_refresh, with_param};
 use crate::state::prefs::{use_prefs, ColumnChooser};
 use crate::state::query_cache::cached;
-use crate::traces_with;
 
 const PATH: &str = "/traces";
 
@@ -42,7 +42,7 @@ pub fn TracesPage() -> impl IntoView {
         move || (filters.get(), extra.get(), tick.get()),
         |(f, x, tick)| {
             let key = format!("traces?{}&{:?}", f.to_query(), x.pairs());
-            cached(key, tick > 0, traces_with!(f, x))
+            cached(key, tick > 0, get_traces(f, x, Some(true)))
         },
     );
     let options = Resource::new(|| (), |_| get_filter_options());

@@ -15,7 +15,6 @@ use crate::format;
 use crate::state::filters::{use_filter_memory, use_filters, use_refresh, with_param};
 use crate::state::prefs::{use_prefs, ChartKindPicker, ColumnChooser};
 use crate::state::query_cache::cached;
-use crate::with_filters;
 
 const PATH: &str = "/usage";
 
@@ -61,11 +60,7 @@ pub fn UsagePage() -> impl IntoView {
         move || (filters.get(), by(), tick.get()),
         |(f, by, tick)| {
             let key = format!("usage?by={by}&{}", f.to_query());
-            cached(
-                key,
-                tick > 0,
-                with_filters!(get_usage_breakdown, f, Some(by)),
-            )
+            cached(key, tick > 0, get_usage_breakdown(Some(by), f, Some(true)))
         },
     );
     let options = Resource::new(|| (), |_| get_filter_options());

@@ -15,7 +15,7 @@ pub const FILTERS_STORAGE_KEY: &str = "argus.filters";
 
 /// The filters in a query string; blank values are unset.
 pub fn from_query(q: &ParamsMap) -> Filters {
-    Filters::from_lookup(|k| q.get(k))
+    Filters::parse(|k| q.get(k))
 }
 
 /// The traces list's own parameters in a query string; blank values are unset.
@@ -43,11 +43,11 @@ pub fn href(path: &str, filters: &Filters) -> String {
 /// and every other parameter kept, except that a preset range removes a custom `from`/`to`
 /// and any change but the cursor's drops the `cursor` (back to the first page).
 pub fn with_param(path: &str, query: &ParamsMap, key: &str, value: &str) -> String {
-    const ORDER: [&str; 8] = [
-        "range", "from", "to", "dept", "env", "version", "agent", "model",
-    ];
     let mut pairs: Vec<(String, String)> = Vec::new();
-    let mut keys: Vec<String> = ORDER.iter().map(|k| (*k).to_owned()).collect();
+    let mut keys: Vec<String> = argus_types::FILTER_KEYS
+        .iter()
+        .map(|k| (*k).to_owned())
+        .collect();
     for k in query
         .into_iter()
         .map(|(k, _)| k.to_string())
@@ -78,26 +78,6 @@ pub fn with_param(path: &str, query: &ParamsMap, key: &str, value: &str) -> Stri
         .map(|(k, v)| format!("{k}={}", argus_types::encode(&v)))
         .collect();
     format!("{path}?{}", q.join("&"))
-}
-
-/// `filters` with one filter set (an empty value clears it).
-pub fn with_filter(filters: &Filters, key: &str, value: String) -> Filters {
-    let mut f = filters.clone();
-    let value = Some(value).filter(|v| !v.is_empty());
-    match key {
-        "range" => {
-            f.range = value;
-            // A preset replaces a custom range.
-            f.from = None;
-            f.to = None;
-        }
-        "dept" => f.dept = value,
-        "env" => f.env = value,
-        "version" => f.version = value,
-        "agent" => f.agent = value,
-        _ => f.model = value,
-    }
-    f
 }
 
 /// Remembers the page's filters in localStorage and, when the page is opened with none in its

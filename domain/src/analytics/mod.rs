@@ -24,7 +24,7 @@ mod window;
 
 pub use home::{filter_options, home, home_kpis, home_kpis_uncached, kpis_uncached, timeseries};
 pub use usage::{usage_breakdown, usage_breakdown_uncached, BREAKDOWNS};
-pub use window::{resolve, sanitize, Dims, Resolved, MAX_DAYS, MAX_POINTS};
+pub use window::{resolve, resolve_lenient, Dims, Resolved, MAX_DAYS, MAX_POINTS};
 
 pub use activity::{activity, activity_uncached};
 pub use cost::{cost_report, cost_report_uncached};

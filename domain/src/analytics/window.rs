@@ -1,7 +1,7 @@
 //! Resolving a request's filters to a window of whole rollup buckets, a chart step and the
 //! previous period; and the same, leniently, for pages (bad values dropped with a notice).
 
-use argus_types::{Filters, Window, DEFAULT_RANGE, RANGES};
+use argus_types::{Dimension, Filters, Range, Window};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 use crate::cache::Ttl;
@@ -10,7 +10,7 @@ use crate::{Error, Result};
 /// The most points a chart gets.
 pub const MAX_POINTS: i64 = 150;
 /// The longest custom range.
-pub const MAX_DAYS: i64 = 400;
+pub const MAX_DAYS: i64 = argus_types::MAX_RANGE_DAYS;
 
 /// Dimension filters (all optional).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -32,7 +32,7 @@ pub struct Resolved {
     pub daily: bool,
     pub label: String,
     /// The preset, when one was used.
-    pub preset: Option<&'static str>,
+    pub preset: Option<Range>,
     pub dims: Dims,
 }
 
@@ -124,21 +124,11 @@ impl Resolved {
 
     pub(super) fn ttl(&self) -> Ttl {
         match self.preset {
-            Some("1h") => Ttl::Hot,
-            Some("24h") => Ttl::Warm,
+            Some(Range::LastHour) => Ttl::Hot,
+            Some(Range::Last24Hours) => Ttl::Warm,
             _ if self.to - self.from <= TimeDelta::hours(48) => Ttl::Warm,
             _ => Ttl::Cold,
         }
-    }
-}
-
-fn label_of(preset: &str) -> &'static str {
-    match preset {
-        "1h" => "Last hour",
-        "24h" => "Last 24 hours",
-        "7d" => "Last 7 days",
-        "30d" => "Last 30 days",
-        _ => "Last 90 days",
     }
 }
 
@@ -157,61 +147,35 @@ fn step_for(buckets: i64, bucket: TimeDelta) -> TimeDelta {
     bucket * f as i32
 }
 
-fn text_filter(field: &str, value: &Option<String>) -> Result<Option<String>> {
-    match value.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) if v.chars().count() > 200 || v.chars().any(char::is_control) => Err(
-            Error::invalid_input(field, "at most 200 characters, without control characters"),
-        ),
-        Some(v) => Ok(Some(v.to_owned())),
+impl Dims {
+    /// The dimension filters of `filters`.
+    pub fn of(filters: &Filters) -> Dims {
+        let text = |d: Dimension| filters.dim(d).map(|v| v.as_str().to_owned());
+        Dims {
+            dept: text(Dimension::Department),
+            env: text(Dimension::Environment),
+            version: text(Dimension::Version),
+            agent: text(Dimension::Agent),
+            model: text(Dimension::Model),
+        }
     }
 }
 
-fn parse_time(field: &str, value: &str) -> Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(value.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .or_else(|_| {
-            chrono::NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
-                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
-        })
-        .map_err(|_| {
-            Error::invalid_input(
-                field,
-                format!("{value:?} is not a time (RFC 3339, e.g. 2026-11-01T00:00:00Z, or a date)"),
-            )
-        })
-}
-
-/// Resolves `filters` at `now`. Any bad value is an [`Error::InvalidInput`] naming its field
-/// (the API's behaviour; pages use [`sanitize`] first).
+/// Resolves `filters` at `now`. A value the parse refused, or a custom range that ends before
+/// it starts or spans more than [`MAX_DAYS`] once `to` is now, is an [`Error::InvalidInput`]
+/// naming its field (the API's behaviour; pages use [`resolve_lenient`]).
 pub fn resolve(filters: &Filters, now: DateTime<Utc>) -> Result<Resolved> {
-    let dims = Dims {
-        dept: text_filter("dept", &filters.dept)?,
-        env: text_filter("env", &filters.env)?,
-        version: text_filter("version", &filters.version)?,
-        agent: text_filter("agent", &filters.agent)?,
-        model: text_filter("model", &filters.model)?,
-    };
+    let filters = filters
+        .strict()
+        .map_err(|n| Error::invalid_input(&n.field, n.message))?;
+    let dims = Dims::of(filters);
     let hour = TimeDelta::hours(1);
     let day = TimeDelta::days(1);
-    let custom = filters
-        .from
-        .as_deref()
-        .is_some_and(|f| !f.trim().is_empty())
-        || filters.to.as_deref().is_some_and(|t| !t.trim().is_empty());
-    if custom {
-        let from = parse_time(
-            "from",
-            filters.from.as_deref().ok_or_else(|| Error::MissingField {
-                field: "from".into(),
-            })?,
-        )?;
-        let to = match filters.to.as_deref().map(str::trim) {
-            None | Some("") => now,
-            Some(t) => parse_time("to", t)?,
-        };
+    if let Some(custom) = filters.custom {
+        let from = custom.from();
+        let to = custom.to().unwrap_or(now);
         if to <= from {
-            return Err(Error::invalid_input("to", "must be after from"));
+            return Err(Error::invalid_input("from", "must be before now"));
         }
         if to - from > TimeDelta::days(MAX_DAYS) {
             return Err(Error::invalid_input(
@@ -244,67 +208,49 @@ pub fn resolve(filters: &Filters, now: DateTime<Utc>) -> Result<Resolved> {
             dims,
         });
     }
-    let preset = match filters.range.as_deref().map(str::trim) {
-        None | Some("") => DEFAULT_RANGE,
-        Some(r) => RANGES.into_iter().find(|p| *p == r).ok_or_else(|| {
-            Error::invalid_input(
-                "range",
-                format!("{r:?} is not a range; use one of {}", RANGES.join(", ")),
-            )
-        })?,
-    };
+    Ok(preset_window(filters.range.unwrap_or_default(), dims, now))
+}
+
+/// The window of a preset ending with the current bucket.
+fn preset_window(preset: Range, dims: Dims, now: DateTime<Utc>) -> Resolved {
     let (daily, buckets) = match preset {
-        "1h" => (false, 2),
-        "24h" => (false, 24),
-        "7d" => (false, 168),
-        "30d" => (true, 30),
-        _ => (true, 90),
+        Range::LastHour => (false, 2),
+        Range::Last24Hours => (false, 24),
+        Range::Last7Days => (false, 168),
+        Range::Last30Days => (true, 30),
+        Range::Last90Days => (true, 90),
     };
-    let bucket = if daily { day } else { hour };
+    let bucket = if daily {
+        TimeDelta::days(1)
+    } else {
+        TimeDelta::hours(1)
+    };
     let to = now.duration_trunc(bucket).unwrap_or(now) + bucket;
     let from = to - bucket * buckets;
-    Ok(Resolved {
+    Resolved {
         from,
         to,
         previous_from: from - (to - from),
         step: step_for(buckets as i64, bucket),
         daily,
-        label: label_of(preset).into(),
+        label: preset.label().into(),
         preset: Some(preset),
         dims,
-    })
+    }
 }
 
-/// For pages: the filters with every bad value dropped (back to its default), and a notice
-/// per dropped value. Never fails.
-pub fn sanitize(filters: &Filters, now: DateTime<Utc>) -> (Filters, Vec<String>) {
-    let mut clean = filters.clone();
-    let mut notices = Vec::new();
-    for _ in 0..8 {
-        match resolve(&clean, now) {
-            Ok(_) => break,
-            Err(Error::InvalidInput { field, message }) => {
-                notices.push(format!("Ignored {field}: {message}."));
-                match field.as_str() {
-                    "range" => clean.range = None,
-                    "from" | "to" => {
-                        clean.from = None;
-                        clean.to = None;
-                    }
-                    "dept" => clean.dept = None,
-                    "env" => clean.env = None,
-                    "version" => clean.version = None,
-                    "agent" => clean.agent = None,
-                    _ => clean.model = None,
-                }
-            }
-            Err(Error::MissingField { .. }) => {
-                notices.push("Ignored to: a custom range needs from.".into());
-                clean.from = None;
-                clean.to = None;
-            }
-            Err(_) => break,
+/// For pages: `filters` resolved with every refused value dropped (back to its default), and
+/// a notice per dropped value. Never fails.
+pub fn resolve_lenient(filters: &Filters, now: DateTime<Utc>) -> (Resolved, Vec<String>) {
+    let (clean, notices) = filters.lenient();
+    let mut notices: Vec<String> = notices.iter().map(ToString::to_string).collect();
+    match resolve(&clean, now) {
+        Ok(r) => (r, notices),
+        Err(e) => {
+            // Only a custom range can still fail (against the clock): the preset instead.
+            notices.push(format!("Ignored from: {e}."));
+            let preset = clean.range.unwrap_or_default();
+            (preset_window(preset, Dims::of(&clean), now), notices)
         }
     }
-    (clean, notices)
 }

@@ -350,7 +350,7 @@ pub fn target_of(services: &Services, filter: &str) -> Result<Target> {
     if let Some(id) = get("trace_id") {
         return Ok(Target::One(super::trace_id(&id)?));
     }
-    let filters = Filters::from_lookup(get);
+    let filters = Filters::parse(get);
     let extra = TraceFilters {
         sort: None,
         limit: None,

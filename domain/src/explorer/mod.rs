@@ -74,7 +74,11 @@ pub fn parse(
     keys: &CursorKey,
     now: DateTime<Utc>,
 ) -> Result<TraceQuery> {
-    let window = analytics::resolve(filters, now)?;
+    list_query(analytics::resolve(filters, now)?, extra, keys)
+}
+
+/// The list's own parameters over a resolved window.
+fn list_query(window: Resolved, extra: &TraceFilters, keys: &CursorKey) -> Result<TraceQuery> {
     let errors = match text("status", &extra.status)?.as_deref() {
         None => None,
         Some("error") => Some(true),
@@ -160,37 +164,36 @@ pub fn sanitize(
     keys: &CursorKey,
     now: DateTime<Utc>,
 ) -> (TraceQuery, Vec<String>) {
-    let (filters, mut notices) = analytics::sanitize(filters, now);
+    let (window, mut notices) = analytics::resolve_lenient(filters, now);
     let mut extra = extra.clone();
-    for _ in 0..12 {
-        match parse(&filters, &extra, keys, now) {
+    loop {
+        let e = match list_query(window.clone(), &extra, keys) {
             Ok(q) => return (q, notices),
-            Err(e) => {
-                let field = match &e {
-                    Error::InvalidInput { field, .. } => field.clone(),
-                    _ => "cursor".to_owned(),
-                };
-                notices.push(format!("Ignored {field}: {e}."));
-                let slot = match field.as_str() {
-                    "status" => &mut extra.status,
-                    "session" => &mut extra.session,
-                    "user" => &mut extra.user,
-                    "min_latency" => &mut extra.min_latency,
-                    "min_cost" => &mut extra.min_cost,
-                    "tags" => &mut extra.tags,
-                    "meta" => &mut extra.meta,
-                    "q" => &mut extra.q,
-                    "sort" => &mut extra.sort,
-                    "limit" => &mut extra.limit,
-                    _ => &mut extra.cursor,
-                };
-                *slot = None;
-            }
+            Err(e) => e,
+        };
+        let field = match &e {
+            Error::InvalidInput { field, .. } => field.clone(),
+            _ => "cursor".to_owned(),
+        };
+        notices.push(format!("Ignored {field}: {e}."));
+        let slot = match field.as_str() {
+            "status" => &mut extra.status,
+            "session" => &mut extra.session,
+            "user" => &mut extra.user,
+            "min_latency" => &mut extra.min_latency,
+            "min_cost" => &mut extra.min_cost,
+            "tags" => &mut extra.tags,
+            "meta" => &mut extra.meta,
+            "q" => &mut extra.q,
+            "sort" => &mut extra.sort,
+            "limit" => &mut extra.limit,
+            _ => &mut extra.cursor,
+        };
+        if slot.take().is_none() {
+            // Nothing left to drop (cannot happen: every error names a set parameter).
+            extra = TraceFilters::default();
         }
     }
-    let q = parse(&filters, &TraceFilters::default(), keys, now)
-        .expect("sanitized filters and no list parameters always parse");
-    (q, notices)
 }
 
 /// The columns of a [`TraceRow`], and the sort keys as text.

@@ -112,21 +112,45 @@ fn text(s: &Option<String>) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// Builds one span from the shared fields; `path` names the item in errors (`traces[3].spans[1]`).
-#[allow(clippy::too_many_arguments)]
-fn span(
-    c: &Common,
-    path: &str,
-    trace_id: &str,
+/// What every span of one trace shares.
+struct TraceContext<'a> {
+    trace_id: &'a str,
+    dims: &'a Dimensions,
+    now: DateTime<Utc>,
+}
+
+/// Where one span sits: `path` names the item in errors (`traces[3].spans[1]`); the root
+/// carries the trace's session, user and attributes, a child the root's start (`anchor`).
+struct SpanPlace {
+    path: String,
     span_id: String,
     parent: Option<String>,
-    dims: &Dimensions,
     session: Option<String>,
     user: Option<String>,
-    mut attributes: Map<String, Value>,
-    now: DateTime<Utc>,
+    attributes: Map<String, Value>,
     anchor: Option<DateTime<Utc>>,
+}
+
+/// Builds one span from the shared fields.
+fn span(
+    c: &Common,
+    trace: &TraceContext,
+    place: SpanPlace,
 ) -> Result<SpanRecord, (String, String)> {
+    let SpanPlace {
+        path,
+        span_id,
+        parent,
+        session,
+        user,
+        mut attributes,
+        anchor,
+    } = place;
+    let TraceContext {
+        trace_id,
+        dims,
+        now,
+    } = *trace;
     let err = |field: &str, m: String| (format!("{path}.{field}"), m);
     let count = |v: Option<i64>, field: &str| -> Result<i64, (String, String)> {
         match v.unwrap_or(0) {
@@ -250,20 +274,21 @@ pub fn map_trace(
         root_attrs.insert("tags".into(), Value::from(t.tags.clone()));
     }
     let fail = |(field, message): (String, String)| item_error(index, &field, message);
-    let mut out = vec![span(
-        &t.common,
-        &path,
-        &trace_id,
-        root_id.clone(),
-        None,
-        &dims,
-        text(&t.session_id),
-        text(&t.user_id),
-        root_attrs,
+    let trace = TraceContext {
+        trace_id: &trace_id,
+        dims: &dims,
         now,
-        None,
-    )
-    .map_err(fail)?];
+    };
+    let root = SpanPlace {
+        path: path.clone(),
+        span_id: root_id.clone(),
+        parent: None,
+        session: text(&t.session_id),
+        user: text(&t.user_id),
+        attributes: root_attrs,
+        anchor: None,
+    };
+    let mut out = vec![span(&t.common, &trace, root).map_err(fail)?];
     let root_start = out[0].start_time;
     for (i, s) in t.spans.iter().enumerate() {
         let span_id = hex_id(
@@ -277,16 +302,16 @@ pub fn map_trace(
         out.push(
             span(
                 &s.common,
-                &format!("{path}.spans[{i}]"),
-                &trace_id,
-                span_id,
-                Some(parent),
-                &dims,
-                None,
-                None,
-                Map::new(),
-                now,
-                Some(root_start),
+                &trace,
+                SpanPlace {
+                    path: format!("{path}.spans[{i}]"),
+                    span_id,
+                    parent: Some(parent),
+                    session: None,
+                    user: None,
+                    attributes: Map::new(),
+                    anchor: Some(root_start),
+                },
             )
             .map_err(fail)?,
         );
