@@ -213,7 +213,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             };
             let q = explorer::parse(&all, &extra, keys, now)?;
             let page = explorer::list(&s, workspace, &q).await?;
-            anyhow::ensure!(page.traces.len() == 50, "a full page at depth {depth}");
+            anyhow::ensure!(page.data.len() == 50, "a full page at depth {depth}");
             let cursor_ms = time(args.iterations, || async {
                 explorer::list(&s, workspace, &q).await?;
                 Ok(())
@@ -274,7 +274,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             ..TraceFilters::default()
         };
         let q = explorer::parse(&all, &extra, keys, now)?;
-        let found = explorer::list(&s, workspace, &q).await?.traces.len();
+        let found = explorer::list(&s, workspace, &q).await?.data.len();
         let ms = time(args.iterations, || async {
             explorer::list(&s, workspace, &q).await?;
             Ok(())

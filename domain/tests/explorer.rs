@@ -127,10 +127,10 @@ async fn walk(
     for page in 0.. {
         let q = query(s, filters.clone(), extra.clone());
         let got = explorer::list(s, ws, &q).await.unwrap();
-        assert!(got.traces.len() <= q.limit as usize);
-        assert_eq!(got.prev_cursor.is_some(), page > 0, "page {page}");
-        rows.extend(got.traces);
-        match got.next_cursor {
+        assert!(got.data.len() <= q.limit as usize);
+        assert_eq!(got.meta.prev_cursor.is_some(), page > 0, "page {page}");
+        rows.extend(got.data);
+        match got.meta.next_cursor {
             None => break,
             Some(c) => {
                 between(page).await;
@@ -205,8 +205,8 @@ async fn walking_every_page_while_traces_arrive_yields_each_once(owner: PgPool) 
             },
         );
         let mut page = explorer::list(&s, ws, &q).await.unwrap();
-        let mut back = ids(&page.traces);
-        while let Some(prev) = page.prev_cursor.clone() {
+        let mut back = ids(&page.data);
+        while let Some(prev) = page.meta.prev_cursor.clone() {
             let q = query(
                 &s,
                 filters.clone(),
@@ -216,7 +216,7 @@ async fn walking_every_page_while_traces_arrive_yields_each_once(owner: PgPool) 
                 },
             );
             page = explorer::list(&s, ws, &q).await.unwrap();
-            back.splice(0..0, ids(&page.traces));
+            back.splice(0..0, ids(&page.data));
         }
         // The first page now holds the traces that arrived meanwhile.
         let arrived: BTreeSet<String> = back
@@ -525,7 +525,7 @@ async fn bad_parameters_and_tampered_cursors_are_refused(owner: PgPool) {
     )
     .await
     .unwrap();
-    let next = first.next_cursor.clone().unwrap();
+    let next = first.meta.next_cursor.clone().unwrap();
     let mut tampered = next.clone();
     let last = tampered.pop().unwrap();
     tampered.push(if last == 'A' { 'B' } else { 'A' });

@@ -11,6 +11,7 @@ pub mod health;
 pub mod otlp;
 pub mod page_cache;
 pub mod request_id;
+pub mod rest;
 pub mod router;
 pub mod state;
 pub mod telemetry;

@@ -32,6 +32,9 @@ pub fn build(state: AppState) -> Router {
         .route("/v1/metrics", post(crate::otlp::metrics))
         .route("/api/v1/traces", post(crate::otlp::native_batch))
         .route("/api/v1/traces/export", get(crate::export::traces))
+        .route("/api/v1/traces/{id}", get(crate::rest::trace))
+        .route("/api/v1/sessions/{id}", get(crate::rest::session))
+        .route("/api/v1/agents/{id}", get(crate::rest::agent))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -45,6 +48,7 @@ pub fn build(state: AppState) -> Router {
             state.services.clone(),
             crate::page_cache::serve,
         ))
+        .layer(axum::middleware::from_fn(crate::rest::adapt))
         .with_state(state.clone());
     crate::gateway::apply(router, state.gateway, state.services)
 }

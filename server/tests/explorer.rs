@@ -103,20 +103,20 @@ async fn the_list_pages_with_cursors_over_the_api_and_on_the_page(owner: PgPool)
 
     // The API: 50, then 10, every trace once.
     let first = body_json(send(&router, api("/api/v1/traces")).await).await;
-    assert_eq!(first["traces"].as_array().unwrap().len(), 50);
-    assert!(first["prev_cursor"].is_null());
-    let next = first["next_cursor"].as_str().unwrap().to_owned();
+    assert_eq!(first["data"].as_array().unwrap().len(), 50);
+    assert!(first["meta"]["prev_cursor"].is_null());
+    let next = first["meta"]["next_cursor"].as_str().unwrap().to_owned();
     let second = send(&router, api(&format!("/api/v1/traces?cursor={next}"))).await;
     assert_eq!(second.status(), StatusCode::OK);
     let second = body_json(second).await;
-    assert_eq!(second["traces"].as_array().unwrap().len(), 10);
-    assert!(second["next_cursor"].is_null());
-    assert!(second["prev_cursor"].is_string());
+    assert_eq!(second["data"].as_array().unwrap().len(), 10);
+    assert!(second["meta"]["next_cursor"].is_null());
+    assert!(second["meta"]["prev_cursor"].is_string());
 
     // Filters: the failed traces, slowest first.
     let failed =
         body_json(send(&router, api("/api/v1/traces?status=error&sort=latency")).await).await;
-    let latencies: Vec<f64> = failed["traces"]
+    let latencies: Vec<f64> = failed["data"]
         .as_array()
         .unwrap()
         .iter()
@@ -401,7 +401,7 @@ async fn a_trace_its_session_and_its_agent_render_and_others_are_404(owner: PgPo
         .await,
     )
     .await;
-    assert_eq!(left["traces"].as_array().unwrap().len(), 0);
+    assert_eq!(left["data"].as_array().unwrap().len(), 0);
     let res = send(&router, page(&format!("/traces/{trace}"), &token)).await;
     assert_eq!(
         res.status(),
@@ -436,4 +436,102 @@ async fn a_trace_its_session_and_its_agent_render_and_others_are_404(owner: PgPo
     )
     .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+/// The REST door: resources at their paths answer what the older `…/get?id=` paths answer
+/// (those say they are deprecated); another workspace's resource is a 404; `POST` functions
+/// take JSON bodies as well as forms, and a bad JSON body is a 400 envelope.
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn resources_have_rest_paths_and_functions_take_json(owner: PgPool) {
+    let (router, token, bob, trace) = setup(&owner).await;
+    let api = |uri: &str, token: &str| request("GET", uri, "", &Auth::Bearer(token.to_owned()));
+    for (rest, old) in [
+        (
+            format!("/api/v1/traces/{trace}"),
+            format!("/api/v1/traces/get?id={trace}"),
+        ),
+        (
+            "/api/v1/sessions/chat-7".to_owned(),
+            "/api/v1/sessions/get?id=chat-7".to_owned(),
+        ),
+        (
+            "/api/v1/agents/support-bot".to_owned(),
+            "/api/v1/agents/get?id=support-bot".to_owned(),
+        ),
+    ] {
+        let res = send(&router, api(&rest, &token)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{rest}");
+        assert!(res.headers().get("deprecation").is_none());
+        let new = body_json(res).await;
+        let res = send(&router, api(&old, &token)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{old}");
+        assert_eq!(res.headers()["deprecation"], "true", "{old}");
+        assert!(res.headers()["link"]
+            .to_str()
+            .unwrap()
+            .contains("successor-version"));
+        assert_eq!(body_json(res).await, new, "{rest} and {old} answer alike");
+        // Bob's workspace has no such thing.
+        let res = send(&router, api(&rest, &bob)).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{rest}");
+        assert_envelope(&body_json(res).await, "RESOURCE_NOT_FOUND");
+    }
+    let res = send(
+        &router,
+        api(&format!("/api/v1/traces/{trace}?spans_from=x"), &token),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = send(
+        &router,
+        request("GET", &format!("/api/v1/traces/{trace}"), "", &Auth::None),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // JSON bodies: the same function, the same answer as a form.
+    let post_json = |path: &str, body: &str| {
+        axum::http::Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::from(body.to_owned()))
+            .unwrap()
+    };
+    let res = send(
+        &router,
+        post_json(
+            "/api/v1/agents/update",
+            r#"{"id": "support-bot", "department": "care", "display_name": "Support"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let agent = body_json(send(&router, api("/api/v1/agents/support-bot", &token)).await).await;
+    assert_eq!(agent["department"], "care");
+    assert_eq!(agent["display_name"], "Support");
+    let res = send(
+        &router,
+        post_json(
+            "/api/v1/api-keys/create",
+            r#"{"name": "ci", "scopes": "read"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    for (body, code) in [
+        ("{not json", "INVALID_FORMAT"),
+        ("[1, 2]", "INVALID_FORMAT"),
+        (r#"{"id": "support-bot"}"#, "INVALID_FORMAT"),
+    ] {
+        let res = send(&router, post_json("/api/v1/agents/update", body)).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+        assert_envelope(&body_json(res).await, code);
+    }
+    let agent = body_json(send(&router, api("/api/v1/agents/support-bot", &token)).await).await;
+    assert_eq!(
+        agent["department"], "care",
+        "a refused body changes nothing"
+    );
 }

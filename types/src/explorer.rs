@@ -111,20 +111,30 @@ pub struct TraceRow {
     pub tags: Vec<String>,
 }
 
-/// A page of the traces list.
+/// A page of the traces list, in the cursor page shape every cursor-paged list answers with:
+/// `{"data": [...], "meta": {"next_cursor", "prev_cursor", "has_more", …}}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TracePage {
-    pub traces: Vec<TraceRow>,
-    /// The page after this one (older, or lower latency / cost), when there is one.
-    pub next_cursor: Option<String>,
-    /// The page before this one, when this is not the first.
-    pub prev_cursor: Option<String>,
-    pub sort: String,
-    pub limit: u32,
+    pub data: Vec<TraceRow>,
+    pub meta: CursorMeta,
     pub window: Window,
     /// Filters the page ignored (bad values in the URL, with `fallback`).
     #[serde(default)]
     pub notices: Vec<String>,
+}
+
+/// Cursor pagination's answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CursorMeta {
+    /// The page after this one (older, or lower latency / cost), when there is one.
+    pub next_cursor: Option<String>,
+    /// The page before this one, when this is not the first.
+    pub prev_cursor: Option<String>,
+    /// Whether `next_cursor` leads somewhere.
+    pub has_more: bool,
+    /// The order of the list: `time`, `latency` or `cost`.
+    pub sort: String,
+    pub limit: u32,
 }
 
 /// One span of a trace.

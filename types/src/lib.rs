@@ -22,9 +22,9 @@ pub use dashboard::{
 };
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use explorer::{
-    AgentInfo, AgentPage, PageMeta, SessionDetail, SessionPage, SessionSummary, SessionTurn,
-    SpanDetail, TraceDeletion, TraceDetail, TraceFilters, TracePage, TraceRow, DEFAULT_PAGE_SIZE,
-    PAGE_SIZES,
+    AgentInfo, AgentPage, CursorMeta, PageMeta, SessionDetail, SessionPage, SessionSummary,
+    SessionTurn, SpanDetail, TraceDeletion, TraceDetail, TraceFilters, TracePage, TraceRow,
+    DEFAULT_PAGE_SIZE, PAGE_SIZES,
 };
 pub use filters::{
     decode_query, encode, Custom, Dim, Dimension, Filters, Notice, Range, FILTER_KEYS,

@@ -20,7 +20,7 @@ use leptos::server_fn::codec::GetUrl;
 use crate::error::AppError;
 
 /// `GET /api/v1/traces`: one page of traces, newest (or slowest, or most expensive) first,
-/// with `next_cursor` and `prev_cursor`.
+/// as `{data, meta {next_cursor, prev_cursor, has_more, sort, limit}, window, notices}`.
 #[server(prefix = "/api/v1", endpoint = "traces", input = GetUrl)]
 pub async fn get_traces(
     #[server(flatten)] filters: Filters,
@@ -44,7 +44,7 @@ pub async fn get_traces(
     Ok(page)
 }
 
-/// `GET /api/v1/traces/get?id=…`: one trace with a page of its spans (500, from `spans_from`,
+/// `GET /api/v1/traces/get?id=…` (deprecated: `GET /api/v1/traces/{id}`): one trace with a page of its spans (500, from `spans_from`,
 /// or the page holding `span`). Unknown (or another workspace's) → 404.
 #[server(prefix = "/api/v1", endpoint = "traces/get", input = GetUrl)]
 pub async fn get_trace(
@@ -87,7 +87,7 @@ pub async fn get_sessions(
     )
 }
 
-/// `GET /api/v1/sessions/get?id=…`: one session's traces in order, with its totals.
+/// `GET /api/v1/sessions/get?id=…` (deprecated: `GET /api/v1/sessions/{id}`): one session's traces in order, with its totals.
 #[server(prefix = "/api/v1", endpoint = "sessions/get", input = GetUrl)]
 pub async fn get_session(id: String) -> Result<SessionDetail, AppError> {
     use super::context::{require, services};
@@ -118,7 +118,7 @@ pub async fn get_agents(
     .await?)
 }
 
-/// `GET /api/v1/agents/get?id=…`: one agent of the registry.
+/// `GET /api/v1/agents/get?id=…` (deprecated: `GET /api/v1/agents/{id}`): one agent of the registry.
 #[server(prefix = "/api/v1", endpoint = "agents/get", input = GetUrl)]
 pub async fn get_agent(id: String) -> Result<AgentInfo, AppError> {
     use super::context::{require, services};

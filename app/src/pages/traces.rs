@@ -49,7 +49,7 @@ pub fn TracesPage() -> impl IntoView {
     let updated = Signal::derive(move || {
         page.get()
             .and_then(|r| r.ok())
-            .map(|p| format!("{} · {} shown", p.window.label, p.traces.len()))
+            .map(|p| format!("{} · {} shown", p.window.label, p.data.len()))
     });
     view! {
         <Title text="Traces · Argus" />
@@ -169,16 +169,18 @@ pub fn status_badge_view(status: &str) -> impl IntoView {
 fn TraceTable(page: TracePage, query: ParamsMap) -> impl IntoView {
     let prefs = use_prefs();
     let hidden = move |c: &'static str| prefs.with(|p| p.is_hidden("traces", c));
-    let (newer, older) = match page.sort.as_str() {
+    let (newer, older) = match page.meta.sort.as_str() {
         "latency" => ("← Slower", "Faster →"),
         "cost" => ("← Costlier", "Cheaper →"),
         _ => ("← Newer", "Older →"),
     };
     let prev = page
+        .meta
         .prev_cursor
         .as_ref()
         .map(|c| with_param(PATH, &query, "cursor", c));
     let next = page
+        .meta
         .next_cursor
         .as_ref()
         .map(|c| with_param(PATH, &query, "cursor", c));
@@ -186,7 +188,7 @@ fn TraceTable(page: TracePage, query: ParamsMap) -> impl IntoView {
         .get("cursor")
         .is_some()
         .then(|| with_param(PATH, &query, "cursor", ""));
-    let empty = page.traces.is_empty();
+    let empty = page.data.is_empty();
     view! {
         <section class="card">
             <Notices notices=page.notices.clone() />
@@ -219,7 +221,7 @@ fn TraceTable(page: TracePage, query: ParamsMap) -> impl IntoView {
                             </tr>
                         </thead>
                         <tbody>
-                            {page.traces.into_iter().map(|t| view! { <TraceLine t hidden /> }).collect_view()}
+                            {page.data.into_iter().map(|t| view! { <TraceLine t hidden /> }).collect_view()}
                         </tbody>
                     </table>
                 }.into_any()

@@ -484,11 +484,14 @@ pub async fn list(services: &Services, ws: WorkspaceId, q: &TraceQuery) -> Resul
         .filter(|_| has_prev)
         .map(|r| cursor(r, Direction::Before));
     Ok(TracePage {
-        traces: rows.into_iter().map(Row::into_trace).collect(),
-        next_cursor,
-        prev_cursor,
-        sort: q.sort.as_str().into(),
-        limit: q.limit,
+        data: rows.into_iter().map(Row::into_trace).collect(),
+        meta: argus_types::CursorMeta {
+            has_more: next_cursor.is_some(),
+            next_cursor,
+            prev_cursor,
+            sort: q.sort.as_str().into(),
+            limit: q.limit,
+        },
         window: q.window.window(),
         notices: Vec::new(),
     })
