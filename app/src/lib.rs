@@ -19,6 +19,7 @@ use leptos_router::{path, SsrMode};
 use crate::components::layout::Layout;
 use crate::pages::account::{AccountPage, InvitePage, ResetPasswordPage};
 use crate::pages::agents::{AgentDetailPage, AgentsPage};
+use crate::pages::api_docs::ApiDocsPage;
 use crate::pages::auth::{LoginPage, SignUpPage};
 use crate::pages::cost::CostPage;
 use crate::pages::home::HomePage;
@@ -123,6 +124,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/prices") view=PricesPage ssr=SsrMode::Async />
                     <Route path=path!("/settings/workspace") view=WorkspacePage ssr=SsrMode::Async />
                     <Route path=path!("/status") view=StatusPage ssr=SsrMode::Async />
+                    <Route path=path!("/docs/api") view=ApiDocsPage ssr=SsrMode::Async />
                     <Route path=path!("/traces") view=TracesPage ssr=SsrMode::Async />
                     <Route path=path!("/traces/:id") view=TracePage ssr=SsrMode::Async />
                     <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async />

@@ -8,6 +8,7 @@ pub mod error;
 pub mod export;
 pub mod gateway;
 pub mod health;
+pub mod openapi;
 pub mod otlp;
 pub mod page_cache;
 pub mod request_id;

@@ -4,9 +4,10 @@
 use app::{shell, App};
 use argus_types::ErrorCode;
 use axum::extract::{Request, State};
+use axum::http::Method;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -15,6 +16,68 @@ use serde_json::json;
 use crate::error::HttpError;
 use crate::health;
 use crate::state::AppState;
+
+/// A route the server answers itself (the server functions' routes come from their registry);
+/// every one has an entry in the OpenAPI document (a test holds it so).
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub handler: fn() -> MethodRouter<AppState>,
+}
+
+/// The server's own routes.
+pub const ROUTES: [Route; 10] = [
+    Route {
+        method: Method::GET,
+        path: "/healthz",
+        handler: || get(health::healthz),
+    },
+    Route {
+        method: Method::GET,
+        path: "/readyz",
+        handler: || get(health::readyz),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/traces",
+        handler: || post(crate::otlp::traces),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/metrics",
+        handler: || post(crate::otlp::metrics),
+    },
+    Route {
+        method: Method::POST,
+        path: "/api/v1/traces",
+        handler: || post(crate::otlp::native_batch),
+    },
+    Route {
+        method: Method::GET,
+        path: "/api/v1/traces/export",
+        handler: || get(crate::export::traces),
+    },
+    Route {
+        method: Method::GET,
+        path: "/api/v1/traces/{id}",
+        handler: || get(crate::rest::trace),
+    },
+    Route {
+        method: Method::GET,
+        path: "/api/v1/sessions/{id}",
+        handler: || get(crate::rest::session),
+    },
+    Route {
+        method: Method::GET,
+        path: "/api/v1/agents/{id}",
+        handler: || get(crate::rest::agent),
+    },
+    Route {
+        method: Method::GET,
+        path: "/api/v1/openapi.json",
+        handler: || get(crate::openapi::serve),
+    },
+];
 
 /// Paths answered with JSON envelopes rather than HTML pages.
 pub fn is_api_path(path: &str) -> bool {
@@ -25,16 +88,11 @@ pub fn build(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let services = state.services.clone();
     let options = state.leptos_options.clone();
-    let router = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/v1/traces", post(crate::otlp::traces))
-        .route("/v1/metrics", post(crate::otlp::metrics))
-        .route("/api/v1/traces", post(crate::otlp::native_batch))
-        .route("/api/v1/traces/export", get(crate::export::traces))
-        .route("/api/v1/traces/{id}", get(crate::rest::trace))
-        .route("/api/v1/sessions/{id}", get(crate::rest::session))
-        .route("/api/v1/agents/{id}", get(crate::rest::agent))
+    let router = ROUTES
+        .iter()
+        .fold(Router::new(), |router, route| {
+            router.route(route.path, (route.handler)())
+        })
         .leptos_routes_with_context(
             &state,
             routes,
@@ -57,6 +115,7 @@ pub fn build(state: AppState) -> Router {
 /// caller the gateway resolved.
 fn provide_request_context(services: &argus_domain::Services) {
     provide_context(services.clone());
+    provide_context(app::api::docs::ApiDocument(crate::openapi::document()));
     let caller = use_context::<http::request::Parts>().and_then(|parts| {
         parts
             .extensions

@@ -505,7 +505,9 @@ fn alg_none(token_for_claims: &str, kid: &str) -> String {
 
 /// A request to endpoint `e` with `body`, in the endpoint's content type.
 fn call(e: &TenantEndpoint, body: &str, auth: &Auth) -> Request<Body> {
-    let mut req = if e.method == "GET" && !body.is_empty() {
+    let mut req = if e.in_path {
+        request(e.method, &format!("{}{body}", e.path), "", auth)
+    } else if e.method == "GET" && !body.is_empty() {
         request(e.method, &format!("{}?{body}", e.path), "", auth)
     } else {
         request(e.method, e.path, body, auth)

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 /// A role in a workspace, from least to most: each one can do what the ones before it can.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Reads everything in the workspace.
@@ -52,6 +53,7 @@ impl std::fmt::Display for Role {
 
 /// A workspace the user belongs to, with their role in it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WorkspaceSummary {
     pub id: Uuid,
     pub name: String,
@@ -61,6 +63,7 @@ pub struct WorkspaceSummary {
 
 /// Who is signed in, where, and the workspaces they can switch to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Session {
     pub user_id: Uuid,
     pub email: String,
@@ -71,6 +74,7 @@ pub struct Session {
 
 /// An API key as listed: never its secret.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ApiKeyInfo {
     pub id: Uuid,
     pub name: String,
@@ -84,6 +88,7 @@ pub struct ApiKeyInfo {
 
 /// A key just created: the only response that carries the whole key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CreatedApiKey {
     pub info: ApiKeyInfo,
     /// `argus_<prefix>_<secret>`: shown once, never stored.
@@ -92,6 +97,7 @@ pub struct CreatedApiKey {
 
 /// A member of a workspace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Member {
     pub user_id: Uuid,
     pub email: String,
@@ -102,6 +108,7 @@ pub struct Member {
 
 /// A workspace's settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WorkspaceSettings {
     pub id: Uuid,
     pub name: String,
@@ -128,6 +135,7 @@ mod tests {
 
 /// One live session of the signed-in user (Settings → Account).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SessionInfo {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
@@ -140,6 +148,7 @@ pub struct SessionInfo {
 
 /// An invitation to join a workspace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Invitation {
     pub id: Uuid,
     pub workspace_id: Uuid,
@@ -155,6 +164,7 @@ pub struct Invitation {
 
 /// An invitation just made: the link (with its secret) is shown this once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct InvitationCreated {
     pub invitation: Invitation,
     /// A path on this site (`/invite/<token>`): whoever holds it may join with it.
@@ -163,8 +173,30 @@ pub struct InvitationCreated {
 
 /// A one-time password link just made: shown this once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ResetLink {
     /// A path on this site (`/reset-password?token=…`).
     pub link: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A bearer token for API clients.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct IssuedToken {
+    pub token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    pub expires_in: u64,
+    pub workspace: WorkspaceSummary,
+}
+
+/// What an invitation link invites to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct LinkInfo {
+    pub workspace_name: String,
+    pub email: String,
+    pub role: Role,
     pub expires_at: DateTime<Utc>,
 }

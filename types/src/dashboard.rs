@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// The time window a response covers: whole buckets of the rollup it read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Window {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -20,6 +21,7 @@ pub struct Window {
 
 /// What a number measures (for formatting and axis labels).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Unit {
     Count,
@@ -31,6 +33,7 @@ pub enum Unit {
 
 /// One KPI card: the value over the window, over the previous period, and a sparkline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Kpi {
     /// requests, error_rate, avg_latency, p95_latency, tokens, cost, active_agents
     pub key: String,
@@ -45,6 +48,7 @@ pub struct Kpi {
 
 /// An agent's totals over the window.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AgentStat {
     pub agent: String,
     pub department: String,
@@ -55,6 +59,7 @@ pub struct AgentStat {
 
 /// `GET /api/v1/metrics/home-kpis`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HomeKpis {
     pub window: Window,
     /// When these numbers were computed (they may come from the cache).
@@ -69,6 +74,7 @@ pub struct HomeKpis {
 
 /// One point of a time series.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SeriesPoint {
     pub t: DateTime<Utc>,
     pub requests: i64,
@@ -81,6 +87,7 @@ pub struct SeriesPoint {
 
 /// `GET /api/v1/metrics/timeseries`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Timeseries {
     pub window: Window,
     pub points: Vec<SeriesPoint>,
@@ -88,6 +95,7 @@ pub struct Timeseries {
 
 /// The values the filter dropdowns offer: what this workspace has actually sent.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FilterOptions {
     pub departments: Vec<String>,
     pub environments: Vec<String>,
@@ -98,6 +106,7 @@ pub struct FilterOptions {
 
 /// One group's usage over the window (`GET /api/v1/usage/breakdown`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UsageRow {
     /// The department, agent or model.
     pub key: String,
@@ -112,6 +121,7 @@ pub struct UsageRow {
 
 /// A group's values per chart step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct GroupSeries {
     pub key: String,
     pub requests: Vec<i64>,
@@ -120,6 +130,7 @@ pub struct GroupSeries {
 
 /// `GET /api/v1/usage/breakdown`: usage split by `department`, `agent` or `model`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UsageBreakdown {
     pub window: Window,
     pub by: String,
@@ -133,6 +144,7 @@ pub struct UsageBreakdown {
 
 /// One group's cost over the window (`GET /api/v1/cost/breakdown`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CostRow {
     /// The department, agent or model.
     pub key: String,
@@ -147,6 +159,7 @@ pub struct CostRow {
 
 /// A department's month so far and where it is heading.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MonthProjection {
     pub department: String,
     /// Cost from the first of the month (UTC) until now.
@@ -160,6 +173,7 @@ pub struct MonthProjection {
 /// `GET /api/v1/cost/breakdown`: cost over time stacked by department, cost by department,
 /// model and agent with cost per 1,000 requests, and the month-to-date with a projection.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CostReport {
     pub window: Window,
     pub generated_at: DateTime<Utc>,
@@ -187,6 +201,7 @@ pub struct CostReport {
 
 /// A group's cost per chart step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CostSeries {
     pub key: String,
     pub values: Vec<f64>,
@@ -194,6 +209,7 @@ pub struct CostSeries {
 
 /// Latency and errors in one chart step, from merged histograms.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LatencyPoint {
     pub t: DateTime<Utc>,
     pub requests: i64,
@@ -206,6 +222,7 @@ pub struct LatencyPoint {
 
 /// A group's latency over the window.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LatencyStat {
     /// The agent or model.
     pub key: String,
@@ -221,6 +238,7 @@ pub struct LatencyStat {
 /// One bar of the latency distribution: requests with latency in `(from_ms, to_ms]`
 /// (`to_ms = None`: above `from_ms`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LatencyBin {
     pub from_ms: f64,
     pub to_ms: Option<f64>,
@@ -230,6 +248,7 @@ pub struct LatencyBin {
 /// `GET /api/v1/performance/latency`: p50/p95/p99 and the error rate over time, the slowest
 /// agents and models, and the distribution of latencies.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Performance {
     pub window: Window,
     pub generated_at: DateTime<Utc>,
@@ -247,6 +266,7 @@ pub struct Performance {
 
 /// Something notable in the data (`GET /api/v1/activity`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ActivityEvent {
     /// The hour (or day, on ranges read from the daily rollup) it happened in.
     pub at: DateTime<Utc>,
@@ -262,6 +282,7 @@ pub struct ActivityEvent {
 
 /// `GET /api/v1/activity`, newest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Activity {
     pub window: Window,
     pub generated_at: DateTime<Utc>,
@@ -270,6 +291,7 @@ pub struct Activity {
 
 /// `GET /api/v1/metrics/home`: what the home page shows, in one response.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Home {
     pub kpis: HomeKpis,
     pub series: Timeseries,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The standard error codes of the Argus API. Each has exactly one HTTP status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     InvalidCredentials,
@@ -120,6 +121,7 @@ impl fmt::Display for ErrorCode {
 
 /// The body of the standard error envelope.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
@@ -132,6 +134,7 @@ pub struct ErrorBody {
 
 /// `{"error":{"code","message","details","timestamp","request_id"}}`: every error Argus sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorEnvelope {
     pub error: ErrorBody,
 }

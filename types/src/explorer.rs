@@ -13,6 +13,7 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 
 /// The list's filters beyond the dashboard's [`crate::Filters`], as query parameters.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TraceFilters {
     /// `ok` or `error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,6 +90,7 @@ impl TraceFilters {
 
 /// One row of the traces list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TraceRow {
     pub trace_id: String,
     pub name: String,
@@ -114,6 +116,7 @@ pub struct TraceRow {
 /// A page of the traces list, in the cursor page shape every cursor-paged list answers with:
 /// `{"data": [...], "meta": {"next_cursor", "prev_cursor", "has_more", …}}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TracePage {
     pub data: Vec<TraceRow>,
     pub meta: CursorMeta,
@@ -125,6 +128,7 @@ pub struct TracePage {
 
 /// Cursor pagination's answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CursorMeta {
     /// The page after this one (older, or lower latency / cost), when there is one.
     pub next_cursor: Option<String>,
@@ -139,6 +143,7 @@ pub struct CursorMeta {
 
 /// One span of a trace.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SpanDetail {
     pub span_id: String,
     pub parent_span_id: Option<String>,
@@ -170,6 +175,7 @@ pub struct SpanDetail {
 
 /// A trace with every span, in start order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TraceDetail {
     pub trace: TraceRow,
     pub end_time: DateTime<Utc>,
@@ -187,6 +193,7 @@ pub struct TraceDetail {
 
 /// A session: its traces in order, as a conversation, with totals.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SessionDetail {
     pub session_id: String,
     pub traces: Vec<SessionTurn>,
@@ -195,6 +202,7 @@ pub struct SessionDetail {
 
 /// One trace of a session, with the text of its input and output.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SessionTurn {
     pub trace: TraceRow,
     pub input: Option<serde_json::Value>,
@@ -203,6 +211,7 @@ pub struct SessionTurn {
 
 /// A session in the sessions list, or a session's totals.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SessionSummary {
     pub session_id: String,
     pub first_seen: DateTime<Utc>,
@@ -217,6 +226,7 @@ pub struct SessionSummary {
 
 /// A page of sessions (newest activity first).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SessionPage {
     pub sessions: Vec<SessionSummary>,
     pub meta: PageMeta,
@@ -225,6 +235,7 @@ pub struct SessionPage {
 
 /// Offset pagination's answer, for small sets (the seed's pattern).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PageMeta {
     pub total: i64,
     pub page: u32,
@@ -234,6 +245,7 @@ pub struct PageMeta {
 
 /// One agent of the registry, with its last 24 hours.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AgentInfo {
     pub agent: String,
     pub display_name: Option<String>,
@@ -250,6 +262,7 @@ pub struct AgentInfo {
 
 /// A page of the agents registry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AgentPage {
     pub agents: Vec<AgentInfo>,
     pub meta: PageMeta,
@@ -258,6 +271,7 @@ pub struct AgentPage {
 /// A deletion of traces (one, or those matching a filter; or the retention job's), with its
 /// progress: the audit of who removed what, when, and how many.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TraceDeletion {
     pub id: uuid::Uuid,
     /// Who asked (none: the retention job).

@@ -195,6 +195,7 @@ impl Custom {
 /// A value the parse refused: which parameter, what it said, and why. `Display` is the
 /// sentence pages show: "Ignored range: "2w" is not a range; use one of 1h, 24h, …".
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Notice {
     pub field: String,
     pub value: String,
@@ -528,6 +529,33 @@ impl<'de> Deserialize<'de> for Filters {
         }
         // A struct, so a flattened `Filters` takes only its own keys from a larger query.
         deserializer.deserialize_struct("Filters", &FILTER_KEYS, FiltersVisitor)
+    }
+}
+
+/// The query parameters, as the OpenAPI document shows them.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Filters {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Filters".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let time = "RFC 3339 (2026-11-01T00:00:00Z) or a date (2026-11-01)";
+        let dim = format!("at most {MAX_DIM_CHARS} characters, no control characters");
+        schemars::json_schema!({
+            "type": "object",
+            "description": "The filter context: a range preset or a custom from/to, and the dimensions. A bad value is a 400 INVALID_INPUT naming it, unless fallback=true (then it is ignored and the answer's notices say so).",
+            "properties": {
+                "range": {"type": "string", "enum": Range::ALL.map(Range::as_str), "default": Range::default().as_str()},
+                "from": {"type": "string", "description": format!("{time}; wins over range")},
+                "to": {"type": "string", "description": format!("{time}; default now; at most {MAX_RANGE_DAYS} days after from")},
+                "dept": {"type": "string", "description": format!("department: {dim}")},
+                "env": {"type": "string", "description": format!("environment: {dim}")},
+                "version": {"type": "string", "description": format!("version: {dim}")},
+                "agent": {"type": "string", "description": format!("agent id: {dim}")},
+                "model": {"type": "string", "description": format!("model: {dim}")}
+            }
+        })
     }
 }
 

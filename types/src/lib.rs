@@ -12,8 +12,8 @@ mod prices;
 mod system;
 
 pub use auth::{
-    ApiKeyInfo, CreatedApiKey, Invitation, InvitationCreated, Member, ResetLink, Role, Session,
-    SessionInfo, WorkspaceSettings, WorkspaceSummary,
+    ApiKeyInfo, CreatedApiKey, Invitation, InvitationCreated, IssuedToken, LinkInfo, Member,
+    ResetLink, Role, Session, SessionInfo, WorkspaceSettings, WorkspaceSummary,
 };
 pub use dashboard::{
     Activity, ActivityEvent, AgentStat, CostReport, CostRow, CostSeries, FilterOptions,
@@ -31,4 +31,4 @@ pub use filters::{
     MAX_DIM_CHARS, MAX_RANGE_DAYS,
 };
 pub use prices::{PriceJob, Prices, UnpricedModel, WorkspacePrice};
-pub use system::{CacheStatus, DatabaseStatus, DomainCacheStats, SystemStatus};
+pub use system::{ApiOperation, CacheStatus, DatabaseStatus, DomainCacheStats, SystemStatus};

@@ -7,6 +7,7 @@ use uuid::Uuid;
 /// A workspace's own price for a model, USD per million tokens. It wins over the catalog;
 /// a cost sent on the span wins over both.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WorkspacePrice {
     pub model: String,
     pub input: f64,
@@ -20,6 +21,7 @@ pub struct WorkspacePrice {
 
 /// A model seen with tokens but no price (from the daily rollups).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UnpricedModel {
     pub model: String,
     /// Spans of it with tokens and no cost.
@@ -32,6 +34,7 @@ pub struct UnpricedModel {
 
 /// A background re-pricing of past spans after a price change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PriceJob {
     pub id: Uuid,
     pub model: String,
@@ -45,6 +48,7 @@ pub struct PriceJob {
 
 /// `GET /api/v1/prices`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Prices {
     pub workspace: Vec<WorkspacePrice>,
     pub unpriced: Vec<UnpricedModel>,

@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// What the system status page and `/api/v1/system/status` show.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SystemStatus {
     pub version: String,
     /// `development` or `production`.
@@ -13,6 +14,7 @@ pub struct SystemStatus {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DatabaseStatus {
     pub reachable: bool,
     /// The database URL with any password masked.
@@ -35,6 +37,7 @@ impl DatabaseStatus {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CacheStatus {
     /// `redis` or `memory`.
     pub backend: String,
@@ -47,8 +50,28 @@ pub struct CacheStatus {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DomainCacheStats {
     pub domain: String,
     pub hits: u64,
     pub misses: u64,
+}
+
+/// One operation of the public API, as the reference page lists it (read from the OpenAPI
+/// document at `/api/v1/openapi.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ApiOperation {
+    /// `GET`, `POST`.
+    pub method: String,
+    pub path: String,
+    pub tag: String,
+    pub summary: String,
+    /// Who may call it, and anything else worth knowing.
+    pub description: String,
+    pub deprecated: bool,
+    /// Query and path parameters: `name` or `name*` when required.
+    pub parameters: Vec<String>,
+    /// The body's fields (form or JSON): `name` or `name*` when required.
+    pub body: Vec<String>,
 }

@@ -2,21 +2,12 @@
 //! decline), and a link's page (what it invites to; sign up with it).
 
 use argus_types::Invitation;
+pub use argus_types::LinkInfo;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::AppError;
-
-/// What an invitation link invites to.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LinkInfo {
-    pub workspace_name: String,
-    pub email: String,
-    pub role: argus_types::Role,
-    pub expires_at: chrono::DateTime<chrono::Utc>,
-}
 
 /// `GET /api/v1/invitations`: the signed-in user's pending invitations.
 #[server(prefix = "/api/v1", endpoint = "invitations", input = GetUrl)]

@@ -6,6 +6,7 @@
 
 #[cfg(feature = "ssr")]
 pub mod context;
+pub mod docs;
 pub mod explorer;
 pub mod invitations;
 pub mod keys;
@@ -41,6 +42,8 @@ pub struct TenantEndpoint {
     pub content_type: &'static str,
     /// A Leptos server function (else a plain axum route).
     pub server_fn: bool,
+    /// The body is the path's last segment (a REST resource: `/api/v1/traces/{id}`).
+    pub in_path: bool,
 }
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -54,6 +57,17 @@ impl TenantEndpoint {
             body: "",
             content_type: FORM,
             server_fn: true,
+            in_path: false,
+        }
+    }
+
+    /// A REST resource: `prefix` then the id (`body`, a placeholder).
+    const fn resource(prefix: &'static str, id: &'static str) -> Self {
+        TenantEndpoint {
+            body: id,
+            server_fn: false,
+            in_path: true,
+            ..TenantEndpoint::read(prefix)
         }
     }
 
@@ -73,6 +87,7 @@ impl TenantEndpoint {
             body,
             content_type: FORM,
             server_fn: true,
+            in_path: false,
         }
     }
 
@@ -84,6 +99,7 @@ impl TenantEndpoint {
             body,
             content_type,
             server_fn: false,
+            in_path: false,
         }
     }
 }
@@ -146,6 +162,9 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
     TenantEndpoint::read_with("/api/v1/sessions/get", "id={session}"),
     TenantEndpoint::read("/api/v1/agents"),
     TenantEndpoint::read_with("/api/v1/agents/get", "id={agent}"),
+    TenantEndpoint::resource("/api/v1/traces/", "{trace}"),
+    TenantEndpoint::resource("/api/v1/sessions/", "{session}"),
+    TenantEndpoint::resource("/api/v1/agents/", "{agent}"),
     TenantEndpoint::write(
         "/api/v1/agents/update",
         Admin,
@@ -189,4 +208,6 @@ pub const PUBLIC_ENDPOINTS: &[&str] = &[
     "/api/v1/auth/current",
     // The key just created by a plain form post, from the browser's own flash cookie.
     "/api/v1/api-keys/flash",
+    // The API's reference: the same for everyone.
+    "/api/v1/docs",
 ];

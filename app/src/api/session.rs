@@ -3,10 +3,10 @@
 //! Browsers get the session in an HttpOnly cookie and are redirected; API clients exchange an
 //! email and password for a bearer token at `POST /api/v1/auth/token`.
 
-use argus_types::{Session, WorkspaceSummary};
+pub use argus_types::IssuedToken;
+use argus_types::Session;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::AppError;
@@ -64,16 +64,6 @@ pub async fn log_in(email: String, password: String, next: Option<String>) -> Re
     set_session_cookie(&started.token);
     leptos_axum::redirect(&safe_next(next.as_deref()));
     Ok(())
-}
-
-/// A bearer token for API clients.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct IssuedToken {
-    pub token: String,
-    /// Always `Bearer`.
-    pub token_type: String,
-    pub expires_in: u64,
-    pub workspace: WorkspaceSummary,
 }
 
 /// `POST /api/v1/auth/token`: exchanges an email and password for a bearer token in

@@ -58,6 +58,10 @@ pub fn Layout(children: Children) -> impl IntoView {
         <main id="main" class="app-main">
             {children()}
         </main>
+        <footer class="app-footer">
+            <a href="/docs/api" data-testid="api-docs-link">"API reference"</a>
+            <a href="/api/v1/openapi.json" rel="external">"OpenAPI"</a>
+        </footer>
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod agents;
+pub mod api_docs;
 pub mod auth;
 pub mod cost;
 pub mod home;

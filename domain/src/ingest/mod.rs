@@ -194,7 +194,7 @@ pub async fn export_traces(
 }
 
 /// What a native batch did: 200 when `rejected` is empty, else 207.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct BatchOutcome {
     pub accepted: usize,
     pub rejected: Vec<native::ItemError>,

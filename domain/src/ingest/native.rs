@@ -22,8 +22,16 @@ use super::model::{Dimensions, SpanRecord, SpanStatus, Usage};
 pub const MAX_TRACES: usize = 1_000;
 pub const MAX_SPANS_PER_TRACE: usize = 10_000;
 
+/// The body of `POST /api/v1/traces` (what the OpenAPI document shows; the handler reads the
+/// same fields item by item, so one bad trace does not sink the batch).
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
+pub struct NativeBatch {
+    /// At most 1,000.
+    pub traces: Vec<NativeTrace>,
+}
+
 /// Fields shared by a trace and a span.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct Common {
     pub name: Option<String>,
     pub model: Option<String>,
@@ -48,7 +56,7 @@ pub struct Common {
     pub metadata: Map<String, Value>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 pub struct NativeSpan {
     pub span_id: Option<String>,
     pub parent_span_id: Option<String>,
@@ -56,7 +64,7 @@ pub struct NativeSpan {
     pub common: Common,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 pub struct NativeTrace {
     pub trace_id: Option<String>,
     pub agent_id: Option<String>,
@@ -74,7 +82,7 @@ pub struct NativeTrace {
 }
 
 /// One refused item of a batch.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ItemError {
     pub index: usize,
     /// One of the API's error codes (`INVALID_INPUT`, `INVALID_FORMAT`, `PAYLOAD_TOO_LARGE`).
