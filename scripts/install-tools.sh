@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION=0.3.10
 TRUNK_VERSION=0.21.14
+# The dependency guards scripts/test.sh runs.
+CARGO_MACHETE_VERSION=0.9.2
+CARGO_DENY_VERSION=0.20.2
 # Must equal the exact wasm-bindgen pinned in Cargo.toml (cargo-leptos does not check).
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
 
@@ -53,6 +56,14 @@ if [ "$with_test" = 1 ]; then
     log "installing trunk $TRUNK_VERSION (takes ~8 min on 2 cores)"
     cargo install trunk --version "$TRUNK_VERSION" --locked \
       || cargo install trunk --version "$TRUNK_VERSION"
+  fi
+  if ! cargo machete --version 2>/dev/null | grep -q "$CARGO_MACHETE_VERSION"; then
+    log "installing cargo-machete $CARGO_MACHETE_VERSION"
+    cargo install cargo-machete --version "$CARGO_MACHETE_VERSION" --locked
+  fi
+  if ! cargo deny --version 2>/dev/null | grep -q "$CARGO_DENY_VERSION"; then
+    log "installing cargo-deny $CARGO_DENY_VERSION (takes ~6 min on 2 cores)"
+    cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked
   fi
   if [ ! -x /usr/bin/chromium ]; then
     log "installing Debian's chromium"

@@ -31,6 +31,18 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:5432/argus_test"
 export REDIS_URL="redis://127.0.0.1:6379"
 
 step "fmt" cargo fmt --all --check
+# Dependencies: none unused (machete); licenses, sources and bans, duplicate versions reported
+# (deny.toml). Advisories need the RustSec database from GitHub: checked when a copy is here.
+step "unused dependencies" cargo machete
+deny() {
+  cargo deny --locked check licenses bans sources
+  if [ -d "$HOME/.cargo/advisory-db" ]; then
+    cargo deny --locked check --disable-fetch advisories
+  else
+    echo "advisories: skipped (no local RustSec database; github.com is unreachable here)"
+  fi
+}
+step "licenses, sources, duplicate versions" deny
 step "clippy (ssr)" cargo clippy --locked --workspace --exclude frontend --all-targets -- -D warnings
 step "clippy (hydrate)" cargo clippy --locked -p frontend --features hydrate \
   --target wasm32-unknown-unknown -- -D warnings
