@@ -35,7 +35,7 @@ step "fmt" cargo fmt --all --check
 # (deny.toml). Advisories need the RustSec database from GitHub: checked when a copy is here.
 step "unused dependencies" cargo machete
 deny() {
-  cargo deny --locked check licenses bans sources
+  cargo deny --locked check --hide-inclusion-graph licenses bans sources
   if [ -d "$HOME/.cargo/advisory-db" ]; then
     cargo deny --locked check --disable-fetch advisories
   else
