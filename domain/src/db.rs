@@ -290,6 +290,11 @@ pub async fn status(pool: &PgPool, masked_url: &str) -> DatabaseStatus {
     }
 }
 
+/// One column of `rows` for an `unnest($n::type[])` bind: the value `f` takes from each row.
+pub fn column<I: IntoIterator, U>(rows: I, f: impl FnMut(I::Item) -> U) -> Vec<U> {
+    rows.into_iter().map(f).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

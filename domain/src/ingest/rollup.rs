@@ -7,6 +7,7 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use sqlx::PgConnection;
 
 use super::model::{Dimensions, SpanRecord, SpanStatus, Usage};
+use crate::db::column;
 use crate::histogram::Histogram;
 use crate::tenancy::WorkspaceId;
 use crate::Result;
@@ -227,11 +228,6 @@ async fn write_table(
     table: &'static str,
     rows: &BTreeMap<Key, Delta>,
 ) -> Result<()> {
-    macro_rules! col {
-        ($f:expr) => {
-            rows.iter().map($f).collect::<Vec<_>>()
-        };
-    }
     let sql = format!(
         "INSERT INTO {table} AS r (workspace_id, bucket, department, agent, environment, version, model, \
            traces, trace_errors, trace_latency_sum_us, trace_latency_min_us, trace_latency_max_us, \
@@ -264,29 +260,29 @@ async fn write_table(
     );
     sqlx::query(&sql)
         .bind(workspace)
-        .bind(col!(|(k, _)| k.bucket))
-        .bind(col!(|(k, _)| k.department.clone()))
-        .bind(col!(|(k, _)| k.agent.clone()))
-        .bind(col!(|(k, _)| k.environment.clone()))
-        .bind(col!(|(k, _)| k.version.clone()))
-        .bind(col!(|(k, _)| k.model.clone()))
-        .bind(col!(|(_, d)| d.traces))
-        .bind(col!(|(_, d)| d.trace_errors))
-        .bind(col!(|(_, d)| d.trace_latency_sum_us))
-        .bind(col!(|(_, d)| d.trace_latency_min_us))
-        .bind(col!(|(_, d)| d.trace_latency_max_us))
-        .bind(col!(|(_, d)| d.trace_hist.to_json()))
-        .bind(col!(|(_, d)| d.spans))
-        .bind(col!(|(_, d)| d.span_errors))
-        .bind(col!(|(_, d)| d.tokens[0]))
-        .bind(col!(|(_, d)| d.tokens[1]))
-        .bind(col!(|(_, d)| d.tokens[2]))
-        .bind(col!(|(_, d)| d.tokens[3]))
-        .bind(col!(|(_, d)| d.tokens[4]))
-        .bind(col!(|(_, d)| d.cost))
-        .bind(col!(|(_, d)| d.unpriced))
-        .bind(col!(|(_, d)| d.span_latency_sum_us))
-        .bind(col!(|(_, d)| d.span_hist.to_json()))
+        .bind(column(rows, |(k, _)| k.bucket))
+        .bind(column(rows, |(k, _)| k.department.clone()))
+        .bind(column(rows, |(k, _)| k.agent.clone()))
+        .bind(column(rows, |(k, _)| k.environment.clone()))
+        .bind(column(rows, |(k, _)| k.version.clone()))
+        .bind(column(rows, |(k, _)| k.model.clone()))
+        .bind(column(rows, |(_, d)| d.traces))
+        .bind(column(rows, |(_, d)| d.trace_errors))
+        .bind(column(rows, |(_, d)| d.trace_latency_sum_us))
+        .bind(column(rows, |(_, d)| d.trace_latency_min_us))
+        .bind(column(rows, |(_, d)| d.trace_latency_max_us))
+        .bind(column(rows, |(_, d)| d.trace_hist.to_json()))
+        .bind(column(rows, |(_, d)| d.spans))
+        .bind(column(rows, |(_, d)| d.span_errors))
+        .bind(column(rows, |(_, d)| d.tokens[0]))
+        .bind(column(rows, |(_, d)| d.tokens[1]))
+        .bind(column(rows, |(_, d)| d.tokens[2]))
+        .bind(column(rows, |(_, d)| d.tokens[3]))
+        .bind(column(rows, |(_, d)| d.tokens[4]))
+        .bind(column(rows, |(_, d)| d.cost))
+        .bind(column(rows, |(_, d)| d.unpriced))
+        .bind(column(rows, |(_, d)| d.span_latency_sum_us))
+        .bind(column(rows, |(_, d)| d.span_hist.to_json()))
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -304,11 +300,6 @@ async fn write_totals(
     table: &'static str,
     rows: &BTreeMap<DateTime<Utc>, Total>,
 ) -> Result<()> {
-    macro_rules! col {
-        ($f:expr) => {
-            rows.iter().map($f).collect::<Vec<_>>()
-        };
-    }
     type Stored = (
         DateTime<Utc>,
         crate::histogram::Stored,
@@ -320,7 +311,7 @@ async fn write_totals(
          WHERE workspace_id = $1 AND bucket = ANY($2) ORDER BY bucket FOR UPDATE"
     ))
     .bind(workspace)
-    .bind(col!(|(b, _)| *b))
+    .bind(column(rows, |(b, _)| *b))
     .fetch_all(&mut *conn)
     .await?;
     let mut stored: BTreeMap<DateTime<Utc>, Stored> =
@@ -392,21 +383,21 @@ async fn write_totals(
     );
     sqlx::query(&sql)
         .bind(workspace)
-        .bind(col!(|(b, _)| *b))
-        .bind(col!(|(_, t)| t.delta.traces))
-        .bind(col!(|(_, t)| t.delta.trace_errors))
-        .bind(col!(|(_, t)| t.delta.trace_latency_sum_us))
+        .bind(column(rows, |(b, _)| *b))
+        .bind(column(rows, |(_, t)| t.delta.traces))
+        .bind(column(rows, |(_, t)| t.delta.trace_errors))
+        .bind(column(rows, |(_, t)| t.delta.trace_latency_sum_us))
         .bind(trace_hists)
-        .bind(col!(|(_, t)| t.delta.spans))
-        .bind(col!(|(_, t)| t.delta.span_errors))
-        .bind(col!(|(_, t)| t.delta.tokens[0]))
-        .bind(col!(|(_, t)| t.delta.tokens[1]))
-        .bind(col!(|(_, t)| t.delta.tokens[2]))
-        .bind(col!(|(_, t)| t.delta.tokens[3]))
-        .bind(col!(|(_, t)| t.delta.tokens[4]))
-        .bind(col!(|(_, t)| t.delta.cost))
-        .bind(col!(|(_, t)| t.delta.unpriced))
-        .bind(col!(|(_, t)| t.delta.span_latency_sum_us))
+        .bind(column(rows, |(_, t)| t.delta.spans))
+        .bind(column(rows, |(_, t)| t.delta.span_errors))
+        .bind(column(rows, |(_, t)| t.delta.tokens[0]))
+        .bind(column(rows, |(_, t)| t.delta.tokens[1]))
+        .bind(column(rows, |(_, t)| t.delta.tokens[2]))
+        .bind(column(rows, |(_, t)| t.delta.tokens[3]))
+        .bind(column(rows, |(_, t)| t.delta.tokens[4]))
+        .bind(column(rows, |(_, t)| t.delta.cost))
+        .bind(column(rows, |(_, t)| t.delta.unpriced))
+        .bind(column(rows, |(_, t)| t.delta.span_latency_sum_us))
         .bind(span_hists)
         .bind(agents)
         .bind(whole)

@@ -17,10 +17,11 @@ use std::sync::Mutex;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use super::model::{Dimensions, SpanRecord, SpanStatus};
 use super::rollup::Rollups;
+use crate::db::column;
 use crate::pricing::Pricing;
 use crate::tenancy::{self, WorkspaceId};
 use crate::{Error, Result};
@@ -194,6 +195,39 @@ pub async fn store(
     if spans.is_empty() {
         return Ok(Stored::default());
     }
+    let batch = distinct_in_key_order(spans);
+    let costs: Vec<(Option<f64>, Option<&str>)> = column(&batch, |s| cost_of(s, pricing));
+
+    let mut tx = tenancy::begin(pool, workspace).await?;
+    // Never in the middle of a rebuild of this workspace's rollups.
+    super::rollup::lock_for_writes(&mut tx, workspace, false).await?;
+    insert_resources(&mut tx, workspace, &batch).await?;
+    let inserted = insert_spans(&mut tx, workspace, &batch, &costs).await?;
+    let (fresh, fresh_costs) = fresh_spans(&batch, &costs, &inserted);
+    let deltas = trace_deltas(&fresh, &fresh_costs);
+    if !deltas.is_empty() {
+        let summaries = upsert_traces(&mut tx, workspace, &deltas, &fresh).await?;
+        roll_up(
+            &mut tx,
+            workspace,
+            &fresh,
+            &fresh_costs,
+            &deltas,
+            &summaries,
+        )
+        .await?;
+        upsert_agents(&mut tx, workspace, &fresh).await?;
+    }
+    tx.commit().await?;
+    Ok(Stored {
+        inserted: fresh.len(),
+        duplicates: batch.len() - fresh.len() + (spans.len() - batch.len()),
+        traces: deltas.len(),
+    })
+}
+
+/// The batch in key order, each span once (an exporter may repeat one within a request).
+fn distinct_in_key_order(spans: &[SpanRecord]) -> Vec<&SpanRecord> {
     // Key order, and one copy of a span repeated within the batch.
     let mut order: Vec<usize> = (0..spans.len()).collect();
     order.sort_by(|a, b| {
@@ -213,21 +247,17 @@ pub async fn store(
             && spans[*a].span_id == spans[*b].span_id
             && spans[*a].start_time == spans[*b].start_time
     });
-    let batch: Vec<&SpanRecord> = order.iter().map(|i| &spans[*i]).collect();
+    order.iter().map(|i| &spans[*i]).collect()
+}
 
-    macro_rules! column {
-        ($f:expr) => {
-            batch.iter().map($f).collect::<Vec<_>>()
-        };
-    }
-    let costs: Vec<(Option<f64>, Option<&str>)> = column!(|s| cost_of(s, pricing));
-
-    let mut tx = tenancy::begin(pool, workspace).await?;
-    // Never in the middle of a rebuild of this workspace's rollups.
-    super::rollup::lock_for_writes(&mut tx, workspace, false).await?;
-    // Each resource once (a request has one or a few).
+/// Each resource once (a request has one or a few).
+async fn insert_resources(
+    conn: &mut PgConnection,
+    workspace: WorkspaceId,
+    batch: &[&SpanRecord],
+) -> Result<()> {
     let mut resources: BTreeMap<i64, &Value> = BTreeMap::new();
-    for s in &batch {
+    for s in batch {
         resources
             .entry(s.resource.id)
             .or_insert(&s.resource.attributes);
@@ -239,9 +269,19 @@ pub async fn store(
     .bind(workspace)
     .bind(resources.keys().copied().collect::<Vec<_>>())
     .bind(resources.values().map(|v| Json(*v)).collect::<Vec<_>>())
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    let inserted: Vec<(String, String)> = sqlx::query_as(
+    Ok(())
+}
+
+/// The spans, `ON CONFLICT DO NOTHING`: the `(trace_id, span_id)` of those written now.
+async fn insert_spans(
+    conn: &mut PgConnection,
+    workspace: WorkspaceId,
+    batch: &[&SpanRecord],
+    costs: &[(Option<f64>, Option<&str>)],
+) -> Result<Vec<(String, String)>> {
+    sqlx::query_as(
         "INSERT INTO spans (workspace_id, trace_id, span_id, start_time, parent_span_id, name, kind, \
            end_time, duration_us, status, status_message, error_type, agent, department, environment, \
            version, operation, model, request_model, provider, input_tokens, output_tokens, \
@@ -257,40 +297,40 @@ pub async fn store(
          RETURNING trace_id, span_id",
     )
     .bind(workspace)
-    .bind(column!(|s| s.trace_id.clone()))
-    .bind(column!(|s| s.span_id.clone()))
-    .bind(column!(|s| s.start_time))
-    .bind(column!(|s| s.parent_span_id.clone()))
-    .bind(column!(|s| s.name.clone()))
-    .bind(column!(|s| s.kind))
-    .bind(column!(|s| s.end_time))
-    .bind(column!(|s| s.duration_us))
-    .bind(column!(|s| s.status.as_str()))
-    .bind(column!(|s| s.status_message.clone()))
-    .bind(column!(|s| s.error_type.clone()))
-    .bind(column!(|s| s.dims.agent.clone()))
-    .bind(column!(|s| s.dims.department.clone()))
-    .bind(column!(|s| s.dims.environment.clone()))
-    .bind(column!(|s| s.dims.version.clone()))
-    .bind(column!(|s| s.operation.clone()))
-    .bind(column!(|s| s.model.clone()))
-    .bind(column!(|s| s.request_model.clone()))
-    .bind(column!(|s| s.provider.clone()))
-    .bind(column!(|s| s.usage.input))
-    .bind(column!(|s| s.usage.output))
-    .bind(column!(|s| s.usage.cache_read))
-    .bind(column!(|s| s.usage.cache_creation))
-    .bind(column!(|s| s.usage.reasoning))
+    .bind(column(batch, |s| s.trace_id.clone()))
+    .bind(column(batch, |s| s.span_id.clone()))
+    .bind(column(batch, |s| s.start_time))
+    .bind(column(batch, |s| s.parent_span_id.clone()))
+    .bind(column(batch, |s| s.name.clone()))
+    .bind(column(batch, |s| s.kind))
+    .bind(column(batch, |s| s.end_time))
+    .bind(column(batch, |s| s.duration_us))
+    .bind(column(batch, |s| s.status.as_str()))
+    .bind(column(batch, |s| s.status_message.clone()))
+    .bind(column(batch, |s| s.error_type.clone()))
+    .bind(column(batch, |s| s.dims.agent.clone()))
+    .bind(column(batch, |s| s.dims.department.clone()))
+    .bind(column(batch, |s| s.dims.environment.clone()))
+    .bind(column(batch, |s| s.dims.version.clone()))
+    .bind(column(batch, |s| s.operation.clone()))
+    .bind(column(batch, |s| s.model.clone()))
+    .bind(column(batch, |s| s.request_model.clone()))
+    .bind(column(batch, |s| s.provider.clone()))
+    .bind(column(batch, |s| s.usage.input))
+    .bind(column(batch, |s| s.usage.output))
+    .bind(column(batch, |s| s.usage.cache_read))
+    .bind(column(batch, |s| s.usage.cache_creation))
+    .bind(column(batch, |s| s.usage.reasoning))
     .bind(costs.iter().map(|c| c.0).collect::<Vec<_>>())
     .bind(costs.iter().map(|c| c.1).collect::<Vec<_>>())
-    .bind(column!(|s| s.session_id.clone()))
-    .bind(column!(|s| s.user_id.clone()))
-    .bind(column!(|s| s.input.as_ref().map(Json)))
-    .bind(column!(|s| s.output.as_ref().map(Json)))
-    .bind(column!(|s| Json(&s.attributes)))
-    .bind(column!(|s| s.resource.id))
-    .bind(column!(|s| s.dropped_attributes.min(i32::MAX as u32) as i32))
-    .fetch_all(&mut *tx)
+    .bind(column(batch, |s| s.session_id.clone()))
+    .bind(column(batch, |s| s.user_id.clone()))
+    .bind(column(batch, |s| s.input.as_ref().map(Json)))
+    .bind(column(batch, |s| s.output.as_ref().map(Json)))
+    .bind(column(batch, |s| Json(&s.attributes)))
+    .bind(column(batch, |s| s.resource.id))
+    .bind(column(batch, |s| s.dropped_attributes.min(i32::MAX as u32) as i32))
+    .fetch_all(&mut *conn)
     .await
     .map_err(|e| match &e {
         // 23514: a day partition is missing (the caller did not ensure it).
@@ -298,20 +338,32 @@ pub async fn store(
             Error::MissingPartition(e.to_string())
         }
         _ => Error::Database(e),
-    })?;
+    })
+}
 
+/// The spans written now, with the costs priced above (each span is priced once).
+fn fresh_spans<'a>(
+    batch: &[&'a SpanRecord],
+    costs: &[(Option<f64>, Option<&str>)],
+    inserted: &[(String, String)],
+) -> (Vec<&'a SpanRecord>, Vec<Option<f64>>) {
     let new: HashSet<(&str, &str)> = inserted
         .iter()
         .map(|(t, s)| (t.as_str(), s.as_str()))
         .collect();
-    // The spans written now, with the costs priced above (each span is priced once).
-    let (fresh, fresh_costs): (Vec<&SpanRecord>, Vec<Option<f64>>) = batch
+    batch
         .iter()
-        .zip(&costs)
+        .zip(costs)
         .filter(|(s, _)| new.contains(&(s.trace_id.as_str(), s.span_id.as_str())))
         .map(|(s, c)| (*s, c.0))
-        .unzip();
+        .unzip()
+}
 
+/// What the batch adds to each of its traces.
+fn trace_deltas<'a>(
+    fresh: &[&'a SpanRecord],
+    fresh_costs: &[Option<f64>],
+) -> BTreeMap<&'a str, TraceDelta> {
     let mut deltas: BTreeMap<&str, TraceDelta> = BTreeMap::new();
     for (i, s) in fresh.iter().enumerate() {
         let d = deltas
@@ -366,165 +418,180 @@ pub async fn store(
         s.search_text(&mut d.text);
     }
 
-    if !deltas.is_empty() {
-        let rows: Vec<(&str, &TraceDelta, &SpanRecord)> = deltas
-            .iter()
-            .map(|(t, d)| (*t, d, fresh[d.root.unwrap_or(d.first)]))
-            .collect();
-        macro_rules! tcol {
-            ($f:expr) => {
-                rows.iter().map($f).collect::<Vec<_>>()
-            };
-        }
-        let summaries: Vec<TraceSummary> = sqlx::query_as(
-            "INSERT INTO traces AS t (workspace_id, trace_id, start_time, end_time, root_span_id, name, \
-               latency_us, agent, department, environment, version, session_id, user_id, span_count, \
-               error_count, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, \
-               reasoning_tokens, cost_usd, unpriced_spans, models, tags, metadata, search) \
-             SELECT $1, u.trace_id, u.start_time, u.end_time, u.root_span_id, u.name, u.latency_us, \
-               u.agent, u.department, u.environment, u.version, u.session_id, u.user_id, u.span_count, \
-               u.error_count, u.input_tokens, u.output_tokens, u.cache_read_tokens, \
-               u.cache_creation_tokens, u.reasoning_tokens, u.cost_usd, u.unpriced_spans, \
-               string_to_array(u.models, chr(31)), string_to_array(u.tags, chr(31)), u.metadata, \
-               to_tsvector('simple', u.search) \
-             FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[], \
-               $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
-               $14::int[], $15::int[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], \
-               $20::bigint[], $21::float8[]::numeric[], $22::int[], $23::text[], $24::text[], \
-               $25::jsonb[], $26::text[]) \
-               AS u(trace_id, start_time, end_time, root_span_id, name, latency_us, agent, department, \
-                 environment, version, session_id, user_id, span_count, error_count, input_tokens, \
-                 output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_usd, \
-                 unpriced_spans, models, tags, metadata, search) \
-             ON CONFLICT (workspace_id, trace_id) DO UPDATE SET \
-               start_time = least(t.start_time, excluded.start_time), \
-               end_time = greatest(t.end_time, excluded.end_time), \
-               root_span_id = coalesce(excluded.root_span_id, t.root_span_id), \
-               name = CASE WHEN excluded.root_span_id IS NOT NULL OR t.root_span_id IS NULL \
-                 THEN excluded.name ELSE t.name END, \
-               latency_us = CASE \
-                 WHEN excluded.root_span_id IS NOT NULL THEN excluded.latency_us \
-                 WHEN t.root_span_id IS NOT NULL THEN t.latency_us \
-                 ELSE (extract(epoch FROM greatest(t.end_time, excluded.end_time) \
-                   - least(t.start_time, excluded.start_time)) * 1000000)::bigint END, \
-               agent = CASE WHEN excluded.root_span_id IS NOT NULL THEN excluded.agent ELSE t.agent END, \
-               department = CASE WHEN excluded.root_span_id IS NOT NULL THEN excluded.department ELSE t.department END, \
-               environment = CASE WHEN excluded.root_span_id IS NOT NULL THEN excluded.environment ELSE t.environment END, \
-               version = CASE WHEN excluded.root_span_id IS NOT NULL THEN excluded.version ELSE t.version END, \
-               session_id = coalesce(t.session_id, excluded.session_id), \
-               user_id = coalesce(t.user_id, excluded.user_id), \
-               span_count = t.span_count + excluded.span_count, \
-               error_count = t.error_count + excluded.error_count, \
-               input_tokens = t.input_tokens + excluded.input_tokens, \
-               output_tokens = t.output_tokens + excluded.output_tokens, \
-               cache_read_tokens = t.cache_read_tokens + excluded.cache_read_tokens, \
-               cache_creation_tokens = t.cache_creation_tokens + excluded.cache_creation_tokens, \
-               reasoning_tokens = t.reasoning_tokens + excluded.reasoning_tokens, \
-               cost_usd = t.cost_usd + excluded.cost_usd, \
-               unpriced_spans = t.unpriced_spans + excluded.unpriced_spans, \
-               models = ARRAY(SELECT DISTINCT m FROM unnest(t.models || excluded.models) AS m ORDER BY m), \
-               tags = CASE WHEN excluded.tags = '{}' THEN t.tags \
-                 ELSE ARRAY(SELECT DISTINCT g FROM unnest(t.tags || excluded.tags) AS g ORDER BY g) END, \
-               metadata = t.metadata || excluded.metadata, \
-               search = CASE WHEN length(t.search) >= 1500 THEN t.search \
-                 ELSE t.search || excluded.search END, \
-               updated_at = now() \
-             RETURNING trace_id, start_time, root_span_id, error_count, latency_us, agent, \
-               department, environment, version",
-        )
-        .bind(workspace)
-        .bind(tcol!(|(t, _, _)| (*t).to_owned()))
-        .bind(tcol!(|(_, d, _)| d.start))
-        .bind(tcol!(|(_, d, _)| d.end))
-        .bind(tcol!(|(_, d, r)| d.root.map(|_| r.span_id.clone())))
-        .bind(tcol!(|(_, _, r)| r.name.clone()))
-        .bind(tcol!(|(_, d, r)| if d.root.is_some() {
-            r.duration_us
-        } else {
-            (d.end - d.start).num_microseconds().unwrap_or(i64::MAX)
-        }))
-        .bind(tcol!(|(_, _, r)| r.dims.agent.clone()))
-        .bind(tcol!(|(_, _, r)| r.dims.department.clone()))
-        .bind(tcol!(|(_, _, r)| r.dims.environment.clone()))
-        .bind(tcol!(|(_, _, r)| r.dims.version.clone()))
-        .bind(tcol!(|(_, d, _)| d.session.clone()))
-        .bind(tcol!(|(_, d, _)| d.user.clone()))
-        .bind(tcol!(|(_, d, _)| d.span_count))
-        .bind(tcol!(|(_, d, _)| d.error_count))
-        .bind(tcol!(|(_, d, _)| d.tokens[0]))
-        .bind(tcol!(|(_, d, _)| d.tokens[1]))
-        .bind(tcol!(|(_, d, _)| d.tokens[2]))
-        .bind(tcol!(|(_, d, _)| d.tokens[3]))
-        .bind(tcol!(|(_, d, _)| d.tokens[4]))
-        .bind(tcol!(|(_, d, _)| d.cost))
-        .bind(tcol!(|(_, d, _)| d.unpriced))
-        // Arrays of arrays must be rectangular in PostgreSQL: send each set joined by U+001F.
-        .bind(tcol!(|(_, d, _)| d.models.iter().cloned().collect::<Vec<_>>().join("\u{1f}")))
-        .bind(tcol!(|(_, d, _)| d.tags.iter().cloned().collect::<Vec<_>>().join("\u{1f}")))
-        .bind(tcol!(|(_, d, _)| Json(&d.metadata)))
-        .bind(tcol!(|(_, d, _)| d.text.clone()))
-        .fetch_all(&mut *tx)
-        .await?;
+    deltas
+}
 
-        // Rollups: every new span, and each trace whose root arrived or that became an error
-        // trace (it has its root and an error span) with this batch.
-        let mut rollups = Rollups::default();
-        for (s, cost) in fresh.iter().zip(&fresh_costs) {
-            rollups.add_span(s, *cost);
-        }
-        for row in &summaries {
-            let Some(d) = deltas.get(row.trace_id.as_str()) else {
-                continue;
-            };
-            let root_now = row.root_span_id.is_some();
-            let root_before = root_now && d.root.is_none();
-            let errored_before = root_before && row.error_count - d.error_count > 0;
-            let became_error = root_now && row.error_count > 0 && !errored_before;
-            let root_latency = d.root.map(|_| row.latency_us);
-            if root_latency.is_some() || became_error {
-                let dims = Dimensions {
-                    agent: row.agent.clone(),
-                    department: row.department.clone(),
-                    environment: row.environment.clone(),
-                    version: row.version.clone(),
-                };
-                rollups.add_trace(row.start_time, &dims, root_latency, became_error);
-            }
-        }
-        rollups.write(&mut tx, workspace).await?;
+/// One upsert of the touched traces: their summaries after it.
+async fn upsert_traces(
+    conn: &mut PgConnection,
+    workspace: WorkspaceId,
+    deltas: &BTreeMap<&str, TraceDelta>,
+    fresh: &[&SpanRecord],
+) -> Result<Vec<TraceSummary>> {
+    let rows: Vec<(&str, &TraceDelta, &SpanRecord)> = deltas
+        .iter()
+        .map(|(t, d)| (*t, d, fresh[d.root.unwrap_or(d.first)]))
+        .collect();
+    let summaries: Vec<TraceSummary> = sqlx::query_as(
+        "INSERT INTO traces AS t (workspace_id, trace_id, start_time, end_time, root_span_id, name, \
+           latency_us, agent, department, environment, version, session_id, user_id, span_count, \
+           error_count, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, \
+           reasoning_tokens, cost_usd, unpriced_spans, models, tags, metadata, search) \
+         SELECT $1, u.trace_id, u.start_time, u.end_time, u.root_span_id, u.name, u.latency_us, \
+           u.agent, u.department, u.environment, u.version, u.session_id, u.user_id, u.span_count, \
+           u.error_count, u.input_tokens, u.output_tokens, u.cache_read_tokens, \
+           u.cache_creation_tokens, u.reasoning_tokens, u.cost_usd, u.unpriced_spans, \
+           string_to_array(u.models, chr(31)), string_to_array(u.tags, chr(31)), u.metadata, \
+           to_tsvector('simple', u.search) \
+         FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[], \
+           $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
+           $14::int[], $15::int[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], \
+           $20::bigint[], $21::float8[]::numeric[], $22::int[], $23::text[], $24::text[], \
+           $25::jsonb[], $26::text[]) \
+           AS u(trace_id, start_time, end_time, root_span_id, name, latency_us, agent, department, \
+             environment, version, session_id, user_id, span_count, error_count, input_tokens, \
+             output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_usd, \
+             unpriced_spans, models, tags, metadata, search) \
+         ON CONFLICT (workspace_id, trace_id) DO UPDATE SET \
+           start_time = least(t.start_time, excluded.start_time), \
+           end_time = greatest(t.end_time, excluded.end_time), \
+           root_span_id = coalesce(excluded.root_span_id, t.root_span_id), \
+           name = CASE WHEN excluded.root_span_id IS NOT NULL OR t.root_span_id IS NULL \
+             THEN excluded.name ELSE t.name END, \
+           latency_us = CASE \
+             WHEN excluded.root_span_id IS NOT NULL THEN excluded.latency_us \
+             WHEN t.root_span_id IS NOT NULL THEN t.latency_us \
+             ELSE (extract(epoch FROM greatest(t.end_time, excluded.end_time) \
+               - least(t.start_time, excluded.start_time)) * 1000000)::bigint END, \
+           agent = CASE WHEN excluded.root_span_id IS NOT NULL THEN excluded.agent ELSE t.agent END, \
+           department = CASE WHEN excluded.root_span_id IS NOT NULL THEN excluded.department ELSE t.department END, \
+           environment = CASE WHEN excluded.root_span_id IS NOT NULL THEN excluded.environment ELSE t.environment END, \
+           version = CASE WHEN excluded.root_span_id IS NOT NULL THEN excluded.version ELSE t.version END, \
+           session_id = coalesce(t.session_id, excluded.session_id), \
+           user_id = coalesce(t.user_id, excluded.user_id), \
+           span_count = t.span_count + excluded.span_count, \
+           error_count = t.error_count + excluded.error_count, \
+           input_tokens = t.input_tokens + excluded.input_tokens, \
+           output_tokens = t.output_tokens + excluded.output_tokens, \
+           cache_read_tokens = t.cache_read_tokens + excluded.cache_read_tokens, \
+           cache_creation_tokens = t.cache_creation_tokens + excluded.cache_creation_tokens, \
+           reasoning_tokens = t.reasoning_tokens + excluded.reasoning_tokens, \
+           cost_usd = t.cost_usd + excluded.cost_usd, \
+           unpriced_spans = t.unpriced_spans + excluded.unpriced_spans, \
+           models = ARRAY(SELECT DISTINCT m FROM unnest(t.models || excluded.models) AS m ORDER BY m), \
+           tags = CASE WHEN excluded.tags = '{}' THEN t.tags \
+             ELSE ARRAY(SELECT DISTINCT g FROM unnest(t.tags || excluded.tags) AS g ORDER BY g) END, \
+           metadata = t.metadata || excluded.metadata, \
+           search = CASE WHEN length(t.search) >= 1500 THEN t.search \
+             ELSE t.search || excluded.search END, \
+           updated_at = now() \
+         RETURNING trace_id, start_time, root_span_id, error_count, latency_us, agent, \
+           department, environment, version",
+    )
+    .bind(workspace)
+    .bind(column(&rows, |(t, _, _)| (*t).to_owned()))
+    .bind(column(&rows, |(_, d, _)| d.start))
+    .bind(column(&rows, |(_, d, _)| d.end))
+    .bind(column(&rows, |(_, d, r)| d.root.map(|_| r.span_id.clone())))
+    .bind(column(&rows, |(_, _, r)| r.name.clone()))
+    .bind(column(&rows, |(_, d, r)| if d.root.is_some() {
+        r.duration_us
+    } else {
+        (d.end - d.start).num_microseconds().unwrap_or(i64::MAX)
+    }))
+    .bind(column(&rows, |(_, _, r)| r.dims.agent.clone()))
+    .bind(column(&rows, |(_, _, r)| r.dims.department.clone()))
+    .bind(column(&rows, |(_, _, r)| r.dims.environment.clone()))
+    .bind(column(&rows, |(_, _, r)| r.dims.version.clone()))
+    .bind(column(&rows, |(_, d, _)| d.session.clone()))
+    .bind(column(&rows, |(_, d, _)| d.user.clone()))
+    .bind(column(&rows, |(_, d, _)| d.span_count))
+    .bind(column(&rows, |(_, d, _)| d.error_count))
+    .bind(column(&rows, |(_, d, _)| d.tokens[0]))
+    .bind(column(&rows, |(_, d, _)| d.tokens[1]))
+    .bind(column(&rows, |(_, d, _)| d.tokens[2]))
+    .bind(column(&rows, |(_, d, _)| d.tokens[3]))
+    .bind(column(&rows, |(_, d, _)| d.tokens[4]))
+    .bind(column(&rows, |(_, d, _)| d.cost))
+    .bind(column(&rows, |(_, d, _)| d.unpriced))
+    // Arrays of arrays must be rectangular in PostgreSQL: send each set joined by U+001F.
+    .bind(column(&rows, |(_, d, _)| d.models.iter().cloned().collect::<Vec<_>>().join("\u{1f}")))
+    .bind(column(&rows, |(_, d, _)| d.tags.iter().cloned().collect::<Vec<_>>().join("\u{1f}")))
+    .bind(column(&rows, |(_, d, _)| Json(&d.metadata)))
+    .bind(column(&rows, |(_, d, _)| d.text.clone()))
+    .fetch_all(&mut *conn)
+    .await?;
 
-        // Agents: first sight registers them; every batch moves last_seen on.
-        let mut agents: BTreeMap<&str, (&str, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
-        for s in &fresh {
-            let e = agents.entry(s.dims.agent.as_str()).or_insert((
-                s.dims.department.as_str(),
-                s.start_time,
-                s.end_time,
-            ));
-            e.1 = e.1.min(s.start_time);
-            e.2 = e.2.max(s.end_time);
-        }
-        sqlx::query(
-            "INSERT INTO agents AS a (workspace_id, agent, department, first_seen, last_seen) \
-             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) \
-             ON CONFLICT (workspace_id, agent) DO UPDATE SET \
-               first_seen = least(a.first_seen, excluded.first_seen), \
-               last_seen = greatest(a.last_seen, excluded.last_seen), \
-               department = CASE WHEN excluded.last_seen >= a.last_seen \
-                 THEN excluded.department ELSE a.department END",
-        )
-        .bind(workspace)
-        .bind(agents.keys().map(|a| (*a).to_owned()).collect::<Vec<_>>())
-        .bind(agents.values().map(|v| v.0.to_owned()).collect::<Vec<_>>())
-        .bind(agents.values().map(|v| v.1).collect::<Vec<_>>())
-        .bind(agents.values().map(|v| v.2).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?;
+    Ok(summaries)
+}
+
+/// Rollups: every new span, and each trace whose root arrived or that became an error trace
+/// (it has its root and an error span) with this batch.
+async fn roll_up(
+    conn: &mut PgConnection,
+    workspace: WorkspaceId,
+    fresh: &[&SpanRecord],
+    fresh_costs: &[Option<f64>],
+    deltas: &BTreeMap<&str, TraceDelta>,
+    summaries: &[TraceSummary],
+) -> Result<()> {
+    let mut rollups = Rollups::default();
+    for (s, cost) in fresh.iter().zip(fresh_costs) {
+        rollups.add_span(s, *cost);
     }
-    tx.commit().await?;
-    Ok(Stored {
-        inserted: fresh.len(),
-        duplicates: batch.len() - fresh.len() + (spans.len() - batch.len()),
-        traces: deltas.len(),
-    })
+    for row in summaries {
+        let Some(d) = deltas.get(row.trace_id.as_str()) else {
+            continue;
+        };
+        let root_now = row.root_span_id.is_some();
+        let root_before = root_now && d.root.is_none();
+        let errored_before = root_before && row.error_count - d.error_count > 0;
+        let became_error = root_now && row.error_count > 0 && !errored_before;
+        let root_latency = d.root.map(|_| row.latency_us);
+        if root_latency.is_some() || became_error {
+            let dims = Dimensions {
+                agent: row.agent.clone(),
+                department: row.department.clone(),
+                environment: row.environment.clone(),
+                version: row.version.clone(),
+            };
+            rollups.add_trace(row.start_time, &dims, root_latency, became_error);
+        }
+    }
+    rollups.write(conn, workspace).await
+}
+
+/// Agents: first sight registers them; every batch moves `last_seen` on.
+async fn upsert_agents(
+    conn: &mut PgConnection,
+    workspace: WorkspaceId,
+    fresh: &[&SpanRecord],
+) -> Result<()> {
+    let mut agents: BTreeMap<&str, (&str, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    for s in fresh {
+        let e = agents.entry(s.dims.agent.as_str()).or_insert((
+            s.dims.department.as_str(),
+            s.start_time,
+            s.end_time,
+        ));
+        e.1 = e.1.min(s.start_time);
+        e.2 = e.2.max(s.end_time);
+    }
+    sqlx::query(
+        "INSERT INTO agents AS a (workspace_id, agent, department, first_seen, last_seen) \
+         SELECT $1, * FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) \
+         ON CONFLICT (workspace_id, agent) DO UPDATE SET \
+           first_seen = least(a.first_seen, excluded.first_seen), \
+           last_seen = greatest(a.last_seen, excluded.last_seen), \
+           department = CASE WHEN excluded.last_seen >= a.last_seen \
+             THEN excluded.department ELSE a.department END",
+    )
+    .bind(workspace)
+    .bind(agents.keys().map(|a| (*a).to_owned()).collect::<Vec<_>>())
+    .bind(agents.values().map(|v| v.0.to_owned()).collect::<Vec<_>>())
+    .bind(agents.values().map(|v| v.1).collect::<Vec<_>>())
+    .bind(agents.values().map(|v| v.2).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::{list, Overrides, Pricing};
 use crate::cost::candidates;
+use crate::db::column;
 use crate::ingest::model::{Dimensions, Usage};
 use crate::ingest::rollup::Rollups;
 use crate::tenancy::{self, WorkspaceId};
@@ -300,11 +301,6 @@ async fn apply(
     if changes.is_empty() {
         return Ok(0);
     }
-    macro_rules! col {
-        ($f:expr) => {
-            changes.iter().map($f).collect::<Vec<_>>()
-        };
-    }
     // Only spans still holding the cost read above (a concurrent job may have got there).
     let updated: Vec<(String, String, Option<f64>)> = sqlx::query_as(
         "UPDATE spans AS s SET cost_usd = u.cost::numeric, cost_source = u.source \
@@ -315,12 +311,12 @@ async fn apply(
          RETURNING s.trace_id, s.span_id, s.cost_usd::float8",
     )
     .bind(workspace)
-    .bind(col!(|c| c.row.trace_id.clone()))
-    .bind(col!(|c| c.row.span_id.clone()))
-    .bind(col!(|c| c.row.start_time))
-    .bind(col!(|c| c.cost))
-    .bind(col!(|c| c.source))
-    .bind(col!(|c| c.row.cost.clone()))
+    .bind(column(&changes, |c| c.row.trace_id.clone()))
+    .bind(column(&changes, |c| c.row.span_id.clone()))
+    .bind(column(&changes, |c| c.row.start_time))
+    .bind(column(&changes, |c| c.cost))
+    .bind(column(&changes, |c| c.source))
+    .bind(column(&changes, |c| c.row.cost.clone()))
     .fetch_all(&mut *tx)
     .await?;
     let new_costs: HashMap<(&str, &str), Option<f64>> = updated

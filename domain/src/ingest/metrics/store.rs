@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
+use crate::db::column;
 use crate::histogram::Histogram;
 use crate::ingest::model::Usage;
 use crate::pricing::Pricing;
@@ -281,11 +282,6 @@ async fn write_rollup(
     if rows.is_empty() {
         return Ok(());
     }
-    macro_rules! col {
-        ($f:expr) => {
-            rows.iter().map($f).collect::<Vec<_>>()
-        };
-    }
     sqlx::query(&format!(
         "INSERT INTO {table} AS r (workspace_id, bucket, department, agent, environment, version, \
            model, provider, operation, calls, errors, input_tokens, output_tokens, cost_usd, \
@@ -305,22 +301,22 @@ async fn write_rollup(
            duration_hist = argus_hist_merge(r.duration_hist, excluded.duration_hist)"
     ))
     .bind(workspace)
-    .bind(col!(|(k, _)| k.bucket))
-    .bind(col!(|(k, _)| k.department.clone()))
-    .bind(col!(|(k, _)| k.agent.clone()))
-    .bind(col!(|(k, _)| k.environment.clone()))
-    .bind(col!(|(k, _)| k.version.clone()))
-    .bind(col!(|(k, _)| k.model.clone()))
-    .bind(col!(|(k, _)| k.provider.clone()))
-    .bind(col!(|(k, _)| k.operation.clone()))
-    .bind(col!(|(_, d)| d.calls))
-    .bind(col!(|(_, d)| d.errors))
-    .bind(col!(|(_, d)| d.input_tokens))
-    .bind(col!(|(_, d)| d.output_tokens))
-    .bind(col!(|(_, d)| d.cost))
-    .bind(col!(|(_, d)| d.unpriced_tokens))
-    .bind(col!(|(_, d)| d.duration_sum_us))
-    .bind(col!(|(_, d)| d.hist.to_json()))
+    .bind(column(rows, |(k, _)| k.bucket))
+    .bind(column(rows, |(k, _)| k.department.clone()))
+    .bind(column(rows, |(k, _)| k.agent.clone()))
+    .bind(column(rows, |(k, _)| k.environment.clone()))
+    .bind(column(rows, |(k, _)| k.version.clone()))
+    .bind(column(rows, |(k, _)| k.model.clone()))
+    .bind(column(rows, |(k, _)| k.provider.clone()))
+    .bind(column(rows, |(k, _)| k.operation.clone()))
+    .bind(column(rows, |(_, d)| d.calls))
+    .bind(column(rows, |(_, d)| d.errors))
+    .bind(column(rows, |(_, d)| d.input_tokens))
+    .bind(column(rows, |(_, d)| d.output_tokens))
+    .bind(column(rows, |(_, d)| d.cost))
+    .bind(column(rows, |(_, d)| d.unpriced_tokens))
+    .bind(column(rows, |(_, d)| d.duration_sum_us))
+    .bind(column(rows, |(_, d)| d.hist.to_json()))
     .execute(&mut *conn)
     .await?;
     Ok(())
