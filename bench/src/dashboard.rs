@@ -350,7 +350,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         })
         .await?;
         let with_top = time_n(args.iterations, || async {
-            analytics::home_kpis_uncached(&app, workspace, &q).await?;
+            <argus_types::HomeKpis as argus_domain::analytics::Report>::read(
+                &app,
+                workspace,
+                &q,
+                &(),
+            )
+            .await?;
             Ok(())
         })
         .await?;
@@ -359,18 +365,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             Ok(())
         })
         .await?;
-        analytics::home_kpis(&memory, workspace, &q).await?;
+        analytics::cached::<argus_types::HomeKpis>(&memory, workspace, &q, &()).await?;
         let memory_t = time_n(args.iterations * 10, || async {
-            analytics::home_kpis(&memory, workspace, &q).await?;
+            analytics::cached::<argus_types::HomeKpis>(&memory, workspace, &q, &()).await?;
             Ok(())
         })
         .await?;
         let redis_t = match &redis {
             Some(s) => {
-                analytics::home_kpis(s, workspace, &q).await?;
+                analytics::cached::<argus_types::HomeKpis>(s, workspace, &q, &()).await?;
                 Some(
                     time_n(args.iterations * 10, || async {
-                        analytics::home_kpis(s, workspace, &q).await?;
+                        analytics::cached::<argus_types::HomeKpis>(s, workspace, &q, &()).await?;
                         Ok(())
                     })
                     .await?,

@@ -130,9 +130,10 @@ async fn the_previous_period_equals_raw_sql(owner: PgPool) {
     let (_, ws) = demo::ensure_workspace(&s).await.unwrap();
     for range in ["7d", "24h", "30d"] {
         let q = resolve(&filters(&[("range", range)]), now).unwrap();
-        let served = analytics::home_kpis_uncached(&s.pool, ws, &q)
-            .await
-            .unwrap();
+        let served =
+            <argus_types::HomeKpis as argus_domain::analytics::Report>::read(&s.pool, ws, &q, &())
+                .await
+                .unwrap();
         let previous = |key: &str| served.kpis.iter().find(|k| k.key == key).unwrap().previous;
         let before = Resolved {
             from: q.previous_from,
@@ -203,9 +204,10 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
     let mut nonempty = 0;
     for case in &cases {
         let q = resolve(&filters(case), now).unwrap();
-        let served = analytics::home_kpis_uncached(&s.pool, ws, &q)
-            .await
-            .unwrap();
+        let served =
+            <argus_types::HomeKpis as argus_domain::analytics::Report>::read(&s.pool, ws, &q, &())
+                .await
+                .unwrap();
         let raw = raw(&s.pool, ws, &q).await;
         let what = format!("{case:?}");
         assert_eq!(
@@ -259,15 +261,20 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
 
     // The time series agrees with the KPIs, and other workspaces see nothing.
     let q = resolve(&filters(&[("range", "7d")]), now).unwrap();
-    let series = analytics::timeseries(&s, ws, &q).await.unwrap();
-    let kpis = analytics::home_kpis(&s, ws, &q).await.unwrap();
+    let series = analytics::cached::<argus_types::Timeseries>(&s, ws, &q, &())
+        .await
+        .unwrap();
+    let kpis = analytics::cached::<argus_types::HomeKpis>(&s, ws, &q, &())
+        .await
+        .unwrap();
     let total: i64 = series.points.iter().map(|p| p.requests).sum();
     assert_eq!(Some(total as f64), value(&kpis, "requests"));
     assert_eq!(series.points.len(), 84, "7 days in 2-hour steps");
     let (_, other) = common::sign_up(&s, "eve@example.com", "Eve").await;
-    let theirs = analytics::home_kpis_uncached(&s.pool, other, &q)
-        .await
-        .unwrap();
+    let theirs =
+        <argus_types::HomeKpis as argus_domain::analytics::Report>::read(&s.pool, other, &q, &())
+            .await
+            .unwrap();
     assert_eq!(value(&theirs, "requests"), Some(0.0));
     assert!(theirs.top_by_cost.is_empty());
 
@@ -290,7 +297,9 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
              AND start_time < $3 AND model IS NOT NULL GROUP BY 1",
         ),
     ] {
-        let served = analytics::usage_breakdown(&s, ws, &q, by).await.unwrap();
+        let served = analytics::cached::<argus_types::UsageBreakdown>(&s, ws, &q, &by.to_owned())
+            .await
+            .unwrap();
         let mut tx = tenancy::begin(&s.pool, ws).await.unwrap();
         let mut raw: Vec<(String, i64)> = sqlx::query_as(requests_sql)
             .bind(ws)
@@ -340,7 +349,7 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
         );
     }
     assert!(matches!(
-        analytics::usage_breakdown(&s, ws, &q, "color").await,
+        analytics::cached::<argus_types::UsageBreakdown>(&s, ws, &q, &"color".to_owned()).await,
         Err(argus_domain::Error::InvalidInput { .. })
     ));
 
@@ -531,9 +540,14 @@ async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
         vec![("range", "24h"), ("dept", "support")],
     ] {
         let q = resolve(&filters(&case), now).unwrap();
-        let report = analytics::cost_report_uncached(&s.pool, ws, &q)
-            .await
-            .unwrap();
+        let report = <argus_types::CostReport as argus_domain::analytics::Report>::read(
+            &s.pool,
+            ws,
+            &q,
+            &(),
+        )
+        .await
+        .unwrap();
         let dept = q.dims.dept.clone().unwrap_or_default();
         let only = if dept.is_empty() {
             String::new()
@@ -586,9 +600,10 @@ async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
 
     // Month to date and the projection, per department, from raw spans.
     let q = resolve(&filters(&[("range", "24h")]), now).unwrap();
-    let report = analytics::cost_report_uncached(&s.pool, ws, &q)
-        .await
-        .unwrap();
+    let report =
+        <argus_types::CostReport as argus_domain::analytics::Report>::read(&s.pool, ws, &q, &())
+            .await
+            .unwrap();
     let today = now.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
     let month_start = today.with_day(1).unwrap();
     let raw_mtd = raw_groups(
@@ -640,9 +655,10 @@ async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
     // Performance: quantiles over the window and per step, error rates, slowest models, and
     // a distribution holding every request.
     let q = resolve(&filters(&[("range", "7d")]), now).unwrap();
-    let perf = analytics::performance_uncached(&s.pool, ws, &q)
-        .await
-        .unwrap();
+    let perf =
+        <argus_types::Performance as argus_domain::analytics::Report>::read(&s.pool, ws, &q, &())
+            .await
+            .unwrap();
     let mut tx = tenancy::begin(&s.pool, ws).await.unwrap();
     let (n, errors, p50, p95, p99): (i64, i64, f64, f64, f64) = sqlx::query_as(
         "SELECT count(*), count(*) FILTER (WHERE error_count > 0), \
@@ -716,7 +732,10 @@ async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
     assert_eq!(binned, n, "the distribution holds every request");
 
     // Activity: every agent and model is new in the demo's first hours, at its first hour.
-    let activity = analytics::activity_uncached(&s.pool, ws, &q).await.unwrap();
+    let activity =
+        <argus_types::Activity as argus_domain::analytics::Report>::read(&s.pool, ws, &q, &())
+            .await
+            .unwrap();
     let mut tx = tenancy::begin(&s.pool, ws).await.unwrap();
     let mut first: Vec<(String, chrono::DateTime<Utc>)> = sqlx::query_as(
         "SELECT agent, date_trunc('hour', min(start_time)) FROM spans \
@@ -755,18 +774,21 @@ async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
     );
     // A later window sees nothing new.
     let later = resolve(&filters(&[("range", "1h")]), now + Duration::days(3)).unwrap();
-    let quiet = analytics::activity_uncached(&s.pool, ws, &later)
-        .await
-        .unwrap();
+    let quiet =
+        <argus_types::Activity as argus_domain::analytics::Report>::read(&s.pool, ws, &later, &())
+            .await
+            .unwrap();
     assert!(quiet.events.iter().all(|e| !e.kind.starts_with("new_")));
     // Another workspace sees none of it.
     let (_, other) = common::sign_up(&s, "eve@example.com", "Eve").await;
-    let theirs = analytics::activity_uncached(&s.pool, other, &q)
-        .await
-        .unwrap();
+    let theirs =
+        <argus_types::Activity as argus_domain::analytics::Report>::read(&s.pool, other, &q, &())
+            .await
+            .unwrap();
     assert!(theirs.events.is_empty());
-    let theirs = analytics::cost_report_uncached(&s.pool, other, &q)
-        .await
-        .unwrap();
+    let theirs =
+        <argus_types::CostReport as argus_domain::analytics::Report>::read(&s.pool, other, &q, &())
+            .await
+            .unwrap();
     assert!(theirs.by_agent.is_empty() && theirs.projections.is_empty());
 }

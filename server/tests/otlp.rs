@@ -720,9 +720,14 @@ mod metrics {
                 agent.as_deref().unwrap_or(""),
             );
             let q = argus_domain::analytics::resolve(&filters, Utc::now()).unwrap();
-            let kpis = argus_domain::analytics::home_kpis_uncached(&s.services.pool, s.a, &q)
-                .await
-                .unwrap();
+            let kpis = <argus_types::HomeKpis as argus_domain::analytics::Report>::read(
+                &s.services.pool,
+                s.a,
+                &q,
+                &(),
+            )
+            .await
+            .unwrap();
             let value = |key: &str| kpis.kpis.iter().find(|k| k.key == key).unwrap().value;
             assert_eq!(value("tokens"), Some(2800.0));
             assert_eq!(value("active_agents"), Some(1.0));
@@ -845,9 +850,14 @@ mod metrics {
         let custom = argus_types::Custom::new(hour, Some(hour + Duration::hours(1))).unwrap();
         let filters = argus_types::Filters::default().with_custom(custom);
         let q = argus_domain::analytics::resolve(&filters, Utc::now()).unwrap();
-        let kpis = argus_domain::analytics::home_kpis_uncached(&s.services.pool, s.a, &q)
-            .await
-            .unwrap();
+        let kpis = <argus_types::HomeKpis as argus_domain::analytics::Report>::read(
+            &s.services.pool,
+            s.a,
+            &q,
+            &(),
+        )
+        .await
+        .unwrap();
         let value = |key: &str| kpis.kpis.iter().find(|k| k.key == key).unwrap().value;
         assert_eq!(value("tokens"), Some((2620 + 245 + 2620) as f64));
         assert_eq!(value("active_agents"), Some(2.0));

@@ -39,7 +39,8 @@ pub async fn get_home_kpis(
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
     let (q, notices) = resolve(&filters, fallback)?;
-    let mut kpis = argus_domain::analytics::home_kpis(&services(), access.workspace, &q).await?;
+    let mut kpis =
+        argus_domain::analytics::cached::<HomeKpis>(&services(), access.workspace, &q, &()).await?;
     kpis.notices = notices;
     Ok(kpis)
 }
@@ -54,7 +55,10 @@ pub async fn get_timeseries(
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
     let (q, _) = resolve(&filters, fallback)?;
-    Ok(argus_domain::analytics::timeseries(&services(), access.workspace, &q).await?)
+    Ok(
+        argus_domain::analytics::cached::<Timeseries>(&services(), access.workspace, &q, &())
+            .await?,
+    )
 }
 
 /// `GET /api/v1/metrics/filter-options`: the departments, environments, versions, agents and
@@ -85,7 +89,15 @@ pub async fn get_usage_breakdown(
         }
         (b, _) => b.unwrap_or_else(|| "department".to_owned()),
     };
-    Ok(argus_domain::analytics::usage_breakdown(&services(), access.workspace, &q, &by).await?)
+    Ok(
+        argus_domain::analytics::cached::<argus_types::UsageBreakdown>(
+            &services(),
+            access.workspace,
+            &q,
+            &by,
+        )
+        .await?,
+    )
 }
 
 /// `GET /api/v1/cost/breakdown`: cost over time stacked by department (five costliest and
@@ -100,8 +112,13 @@ pub async fn get_cost_report(
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
     let (q, notices) = resolve(&filters, fallback)?;
-    let mut report =
-        argus_domain::analytics::cost_report(&services(), access.workspace, &q).await?;
+    let mut report = argus_domain::analytics::cached::<argus_types::CostReport>(
+        &services(),
+        access.workspace,
+        &q,
+        &(),
+    )
+    .await?;
     report.notices = notices;
     Ok(report)
 }
@@ -117,8 +134,13 @@ pub async fn get_performance(
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
     let (q, notices) = resolve(&filters, fallback)?;
-    let mut report =
-        argus_domain::analytics::performance(&services(), access.workspace, &q).await?;
+    let mut report = argus_domain::analytics::cached::<argus_types::Performance>(
+        &services(),
+        access.workspace,
+        &q,
+        &(),
+    )
+    .await?;
     report.notices = notices;
     Ok(report)
 }
@@ -133,7 +155,13 @@ pub async fn get_activity(
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
     let (q, _) = resolve(&filters, fallback)?;
-    Ok(argus_domain::analytics::activity(&services(), access.workspace, &q).await?)
+    Ok(argus_domain::analytics::cached::<argus_types::Activity>(
+        &services(),
+        access.workspace,
+        &q,
+        &(),
+    )
+    .await?)
 }
 
 /// `GET /api/v1/metrics/home`: the home page in one response — the KPIs, the time series and

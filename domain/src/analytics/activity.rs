@@ -15,10 +15,10 @@ use argus_types::{Activity, ActivityEvent};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::query::{fetch_window, WINDOW_AND_DIMS};
+use super::report::Report;
 use super::window::Resolved;
-use crate::cache::CacheKey;
 use crate::tenancy::WorkspaceId;
-use crate::{Result, Services};
+use crate::Result;
 
 pub const SPIKE_MIN_REQUESTS: i64 = 20;
 pub const SPIKE_MIN_BUCKETS: usize = 4;
@@ -167,7 +167,7 @@ fn spikes(buckets: &[Bucket]) -> Vec<ActivityEvent> {
 }
 
 /// The activity over the window, newest first (at most [`MAX_EVENTS`]), uncached.
-pub async fn activity_uncached(
+async fn activity_uncached(
     pool: &sqlx::PgPool,
     workspace: WorkspaceId,
     q: &Resolved,
@@ -200,19 +200,18 @@ pub async fn activity_uncached(
     })
 }
 
-/// [`activity_uncached`], cached like the other dashboard reads.
-pub async fn activity(
-    services: &Services,
-    workspace: WorkspaceId,
-    q: &Resolved,
-) -> Result<Activity> {
-    let key = CacheKey::new("activity", workspace, q.cache_scope());
-    services
-        .cache
-        .get_with_cache(&key, q.ttl(), || {
-            activity_uncached(&services.pool, workspace, q)
-        })
-        .await
+impl Report for Activity {
+    const DOMAIN: &'static str = "activity";
+    type Args = ();
+
+    fn read(
+        pool: &sqlx::PgPool,
+        workspace: WorkspaceId,
+        q: &Resolved,
+        _: &(),
+    ) -> impl std::future::Future<Output = Result<Self>> + Send {
+        activity_uncached(pool, workspace, q)
+    }
 }
 
 #[cfg(test)]

@@ -11,10 +11,10 @@ use argus_types::{CostReport, CostRow, CostSeries, MonthProjection};
 use chrono::{DateTime, Datelike, DurationRound, NaiveDate, TimeDelta, Utc};
 
 use super::query::{fetch_window, WINDOW_AND_DIMS};
+use super::report::Report;
 use super::window::Resolved;
-use crate::cache::CacheKey;
 use crate::tenancy::WorkspaceId;
-use crate::{Result, Services};
+use crate::Result;
 
 /// The complete days whose average is the projection's daily rate.
 pub const TRAILING_DAYS: i64 = 7;
@@ -149,7 +149,7 @@ async fn projections(
 }
 
 /// The cost report for the caller's filters, uncached.
-pub async fn cost_report_uncached(
+async fn cost_report_uncached(
     pool: &sqlx::PgPool,
     workspace: WorkspaceId,
     q: &Resolved,
@@ -239,17 +239,16 @@ pub async fn cost_report_uncached(
     })
 }
 
-/// [`cost_report_uncached`], cached like the other dashboard reads.
-pub async fn cost_report(
-    services: &Services,
-    workspace: WorkspaceId,
-    q: &Resolved,
-) -> Result<CostReport> {
-    let key = CacheKey::new("cost", workspace, q.cache_scope());
-    services
-        .cache
-        .get_with_cache(&key, q.ttl(), || {
-            cost_report_uncached(&services.pool, workspace, q)
-        })
-        .await
+impl Report for CostReport {
+    const DOMAIN: &'static str = "cost";
+    type Args = ();
+
+    fn read(
+        pool: &sqlx::PgPool,
+        workspace: WorkspaceId,
+        q: &Resolved,
+        _: &(),
+    ) -> impl std::future::Future<Output = Result<Self>> + Send {
+        cost_report_uncached(pool, workspace, q)
+    }
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use argus_types::{AgentStat, FilterOptions, Home, HomeKpis, Kpi, SeriesPoint, Timeseries};
 use chrono::Utc;
 
-use super::activity::activity;
 use super::query::{fetch_window, rows, WINDOW_AND_DIMS};
+use super::report::{cache_aside, cached, Report};
 use super::sums::{kpis, totals, Totals};
 use super::window::Resolved;
 use crate::cache::{CacheKey, Ttl};
@@ -97,7 +97,7 @@ pub async fn kpis_uncached(
 }
 
 /// Home KPIs (the cards and the top agents, read concurrently), uncached.
-pub async fn home_kpis_uncached(
+async fn home_kpis_uncached(
     pool: &sqlx::PgPool,
     workspace: WorkspaceId,
     q: &Resolved,
@@ -107,50 +107,48 @@ pub async fn home_kpis_uncached(
     Ok(home_kpis_of(q, &totals(q, &rows), &agents))
 }
 
-/// Home KPIs for the caller's filters (cached).
-pub async fn home_kpis(
-    services: &Services,
-    workspace: WorkspaceId,
-    q: &Resolved,
-) -> Result<HomeKpis> {
-    let key = CacheKey::new("home_kpis", workspace, q.cache_scope());
-    services
-        .cache
-        .get_with_cache(&key, q.ttl(), || {
-            home_kpis_uncached(&services.pool, workspace, q)
-        })
-        .await
+impl Report for HomeKpis {
+    const DOMAIN: &'static str = "home_kpis";
+    type Args = ();
+
+    fn read(
+        pool: &sqlx::PgPool,
+        workspace: WorkspaceId,
+        q: &Resolved,
+        _: &(),
+    ) -> impl std::future::Future<Output = Result<Self>> + Send {
+        home_kpis_uncached(pool, workspace, q)
+    }
 }
 
-/// Requests, errors, tokens, cost and latency per chart step (cached).
-pub async fn timeseries(
-    services: &Services,
-    workspace: WorkspaceId,
-    q: &Resolved,
-) -> Result<Timeseries> {
-    let key = CacheKey::new("timeseries", workspace, q.cache_scope());
-    services
-        .cache
-        .get_with_cache(&key, q.ttl(), || async {
-            let rows = rows(&services.pool, workspace, q).await?;
-            Ok(timeseries_of(q, &totals(q, &rows)))
-        })
-        .await
+/// Requests, errors, tokens, cost and latency per chart step.
+impl Report for Timeseries {
+    const DOMAIN: &'static str = "timeseries";
+    type Args = ();
+
+    async fn read(
+        pool: &sqlx::PgPool,
+        workspace: WorkspaceId,
+        q: &Resolved,
+        _: &(),
+    ) -> Result<Self> {
+        let rows = rows(pool, workspace, q).await?;
+        Ok(timeseries_of(q, &totals(q, &rows)))
+    }
 }
 
 /// Everything the home page shows, its independent parts fetched concurrently: the KPIs and
 /// the time series from one read of the rollups (cached together), and the activity stream.
 pub async fn home(services: &Services, workspace: WorkspaceId, q: &Resolved) -> Result<Home> {
-    let key = CacheKey::new("home", workspace, q.cache_scope());
     let (both, activity) = tokio::join!(
-        services.cache.get_with_cache(&key, q.ttl(), || async {
+        cache_aside(services, "home", workspace, q, "", || async {
             let pool = &services.pool;
             let (rows, agents) =
                 tokio::try_join!(rows(pool, workspace, q), agent_stats(pool, workspace, q))?;
             let t = totals(q, &rows);
             Ok((home_kpis_of(q, &t, &agents), timeseries_of(q, &t)))
         }),
-        activity(services, workspace, q),
+        cached::<argus_types::Activity>(services, workspace, q, &()),
     );
     let (kpis, series) = both?;
     Ok(Home {

@@ -18,17 +18,15 @@ mod cost;
 mod home;
 mod performance;
 mod query;
+mod report;
 mod sums;
 mod usage;
 mod window;
 
-pub use home::{filter_options, home, home_kpis, home_kpis_uncached, kpis_uncached, timeseries};
-pub use usage::{usage_breakdown, usage_breakdown_uncached, BREAKDOWNS};
+pub use home::{filter_options, home, kpis_uncached};
+pub use report::{cached, Report};
+pub use usage::BREAKDOWNS;
 pub use window::{resolve, resolve_lenient, Dims, Resolved, MAX_DAYS, MAX_POINTS};
-
-pub use activity::{activity, activity_uncached};
-pub use cost::{cost_report, cost_report_uncached};
-pub use performance::{performance, performance_uncached};
 
 /// The cache domains of the dashboard's reads (each must be dropped on ingest:
 /// [`crate::ingest::invalidate::METRIC_DOMAINS`]).

@@ -11,11 +11,11 @@ use argus_types::{LatencyBin, LatencyPoint, LatencyStat, Performance};
 use chrono::{DateTime, Utc};
 
 use super::query::{fetch_window, WINDOW_AND_DIMS};
+use super::report::Report;
 use super::window::Resolved;
-use crate::cache::CacheKey;
 use crate::histogram::{bucket_value, Histogram};
 use crate::tenancy::WorkspaceId;
-use crate::{Result, Services};
+use crate::Result;
 
 /// How many of the slowest agents and models are listed.
 pub const SLOWEST: usize = 10;
@@ -127,7 +127,7 @@ fn distribution(hist: &Histogram) -> Vec<LatencyBin> {
 }
 
 /// The performance report for the caller's filters, uncached.
-pub async fn performance_uncached(
+async fn performance_uncached(
     pool: &sqlx::PgPool,
     workspace: WorkspaceId,
     q: &Resolved,
@@ -203,17 +203,16 @@ pub async fn performance_uncached(
     })
 }
 
-/// [`performance_uncached`], cached like the other dashboard reads.
-pub async fn performance(
-    services: &Services,
-    workspace: WorkspaceId,
-    q: &Resolved,
-) -> Result<Performance> {
-    let key = CacheKey::new("performance", workspace, q.cache_scope());
-    services
-        .cache
-        .get_with_cache(&key, q.ttl(), || {
-            performance_uncached(&services.pool, workspace, q)
-        })
-        .await
+impl Report for Performance {
+    const DOMAIN: &'static str = "performance";
+    type Args = ();
+
+    fn read(
+        pool: &sqlx::PgPool,
+        workspace: WorkspaceId,
+        q: &Resolved,
+        _: &(),
+    ) -> impl std::future::Future<Output = Result<Self>> + Send {
+        performance_uncached(pool, workspace, q)
+    }
 }

@@ -6,10 +6,10 @@ use argus_types::{GroupSeries, UsageBreakdown, UsageRow};
 use chrono::{DateTime, Utc};
 
 use super::query::{fetch_window, WINDOW_AND_DIMS};
+use super::report::Report;
 use super::window::Resolved;
-use crate::cache::CacheKey;
 use crate::tenancy::WorkspaceId;
-use crate::{Error, Result, Services};
+use crate::{Error, Result};
 
 /// What usage can be split by.
 pub const BREAKDOWNS: [&str; 3] = ["department", "agent", "model"];
@@ -29,7 +29,7 @@ struct GroupRow {
 
 /// Usage over the window split by `by` (department, agent or model), uncached. By model,
 /// requests are the model's calls; otherwise they are traces.
-pub async fn usage_breakdown_uncached(
+async fn usage_breakdown_uncached(
     pool: &sqlx::PgPool,
     workspace: WorkspaceId,
     q: &Resolved,
@@ -128,22 +128,20 @@ pub async fn usage_breakdown_uncached(
     })
 }
 
-/// [`usage_breakdown_uncached`], cached.
-pub async fn usage_breakdown(
-    services: &Services,
-    workspace: WorkspaceId,
-    q: &Resolved,
-    by: &str,
-) -> Result<UsageBreakdown> {
-    let key = CacheKey::new(
-        "usage",
-        workspace,
-        format!("{}|{}", crate::cache::scope(&[by]), q.cache_scope()),
-    );
-    services
-        .cache
-        .get_with_cache(&key, q.ttl(), || {
-            usage_breakdown_uncached(&services.pool, workspace, q, by)
-        })
-        .await
+impl Report for UsageBreakdown {
+    const DOMAIN: &'static str = "usage";
+    type Args = String;
+
+    fn read(
+        pool: &sqlx::PgPool,
+        workspace: WorkspaceId,
+        q: &Resolved,
+        by: &String,
+    ) -> impl std::future::Future<Output = Result<Self>> + Send {
+        usage_breakdown_uncached(pool, workspace, q, by)
+    }
+
+    fn scope(by: &String) -> String {
+        crate::cache::scope(&[by])
+    }
 }
