@@ -280,8 +280,7 @@ pub struct TraceDeletion {
     pub requested_by_name: Option<String>,
     /// The list's query string, or `trace_id=…`.
     pub filter: String,
-    /// `queued`, `running`, `done` or `failed`.
-    pub status: String,
+    pub status: crate::JobStatus,
     /// The traces matching when it was asked.
     pub matched: Option<i64>,
     /// Deleted so far.

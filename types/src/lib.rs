@@ -8,6 +8,7 @@ mod dashboard;
 mod error;
 mod explorer;
 mod filters;
+mod jobs;
 mod prices;
 mod system;
 
@@ -30,5 +31,6 @@ pub use filters::{
     decode_query, encode, Custom, Dim, Dimension, Filters, Notice, Range, FILTER_KEYS,
     MAX_DIM_CHARS, MAX_RANGE_DAYS,
 };
+pub use jobs::{JobStatus, UnknownStatus};
 pub use prices::{PriceJob, Prices, UnpricedModel, WorkspacePrice};
 pub use system::{ApiOperation, CacheStatus, DatabaseStatus, DomainCacheStats, SystemStatus};

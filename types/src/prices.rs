@@ -38,8 +38,7 @@ pub struct UnpricedModel {
 pub struct PriceJob {
     pub id: Uuid,
     pub model: String,
-    /// queued, running, done or failed.
-    pub status: String,
+    pub status: crate::JobStatus,
     pub spans_updated: i64,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,

@@ -232,7 +232,7 @@ fn JobTable(jobs: Vec<PriceJob>) -> impl IntoView {
                 {jobs.into_iter().map(|j| view! {
                     <tr data-testid="job-row">
                         <td class="mono">{j.model.clone()}</td>
-                        <td title=j.error.clone().unwrap_or_default()>{j.status.clone()}</td>
+                        <td title=j.error.clone().unwrap_or_default()>{j.status.as_str()}</td>
                         <td class="num">{thousands(j.spans_updated.max(0) as u64)}</td>
                         <td>{date(&j.created_at)}</td>
                         <td>{j.finished_at.as_ref().map_or_else(String::new, date)}</td>

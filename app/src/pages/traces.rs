@@ -286,10 +286,7 @@ pub fn DeletionPanel(query: ParamsMap) -> impl IntoView {
     );
     Effect::new(move |_| {
         if let Some(Ok(list)) = jobs.get() {
-            running.set(
-                list.iter()
-                    .any(|d| d.status == "queued" || d.status == "running"),
-            );
+            running.set(list.iter().any(|d| !d.status.is_finished()));
         }
     });
     let keep: Vec<(String, String)> = [
@@ -368,11 +365,11 @@ pub fn DeletionPanel(query: ParamsMap) -> impl IntoView {
                             <thead><tr><th>"When"</th><th>"Who"</th><th>"What"</th><th>"Status"</th><th class="num">"Deleted"</th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|d| view! {
-                                    <tr data-testid="deletion-row" data-status=d.status.clone()>
+                                    <tr data-testid="deletion-row" data-status=d.status.as_str()>
                                         <td class="nowrap">{d.created_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
                                         <td>{d.requested_by_name.clone().unwrap_or_else(|| if d.requested_by.is_none() { "retention".into() } else { "a former member".into() })}</td>
                                         <td><code>{d.filter.clone()}</code></td>
-                                        <td>{d.status.clone()}{d.error.clone().map(|e| format!(": {e}"))}</td>
+                                        <td>{d.status.as_str()}{d.error.clone().map(|e| format!(": {e}"))}</td>
                                         <td class="num">{format!("{} of {}", d.deleted, d.matched.map_or("?".to_owned(), |m| m.to_string()))}</td>
                                     </tr>
                                 }).collect_view()}

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use argus_types::{Filters, TraceFilters};
+use argus_types::{Filters, JobStatus, TraceFilters};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -31,8 +31,8 @@ pub struct Deletion {
     pub requested_by_name: Option<String>,
     /// The list's query string, or `trace_id=…`.
     pub filter: String,
-    /// `queued`, `running`, `done` or `failed`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: JobStatus,
     pub matched: Option<i64>,
     pub deleted: i64,
     pub error: Option<String>,
@@ -162,19 +162,20 @@ async fn set_status(
     services: &Services,
     ws: WorkspaceId,
     job: Uuid,
-    status: &str,
+    status: JobStatus,
     error: Option<&str>,
 ) -> Result<()> {
     let mut tx = tenancy::begin(&services.pool, ws).await?;
     sqlx::query(
         "UPDATE trace_deletions SET status = $3, error = $4, \
-           finished_at = CASE WHEN $3 IN ('done', 'failed') THEN now() END \
+           finished_at = CASE WHEN $5 THEN now() END \
          WHERE workspace_id = $1 AND id = $2",
     )
     .bind(ws)
     .bind(job)
-    .bind(status)
+    .bind(status.as_str())
     .bind(error)
+    .bind(status.is_finished())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -254,7 +255,7 @@ pub(crate) async fn rebuild_days(
 
 /// Runs a job to its end (or failure, recorded on the job).
 pub async fn run(services: &Services, ws: WorkspaceId, job: Uuid, target: Target) -> Result<()> {
-    set_status(services, ws, job, "running", None).await?;
+    set_status(services, ws, job, JobStatus::Running, None).await?;
     let outcome = async {
         let mut days = BTreeSet::new();
         match &target {
@@ -283,12 +284,12 @@ pub async fn run(services: &Services, ws: WorkspaceId, job: Uuid, target: Target
     }
     .await;
     match outcome {
-        Ok(()) => set_status(services, ws, job, "done", None).await,
+        Ok(()) => set_status(services, ws, job, JobStatus::Done, None).await,
         Err(e) => {
             tracing::error!(%ws, %job, error = %e, "trace deletion failed");
             // What the envelope would say: never internal error text.
             let message = e.to_envelope().error.message;
-            set_status(services, ws, job, "failed", Some(&message)).await?;
+            set_status(services, ws, job, JobStatus::Failed, Some(&message)).await?;
             Err(e)
         }
     }
@@ -334,7 +335,7 @@ pub async fn resume(services: &Services) -> Result<usize> {
             Ok(t) => spawn(services, ws, id, t),
             Err(e) => {
                 let message = e.to_envelope().error.message;
-                set_status(services, ws, id, "failed", Some(&message)).await?
+                set_status(services, ws, id, JobStatus::Failed, Some(&message)).await?
             }
         }
     }

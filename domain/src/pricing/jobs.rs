@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use argus_types::PriceJob;
+use argus_types::{JobStatus, PriceJob};
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
@@ -70,7 +70,7 @@ pub(super) async fn queue(
     Ok(PriceJob {
         id,
         model: model.to_owned(),
-        status: "queued".into(),
+        status: JobStatus::Queued,
         spans_updated: 0,
         error: None,
         created_at,
@@ -109,20 +109,21 @@ async fn set_status(
     services: &Services,
     workspace: WorkspaceId,
     job: Uuid,
-    status: &str,
+    status: JobStatus,
     error: Option<&str>,
 ) -> Result<()> {
     let mut tx = tenancy::begin(&services.pool, workspace).await?;
     sqlx::query(
         "UPDATE price_jobs SET status = $3, error = $4, \
            started_at = CASE WHEN $3 = 'running' THEN coalesce(started_at, now()) ELSE started_at END, \
-           finished_at = CASE WHEN $3 IN ('done', 'failed') THEN now() END \
+           finished_at = CASE WHEN $5 THEN now() END \
          WHERE workspace_id = $1 AND id = $2",
     )
     .bind(workspace)
     .bind(job)
-    .bind(status)
+    .bind(status.as_str())
     .bind(error)
+    .bind(status.is_finished())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -143,15 +144,15 @@ pub async fn run(
         .acquire()
         .await
         .map_err(|_| Error::Internal("the re-pricing queue is closed".into()))?;
-    set_status(services, workspace, job, "running", None).await?;
+    set_status(services, workspace, job, JobStatus::Running, None).await?;
     match reprice(services, workspace, job, model).await {
         Ok(n) => {
-            set_status(services, workspace, job, "done", None).await?;
+            set_status(services, workspace, job, JobStatus::Done, None).await?;
             Ok(n)
         }
         Err(e) => {
             let message = e.to_envelope().error.message;
-            set_status(services, workspace, job, "failed", Some(&message)).await?;
+            set_status(services, workspace, job, JobStatus::Failed, Some(&message)).await?;
             Err(e)
         }
     }

@@ -15,7 +15,7 @@ pub use jobs::{resume, run, spawn, BATCH};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use argus_types::{PriceJob, Prices, UnpricedModel, WorkspacePrice};
+use argus_types::{JobStatus, PriceJob, Prices, UnpricedModel, WorkspacePrice};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -305,7 +305,8 @@ pub async fn overview(services: &Services, workspace: WorkspaceId) -> Result<Pri
                 |(id, model, status, spans_updated, error, created_at, finished_at)| PriceJob {
                     id,
                     model,
-                    status,
+                    // The table's CHECK allows only the four; anything else reads as failed.
+                    status: JobStatus::try_from(status).unwrap_or(JobStatus::Failed),
                     spans_updated,
                     error,
                     created_at,
