@@ -132,3 +132,8 @@ mod kpi_tests {
         assert_eq!(change(None, Some(1.0)), "–");
     }
 }
+
+/// A time as the settings tables show it: `2026-11-30 10:42 UTC`.
+pub fn date(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}

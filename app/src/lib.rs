@@ -20,18 +20,20 @@ use crate::components::layout::Layout;
 use crate::pages::account::{AccountPage, InvitePage, ResetPasswordPage};
 use crate::pages::agents::{AgentDetailPage, AgentsPage};
 use crate::pages::api_docs::ApiDocsPage;
+use crate::pages::api_keys::ApiKeysPage;
 use crate::pages::auth::{LoginPage, SignUpPage};
 use crate::pages::cost::CostPage;
 use crate::pages::home::HomePage;
+use crate::pages::members::MembersPage;
 use crate::pages::not_found::NotFound;
 use crate::pages::performance::PerformancePage;
 use crate::pages::prices::PricesPage;
 use crate::pages::sessions::{SessionPage, SessionsPage};
-use crate::pages::settings::{ApiKeysPage, MembersPage, WorkspacePage};
 use crate::pages::status::StatusPage;
 use crate::pages::trace::TracePage;
 use crate::pages::traces::TracesPage;
 use crate::pages::usage::UsagePage;
+use crate::pages::workspace::WorkspacePage;
 use crate::state::theme::THEME_BOOT_SCRIPT;
 
 /// Whether the page at `path` needs a signed-in user (the server redirects to log in first).

@@ -12,7 +12,9 @@ use crate::api::invitations::{
 };
 use crate::api::session::{list_sessions, ChangePassword, LogOutEverywhere, ResetPassword};
 use crate::components::forms::{ActionError, Submit};
-use crate::pages::settings::{date, LoadError, SettingsNav};
+use crate::components::page::LoadError;
+use crate::components::settings_nav::SettingsNav;
+use crate::format::date;
 use crate::state::session::use_session_refresh;
 
 #[component]

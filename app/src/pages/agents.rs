@@ -10,11 +10,11 @@ use leptos_router::params::ParamsMap;
 
 use crate::api::explorer::{get_agent, get_agents, UpdateAgent};
 use crate::api::metrics::get_home_kpis;
+use crate::components::kpi_card::KpiCard;
 use crate::components::page::{DataHeader, LoadError};
+use crate::components::pager::Pager;
 use crate::format;
-use crate::pages::home::KpiCard;
 use crate::pages::not_found::NotFound;
-use crate::pages::sessions::Pager;
 use crate::state::filters::{href, use_refresh, with_param};
 use crate::state::session::use_session;
 

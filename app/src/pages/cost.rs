@@ -14,13 +14,13 @@ use crate::components::charts::StackedChart;
 use crate::components::filter_bar::FilterBar;
 use crate::components::forms::ActionError;
 use crate::components::page::{updated_label, DataHeader, LoadError, Notices};
+use crate::components::prices::{PriceForm, UnpricedTable};
 use crate::format;
-use crate::pages::prices::{PriceForm, UnpricedTable};
-use crate::pages::settings::{my_role, role_now};
 use crate::state::filters::{href, use_filter_memory, use_filters, use_refresh};
 use crate::state::prefs::{use_prefs, ChartKindPicker};
 use crate::state::query_cache::use_page_data;
 use crate::state::session::use_session;
+use crate::state::session::{my_role, role_now};
 
 const PATH: &str = "/cost";
 

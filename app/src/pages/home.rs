@@ -4,14 +4,15 @@
 //! every 30 seconds while the tab is visible (`?refresh=N` changes the interval), keeping the
 //! old numbers on screen until the new ones arrive.
 
-use argus_types::{Activity, AgentStat, Dimension, Filters, HomeKpis, Kpi, Unit};
+use argus_types::{Activity, AgentStat, Dimension, Filters, HomeKpis, Unit};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::metrics::{get_filter_options, get_home};
-use crate::components::charts::{RequestsChart, Sparkline};
+use crate::components::charts::RequestsChart;
 use crate::components::filter_bar::FilterBar;
+use crate::components::kpi_card::{kpi_traces, KpiCard};
 use crate::components::page::{updated_label, LoadError, Notices};
 use crate::format;
 use crate::state::filters::{href, use_filter_memory, use_filters, use_refresh};
@@ -102,54 +103,6 @@ pub fn HomePage() -> impl IntoView {
                     home.await.ok().map(|h| view! { <ActivityList activity=h.activity filters=filters.get_untracked() /> })
                 })}
             </Transition>
-        </section>
-    }
-}
-
-/// Whether a rise of this KPI is bad news (shown red), good news, or neither.
-fn rise_is_bad(key: &str) -> Option<bool> {
-    match key {
-        "error_rate" | "avg_latency" | "p95_latency" | "cost" => Some(true),
-        _ => None,
-    }
-}
-
-/// The traces behind a KPI: the list with the same filters, narrowed or sorted to match.
-pub fn kpi_traces(key: &str, f: &Filters) -> String {
-    let extra = match key {
-        "error_rate" => "status=error",
-        "avg_latency" | "p95_latency" => "sort=latency",
-        "cost" => "sort=cost",
-        _ => "",
-    };
-    let base = href("/traces", f);
-    match (extra.is_empty(), base.contains('?')) {
-        (true, _) => base,
-        (false, true) => format!("{base}&{extra}"),
-        (false, false) => format!("{base}?{extra}"),
-    }
-}
-
-/// One KPI card: value, change against the previous period, sparkline; its title opens the
-/// traces behind it.
-#[component]
-pub fn KpiCard(kpi: Kpi, filters: Filters) -> impl IntoView {
-    let traces = kpi_traces(&kpi.key, &filters);
-    let change = format::change(kpi.value, kpi.previous);
-    let tone = match (rise_is_bad(&kpi.key), kpi.value, kpi.previous) {
-        (Some(true), Some(c), Some(p)) if c > p * 1.05 => "kpi-change bad",
-        (Some(true), Some(c), Some(p)) if c < p * 0.95 => "kpi-change good",
-        _ => "kpi-change",
-    };
-    let previous = format::value(kpi.unit, kpi.previous);
-    view! {
-        <section class="card kpi" data-testid=format!("kpi-{}", kpi.key)>
-            <h3><a href=traces title="Show the traces" data-testid="kpi-traces">{kpi.label.clone()}</a></h3>
-            <p class="kpi-value" data-testid="kpi-value">{format::value(kpi.unit, kpi.value)}</p>
-            <p class=tone title=format!("previous period: {previous}")>
-                {change} <span class="muted">" vs previous"</span>
-            </p>
-            <Sparkline values=kpi.spark label=kpi.label />
         </section>
     }
 }

@@ -1,26 +1,21 @@
 //! Settings → Prices: the workspace's own model prices, the models seen without a price, and
 //! the re-pricing jobs a change starts.
 
-use argus_types::{PriceJob, Prices, Role, UnpricedModel, WorkspacePrice};
+use argus_types::{PriceJob, Prices, Role, WorkspacePrice};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::prices::{get_prices, RemovePrice, SetPrice};
-use crate::components::forms::{ActionError, Submit};
+use crate::components::forms::ActionError;
+use crate::components::page::LoadError;
+use crate::components::prices::{usd, PriceForm, UnpricedTable};
+use crate::components::settings_nav::SettingsNav;
+use crate::format::date;
 use crate::format::thousands;
-use crate::pages::settings::{date, my_role, role_now, LoadError, SettingsNav};
 use crate::state::session::use_session;
+use crate::state::session::{my_role, role_now};
 
-fn usd(per_million: f64) -> String {
-    format!("${per_million:.4}")
-        .trim_end_matches('0')
-        .trim_end_matches('.')
-        .to_owned()
-}
-
-/// `/settings/prices`. Works without JavaScript: the forms post and come back here, and a
-/// "set a price" link on an unpriced model fills the form through `?price_for=`.
 #[component]
 pub fn PricesPage() -> impl IntoView {
     let session = use_session();
@@ -79,36 +74,6 @@ pub fn PricesPage() -> impl IntoView {
 }
 
 /// The form setting a workspace price (admins), pre-filled with `prefill` as the model.
-#[component]
-pub fn PriceForm(action: ServerAction<SetPrice>, prefill: Signal<String>) -> impl IntoView {
-    view! {
-                    <ActionForm action=action attr:class="form form-inline" attr:id="set-price" attr:data-testid="set-price-form">
-            <label>
-                "Model"
-                <input type="text" name="model" required maxlength="200"
-                    placeholder="e.g. acme-llm-large" prop:value=prefill />
-            </label>
-            <label>
-                "Input $/1M"
-                <input type="text" name="input" required inputmode="decimal" size="8" placeholder="2.50" />
-            </label>
-            <label>
-                "Output $/1M"
-                <input type="text" name="output" required inputmode="decimal" size="8" placeholder="10" />
-            </label>
-            <label>
-                "Cached input $/1M"
-                <input type="text" name="cached_input" inputmode="decimal" size="8" placeholder="input price" />
-            </label>
-            <label>
-                "Cache write $/1M"
-                <input type="text" name="cache_write" inputmode="decimal" size="8" placeholder="input price" />
-            </label>
-            <Submit action=action label="Save price" busy="Saving…" testid="save-price" />
-        </ActionForm>
-    }
-}
-
 #[component]
 fn PriceSections(prices: Prices, remove: ServerAction<RemovePrice>, manage: bool) -> impl IntoView {
     let Prices {
@@ -185,42 +150,6 @@ fn PriceTable(
 }
 
 /// The models seen without a price; for admins, each links to the price form on `form_path`.
-#[component]
-pub fn UnpricedTable(
-    models: Vec<UnpricedModel>,
-    manage: bool,
-    form_path: &'static str,
-) -> impl IntoView {
-    view! {
-        <table class="table" data-testid="unpriced-table">
-            <thead>
-                <tr>
-                    <th>"Model"</th><th class="num">"Unpriced spans"</th><th class="num">"Input tokens"</th>
-                    <th class="num">"Output tokens"</th><th>"Last seen"</th><th></th>
-                </tr>
-            </thead>
-            <tbody>
-                {models.into_iter().map(|m| {
-                    let href = format!(
-                        "{form_path}?price_for={}#set-price",
-                        argus_types::encode(&m.model)
-                    );
-                    view! {
-                        <tr data-testid="unpriced-row">
-                            <td class="mono">{m.model.clone()}</td>
-                            <td class="num">{thousands(m.spans.max(0) as u64)}</td>
-                            <td class="num">{thousands(m.input_tokens.max(0) as u64)}</td>
-                            <td class="num">{thousands(m.output_tokens.max(0) as u64)}</td>
-                            <td>{m.last_seen.format("%Y-%m-%d").to_string()}</td>
-                            <td>{manage.then(|| view! { <a href=href>"Set a price"</a> })}</td>
-                        </tr>
-                    }
-                }).collect_view()}
-            </tbody>
-        </table>
-    }
-}
-
 #[component]
 fn JobTable(jobs: Vec<PriceJob>) -> impl IntoView {
     view! {

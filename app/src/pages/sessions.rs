@@ -9,12 +9,13 @@ use leptos_router::params::ParamsMap;
 
 use crate::api::explorer::{get_session, get_sessions};
 use crate::api::metrics::get_filter_options;
+use crate::components::badges::status_badge_view;
 use crate::components::filter_bar::FilterBar;
+use crate::components::messages::Messages;
 use crate::components::page::{DataHeader, LoadError};
+use crate::components::pager::Pager;
 use crate::format;
 use crate::pages::not_found::NotFound;
-use crate::pages::trace::Messages;
-use crate::pages::traces::status_badge_view;
 use crate::state::filters::{use_filters, use_refresh, with_param};
 
 const PATH: &str = "/sessions";
@@ -100,31 +101,6 @@ fn SessionTable(page: SessionPage, query: ParamsMap) -> impl IntoView {
         </section>
     }
     .into_any()
-}
-
-/// "Page 2 of 7" with previous and next links (offset pagination).
-#[component]
-pub fn Pager(
-    prev: Option<String>,
-    next: Option<String>,
-    page: u32,
-    total: i64,
-    limit: u32,
-) -> impl IntoView {
-    let pages = ((total.max(0) as u64).div_ceil(u64::from(limit.max(1)))).max(1);
-    view! {
-        <nav class="pager" aria-label="Pages">
-            {match prev {
-                Some(h) => view! { <a class="button button-secondary button-small" href=h rel="prev" data-testid="page-prev">"← Previous"</a> }.into_any(),
-                None => view! { <span class="button button-secondary button-small" aria-disabled="true">"← Previous"</span> }.into_any(),
-            }}
-            <span class="muted">{format!("Page {page} of {pages}")}</span>
-            {match next {
-                Some(h) => view! { <a class="button button-secondary button-small" href=h rel="next" data-testid="page-next">"Next →"</a> }.into_any(),
-                None => view! { <span class="button button-secondary button-small" aria-disabled="true">"Next →"</span> }.into_any(),
-            }}
-        </nav>
-    }
 }
 
 #[component]

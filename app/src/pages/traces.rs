@@ -10,6 +10,7 @@ use leptos_router::params::ParamsMap;
 
 use crate::api::explorer::get_traces;
 use crate::api::metrics::get_filter_options;
+use crate::components::badges::status_badge_view;
 use crate::components::filter_bar::FilterBar;
 use crate::components::page::{DataHeader, LoadError, Notices};
 use crate::format;
@@ -154,15 +155,6 @@ fn query_without(query: &ParamsMap, keys: &[&str]) -> String {
         q.remove(k);
     }
     with_param(PATH, &q, "cursor", "")
-}
-
-pub fn status_badge_view(status: &str) -> impl IntoView {
-    let bad = status == "error";
-    view! {
-        <span class=if bad { "badge badge-bad" } else { "badge badge-ok" } data-testid="trace-status">
-            {if bad { "error" } else { "ok" }}
-        </span>
-    }
 }
 
 #[component]

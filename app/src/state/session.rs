@@ -1,7 +1,7 @@
 //! Who is signed in: one resource for the whole app, refreshed after log-in, log-out and
 //! workspace changes.
 
-use argus_types::Session;
+use argus_types::{Role, Session};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
@@ -34,4 +34,22 @@ where
             session.0.refetch();
         }
     });
+}
+
+/// The caller's role in the current workspace, once the session has loaded.
+pub fn my_role() -> Signal<Option<Role>> {
+    let session = use_session();
+    Signal::derive(move || {
+        session
+            .0
+            .get()
+            .and_then(|r| r.ok())
+            .flatten()
+            .map(|s| s.workspace.role)
+    })
+}
+
+/// The caller's role, awaited (for use inside a `Suspend`, so server and browser agree).
+pub async fn role_now(session: SessionResource) -> Option<Role> {
+    session.0.await.ok().flatten().map(|s| s.workspace.role)
 }
