@@ -179,5 +179,11 @@ proptest! {
         client_error(argus_domain::explorer::parse(&filters, &extra, &cursors, now))?;
         // Pages drop what is bad and say so: never an error.
         let _ = argus_domain::explorer::sanitize(&filters, &extra, &cursors, now);
+        // The URL the filters write reads back as the same filters (refused values included),
+        // and the lenient form always resolves.
+        prop_assert_eq!(&Filters::from_query(&filters.to_query()), &filters);
+        let (clean, _) = filters.lenient();
+        prop_assert_eq!(Filters::from_query(&clean.to_query()).notices().len(), 0);
+        let _ = argus_domain::analytics::resolve_lenient(&filters, now);
     }
 }
