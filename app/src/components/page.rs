@@ -1,7 +1,9 @@
 //! Pieces every dashboard page shares: the header with "last updated" and a refresh button,
-//! the notice about ignored filters, and a load error.
+//! the notice about ignored filters, a load error, and [`Loaded`] — the data section itself.
 
 use leptos::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::error::AppError;
 
@@ -61,5 +63,41 @@ pub fn LoadError(error: AppError) -> impl IntoView {
         <div class="callout callout-error" role="alert">
             <p>{error.message().to_owned()}</p>
         </div>
+    }
+}
+
+/// A resource's data shown through `view`, or its error in words: the one data section of the
+/// dashboard pages. A `Transition` keeps the old numbers on screen while new ones load (a
+/// skeleton of class `skeleton` the first time); an `ErrorBoundary` turns a failed load into
+/// a [`LoadError`]-like callout, so no page writes its own error branch.
+#[component]
+pub fn Loaded<T, V, F>(
+    resource: Resource<Result<T, AppError>>,
+    view: F,
+    /// The skeleton's classes: `card`, `kpi-grid`, `chart`, `table`.
+    #[prop(default = "card")]
+    skeleton: &'static str,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
+    V: IntoView + 'static,
+    F: Fn(T) -> V + Clone + Send + Sync + 'static,
+{
+    view! {
+        <Transition fallback=move || view! { <div class=format!("{skeleton} skeleton") aria-busy="true"></div> }>
+            <ErrorBoundary fallback=|errors| view! {
+                <div class="callout callout-error" role="alert">
+                    {move || errors.get().into_iter().map(|(_, e)| view! { <p>{e.to_string()}</p> }).collect_view()}
+                </div>
+            }>
+                {
+                    let view = view.clone();
+                    move || {
+                        let view = view.clone();
+                        Suspend::new(async move { resource.await.map(view) })
+                    }
+                }
+            </ErrorBoundary>
+        </Transition>
     }
 }

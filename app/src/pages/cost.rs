@@ -13,7 +13,7 @@ use crate::api::prices::{get_prices, SetPrice};
 use crate::components::charts::StackedChart;
 use crate::components::filter_bar::FilterBar;
 use crate::components::forms::ActionError;
-use crate::components::page::{updated_label, DataHeader, LoadError, Notices};
+use crate::components::page::{updated_label, DataHeader, LoadError, Loaded, Notices};
 use crate::components::prices::{PriceForm, UnpricedTable};
 use crate::format;
 use crate::state::filters::{href, use_filter_memory, use_filters, use_refresh};
@@ -48,14 +48,8 @@ pub fn CostPage() -> impl IntoView {
                 view! { <FilterBar path=PATH options=opts /> }
             })}
         </Transition>
-        <Transition fallback=|| view! { <div class="kpi-grid skeleton" aria-busy="true"></div> }>
-            {move || Suspend::new(async move {
-                match report.await {
-                    Err(e) => view! { <LoadError error=e /> }.into_any(),
-                    Ok(r) => view! { <CostView report=r filters=filters.get_untracked() /> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded resource=report skeleton="kpi-grid"
+            view=move |r| view! { <CostView report=r filters=filters.get_untracked() /> } />
         <Unpriced />
     }
 }

@@ -13,7 +13,7 @@ use crate::api::metrics::{get_filter_options, get_home};
 use crate::components::charts::RequestsChart;
 use crate::components::filter_bar::FilterBar;
 use crate::components::kpi_card::{kpi_traces, KpiCard};
-use crate::components::page::{updated_label, LoadError, Notices};
+use crate::components::page::{updated_label, Loaded, Notices};
 use crate::format;
 use crate::state::filters::{href, use_filter_memory, use_filters, use_refresh};
 use crate::state::query_cache::use_page_data;
@@ -73,28 +73,14 @@ pub fn HomePage() -> impl IntoView {
                 view! { <FilterBar path=PATH options=opts /> }
             })}
         </Transition>
-        <Transition fallback=|| view! { <div class="kpi-grid skeleton" aria-busy="true"></div> }>
-            {move || Suspend::new(async move {
-                match home.await {
-                    Err(e) => view! { <LoadError error=e /> }.into_any(),
-                    Ok(h) => view! { <Kpis kpis=h.kpis filters /> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded resource=home skeleton="kpi-grid" view=move |h| view! { <Kpis kpis=h.kpis filters /> } />
         <section class="card">
             <h2>"Requests and errors"</h2>
-            <Transition fallback=|| view! { <div class="chart skeleton" aria-busy="true"></div> }>
-                {move || Suspend::new(async move {
-                    match home.await {
-                        Err(e) => view! { <LoadError error=e /> }.into_any(),
-                        Ok(h) => view! {
-                            <RequestsChart points=h.series.points step_seconds=h.series.window.step_seconds
-                                title=format!("Requests and errors, {}", h.series.window.label)
-                                traces=filters.get_untracked().without_period().to_query() />
-                        }.into_any(),
-                    }
-                })}
-            </Transition>
+            <Loaded resource=home skeleton="chart" view=move |h| view! {
+                <RequestsChart points=h.series.points step_seconds=h.series.window.step_seconds
+                    title=format!("Requests and errors, {}", h.series.window.label)
+                    traces=filters.get_untracked().without_period().to_query() />
+            } />
         </section>
         <section class="card">
             <h2>"Activity"</h2>

@@ -9,7 +9,7 @@ use leptos_meta::Title;
 use crate::api::metrics::{get_filter_options, get_performance};
 use crate::components::charts::{BinChart, LineChart};
 use crate::components::filter_bar::FilterBar;
-use crate::components::page::{updated_label, DataHeader, LoadError, Notices};
+use crate::components::page::{updated_label, DataHeader, Loaded, Notices};
 use crate::format;
 use crate::state::filters::{href, use_filter_memory, use_filters, use_refresh};
 use crate::state::prefs::{use_prefs, ColumnChooser};
@@ -54,14 +54,8 @@ pub fn PerformancePage() -> impl IntoView {
                 view! { <FilterBar path=PATH options=opts /> }
             })}
         </Transition>
-        <Transition fallback=|| view! { <div class="kpi-grid skeleton" aria-busy="true"></div> }>
-            {move || Suspend::new(async move {
-                match report.await {
-                    Err(e) => view! { <LoadError error=e /> }.into_any(),
-                    Ok(r) => view! { <PerformanceView report=r filters=filters.get_untracked() /> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded resource=report skeleton="kpi-grid"
+            view=move |r| view! { <PerformanceView report=r filters=filters.get_untracked() /> } />
     }
 }
 

@@ -11,6 +11,7 @@ use leptos_router::params::ParamsMap;
 use crate::api::metrics::{get_filter_options, get_usage_breakdown};
 use crate::components::charts::StackedChart;
 use crate::components::filter_bar::FilterBar;
+use crate::components::page::LoadError;
 use crate::format;
 use crate::state::filters::{use_filter_memory, use_filters, use_refresh, with_param};
 use crate::state::prefs::{use_prefs, ChartKindPicker, ColumnChooser};
@@ -110,9 +111,7 @@ pub fn UsagePage() -> impl IntoView {
                     let sort = current.get("sort").unwrap_or_default();
                     Suspend::new(async move {
                         match data.await {
-                            Err(e) => view! {
-                                <div class="callout callout-error" role="alert"><p>{e.message().to_owned()}</p></div>
-                            }.into_any(),
+                            Err(e) => view! { <LoadError error=e /> }.into_any(),
                             Ok(u) => view! { <UsageView usage=u show sort query=current /> }.into_any(),
                         }
                     })
