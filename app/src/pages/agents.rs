@@ -11,7 +11,7 @@ use leptos_router::params::ParamsMap;
 use crate::api::explorer::{get_agent, get_agents, UpdateAgent};
 use crate::api::metrics::get_home_kpis;
 use crate::components::kpi_card::KpiCard;
-use crate::components::page::{DataHeader, LoadError};
+use crate::components::page::{DataHeader, LoadError, Loaded};
 use crate::components::pager::Pager;
 use crate::format;
 use crate::pages::not_found::NotFound;
@@ -42,17 +42,8 @@ pub fn AgentsPage() -> impl IntoView {
         <DataHeader title="Agents"
             subtitle="Every agent that has sent traces: where it runs and how its last 24 hours went."
             updated refresh=Callback::new(move |_| refresh()) />
-        <Transition fallback=|| view! { <div class="table skeleton" aria-busy="true"></div> }>
-            {move || {
-                let current = query.get();
-                Suspend::new(async move {
-                    match page.await {
-                        Err(e) => view! { <LoadError error=e /> }.into_any(),
-                        Ok(p) => view! { <AgentTable page=p query=current /> }.into_any(),
-                    }
-                })
-            }}
-        </Transition>
+        <Loaded resource=page skeleton="table"
+            view=move |p| view! { <AgentTable page=p query=query.get() /> } />
     }
 }
 

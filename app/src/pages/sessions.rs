@@ -12,7 +12,7 @@ use crate::api::metrics::get_filter_options;
 use crate::components::badges::status_badge_view;
 use crate::components::filter_bar::FilterBar;
 use crate::components::messages::Messages;
-use crate::components::page::{DataHeader, LoadError};
+use crate::components::page::{DataHeader, LoadError, Loaded};
 use crate::components::pager::Pager;
 use crate::format;
 use crate::pages::not_found::NotFound;
@@ -47,17 +47,8 @@ pub fn SessionsPage() -> impl IntoView {
                 view! { <FilterBar path=PATH options=opts /> }
             })}
         </Transition>
-        <Transition fallback=|| view! { <div class="table skeleton" aria-busy="true"></div> }>
-            {move || {
-                let current = query.get();
-                Suspend::new(async move {
-                    match page.await {
-                        Err(e) => view! { <LoadError error=e /> }.into_any(),
-                        Ok(p) => view! { <SessionTable page=p query=current /> }.into_any(),
-                    }
-                })
-            }}
-        </Transition>
+        <Loaded resource=page skeleton="table"
+            view=move |p| view! { <SessionTable page=p query=query.get() /> } />
     }
 }
 

@@ -12,7 +12,7 @@ use crate::api::explorer::get_traces;
 use crate::api::metrics::get_filter_options;
 use crate::components::badges::status_badge_view;
 use crate::components::filter_bar::FilterBar;
-use crate::components::page::{DataHeader, LoadError, Notices};
+use crate::components::page::{DataHeader, Loaded, Notices};
 use crate::format;
 use crate::state::filters::{trace_filters, use_filters, use_refresh, with_param};
 use crate::state::prefs::{use_prefs, ColumnChooser};
@@ -64,17 +64,9 @@ pub fn TracesPage() -> impl IntoView {
             })}
         </Transition>
         {move || view! { <TraceFilterForm query=query.get() /> }}
-        <Transition fallback=|| view! { <div class="table skeleton" aria-busy="true"></div> }>
-            {move || {
-                let current = query.get();
-                Suspend::new(async move {
-                    match page.await {
-                        Err(e) => view! { <LoadError error=e /> }.into_any(),
-                        Ok(p) => view! { <TraceTable page=p query=current /> }.into_any(),
-                    }
-                })
-            }}
-        </Transition>
+        // The view reads the URL: a new cursor or column re-renders from the same data.
+        <Loaded resource=page skeleton="table"
+            view=move |p| view! { <TraceTable page=p query=query.get() /> } />
         {move || view! { <DeletionPanel query=query.get() /> }}
     }
 }

@@ -11,7 +11,7 @@ use leptos_router::params::ParamsMap;
 use crate::api::metrics::{get_filter_options, get_usage_breakdown};
 use crate::components::charts::StackedChart;
 use crate::components::filter_bar::FilterBar;
-use crate::components::page::LoadError;
+use crate::components::page::Loaded;
 use crate::format;
 use crate::state::filters::{use_filter_memory, use_filters, use_refresh, with_param};
 use crate::state::prefs::{use_prefs, ChartKindPicker, ColumnChooser};
@@ -103,20 +103,14 @@ pub fn UsagePage() -> impl IntoView {
                     }).collect_view()}
                 </span>
             </p>
-            <Transition fallback=|| view! { <div class="chart skeleton" aria-busy="true"></div> }>
-                {move || {
-                    // Tracked here: a new sort or view re-renders from the same data.
-                    let current = query.get();
-                    let show = current.get("show").unwrap_or_default();
-                    let sort = current.get("sort").unwrap_or_default();
-                    Suspend::new(async move {
-                        match data.await {
-                            Err(e) => view! { <LoadError error=e /> }.into_any(),
-                            Ok(u) => view! { <UsageView usage=u show sort query=current /> }.into_any(),
-                        }
-                    })
-                }}
-            </Transition>
+            // The view reads the URL (tracked inside Suspend too): a new sort or view
+            // re-renders from the same data.
+            <Loaded resource=data skeleton="chart" view=move |u| {
+                let current = query.get();
+                let show = current.get("show").unwrap_or_default();
+                let sort = current.get("sort").unwrap_or_default();
+                view! { <UsageView usage=u show sort query=current /> }
+            } />
         </section>
     }
 }
