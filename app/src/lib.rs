@@ -3,6 +3,9 @@
 //! Built twice: with `ssr` into the server (rendering, server functions) and with `hydrate`
 //! into the browser bundle (interactivity).
 #![forbid(unsafe_code)]
+// Nested views are nested types: the release wasm build computes their layouts past the default
+// depth (the API reference's table tripped it).
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod components;

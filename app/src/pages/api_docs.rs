@@ -76,7 +76,7 @@ fn Operations(ops: Vec<ApiOperation>) -> impl IntoView {
                                             {(!op.body.is_empty()).then(|| view! { <p>"body: " {op.body.join(", ")}</p> })}
                                         </td>
                                     </tr>
-                                }).collect_view()}
+                                }.into_any()).collect_view()}
                             </tbody>
                         </table>
                     </div>
