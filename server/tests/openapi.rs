@@ -192,12 +192,3 @@ async fn the_reference_page_lists_every_operation(owner: PgPool) {
     assert!(html.contains("/api/v1/traces/{id}"));
     assert!(html.contains("data-testid=\"openapi-json\""));
 }
-
-#[test]
-#[ignore = "prints the document"]
-fn print_the_document() {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(server::openapi::document()).unwrap()
-    );
-}
