@@ -26,6 +26,8 @@ pub enum Scope {
     Ingest,
     Read,
     Admin,
+    /// Write scores (`POST /api/v1/evaluate/scores`); read nothing.
+    Score,
 }
 
 impl Scope {
@@ -34,6 +36,7 @@ impl Scope {
             Scope::Ingest => "ingest",
             Scope::Read => "read",
             Scope::Admin => "admin",
+            Scope::Score => "score",
         }
     }
 
@@ -42,6 +45,7 @@ impl Scope {
             "ingest" => Ok(Scope::Ingest),
             "read" => Ok(Scope::Read),
             "admin" => Ok(Scope::Admin),
+            "score" => Ok(Scope::Score),
             _ => Err(Error::invalid_input(
                 "scopes",
                 format!("unknown scope {s:?}"),

@@ -15,6 +15,7 @@ pub mod cost;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod evals;
 pub mod explorer;
 pub mod histogram;
 pub mod identity;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use app::api::{
-    docs, explorer, invitations, keys, members, metrics, prices, session, system, workspace,
+    docs, evals, explorer, invitations, keys, members, metrics, prices, session, system, workspace,
 };
 use argus_domain::ingest::native::NativeBatch;
 use argus_domain::ingest::BatchOutcome;
@@ -49,6 +49,8 @@ pub enum Access {
     User,
     /// An API key with the `ingest` scope (or a member's session).
     Ingest,
+    /// An API key with the `score` scope (or a member's session).
+    Score,
 }
 
 /// One operation of the document.
@@ -399,6 +401,13 @@ fn operations() -> Builder {
         .function::<members::RemoveMember, ()>("POST", "members/remove", "members", Member(Owner), "Remove a member", Flattened::NONE)
         .function::<workspace::GetWorkspaceSettings, t::WorkspaceSettings>("GET", "workspace", "workspace", Member(Viewer), "The workspace's settings", Flattened::NONE)
         .function::<workspace::UpdateWorkspace, t::WorkspaceSettings>("POST", "workspace/update", "workspace", Member(Owner), "Rename the workspace or change its retention", Flattened::NONE)
+        .function::<evals::ListScores, t::ScorePage>("GET", "evaluate/scores", "evaluations", Member(Viewer), "Scores newest first, one cursor page (by trace, span, session, name, source, dimensions, window)", Flattened::filters(&["trace_id", "span_id", "session_id", "name", "source", "cursor", "limit"]))
+        .function::<evals::TraceScores, Vec<t::Score>>("GET", "evaluate/trace-scores", "evaluations", Member(Viewer), "Every score of one trace and its spans", Flattened::NONE)
+        .function::<evals::Annotate, t::Score>("POST", "evaluate/annotate", "evaluations", User, "A member scores a trace, span or session by hand against a config (replaces their earlier score)", Flattened::NONE)
+        .function::<evals::DeleteScore, ()>("POST", "evaluate/scores/delete", "evaluations", Member(Admin), "Delete one score", Flattened::NONE)
+        .function::<evals::ListConfigs, Vec<t::ScoreConfig>>("GET", "evaluate/configs", "evaluations", Member(Viewer), "The workspace's score configs", Flattened::NONE)
+        .function::<evals::CreateConfig, t::ScoreConfig>("POST", "evaluate/configs/create", "evaluations", Member(Admin), "Define a score: type, range or categories, which direction is better", Flattened::NONE)
+        .function::<evals::ArchiveConfig, t::ScoreConfig>("POST", "evaluate/configs/archive", "evaluations", Member(Admin), "Archive a score config (old scores keep it)", Flattened::NONE)
         .function::<docs::GetApiDocs, Vec<t::ApiOperation>>("GET", "docs", "system", Public, "The operations of this document, as the reference page lists them", Flattened::NONE)
         .function::<system::GetSystemStatus, t::SystemStatus>("GET", "system/status", "system", Member(Admin), "Database, cache and version", Flattened::NONE);
     server_routes(&mut b);
@@ -407,7 +416,7 @@ fn operations() -> Builder {
 
 /// The routes the server answers itself.
 fn server_routes(b: &mut Builder) {
-    use Access::{Ingest, Member, Public};
+    use Access::{Ingest, Member, Public, Score};
     let otlp_body = |what: &str| {
         json!({"required": true, "description": format!("An OTLP/HTTP {what} export (protobuf or JSON, optionally gzip: Content-Encoding: gzip)."), "content": {
             "application/x-protobuf": {"schema": {"type": "string", "contentMediaType": "application/x-protobuf"}},
@@ -421,6 +430,8 @@ fn server_routes(b: &mut Builder) {
     }});
     let batch = b.schema::<NativeBatch>();
     let outcome = b.schema::<BatchOutcome>();
+    let score_batch = b.schema::<argus_domain::evals::scores::ScoreBatch>();
+    let score_outcome = b.schema::<argus_domain::evals::scores::ScoreOutcome>();
     let detail = b.schema::<t::TraceDetail>();
     let session = b.schema::<t::SessionDetail>();
     let agent = b.schema::<t::AgentInfo>();
@@ -446,7 +457,14 @@ fn server_routes(b: &mut Builder) {
     b.push("GET", "/healthz".into(), "system", Public, "Liveness", json!({"responses": {"200": {"description": "Alive", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "ok"}}}}}}}}))
         .push("GET", "/readyz".into(), "system", Public, "Readiness: the database answers", json!({"responses": {"200": {"description": "Ready", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "ready"}}}}}}}}))
         .push("POST", "/v1/traces".into(), "ingest", Ingest, "OTLP/HTTP traces", json!({"requestBody": otlp_body("trace"), "responses": otlp_answer.clone()}))
-        .push("POST", "/v1/metrics".into(), "ingest", Ingest, "OTLP/HTTP metrics (GenAI token usage)", json!({"requestBody": otlp_body("metrics"), "responses": otlp_answer}))
+        .push("POST", "/v1/metrics".into(), "ingest", Ingest, "OTLP/HTTP metrics (GenAI token usage)", json!({"requestBody": otlp_body("metrics"), "responses": otlp_answer.clone()}))
+        .push("POST", "/v1/logs".into(), "ingest", Ingest, "OTLP/HTTP logs: gen_ai.evaluation.result records become scores; other records are accepted and ignored", json!({"requestBody": otlp_body("logs"), "responses": otlp_answer}))
+        .push("POST", "/api/v1/evaluate/scores".into(), "evaluations", Score, "Create up to 1,000 scores, each checked on its own against the workspace's configs (idempotent by id)", json!({
+            "requestBody": {"required": true, "content": {"application/json": {"schema": score_batch}}},
+            "responses": {
+                "200": {"description": "Every score stored (or already stored)", "content": {"application/json": {"schema": score_outcome}}},
+                "207": {"description": "Some scores refused, each with its reason", "content": {"application/json": {"schema": score_outcome}}}
+            }}))
         .push("POST", "/api/v1/traces".into(), "ingest", Ingest, "The native JSON batch: up to 1,000 traces, each validated on its own", json!({
             "requestBody": {"required": true, "content": {"application/json": {"schema": batch}}},
             "responses": {
@@ -527,6 +545,10 @@ fn build() -> Value {
             Access::Ingest => (
                 json!([{"apiKey": []}, {"bearer": []}]),
                 "An API key with the `ingest` scope.".to_owned(),
+            ),
+            Access::Score => (
+                json!([{"apiKey": []}, {"bearer": []}, {"session": []}]),
+                "An API key with the `score` (or `admin`) scope, or a member.".to_owned(),
             ),
             Access::Member(role) => (
                 json!([{"session": []}, {"bearer": []}, {"apiKey": []}]),

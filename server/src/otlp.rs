@@ -1,5 +1,6 @@
-//! Ingest routes: `POST /v1/traces` and `POST /v1/metrics` (OTLP/HTTP, as every OpenTelemetry
-//! exporter sends them) and `POST /api/v1/traces` (the native JSON batch). Thin adapters over `argus_domain::ingest`.
+//! Ingest routes: `POST /v1/traces`, `POST /v1/metrics` and `POST /v1/logs` (OTLP/HTTP, as
+//! every OpenTelemetry exporter sends them), `POST /api/v1/traces` (the native JSON batch) and
+//! `POST /api/v1/evaluate/scores` (a batch of scores). Thin adapters over `argus_domain::ingest`.
 
 use argus_domain::access::{Access, Caller};
 use argus_domain::ingest::gate::Admission;
@@ -96,10 +97,12 @@ fn otlp_response(content_type: &'static str, body: Vec<u8>) -> Response {
         .into_response()
 }
 
-/// The two OTLP signals Argus stores.
+/// The OTLP signals Argus stores.
 enum Signal {
     Traces,
     Metrics,
+    /// Only `gen_ai.evaluation.result` records (they become scores).
+    Logs,
 }
 
 /// One OTLP export: admission, the body within the limit, the domain's export, and its
@@ -120,7 +123,49 @@ async fn export(
     let encoding = header_str(&headers, header::CONTENT_ENCODING);
     let services = &state.services;
     let answer = match signal {
-        Signal::Traces => argus_domain::ingest::export_traces(
+        Signal::Traces => match argus_domain::ingest::export_traces(
+            services,
+            &access,
+            &mut admission,
+            &body,
+            content_type,
+            encoding,
+            limit,
+        )
+        .await
+        {
+            Ok(e) => {
+                tracing::debug!(
+                    inserted = e.stored.inserted,
+                    duplicates = e.stored.duplicates,
+                    rejected = e.rejected,
+                    "OTLP traces stored"
+                );
+                // Span events that are evaluation results become scores; the spans are
+                // stored whatever becomes of them.
+                if !e.evaluations.is_empty() {
+                    match argus_domain::evals::otel::record(
+                        services,
+                        access.workspace,
+                        e.evaluations,
+                    )
+                    .await
+                    {
+                        Ok(r) if !r.rejected.is_empty() => tracing::info!(
+                            stored = r.stored,
+                            rejected = r.rejected.len(),
+                            first = %r.rejected[0],
+                            "evaluation span events not stored as scores"
+                        ),
+                        Ok(_) => {}
+                        Err(err) => tracing::warn!(error = %err, "storing evaluation span events"),
+                    }
+                }
+                Ok((e.content_type, e.body))
+            }
+            Err(err) => Err(err),
+        },
+        Signal::Logs => argus_domain::evals::otel::export_logs(
             services,
             &access,
             &mut admission,
@@ -132,10 +177,11 @@ async fn export(
         .await
         .map(|e| {
             tracing::debug!(
-                inserted = e.stored.inserted,
-                duplicates = e.stored.duplicates,
-                rejected = e.rejected,
-                "OTLP traces stored"
+                scores = e.recorded.stored,
+                duplicates = e.recorded.duplicates,
+                rejected = e.recorded.rejected.len(),
+                ignored = e.ignored,
+                "OTLP logs read"
             );
             (e.content_type, e.body)
         }),
@@ -184,6 +230,60 @@ pub async fn metrics(
     body: Body,
 ) -> Response {
     export(state, caller, headers, body, Signal::Metrics).await
+}
+
+/// `POST /v1/logs`: `gen_ai.evaluation.result` records become scores; other records are
+/// accepted and ignored.
+pub async fn logs(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    export(state, caller, headers, body, Signal::Logs).await
+}
+
+/// `POST /api/v1/evaluate/scores`: a batch of scores. 200 when every score was stored (or
+/// was already), 207 with `rejected: [{index, code, message, field}]` when some were not.
+pub async fn scores(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    body: Body,
+) -> Response {
+    use argus_domain::evals::scores::{store_batch, Provenance};
+    let caller = caller.map_or(Caller::Anonymous, |Extension(c)| c);
+    let access = match caller.access() {
+        Ok(access) => access.clone(),
+        Err(envelope) => return HttpError(envelope).into_response(),
+    };
+    if let Err(err) = access.require_score() {
+        return HttpError::from(err).into_response();
+    }
+    let limit = state.gateway.body_limit_bytes;
+    let mut admission = state.services.ingest_gate.admit(access.workspace);
+    let body = match read_body(body, limit, state.gateway.body_read_timeout, &mut admission).await {
+        Ok(body) => body,
+        Err(error) => return error.into_response(),
+    };
+    let provenance = Provenance {
+        source: argus_types::ScoreSource::Api,
+        author: argus_types::ScoreAuthor {
+            user_id: access.user().map(|u| u.0),
+            api_key_id: access.key_id(),
+            ..Default::default()
+        },
+    };
+    match store_batch(&state.services, access.workspace, &provenance, &body).await {
+        Ok(outcome) => {
+            let status = if outcome.rejected.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::MULTI_STATUS
+            };
+            (status, axum::Json(outcome)).into_response()
+        }
+        Err(err) => HttpError::from(err).into_response(),
+    }
 }
 
 /// `POST /api/v1/traces`: the native JSON batch. 200 when every trace was stored, 207 with

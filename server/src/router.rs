@@ -26,7 +26,7 @@ pub struct Route {
 }
 
 /// The server's own routes.
-pub const ROUTES: [Route; 10] = [
+pub const ROUTES: [Route; 12] = [
     Route {
         method: Method::GET,
         path: "/healthz",
@@ -46,6 +46,16 @@ pub const ROUTES: [Route; 10] = [
         method: Method::POST,
         path: "/v1/metrics",
         handler: || post(crate::otlp::metrics),
+    },
+    Route {
+        method: Method::POST,
+        path: "/v1/logs",
+        handler: || post(crate::otlp::logs),
+    },
+    Route {
+        method: Method::POST,
+        path: "/api/v1/evaluate/scores",
+        handler: || post(crate::otlp::scores),
     },
     Route {
         method: Method::POST,

@@ -311,6 +311,10 @@ struct World {
     /// A pending invitation of A.
     a_invitation: uuid::Uuid,
     a_owner_session: uuid::Uuid,
+    a_score_key: String,
+    /// A's score config (named [`A_SCORE_NAME`]) and a score of A's trace.
+    a_score_config: uuid::Uuid,
+    a_score: uuid::Uuid,
 }
 
 async fn world(owner: &PgPool) -> World {
@@ -414,7 +418,43 @@ async fn world(owner: &PgPool) -> World {
         .fetch_one(owner)
         .await
         .unwrap();
+    let score_key = apikeys::create(&s.pool, a, None, "alpha-score", &[Scope::Score], None)
+        .await
+        .unwrap();
+    let config = argus_domain::evals::configs::create(
+        &s,
+        a,
+        None,
+        &argus_domain::evals::configs::NewConfig {
+            name: A_SCORE_NAME.into(),
+            data_type: "numeric".into(),
+            min_value: Some(0.0),
+            max_value: Some(1.0),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let scored = argus_domain::evals::scores::store_batch(
+        &s,
+        a,
+        &argus_domain::evals::scores::Provenance {
+            source: argus_types::ScoreSource::Api,
+            author: Default::default(),
+        },
+        format!(
+            r#"{{"scores": [{{"trace_id": "{a_trace}", "name": "{A_SCORE_NAME}", "value": 0.5,
+                "explanation": "alpha-secret-explanation"}}]}}"#
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(scored.accepted, 1, "{scored:?}");
     World {
+        a_score_key: score_key.key.expose_secret().to_owned(),
+        a_score_config: config.id,
+        a_score: scored.ids[0],
         a_trace,
         a_invitation: invitation.invitation.id,
         router,
@@ -435,6 +475,9 @@ async fn world(owner: &PgPool) -> World {
     }
 }
 
+/// A's score config's name.
+const A_SCORE_NAME: &str = "alpha-secret-quality";
+
 /// A workspace price of A (a model name no other workspace may see or remove).
 const A_PRICE_MODEL: &str = "alpha-secret-model";
 
@@ -450,6 +493,9 @@ impl World {
             .replace("{session}", "alpha-secret-session")
             .replace("{agent}", "alpha-secret-agent")
             .replace("{invitation}", &self.a_invitation.to_string())
+            .replace("{score_config_id}", &self.a_score_config.to_string())
+            .replace("{score_config}", A_SCORE_NAME)
+            .replace("{score}", &self.a_score.to_string())
     }
 
     /// A token for A's owner with `edit` applied to its header and claims, signed with `secret`.
@@ -489,6 +535,8 @@ impl World {
             "ann@example.com".into(),
             "alpha-secret-session".into(),
             self.a_trace.clone(),
+            A_SCORE_NAME.into(),
+            "alpha-secret-explanation".into(),
         ]
     }
 }
@@ -620,6 +668,18 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
                     forbidden(Auth::Bearer(w.a_viewer_token.clone())).await;
                 }
             }
+            Needs::Score => {
+                forbidden(Auth::ApiKey(w.a_read_key.clone())).await;
+                forbidden(Auth::ApiKey(w.a_ingest_key.clone())).await;
+                forbidden(Auth::Bearer(w.a_viewer_token.clone())).await;
+                let res = send(r, call(e, body, &Auth::ApiKey(w.a_score_key.clone()))).await;
+                assert_eq!(
+                    res.status(),
+                    StatusCode::OK,
+                    "{} with the score key",
+                    e.path
+                );
+            }
             Needs::Ingest => {
                 forbidden(Auth::ApiKey(w.a_read_key.clone())).await;
                 forbidden(Auth::Bearer(w.a_viewer_token.clone())).await;
@@ -657,6 +717,8 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
                 "{trace}",
                 "{session}",
                 "{agent}",
+                "{score}",
+                "{score_config_id}",
             ]
             .iter()
             .any(|p| e.body.contains(p))
@@ -664,7 +726,8 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
                 let is_key = matches!(auth, Auth::ApiKey(_));
                 let owner_only = matches!(e.needs, Needs::Write(Role::Owner));
                 let user_only = e.path.starts_with("/api/v1/auth/")
-                    || e.path == "/api/v1/members/reset-password";
+                    || e.path == "/api/v1/members/reset-password"
+                    || e.path == "/api/v1/evaluate/annotate";
                 let expected = if is_key && (owner_only || user_only) {
                     StatusCode::FORBIDDEN
                 } else {
@@ -679,7 +742,7 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
     let keys = apikeys::list(&w.services.pool, WorkspaceId(w.a))
         .await
         .unwrap();
-    assert_eq!(keys.iter().filter(|k| k.revoked_at.is_none()).count(), 2);
+    assert_eq!(keys.iter().filter(|k| k.revoked_at.is_none()).count(), 3);
     let listed = members::list(&w.services, WorkspaceId(w.a)).await.unwrap();
     assert_eq!(listed.len(), 3);
     let ws = argus_domain::workspaces::settings(&w.services.pool, WorkspaceId(w.a))
@@ -690,6 +753,17 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
         .await
         .unwrap();
     assert_eq!(prices.len(), 1, "A's price survives: {prices:?}");
+    let configs = argus_domain::evals::configs::list(&w.services, WorkspaceId(w.a), false)
+        .await
+        .unwrap();
+    assert_eq!(configs.len(), 1, "A's score config stays live: {configs:?}");
+    let a_scores = argus_domain::evals::scores::of_trace(&w.services, WorkspaceId(w.a), &w.a_trace)
+        .await
+        .unwrap();
+    assert!(
+        a_scores.iter().any(|s| s.id == w.a_score),
+        "A's score survives: {a_scores:?}"
+    );
 
     // And the valid owner token does work everywhere (the matrix is not refusing everything).
     for e in TENANT_ENDPOINTS

@@ -6,6 +6,7 @@
 mod auth;
 mod dashboard;
 mod error;
+mod evals;
 mod explorer;
 mod filters;
 mod jobs;
@@ -22,6 +23,7 @@ pub use dashboard::{
     Performance, SeriesPoint, Timeseries, Unit, UsageBreakdown, UsageRow, Window,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
+pub use evals::{Category, Score, ScoreAuthor, ScoreConfig, ScorePage, ScoreSource, ScoreType};
 pub use explorer::{
     AgentInfo, AgentPage, CursorMeta, PageMeta, SessionDetail, SessionPage, SessionSummary,
     SessionTurn, SpanDetail, TraceDeletion, TraceDetail, TraceFilters, TracePage, TraceRow,

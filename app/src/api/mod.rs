@@ -7,6 +7,7 @@
 #[cfg(feature = "ssr")]
 pub mod context;
 pub mod docs;
+pub mod evals;
 pub mod explorer;
 pub mod invitations;
 pub mod keys;
@@ -28,6 +29,8 @@ pub enum Needs {
     Write(argus_types::Role),
     /// Writing telemetry: a key with `ingest` (or `admin`), or a member.
     Ingest,
+    /// Writing scores: a key with `score` (or `admin`), or a member.
+    Score,
 }
 
 /// One tenant endpoint for the cross-tenant matrix: method, path, the least role, and an
@@ -104,7 +107,7 @@ impl TenantEndpoint {
     }
 }
 
-use argus_types::Role::{Admin, Owner, Viewer};
+use argus_types::Role::{Admin, Member, Owner, Viewer};
 
 /// Every route and server function that touches tenant data. A server function missing from
 /// here and from [`PUBLIC_ENDPOINTS`] fails the matrix test.
@@ -185,6 +188,34 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
         r#"{"resourceMetrics":[]}"#,
     ),
     TenantEndpoint::ingest("/api/v1/traces", "application/json", r#"{"traces":[]}"#),
+    TenantEndpoint::ingest("/v1/logs", "application/json", r#"{"resourceLogs":[]}"#),
+    TenantEndpoint {
+        needs: Needs::Score,
+        ..TenantEndpoint::ingest(
+            "/api/v1/evaluate/scores",
+            "application/json",
+            r#"{"scores":[{"trace_id":"matrix-trace","name":"matrix","value":1}]}"#,
+        )
+    },
+    TenantEndpoint::read("/api/v1/evaluate/scores"),
+    TenantEndpoint::read_with("/api/v1/evaluate/trace-scores", "id={trace}"),
+    TenantEndpoint::write(
+        "/api/v1/evaluate/annotate",
+        Member,
+        "trace_id={trace}&name={score_config}&value=1",
+    ),
+    TenantEndpoint::write("/api/v1/evaluate/scores/delete", Admin, "id={score}"),
+    TenantEndpoint::read("/api/v1/evaluate/configs"),
+    TenantEndpoint::write(
+        "/api/v1/evaluate/configs/create",
+        Admin,
+        "name=matrix-config&data_type=numeric",
+    ),
+    TenantEndpoint::write(
+        "/api/v1/evaluate/configs/archive",
+        Admin,
+        "id={score_config_id}",
+    ),
 ];
 
 /// Server functions that need no credentials, or touch no tenant data.

@@ -63,6 +63,7 @@ pub fn ApiKeysPage() -> impl IntoView {
                         <label><input type="checkbox" name="scope_ingest" checked /> "ingest"</label>
                         <label><input type="checkbox" name="scope_read" /> "read"</label>
                         <label><input type="checkbox" name="scope_admin" /> "admin"</label>
+                        <label><input type="checkbox" name="scope_score" /> "score"</label>
                     </fieldset>
                     <Submit action=create label="Create key" busy="Creating…" testid="create-key" />
                 </ActionForm>

@@ -1,4 +1,4 @@
-//! Opaque, tamper-checked keyset cursors for the traces list.
+//! Opaque, tamper-checked keyset cursors for the traces and scores lists.
 //!
 //! A cursor is `base64url(JSON position) "." base64url(HMAC-SHA256 tag, 16 bytes)`. The
 //! position is the sort, the direction, and the sort key and trace id of the row to continue
@@ -64,8 +64,9 @@ pub struct Position {
     /// nano-USD (cost).
     #[serde(rename = "k")]
     pub key: String,
+    /// The id of the row to continue from (a trace id, or a score id).
     #[serde(rename = "t")]
-    pub trace_id: String,
+    pub id: String,
 }
 
 /// Signs and verifies cursors.
@@ -132,7 +133,7 @@ mod tests {
             sort: Sort::Cost,
             direction: Direction::After,
             key: "1250000".into(),
-            trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
+            id: "0af7651916cd43dd8448eb211c80319c".into(),
         }
     }
 

@@ -232,7 +232,7 @@ pub fn stream_in_batches(
                 sort: q.sort,
                 direction: Direction::After,
                 key: r.key(q.sort),
-                trace_id: r.trace_id.clone(),
+                id: r.trace_id.clone(),
             });
             for row in rows {
                 let t = row.into_trace();

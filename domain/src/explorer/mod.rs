@@ -419,7 +419,7 @@ fn page_query<'a>(
                 b.push_bind(key);
             }
         }
-        b.push(", ").push_bind(p.trace_id.clone()).push(")");
+        b.push(", ").push_bind(p.id.clone()).push(")");
     }
     match plan {
         Plan::Ordered => {}
@@ -472,7 +472,7 @@ pub async fn list(services: &Services, ws: WorkspaceId, q: &TraceQuery) -> Resul
             sort: q.sort,
             direction,
             key: row.key(q.sort),
-            trace_id: row.trace_id.clone(),
+            id: row.trace_id.clone(),
         })
     };
     let next_cursor = rows

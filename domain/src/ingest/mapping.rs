@@ -27,7 +27,9 @@ use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::{Map, Value};
 
-use super::model::{Dimensions, Resource, SpanRecord, SpanStatus, Usage};
+use super::model::{
+    Dimensions, Evaluation, Resource, SpanRecord, SpanStatus, Usage, EVALUATION_EVENT,
+};
 
 /// Attributes kept per span; more are counted in `dropped_attributes`.
 pub const MAX_ATTRIBUTES: usize = super::limits::MAX_ATTRIBUTES;
@@ -59,6 +61,8 @@ pub struct Mapped {
     /// Spans dropped whole before mapping (over a request's limits), and why.
     pub dropped: usize,
     pub dropped_reason: Option<String>,
+    /// `gen_ai.evaluation.result` events of the stored spans (they become scores).
+    pub evaluations: Vec<Evaluation>,
 }
 
 impl Mapped {
@@ -232,7 +236,7 @@ fn id(bytes: &[u8], len: usize, what: &str) -> Result<String, String> {
     Ok(hex(bytes))
 }
 
-fn time(nanos: u64, what: &str) -> Result<DateTime<Utc>, String> {
+pub(super) fn time(nanos: u64, what: &str) -> Result<DateTime<Utc>, String> {
     if nanos == 0 {
         return Err(format!("{what} is missing"));
     }
@@ -413,6 +417,54 @@ fn map_span(
     })
 }
 
+/// An evaluation's attributes (span event or log record), at `time`, about `span` when known.
+pub fn evaluation(
+    attributes: &[KeyValue],
+    span: Option<(String, String)>,
+    time: DateTime<Utc>,
+) -> Evaluation {
+    let attrs = Attrs::new(attributes);
+    let (trace_id, span_id) = span.unzip();
+    Evaluation {
+        trace_id,
+        span_id,
+        response_id: attrs.string(&["gen_ai.response.id"]),
+        name: attrs.string(&["gen_ai.evaluation.name"]),
+        // A value that is not a number is left out; the label may still make a score.
+        value: attrs
+            .float(&["gen_ai.evaluation.score.value"])
+            .ok()
+            .flatten(),
+        label: attrs.string(&["gen_ai.evaluation.score.label"]),
+        explanation: attrs.string(&["gen_ai.evaluation.explanation"]),
+        error_type: attrs.string(&["error.type"]),
+        time,
+    }
+}
+
+/// The evaluation events of a stored span.
+fn span_evaluations<'a>(
+    span: &'a Span,
+    record: &'a SpanRecord,
+) -> impl Iterator<Item = Evaluation> + 'a {
+    span.events
+        .iter()
+        .filter(|e| e.name == EVALUATION_EVENT)
+        .map(move |e| {
+            let at = time(e.time_unix_nano, "event time").unwrap_or(record.end_time);
+            evaluation(
+                &e.attributes,
+                Some((record.trace_id.clone(), record.span_id.clone())),
+                at,
+            )
+        })
+}
+
+/// The hex of an OTLP id of `len` bytes, or `None` when it is empty or all zero.
+pub fn optional_id(bytes: &[u8], len: usize) -> Option<String> {
+    (bytes.len() == len && bytes.iter().any(|b| *b != 0)).then(|| hex(bytes))
+}
+
 /// Maps every span of a request; a span that fails validation is rejected alone.
 pub fn map_request(request: &ExportTraceServiceRequest) -> Mapped {
     let mut mapped = Mapped::default();
@@ -426,7 +478,10 @@ pub fn map_request(request: &ExportTraceServiceRequest) -> Mapped {
         for scope_spans in &resource_spans.scope_spans {
             for span in &scope_spans.spans {
                 match map_span(&resource, &resource_record, span) {
-                    Ok(record) => mapped.spans.push(record),
+                    Ok(record) => {
+                        mapped.evaluations.extend(span_evaluations(span, &record));
+                        mapped.spans.push(record);
+                    }
                     Err(reason) => mapped.rejected.push(Rejection {
                         trace_id: hex(&span.trace_id),
                         span_id: hex(&span.span_id),

@@ -7,6 +7,7 @@
 pub mod gate;
 pub mod invalidate;
 pub mod limits;
+pub mod logs;
 pub mod mapping;
 pub mod metrics;
 pub mod model;
@@ -29,6 +30,8 @@ pub struct Exported {
     pub rejected: usize,
     pub content_type: &'static str,
     pub body: Vec<u8>,
+    /// The stored spans' `gen_ai.evaluation.result` events, for `evals::otel::record`.
+    pub evaluations: Vec<model::Evaluation>,
 }
 
 /// Stores validated spans in the caller's workspace (partitions first) and lets the
@@ -172,6 +175,18 @@ pub async fn export_traces(
         }
     }
     let stored = persist(services, access, &spans).await?;
+    let refused: std::collections::HashSet<(&str, &str)> = mapped
+        .rejected
+        .iter()
+        .map(|r| (r.trace_id.as_str(), r.span_id.as_str()))
+        .collect();
+    let evaluations: Vec<model::Evaluation> = std::mem::take(&mut mapped.evaluations)
+        .into_iter()
+        .filter(|e| match (&e.trace_id, &e.span_id) {
+            (Some(t), Some(s)) => !refused.contains(&(t.as_str(), s.as_str())),
+            _ => true,
+        })
+        .collect();
     let response = ExportTraceServiceResponse {
         partial_success: mapped
             .rejection_message()
@@ -190,6 +205,7 @@ pub async fn export_traces(
         rejected: mapped.rejected_count(),
         content_type: encoding.content_type(),
         body,
+        evaluations,
     })
 }
 

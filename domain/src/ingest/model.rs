@@ -206,3 +206,27 @@ fn push_strings(out: &mut String, v: &serde_json::Value) {
         _ => {}
     }
 }
+
+/// The GenAI semantic conventions' evaluation event: a span event or a log record.
+pub const EVALUATION_EVENT: &str = "gen_ai.evaluation.result";
+
+/// One `gen_ai.evaluation.result`, as OpenTelemetry sent it (before it is checked as a score).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    /// The evaluated span (the event's span, or the log record's context), when known.
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    /// `gen_ai.response.id`: the completion judged, when the span is not known.
+    pub response_id: Option<String>,
+    /// `gen_ai.evaluation.name`.
+    pub name: Option<String>,
+    /// `gen_ai.evaluation.score.value`.
+    pub value: Option<f64>,
+    /// `gen_ai.evaluation.score.label`.
+    pub label: Option<String>,
+    /// `gen_ai.evaluation.explanation`.
+    pub explanation: Option<String>,
+    /// `error.type`: the evaluation itself failed (no score).
+    pub error_type: Option<String>,
+    pub time: chrono::DateTime<chrono::Utc>,
+}

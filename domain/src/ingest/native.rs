@@ -91,13 +91,24 @@ pub struct ItemError {
     pub field: Option<String>,
 }
 
-fn item_error(index: usize, field: &str, message: impl Into<String>) -> ItemError {
+pub fn item_error(index: usize, field: &str, message: impl Into<String>) -> ItemError {
     ItemError {
         index,
         code: argus_types::ErrorCode::InvalidInput,
         message: message.into(),
         field: Some(field.into()),
     }
+}
+
+/// The stored trace id of a trace a client named `raw` (32 hex digits or a UUID as they are,
+/// anything else hashed): what ingest stored, so scores find it.
+pub fn trace_key(raw: &str) -> String {
+    hex_id(raw.trim(), 32, "trace")
+}
+
+/// The stored span id of the span a client named `raw` in the trace it named `trace`.
+pub fn span_key(trace: &str, raw: &str) -> String {
+    hex_id(raw.trim(), 16, trace.trim())
 }
 
 fn hex_id(raw: &str, len: usize, salt: &str) -> String {

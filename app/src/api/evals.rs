@@ -1,0 +1,179 @@
+//! Evaluations under `/api/v1/evaluate/`: scores (list, annotate, delete) and score configs
+//! (list, create, archive). Creating scores in batches is `POST /api/v1/evaluate/scores`, an
+//! axum route of the server (like the native ingest batch).
+//!
+//! Reading needs any member or a `read` key; annotating, a member; deleting a score and
+//! changing configs, an admin.
+
+#[cfg(feature = "ssr")]
+use argus_types::Role;
+use argus_types::{Filters, Score, ScoreConfig, ScorePage};
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+use uuid::Uuid;
+
+use crate::error::AppError;
+
+/// `GET /api/v1/evaluate/scores`: scores newest first, `{data, meta {next_cursor, has_more,
+/// limit}}`. Narrow with `trace_id` (and `span_id`), `session_id`, `name`, `source` (`api`,
+/// `annotation`, `evaluator`, `otel`), the dashboard's `agent`, `env`, `version`, `dept`, and a
+/// window (`range` or `from`/`to`; none: all time). `limit` up to 500 (default 50).
+#[server(prefix = "/api/v1", endpoint = "evaluate/scores", input = GetUrl)]
+pub async fn list_scores(
+    #[server(flatten)] filters: Filters,
+    trace_id: Option<String>,
+    span_id: Option<String>,
+    session_id: Option<String>,
+    name: Option<String>,
+    source: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+) -> Result<ScorePage, AppError> {
+    use argus_domain::evals::scores::{self, ScoreQuery};
+    use argus_domain::Error;
+
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    let filters = filters
+        .strict()
+        .map_err(|n| Error::invalid_input(&n.field, n.message))?;
+    if filters.model.is_some() {
+        return Err(Error::invalid_input("model", "scores are not kept by model").into());
+    }
+    let (from, to) = if filters.range.is_some() || filters.custom.is_some() {
+        let window = argus_domain::analytics::resolve(filters, chrono::Utc::now())?;
+        (Some(window.from), Some(window.to))
+    } else {
+        (None, None)
+    };
+    let blank = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let source = match blank(source) {
+        Some(s) => Some(argus_types::ScoreSource::parse(&s).ok_or_else(|| {
+            Error::invalid_input(
+                "source",
+                format!("{s:?} is not a source (api, annotation, evaluator or otel)"),
+            )
+        })?),
+        None => None,
+    };
+    let dim = |d: &Option<argus_types::Dim>| d.as_ref().map(|d| d.as_str().to_owned());
+    let query = ScoreQuery {
+        trace_id: blank(trace_id),
+        span_id: blank(span_id),
+        session_id: blank(session_id),
+        name: blank(name),
+        source,
+        agent: dim(&filters.agent),
+        department: dim(&filters.dept),
+        environment: dim(&filters.env),
+        version: dim(&filters.version),
+        from,
+        to,
+        cursor: blank(cursor),
+        limit: limit.unwrap_or(0),
+    };
+    Ok(scores::list(&services(), access.workspace, &query).await?)
+}
+
+/// `GET /api/v1/evaluate/trace-scores?id=…`: every score of one trace and its spans, oldest
+/// first (what the trace page lists).
+#[server(prefix = "/api/v1", endpoint = "evaluate/trace-scores", input = GetUrl)]
+pub async fn trace_scores(id: String) -> Result<Vec<Score>, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    Ok(argus_domain::evals::scores::of_trace(&services(), access.workspace, &id).await?)
+}
+
+/// `POST /api/v1/evaluate/annotate`: a member scores a trace (or one of its spans, or a
+/// session) by hand against the workspace's configs, with an optional comment.
+#[server(prefix = "/api/v1", endpoint = "evaluate/annotate")]
+pub async fn annotate(
+    trace_id: Option<String>,
+    span_id: Option<String>,
+    session_id: Option<String>,
+    name: String,
+    value: String,
+    comment: Option<String>,
+) -> Result<Score, AppError> {
+    use argus_domain::evals::scores;
+
+    use super::context::{require_user, services};
+    let (access, user) = require_user(Role::Member)?;
+    let services = services();
+    let stored = scores::annotate(
+        &services,
+        access.workspace,
+        user,
+        scores::Annotation {
+            trace_id,
+            span_id,
+            session_id,
+            name,
+            value,
+            comment,
+        },
+    )
+    .await?;
+    Ok(stored)
+}
+
+/// `POST /api/v1/evaluate/scores/delete`: deletes one score (admin).
+#[server(prefix = "/api/v1", endpoint = "evaluate/scores/delete")]
+pub async fn delete_score(id: Uuid) -> Result<(), AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Admin)?;
+    Ok(argus_domain::evals::scores::delete(&services(), access.workspace, id).await?)
+}
+
+/// `GET /api/v1/evaluate/configs`: the workspace's score configs, live first
+/// (`include_archived=true` for the archived ones too).
+#[server(prefix = "/api/v1", endpoint = "evaluate/configs", input = GetUrl)]
+pub async fn list_configs(include_archived: Option<bool>) -> Result<Vec<ScoreConfig>, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    Ok(argus_domain::evals::configs::list(
+        &services(),
+        access.workspace,
+        include_archived.unwrap_or(false),
+    )
+    .await?)
+}
+
+/// `POST /api/v1/evaluate/configs/create` (admin): `name`, `data_type` (`numeric`, `boolean`,
+/// `categorical`, `text`), for numeric an optional `min_value` / `max_value`, for categorical
+/// `categories` as `label=value` pairs separated by commas (`good=1, ok=0.5, bad=0`; the value
+/// is optional), `higher_is_better` (`true`, `false` or blank) and a `description`.
+#[server(prefix = "/api/v1", endpoint = "evaluate/configs/create")]
+pub async fn create_config(
+    name: String,
+    data_type: String,
+    min_value: Option<String>,
+    max_value: Option<String>,
+    categories: Option<String>,
+    higher_is_better: Option<String>,
+    description: Option<String>,
+) -> Result<ScoreConfig, AppError> {
+    use argus_domain::evals::configs::{self, NewConfig};
+
+    use super::context::{require, services};
+    let access = require(Role::Admin)?;
+    let new = NewConfig {
+        name,
+        data_type,
+        min_value: configs::number_field("min_value", min_value.as_deref())?,
+        max_value: configs::number_field("max_value", max_value.as_deref())?,
+        categories: configs::categories_field(categories.as_deref())?,
+        higher_is_better: configs::direction_field(higher_is_better.as_deref())?,
+        description,
+    };
+    Ok(configs::create(&services(), access.workspace, access.user(), &new).await?)
+}
+
+/// `POST /api/v1/evaluate/configs/archive` (admin): the config checks no new score; the
+/// scores it checked keep it.
+#[server(prefix = "/api/v1", endpoint = "evaluate/configs/archive")]
+pub async fn archive_config(id: Uuid) -> Result<ScoreConfig, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Admin)?;
+    Ok(argus_domain::evals::configs::archive(&services(), access.workspace, id).await?)
+}

@@ -1,0 +1,207 @@
+//! Evaluations on the wire: scores, the score configs that define them, and their pages.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::CursorMeta;
+
+/// What kind of value a score holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ScoreType {
+    /// A number (`value`), optionally with a label the evaluator gave it.
+    Numeric,
+    /// True or false: `value` 1 or 0, `string_value` `"true"` or `"false"`.
+    Boolean,
+    /// A label (`string_value`) from a set; `value` is the category's number, if it has one.
+    Categorical,
+    /// Free text (`string_value`): a reviewer's comment.
+    Text,
+}
+
+impl ScoreType {
+    pub const ALL: [ScoreType; 4] = [
+        ScoreType::Numeric,
+        ScoreType::Boolean,
+        ScoreType::Categorical,
+        ScoreType::Text,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ScoreType::Numeric => "numeric",
+            ScoreType::Boolean => "boolean",
+            ScoreType::Categorical => "categorical",
+            ScoreType::Text => "text",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ScoreType> {
+        let s = s.trim();
+        ScoreType::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl fmt::Display for ScoreType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a score came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ScoreSource {
+    /// `POST /api/v1/evaluate/scores`.
+    Api,
+    /// A member, on a trace, span or session page or in an annotation queue.
+    Annotation,
+    /// An online evaluator of the workspace.
+    Evaluator,
+    /// A `gen_ai.evaluation.result` event (a span event or an OTLP log record).
+    Otel,
+}
+
+impl ScoreSource {
+    pub const ALL: [ScoreSource; 4] = [
+        ScoreSource::Api,
+        ScoreSource::Annotation,
+        ScoreSource::Evaluator,
+        ScoreSource::Otel,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ScoreSource::Api => "api",
+            ScoreSource::Annotation => "annotation",
+            ScoreSource::Evaluator => "evaluator",
+            ScoreSource::Otel => "otel",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ScoreSource> {
+        let s = s.trim();
+        ScoreSource::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl fmt::Display for ScoreSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One category of a categorical config.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Category {
+    pub label: String,
+    /// The number the label stands for, if it has one (averages and charts use it).
+    pub value: Option<f64>,
+}
+
+/// A workspace's definition of one score name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ScoreConfig {
+    pub id: Uuid,
+    pub name: String,
+    pub data_type: ScoreType,
+    pub min_value: Option<f64>,
+    pub max_value: Option<f64>,
+    #[serde(default)]
+    pub categories: Vec<Category>,
+    /// Which direction is better; `None` when neither is.
+    pub higher_is_better: Option<bool>,
+    pub description: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// When it was archived (it then checks no new score; old scores keep it).
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+/// Who or what produced a score.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ScoreAuthor {
+    pub user_id: Option<Uuid>,
+    /// The reviewer's email, when a member scored it.
+    pub user_email: Option<String>,
+    pub api_key_id: Option<Uuid>,
+    pub evaluator_id: Option<Uuid>,
+    pub evaluator_version: Option<i32>,
+    pub judge_model: Option<String>,
+}
+
+/// One stored score.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Score {
+    pub id: Uuid,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    pub session_id: Option<String>,
+    pub name: String,
+    pub data_type: ScoreType,
+    pub value: Option<f64>,
+    pub string_value: Option<String>,
+    pub explanation: Option<String>,
+    pub source: ScoreSource,
+    pub author: ScoreAuthor,
+    pub config_id: Option<Uuid>,
+    pub agent: Option<String>,
+    pub version: Option<String>,
+    pub environment: Option<String>,
+    pub scored_at: DateTime<Utc>,
+}
+
+impl Score {
+    /// The value as a person reads it: `0.82 (relevant)`, `true`, `good`, or the text.
+    pub fn display_value(&self) -> String {
+        match (self.data_type, self.value, self.string_value.as_deref()) {
+            (ScoreType::Numeric, Some(v), Some(label)) => format!("{} ({label})", number(v)),
+            (ScoreType::Numeric, Some(v), None) => number(v),
+            (_, _, Some(text)) => text.to_owned(),
+            (_, Some(v), None) => number(v),
+            (_, None, None) => String::new(),
+        }
+    }
+}
+
+fn number(v: f64) -> String {
+    let rounded = (v * 1000.0).round() / 1000.0;
+    format!("{rounded}")
+}
+
+/// A page of scores, newest first (the cursor page shape).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ScorePage {
+    pub data: Vec<Score>,
+    pub meta: CursorMeta,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for t in ScoreType::ALL {
+            assert_eq!(ScoreType::parse(t.as_str()), Some(t));
+        }
+        for s in ScoreSource::ALL {
+            assert_eq!(ScoreSource::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(ScoreType::parse(" Numeric "), Some(ScoreType::Numeric));
+        assert_eq!(ScoreType::parse("float"), None);
+    }
+}
