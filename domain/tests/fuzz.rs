@@ -83,13 +83,39 @@ fn read(body: &[u8], encoding: Encoding, gzipped: bool) -> Result<(), TestCaseEr
     client_error(result)
 }
 
+fn read_logs(body: &[u8], encoding: Encoding) -> Result<(), TestCaseError> {
+    client_error(argus_domain::ingest::logs::read(
+        body,
+        encoding,
+        None,
+        20 << 20,
+        &mut admission(),
+    ))
+}
+
 proptest! {
+    #[test]
+    fn a_mutated_logs_export_never_panics(
+        pb in mutated(fixture("evaluation_logs.pb")),
+        json in mutated(fixture("evaluation_logs.json")),
+    ) {
+        read_logs(&pb, Encoding::Protobuf)?;
+        read_logs(&json, Encoding::Json)?;
+        read(&pb, Encoding::Protobuf, false)?;
+    }
+
+    #[test]
+    fn a_mutated_span_event_export_never_panics(body in mutated(fixture("evaluation_span_events.pb"))) {
+        read(&body, Encoding::Protobuf, false)?;
+    }
+
     #[test]
     fn otlp_protobuf_never_panics(body in prop::collection::vec(any::<u8>(), 0..2048)) {
         read(&body, Encoding::Protobuf, false)?;
         client_error(limits::wire::traces(&body))?;
         client_error(limits::wire::metrics(&body))?;
         client_error(argus_domain::ingest::metrics::decode(&body, Encoding::Protobuf))?;
+        read_logs(&body, Encoding::Protobuf)?;
     }
 
     #[test]

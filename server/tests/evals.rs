@@ -1,0 +1,584 @@
+//! Evaluations over HTTP: score batches (per-item errors, idempotent ids, configs enforced),
+//! the OpenTelemetry evaluation events (span events on `/v1/traces`, log records on
+//! `/v1/logs` in protobuf, JSON and gzip, made by the real Python SDK), listing in cursor
+//! pages, annotation and configs.
+
+mod common;
+
+use std::io::Write;
+
+use argus_domain::apikeys::{self, Scope};
+use argus_domain::tenancy::{self, WorkspaceId};
+use argus_domain::{session, Services};
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use common::*;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use prost::Message;
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../domain/tests/fixtures/otlp")
+        .join(name);
+    std::fs::read(path).unwrap()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+fn post(path: &str, key: &str, content_type: &str, body: Vec<u8>) -> Request<Body> {
+    Request::post(path)
+        .header(header::CONTENT_TYPE, content_type)
+        .header("x-api-key", key)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+struct Setup {
+    router: Router,
+    services: Services,
+    a: WorkspaceId,
+    b: WorkspaceId,
+    owner_token: String,
+    ingest: String,
+    score: String,
+    read: String,
+}
+
+async fn setup(owner: &PgPool) -> Setup {
+    let (router, services) = app_as_server(owner).await;
+    let ann = session::register(&services, "ann@example.com", "Ann", PASSWORD, "A")
+        .await
+        .unwrap();
+    let bob = session::register(&services, "bob@example.com", "Bob", PASSWORD, "B")
+        .await
+        .unwrap();
+    let a = WorkspaceId(ann.workspace.id);
+    let key = |scope| {
+        let pool = services.pool.clone();
+        async move {
+            apikeys::create(&pool, a, None, "k", &[scope], None)
+                .await
+                .unwrap()
+                .key
+                .expose_secret()
+                .to_owned()
+        }
+    };
+    Setup {
+        ingest: key(Scope::Ingest).await,
+        score: key(Scope::Score).await,
+        read: key(Scope::Read).await,
+        owner_token: ann.token,
+        router,
+        a,
+        b: WorkspaceId(bob.workspace.id),
+        services,
+    }
+}
+
+const PASSWORD: &str = "a long passphrase";
+
+/// Every score of the workspace as `(name, data_type, value, string_value, source, span_id)`.
+async fn scores_in(
+    s: &Setup,
+    ws: WorkspaceId,
+) -> Vec<(
+    String,
+    String,
+    Option<f64>,
+    Option<String>,
+    String,
+    Option<String>,
+)> {
+    let mut tx = tenancy::begin(&s.services.pool, ws).await.unwrap();
+    let rows = sqlx::query_as(
+        "SELECT name, data_type, value, string_value, source, span_id FROM scores \
+         WHERE workspace_id = $1 ORDER BY name",
+    )
+    .bind(ws.0)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    rows
+}
+
+async fn get_json(s: &Setup, path: &str) -> (StatusCode, Value) {
+    let res = send(
+        &s.router,
+        request("GET", path, "", &Auth::ApiKey(s.read.clone())),
+    )
+    .await;
+    let status = res.status();
+    (status, body_json(res).await)
+}
+
+async fn post_scores(s: &Setup, body: Value) -> (StatusCode, Value) {
+    let res = send(
+        &s.router,
+        post(
+            "/api/v1/evaluate/scores",
+            &s.score,
+            "application/json",
+            body.to_string().into_bytes(),
+        ),
+    )
+    .await;
+    let status = res.status();
+    (status, body_json(res).await)
+}
+
+async fn owner_form(s: &Setup, path: &str, form: &str) -> (StatusCode, Value) {
+    let res = send(
+        &s.router,
+        request("POST", path, form, &Auth::Bearer(s.owner_token.clone())),
+    )
+    .await;
+    let status = res.status();
+    let bytes = body_bytes(res).await;
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn a_batch_stores_the_good_scores_and_names_the_bad_ones(owner: PgPool) {
+    let s = setup(&owner).await;
+    let (status, config) = owner_form(
+        &s,
+        "/api/v1/evaluate/configs/create",
+        "name=helpfulness&data_type=numeric&min_value=0&max_value=1&higher_is_better=true",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{config}");
+    let (status, _) = owner_form(
+        &s,
+        "/api/v1/evaluate/configs/create",
+        "name=tone&data_type=categorical&categories=friendly%3D1%2C%20neutral%3D0.5%2C%20rude%3D0",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    let (status, out) = post_scores(
+        &s,
+        json!({"scores": [
+            {"id": "eval-1", "trace_id": trace, "name": "helpfulness", "value": 0.75, "explanation": "mostly"},
+            {"trace_id": trace, "name": "helpfulness", "value": 1.5},
+            {"trace_id": trace, "name": "tone", "value": "friendly"},
+            {"trace_id": trace, "name": "tone", "value": "sarcastic"},
+            {"trace_id": trace, "span_id": "b7ad6b7169203331", "name": "correct", "value": true},
+            {"session_id": "conv-9", "name": "note", "data_type": "text", "value": "asked twice"},
+            {"name": "orphan", "value": 1},
+            "not an object",
+        ]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{out}");
+    assert_eq!(out["accepted"], 4, "{out}");
+    let rejected: Vec<(u64, String)> = out["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["index"].as_u64().unwrap(),
+                r["field"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rejected,
+        vec![
+            (1, "scores[1].value".into()),
+            (3, "scores[3].value".into()),
+            (6, "scores[6].trace_id".into()),
+            (7, "scores[7]".into()),
+        ]
+    );
+    assert!(out["rejected"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("outside helpfulness's range"));
+    assert!(out["rejected"][1]["message"]
+        .as_str()
+        .unwrap()
+        .contains("friendly, neutral, rude"));
+
+    // The same id again stores nothing new.
+    let (status, again) = post_scores(
+        &s,
+        json!({"scores": [{"id": "eval-1", "trace_id": trace, "name": "helpfulness", "value": 0.75}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (again["accepted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(1))
+    );
+    assert_eq!(again["ids"][0], out["ids"][0]);
+
+    let stored = scores_in(&s, s.a).await;
+    assert_eq!(stored.len(), 4, "{stored:?}");
+    let tone = stored.iter().find(|r| r.0 == "tone").unwrap();
+    assert_eq!(
+        (tone.1.as_str(), tone.2, tone.3.as_deref()),
+        ("categorical", Some(1.0), Some("friendly"))
+    );
+    let correct = stored.iter().find(|r| r.0 == "correct").unwrap();
+    assert_eq!(
+        (correct.1.as_str(), correct.2, correct.4.as_str()),
+        ("boolean", Some(1.0), "api")
+    );
+    assert!(scores_in(&s, s.b).await.is_empty());
+
+    // Not JSON, too many, and the wrong key are whole-request errors.
+    let res = send(
+        &s.router,
+        post(
+            "/api/v1/evaluate/scores",
+            &s.score,
+            "application/json",
+            b"{nope".to_vec(),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_envelope(&body_json(res).await, "INVALID_FORMAT");
+    let many: Vec<Value> = (0..1001)
+        .map(|i| json!({"trace_id": trace, "name": "n", "value": i}))
+        .collect();
+    let (status, body) = post_scores(&s, json!({ "scores": many })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_envelope(&body, "INVALID_INPUT");
+    for key in [&s.read, &s.ingest] {
+        let res = send(
+            &s.router,
+            post(
+                "/api/v1/evaluate/scores",
+                key,
+                "application/json",
+                b"{\"scores\":[]}".to_vec(),
+            ),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    }
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn scores_are_listed_newest_first_in_cursor_pages(owner: PgPool) {
+    let s = setup(&owner).await;
+    let base = chrono::Utc::now() - chrono::Duration::hours(1);
+    let scores: Vec<Value> = (0..7)
+        .map(|i| {
+            json!({"trace_id": format!("t-{}", i % 2), "name": if i % 3 == 0 { "a" } else { "b" },
+                   "value": i, "timestamp": (base + chrono::Duration::minutes(i)).to_rfc3339()})
+        })
+        .collect();
+    let (status, _) = post_scores(&s, json!({ "scores": scores })).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/evaluate/scores?limit=3".to_owned();
+    loop {
+        let (status, page) = get_json(&s, &path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for row in page["data"].as_array().unwrap() {
+            seen.push(row["value"].as_f64().unwrap() as i64);
+        }
+        match page["meta"]["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/v1/evaluate/scores?limit=3&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec![6, 5, 4, 3, 2, 1, 0]);
+    let (_, only_a) = get_json(&s, "/api/v1/evaluate/scores?name=a").await;
+    let values: Vec<i64> = only_a["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["value"].as_f64().unwrap() as i64)
+        .collect();
+    assert_eq!(values, vec![6, 3, 0]);
+    let (_, of_trace) = get_json(&s, "/api/v1/evaluate/scores?trace_id=t-1&source=api").await;
+    assert_eq!(of_trace["data"].as_array().unwrap().len(), 3);
+    let (status, bad) = get_json(&s, "/api/v1/evaluate/scores?cursor=forged.cursor").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_envelope(&bad, "INVALID_FORMAT");
+    let (status, bad) = get_json(&s, "/api/v1/evaluate/scores?source=robot").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_envelope(&bad, "INVALID_INPUT");
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn opentelemetry_evaluation_events_become_scores(owner: PgPool) {
+    let s = setup(&owner).await;
+    // The trace with its span events (relevance on the chat span, task_success on the root).
+    let res = send(
+        &s.router,
+        post(
+            "/v1/traces",
+            &s.ingest,
+            "application/x-protobuf",
+            fixture("evaluation_span_events.pb"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let stored = scores_in(&s, s.a).await;
+    let names: Vec<&str> = stored.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(names, vec!["relevance", "task_success"], "{stored:?}");
+    assert_eq!(stored[0].2, Some(0.82));
+    assert_eq!(stored[0].3.as_deref(), Some("relevant"));
+    assert_eq!(
+        (stored[1].1.as_str(), stored[1].3.as_deref()),
+        ("categorical", Some("pass"))
+    );
+    assert!(stored.iter().all(|r| r.4 == "otel"));
+
+    // The same export as JSON: the same scores, nothing twice.
+    let res = send(
+        &s.router,
+        post(
+            "/v1/traces",
+            &s.ingest,
+            "application/json",
+            fixture("evaluation_span_events.json"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(scores_in(&s, s.a).await.len(), 2);
+
+    // The logs: faithfulness in the chat span's context, toxicity naming its response id, an
+    // ordinary log line ignored.
+    let res = send(
+        &s.router,
+        post(
+            "/v1/logs",
+            &s.ingest,
+            "application/x-protobuf",
+            fixture("evaluation_logs.pb"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()[header::CONTENT_TYPE],
+        "application/x-protobuf"
+    );
+    let answer = ExportLogsServiceResponse::decode(&body_bytes(res).await[..]).unwrap();
+    assert_eq!(answer.partial_success, None);
+    let stored = scores_in(&s, s.a).await;
+    let names: Vec<&str> = stored.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["faithfulness", "relevance", "task_success", "toxicity"],
+        "{stored:?}"
+    );
+    let chat_span = stored[1].5.clone();
+    assert!(chat_span.is_some());
+    assert_eq!(stored[0].5, chat_span, "the log record's span context");
+    assert_eq!(stored[3].5, chat_span, "found through gen_ai.response.id");
+    assert_eq!(stored[3].2, Some(0.02));
+
+    // JSON and gzip forms of the same export: nothing twice.
+    for (content_type, encoding, body) in [
+        ("application/json", None, fixture("evaluation_logs.json")),
+        (
+            "application/x-protobuf",
+            Some("gzip"),
+            gzip(&fixture("evaluation_logs.pb")),
+        ),
+    ] {
+        let mut req = post("/v1/logs", &s.ingest, content_type, body);
+        if let Some(e) = encoding {
+            req.headers_mut()
+                .insert(header::CONTENT_ENCODING, e.parse().unwrap());
+        }
+        let res = send(&s.router, req).await;
+        assert_eq!(res.status(), StatusCode::OK, "{content_type} {encoding:?}");
+    }
+    assert_eq!(scores_in(&s, s.a).await.len(), 4);
+    assert!(scores_in(&s, s.b).await.is_empty());
+
+    // The logs fixture in another workspace: its spans are not there, so the response-id
+    // record is reported (the others still store: their context names the span).
+    let b_ingest = apikeys::create(&s.services.pool, s.b, None, "k", &[Scope::Ingest], None)
+        .await
+        .unwrap();
+    let res = send(
+        &s.router,
+        post(
+            "/v1/logs",
+            b_ingest.key.expose_secret(),
+            "application/json",
+            fixture("evaluation_logs.json"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let answer: Value = body_json(res).await;
+    // int64: a number or, as proto3's JSON mapping has it, a string.
+    let rejected = answer["partialSuccess"]["rejectedLogRecords"].to_string();
+    assert_eq!(rejected.trim_matches('"'), "1", "{answer}");
+    assert!(answer["partialSuccess"]["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("chatcmpl-eval-1"));
+
+    // Not OTLP: a clear 400; a read key may not write.
+    let res = send(
+        &s.router,
+        post(
+            "/v1/logs",
+            &s.ingest,
+            "application/x-protobuf",
+            b"\xff\xff\xff".to_vec(),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_envelope(&body_json(res).await, "INVALID_FORMAT");
+    let res = send(
+        &s.router,
+        post("/v1/logs", &s.read, "application/json", b"{}".to_vec()),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn members_annotate_against_live_configs_and_configs_are_archived_not_edited(owner: PgPool) {
+    let s = setup(&owner).await;
+    let res = send(
+        &s.router,
+        post(
+            "/v1/traces",
+            &s.ingest,
+            "application/x-protobuf",
+            fixture("evaluation_span_events.pb"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let trace: String = {
+        let mut tx = tenancy::begin(&s.services.pool, s.a).await.unwrap();
+        let t = sqlx::query_scalar("SELECT trace_id FROM traces WHERE workspace_id = $1")
+            .bind(s.a.0)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        t
+    };
+    // No config yet: a clear refusal.
+    let form = format!("trace_id={trace}&name=correct&value=true&comment=checked+the+policy");
+    let (status, body) = owner_form(&s, "/api/v1/evaluate/annotate", &form).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("no score config"));
+    let (status, config) = owner_form(
+        &s,
+        "/api/v1/evaluate/configs/create",
+        "name=correct&data_type=boolean&higher_is_better=true",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{config}");
+    let (status, first) = owner_form(&s, "/api/v1/evaluate/annotate", &form).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["source"], "annotation");
+    assert_eq!(first["author"]["user_email"], "ann@example.com");
+    assert_eq!(first["explanation"], "checked the policy");
+    // Scoring again replaces the reviewer's score.
+    let again = format!("trace_id={trace}&name=correct&value=false");
+    let (status, second) = owner_form(&s, "/api/v1/evaluate/annotate", &again).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(second["id"], first["id"]);
+    let (_, listed) = get_json(&s, &format!("/api/v1/evaluate/trace-scores?id={trace}")).await;
+    let mine: Vec<&Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["source"] == "annotation")
+        .collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["string_value"], "false");
+    // A trace that is not there.
+    let (status, _) = owner_form(
+        &s,
+        "/api/v1/evaluate/annotate",
+        "trace_id=ffffffffffffffffffffffffffffffff&name=correct&value=true",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A second live config of the same name is refused; archived, the name is free again and
+    // the old scores keep the archived config.
+    let (status, dup) = owner_form(
+        &s,
+        "/api/v1/evaluate/configs/create",
+        "name=correct&data_type=numeric",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{dup}");
+    let id = config["id"].as_str().unwrap();
+    let (status, archived) =
+        owner_form(&s, "/api/v1/evaluate/configs/archive", &format!("id={id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(archived["archived_at"].is_string());
+    let (status, _) = owner_form(
+        &s,
+        "/api/v1/evaluate/configs/create",
+        "name=correct&data_type=numeric&min_value=0&max_value=5",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, all) = get_json(&s, "/api/v1/evaluate/configs?include_archived=true").await;
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    let (_, live) = get_json(&s, "/api/v1/evaluate/configs").await;
+    assert_eq!(live.as_array().unwrap().len(), 1);
+    let (_, listed) = get_json(&s, &format!("/api/v1/evaluate/trace-scores?id={trace}")).await;
+    let kept = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == "annotation")
+        .unwrap();
+    assert_eq!(kept["config_id"].as_str(), Some(id));
+    // Bad configs are refused with their field.
+    for (form, field) in [
+        ("name=x&data_type=float", "data_type"),
+        (
+            "name=x&data_type=numeric&min_value=3&max_value=1",
+            "max_value",
+        ),
+        ("name=x&data_type=categorical", "categories"),
+        ("name=&data_type=numeric", "name"),
+    ] {
+        let (status, body) = owner_form(&s, "/api/v1/evaluate/configs/create", form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{form}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(field),
+            "{form}: {body}"
+        );
+    }
+    // Deleting a score: an admin; gone after.
+    let score = first["id"].as_str().unwrap();
+    let (status, _) =
+        owner_form(&s, "/api/v1/evaluate/scores/delete", &format!("id={score}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) =
+        owner_form(&s, "/api/v1/evaluate/scores/delete", &format!("id={score}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
