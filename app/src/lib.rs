@@ -26,6 +26,7 @@ use crate::pages::api_docs::ApiDocsPage;
 use crate::pages::api_keys::ApiKeysPage;
 use crate::pages::auth::{LoginPage, SignUpPage};
 use crate::pages::cost::CostPage;
+use crate::pages::evaluations::EvaluationsPage;
 use crate::pages::home::HomePage;
 use crate::pages::members::MembersPage;
 use crate::pages::not_found::NotFound;
@@ -56,6 +57,7 @@ pub fn requires_session(path: &str) -> bool {
             | "/traces"
             | "/sessions"
             | "/agents"
+            | "/evaluations"
             | "/status"
     ) || ["/settings/", "/traces/", "/sessions/", "/agents/"]
         .iter()
@@ -135,6 +137,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async />
                     <Route path=path!("/sessions/:id") view=SessionPage ssr=SsrMode::Async />
                     <Route path=path!("/agents") view=AgentsPage ssr=SsrMode::Async />
+                    <Route path=path!("/evaluations") view=EvaluationsPage ssr=SsrMode::Async />
                     <Route path=path!("/agents/:id") view=AgentDetailPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>

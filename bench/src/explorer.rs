@@ -203,7 +203,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     sort,
                     direction: cursor::Direction::After,
                     key: key.to_string(),
-                    trace_id,
+                    id: trace_id,
                 }))
             };
             let extra = TraceFilters {

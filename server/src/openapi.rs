@@ -308,6 +308,8 @@ impl Builder {
 struct Flattened {
     filters: bool,
     list: bool,
+    /// The scores list's own filters ([`t::ScoreFilters`]).
+    scores: bool,
     own: &'static [&'static str],
 }
 
@@ -315,6 +317,7 @@ impl Flattened {
     const NONE: Flattened = Flattened {
         filters: false,
         list: false,
+        scores: false,
         own: &[],
     };
 
@@ -322,6 +325,7 @@ impl Flattened {
         Flattened {
             filters: true,
             list: false,
+            scores: false,
             own,
         }
     }
@@ -333,6 +337,9 @@ impl Flattened {
         }
         if self.list {
             out.push(t::TraceFilters::json_schema(g).to_value());
+        }
+        if self.scores {
+            out.push(t::ScoreFilters::json_schema(g).to_value());
         }
         out
     }
@@ -401,7 +408,7 @@ fn operations() -> Builder {
         .function::<members::RemoveMember, ()>("POST", "members/remove", "members", Member(Owner), "Remove a member", Flattened::NONE)
         .function::<workspace::GetWorkspaceSettings, t::WorkspaceSettings>("GET", "workspace", "workspace", Member(Viewer), "The workspace's settings", Flattened::NONE)
         .function::<workspace::UpdateWorkspace, t::WorkspaceSettings>("POST", "workspace/update", "workspace", Member(Owner), "Rename the workspace or change its retention", Flattened::NONE)
-        .function::<evals::ListScores, t::ScorePage>("GET", "evaluate/scores", "evaluations", Member(Viewer), "Scores newest first, one cursor page (by trace, span, session, name, source, dimensions, window)", Flattened::filters(&["trace_id", "span_id", "session_id", "name", "source", "cursor", "limit"]))
+        .function::<evals::ListScores, t::ScorePage>("GET", "evaluate/scores", "evaluations", Member(Viewer), "Scores newest first, one cursor page (by trace, span, session, name, source, dimensions, window)", Flattened { scores: true, ..Flattened::filters(&[]) })
         .function::<evals::TraceScores, Vec<t::Score>>("GET", "evaluate/trace-scores", "evaluations", Member(Viewer), "Every score of one trace and its spans", Flattened::NONE)
         .function::<evals::Annotate, t::Score>("POST", "evaluate/annotate", "evaluations", User, "A member scores a trace, span or session by hand against a config (replaces their earlier score)", Flattened::NONE)
         .function::<evals::DeleteScore, ()>("POST", "evaluate/scores/delete", "evaluations", Member(Admin), "Delete one score", Flattened::NONE)

@@ -23,7 +23,9 @@ pub use dashboard::{
     Performance, SeriesPoint, Timeseries, Unit, UsageBreakdown, UsageRow, Window,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
-pub use evals::{Category, Score, ScoreAuthor, ScoreConfig, ScorePage, ScoreSource, ScoreType};
+pub use evals::{
+    Category, Score, ScoreAuthor, ScoreConfig, ScoreFilters, ScorePage, ScoreSource, ScoreType,
+};
 pub use explorer::{
     AgentInfo, AgentPage, CursorMeta, PageMeta, SessionDetail, SessionPage, SessionSummary,
     SessionTurn, SpanDetail, TraceDeletion, TraceDetail, TraceFilters, TracePage, TraceRow,

@@ -7,7 +7,7 @@
 
 #[cfg(feature = "ssr")]
 use argus_types::Role;
-use argus_types::{Filters, Score, ScoreConfig, ScorePage};
+use argus_types::{Filters, Score, ScoreConfig, ScoreFilters, ScorePage};
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use uuid::Uuid;
@@ -21,13 +21,7 @@ use crate::error::AppError;
 #[server(prefix = "/api/v1", endpoint = "evaluate/scores", input = GetUrl)]
 pub async fn list_scores(
     #[server(flatten)] filters: Filters,
-    trace_id: Option<String>,
-    span_id: Option<String>,
-    session_id: Option<String>,
-    name: Option<String>,
-    source: Option<String>,
-    cursor: Option<String>,
-    limit: Option<u32>,
+    #[server(flatten)] extra: ScoreFilters,
 ) -> Result<ScorePage, AppError> {
     use argus_domain::evals::scores::{self, ScoreQuery};
     use argus_domain::Error;
@@ -47,7 +41,13 @@ pub async fn list_scores(
         (None, None)
     };
     let blank = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    let source = match blank(source) {
+    let limit = match blank(extra.limit) {
+        Some(l) => l
+            .parse::<u32>()
+            .map_err(|_| Error::invalid_input("limit", format!("{l:?} is not a whole number")))?,
+        None => 0,
+    };
+    let source = match blank(extra.source) {
         Some(s) => Some(argus_types::ScoreSource::parse(&s).ok_or_else(|| {
             Error::invalid_input(
                 "source",
@@ -58,10 +58,10 @@ pub async fn list_scores(
     };
     let dim = |d: &Option<argus_types::Dim>| d.as_ref().map(|d| d.as_str().to_owned());
     let query = ScoreQuery {
-        trace_id: blank(trace_id),
-        span_id: blank(span_id),
-        session_id: blank(session_id),
-        name: blank(name),
+        trace_id: blank(extra.trace_id),
+        span_id: blank(extra.span_id),
+        session_id: blank(extra.session_id),
+        name: blank(extra.name),
         source,
         agent: dim(&filters.agent),
         department: dim(&filters.dept),
@@ -69,8 +69,8 @@ pub async fn list_scores(
         version: dim(&filters.version),
         from,
         to,
-        cursor: blank(cursor),
-        limit: limit.unwrap_or(0),
+        cursor: blank(extra.cursor),
+        limit,
     };
     Ok(scores::list(&services(), access.workspace, &query).await?)
 }

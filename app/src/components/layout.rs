@@ -15,6 +15,7 @@ const NAV: &[(&str, &str)] = &[
     ("/traces", "Traces"),
     ("/sessions", "Sessions"),
     ("/agents", "Agents"),
+    ("/evaluations", "Evaluations"),
     ("/settings/api-keys", "Settings"),
     ("/status", "System status"),
 ];

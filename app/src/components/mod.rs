@@ -11,5 +11,6 @@ pub mod messages;
 pub mod page;
 pub mod pager;
 pub mod prices;
+pub mod scores;
 pub mod settings_nav;
 pub mod theme_toggle;

@@ -12,6 +12,7 @@ use crate::api::explorer::get_trace;
 use crate::components::badges::status_badge_view;
 use crate::components::messages::Messages;
 use crate::components::page::LoadError;
+use crate::components::scores::TraceScores;
 use crate::format;
 use crate::pages::not_found::NotFound;
 
@@ -186,6 +187,7 @@ fn TraceView(trace: TraceDetail, selected: Option<String>) -> impl IntoView {
             </section>
             {span.map(|s| view! { <SpanPanel span=s /> })}
         </div>
+        <TraceScores trace_id=t.trace_id.clone() />
     }
 }
 

@@ -252,8 +252,8 @@ pub async fn create(
             "a workspace has at most {MAX_CONFIGS} live score configs; archive one first"
         )));
     }
-    let categories =
-        (config.data_type == ScoreType::Categorical).then(|| sqlx::types::Json(&config.categories));
+    let categories = (config.data_type == ScoreType::Categorical)
+        .then_some(sqlx::types::Json(&config.categories));
     let inserted = sqlx::query(
         "INSERT INTO score_configs (workspace_id, id, name, data_type, min_value, max_value, \
          categories, higher_is_better, description, created_by, created_at) \
