@@ -11,6 +11,8 @@ pub struct Jobs {
     running: Mutex<HashSet<Uuid>>,
     /// Re-pricing jobs run one at a time (each walks a model's spans day by day).
     pub repricing: tokio::sync::Semaphore,
+    /// Wakes the evaluation worker when ingest queued jobs.
+    pub evaluations: tokio::sync::Notify,
 }
 
 impl Default for Jobs {
@@ -18,6 +20,7 @@ impl Default for Jobs {
         Jobs {
             running: Mutex::default(),
             repricing: tokio::sync::Semaphore::new(1),
+            evaluations: tokio::sync::Notify::new(),
         }
     }
 }

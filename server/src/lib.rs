@@ -134,6 +134,8 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         Ok(n) => tracing::info!(jobs = n, "resuming trace deletions"),
         Err(e) => tracing::warn!(error = ?e, "cannot list unfinished trace deletions"),
     }
+    // Online evaluators: the queue ingest fills (shared with other replicas).
+    argus_domain::evals::worker::spawn(&state.services);
     if config.retention_interval_secs > 0 {
         argus_domain::retention::spawn(
             &state.services,

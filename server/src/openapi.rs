@@ -415,6 +415,11 @@ fn operations() -> Builder {
         .function::<evals::ListConfigs, Vec<t::ScoreConfig>>("GET", "evaluate/configs", "evaluations", Member(Viewer), "The workspace's score configs", Flattened::NONE)
         .function::<evals::CreateConfig, t::ScoreConfig>("POST", "evaluate/configs/create", "evaluations", Member(Admin), "Define a score: type, range or categories, which direction is better", Flattened::NONE)
         .function::<evals::ArchiveConfig, t::ScoreConfig>("POST", "evaluate/configs/archive", "evaluations", Member(Admin), "Archive a score config (old scores keep it)", Flattened::NONE)
+        .function::<evals::ListEvaluators, Vec<t::Evaluator>>("GET", "evaluate/evaluators", "evaluations", Member(Viewer), "The online evaluators, with what each has done today and its last errors", Flattened::NONE)
+        .function::<evals::CreateEvaluator, t::Evaluator>("POST", "evaluate/evaluators/create", "evaluations", Member(Admin), "Define an online rule evaluator: a filter, a target (span or trace), sampling and a rule", Flattened { own: &["agent", "environment", "version", "model", "operation", "span_name", "status", "rule_type", "field", "value", "pattern", "min", "max", "max_ms", "max_usd", "phrases"], ..Flattened::NONE })
+        .function::<evals::PauseEvaluator, ()>("POST", "evaluate/evaluators/pause", "evaluations", Member(Admin), "Pause an evaluator", Flattened::NONE)
+        .function::<evals::ResumeEvaluator, ()>("POST", "evaluate/evaluators/resume", "evaluations", Member(Admin), "Resume an evaluator", Flattened::NONE)
+        .function::<evals::DeleteEvaluator, ()>("POST", "evaluate/evaluators/delete", "evaluations", Member(Admin), "Delete an evaluator (its scores stay)", Flattened::NONE)
         .function::<docs::GetApiDocs, Vec<t::ApiOperation>>("GET", "docs", "system", Public, "The operations of this document, as the reference page lists them", Flattened::NONE)
         .function::<system::GetSystemStatus, t::SystemStatus>("GET", "system/status", "system", Member(Admin), "Database, cache and version", Flattened::NONE);
     server_routes(&mut b);

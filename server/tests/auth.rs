@@ -315,6 +315,7 @@ struct World {
     /// A's score config (named [`A_SCORE_NAME`]) and a score of A's trace.
     a_score_config: uuid::Uuid,
     a_score: uuid::Uuid,
+    a_evaluator: uuid::Uuid,
 }
 
 async fn world(owner: &PgPool) -> World {
@@ -451,7 +452,25 @@ async fn world(owner: &PgPool) -> World {
     .await
     .unwrap();
     assert_eq!(scored.accepted, 1, "{scored:?}");
+    let evaluator = argus_domain::evals::evaluators::create(
+        &s,
+        a,
+        None,
+        &argus_domain::evals::evaluators::NewEvaluator {
+            name: "alpha-secret-evaluator".into(),
+            target: "span".into(),
+            filter: Default::default(),
+            sampling: None,
+            rule: argus_types::Rule::ValidJson {
+                field: argus_types::RuleField::Output,
+            },
+            score_name: None,
+        },
+    )
+    .await
+    .unwrap();
     World {
+        a_evaluator: evaluator.id,
         a_score_key: score_key.key.expose_secret().to_owned(),
         a_score_config: config.id,
         a_score: scored.ids[0],
@@ -496,6 +515,7 @@ impl World {
             .replace("{score_config_id}", &self.a_score_config.to_string())
             .replace("{score_config}", A_SCORE_NAME)
             .replace("{score}", &self.a_score.to_string())
+            .replace("{evaluator}", &self.a_evaluator.to_string())
     }
 
     /// A token for A's owner with `edit` applied to its header and claims, signed with `secret`.
@@ -537,6 +557,7 @@ impl World {
             self.a_trace.clone(),
             A_SCORE_NAME.into(),
             "alpha-secret-explanation".into(),
+            "alpha-secret-evaluator".into(),
         ]
     }
 }
@@ -719,6 +740,7 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
                 "{agent}",
                 "{score}",
                 "{score_config_id}",
+                "{evaluator}",
             ]
             .iter()
             .any(|p| e.body.contains(p))

@@ -582,3 +582,232 @@ async fn members_annotate_against_live_configs_and_configs_are_archived_not_edit
         owner_form(&s, "/api/v1/evaluate/scores/delete", &format!("id={score}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// Native traces: each a root with one chat span whose output is `outputs[i]`.
+fn chat_traces(prefix: &str, outputs: &[&str], now: chrono::DateTime<chrono::Utc>) -> Vec<u8> {
+    let traces: Vec<Value> = outputs
+        .iter()
+        .enumerate()
+        .map(|(i, out)| {
+            json!({"trace_id": format!("{prefix}-{i}"), "agent_id": "support-bot",
+                   "start_time": now.to_rfc3339(), "latency_ms": 900, "name": "invoke_agent",
+                   "output": out,
+                   "spans": [{"span_id": "chat", "name": "chat gpt-4o", "operation": "chat",
+                              "model": "gpt-4o", "start_time": now.to_rfc3339(), "latency_ms": 800,
+                              "input_tokens": 10, "output_tokens": 5, "output": out}]})
+        })
+        .collect();
+    json!({ "traces": traces }).to_string().into_bytes()
+}
+
+async fn ingest_native(s: &Setup, body: Vec<u8>) {
+    let res = send(
+        &s.router,
+        post("/api/v1/traces", &s.ingest, "application/json", body),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// `(evaluator name, trace_id, value)` of the evaluator scores, sorted.
+async fn evaluator_scores(s: &Setup) -> Vec<(String, String, bool)> {
+    let mut tx = tenancy::begin(&s.services.pool, s.a).await.unwrap();
+    let rows: Vec<(String, String, f64)> = sqlx::query_as(
+        "SELECT s.name, s.trace_id, s.value FROM scores s WHERE s.workspace_id = $1 \
+         AND s.source = 'evaluator' ORDER BY 1, 2",
+    )
+    .bind(s.a.0)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    rows.into_iter().map(|(n, t, v)| (n, t, v == 1.0)).collect()
+}
+
+async fn queued(owner: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM eval_jobs WHERE status IN ('queued', 'running')")
+        .fetch_one(owner)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn rule_evaluators_score_what_ingest_queues_once_even_across_a_crash(owner: PgPool) {
+    use argus_domain::evals::worker;
+    use argus_domain::ingest::native::trace_key;
+    let s = setup(&owner).await;
+    for form in [
+        "name=json-output&target=span&operation=chat&rule_type=valid_json",
+        "name=no-refusal&target=trace&rule_type=no_refusal",
+        "name=half&target=span&sampling=0.5&operation=chat&rule_type=contains&value=refund",
+        "name=needs-input&target=span&operation=chat&rule_type=contains&field=input&value=x",
+    ] {
+        let (status, body) = owner_form(&s, "/api/v1/evaluate/evaluators/create", form).await;
+        assert_eq!(status, StatusCode::OK, "{form}: {body}");
+    }
+    // Bad definitions are refused with their field.
+    for (form, field) in [
+        (
+            "name=r&target=span&rule_type=regex&pattern=(open",
+            "pattern",
+        ),
+        ("name=r&target=everything&rule_type=valid_json", "target"),
+        (
+            "name=r&target=span&rule_type=valid_json&sampling=0",
+            "sampling",
+        ),
+        ("name=r&target=span&rule_type=guess", "rule_type"),
+        (
+            "name=json-output&target=span&rule_type=valid_json",
+            "already exists",
+        ),
+    ] {
+        let (status, body) = owner_form(&s, "/api/v1/evaluate/evaluators/create", form).await;
+        assert!(status.is_client_error(), "{form}: {status} {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(field),
+            "{form}: {body}"
+        );
+    }
+
+    // One time for every batch: re-sent, the spans are the same spans.
+    let at = chrono::Utc::now() - chrono::Duration::seconds(30);
+    let outputs = [
+        r#"{"refund": "sent"}"#,
+        "Your refund is on its way.",
+        "I'm sorry, but I can't help with that.",
+        "[1, 2, 3]",
+    ];
+    ingest_native(&s, chat_traces("a", &outputs, at)).await;
+    // Span jobs: json-output and needs-input for each chat span, half for the sampled ones;
+    // trace jobs: one per root, due after the settle delay.
+    let first = worker::run_once(&s.services).await.unwrap();
+    assert!(first.claimed >= 8, "{first:?}");
+    let scores = evaluator_scores(&s).await;
+    let json_ok: Vec<bool> = scores
+        .iter()
+        .filter(|r| r.0 == "json-output")
+        .map(|r| r.2)
+        .collect();
+    let expected: Vec<(String, bool)> = outputs
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            (
+                trace_key(&format!("a-{i}")),
+                serde_json::from_str::<Value>(o).is_ok(),
+            )
+        })
+        .collect();
+    let mut expected_sorted = expected.clone();
+    expected_sorted.sort();
+    assert_eq!(
+        json_ok,
+        expected_sorted.iter().map(|e| e.1).collect::<Vec<_>>(),
+        "{scores:?}"
+    );
+    // The trace-level jobs wait for the settle delay; made due, they run.
+    sqlx::query("UPDATE eval_jobs SET run_after = now() WHERE span_id = ''")
+        .execute(&owner)
+        .await
+        .unwrap();
+    worker::run_once(&s.services).await.unwrap();
+    let refusals: Vec<(String, bool)> = evaluator_scores(&s)
+        .await
+        .into_iter()
+        .filter(|r| r.0 == "no-refusal")
+        .map(|r| (r.1, r.2))
+        .collect();
+    assert_eq!(refusals.len(), 4, "{refusals:?}");
+    assert_eq!(
+        refusals.iter().filter(|r| !r.1).count(),
+        1,
+        "one refusal: {refusals:?}"
+    );
+    assert_eq!(queued(&owner).await, 0);
+
+    // Re-sent spans queue nothing, and nothing is scored twice.
+    let before = evaluator_scores(&s).await.len();
+    ingest_native(&s, chat_traces("a", &outputs, at)).await;
+    assert_eq!(queued(&owner).await, 0);
+    assert_eq!(evaluator_scores(&s).await.len(), before);
+
+    // A worker claims jobs and dies: nothing is scored, the jobs wait for their lease; then
+    // another pass takes them over and scores each once.
+    ingest_native(&s, chat_traces("b", &outputs, at)).await;
+    let taken: i64 = sqlx::query_scalar("SELECT count(*) FROM argus_claim_eval_jobs(1000, 60)")
+        .fetch_one(&owner)
+        .await
+        .unwrap();
+    assert!(taken >= 8);
+    assert_eq!(
+        worker::run_once(&s.services).await.unwrap().claimed,
+        0,
+        "leased jobs wait"
+    );
+    sqlx::query(
+        "UPDATE eval_jobs SET lease_until = now() - interval '1 second' WHERE status = 'running'",
+    )
+    .execute(&owner)
+    .await
+    .unwrap();
+    let resumed = worker::run_once(&s.services).await.unwrap();
+    assert_eq!(resumed.claimed as i64, taken);
+    let json_b = evaluator_scores(&s)
+        .await
+        .into_iter()
+        .filter(|r| r.0 == "json-output")
+        .count();
+    assert_eq!(json_b, 8, "each chat span of a and b scored once");
+
+    // What each evaluator shows: failures with their reason, sampling, nothing pending.
+    let (_, list) = get_json(&s, "/api/v1/evaluate/evaluators").await;
+    let by_name = |n: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    let needs = by_name("needs-input");
+    assert_eq!(needs["stats"]["failed_today"], 8, "{needs}");
+    assert!(needs["stats"]["last_errors"][0][1]
+        .as_str()
+        .unwrap()
+        .contains("no input"));
+    let half = by_name("half");
+    let judged = half["stats"]["done_today"].as_i64().unwrap();
+    let skipped = half["stats"]["skipped_today"].as_i64().unwrap();
+    assert_eq!(judged + skipped, 8, "{half}");
+    assert_eq!(by_name("json-output")["stats"]["queued"], 0);
+
+    // Paused, an evaluator queues nothing; deleted, its scores stay.
+    let id = by_name("json-output")["id"].as_str().unwrap().to_owned();
+    let (status, _) =
+        owner_form(&s, "/api/v1/evaluate/evaluators/pause", &format!("id={id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    ingest_native(&s, chat_traces("c", &outputs[..1], at)).await;
+    let jobs_for_paused: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM eval_jobs WHERE evaluator_id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&owner)
+            .await
+            .unwrap();
+    assert_eq!(jobs_for_paused, 0);
+    let (status, _) = owner_form(
+        &s,
+        "/api/v1/evaluate/evaluators/delete",
+        &format!("id={id}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        evaluator_scores(&s)
+            .await
+            .into_iter()
+            .filter(|r| r.0 == "json-output")
+            .count(),
+        8
+    );
+}

@@ -7,6 +7,7 @@ mod auth;
 mod dashboard;
 mod error;
 mod evals;
+mod evaluators;
 mod explorer;
 mod filters;
 mod jobs;
@@ -25,6 +26,9 @@ pub use dashboard::{
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use evals::{
     Category, Score, ScoreAuthor, ScoreConfig, ScoreFilters, ScorePage, ScoreSource, ScoreType,
+};
+pub use evaluators::{
+    EvalTarget, Evaluator, EvaluatorFilter, EvaluatorStats, Rule, RuleField, RuleForm, SpanFacts,
 };
 pub use explorer::{
     AgentInfo, AgentPage, CursorMeta, PageMeta, SessionDetail, SessionPage, SessionSummary,

@@ -7,7 +7,9 @@
 
 #[cfg(feature = "ssr")]
 use argus_types::Role;
-use argus_types::{Filters, Score, ScoreConfig, ScoreFilters, ScorePage};
+use argus_types::{
+    Evaluator, EvaluatorFilter, Filters, RuleForm, Score, ScoreConfig, ScoreFilters, ScorePage,
+};
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use uuid::Uuid;
@@ -176,4 +178,76 @@ pub async fn archive_config(id: Uuid) -> Result<ScoreConfig, AppError> {
     use super::context::{require, services};
     let access = require(Role::Admin)?;
     Ok(argus_domain::evals::configs::archive(&services(), access.workspace, id).await?)
+}
+
+/// `GET /api/v1/evaluate/evaluators`: the online evaluators, each with what it has done
+/// (queued, done, failed and sampled out today, its last errors).
+#[server(prefix = "/api/v1", endpoint = "evaluate/evaluators", input = GetUrl)]
+pub async fn list_evaluators() -> Result<Vec<Evaluator>, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    Ok(argus_domain::evals::evaluators::list(&services(), access.workspace).await?)
+}
+
+/// `POST /api/v1/evaluate/evaluators/create` (admin): `name`, `target` (`span` or `trace`),
+/// `sampling` (0 < s ≤ 1, default 1), `score_name` (default: the name), the filter (`agent`,
+/// `environment`, `version`, `model`, `operation`, `span_name`, `status`) and the rule
+/// (`rule_type` and its fields: `field`, `value`, `pattern`, `min`, `max`, `max_ms`,
+/// `max_usd`, `phrases`). It judges the spans that arrive from now on.
+#[server(prefix = "/api/v1", endpoint = "evaluate/evaluators/create")]
+pub async fn create_evaluator(
+    name: String,
+    target: String,
+    sampling: Option<String>,
+    score_name: Option<String>,
+    #[server(flatten)] filter: EvaluatorFilter,
+    #[server(flatten)] rule: RuleForm,
+) -> Result<Evaluator, AppError> {
+    use argus_domain::evals::{configs, evaluators};
+
+    use super::context::{require, services};
+    let access = require(Role::Admin)?;
+    let new = evaluators::NewEvaluator {
+        name,
+        target,
+        filter,
+        sampling: configs::number_field("sampling", sampling.as_deref())?,
+        rule: evaluators::rule_of(&rule)?,
+        score_name,
+    };
+    Ok(evaluators::create(&services(), access.workspace, access.user(), &new).await?)
+}
+
+/// `POST /api/v1/evaluate/evaluators/pause` (admin): `id`; it queues nothing until resumed.
+#[server(prefix = "/api/v1", endpoint = "evaluate/evaluators/pause")]
+pub async fn pause_evaluator(id: Uuid) -> Result<(), AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Admin)?;
+    Ok(argus_domain::evals::evaluators::set_active(
+        &services(),
+        access.workspace,
+        id,
+        false,
+        Some("paused by an admin"),
+    )
+    .await?)
+}
+
+/// `POST /api/v1/evaluate/evaluators/resume` (admin): `id`.
+#[server(prefix = "/api/v1", endpoint = "evaluate/evaluators/resume")]
+pub async fn resume_evaluator(id: Uuid) -> Result<(), AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Admin)?;
+    Ok(
+        argus_domain::evals::evaluators::set_active(&services(), access.workspace, id, true, None)
+            .await?,
+    )
+}
+
+/// `POST /api/v1/evaluate/evaluators/delete` (admin): `id`; its scores stay.
+#[server(prefix = "/api/v1", endpoint = "evaluate/evaluators/delete")]
+pub async fn delete_evaluator(id: Uuid) -> Result<(), AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Admin)?;
+    Ok(argus_domain::evals::evaluators::delete(&services(), access.workspace, id).await?)
 }

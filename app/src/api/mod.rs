@@ -216,6 +216,23 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
         Admin,
         "id={score_config_id}",
     ),
+    TenantEndpoint::read("/api/v1/evaluate/evaluators"),
+    TenantEndpoint::write(
+        "/api/v1/evaluate/evaluators/create",
+        Admin,
+        "name=matrix-evaluator&target=span&rule_type=valid_json",
+    ),
+    TenantEndpoint::write("/api/v1/evaluate/evaluators/pause", Admin, "id={evaluator}"),
+    TenantEndpoint::write(
+        "/api/v1/evaluate/evaluators/resume",
+        Admin,
+        "id={evaluator}",
+    ),
+    TenantEndpoint::write(
+        "/api/v1/evaluate/evaluators/delete",
+        Admin,
+        "id={evaluator}",
+    ),
 ];
 
 /// Server functions that need no credentials, or touch no tenant data.

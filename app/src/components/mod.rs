@@ -3,6 +3,7 @@
 pub mod badges;
 pub mod charts;
 pub mod copy;
+pub mod evaluators;
 pub mod filter_bar;
 pub mod forms;
 pub mod kpi_card;

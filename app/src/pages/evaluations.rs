@@ -8,6 +8,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::evals::{list_configs, list_scores, ArchiveConfig, CreateConfig};
+use crate::components::evaluators::Evaluators;
 use crate::components::forms::{ActionError, Submit};
 use crate::components::page::LoadError;
 use crate::components::scores::ScoreTable;
@@ -63,6 +64,7 @@ pub fn EvaluationsPage() -> impl IntoView {
             </Transition>
             <ActionError action=archive />
         </section>
+        <Evaluators />
         <section class="card" aria-label="Latest scores" data-testid="latest-scores">
             <h2>"Latest scores"</h2>
             <Transition fallback=|| view! { <div class="skeleton" aria-busy="true"></div> }>

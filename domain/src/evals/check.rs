@@ -65,7 +65,8 @@ pub struct ScoreRow {
 
 /// A stable id for a score a client named with any string.
 pub fn score_key(raw: &str) -> Uuid {
-    if let Ok(id) = Uuid::parse_str(raw.trim()) {
+    let raw = raw.trim();
+    if let Ok(id) = Uuid::parse_str(raw) {
         return id;
     }
     derived_id(&["score", raw])

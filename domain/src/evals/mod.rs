@@ -1,10 +1,15 @@
 //! Evaluations: scores on traces, spans and sessions — from the API, from people, from
 //! OpenTelemetry evaluation events — checked against the workspace's score configs.
 //!
-//! `configs` (define, list, archive) · `scores` (check, store, list, delete) · `otel`
-//! (`gen_ai.evaluation.result` span events and log records → scores).
+//! `configs` (define, list, archive) · `check` (one score against its config) · `scores`
+//! (store, list, annotate, delete) · `otel` (`gen_ai.evaluation.result` span events and log
+//! records → scores) · `evaluators` (online evaluators: define, list with their stats, pause)
+//! · `rules` (their checks) · `worker` (runs the queue ingest fills: `ingest::evaluate`).
 
 pub mod check;
 pub mod configs;
+pub mod evaluators;
 pub mod otel;
+pub mod rules;
 pub mod scores;
+pub mod worker;

@@ -4,6 +4,7 @@
 //! OTLP spans into [`model::SpanRecord`]s with the GenAI semantic conventions (current and legacy
 //! names) resolved, each span validated on its own.
 
+pub mod evaluate;
 pub mod gate;
 pub mod invalidate;
 pub mod limits;
@@ -68,6 +69,9 @@ async fn persist(
         }
         other => other?,
     };
+    if stored.evaluations > 0 {
+        services.jobs.evaluations.notify_one();
+    }
     if stored.inserted > 0 {
         services
             .invalidator

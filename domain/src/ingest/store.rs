@@ -40,6 +40,8 @@ pub struct Stored {
     pub duplicates: usize,
     /// Traces whose summary changed.
     pub traces: usize,
+    /// Evaluation jobs queued for the online evaluators.
+    pub evaluations: usize,
 }
 
 /// The day partitions of `spans` known to exist (so each is ensured once per process).
@@ -218,11 +220,13 @@ pub async fn store(
         .await?;
         upsert_agents(&mut tx, workspace, &fresh).await?;
     }
+    let evaluations = super::evaluate::enqueue(&mut tx, workspace, &fresh, Utc::now()).await?;
     tx.commit().await?;
     Ok(Stored {
         inserted: fresh.len(),
         duplicates: batch.len() - fresh.len() + (spans.len() - batch.len()),
         traces: deltas.len(),
+        evaluations,
     })
 }
 

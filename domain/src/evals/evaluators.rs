@@ -1,0 +1,354 @@
+//! Online evaluators of a workspace: define, list with what they have done, pause, resume,
+//! delete. Ingest queues their jobs (`ingest::evaluate`); the worker (`evals::worker`) runs
+//! them.
+
+use argus_types::{
+    EvalTarget, Evaluator, EvaluatorFilter, EvaluatorStats, Rule, RuleField, RuleForm, ScoreType,
+};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::configs::clean_name;
+use super::rules;
+use crate::identity::UserId;
+use crate::tenancy::{self, WorkspaceId};
+use crate::{Error, Result, Services};
+
+/// Evaluators a workspace may have.
+pub const MAX_EVALUATORS: i64 = 50;
+/// Failures an evaluator shows.
+const LAST_ERRORS: i64 = 5;
+
+/// An evaluator as an admin defines it.
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
+pub struct NewEvaluator {
+    pub name: String,
+    /// `span` (each matching span) or `trace` (the whole trace, once its root span is in).
+    pub target: String,
+    #[serde(default)]
+    pub filter: EvaluatorFilter,
+    /// The share judged, 0 < sampling ≤ 1 (default 1).
+    pub sampling: Option<f64>,
+    pub rule: Rule,
+    /// The score it writes; defaults to the evaluator's name.
+    pub score_name: Option<String>,
+}
+
+fn clean_filter(f: &EvaluatorFilter) -> Result<EvaluatorFilter> {
+    let one = |field: &str, v: &Option<String>| -> Result<Option<String>> {
+        match v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => clean_name(&format!("filter.{field}"), v).map(Some),
+        }
+    };
+    let status = one("status", &f.status)?;
+    if let Some(s) = &status {
+        if !matches!(s.as_str(), "ok" | "error") {
+            return Err(Error::invalid_input("filter.status", "ok or error"));
+        }
+    }
+    Ok(EvaluatorFilter {
+        agent: one("agent", &f.agent)?,
+        environment: one("environment", &f.environment)?,
+        version: one("version", &f.version)?,
+        model: one("model", &f.model)?,
+        operation: one("operation", &f.operation)?,
+        span_name: one("span_name", &f.span_name)?,
+        status,
+    })
+}
+
+type Row = (
+    Uuid,
+    String,
+    i32,
+    String,
+    sqlx::types::Json<EvaluatorFilter>,
+    f64,
+    sqlx::types::Json<Rule>,
+    String,
+    String,
+    Option<String>,
+    DateTime<Utc>,
+);
+
+const COLUMNS: &str = "id, name, version, target, filter, sampling, rule, score_name, status, \
+                       paused_reason, created_at";
+
+fn from_row(row: Row) -> Result<Evaluator> {
+    let (id, name, version, target, filter, sampling, rule, score_name, status, reason, at) = row;
+    Ok(Evaluator {
+        id,
+        name,
+        version,
+        target: EvalTarget::parse(&target)
+            .ok_or_else(|| Error::Internal(format!("stored target {target:?}")))?,
+        filter: filter.0,
+        sampling,
+        rule: rule.0,
+        score_name,
+        status,
+        paused_reason: reason,
+        created_at: at,
+        stats: EvaluatorStats::default(),
+    })
+}
+
+/// The rule a form describes.
+pub fn rule_of(form: &RuleForm) -> Result<Rule> {
+    let get = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let field = match get(&form.field).as_deref() {
+        None | Some("output") => RuleField::Output,
+        Some("input") => RuleField::Input,
+        Some(other) => {
+            return Err(Error::invalid_input(
+                "field",
+                format!("{other:?}: input or output"),
+            ))
+        }
+    };
+    let required = |name: &str, v: &Option<String>| {
+        get(v).ok_or_else(|| Error::MissingField { field: name.into() })
+    };
+    let count = |name: &str, v: &Option<String>| -> Result<Option<u64>> {
+        get(v)
+            .map(|t| {
+                t.parse::<u64>()
+                    .map_err(|_| Error::invalid_input(name, format!("{t:?} is not a whole number")))
+            })
+            .transpose()
+    };
+    let number = |name: &str, v: &Option<String>| -> Result<f64> {
+        let t = required(name, v)?;
+        t.parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .ok_or_else(|| Error::invalid_input(name, format!("{t:?} is not a number")))
+    };
+    let kind = required("rule_type", &form.rule_type)?;
+    Ok(match kind.as_str() {
+        "contains" => Rule::Contains {
+            field,
+            value: required("value", &form.value)?,
+        },
+        "not_contains" => Rule::NotContains {
+            field,
+            value: required("value", &form.value)?,
+        },
+        "regex" => Rule::Regex {
+            field,
+            pattern: required("pattern", &form.pattern)?,
+        },
+        "valid_json" => Rule::ValidJson { field },
+        "length" => Rule::Length {
+            field,
+            min: count("min", &form.min)?,
+            max: count("max", &form.max)?,
+        },
+        "latency_below" => Rule::LatencyBelow {
+            max_ms: number("max_ms", &form.max_ms)?,
+        },
+        "cost_below" => Rule::CostBelow {
+            max_usd: number("max_usd", &form.max_usd)?,
+        },
+        "tool_calls_succeed" => Rule::ToolCallsSucceed,
+        "no_refusal" => Rule::NoRefusal {
+            phrases: get(&form.phrases)
+                .map(|p| {
+                    p.split(['\n', ','])
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        },
+        other => {
+            return Err(Error::invalid_input(
+                "rule_type",
+                format!(
+                    "{other:?} is not a rule (contains, not_contains, regex, valid_json, length, \
+                     latency_below, cost_below, tool_calls_succeed, no_refusal)"
+                ),
+            ))
+        }
+    })
+}
+
+/// Defines an evaluator (active at once: the next spans that match are judged).
+pub async fn create(
+    services: &Services,
+    workspace: WorkspaceId,
+    by: Option<UserId>,
+    new: &NewEvaluator,
+) -> Result<Evaluator> {
+    let name = clean_name("name", &new.name)?;
+    let target = EvalTarget::parse(&new.target)
+        .ok_or_else(|| Error::invalid_input("target", "span or trace"))?;
+    let sampling = new.sampling.unwrap_or(1.0);
+    if !(sampling > 0.0 && sampling <= 1.0) {
+        return Err(Error::invalid_input(
+            "sampling",
+            "a share above 0 and at most 1 (0.1 judges one in ten)",
+        ));
+    }
+    rules::compile(&new.rule)?;
+    let filter = clean_filter(&new.filter)?;
+    let score_name = match new.score_name.as_deref().map(str::trim) {
+        Some(s) if !s.is_empty() => clean_name("score_name", s)?,
+        _ => name.clone(),
+    };
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    let configs = super::configs::Live::load(&mut tx, workspace).await?;
+    if let Some(c) = configs.by_name(&score_name) {
+        if c.data_type != ScoreType::Boolean {
+            return Err(Error::invalid_input(
+                "score_name",
+                format!(
+                    "{score_name} is {} by its config; a rule writes a boolean score",
+                    c.data_type
+                ),
+            ));
+        }
+    }
+    let (count,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM evaluators WHERE workspace_id = $1")
+            .bind(workspace.0)
+            .fetch_one(&mut *tx)
+            .await?;
+    if count >= MAX_EVALUATORS {
+        return Err(Error::Conflict(format!(
+            "a workspace has at most {MAX_EVALUATORS} evaluators; delete one first"
+        )));
+    }
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "INSERT INTO evaluators (workspace_id, id, name, target, filter, sampling, rule, \
+         score_name, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+    ))
+    .bind(workspace.0)
+    .bind(Uuid::now_v7())
+    .bind(&name)
+    .bind(target.as_str())
+    .bind(sqlx::types::Json(&filter))
+    .bind(sampling)
+    .bind(sqlx::types::Json(&new.rule))
+    .bind(&score_name)
+    .bind(by.map(|u| u.0))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let row = row.ok_or_else(|| Error::AlreadyExists {
+        what: format!("an evaluator named {name:?}"),
+    })?;
+    tx.commit().await?;
+    from_row(row)
+}
+
+/// The workspace's evaluators, oldest first, each with what it has done.
+pub async fn list(services: &Services, workspace: WorkspaceId) -> Result<Vec<Evaluator>> {
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM evaluators WHERE workspace_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(workspace.0)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut out = rows.into_iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    let queued: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT evaluator_id, count(*) FROM eval_jobs WHERE workspace_id = $1 \
+         AND status IN ('queued', 'running') GROUP BY evaluator_id",
+    )
+    .bind(workspace.0)
+    .fetch_all(&mut *tx)
+    .await?;
+    let today: Vec<(Uuid, i64, i64, i64, f64)> = sqlx::query_as(
+        "SELECT evaluator_id, done, failed, skipped, spent_usd FROM evaluator_daily \
+         WHERE workspace_id = $1 AND day = (now() AT TIME ZONE 'UTC')::date",
+    )
+    .bind(workspace.0)
+    .fetch_all(&mut *tx)
+    .await?;
+    let errors: Vec<(Uuid, DateTime<Utc>, String)> = sqlx::query_as(
+        "SELECT evaluator_id, finished_at, last_error FROM ( \
+           SELECT evaluator_id, finished_at, coalesce(last_error, '') AS last_error, \
+             row_number() OVER (PARTITION BY evaluator_id ORDER BY finished_at DESC) AS n \
+           FROM eval_jobs WHERE workspace_id = $1 AND status = 'failed' \
+             AND finished_at IS NOT NULL) e \
+         WHERE n <= $2 ORDER BY finished_at DESC",
+    )
+    .bind(workspace.0)
+    .bind(LAST_ERRORS)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    for e in &mut out {
+        e.stats.queued = queued
+            .iter()
+            .find(|(id, _)| *id == e.id)
+            .map_or(0, |(_, n)| *n);
+        if let Some((_, done, failed, skipped, spent)) = today.iter().find(|t| t.0 == e.id) {
+            e.stats.done_today = *done;
+            e.stats.failed_today = *failed;
+            e.stats.skipped_today = *skipped;
+            e.stats.spent_today_usd = *spent;
+        }
+        e.stats.last_errors = errors
+            .iter()
+            .filter(|(id, _, _)| *id == e.id)
+            .map(|(_, at, why)| (*at, why.clone()))
+            .collect();
+    }
+    Ok(out)
+}
+
+/// Pauses (`active = false`, with the reason) or resumes an evaluator. Paused, it queues
+/// nothing new, and its waiting jobs are dropped when they come up.
+pub async fn set_active(
+    services: &Services,
+    workspace: WorkspaceId,
+    id: Uuid,
+    active: bool,
+    reason: Option<&str>,
+) -> Result<()> {
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    let done = sqlx::query(
+        "UPDATE evaluators SET status = $3, paused_reason = $4, updated_at = now() \
+         WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind(workspace.0)
+    .bind(id)
+    .bind(if active { "active" } else { "paused" })
+    .bind(if active { None } else { reason })
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound {
+            what: "evaluator".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Deletes an evaluator and its queue (its scores stay).
+pub async fn delete(services: &Services, workspace: WorkspaceId, id: Uuid) -> Result<()> {
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    let done = sqlx::query("DELETE FROM evaluators WHERE workspace_id = $1 AND id = $2")
+        .bind(workspace.0)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound {
+            what: "evaluator".into(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! Rule evaluators' checks, in process: each reads a span's (or a trace's) text, time, cost
+//! and tool calls and answers pass or fail with the reason.
+
+use argus_types::{Rule, RuleField};
+use regex::{Regex, RegexBuilder};
+use serde_json::Value;
+
+use crate::{Error, Result};
+
+/// The refusal phrases a `no_refusal` rule uses when it names none.
+pub const REFUSALS: [&str; 8] = [
+    "i can't help with",
+    "i cannot help with",
+    "i can't assist with",
+    "i cannot assist with",
+    "i'm not able to help",
+    "i am unable to",
+    "as an ai language model",
+    "i won't be able to",
+];
+
+/// A rule's bounds: a pattern's compiled size, a phrase's length.
+const MAX_PATTERN_BYTES: usize = 1_000;
+const MAX_COMPILED_BYTES: usize = 1 << 20;
+const MAX_VALUE_CHARS: usize = 1_000;
+
+/// What a rule looks at.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Subject {
+    pub input: Option<String>,
+    pub output: Option<String>,
+    pub latency_ms: f64,
+    pub cost_usd: Option<f64>,
+    /// An `execute_tool` span of it failed.
+    pub tool_failed: bool,
+}
+
+/// The text of a message value: every string in it, in order, one per line (chat messages'
+/// parts and contents, or a plain string).
+pub fn text_of(value: &Value) -> String {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => out.push(s.clone()),
+            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            Value::Object(map) => {
+                // Roles and types are labels, not what was said.
+                for (k, v) in map {
+                    if !matches!(k.as_str(), "role" | "type" | "finish_reason" | "id") {
+                        walk(v, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, &mut out);
+    out.join("\n")
+}
+
+/// A rule made ready to run (its pattern compiled once).
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    rule: Rule,
+    regex: Option<Regex>,
+}
+
+/// Checks a rule as an admin defines it, and compiles its pattern.
+pub fn compile(rule: &Rule) -> Result<Compiled> {
+    let too_long =
+        |field: &str| Error::invalid_input(field, format!("at most {MAX_VALUE_CHARS} characters"));
+    let regex = match rule {
+        Rule::Regex { pattern, .. } => {
+            if pattern.len() > MAX_PATTERN_BYTES {
+                return Err(Error::invalid_input(
+                    "rule.pattern",
+                    format!("at most {MAX_PATTERN_BYTES} bytes"),
+                ));
+            }
+            Some(
+                RegexBuilder::new(pattern)
+                    .size_limit(MAX_COMPILED_BYTES)
+                    .build()
+                    .map_err(|e| Error::invalid_input("rule.pattern", e.to_string()))?,
+            )
+        }
+        Rule::Contains { value, .. } | Rule::NotContains { value, .. } => {
+            if value.trim().is_empty() {
+                return Err(Error::invalid_input(
+                    "rule.value",
+                    "give the text to look for",
+                ));
+            }
+            if value.chars().count() > MAX_VALUE_CHARS {
+                return Err(too_long("rule.value"));
+            }
+            None
+        }
+        Rule::Length { min, max, .. } => {
+            if let (Some(lo), Some(hi)) = (min, max) {
+                if lo > hi {
+                    return Err(Error::invalid_input("rule.max", "must not be below min"));
+                }
+            }
+            None
+        }
+        Rule::LatencyBelow { max_ms } if !(max_ms.is_finite() && *max_ms >= 0.0) => {
+            return Err(Error::invalid_input(
+                "rule.max_ms",
+                "a number of milliseconds ≥ 0",
+            ))
+        }
+        Rule::CostBelow { max_usd } if !(max_usd.is_finite() && *max_usd >= 0.0) => {
+            return Err(Error::invalid_input("rule.max_usd", "a number of USD ≥ 0"))
+        }
+        Rule::NoRefusal { phrases } => {
+            if phrases.len() > 100 || phrases.iter().any(|p| p.chars().count() > MAX_VALUE_CHARS) {
+                return Err(too_long("rule.phrases"));
+            }
+            None
+        }
+        _ => None,
+    };
+    Ok(Compiled {
+        rule: rule.clone(),
+        regex,
+    })
+}
+
+impl Compiled {
+    /// Pass or fail, and why. `Err` when the subject lacks what the rule reads.
+    pub fn verdict(&self, s: &Subject) -> std::result::Result<(bool, String), String> {
+        let text = |field: &RuleField| -> std::result::Result<&str, String> {
+            let (name, value) = match field {
+                RuleField::Input => ("input", &s.input),
+                RuleField::Output => ("output", &s.output),
+            };
+            value
+                .as_deref()
+                .ok_or_else(|| format!("it has no {name} to check"))
+        };
+        Ok(match &self.rule {
+            Rule::Contains { field, value } => {
+                let found = text(field)?.to_lowercase().contains(&value.to_lowercase());
+                let why = if found {
+                    "contains"
+                } else {
+                    "does not contain"
+                };
+                (found, format!("the text {why} {value:?}"))
+            }
+            Rule::NotContains { field, value } => {
+                let found = text(field)?.to_lowercase().contains(&value.to_lowercase());
+                let why = if found {
+                    "contains"
+                } else {
+                    "does not contain"
+                };
+                (!found, format!("the text {why} {value:?}"))
+            }
+            Rule::Regex { field, pattern } => {
+                let hit = self
+                    .regex
+                    .as_ref()
+                    .is_some_and(|r| r.is_match(text(field).unwrap_or_default()));
+                text(field)?;
+                let why = if hit { "matches" } else { "does not match" };
+                (hit, format!("the text {why} /{pattern}/"))
+            }
+            Rule::ValidJson { field } => match serde_json::from_str::<Value>(text(field)?) {
+                Ok(_) => (true, "valid JSON".into()),
+                Err(e) => (false, format!("not JSON: {e}")),
+            },
+            Rule::Length { field, min, max } => {
+                let n = text(field)?.chars().count() as u64;
+                let ok = min.is_none_or(|lo| n >= lo) && max.is_none_or(|hi| n <= hi);
+                (ok, format!("{n} characters"))
+            }
+            Rule::LatencyBelow { max_ms } => (
+                s.latency_ms <= *max_ms,
+                format!("took {:.0} ms (limit {max_ms} ms)", s.latency_ms),
+            ),
+            Rule::CostBelow { max_usd } => {
+                let cost = s
+                    .cost_usd
+                    .ok_or("it has no cost (its model is not priced)")?;
+                (
+                    cost <= *max_usd,
+                    format!("cost ${cost:.6} (limit ${max_usd})"),
+                )
+            }
+            Rule::ToolCallsSucceed => (
+                !s.tool_failed,
+                if s.tool_failed {
+                    "a tool call failed".into()
+                } else {
+                    "no tool call failed".into()
+                },
+            ),
+            Rule::NoRefusal { phrases } => {
+                let out = text(&RuleField::Output)?.to_lowercase();
+                let hit = if phrases.is_empty() {
+                    REFUSALS
+                        .iter()
+                        .find(|p| out.contains(*p))
+                        .map(|p| p.to_string())
+                } else {
+                    phrases
+                        .iter()
+                        .find(|p| out.contains(&p.to_lowercase()))
+                        .cloned()
+                };
+                match hit {
+                    Some(p) => (false, format!("a refusal: {p:?}")),
+                    None => (true, "no refusal phrase".into()),
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn subject(output: &str) -> Subject {
+        Subject {
+            input: Some("Where is my refund?".into()),
+            output: Some(output.into()),
+            latency_ms: 1200.0,
+            cost_usd: Some(0.002),
+            tool_failed: false,
+        }
+    }
+
+    fn run(rule: Value, s: &Subject) -> (bool, String) {
+        let rule: Rule = serde_json::from_value(rule).unwrap();
+        compile(&rule).unwrap().verdict(s).unwrap()
+    }
+
+    #[test]
+    fn each_rule_passes_and_fails_where_it_should() {
+        let s = subject("Your refund was sent on Monday.");
+        assert!(
+            run(
+                json!({"type": "contains", "field": "output", "value": "REFUND"}),
+                &s
+            )
+            .0
+        );
+        assert!(
+            !run(
+                json!({"type": "not_contains", "field": "output", "value": "refund"}),
+                &s
+            )
+            .0
+        );
+        assert!(
+            run(
+                json!({"type": "regex", "field": "output", "pattern": "(?i)monday|tuesday"}),
+                &s
+            )
+            .0
+        );
+        assert!(!run(json!({"type": "valid_json", "field": "output"}), &s).0);
+        assert!(
+            run(
+                json!({"type": "valid_json", "field": "output"}),
+                &subject("{\"a\": 1}")
+            )
+            .0
+        );
+        assert!(
+            run(
+                json!({"type": "length", "field": "input", "min": 5, "max": 50}),
+                &s
+            )
+            .0
+        );
+        assert!(!run(json!({"type": "length", "field": "output", "max": 10}), &s).0);
+        assert!(run(json!({"type": "latency_below", "max_ms": 2000}), &s).0);
+        assert!(!run(json!({"type": "cost_below", "max_usd": 0.001}), &s).0);
+        assert!(run(json!({"type": "tool_calls_succeed"}), &s).0);
+        assert!(run(json!({"type": "no_refusal"}), &s).0);
+        let refusal = subject("I'm sorry, but I can't help with that request.");
+        let (ok, why) = run(json!({"type": "no_refusal"}), &refusal);
+        assert!(!ok && why.contains("can't help with"), "{why}");
+        let missing = Subject::default();
+        let rule: Rule =
+            serde_json::from_value(json!({"type": "contains", "field": "output", "value": "x"}))
+                .unwrap();
+        assert!(compile(&rule).unwrap().verdict(&missing).is_err());
+    }
+
+    #[test]
+    fn bad_rules_are_refused_when_defined() {
+        for bad in [
+            json!({"type": "regex", "field": "output", "pattern": "(unclosed"}),
+            json!({"type": "contains", "field": "output", "value": "  "}),
+            json!({"type": "length", "field": "output", "min": 9, "max": 3}),
+            json!({"type": "latency_below", "max_ms": -1}),
+        ] {
+            let rule: Rule = serde_json::from_value(bad.clone()).unwrap();
+            assert!(compile(&rule).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn message_text_is_every_string_but_the_labels() {
+        let v = json!([{"role": "user", "parts": [{"type": "text", "content": "hello"}]},
+                       {"role": "assistant", "parts": [{"type": "text", "content": "hi there"}]}]);
+        assert_eq!(text_of(&v), "hello\nhi there");
+        assert_eq!(text_of(&json!("plain")), "plain");
+    }
+}
