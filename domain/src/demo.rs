@@ -466,6 +466,8 @@ pub async fn load(
     )
     .await?;
     let access = crate::access::from_api_key(services, key.key.expose_secret()).await?;
+    // Evaluators first, so they judge the traffic as it arrives.
+    define_evaluations(services, workspace, user).await?;
     let mut loaded = Loaded::default();
     let first = first_day(today);
     let days = days.clamp(0, DAYS);
@@ -496,7 +498,127 @@ pub async fn load(
         progress(loaded.days, days);
     }
     crate::apikeys::revoke_key(services, workspace, key.id).await?;
+    score_sample(services, workspace).await?;
     Ok(loaded)
+}
+
+/// The demo's score configs and two rule evaluators (each defined once).
+async fn define_evaluations(
+    services: &crate::Services,
+    workspace: crate::tenancy::WorkspaceId,
+    user: crate::identity::UserId,
+) -> crate::Result<()> {
+    use crate::evals::{configs, evaluators};
+    use argus_types::{Category, Rule};
+    let once = |r: crate::Result<()>| match r {
+        Err(crate::Error::AlreadyExists { .. }) => Ok(()),
+        other => other,
+    };
+    let config = |name: &str, data_type: &str| configs::NewConfig {
+        name: name.into(),
+        data_type: data_type.into(),
+        higher_is_better: Some(true),
+        ..configs::NewConfig::default()
+    };
+    let helpfulness = configs::NewConfig {
+        min_value: Some(0.0),
+        max_value: Some(1.0),
+        description: Some("How far the answer helped (reviewers and the API)".into()),
+        ..config("helpfulness", "numeric")
+    };
+    let tone = configs::NewConfig {
+        categories: vec![
+            Category {
+                label: "friendly".into(),
+                value: Some(1.0),
+            },
+            Category {
+                label: "neutral".into(),
+                value: Some(0.5),
+            },
+            Category {
+                label: "rude".into(),
+                value: Some(0.0),
+            },
+        ],
+        ..config("tone", "categorical")
+    };
+    for new in [
+        helpfulness,
+        tone,
+        config("fast_enough", "boolean"),
+        config("tools_succeed", "boolean"),
+    ] {
+        once(
+            configs::create(services, workspace, Some(user), &new)
+                .await
+                .map(|_| ()),
+        )?;
+    }
+    let evaluator = |name: &str, rule: Rule, score: &str| evaluators::NewEvaluator {
+        name: name.into(),
+        target: "trace".into(),
+        filter: Default::default(),
+        sampling: Some(0.25),
+        rule,
+        score_name: Some(score.into()),
+    };
+    for new in [
+        evaluator(
+            "answers-under-8s",
+            Rule::LatencyBelow { max_ms: 8_000.0 },
+            "fast_enough",
+        ),
+        evaluator("tools-succeed", Rule::ToolCallsSucceed, "tools_succeed"),
+    ] {
+        once(
+            evaluators::create(services, workspace, Some(user), &new)
+                .await
+                .map(|_| ()),
+        )?;
+    }
+    Ok(())
+}
+
+/// Helpfulness scores on a sample of the demo's traces, as an API client would send them:
+/// version 2.0.0 of each agent answers a little worse (what "compare versions" shows).
+async fn score_sample(
+    services: &crate::Services,
+    workspace: crate::tenancy::WorkspaceId,
+) -> crate::Result<()> {
+    use crate::evals::scores::{store_batch, Provenance};
+    let mut tx = crate::tenancy::begin(&services.pool, workspace).await?;
+    let traces: Vec<(String, String)> = sqlx::query_as(
+        "SELECT trace_id, version FROM traces WHERE workspace_id = $1 \
+         ORDER BY md5(trace_id) LIMIT 2000",
+    )
+    .bind(workspace.0)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut rng = StdRng::seed_from_u64(15);
+    let scores: Vec<serde_json::Value> = traces
+        .iter()
+        .map(|(trace, version)| {
+            let base = if version == "2.0.0" { 0.68 } else { 0.78 };
+            let value: f64 = (base + rng.random_range(-0.25..0.2_f64)).clamp(0.0, 1.0);
+            serde_json::json!({
+                "id": format!("demo-helpfulness-{trace}"),
+                "trace_id": trace,
+                "name": "helpfulness",
+                "value": (value * 100.0).round() / 100.0,
+            })
+        })
+        .collect();
+    let provenance = Provenance {
+        source: argus_types::ScoreSource::Api,
+        author: argus_types::ScoreAuthor::default(),
+    };
+    for chunk in scores.chunks(crate::evals::check::MAX_SCORES) {
+        let body = serde_json::json!({ "scores": chunk }).to_string();
+        store_batch(services, workspace, &provenance, body.as_bytes()).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

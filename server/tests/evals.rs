@@ -811,3 +811,155 @@ async fn rule_evaluators_score_what_ingest_queues_once_even_across_a_crash(owner
         8
     );
 }
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn score_analytics_equal_sql_over_the_raw_scores_and_compare_versions(owner: PgPool) {
+    let s = setup(&owner).await;
+    let (status, _) = owner_form(
+        &s,
+        "/api/v1/evaluate/configs/create",
+        "name=helpfulness&data_type=numeric&min_value=0&max_value=1&higher_is_better=true",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // Traces of two versions, scored: helpfulness (numbers), resolved (booleans), tone (labels).
+    let now = chrono::Utc::now() - chrono::Duration::minutes(5);
+    let traces: Vec<Value> = (0..60)
+        .map(|i| {
+            json!({"trace_id": format!("v-{i}"), "agent_id": "support-bot",
+                   "version": if i % 2 == 0 { "1.0" } else { "2.0" },
+                   "environment": "production", "start_time": now.to_rfc3339(), "latency_ms": 100})
+        })
+        .collect();
+    ingest_native(&s, json!({ "traces": traces }).to_string().into_bytes()).await;
+    let mut scores = Vec::new();
+    for i in 0..60 {
+        let v2 = i % 2 == 1;
+        let helpful = if v2 { 0.6 } else { 0.8 } + ((i * 7) % 10) as f64 / 100.0;
+        scores.push(json!({"trace_id": format!("v-{i}"), "name": "helpfulness", "value": helpful}));
+        scores.push(
+            json!({"trace_id": format!("v-{i}"), "name": "resolved", "value": !v2 || i % 3 == 0}),
+        );
+        let tone = ["friendly", "neutral", "rude"][i % 3];
+        scores.push(json!({"trace_id": format!("v-{i}"), "name": "tone", "value": tone}));
+    }
+    let (status, out) = post_scores(&s, json!({ "scores": scores })).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    // One deleted: the rollups forget it.
+    let gone = out["ids"][0].as_str().unwrap().to_owned();
+    let (status, _) = owner_form(&s, "/api/v1/evaluate/scores/delete", &format!("id={gone}")).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, summary) = get_json(&s, "/api/v1/evaluate/summary?range=24h&by=version").await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    // The same numbers, straight from the scores.
+    let mut tx = tenancy::begin(&s.services.pool, s.a).await.unwrap();
+    type Expected = (String, String, i64, Option<f64>, Option<f64>);
+    let expected: Vec<Expected> = sqlx::query_as(
+        "SELECT name, version, count(*), avg(value), stddev_samp(value) FROM scores \
+         WHERE workspace_id = $1 GROUP BY name, version ORDER BY name, version",
+    )
+    .bind(s.a.0)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    let labels: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT name, version, string_value, count(*) FROM scores WHERE workspace_id = $1 \
+         AND data_type IN ('boolean', 'categorical') GROUP BY 1, 2, 3",
+    )
+    .bind(s.a.0)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(expected.len(), 6);
+    for (name, version, n, mean, sd) in &expected {
+        let score = summary["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == *name)
+            .unwrap_or_else(|| panic!("{name} missing: {summary}"));
+        let group = score["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["key"] == *version)
+            .unwrap();
+        let stat = &group["stat"];
+        assert_eq!(stat["n"].as_i64(), Some(*n), "{name} {version}");
+        let close = |a: &Value, b: &Option<f64>| match (a.as_f64(), b) {
+            (Some(x), Some(y)) => (x - y).abs() < 1e-9,
+            (None, None) => true,
+            _ => false,
+        };
+        assert!(
+            close(&stat["mean"], mean),
+            "{name} {version}: {stat} vs {mean:?}"
+        );
+        assert!(close(&stat["sd"], sd), "{name} {version}: {stat} vs {sd:?}");
+        for (_, _, label, count) in labels.iter().filter(|l| &l.0 == name && &l.1 == version) {
+            let got = stat["labels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["label"] == *label)
+                .map(|l| l["count"].as_i64().unwrap());
+            assert_eq!(got, Some(*count), "{name} {version} {label}");
+        }
+    }
+    let types: Vec<(String, String)> = summary["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["name"].as_str().unwrap().to_owned(),
+                x["data_type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            ("helpfulness".to_owned(), "numeric".to_owned()),
+            ("resolved".to_owned(), "boolean".to_owned()),
+            ("tone".to_owned(), "categorical".to_owned())
+        ]
+    );
+
+    // Compare: helpfulness is clearly lower in 2.0 (Welch), resolved too (z-test).
+    let (status, cmp) = get_json(
+        &s,
+        "/api/v1/evaluate/compare?range=24h&agent=support-bot&a=1.0&b=2.0",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{cmp}");
+    let row = |n: &str| {
+        cmp["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    let helpful = row("helpfulness");
+    assert_eq!(helpful["test"]["method"], "welch_t");
+    assert_eq!(helpful["test"]["significant"], true, "{helpful}");
+    assert!(helpful["a"]["mean"].as_f64().unwrap() > helpful["b"]["mean"].as_f64().unwrap());
+    assert_eq!(helpful["b"]["n"], 30);
+    let resolved = row("resolved");
+    assert_eq!(resolved["test"]["method"], "two_proportion_z");
+    assert!(
+        resolved["test"]["p_value"].as_f64().unwrap() < 0.05,
+        "{resolved}"
+    );
+    // Bad requests are clear.
+    let (status, _) = get_json(&s, "/api/v1/evaluate/summary?by=colour").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = get_json(&s, "/api/v1/evaluate/compare?a=&b=2.0").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = get_json(&s, "/api/v1/evaluate/summary?model=gpt-4o").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

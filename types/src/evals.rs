@@ -232,3 +232,94 @@ mod tests {
         assert_eq!(ScoreType::parse("float"), None);
     }
 }
+
+/// A label's count (categorical and boolean scores).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct LabelCount {
+    pub label: String,
+    pub count: i64,
+}
+
+/// A set of scores summed up from the rollups.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ScoreStat {
+    pub n: i64,
+    /// Over the scores with a number (a boolean's 1 or 0: the share of true).
+    pub mean: Option<f64>,
+    /// The sample standard deviation (two or more numbers).
+    pub sd: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// Counts per label, most frequent first (categorical and boolean).
+    pub labels: Vec<LabelCount>,
+}
+
+/// One group of a summary (a version, an agent, an environment).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ScoreGroup {
+    /// The group's value ('' when the scored trace had not arrived when the score was stored).
+    pub key: String,
+    pub stat: ScoreStat,
+}
+
+/// One score name over a window: overall and per group.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ScoreSummary {
+    pub name: String,
+    pub data_type: ScoreType,
+    pub higher_is_better: Option<bool>,
+    pub overall: ScoreStat,
+    pub groups: Vec<ScoreGroup>,
+}
+
+/// Every score name's summary over the window, grouped by `by`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ScoreSummaries {
+    /// `version`, `agent` or `environment`.
+    pub by: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub scores: Vec<ScoreSummary>,
+}
+
+/// A significance test of two groups' scores.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Significance {
+    /// `welch_t` (numbers) or `two_proportion_z` (booleans).
+    pub method: String,
+    pub statistic: f64,
+    pub p_value: f64,
+    /// p < 0.05.
+    pub significant: bool,
+}
+
+/// One score name compared between two versions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ComparedScore {
+    pub name: String,
+    pub data_type: ScoreType,
+    pub higher_is_better: Option<bool>,
+    pub a: ScoreStat,
+    pub b: ScoreStat,
+    /// None when a side has too few scores (two numbers each; one boolean each).
+    pub test: Option<Significance>,
+}
+
+/// Two versions of an agent, score by score.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct VersionComparison {
+    pub agent: Option<String>,
+    pub a: String,
+    pub b: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub scores: Vec<ComparedScore>,
+}

@@ -25,7 +25,9 @@ pub use dashboard::{
 };
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use evals::{
-    Category, Score, ScoreAuthor, ScoreConfig, ScoreFilters, ScorePage, ScoreSource, ScoreType,
+    Category, ComparedScore, LabelCount, Score, ScoreAuthor, ScoreConfig, ScoreFilters, ScoreGroup,
+    ScorePage, ScoreSource, ScoreStat, ScoreSummaries, ScoreSummary, ScoreType, Significance,
+    VersionComparison,
 };
 pub use evaluators::{
     EvalTarget, Evaluator, EvaluatorFilter, EvaluatorStats, Rule, RuleField, RuleForm, SpanFacts,

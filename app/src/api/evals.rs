@@ -9,6 +9,7 @@
 use argus_types::Role;
 use argus_types::{
     Evaluator, EvaluatorFilter, Filters, RuleForm, Score, ScoreConfig, ScoreFilters, ScorePage,
+    ScoreSummaries, VersionComparison,
 };
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
@@ -250,4 +251,47 @@ pub async fn delete_evaluator(id: Uuid) -> Result<(), AppError> {
     use super::context::{require, services};
     let access = require(Role::Admin)?;
     Ok(argus_domain::evals::evaluators::delete(&services(), access.workspace, id).await?)
+}
+
+/// `GET /api/v1/evaluate/summary`: every score name over the window (the dashboard's filters:
+/// `range` or `from`/`to`, `agent`, `env`, `version`, `dept`), overall and per `by`
+/// (`version`, default; `agent`; `environment`) — count, mean, standard deviation, the counts
+/// per label — read from the score rollups.
+#[server(prefix = "/api/v1", endpoint = "evaluate/summary", input = GetUrl)]
+pub async fn get_score_summary(
+    #[server(flatten)] filters: Filters,
+    by: Option<String>,
+    fallback: Option<bool>,
+) -> Result<ScoreSummaries, AppError> {
+    use argus_domain::analytics;
+    use argus_domain::evals::analytics::{summary, Group};
+
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    let now = chrono::Utc::now();
+    let window = if fallback.unwrap_or(false) {
+        analytics::resolve_lenient(&filters, now).0
+    } else {
+        analytics::resolve(&filters, now)?
+    };
+    let group = Group::parse(by.as_deref())?;
+    Ok(summary(&services(), access.workspace, &window, group).await?)
+}
+
+/// `GET /api/v1/evaluate/compare?a=…&b=…`: two versions (of `agent`, when given) score by
+/// score over the window: means or shares side by side, the sample sizes, and Welch's t
+/// (numbers) or a two-proportion z-test (booleans) with its p-value.
+#[server(prefix = "/api/v1", endpoint = "evaluate/compare", input = GetUrl)]
+pub async fn compare_versions(
+    #[server(flatten)] filters: Filters,
+    a: String,
+    b: String,
+) -> Result<VersionComparison, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    let window = argus_domain::analytics::resolve(&filters, chrono::Utc::now())?;
+    Ok(
+        argus_domain::evals::analytics::compare(&services(), access.workspace, &window, &a, &b)
+            .await?,
+    )
 }

@@ -9,8 +9,10 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::evals::{list_configs, list_scores, ArchiveConfig, CreateConfig};
 use crate::components::evaluators::Evaluators;
+use crate::components::filter_bar::FilterBar;
 use crate::components::forms::{ActionError, Submit};
 use crate::components::page::LoadError;
+use crate::components::score_summary::ScoreSummaryView;
 use crate::components::scores::ScoreTable;
 use crate::state::session::my_role;
 
@@ -37,6 +39,7 @@ pub fn EvaluationsPage() -> impl IntoView {
             )
         },
     );
+    let options = Resource::new(|| (), |_| crate::api::metrics::get_filter_options());
     let role = my_role();
     let admin = move || role.get().is_some_and(|r| r >= Role::Admin);
     view! {
@@ -45,6 +48,12 @@ pub fn EvaluationsPage() -> impl IntoView {
             <h1>"Evaluations"</h1>
             <p class="muted">"Scores on traces, spans and sessions: from the API, OpenTelemetry evaluation events and people."</p>
         </div></div>
+        <Transition>
+            {move || Suspend::new(async move {
+                let opts = options.await.unwrap_or_default();
+                view! { <FilterBar path="/evaluations" options=opts /> }
+            })}
+        </Transition>
         <section class="card" aria-label="Score configs" data-testid="score-configs">
             <h2>"Score configs"</h2>
             <p class="muted">
@@ -64,6 +73,7 @@ pub fn EvaluationsPage() -> impl IntoView {
             </Transition>
             <ActionError action=archive />
         </section>
+        <ScoreSummaryView />
         <Evaluators />
         <section class="card" aria-label="Latest scores" data-testid="latest-scores">
             <h2>"Latest scores"</h2>

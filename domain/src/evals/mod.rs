@@ -4,12 +4,16 @@
 //! `configs` (define, list, archive) · `check` (one score against its config) · `scores`
 //! (store, list, annotate, delete) · `otel` (`gen_ai.evaluation.result` span events and log
 //! records → scores) · `evaluators` (online evaluators: define, list with their stats, pause)
-//! · `rules` (their checks) · `worker` (runs the queue ingest fills: `ingest::evaluate`).
+//! · `rules` (their checks) · `worker` (runs the queue ingest fills: `ingest::evaluate`) ·
+//! `rollup` (kept with every score) · `analytics` (summaries, version comparisons) · `stats`.
 
+pub mod analytics;
 pub mod check;
 pub mod configs;
 pub mod evaluators;
 pub mod otel;
+pub mod rollup;
 pub mod rules;
 pub mod scores;
+pub mod stats;
 pub mod worker;

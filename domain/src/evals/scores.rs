@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::check::{check, derived_id, NewScore, ScoreRow, MAX_SCORES};
 use super::configs::Live;
+use super::rollup::{self, Counted};
 use crate::db::column;
 use crate::explorer::cursor::{Direction, Position, Sort};
 use crate::identity::UserId;
@@ -141,7 +142,79 @@ pub async fn insert(
     .bind(&a.judge_model)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows_inserted.into_iter().map(|(id,)| id).collect())
+    let new: Vec<Uuid> = rows_inserted.into_iter().map(|(id,)| id).collect();
+    // The rollups count what is new (each id once).
+    let mut fresh: std::collections::HashSet<Uuid> = new.iter().copied().collect();
+    let counted: Vec<Counted> = rows
+        .iter()
+        .filter(|r| fresh.remove(&r.id))
+        .map(|r| Counted {
+            at: r.scored_at,
+            name: r.name.clone(),
+            data_type: r.data_type,
+            value: r.value,
+            string_value: r.string_value.clone(),
+            agent: dim(r, 0),
+            department: dim(r, 1),
+            environment: dim(r, 2),
+            version: dim(r, 3),
+        })
+        .collect();
+    rollup::apply(conn, workspace, &counted, 1).await?;
+    Ok(new)
+}
+
+/// Deletes scores by id and takes them out of the rollups; answers how many were deleted.
+async fn remove(conn: &mut PgConnection, workspace: WorkspaceId, ids: &[Uuid]) -> Result<usize> {
+    type Gone = (
+        DateTime<Utc>,
+        String,
+        String,
+        Option<f64>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let gone: Vec<Gone> = sqlx::query_as(
+        "DELETE FROM scores WHERE workspace_id = $1 AND id = ANY($2) RETURNING scored_at, name, \
+         data_type, value, string_value, agent, department, environment, version",
+    )
+    .bind(workspace.0)
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let counted: Vec<Counted> = gone
+        .into_iter()
+        .filter_map(
+            |(
+                at,
+                name,
+                data_type,
+                value,
+                string_value,
+                agent,
+                department,
+                environment,
+                version,
+            )| {
+                Some(Counted {
+                    at,
+                    name,
+                    data_type: ScoreType::parse(&data_type)?,
+                    value,
+                    string_value,
+                    agent,
+                    department,
+                    environment,
+                    version,
+                })
+            },
+        )
+        .collect();
+    rollup::apply(conn, workspace, &counted, -1).await?;
+    Ok(counted.len())
 }
 
 /// An [`Error`] about one item, as the batch reports it.
@@ -556,11 +629,7 @@ pub async fn annotate(
         ..NewScore::default()
     };
     let row = check(&new, &configs, now)?;
-    sqlx::query("DELETE FROM scores WHERE workspace_id = $1 AND id = $2")
-        .bind(workspace.0)
-        .bind(row.id)
-        .execute(&mut *tx)
-        .await?;
+    remove(&mut tx, workspace, &[row.id]).await?;
     let provenance = Provenance {
         source: ScoreSource::Annotation,
         author: ScoreAuthor {
@@ -583,13 +652,9 @@ pub async fn annotate(
 /// Deletes one score.
 pub async fn delete(services: &Services, workspace: WorkspaceId, id: Uuid) -> Result<()> {
     let mut tx = tenancy::begin(&services.pool, workspace).await?;
-    let done = sqlx::query("DELETE FROM scores WHERE workspace_id = $1 AND id = $2")
-        .bind(workspace.0)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    let done = remove(&mut tx, workspace, &[id]).await?;
     tx.commit().await?;
-    if done.rows_affected() == 0 {
+    if done == 0 {
         return Err(Error::NotFound {
             what: "score".into(),
         });

@@ -1,0 +1,297 @@
+//! Score analytics from the rollups: every score name over the filter bar's window, overall
+//! and by version, agent or environment; two versions compared with a significance test.
+
+use std::collections::BTreeMap;
+
+use argus_types::{
+    ComparedScore, LabelCount, ScoreGroup, ScoreStat, ScoreSummaries, ScoreSummary, ScoreType,
+    Significance, VersionComparison,
+};
+
+use super::configs::Live;
+use super::stats;
+use crate::analytics::Resolved;
+use crate::tenancy::{self, WorkspaceId};
+use crate::{Error, Result, Services};
+
+/// What a summary is grouped by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    Version,
+    Agent,
+    Environment,
+}
+
+impl Group {
+    pub fn parse(s: Option<&str>) -> Result<Group> {
+        match s.map(str::trim).unwrap_or("version") {
+            "" | "version" => Ok(Group::Version),
+            "agent" => Ok(Group::Agent),
+            "environment" | "env" => Ok(Group::Environment),
+            other => Err(Error::invalid_input(
+                "by",
+                format!("{other:?}: version, agent or environment"),
+            )),
+        }
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Group::Version => "version",
+            Group::Agent => "agent",
+            Group::Environment => "environment",
+        }
+    }
+}
+
+/// The sums of one (name, group) cell, label by label.
+#[derive(Clone, Debug, Default)]
+struct Sums {
+    n: i64,
+    valued: i64,
+    sum: f64,
+    sum_sq: f64,
+    min: Option<f64>,
+    max: Option<f64>,
+    labels: BTreeMap<String, i64>,
+}
+
+impl Sums {
+    fn add(&mut self, c: &Cell) {
+        self.n += c.n;
+        self.valued += c.valued;
+        self.sum += c.sum;
+        self.sum_sq += c.sum_sq;
+        self.min = match (self.min, c.min) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.max = match (self.max, c.max) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        if !c.label.is_empty() {
+            *self.labels.entry(c.label.clone()).or_default() += c.n;
+        }
+    }
+
+    fn variance(&self) -> Option<f64> {
+        (self.valued >= 2).then(|| {
+            let k = self.valued as f64;
+            ((self.sum_sq - self.sum * self.sum / k) / (k - 1.0)).max(0.0)
+        })
+    }
+
+    fn stat(&self) -> ScoreStat {
+        let mut labels: Vec<LabelCount> = self
+            .labels
+            .iter()
+            .filter(|(_, c)| **c > 0)
+            .map(|(label, count)| LabelCount {
+                label: label.clone(),
+                count: *count,
+            })
+            .collect();
+        labels.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
+        ScoreStat {
+            n: self.n,
+            mean: (self.valued > 0).then(|| self.sum / self.valued as f64),
+            sd: self.variance().map(f64::sqrt),
+            min: self.min,
+            max: self.max,
+            labels,
+        }
+    }
+}
+
+/// One rollup cell of the window: a score name, a label and a group's sums.
+#[derive(sqlx::FromRow)]
+struct Cell {
+    name: String,
+    label: String,
+    key: String,
+    n: i64,
+    valued: i64,
+    sum: f64,
+    sum_sq: f64,
+    min: Option<f64>,
+    max: Option<f64>,
+}
+
+/// The rollup cells of the window.
+async fn read(
+    services: &Services,
+    workspace: WorkspaceId,
+    window: &Resolved,
+    group: Group,
+) -> Result<(Vec<Cell>, Live)> {
+    let table = if window.daily {
+        "score_rollup_daily"
+    } else {
+        "score_rollup_hourly"
+    };
+    let d = &window.dims;
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    let rows: Vec<Cell> = sqlx::query_as(&format!(
+        "SELECT name, label, {g} AS key, sum(n)::bigint AS n, sum(valued)::bigint AS valued, \
+           sum(sum) AS sum, sum(sum_sq) AS sum_sq, min(min) AS min, max(max) AS max \
+         FROM {table} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
+           AND ($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR environment = $5) \
+           AND ($6::text IS NULL OR version = $6) AND ($7::text IS NULL OR agent = $7) \
+         GROUP BY name, label, {g}",
+        g = group.column()
+    ))
+    .bind(workspace.0)
+    .bind(window.from)
+    .bind(window.to)
+    .bind(&d.dept)
+    .bind(&d.env)
+    .bind(&d.version)
+    .bind(&d.agent)
+    .fetch_all(&mut *tx)
+    .await?;
+    let configs = Live::load(&mut tx, workspace).await?;
+    tx.commit().await?;
+    Ok((rows, configs))
+}
+
+/// A name's type: its live config's, else what its rows hold.
+fn type_of(configs: &Live, name: &str, labels: &BTreeMap<String, i64>, numeric: bool) -> ScoreType {
+    if let Some(c) = configs.by_name(name) {
+        return c.data_type;
+    }
+    if numeric {
+        ScoreType::Numeric
+    } else if labels.keys().all(|l| l == "true" || l == "false") {
+        ScoreType::Boolean
+    } else {
+        ScoreType::Categorical
+    }
+}
+
+/// Every score name over the window, overall and by `group`, busiest group first.
+pub async fn summary(
+    services: &Services,
+    workspace: WorkspaceId,
+    window: &Resolved,
+    group: Group,
+) -> Result<ScoreSummaries> {
+    if window.dims.model.is_some() {
+        return Err(Error::invalid_input(
+            "model",
+            "scores are not kept by model",
+        ));
+    }
+    let (rows, configs) = read(services, workspace, window, group).await?;
+    let mut by_name: BTreeMap<String, (Sums, bool, BTreeMap<String, Sums>)> = BTreeMap::new();
+    for cell in &rows {
+        let entry = by_name.entry(cell.name.clone()).or_default();
+        entry.0.add(cell);
+        entry.1 |= cell.label.is_empty() && cell.n != 0;
+        entry.2.entry(cell.key.clone()).or_default().add(cell);
+    }
+    let scores = by_name
+        .into_iter()
+        .filter(|(_, (overall, _, _))| overall.n > 0)
+        .map(|(name, (overall, numeric, groups))| {
+            let mut groups: Vec<ScoreGroup> = groups
+                .into_iter()
+                .filter(|(_, s)| s.n > 0)
+                .map(|(key, s)| ScoreGroup {
+                    key,
+                    stat: s.stat(),
+                })
+                .collect();
+            groups.sort_by(|a, b| b.stat.n.cmp(&a.stat.n).then_with(|| a.key.cmp(&b.key)));
+            ScoreSummary {
+                data_type: type_of(&configs, &name, &overall.labels, numeric),
+                higher_is_better: configs.by_name(&name).and_then(|c| c.higher_is_better),
+                overall: overall.stat(),
+                groups,
+                name,
+            }
+        })
+        .collect();
+    Ok(ScoreSummaries {
+        by: group.column().to_owned(),
+        from: window.from,
+        to: window.to,
+        scores,
+    })
+}
+
+/// Two versions (of the window's agent, when it names one), score by score, with Welch's t
+/// for numbers and a two-proportion z-test for booleans.
+pub async fn compare(
+    services: &Services,
+    workspace: WorkspaceId,
+    window: &Resolved,
+    a: &str,
+    b: &str,
+) -> Result<VersionComparison> {
+    let (a, b) = (a.trim(), b.trim());
+    if a.is_empty() || b.is_empty() {
+        return Err(Error::invalid_input("a", "name two versions, a and b"));
+    }
+    let mut window = window.clone();
+    // The two versions are the comparison, not a filter.
+    window.dims.version = None;
+    let all = summary(services, workspace, &window, Group::Version).await?;
+    let side = |s: &ScoreSummary, v: &str| {
+        s.groups
+            .iter()
+            .find(|g| g.key == v)
+            .map(|g| g.stat.clone())
+            .unwrap_or_default()
+    };
+    let scores = all
+        .scores
+        .iter()
+        .map(|s| {
+            let (sa, sb) = (side(s, a), side(s, b));
+            let test = match s.data_type {
+                ScoreType::Numeric | ScoreType::Categorical => {
+                    let moments =
+                        |st: &ScoreStat| Some((st.n as f64, st.mean?, st.sd.map(|d| d * d)?));
+                    moments(&sa)
+                        .zip(moments(&sb))
+                        .and_then(|(x, y)| stats::welch(x, y))
+                        .map(|(t, p)| ("welch_t", t, p))
+                }
+                ScoreType::Boolean => {
+                    let trues = |st: &ScoreStat| {
+                        st.labels
+                            .iter()
+                            .find(|l| l.label == "true")
+                            .map_or(0, |l| l.count) as f64
+                    };
+                    stats::two_proportion(trues(&sa), sa.n as f64, trues(&sb), sb.n as f64)
+                        .map(|(z, p)| ("two_proportion_z", z, p))
+                }
+                ScoreType::Text => None,
+            };
+            ComparedScore {
+                name: s.name.clone(),
+                data_type: s.data_type,
+                higher_is_better: s.higher_is_better,
+                test: test.map(|(method, statistic, p_value)| Significance {
+                    method: method.into(),
+                    statistic,
+                    p_value,
+                    significant: p_value < 0.05,
+                }),
+                a: sa,
+                b: sb,
+            }
+        })
+        .filter(|c| c.a.n > 0 || c.b.n > 0)
+        .collect();
+    Ok(VersionComparison {
+        agent: window.dims.agent.clone(),
+        a: a.to_owned(),
+        b: b.to_owned(),
+        from: window.from,
+        to: window.to,
+        scores,
+    })
+}
