@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks and writes their figures into BENCHMARKS.md.
 #   scripts/bench.sh            every benchmark
-#   scripts/bench.sh ingest     only the ingest benchmark (or `dashboard`, `explorer`)
+#   scripts/bench.sh ingest     only the ingest benchmark (or `evals`, `dashboard`, `explorer`)
 # Extra arguments after `--` go to the benchmark binary (e.g. `ingest -- --requests 10`).
 # ARGUS_BENCH_SHORT=1 runs each with a small load (what CI does, to keep them working);
 # ARGUS_BENCH_RECORD=0 prints the figures without writing BENCHMARKS.md;
@@ -88,6 +88,20 @@ if [ "$which" = all ] || [ "$which" = ingest ]; then
   [ "${ARGUS_BENCH_SHORT:-0}" = 1 ] && short=(--requests 3)
   "$BENCH" ingest --url "http://$ARGUS_LISTEN_ADDR" --server-pid "$server_pid" "${record[@]}" \
     "${short[@]}" "$@"
+  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
+fi
+
+if [ "$which" = all ] || [ "$which" = evals ]; then
+  echo "==> evaluations benchmark" >&2
+  start_server
+  ARGUS_BENCH_WORKSPACE=$(psql -q "$DATABASE_URL" -tAc "SELECT id FROM workspaces WHERE name = 'Bench' LIMIT 1")
+  export ARGUS_BENCH_WORKSPACE
+  record=(--markdown BENCHMARKS.md)
+  [ "${ARGUS_BENCH_RECORD:-1}" = 0 ] && record=()
+  short=()
+  [ "${ARGUS_BENCH_SHORT:-0}" = 1 ] && short=(--requests 3 --latency-samples 10 --scores 100000 \
+    --iterations 5)
+  "$BENCH" evals --url "http://$ARGUS_LISTEN_ADDR" "${record[@]}" "${short[@]}" "$@"
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
 fi
 

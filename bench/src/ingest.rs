@@ -46,11 +46,17 @@ pub struct Args {
     markdown: Option<PathBuf>,
 }
 
-type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+pub(crate) type HttpClient =
+    Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
 /// Sends one request, waiting out 429/503 (`Retry-After`) as an exporter would. Returns the
 /// number of times it was pushed back.
-async fn send(client: &HttpClient, url: &str, key: &str, body: Bytes) -> anyhow::Result<u32> {
+pub(crate) async fn send(
+    client: &HttpClient,
+    url: &str,
+    key: &str,
+    body: Bytes,
+) -> anyhow::Result<u32> {
     let mut pushed_back = 0;
     loop {
         let request = http::Request::post(url)
@@ -112,17 +118,34 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-struct Phase {
-    spans: u64,
-    elapsed: Duration,
+pub(crate) struct Phase {
+    pub(crate) spans: u64,
+    pub(crate) elapsed: Duration,
     bytes: u64,
     latencies_ms: Vec<f64>,
     pushed_back: u64,
 }
 
+/// Who sends what: the clients, the traces a request, the key.
+pub(crate) struct LoadShape {
+    pub(crate) clients: usize,
+    pub(crate) traces_per_request: usize,
+    pub(crate) api_key: String,
+}
+
+impl Args {
+    fn shape(&self) -> LoadShape {
+        LoadShape {
+            clients: self.clients,
+            traces_per_request: self.traces_per_request,
+            api_key: self.api_key.clone(),
+        }
+    }
+}
+
 /// The bodies each client sends, encoded before the clock starts (the benchmark measures the
 /// server, not the generator), with their span counts.
-fn bodies(args: &Args, requests: usize, seed: u64) -> Vec<Vec<(Bytes, u64)>> {
+fn bodies(args: &LoadShape, requests: usize, seed: u64) -> Vec<Vec<(Bytes, u64)>> {
     (0..args.clients)
         .map(|n| {
             let agent = traffic::agent(n);
@@ -144,9 +167,9 @@ fn bodies(args: &Args, requests: usize, seed: u64) -> Vec<Vec<(Bytes, u64)>> {
 }
 
 /// Every client sends its requests one after the other; all clients at once.
-async fn load(
+pub(crate) async fn load_shaped(
     client: &HttpClient,
-    args: &Args,
+    args: &LoadShape,
     url: &str,
     requests: usize,
     seed: u64,
@@ -202,7 +225,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
 
     // Warm-up: connections, partitions, caches.
-    load(&client, &args, &url, 2, 1).await.context("warm-up")?;
+    load_shaped(&client, &args.shape(), &url, 2, 1)
+        .await
+        .context("warm-up")?;
     let before = count().await?;
 
     // Peak resident memory of the server while the load runs.
@@ -218,7 +243,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             }
         })
     });
-    let phase = load(&client, &args, &url, args.requests, 1_000).await?;
+    let phase = load_shaped(&client, &args.shape(), &url, args.requests, 1_000).await?;
     if let Some(s) = sampler {
         s.abort();
     }

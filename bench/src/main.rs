@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod dashboard;
+mod evals;
 mod explorer;
 mod hitrate;
 mod ingest;
@@ -34,6 +35,9 @@ enum Command {
     /// The trace explorer benchmark: list pages by cursor and by OFFSET at several depths,
     /// search and export, on the dashboard benchmark's workspace.
     Explorer(explorer::Args),
+    /// The evaluations benchmark: rule evaluators against the ingest load, the time until a
+    /// rule score is visible, and score analytics on generated scores.
+    Evals(evals::Args),
     /// The attack probes of docs/SECURITY.md against a running production-mode server.
     Probe(probe::Args),
     /// Only the server-rendered home page under load (what the dashboard benchmark's SSR figure
@@ -49,6 +53,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Ingest(args) => ingest::run(args).await,
+            Command::Evals(args) => evals::run(args).await,
             Command::Dashboard(args) => dashboard::run(args).await,
             Command::Ssr(args) => ssr::run_alone(args).await,
             Command::Explorer(args) => explorer::run(args).await,

@@ -110,3 +110,87 @@ test('an OpenTelemetry evaluation shows on its trace; an admin defines a score; 
   await expect(page.getByTestId('latest-scores').getByTestId('score-row').first()).toContainText('correct');
   expect(errors).toEqual([]);
 });
+
+/** Native traces of `agent` at `version`, ids prefixed. */
+function versioned(prefix: string, version: string, n: number) {
+  const start = new Date(Date.now() - 60_000).toISOString();
+  return {
+    traces: Array.from({ length: n }, (_, i) => ({
+      trace_id: `${prefix}-${i}`, agent_id: 'compare-bot', version, environment: 'production',
+      start_time: start, latency_ms: 500, name: 'invoke_agent compare-bot',
+    })),
+  };
+}
+
+test('a rule evaluator scores new spans on its own; two versions are compared', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+
+  await signUp(page, 'Rui', email('rui'), 'Rules Team');
+  await page.goto('/settings/api-keys');
+  await hydrated(page);
+  await page.getByLabel('Name').fill('e2e');
+  await page.locator('input[name="scope_score"]').check();
+  await page.getByTestId('create-key').click();
+  const key = (await page.getByTestId('new-key-value').textContent())!.trim();
+
+  // An evaluator on every span: latency under a minute.
+  await page.goto('/evaluations');
+  await hydrated(page);
+  await expect(page.getByTestId('evaluators-empty')).toBeVisible();
+  await page.getByTestId('evaluator-name').fill('under-a-minute');
+  await page.getByTestId('evaluator-rule').selectOption('latency_below');
+  await page.locator('input[name="max_ms"]').fill('60000');
+  await page.getByTestId('evaluator-submit').click();
+  await expect(page.getByTestId('evaluator-row')).toHaveCount(1);
+  await expect(page.getByTestId('evaluator-row')).toContainText('latency ≤ 60000 ms');
+
+  // A trace arrives; the worker scores it without anyone asking.
+  const traceId = hex(32);
+  const sent = await page.request.post('/v1/traces', {
+    headers: { 'X-API-Key': key, 'Content-Type': 'application/json' },
+    data: JSON.stringify(evaluatedTrace(traceId)),
+  });
+  expect(sent.status()).toBe(200);
+  await expect(async () => {
+    await page.goto(`/traces/${traceId}`);
+    await expect(page.getByTestId('trace-scores').getByTestId('score-row')
+      .filter({ hasText: 'under-a-minute' })).toHaveCount(1, { timeout: 1000 });
+  }).toPass({ timeout: 20_000 });
+  await expect(page.getByTestId('trace-scores').getByTestId('score-row')
+    .filter({ hasText: 'under-a-minute' })).toContainText('true');
+  await page.goto('/evaluations');
+  await expect(page.getByTestId('evaluator-stats')).toContainText('0 queued');
+
+  // Two versions with helpfulness scores: 1.0 clearly better than 2.0.
+  for (const [prefix, version] of [['old', '1.0'], ['new', '2.0']]) {
+    const res = await page.request.post('/api/v1/traces', {
+      headers: { 'X-API-Key': key, 'Content-Type': 'application/json' },
+      data: JSON.stringify(versioned(prefix, version, 12)),
+    });
+    expect(res.status()).toBe(200);
+  }
+  const scores = [];
+  for (let i = 0; i < 12; i++) {
+    scores.push({ trace_id: `old-${i}`, name: 'helpfulness', value: 0.8 + (i % 3) / 100 });
+    scores.push({ trace_id: `new-${i}`, name: 'helpfulness', value: 0.5 + (i % 3) / 100 });
+  }
+  const scored = await page.request.post('/api/v1/evaluate/scores', {
+    headers: { 'X-API-Key': key, 'Content-Type': 'application/json' },
+    data: JSON.stringify({ scores }),
+  });
+  expect(scored.status()).toBe(200);
+
+  await page.goto('/evaluations?range=24h&agent=compare-bot');
+  await hydrated(page);
+  await expect(page.getByTestId('summary-row').filter({ hasText: 'helpfulness' })).toContainText('n=24');
+  await page.getByTestId('compare-a').fill('1.0');
+  await page.getByTestId('compare-b').fill('2.0');
+  await page.getByTestId('compare-submit').click();
+  await expect(page).toHaveURL(/a=1\.0/);
+  const row = page.getByTestId('compare-row').filter({ hasText: 'helpfulness' });
+  await expect(row).toContainText('n=12');
+  await expect(row.getByTestId('compare-verdict')).toContainText('significant');
+  await expect(row.getByTestId('compare-verdict')).not.toContainText('not significant');
+  expect(errors).toEqual([]);
+});

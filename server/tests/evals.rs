@@ -955,6 +955,31 @@ async fn score_analytics_equal_sql_over_the_raw_scores_and_compare_versions(owne
         resolved["test"]["p_value"].as_f64().unwrap() < 0.05,
         "{resolved}"
     );
+    // The trace list filters on scores.
+    for (filter, expected) in [
+        ("helpfulness%3C0.7", 30),
+        ("helpfulness%3E%3D0.8", 29),
+        ("resolved%3Dfalse", 20),
+        ("tone%3Drude", 20),
+        ("tone!%3Drude", 40),
+    ] {
+        let (status, page) = get_json(
+            &s,
+            &format!("/api/v1/traces?range=24h&limit=100&score={filter}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{filter}: {page}");
+        assert_eq!(page["data"].as_array().unwrap().len(), expected, "{filter}");
+    }
+    for bad in ["helpfulness", "tone%3Crude", "%3C0.5"] {
+        let (status, body) = get_json(&s, &format!("/api/v1/traces?score={bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains("score"),
+            "{body}"
+        );
+    }
+
     // Bad requests are clear.
     let (status, _) = get_json(&s, "/api/v1/evaluate/summary?by=colour").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

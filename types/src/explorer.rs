@@ -34,6 +34,10 @@ pub struct TraceFilters {
     /// `key=value` on the trace's metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<String>,
+    /// A score of the trace or its spans: `helpfulness<0.5`, `resolved=false`, `tone=rude`
+    /// (`<`, `<=`, `>`, `>=`, `=`, `!=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<String>,
     /// Free text over span names, input and output (words; `"a phrase"`, `or`, `-word`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
@@ -60,6 +64,7 @@ impl TraceFilters {
             min_cost: get("min_cost"),
             tags: get("tags"),
             meta: get("meta"),
+            score: get("score"),
             q: get("q"),
             sort: get("sort"),
             limit: get("limit"),
@@ -77,6 +82,7 @@ impl TraceFilters {
             ("min_cost", &self.min_cost),
             ("tags", &self.tags),
             ("meta", &self.meta),
+            ("score", &self.score),
             ("q", &self.q),
             ("sort", &self.sort),
             ("limit", &self.limit),

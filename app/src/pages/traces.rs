@@ -122,11 +122,12 @@ fn TraceFilterForm(query: ParamsMap) -> impl IntoView {
             {text("min_cost", "Min cost ($)", x.min_cost.clone(), "e.g. 0.05")}
             {text("tags", "Tags", x.tags.clone(), "vip, beta")}
             {text("meta", "Metadata", x.meta.clone(), "key=value")}
+            {text("score", "Score", x.score.clone(), "helpfulness<0.5")}
             {select("sort", "Sort", x.sort.clone(), &[("", "Newest"), ("latency", "Slowest"), ("cost", "Most expensive")])}
             {select("limit", "Per page", x.limit.clone(), &[("", "50"), ("100", "100")])}
             <button type="submit" class="button button-small" data-testid="trace-filters-apply">"Apply"</button>
             {(x != TraceFilters::default()).then(|| {
-                let clear = query_without(&query, &["status", "session", "user", "min_latency", "min_cost", "tags", "meta", "q", "sort", "limit", "cursor"]);
+                let clear = query_without(&query, &["status", "session", "user", "min_latency", "min_cost", "tags", "meta", "score", "q", "sort", "limit", "cursor"]);
                 view! { <a class="button button-small button-ghost" href=clear>"Clear"</a> }
             })}
         </form>
@@ -289,6 +290,7 @@ pub fn DeletionPanel(query: ParamsMap) -> impl IntoView {
         "min_cost",
         "tags",
         "meta",
+        "score",
         "q",
     ]
     .into_iter()

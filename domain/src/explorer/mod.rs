@@ -35,10 +35,72 @@ pub struct TraceQuery {
     pub min_cost_nanos: Option<i64>,
     pub tags: Vec<String>,
     pub meta: Option<(String, String)>,
+    pub score: Option<ScoreFilter>,
     pub search: Option<String>,
     pub sort: Sort,
     pub limit: u32,
     pub cursor: Option<Position>,
+}
+
+/// A trace list filter on a score of the trace or its spans.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScoreFilter {
+    pub name: String,
+    /// One of `<`, `<=`, `>`, `>=`, `=`, `<>`.
+    pub op: &'static str,
+    pub value: ScoreOperand,
+}
+
+/// What a score is compared with: its number, or its label (`true`/`false`, a category).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ScoreOperand {
+    Number(f64),
+    Label(String),
+}
+
+impl ScoreFilter {
+    /// `helpfulness<0.5`, `resolved=false`, `tone!=rude`.
+    pub fn parse(s: &str) -> Result<ScoreFilter> {
+        const OPS: [(&str, &str); 6] = [
+            ("<=", "<="),
+            (">=", ">="),
+            ("!=", "<>"),
+            ("<", "<"),
+            (">", ">"),
+            ("=", "="),
+        ];
+        let bad = || {
+            Error::invalid_input(
+                "score",
+                "use name, an operator and a value: helpfulness<0.5, resolved=false, tone=rude",
+            )
+        };
+        let (at, token, op) = OPS
+            .iter()
+            .filter_map(|(token, op)| s.find(token).map(|at| (at, *token, *op)))
+            .min_by_key(|(at, token, _)| (*at, std::cmp::Reverse(token.len())))
+            .ok_or_else(bad)?;
+        let name = s[..at].trim();
+        let value = s[at + token.len()..].trim();
+        if name.is_empty() || value.is_empty() {
+            return Err(bad());
+        }
+        let value = match value.parse::<f64>() {
+            Ok(n) if n.is_finite() => ScoreOperand::Number(n),
+            _ if matches!(op, "=" | "<>") => ScoreOperand::Label(value.to_owned()),
+            _ => {
+                return Err(Error::invalid_input(
+                    "score",
+                    format!("{value:?} is not a number: only = and != compare labels"),
+                ))
+            }
+        };
+        Ok(ScoreFilter {
+            name: name.to_owned(),
+            op,
+            value,
+        })
+    }
 }
 
 const MAX_TEXT: usize = 200;
@@ -150,6 +212,9 @@ fn list_query(window: Resolved, extra: &TraceFilters, keys: &CursorKey) -> Resul
         min_cost_nanos,
         tags,
         meta,
+        score: text("score", &extra.score)?
+            .map(|s| ScoreFilter::parse(&s))
+            .transpose()?,
         search: text("q", &extra.q)?,
         sort,
         limit,
@@ -184,6 +249,7 @@ pub fn sanitize(
             "min_cost" => &mut extra.min_cost,
             "tags" => &mut extra.tags,
             "meta" => &mut extra.meta,
+            "score" => &mut extra.score,
             "q" => &mut extra.q,
             "sort" => &mut extra.sort,
             "limit" => &mut extra.limit,
@@ -342,6 +408,21 @@ fn push_filters_but_search<'a>(
             .push_bind(k)
             .push(" = ")
             .push_bind(v);
+    }
+    if let Some(f) = &q.score {
+        // A score of the trace or one of its spans (scores_trace_idx).
+        b.push(
+            " AND EXISTS (SELECT 1 FROM scores s WHERE s.workspace_id = t.workspace_id \
+             AND s.trace_id = t.trace_id AND s.name = ",
+        )
+        .push_bind(&f.name);
+        match &f.value {
+            ScoreOperand::Number(n) => b.push(format!(" AND s.value {} ", f.op)).push_bind(*n),
+            ScoreOperand::Label(l) => b
+                .push(format!(" AND s.string_value {} ", f.op))
+                .push_bind(l),
+        };
+        b.push(")");
     }
 }
 
