@@ -87,8 +87,18 @@ pub async fn run_once(services: &Services) -> Result<Pass> {
     Ok(pass)
 }
 
-/// Runs until the process ends: a pass whenever ingest queues jobs, and every few seconds.
+/// Claim loops per process: while one waits on the database, another evaluates.
+pub const LOOPS: usize = 2;
+
+/// Runs until the process ends: [`LOOPS`] loops, each a pass whenever ingest queues jobs, and
+/// every few seconds.
 pub fn spawn(services: &Services) {
+    for _ in 0..LOOPS {
+        spawn_loop(services);
+    }
+}
+
+fn spawn_loop(services: &Services) {
     let services = services.clone();
     tokio::spawn(async move {
         loop {
