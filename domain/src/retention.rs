@@ -90,7 +90,8 @@ async fn pass(services: &Services, now: DateTime<Utc>) -> Result<Pass> {
     Ok(done)
 }
 
-/// Deletes one workspace's data before `cutoff` (a UTC midnight). Returns (traces, spans).
+/// Deletes one workspace's data before `cutoff` (a UTC midnight): spans, traces, scores, the
+/// rollups and the evaluators' history. Returns (traces, spans).
 pub async fn trim(
     services: &Services,
     ws: WorkspaceId,
@@ -98,16 +99,23 @@ pub async fn trim(
 ) -> Result<(u64, u64)> {
     let mut traces = 0;
     let mut spans = 0;
+    let mut scores = 0;
     // By key, in batches (a ctid is not unique across the partitions of spans).
-    for (table, key, counter) in [
-        ("spans", "trace_id, span_id, start_time", &mut spans),
-        ("traces", "trace_id", &mut traces),
+    for (table, key, time, counter) in [
+        (
+            "spans",
+            "trace_id, span_id, start_time",
+            "start_time",
+            &mut spans,
+        ),
+        ("traces", "trace_id", "start_time", &mut traces),
+        ("scores", "id", "scored_at", &mut scores),
     ] {
         loop {
             let mut tx = tenancy::begin(&services.pool, ws).await?;
             let n = sqlx::query(&format!(
-                "DELETE FROM {table} WHERE workspace_id = $1 AND start_time < $2 AND ({key}) IN \
-                   (SELECT {key} FROM {table} WHERE workspace_id = $1 AND start_time < $2 LIMIT $3)"
+                "DELETE FROM {table} WHERE workspace_id = $1 AND {time} < $2 AND ({key}) IN \
+                   (SELECT {key} FROM {table} WHERE workspace_id = $1 AND {time} < $2 LIMIT $3)"
             ))
             .bind(ws)
             .bind(cutoff)
@@ -130,6 +138,8 @@ pub async fn trim(
         "rollup_total_daily",
         "metric_rollup_hourly",
         "metric_rollup_daily",
+        "score_rollup_hourly",
+        "score_rollup_daily",
     ] {
         sqlx::query(&format!(
             "DELETE FROM {table} WHERE workspace_id = $1 AND bucket < $2"
@@ -139,7 +149,23 @@ pub async fn trim(
         .execute(&mut *tx)
         .await?;
     }
+    // The evaluators' history: failed jobs (their "last errors") and day counters.
+    sqlx::query(
+        "DELETE FROM eval_jobs WHERE workspace_id = $1 AND status = 'failed' AND finished_at < $2",
+    )
+    .bind(ws)
+    .bind(cutoff)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM evaluator_daily WHERE workspace_id = $1 AND day < $2")
+        .bind(ws)
+        .bind(cutoff.date_naive())
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
+    if scores > 0 {
+        tracing::debug!(workspace = %ws.0, scores, "scores past retention deleted");
+    }
     Ok((traces, spans))
 }
 

@@ -937,6 +937,24 @@ async fn retention_drops_old_data_by_partition_and_by_row(owner: PgPool) {
             .collect();
         send(&s, &a, traces).await;
     }
+    // Scores of the short workspace: one past the cutoff to come, one within it.
+    let scored = argus_domain::evals::scores::store_batch(
+        &s,
+        short,
+        &argus_domain::evals::scores::Provenance {
+            source: argus_types::ScoreSource::Api,
+            author: Default::default(),
+        },
+        serde_json::json!({"scores": [
+            {"trace_id": "old", "name": "q", "value": 1, "timestamp": now - Duration::days(10)},
+            {"trace_id": "new", "name": "q", "value": 0, "timestamp": now - Duration::days(1)},
+        ]})
+        .to_string()
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(scored.accepted, 2);
     // Shortened after the data arrived (ingest refuses what is already past retention).
     for (ws, days) in [(short, 3), (long, 30)] {
         sqlx::query("UPDATE workspaces SET retention_days = $2 WHERE id = $1")
@@ -991,6 +1009,20 @@ async fn retention_drops_old_data_by_partition_and_by_row(owner: PgPool) {
     .await
     .unwrap();
     assert_eq!(old_rollups, 0);
+    let (scores, old_score_rollups): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM scores WHERE workspace_id = $1), \
+                (SELECT count(*) FROM score_rollup_daily WHERE workspace_id = $1 AND bucket < $2)",
+    )
+    .bind(short)
+    .bind(cutoff)
+    .fetch_one(&owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        (scores, old_score_rollups),
+        (1, 0),
+        "scores follow the retention"
+    );
     assert_rollups_match_raw(&s, &owner, short).await;
     assert_rollups_match_raw(&s, &owner, long).await;
 
