@@ -26,7 +26,7 @@ use crate::ingest::logs;
 use crate::ingest::model::Evaluation;
 use crate::ingest::otlp::Encoding;
 use crate::tenancy::{self, WorkspaceId};
-use crate::{Error, Result, Services};
+use crate::{Result, Services};
 
 /// What became of a request's evaluations.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -189,11 +189,7 @@ pub async fn export_logs(
         }
     });
     let response = ExportLogsServiceResponse { partial_success };
-    let body = match encoding {
-        Encoding::Protobuf => prost::Message::encode_to_vec(&response),
-        Encoding::Json => serde_json::to_vec(&response)
-            .map_err(|e| Error::Internal(format!("encoding the OTLP response: {e}")))?,
-    };
+    let body = encoding.encode(&response)?;
     Ok(LogsExported {
         recorded,
         ignored: read.ignored,

@@ -360,22 +360,7 @@ async fn process(
         .execute(&mut *tx)
         .await?;
     }
-    if !failed.is_empty() {
-        sqlx::query(
-            "UPDATE eval_jobs j SET status = 'failed', last_error = k.why, finished_at = now(), \
-             lease_until = NULL FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) \
-             AS k(evaluator_id, trace_id, span_id, why) WHERE j.workspace_id = $1 \
-             AND j.evaluator_id = k.evaluator_id AND j.trace_id = k.trace_id \
-             AND j.span_id = k.span_id",
-        )
-        .bind(workspace.0)
-        .bind(column(&failed, |(j, _)| j.evaluator_id))
-        .bind(column(&failed, |(j, _)| j.trace_id.clone()))
-        .bind(column(&failed, |(j, _)| j.span_id.clone()))
-        .bind(column(&failed, |(_, why)| (*why).clone()))
-        .execute(&mut *tx)
-        .await?;
-    }
+    fail(&mut tx, workspace, &failed).await?;
     // Today's counters per evaluator.
     let mut counts: BTreeMap<Uuid, (i64, i64, i64)> = BTreeMap::new();
     for (job, why) in &ended {
@@ -416,26 +401,40 @@ async fn process(
     Ok((scored, failed.len()))
 }
 
-/// Ends jobs whose batches kept failing, with the reason (never silently pending).
-async fn give_up(services: &Services, workspace: WorkspaceId, jobs: &[Claimed]) -> Result<()> {
-    let mut tx = tenancy::begin(&services.pool, workspace).await?;
-    let why = format!(
-        "gave up after {MAX_ATTEMPTS} attempts (the batch kept failing; see the server log)"
-    );
+/// Ends jobs with their reasons: they show as the evaluator's last errors.
+async fn fail(
+    conn: &mut PgConnection,
+    workspace: WorkspaceId,
+    failed: &[(&Claimed, &String)],
+) -> Result<()> {
+    if failed.is_empty() {
+        return Ok(());
+    }
     sqlx::query(
-        "UPDATE eval_jobs j SET status = 'failed', last_error = $5, finished_at = now(), \
-         lease_until = NULL FROM unnest($2::uuid[], $3::text[], $4::text[]) \
-         AS k(evaluator_id, trace_id, span_id) WHERE j.workspace_id = $1 \
+        "UPDATE eval_jobs j SET status = 'failed', last_error = k.why, finished_at = now(), \
+         lease_until = NULL FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) \
+         AS k(evaluator_id, trace_id, span_id, why) WHERE j.workspace_id = $1 \
          AND j.evaluator_id = k.evaluator_id AND j.trace_id = k.trace_id \
          AND j.span_id = k.span_id",
     )
     .bind(workspace.0)
-    .bind(column(jobs, |j| j.evaluator_id))
-    .bind(column(jobs, |j| j.trace_id.clone()))
-    .bind(column(jobs, |j| j.span_id.clone()))
-    .bind(&why)
-    .execute(&mut *tx)
+    .bind(column(failed, |(j, _)| j.evaluator_id))
+    .bind(column(failed, |(j, _)| j.trace_id.clone()))
+    .bind(column(failed, |(j, _)| j.span_id.clone()))
+    .bind(column(failed, |(_, why)| (*why).clone()))
+    .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Ends jobs whose batches kept failing, with the reason (never silently pending).
+async fn give_up(services: &Services, workspace: WorkspaceId, jobs: &[Claimed]) -> Result<()> {
+    let why = format!(
+        "gave up after {MAX_ATTEMPTS} attempts (the batch kept failing; see the server log)"
+    );
+    let failed: Vec<(&Claimed, &String)> = jobs.iter().map(|j| (j, &why)).collect();
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    fail(&mut tx, workspace, &failed).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -199,11 +199,7 @@ pub async fn export_traces(
                 error_message: message,
             }),
     };
-    let body = match encoding {
-        otlp::Encoding::Protobuf => prost::Message::encode_to_vec(&response),
-        otlp::Encoding::Json => serde_json::to_vec(&response)
-            .map_err(|e| crate::Error::Internal(format!("encoding the OTLP response: {e}")))?,
-    };
+    let body = encoding.encode(&response)?;
     Ok(Exported {
         stored,
         rejected: mapped.rejected_count(),

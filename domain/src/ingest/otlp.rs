@@ -34,6 +34,15 @@ impl Encoding {
         }
     }
 
+    /// An OTLP export response in this encoding.
+    pub fn encode<M: Message + serde::Serialize>(self, response: &M) -> Result<Vec<u8>> {
+        match self {
+            Encoding::Protobuf => Ok(response.encode_to_vec()),
+            Encoding::Json => serde_json::to_vec(response)
+                .map_err(|e| Error::Internal(format!("encoding the OTLP response: {e}"))),
+        }
+    }
+
     /// The `Content-Type` of a response in this encoding.
     pub fn content_type(self) -> &'static str {
         match self {

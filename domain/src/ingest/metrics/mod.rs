@@ -134,11 +134,7 @@ pub async fn export(
         }
     });
     let response = ExportMetricsServiceResponse { partial_success };
-    let body = match encoding {
-        Encoding::Protobuf => response.encode_to_vec(),
-        Encoding::Json => serde_json::to_vec(&response)
-            .map_err(|e| Error::Internal(format!("encoding the OTLP response: {e}")))?,
-    };
+    let body = encoding.encode(&response)?;
     Ok(ExportedMetrics {
         stored,
         ignored: mapped.ignored,
