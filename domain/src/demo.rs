@@ -562,6 +562,7 @@ async fn define_evaluations(
         sampling: Some(0.25),
         rule,
         score_name: Some(score.into()),
+        daily_limit_usd: None,
     };
     for new in [
         evaluator(

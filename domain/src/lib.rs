@@ -28,6 +28,7 @@ pub mod policy;
 pub mod pricing;
 pub mod ratelimit;
 pub mod retention;
+pub mod sealed;
 pub mod session;
 pub mod system;
 pub mod tenancy;
@@ -64,6 +65,8 @@ pub struct Services {
     pub hashing: Arc<identity::Hashing>,
     /// The background jobs this process runs.
     pub jobs: Arc<jobs::Jobs>,
+    /// Calls workspaces' judge models; seals their keys.
+    pub judges: Arc<evals::judge::Judges>,
 }
 
 impl Services {
@@ -85,6 +88,11 @@ impl Services {
             policy: Arc::default(),
             hashing: Arc::default(),
             jobs: Arc::default(),
+            // Replaced at start when ARGUS_ENCRYPTION_KEY is set.
+            judges: Arc::new(evals::judge::Judges::new(
+                &tokens.derive("argus sealed secrets"),
+                false,
+            )),
             pool,
             cache,
             info,

@@ -87,6 +87,18 @@ pub struct Config {
     #[arg(long = "jwt-secret", env = "ARGUS_JWT_SECRET", value_parser = secret, hide_env_values = true)]
     pub jwt_secret: Option<SecretString>,
 
+    /// Key that seals secrets kept at rest (judge models' API keys), at least 32 bytes. Unset:
+    /// derived from ARGUS_JWT_SECRET — set this before rotating that secret, or keys stored
+    /// under the old one must be entered again.
+    #[arg(long = "encryption-key", env = "ARGUS_ENCRYPTION_KEY", value_parser = secret, hide_env_values = true)]
+    pub encryption_key: Option<SecretString>,
+
+    /// Lets workspaces' judge models live on loopback and private networks (a local model
+    /// server). Off: such endpoints are refused, so a workspace's settings cannot reach internal
+    /// services.
+    #[arg(long, env = "ARGUS_JUDGE_ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub judge_allow_private_networks: bool,
+
     /// Role the server's queries run as (`SET ROLE`; created by the migrations), bound by
     /// row-level security. Empty: keep the login role of DATABASE_URL.
     #[arg(long, env = "ARGUS_DB_APP_ROLE", default_value = argus_domain::db::APP_ROLE)]

@@ -92,6 +92,23 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
         std::time::Duration::from_millis(config.cache_invalidation_ms),
     );
     services.policy = Arc::new(config.policy());
+    let sealing_key = match &config.encryption_key {
+        Some(key) => {
+            use secrecy::ExposeSecret;
+            if key.expose_secret().len() < config::MIN_JWT_SECRET_BYTES {
+                return Err(StartupError(format!(
+                    "ARGUS_ENCRYPTION_KEY must be at least {} bytes long",
+                    config::MIN_JWT_SECRET_BYTES
+                )));
+            }
+            argus_domain::sealed::key_from(key.expose_secret())
+        }
+        None => services.tokens.derive("argus sealed secrets"),
+    };
+    services.judges = Arc::new(argus_domain::evals::judge::Judges::new(
+        &sealing_key,
+        config.judge_allow_private_networks,
+    ));
     services.ingest_gate = Arc::new(argus_domain::ingest::gate::IngestGate::new(
         config.ingest_max_inflight_mb << 20,
         config.ingest_max_concurrent as usize,

@@ -465,6 +465,20 @@ async fn world(owner: &PgPool) -> World {
                 field: argus_types::RuleField::Output,
             },
             score_name: None,
+            daily_limit_usd: None,
+        },
+    )
+    .await
+    .unwrap();
+    argus_domain::evals::judge::set(
+        &s,
+        a,
+        None,
+        &argus_domain::evals::judge::JudgeForm {
+            base_url: "https://alpha-secret-judge.example/v1".into(),
+            model: "alpha-secret-judge-model".into(),
+            api_key: Some("sk-alpha-secret-judge-key".into()),
+            timeout_ms: None,
         },
     )
     .await
@@ -558,6 +572,8 @@ impl World {
             A_SCORE_NAME.into(),
             "alpha-secret-explanation".into(),
             "alpha-secret-evaluator".into(),
+            "alpha-secret-judge".into(),
+            "sk-alpha-secret-judge-key".into(),
         ]
     }
 }
@@ -798,6 +814,14 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
         )
         .await;
         assert_eq!(res.status(), StatusCode::OK, "{} {}", e.method, e.path);
+        // A judge's key is write-only: not even its own workspace reads it back.
+        let text = body_text(res).await;
+        assert!(
+            !text.contains("sk-alpha-secret-judge-key"),
+            "{} {} shows the judge's key",
+            e.method,
+            e.path
+        );
     }
 }
 

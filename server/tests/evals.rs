@@ -53,7 +53,11 @@ struct Setup {
 }
 
 async fn setup(owner: &PgPool) -> Setup {
-    let (router, services) = app_as_server(owner).await;
+    setup_with(owner, |_| {}).await
+}
+
+async fn setup_with(owner: &PgPool, edit: impl FnOnce(&mut Services)) -> Setup {
+    let (router, services) = app_as_server_with(owner, edit).await;
     let ann = session::register(&services, "ann@example.com", "Ann", PASSWORD, "A")
         .await
         .unwrap();
@@ -987,4 +991,307 @@ async fn score_analytics_equal_sql_over_the_raw_scores_and_compare_versions(owne
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = get_json(&s, "/api/v1/evaluate/summary?model=gpt-4o").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// A fake OpenAI-compatible chat endpoint: its answer depends on the span output in the prompt
+/// (`verdict-good`, `verdict-bad`, `malformed`, `flaky` — 429 once, then a verdict — `slow` —
+/// never within the timeout); it records what it was sent.
+#[derive(Default)]
+struct FakeJudge {
+    calls: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+    seen: std::sync::Mutex<Vec<(Option<String>, Value)>>,
+}
+
+async fn fake_completion(
+    axum::extract::State(fake): axum::extract::State<std::sync::Arc<FakeJudge>>,
+    headers: axum::http::HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let auth = headers
+        .get("authorization")
+        .map(|v| v.to_str().unwrap().to_owned());
+    fake.seen.lock().unwrap().push((auth, body.clone()));
+    let prompt = body["messages"][1]["content"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    let case = ["verdict-good", "verdict-bad", "malformed", "flaky", "slow"]
+        .into_iter()
+        .find(|c| prompt.contains(c))
+        .unwrap_or("verdict-good");
+    let n = {
+        let mut calls = fake.calls.lock().unwrap();
+        let n = calls.entry(case.to_owned()).or_default();
+        *n += 1;
+        *n
+    };
+    let verdict = |content: &str| {
+        axum::Json(json!({
+            "id": "chatcmpl-1", "object": "chat.completion", "model": "judge-mini-2026",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110,
+                      "cost": 0.01}
+        }))
+        .into_response()
+    };
+    match case {
+        "verdict-bad" => verdict(r#"{"score": 0.2, "explanation": "off topic"}"#),
+        "malformed" => verdict("I would say it is rather good."),
+        "flaky" if n == 1 => (StatusCode::TOO_MANY_REQUESTS, "slow down").into_response(),
+        "slow" => {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            verdict(r#"{"score": 1}"#)
+        }
+        _ => verdict("```json\n{\"score\": 0.9, \"explanation\": \"answers the question\"}\n```"),
+    }
+}
+
+async fn start_fake_judge() -> (String, std::sync::Arc<FakeJudge>) {
+    let fake = std::sync::Arc::new(FakeJudge::default());
+    let app = Router::new()
+        .route("/v1/chat/completions", axum::routing::post(fake_completion))
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/v1"), fake)
+}
+
+/// `(span output, value, explanation, judge model)` of the judge's scores.
+async fn judge_scores(s: &Setup) -> Vec<(String, f64, Option<String>, Option<String>)> {
+    let mut tx = tenancy::begin(&s.services.pool, s.a).await.unwrap();
+    let rows = sqlx::query_as(
+        "SELECT sp.output #>> '{}', sc.value, sc.explanation, sc.judge_model FROM scores sc \
+         JOIN spans sp ON sp.workspace_id = sc.workspace_id AND sp.trace_id = sc.trace_id \
+           AND sp.span_id = sc.span_id \
+         WHERE sc.workspace_id = $1 AND sc.source = 'evaluator' ORDER BY 1",
+    )
+    .bind(s.a.0)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    rows
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn a_judge_scores_through_an_openai_compatible_endpoint_with_retries_and_a_spend_limit(
+    owner: PgPool,
+) {
+    use argus_domain::evals::{judge, worker};
+    let s = setup_with(&owner, |services| {
+        services.judges = std::sync::Arc::new(judge::Judges::new(&[3; 32], true));
+    })
+    .await;
+    let (base, fake) = start_fake_judge().await;
+    let judge_form = "name=judge-helpful&target=span&operation=chat&rule_type=judge\
+        &score_name=helpful&daily_limit_usd=0.045\
+        &prompt=Is+%7B%7Boutput%7D%7D+helpful%3F+Agent+%7B%7Bmetadata.agent%7D%7D";
+    // No judge model yet: the evaluator is refused, saying what to do.
+    let (status, body) = owner_form(&s, "/api/v1/evaluate/evaluators/create", judge_form).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("judge model"));
+
+    // The judge: its key sealed, never shown again (only its last four characters).
+    let (status, body) = owner_form(
+        &s,
+        "/api/v1/evaluate/judge/set",
+        &format!("base_url={base}&model=judge-mini&api_key=sk-test-secret-1234&timeout_ms=300"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["key_hint"], "…1234");
+    let (_, shown) = get_json(&s, "/api/v1/evaluate/judge").await;
+    assert_eq!(shown["model"], "judge-mini");
+    assert!(!shown.to_string().contains("sk-test-secret"), "{shown}");
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT api_key FROM judges")
+        .fetch_one(&owner)
+        .await
+        .unwrap();
+    assert!(!stored.windows(14).any(|w| w == b"sk-test-secret"));
+    // A blank key keeps the stored one.
+    let (status, body) = owner_form(
+        &s,
+        "/api/v1/evaluate/judge/set",
+        &format!("base_url={base}&model=judge-mini&timeout_ms=300"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["key_hint"].clone()),
+        (StatusCode::OK, json!("…1234"))
+    );
+    // Without the operator's leave, a judge on a private network is refused.
+    let mut strict = s.services.clone();
+    strict.judges = std::sync::Arc::new(judge::Judges::new(&[3; 32], false));
+    for url in ["http://169.254.169.254/latest", base.as_str()] {
+        let refused = judge::set(
+            &strict,
+            s.a,
+            None,
+            &judge::JudgeForm {
+                base_url: url.into(),
+                model: "m".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(refused.to_string().contains("private"), "{refused}");
+    }
+    // Bad settings name their field.
+    for (form, field) in [
+        ("base_url=ftp%3A%2F%2Fx&model=m", "base_url"),
+        ("base_url=https%3A%2F%2Fx.example&model=", "model"),
+        (
+            "base_url=https%3A%2F%2Fx.example&model=m&timeout_ms=5",
+            "timeout_ms",
+        ),
+    ] {
+        let (status, body) = owner_form(&s, "/api/v1/evaluate/judge/set", form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{form}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(field),
+            "{body}"
+        );
+    }
+
+    let (status, body) = owner_form(
+        &s,
+        "/api/v1/evaluate/configs/create",
+        "name=helpful&data_type=numeric&min_value=0&max_value=1&higher_is_better=true",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = owner_form(&s, "/api/v1/evaluate/evaluators/create", judge_form).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["daily_limit_usd"], 0.045);
+    let id = body["id"].as_str().unwrap().to_owned();
+    // A spend limit is for judges only; a prompt must show the judge something.
+    for (form, field) in [
+        (
+            "name=r2&target=span&rule_type=valid_json&daily_limit_usd=1",
+            "daily_limit_usd",
+        ),
+        (
+            "name=j2&target=span&rule_type=judge&prompt=Rate+it",
+            "prompt",
+        ),
+        ("name=j3&target=span&rule_type=judge", "prompt"),
+    ] {
+        let (status, body) = owner_form(&s, "/api/v1/evaluate/evaluators/create", form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{form}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(field),
+            "{body}"
+        );
+    }
+
+    let at = chrono::Utc::now() - chrono::Duration::seconds(30);
+    ingest_native(
+        &s,
+        chat_traces(
+            "j",
+            &["verdict-good", "verdict-bad", "malformed", "flaky", "slow"],
+            at,
+        ),
+    )
+    .await;
+    // Until the queue is empty: the flaky call is retried after 1 s; the slow one after 1, 2
+    // and 4 s, then fails with the reason.
+    let started = std::time::Instant::now();
+    while queued(&owner).await > 0 {
+        assert!(started.elapsed().as_secs() < 30, "the queue does not drain");
+        worker::run_once(&s.services).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let scores = judge_scores(&s).await;
+    let model = Some("judge-mini-2026".to_owned());
+    assert_eq!(
+        scores,
+        vec![
+            (
+                "flaky".into(),
+                0.9,
+                Some("answers the question".into()),
+                model.clone()
+            ),
+            (
+                "verdict-bad".into(),
+                0.2,
+                Some("off topic".into()),
+                model.clone()
+            ),
+            (
+                "verdict-good".into(),
+                0.9,
+                Some("answers the question".into()),
+                model.clone()
+            ),
+        ]
+    );
+    {
+        let calls = fake.calls.lock().unwrap();
+        assert_eq!(calls["flaky"], 2, "429 once, then a verdict");
+        assert_eq!(calls["slow"], 4, "four tries, then failed");
+        assert_eq!(calls["malformed"], 1, "a malformed reply is not retried");
+    }
+    {
+        let seen = fake.seen.lock().unwrap();
+        let (auth, body) = &seen[0];
+        assert_eq!(auth.as_deref(), Some("Bearer sk-test-secret-1234"));
+        assert_eq!(body["model"], "judge-mini");
+        let prompt = body["messages"][1]["content"].as_str().unwrap();
+        assert!(prompt.contains("helpful? Agent support-bot"), "{prompt}");
+        let system = body["messages"][0]["content"].as_str().unwrap();
+        assert!(system.contains("a number from 0 to 1"), "{system}");
+    }
+    let (_, list) = get_json(&s, "/api/v1/evaluate/evaluators").await;
+    let e = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(e["stats"]["done_today"], 3, "{e}");
+    assert_eq!(e["stats"]["failed_today"], 2, "{e}");
+    let spent = e["stats"]["spent_today_usd"].as_f64().unwrap();
+    assert!((spent - 0.03).abs() < 1e-9, "three verdicts at $0.01: {e}");
+    let errors = e["stats"]["last_errors"].to_string();
+    assert!(errors.contains("not a verdict"), "{errors}");
+    assert!(
+        errors.contains("did not answer within 300 ms (gave up after 4 tries)"),
+        "{errors}"
+    );
+    assert_eq!(e["status"], "active");
+
+    // Past the daily limit ($0.045): the pass that crosses it pauses the evaluator, which says
+    // why; nothing more is queued or spent.
+    ingest_native(&s, chat_traces("k", &["verdict-good", "verdict-good"], at)).await;
+    worker::run_once(&s.services).await.unwrap();
+    let (_, list) = get_json(&s, "/api/v1/evaluate/evaluators").await;
+    let e = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(e["status"], "paused", "{e}");
+    assert!(
+        e["paused_reason"]
+            .as_str()
+            .unwrap()
+            .contains("daily spend limit reached"),
+        "{e}"
+    );
+    assert!((e["stats"]["spent_today_usd"].as_f64().unwrap() - 0.05).abs() < 1e-9);
+    ingest_native(&s, chat_traces("l", &["verdict-good"], at)).await;
+    assert_eq!(queued(&owner).await, 0);
+    assert_eq!(judge_scores(&s).await.len(), 5);
 }

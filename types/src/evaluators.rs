@@ -124,6 +124,10 @@ pub enum Rule {
         #[serde(default)]
         phrases: Vec<String>,
     },
+    /// LLM-as-judge: the workspace's judge model reads the prompt (`{{input}}`, `{{output}}`,
+    /// `{{expected}}`, `{{metadata.KEY}}` filled in) and answers a verdict, parsed into the
+    /// score (numeric, boolean or a label, as the score's config says) and its explanation.
+    Judge { prompt: String },
 }
 
 impl Rule {
@@ -150,6 +154,16 @@ impl Rule {
             Rule::CostBelow { max_usd } => format!("cost ≤ ${max_usd}"),
             Rule::ToolCallsSucceed => "no tool call failed".into(),
             Rule::NoRefusal { .. } => "the output is not a refusal".into(),
+            Rule::Judge { prompt } => {
+                let first: String = prompt
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(80)
+                    .collect();
+                format!("LLM judge: {first}")
+            }
         }
     }
 }
@@ -185,6 +199,9 @@ pub struct RuleForm {
     /// Refusal phrases, one per line or comma-separated (`no_refusal`; blank: the built-in list).
     #[serde(default)]
     pub phrases: Option<String>,
+    /// The judge's prompt template (`judge`).
+    #[serde(default)]
+    pub prompt: Option<String>,
 }
 
 /// What an evaluator judges: each matching span, or the whole trace once its root is in.
@@ -244,8 +261,26 @@ pub struct Evaluator {
     /// `active` or `paused`.
     pub status: String,
     pub paused_reason: Option<String>,
+    /// A judge's spend cap per UTC day: reached, the evaluator pauses and says so.
+    pub daily_limit_usd: Option<f64>,
     pub created_at: DateTime<Utc>,
     pub stats: EvaluatorStats,
+}
+
+/// The workspace's judge model: an OpenAI-compatible chat endpoint. The API key is write-only:
+/// only its last four characters come back.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct JudgeSettings {
+    /// `false` until an admin sets it up.
+    pub configured: bool,
+    /// E.g. `https://api.openai.com/v1` (the path `/chat/completions` is added).
+    pub base_url: String,
+    pub model: String,
+    /// `…abcd`, or `None` when the endpoint takes no key.
+    pub key_hint: Option<String>,
+    pub timeout_ms: i32,
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

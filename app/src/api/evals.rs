@@ -8,8 +8,8 @@
 #[cfg(feature = "ssr")]
 use argus_types::Role;
 use argus_types::{
-    Evaluator, EvaluatorFilter, Filters, RuleForm, Score, ScoreConfig, ScoreFilters, ScorePage,
-    ScoreSummaries, VersionComparison,
+    Evaluator, EvaluatorFilter, Filters, JudgeSettings, RuleForm, Score, ScoreConfig, ScoreFilters,
+    ScorePage, ScoreSummaries, VersionComparison,
 };
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
@@ -194,13 +194,15 @@ pub async fn list_evaluators() -> Result<Vec<Evaluator>, AppError> {
 /// `sampling` (0 < s ≤ 1, default 1), `score_name` (default: the name), the filter (`agent`,
 /// `environment`, `version`, `model`, `operation`, `span_name`, `status`) and the rule
 /// (`rule_type` and its fields: `field`, `value`, `pattern`, `min`, `max`, `max_ms`,
-/// `max_usd`, `phrases`). It judges the spans that arrive from now on.
+/// `max_usd`, `phrases`; `judge`: `prompt`, with `daily_limit_usd`). It judges the spans that
+/// arrive from now on.
 #[server(prefix = "/api/v1", endpoint = "evaluate/evaluators/create")]
 pub async fn create_evaluator(
     name: String,
     target: String,
     sampling: Option<String>,
     score_name: Option<String>,
+    daily_limit_usd: Option<String>,
     #[server(flatten)] filter: EvaluatorFilter,
     #[server(flatten)] rule: RuleForm,
 ) -> Result<Evaluator, AppError> {
@@ -215,8 +217,42 @@ pub async fn create_evaluator(
         sampling: configs::number_field("sampling", sampling.as_deref())?,
         rule: evaluators::rule_of(&rule)?,
         score_name,
+        daily_limit_usd: configs::number_field("daily_limit_usd", daily_limit_usd.as_deref())?,
     };
     Ok(evaluators::create(&services(), access.workspace, access.user(), &new).await?)
+}
+
+/// `GET /api/v1/evaluate/judge`: the workspace's judge model (base URL, model, timeout and the
+/// last four characters of its key; never the key).
+#[server(prefix = "/api/v1", endpoint = "evaluate/judge", input = GetUrl)]
+pub async fn get_judge() -> Result<JudgeSettings, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    Ok(argus_domain::evals::judge::settings(&services(), access.workspace).await?)
+}
+
+/// `POST /api/v1/evaluate/judge/set` (admin): `base_url` (OpenAI-compatible, e.g.
+/// `https://api.openai.com/v1`), `model`, `api_key` (sealed at rest; blank keeps the stored
+/// one, `-` for none), `timeout_ms`.
+#[server(prefix = "/api/v1", endpoint = "evaluate/judge/set")]
+pub async fn set_judge(
+    base_url: String,
+    model: String,
+    api_key: Option<String>,
+    timeout_ms: Option<String>,
+) -> Result<JudgeSettings, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Admin)?;
+    let form = argus_domain::evals::judge::JudgeForm {
+        base_url,
+        model,
+        api_key,
+        timeout_ms,
+    };
+    Ok(
+        argus_domain::evals::judge::set(&services(), access.workspace, access.user(), &form)
+            .await?,
+    )
 }
 
 /// `POST /api/v1/evaluate/evaluators/pause` (admin): `id`; it queues nothing until resumed.

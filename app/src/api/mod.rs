@@ -217,6 +217,12 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
         "id={score_config_id}",
     ),
     TenantEndpoint::read("/api/v1/evaluate/evaluators"),
+    TenantEndpoint::read("/api/v1/evaluate/judge"),
+    TenantEndpoint::write(
+        "/api/v1/evaluate/judge/set",
+        Admin,
+        "base_url=https%3A%2F%2Fjudge.example%2Fv1&model=matrix-judge",
+    ),
     TenantEndpoint::read("/api/v1/evaluate/summary"),
     TenantEndpoint::read_with("/api/v1/evaluate/compare", "a=1.0&b=2.0"),
     TenantEndpoint::write(

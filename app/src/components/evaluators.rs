@@ -5,7 +5,8 @@ use argus_types::{Evaluator, Role};
 use leptos::prelude::*;
 
 use crate::api::evals::{
-    list_evaluators, CreateEvaluator, DeleteEvaluator, PauseEvaluator, ResumeEvaluator,
+    get_judge, list_evaluators, CreateEvaluator, DeleteEvaluator, PauseEvaluator, ResumeEvaluator,
+    SetJudge,
 };
 use crate::components::forms::{ActionError, Submit};
 use crate::components::page::LoadError;
@@ -39,8 +40,9 @@ pub fn Evaluators() -> impl IntoView {
         <section class="card" aria-label="Online evaluators" data-testid="evaluators">
             <h2>"Online evaluators"</h2>
             <p class="muted">
-                "An evaluator judges the spans (or whole traces) that match its filter as they arrive, "
-                "and writes a true/false score. Its work runs from a queue in the database: a restart loses nothing."
+                "An evaluator judges the spans (or whole traces) that match its filter as they arrive: "
+                "a rule writes a true/false score, an LLM judge the score its config asks for. "
+                "Its work runs from a queue in the database: a restart loses nothing."
             </p>
             <Transition fallback=|| view! { <div class="skeleton" aria-busy="true"></div> }>
                 {move || Suspend::new(async move {
@@ -127,6 +129,10 @@ fn EvaluatorTable(items: Vec<Evaluator>, actions: Actions, admin: bool) -> impl 
                         "{} queued · {} done · {} failed · {} skipped today",
                         e.stats.queued, e.stats.done_today, e.stats.failed_today, e.stats.skipped_today
                     )}
+                        {matches!(e.rule, argus_types::Rule::Judge { .. }).then(|| {
+                            let limit = e.daily_limit_usd.map(|l| format!(" of ${l}")).unwrap_or_default();
+                            view! { <br /><span class="muted" data-testid="evaluator-spent">{format!("${:.4} spent today{limit}", e.stats.spent_today_usd)}</span> }
+                        })}
                         {(!e.stats.last_errors.is_empty()).then(|| view! { <ul class="errors" data-testid="evaluator-errors">{errors}</ul> })}
                     </td>
                     <td class="nowrap">{controls}</td>
@@ -190,6 +196,7 @@ fn EvaluatorForm(create: ServerAction<CreateEvaluator>) -> impl IntoView {
                         <option value="cost_below">"cost at most (USD)"</option>
                         <option value="tool_calls_succeed">"no tool call failed"</option>
                         <option value="no_refusal">"not a refusal"</option>
+                        <option value="judge">"LLM judge (the prompt below)"</option>
                     </select>
                 </label>
                 <label>"Of"
@@ -202,8 +209,62 @@ fn EvaluatorForm(create: ServerAction<CreateEvaluator>) -> impl IntoView {
                 <label>"Max USD" <input type="number" name="max_usd" min="0" step="any" /></label>
                 <label>"Refusal phrases" <input type="text" name="phrases" placeholder="built-in list" /></label>
             </fieldset>
+            <fieldset class="form-stack">
+                <legend>"LLM judge"</legend>
+                <label>"Prompt — "<code>"{{input}}"</code>", "<code>"{{output}}"</code>", "<code>"{{expected}}"</code>", "<code>"{{metadata.KEY}}"</code>" are filled in"
+                    <textarea name="prompt" rows="4" maxlength="20000" data-testid="evaluator-prompt"
+                        placeholder="Does {{output}} answer {{input}} helpfully and politely?"></textarea>
+                </label>
+                <label>"Daily spend limit (USD, blank: none)" <input type="number" name="daily_limit_usd" min="0.0001" step="any" data-testid="evaluator-limit" /></label>
+            </fieldset>
             <Submit action=create label="Create evaluator" busy="Creating…" testid="evaluator-submit" />
         </ActionForm>
         <ActionError action=create />
+    }
+}
+
+/// The workspace's judge model: what LLM-judge evaluators call. The key is write-only.
+#[component]
+pub fn JudgeModel() -> impl IntoView {
+    let set = ServerAction::<SetJudge>::new();
+    let judge = Resource::new(move || set.version().get(), |_| get_judge());
+    let role = my_role();
+    let admin = move || role.get().is_some_and(|r| r >= Role::Admin);
+    view! {
+        <section class="card" aria-label="Judge model" data-testid="judge-model">
+            <h2>"Judge model"</h2>
+            <Transition fallback=|| view! { <div class="skeleton" aria-busy="true"></div> }>
+                {move || Suspend::new(async move {
+                    match judge.await {
+                        Ok(j) => {
+                            let summary = if j.configured {
+                                format!(
+                                    "{} at {} · key {} · timeout {} ms",
+                                    j.model,
+                                    j.base_url,
+                                    j.key_hint.clone().unwrap_or_else(|| "none".into()),
+                                    j.timeout_ms
+                                )
+                            } else {
+                                "No judge model yet: LLM-judge evaluators need an OpenAI-compatible endpoint (OpenAI, Azure, vLLM, Ollama, …).".into()
+                            };
+                            let form = admin().then(|| view! {
+                                <ActionForm action=set attr:class="form form-inline" attr:data-testid="judge-form">
+                                    <label>"Base URL" <input type="url" name="base_url" required maxlength="500" value=j.base_url.clone() placeholder="https://api.openai.com/v1" data-testid="judge-url" /></label>
+                                    <label>"Model" <input type="text" name="model" required maxlength="200" value=j.model.clone() placeholder="gpt-4o-mini" data-testid="judge-model-name" /></label>
+                                    <label>"API key" <input type="password" name="api_key" autocomplete="off" maxlength="1000"
+                                        placeholder=if j.key_hint.is_some() { "blank keeps the stored key; - for none" } else { "stored sealed; never shown again" } data-testid="judge-key" /></label>
+                                    <label>"Timeout (ms)" <input type="number" name="timeout_ms" min="100" max="300000" value=j.timeout_ms.to_string() /></label>
+                                    <Submit action=set label="Save judge" busy="Saving…" testid="judge-submit" />
+                                </ActionForm>
+                            });
+                            view! { <p data-testid="judge-summary">{summary}</p> {form} }.into_any()
+                        }
+                        Err(e) => view! { <LoadError error=e /> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <ActionError action=set />
+        </section>
     }
 }

@@ -8,7 +8,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::evals::{list_configs, list_scores, ArchiveConfig, CreateConfig};
-use crate::components::evaluators::Evaluators;
+use crate::components::evaluators::{Evaluators, JudgeModel};
 use crate::components::filter_bar::FilterBar;
 use crate::components::forms::{ActionError, Submit};
 use crate::components::page::LoadError;
@@ -75,6 +75,7 @@ pub fn EvaluationsPage() -> impl IntoView {
         </section>
         <ScoreSummaryView />
         <Evaluators />
+        <JudgeModel />
         <section class="card" aria-label="Latest scores" data-testid="latest-scores">
             <h2>"Latest scores"</h2>
             <Transition fallback=|| view! { <div class="skeleton" aria-busy="true"></div> }>

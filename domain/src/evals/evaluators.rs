@@ -33,6 +33,9 @@ pub struct NewEvaluator {
     pub rule: Rule,
     /// The score it writes; defaults to the evaluator's name.
     pub score_name: Option<String>,
+    /// A judge's spend cap per UTC day, USD.
+    #[serde(default)]
+    pub daily_limit_usd: Option<f64>,
 }
 
 fn clean_filter(f: &EvaluatorFilter) -> Result<EvaluatorFilter> {
@@ -70,14 +73,16 @@ type Row = (
     String,
     String,
     Option<String>,
+    Option<f64>,
     DateTime<Utc>,
 );
 
 const COLUMNS: &str = "id, name, version, target, filter, sampling, rule, score_name, status, \
-                       paused_reason, created_at";
+                       paused_reason, daily_limit_usd, created_at";
 
 fn from_row(row: Row) -> Result<Evaluator> {
-    let (id, name, version, target, filter, sampling, rule, score_name, status, reason, at) = row;
+    let (id, name, version, target, filter, sampling, rule, score_name, status, reason, limit, at) =
+        row;
     Ok(Evaluator {
         id,
         name,
@@ -90,6 +95,7 @@ fn from_row(row: Row) -> Result<Evaluator> {
         score_name,
         status,
         paused_reason: reason,
+        daily_limit_usd: limit,
         created_at: at,
         stats: EvaluatorStats::default(),
     })
@@ -158,6 +164,9 @@ pub fn rule_of(form: &RuleForm) -> Result<Rule> {
             max_usd: number("max_usd", &form.max_usd)?,
         },
         "tool_calls_succeed" => Rule::ToolCallsSucceed,
+        "judge" => Rule::Judge {
+            prompt: required("prompt", &form.prompt)?,
+        },
         "no_refusal" => Rule::NoRefusal {
             phrases: get(&form.phrases)
                 .map(|p| {
@@ -174,7 +183,7 @@ pub fn rule_of(form: &RuleForm) -> Result<Rule> {
                 "rule_type",
                 format!(
                     "{other:?} is not a rule (contains, not_contains, regex, valid_json, length, \
-                     latency_below, cost_below, tool_calls_succeed, no_refusal)"
+                     latency_below, cost_below, tool_calls_succeed, no_refusal, judge)"
                 ),
             ))
         }
@@ -204,10 +213,40 @@ pub async fn create(
         Some(s) if !s.is_empty() => clean_name("score_name", s)?,
         _ => name.clone(),
     };
+    let judged = matches!(new.rule, Rule::Judge { .. });
+    let limit = match new.daily_limit_usd {
+        None => None,
+        Some(l) if l.is_finite() && l > 0.0 && l < 1e9 => Some(l),
+        Some(_) => {
+            return Err(Error::invalid_input(
+                "daily_limit_usd",
+                "a positive number of USD (leave it out for no limit)",
+            ))
+        }
+    };
+    if limit.is_some() && !judged {
+        return Err(Error::invalid_input(
+            "daily_limit_usd",
+            "only a judge spends: rules run in process for free",
+        ));
+    }
     let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    if judged {
+        let (set,): (bool,) =
+            sqlx::query_as("SELECT EXISTS (SELECT 1 FROM judges WHERE workspace_id = $1)")
+                .bind(workspace.0)
+                .fetch_one(&mut *tx)
+                .await?;
+        if !set {
+            return Err(Error::invalid_input(
+                "rule_type",
+                "set up the workspace's judge model first (Evaluations → Judge model)",
+            ));
+        }
+    }
     let configs = super::configs::Live::load(&mut tx, workspace).await?;
     if let Some(c) = configs.by_name(&score_name) {
-        if c.data_type != ScoreType::Boolean {
+        if !judged && c.data_type != ScoreType::Boolean {
             return Err(Error::invalid_input(
                 "score_name",
                 format!(
@@ -229,7 +268,7 @@ pub async fn create(
     }
     let row: Option<Row> = sqlx::query_as(&format!(
         "INSERT INTO evaluators (workspace_id, id, name, target, filter, sampling, rule, \
-         score_name, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         score_name, created_by, daily_limit_usd) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
     ))
     .bind(workspace.0)
@@ -241,6 +280,7 @@ pub async fn create(
     .bind(sqlx::types::Json(&new.rule))
     .bind(&score_name)
     .bind(by.map(|u| u.0))
+    .bind(limit)
     .fetch_optional(&mut *tx)
     .await?;
     let row = row.ok_or_else(|| Error::AlreadyExists {

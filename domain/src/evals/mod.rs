@@ -11,6 +11,7 @@ pub mod analytics;
 pub mod check;
 pub mod configs;
 pub mod evaluators;
+pub mod judge;
 pub mod otel;
 pub mod rollup;
 pub mod rules;

@@ -33,6 +33,11 @@ pub struct Subject {
     pub cost_usd: Option<f64>,
     /// An `execute_tool` span of it failed.
     pub tool_failed: bool,
+    /// What the answer should have been (the `expected_output` attribute), for a judge.
+    pub expected: Option<String>,
+    /// The span's attributes and dimensions (`agent`, `environment`, `version`, `model`), for
+    /// a judge's `{{metadata.KEY}}`.
+    pub metadata: serde_json::Map<String, Value>,
 }
 
 /// The text of a message value: every string in it, in order, one per line (chat messages'
@@ -117,6 +122,10 @@ pub fn compile(rule: &Rule) -> Result<Compiled> {
             if phrases.len() > 100 || phrases.iter().any(|p| p.chars().count() > MAX_VALUE_CHARS) {
                 return Err(too_long("rule.phrases"));
             }
+            None
+        }
+        Rule::Judge { prompt } => {
+            super::judge::check_template(prompt)?;
             None
         }
         _ => None,
@@ -215,7 +224,18 @@ impl Compiled {
                     None => (true, "no refusal phrase".into()),
                 }
             }
+            Rule::Judge { .. } => {
+                return Err("a judge's verdict comes from its model (evals::judge)".into())
+            }
         })
+    }
+
+    /// The judge's prompt template, when the rule is a judge.
+    pub fn judge_prompt(&self) -> Option<&str> {
+        match &self.rule {
+            Rule::Judge { prompt } => Some(prompt),
+            _ => None,
+        }
     }
 }
 
@@ -231,6 +251,7 @@ mod tests {
             latency_ms: 1200.0,
             cost_usd: Some(0.002),
             tool_failed: false,
+            ..Subject::default()
         }
     }
 

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::check::{check, derived_id, NewScore, ScoreRow};
 use super::configs::Live;
+use super::judge;
 use super::rules::{self, Compiled, Subject};
 use super::scores::{insert, Provenance};
 use crate::db::column;
@@ -127,6 +128,13 @@ struct Definition {
     active: bool,
     score_name: String,
     rule: std::result::Result<Compiled, String>,
+    daily_limit_usd: Option<f64>,
+}
+
+impl Definition {
+    fn judge_prompt(&self) -> Option<&str> {
+        self.rule.as_ref().ok().and_then(Compiled::judge_prompt)
+    }
 }
 
 async fn definitions(
@@ -137,8 +145,16 @@ async fn definitions(
     let mut ids: Vec<Uuid> = jobs.iter().map(|j| j.evaluator_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let rows: Vec<(Uuid, i32, String, String, sqlx::types::Json<Rule>)> = sqlx::query_as(
-        "SELECT id, version, status, score_name, rule FROM evaluators \
+    type Row = (
+        Uuid,
+        i32,
+        String,
+        String,
+        sqlx::types::Json<Rule>,
+        Option<f64>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, version, status, score_name, rule, daily_limit_usd FROM evaluators \
          WHERE workspace_id = $1 AND id = ANY($2)",
     )
     .bind(workspace.0)
@@ -147,7 +163,7 @@ async fn definitions(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, version, status, score_name, rule)| {
+        .map(|(id, version, status, score_name, rule, daily_limit_usd)| {
             let rule = rules::compile(&rule.0).map_err(|e| e.to_string());
             (
                 id,
@@ -156,6 +172,7 @@ async fn definitions(
                     active: status == "active",
                     score_name,
                     rule,
+                    daily_limit_usd,
                 },
             )
         })
@@ -166,28 +183,65 @@ fn text(v: Option<Value>) -> Option<String> {
     v.map(|v| rules::text_of(&v)).filter(|t| !t.is_empty())
 }
 
-/// The spans the span-level jobs name, by (trace, span).
+/// What a judge's `{{metadata.*}}` and `{{expected}}` read: the span's attributes and its
+/// dimensions.
+fn metadata(
+    attributes: Option<Value>,
+    dims: [(&str, Option<String>); 4],
+) -> (serde_json::Map<String, Value>, Option<String>) {
+    let mut map = match attributes {
+        Some(Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    let expected = ["argus.expected_output", "expected_output"]
+        .iter()
+        .find_map(|k| map.get(*k))
+        .map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => rules::text_of(other),
+        })
+        .filter(|t| !t.is_empty());
+    for (k, v) in dims {
+        if let Some(v) = v {
+            map.insert(k.to_owned(), Value::String(v));
+        }
+    }
+    (map, expected)
+}
+
+#[derive(sqlx::FromRow)]
+struct SpanRow {
+    trace_id: String,
+    span_id: String,
+    input: Option<Value>,
+    output: Option<Value>,
+    duration_us: i64,
+    cost: Option<f64>,
+    status: String,
+    operation: Option<String>,
+    attributes: Option<Value>,
+    agent: String,
+    environment: String,
+    version: String,
+    model: Option<String>,
+}
+
+/// The spans the span-level jobs name, by (trace, span); their attributes only when a judge
+/// will read them.
 async fn span_subjects(
     conn: &mut PgConnection,
     workspace: WorkspaceId,
     jobs: &[&Claimed],
+    with_metadata: bool,
 ) -> Result<HashMap<(String, String), Subject>> {
     if jobs.is_empty() {
         return Ok(HashMap::new());
     }
-    type Row = (
-        String,
-        String,
-        Option<Value>,
-        Option<Value>,
-        i64,
-        Option<f64>,
-        String,
-        Option<String>,
-    );
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT s.trace_id, s.span_id, s.input, s.output, s.duration_us, s.cost_usd::float8, \
-         s.status, s.operation FROM spans s \
+    let rows: Vec<SpanRow> = sqlx::query_as(
+        "SELECT s.trace_id, s.span_id, s.input, s.output, s.duration_us, \
+         s.cost_usd::float8 AS cost, s.status, s.operation, \
+         CASE WHEN $5 THEN s.attributes END AS attributes, s.agent, s.environment, \
+         s.version, s.model FROM spans s \
          JOIN unnest($2::text[], $3::text[], $4::timestamptz[]) AS k(trace_id, span_id, start_time) \
            ON s.trace_id = k.trace_id AND s.span_id = k.span_id AND s.start_time = k.start_time \
          WHERE s.workspace_id = $1",
@@ -196,43 +250,75 @@ async fn span_subjects(
     .bind(column(jobs, |j| j.trace_id.clone()))
     .bind(column(jobs, |j| j.span_id.clone()))
     .bind(column(jobs, |j| j.span_start))
+    .bind(with_metadata)
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(trace, span, input, output, us, cost, status, operation)| {
-                let tool_failed = operation.as_deref() == Some("execute_tool") && status == "error";
-                (
-                    (trace, span),
-                    Subject {
-                        input: text(input),
-                        output: text(output),
-                        latency_ms: us as f64 / 1000.0,
-                        cost_usd: cost,
-                        tool_failed,
-                    },
-                )
-            },
-        )
+        .map(|r| subject_of(r, with_metadata))
         .collect())
 }
 
+fn subject_of(r: SpanRow, with_metadata: bool) -> ((String, String), Subject) {
+    let tool_failed = r.operation.as_deref() == Some("execute_tool") && r.status == "error";
+    let (metadata, expected) = if with_metadata {
+        metadata(
+            r.attributes,
+            [
+                ("agent", Some(r.agent)),
+                ("environment", Some(r.environment)),
+                ("version", Some(r.version)),
+                ("model", r.model),
+            ],
+        )
+    } else {
+        Default::default()
+    };
+    (
+        (r.trace_id, r.span_id),
+        Subject {
+            input: text(r.input),
+            output: text(r.output),
+            latency_ms: r.duration_us as f64 / 1000.0,
+            cost_usd: r.cost,
+            tool_failed,
+            expected,
+            metadata,
+        },
+    )
+}
+
 /// A whole trace: its latency and cost, the first input and the last output of its spans
-/// (the root's when it has them), and whether a tool call failed.
+/// (the root's when it has them), whether a tool call failed, and its root's attributes.
 async fn trace_subject(
     conn: &mut PgConnection,
     workspace: WorkspaceId,
     trace: &str,
+    with_metadata: bool,
 ) -> Result<Option<Subject>> {
-    let head: Option<(i64, Option<f64>)> = sqlx::query_as(
-        "SELECT latency_us, cost_usd::float8 FROM traces WHERE workspace_id = $1 AND trace_id = $2",
+    type Head = (
+        i64,
+        Option<f64>,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<Value>,
+    );
+    let head: Option<Head> = sqlx::query_as(
+        "SELECT t.latency_us, t.cost_usd::float8, t.agent, t.environment, t.version, \
+         (SELECT model FROM spans WHERE workspace_id = $1 AND trace_id = $2 AND model IS NOT NULL \
+          ORDER BY start_time LIMIT 1), \
+         CASE WHEN $3 THEN (SELECT attributes FROM spans WHERE workspace_id = $1 \
+          AND trace_id = $2 ORDER BY parent_span_id IS NOT NULL, start_time LIMIT 1) END \
+         FROM traces t WHERE t.workspace_id = $1 AND t.trace_id = $2",
     )
     .bind(workspace.0)
     .bind(trace)
+    .bind(with_metadata)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((latency_us, cost)) = head else {
+    let Some((latency_us, cost, agent, environment, version, model, attributes)) = head else {
         return Ok(None);
     };
     let (input, output, tool_failed): (Option<Value>, Option<Value>, bool) = sqlx::query_as(
@@ -248,16 +334,151 @@ async fn trace_subject(
     .bind(trace)
     .fetch_one(&mut *conn)
     .await?;
+    let (metadata, expected) = if with_metadata {
+        metadata(
+            attributes,
+            [
+                ("agent", Some(agent)),
+                ("environment", Some(environment)),
+                ("version", Some(version)),
+                ("model", model),
+            ],
+        )
+    } else {
+        Default::default()
+    };
     Ok(Some(Subject {
         input: text(input),
         output: text(output),
         latency_ms: latency_us as f64 / 1000.0,
         cost_usd: cost,
         tool_failed,
+        expected,
+        metadata,
     }))
 }
 
-/// One workspace's claimed jobs: scores stored, jobs ended, counters kept — one transaction.
+/// Judge calls one pass makes at once (and at most), so a pass ends well inside its lease.
+pub const JUDGE_CALLS: usize = 16;
+/// Tries of a judge call that timed out or met a 429 or 5xx (waits of 1, 2, 4 s between).
+pub const JUDGE_TRIES: i32 = 4;
+
+/// What became of one job.
+enum Outcome {
+    /// Scored, by this judge model (rules: none), at this cost.
+    Scored(Box<ScoreRow>, Option<String>, f64),
+    /// Failed for good, with the reason.
+    Failed(String),
+    /// Tried again after this many seconds, with the reason.
+    Retry(i32, String),
+    /// Its evaluator is gone or paused: dropped, counted as skipped.
+    Dropped,
+}
+
+/// The score a verdict (`pass` of a rule, or a judge's value) gives the job.
+fn score_of(
+    job: &Claimed,
+    def: &Definition,
+    value: Value,
+    why: Option<String>,
+    configs: &Live,
+    now: DateTime<Utc>,
+) -> std::result::Result<ScoreRow, String> {
+    let id = derived_id(&[
+        "evaluator",
+        &job.evaluator_id.to_string(),
+        &def.version.to_string(),
+        &job.trace_id,
+        &job.span_id,
+    ]);
+    check(
+        &NewScore {
+            id: Some(id.to_string()),
+            trace_id: Some(job.trace_id.clone()),
+            span_id: (!job.span_id.is_empty()).then(|| job.span_id.clone()),
+            name: Some(def.score_name.clone()),
+            value: Some(value),
+            explanation: why,
+            ..NewScore::default()
+        },
+        configs,
+        now,
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Runs the judge jobs of one pass: at most [`JUDGE_CALLS`] at once, none for an evaluator past
+/// its daily limit. Answers each job's outcome and the evaluators that reached their limit.
+async fn judge_all(
+    services: &Services,
+    workspace: WorkspaceId,
+    work: Vec<(&Claimed, &Definition, Subject)>,
+    endpoint: &std::result::Result<judge::Endpoint, String>,
+    configs: &Live,
+    spent: &HashMap<Uuid, f64>,
+) -> Result<(Vec<Outcome>, Vec<(Uuid, f64, f64)>)> {
+    let endpoint = match endpoint {
+        Ok(e) => e,
+        Err(why) => {
+            return Ok((
+                work.iter().map(|_| Outcome::Failed(why.clone())).collect(),
+                Vec::new(),
+            ))
+        }
+    };
+    let overrides = crate::pricing::cached_overrides(services, workspace).await?;
+    let pricing = crate::pricing::Pricing::new(&overrides);
+    let now = Utc::now();
+    let calls = work.iter().map(|(job, def, subject)| {
+        let prompt = judge::render(def.judge_prompt().unwrap_or_default(), subject);
+        let config = configs.by_name(&def.score_name).cloned();
+        let judges = services.judges.clone();
+        async move {
+            let reply = judge::call(&judges, endpoint, &prompt, config.as_ref()).await;
+            (job, def, reply, config)
+        }
+    });
+    let replies = futures::future::join_all(calls).await;
+    let mut outcomes = Vec::with_capacity(replies.len());
+    let mut cost_of: HashMap<Uuid, f64> = HashMap::new();
+    for (job, def, reply, config) in replies {
+        outcomes.push(match reply {
+            Ok(verdict) => {
+                let cost = verdict.cost(&pricing);
+                *cost_of.entry(job.evaluator_id).or_default() += cost;
+                let value = judge::coerce(verdict.value.clone(), config.as_ref());
+                match score_of(job, def, value, verdict.explanation.clone(), configs, now) {
+                    Ok(row) => Outcome::Scored(Box::new(row), Some(verdict.model.clone()), cost),
+                    Err(why) => Outcome::Failed(format!("the judge's verdict was refused: {why}")),
+                }
+            }
+            Err(judge::CallError::Transient(why)) if job.attempts < JUDGE_TRIES => {
+                Outcome::Retry(1 << (job.attempts - 1).clamp(0, 10), why)
+            }
+            Err(judge::CallError::Transient(why)) => {
+                Outcome::Failed(format!("{why} (gave up after {JUDGE_TRIES} tries)"))
+            }
+            Err(judge::CallError::Permanent(why)) => Outcome::Failed(why),
+        });
+    }
+    let reached: Vec<(Uuid, f64, f64)> = cost_of
+        .into_iter()
+        .filter_map(|(id, cost)| {
+            let limit = work
+                .iter()
+                .find(|w| w.0.evaluator_id == id)?
+                .1
+                .daily_limit_usd?;
+            let total = spent.get(&id).copied().unwrap_or(0.0) + cost;
+            (total >= limit).then_some((id, limit, total))
+        })
+        .collect();
+    Ok((outcomes, reached))
+}
+
+/// One workspace's claimed jobs: read what they judge, run rules in process and judges over
+/// HTTP (outside any transaction), then store scores, end jobs and keep counters in one
+/// transaction.
 async fn process(
     services: &Services,
     workspace: WorkspaceId,
@@ -267,85 +488,205 @@ async fn process(
     let mut tx = tenancy::begin(&services.pool, workspace).await?;
     let defs = definitions(&mut tx, workspace, jobs).await?;
     let configs = Live::load(&mut tx, workspace).await?;
-    let span_jobs: Vec<&Claimed> = jobs.iter().filter(|j| !j.span_id.is_empty()).collect();
-    let spans = span_subjects(&mut tx, workspace, &span_jobs).await?;
-
-    // Per evaluator: the scores to store; per job: done, failed (why) or dropped.
-    let mut scores: BTreeMap<Uuid, Vec<ScoreRow>> = BTreeMap::new();
-    let mut ended: Vec<(&Claimed, Option<String>)> = Vec::new();
-    let mut dropped: Vec<&Claimed> = Vec::new();
-    for job in jobs {
-        let Some(def) = defs.get(&job.evaluator_id).filter(|d| d.active) else {
-            dropped.push(job);
-            continue;
-        };
-        let subject = if job.span_id.is_empty() {
-            trace_subject(&mut tx, workspace, &job.trace_id).await?
+    let is_judged = |j: &Claimed| {
+        defs.get(&j.evaluator_id)
+            .is_some_and(|d| d.active && d.judge_prompt().is_some())
+    };
+    // A pass calls a judge at most JUDGE_CALLS times; the rest go back to the queue at once.
+    let mut judged = 0;
+    let mut returned: Vec<&Claimed> = Vec::new();
+    let jobs: Vec<&Claimed> = jobs
+        .iter()
+        .filter(|j| {
+            if !is_judged(j) {
+                return true;
+            }
+            judged += 1;
+            if judged > JUDGE_CALLS {
+                returned.push(j);
+                false
+            } else {
+                true
+            }
+        })
+        .collect();
+    let any_judge = judged > 0;
+    let span_jobs: Vec<&Claimed> = jobs
+        .iter()
+        .copied()
+        .filter(|j| !j.span_id.is_empty())
+        .collect();
+    let spans = span_subjects(&mut tx, workspace, &span_jobs, any_judge).await?;
+    let mut subjects: Vec<Option<Subject>> = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        subjects.push(if job.span_id.is_empty() {
+            let meta = is_judged(job);
+            trace_subject(&mut tx, workspace, &job.trace_id, meta).await?
         } else {
             spans
                 .get(&(job.trace_id.clone(), job.span_id.clone()))
                 .cloned()
+        });
+    }
+    let (endpoint, spent) = if any_judge {
+        let endpoint = judge::endpoint(&mut tx, &services.judges, workspace).await?;
+        let spent: Vec<(Uuid, f64)> = sqlx::query_as(
+            "SELECT evaluator_id, spent_usd FROM evaluator_daily WHERE workspace_id = $1 \
+             AND day = $2",
+        )
+        .bind(workspace.0)
+        .bind(now.date_naive())
+        .fetch_all(&mut *tx)
+        .await?;
+        (Some(endpoint), spent.into_iter().collect::<HashMap<_, _>>())
+    } else {
+        (None, HashMap::new())
+    };
+    release(&mut tx, workspace, &returned).await?;
+    tx.commit().await?;
+
+    // Rules now; judges' calls together.
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(jobs.len());
+    let mut to_judge: Vec<(usize, (&Claimed, &Definition, Subject))> = Vec::new();
+    for (i, (job, subject)) in jobs.iter().zip(subjects).enumerate() {
+        let Some(def) = defs.get(&job.evaluator_id).filter(|d| d.active) else {
+            outcomes.push(Some(Outcome::Dropped));
+            continue;
         };
         let outcome = match (&def.rule, subject) {
-            (Err(why), _) => Err(format!("the rule is invalid: {why}")),
-            (Ok(_), None) => Err("the span or trace is gone (deleted or past retention)".into()),
-            (Ok(rule), Some(subject)) => rule.verdict(&subject).and_then(|(pass, why)| {
-                let span = (!job.span_id.is_empty()).then(|| job.span_id.clone());
-                let id = derived_id(&[
-                    "evaluator",
-                    &job.evaluator_id.to_string(),
-                    &def.version.to_string(),
-                    &job.trace_id,
-                    &job.span_id,
-                ]);
-                check(
-                    &NewScore {
-                        id: Some(id.to_string()),
-                        trace_id: Some(job.trace_id.clone()),
-                        span_id: span,
-                        name: Some(def.score_name.clone()),
-                        value: Some(Value::Bool(pass)),
-                        explanation: Some(why),
-                        ..NewScore::default()
-                    },
-                    &configs,
-                    now,
-                )
-                .map_err(|e| e.to_string())
-            }),
-        };
-        match outcome {
-            Ok(row) => {
-                scores.entry(job.evaluator_id).or_default().push(row);
-                ended.push((job, None));
+            (Err(why), _) => Outcome::Failed(format!("the rule is invalid: {why}")),
+            (Ok(_), None) => {
+                Outcome::Failed("the span or trace is gone (deleted or past retention)".into())
             }
-            Err(why) => ended.push((job, Some(why))),
+            (Ok(rule), Some(subject)) if rule.judge_prompt().is_some() => {
+                if spent.get(&job.evaluator_id).copied().unwrap_or(0.0)
+                    >= def.daily_limit_usd.unwrap_or(f64::INFINITY)
+                {
+                    Outcome::Failed(limit_reason(def.daily_limit_usd.unwrap_or(0.0)))
+                } else {
+                    to_judge.push((i, (job, def, subject)));
+                    outcomes.push(None);
+                    continue;
+                }
+            }
+            (Ok(rule), Some(subject)) => match rule.verdict(&subject) {
+                Ok((pass, why)) => {
+                    match score_of(job, def, Value::Bool(pass), Some(why), &configs, now) {
+                        Ok(row) => Outcome::Scored(Box::new(row), None, 0.0),
+                        Err(why) => Outcome::Failed(why),
+                    }
+                }
+                Err(why) => Outcome::Failed(why),
+            },
+        };
+        outcomes.push(Some(outcome));
+    }
+    let mut reached = Vec::new();
+    if !to_judge.is_empty() {
+        let (slots, work): (Vec<usize>, Vec<_>) = to_judge.into_iter().unzip();
+        let endpoint = endpoint.unwrap_or_else(|| Err("no judge model is set up".into()));
+        let (judged, limits) =
+            judge_all(services, workspace, work, &endpoint, &configs, &spent).await?;
+        for (slot, outcome) in slots.into_iter().zip(judged) {
+            outcomes[slot] = Some(outcome);
+        }
+        reached = limits;
+    }
+    let outcomes: Vec<(&Claimed, Outcome)> = jobs
+        .iter()
+        .copied()
+        .zip(outcomes.into_iter().map(|o| o.unwrap_or(Outcome::Dropped)))
+        .collect();
+    store(services, workspace, &defs, &outcomes, &reached, now).await
+}
+
+fn limit_reason(limit: f64) -> String {
+    format!(
+        "the evaluator's daily spend limit (${limit}) is reached: it is paused until resumed \
+         (raise the limit or resume it tomorrow)"
+    )
+}
+
+/// Puts jobs back in the queue untried (a pass took more judge jobs than it calls at once).
+async fn release(conn: &mut PgConnection, workspace: WorkspaceId, jobs: &[&Claimed]) -> Result<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE eval_jobs j SET status = 'queued', attempts = greatest(j.attempts - 1, 0), \
+         lease_until = NULL FROM unnest($2::uuid[], $3::text[], $4::text[]) \
+         AS k(evaluator_id, trace_id, span_id) WHERE j.workspace_id = $1 \
+         AND j.evaluator_id = k.evaluator_id AND j.trace_id = k.trace_id \
+         AND j.span_id = k.span_id",
+    )
+    .bind(workspace.0)
+    .bind(column(jobs, |j| j.evaluator_id))
+    .bind(column(jobs, |j| j.trace_id.clone()))
+    .bind(column(jobs, |j| j.span_id.clone()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The write of a pass: scores, jobs ended or retried, today's counters and spend, evaluators
+/// paused at their limit — one transaction.
+async fn store(
+    services: &Services,
+    workspace: WorkspaceId,
+    defs: &HashMap<Uuid, Definition>,
+    outcomes: &[(&Claimed, Outcome)],
+    reached: &[(Uuid, f64, f64)],
+    now: DateTime<Utc>,
+) -> Result<(usize, usize)> {
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    // Per (evaluator, judge model): the scores to store.
+    let mut scores: BTreeMap<(Uuid, Option<String>), Vec<ScoreRow>> = BTreeMap::new();
+    let mut done: Vec<&Claimed> = Vec::new();
+    let mut failed: Vec<(&Claimed, &String)> = Vec::new();
+    let mut retried: Vec<(&Claimed, i32, &String)> = Vec::new();
+    // Per evaluator: done, failed, skipped, spent.
+    let mut counts: BTreeMap<Uuid, (i64, i64, i64, f64)> = BTreeMap::new();
+    for (job, outcome) in outcomes {
+        let known = defs.contains_key(&job.evaluator_id);
+        let c = counts.entry(job.evaluator_id).or_default();
+        match outcome {
+            Outcome::Scored(row, model, cost) => {
+                scores
+                    .entry((job.evaluator_id, model.clone()))
+                    .or_default()
+                    .push((**row).clone());
+                done.push(job);
+                c.0 += 1;
+                c.3 += cost;
+            }
+            Outcome::Failed(why) => {
+                failed.push((job, why));
+                c.1 += 1;
+            }
+            Outcome::Retry(secs, why) => retried.push((job, *secs, why)),
+            Outcome::Dropped => {
+                done.push(job);
+                if known {
+                    c.2 += 1;
+                }
+            }
         }
     }
     let mut scored = 0;
-    for (evaluator, rows) in &scores {
+    for ((evaluator, model), rows) in &scores {
         let def = &defs[evaluator];
         let provenance = Provenance {
             source: ScoreSource::Evaluator,
             author: ScoreAuthor {
                 evaluator_id: Some(*evaluator),
                 evaluator_version: Some(def.version),
+                judge_model: model.clone(),
                 ..ScoreAuthor::default()
             },
         };
         insert(&mut tx, workspace, &provenance, rows).await?;
         scored += rows.len();
     }
-    let done: Vec<&Claimed> = ended
-        .iter()
-        .filter(|(_, why)| why.is_none())
-        .map(|(j, _)| *j)
-        .chain(dropped.iter().copied())
-        .collect();
-    let failed: Vec<(&Claimed, &String)> = ended
-        .iter()
-        .filter_map(|(j, why)| why.as_ref().map(|w| (*j, w)))
-        .collect();
     if !done.is_empty() {
         sqlx::query(
             "DELETE FROM eval_jobs j USING unnest($2::uuid[], $3::text[], $4::text[]) \
@@ -361,32 +702,40 @@ async fn process(
         .await?;
     }
     fail(&mut tx, workspace, &failed).await?;
-    // Today's counters per evaluator.
-    let mut counts: BTreeMap<Uuid, (i64, i64, i64)> = BTreeMap::new();
-    for (job, why) in &ended {
-        let c = counts.entry(job.evaluator_id).or_default();
-        if why.is_none() {
-            c.0 += 1;
-        } else {
-            c.1 += 1;
-        }
-    }
-    for job in &dropped {
-        if defs.contains_key(&job.evaluator_id) {
-            counts.entry(job.evaluator_id).or_default().2 += 1;
-        }
-    }
-    if !counts.is_empty() {
-        let rows: Vec<(Uuid, (i64, i64, i64))> = counts.into_iter().collect();
+    if !retried.is_empty() {
         sqlx::query(
-            "INSERT INTO evaluator_daily (workspace_id, evaluator_id, day, done, failed, skipped) \
-             SELECT $1, u.id, $2, u.done, u.failed, u.skipped \
-             FROM unnest($3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[]) \
-               AS u(id, done, failed, skipped) \
+            "UPDATE eval_jobs j SET status = 'queued', lease_until = NULL, last_error = k.why, \
+             run_after = now() + make_interval(secs => k.secs) \
+             FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::text[]) \
+             AS k(evaluator_id, trace_id, span_id, secs, why) WHERE j.workspace_id = $1 \
+             AND j.evaluator_id = k.evaluator_id AND j.trace_id = k.trace_id \
+             AND j.span_id = k.span_id",
+        )
+        .bind(workspace.0)
+        .bind(column(&retried, |r| r.0.evaluator_id))
+        .bind(column(&retried, |r| r.0.trace_id.clone()))
+        .bind(column(&retried, |r| r.0.span_id.clone()))
+        .bind(column(&retried, |r| r.1))
+        .bind(column(&retried, |r| r.2.clone()))
+        .execute(&mut *tx)
+        .await?;
+    }
+    let rows: Vec<(Uuid, (i64, i64, i64, f64))> = counts
+        .into_iter()
+        .filter(|(id, c)| defs.contains_key(id) && *c != (0, 0, 0, 0.0))
+        .collect();
+    if !rows.is_empty() {
+        sqlx::query(
+            "INSERT INTO evaluator_daily (workspace_id, evaluator_id, day, done, failed, skipped, \
+             spent_usd) \
+             SELECT $1, u.id, $2, u.done, u.failed, u.skipped, u.spent \
+             FROM unnest($3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[], $7::float8[]) \
+               AS u(id, done, failed, skipped, spent) \
              ON CONFLICT (workspace_id, evaluator_id, day) DO UPDATE SET \
                done = evaluator_daily.done + excluded.done, \
                failed = evaluator_daily.failed + excluded.failed, \
-               skipped = evaluator_daily.skipped + excluded.skipped",
+               skipped = evaluator_daily.skipped + excluded.skipped, \
+               spent_usd = evaluator_daily.spent_usd + excluded.spent_usd",
         )
         .bind(workspace.0)
         .bind(now.date_naive())
@@ -394,6 +743,21 @@ async fn process(
         .bind(column(&rows, |r| r.1 .0))
         .bind(column(&rows, |r| r.1 .1))
         .bind(column(&rows, |r| r.1 .2))
+        .bind(column(&rows, |r| r.1 .3))
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (evaluator, limit, total) in reached {
+        sqlx::query(
+            "UPDATE evaluators SET status = 'paused', paused_reason = $3, updated_at = now() \
+             WHERE workspace_id = $1 AND id = $2 AND status = 'active'",
+        )
+        .bind(workspace.0)
+        .bind(evaluator)
+        .bind(format!(
+            "daily spend limit reached: ${total:.4} of ${limit} spent today (UTC); resume it \
+             to go on"
+        ))
         .execute(&mut *tx)
         .await?;
     }

@@ -121,9 +121,18 @@ pub fn assert_envelope(
 /// The router as the server builds it, on a pool whose connections run as the app role — so
 /// row-level security is exercised as in production.
 pub async fn app_as_server(owner: &PgPool) -> (Router, argus_domain::Services) {
+    app_as_server_with(owner, |_| {}).await
+}
+
+/// [`app_as_server`] with the services edited first (a judge allowed on loopback, …).
+pub async fn app_as_server_with(
+    owner: &PgPool,
+    edit: impl FnOnce(&mut argus_domain::Services),
+) -> (Router, argus_domain::Services) {
     let db = argus_domain::db::DbConfig::app_role_like(owner);
     let pool = argus_domain::db::connect(&db).await.unwrap();
-    let state = state(pool, default_gateway());
+    let mut state = state(pool, default_gateway());
+    edit(&mut state.services);
     let services = state.services.clone();
     (server::router::build(state), services)
 }
