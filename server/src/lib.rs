@@ -151,6 +151,11 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         Ok(n) => tracing::info!(jobs = n, "resuming trace deletions"),
         Err(e) => tracing::warn!(error = ?e, "cannot list unfinished trace deletions"),
     }
+    match argus_domain::evals::backfill::resume(&state.services).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(jobs = n, "resuming evaluator backfills"),
+        Err(e) => tracing::warn!(error = ?e, "cannot list unfinished evaluator backfills"),
+    }
     // Online evaluators: the queue ingest fills (shared with other replicas).
     argus_domain::evals::worker::spawn(&state.services);
     if config.retention_interval_secs > 0 {

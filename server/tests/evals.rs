@@ -1295,3 +1295,90 @@ async fn a_judge_scores_through_an_openai_compatible_endpoint_with_retries_and_a
     assert_eq!(queued(&owner).await, 0);
     assert_eq!(judge_scores(&s).await.len(), 5);
 }
+
+async fn backfill(s: &Setup, form: String) -> (StatusCode, Value) {
+    owner_form(s, "/api/v1/evaluate/evaluators/backfill", &form).await
+}
+
+/// The first evaluator's latest backfill, once it has ended.
+async fn finished_backfill(s: &Setup) -> Value {
+    let started = std::time::Instant::now();
+    loop {
+        let (_, list) = get_json(s, "/api/v1/evaluate/evaluators").await;
+        let b = list[0]["backfill"].clone();
+        if b["status"] == "done" || b["status"] == "failed" {
+            return b;
+        }
+        assert!(started.elapsed().as_secs() < 20, "backfill never ends: {b}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn a_backfill_runs_an_evaluator_over_stored_spans_once_with_progress(owner: PgPool) {
+    use argus_domain::evals::worker;
+    let s = setup(&owner).await;
+    let at = chrono::Utc::now() - chrono::Duration::hours(3);
+    let outputs = [r#"{"ok": true}"#, "plain text", "[1]", "{broken"];
+    ingest_native(&s, chat_traces("old", &outputs, at)).await;
+    let (status, body) = owner_form(
+        &s,
+        "/api/v1/evaluate/evaluators/create",
+        "name=json-output&target=span&operation=chat&rule_type=valid_json",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        queued(&owner).await,
+        0,
+        "spans stored before it are not queued by ingest"
+    );
+
+    let (status, job) = backfill(&s, format!("id={id}&range=24h")).await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    let done = finished_backfill(&s).await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(
+        done["scanned"], 8,
+        "every span of the window (roots too): {done}"
+    );
+    assert_eq!(done["queued"], 4, "{done}");
+    worker::run_once(&s.services).await.unwrap();
+    let scores = evaluator_scores(&s).await;
+    assert_eq!(scores.len(), 4, "{scores:?}");
+    assert_eq!(scores.iter().filter(|r| r.2).count(), 2, "{scores:?}");
+
+    // Again: what it scored is skipped; a scope that matches nothing scans nothing.
+    backfill(&s, format!("id={id}&range=24h")).await;
+    let again = finished_backfill(&s).await;
+    assert_eq!(
+        again["scanned"], 4,
+        "the scored chat spans are skipped: {again}"
+    );
+    assert_eq!(again["queued"], 0, "{again}");
+    backfill(&s, format!("id={id}&range=24h&agent=someone-else")).await;
+    assert_eq!(finished_backfill(&s).await["scanned"], 0);
+    assert_eq!(evaluator_scores(&s).await.len(), 4, "nothing scored twice");
+
+    // Refused: too long a window, an unknown or paused evaluator.
+    let (status, body) = backfill(
+        &s,
+        format!(
+            "id={id}&from={}&to={}",
+            (chrono::Utc::now() - chrono::Duration::days(200)).format("%Y-%m-%dT%H:%M:%SZ"),
+            chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = backfill(&s, format!("id={}&range=24h", uuid::Uuid::new_v4())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    owner_form(&s, "/api/v1/evaluate/evaluators/pause", &format!("id={id}")).await;
+    let (status, body) = backfill(&s, format!("id={id}&range=24h")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("paused"));
+}

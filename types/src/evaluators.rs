@@ -265,6 +265,43 @@ pub struct Evaluator {
     pub daily_limit_usd: Option<f64>,
     pub created_at: DateTime<Utc>,
     pub stats: EvaluatorStats,
+    /// Its latest backfill, if any.
+    #[serde(default)]
+    pub backfill: Option<Backfill>,
+}
+
+/// An evaluator run over what is already stored in a window: the jobs it queued so far and how
+/// far through the window it is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Backfill {
+    pub id: Uuid,
+    pub evaluator_id: Uuid,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// The dashboard filters it was limited to, as a query string (`agent=…&env=…`).
+    pub filter: String,
+    pub status: crate::JobStatus,
+    /// Everything before this was looked at.
+    pub reached: DateTime<Utc>,
+    /// Spans (or root spans) looked at, and jobs queued for them.
+    pub scanned: i64,
+    pub queued: i64,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl Backfill {
+    /// How far through its window, 0–100.
+    pub fn percent(&self) -> f64 {
+        if self.status == crate::JobStatus::Done {
+            return 100.0;
+        }
+        let all = (self.to - self.from).num_seconds().max(1) as f64;
+        let done = (self.reached - self.from).num_seconds().max(0) as f64;
+        (done / all * 100.0).clamp(0.0, 100.0)
+    }
 }
 
 /// The workspace's judge model: an OpenAI-compatible chat endpoint. The API key is write-only:

@@ -30,8 +30,8 @@ pub use evals::{
     VersionComparison,
 };
 pub use evaluators::{
-    EvalTarget, Evaluator, EvaluatorFilter, EvaluatorStats, JudgeSettings, Rule, RuleField,
-    RuleForm, SpanFacts,
+    Backfill, EvalTarget, Evaluator, EvaluatorFilter, EvaluatorStats, JudgeSettings, Rule,
+    RuleField, RuleForm, SpanFacts,
 };
 pub use explorer::{
     AgentInfo, AgentPage, CursorMeta, PageMeta, SessionDetail, SessionPage, SessionSummary,

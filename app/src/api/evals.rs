@@ -222,6 +222,28 @@ pub async fn create_evaluator(
     Ok(evaluators::create(&services(), access.workspace, access.user(), &new).await?)
 }
 
+/// `POST /api/v1/evaluate/evaluators/backfill` (admin): `id` and the dashboard's filters
+/// (`range` or `from`/`to`, at most 90 days; `agent`, `env`, `version`, `dept`, `model`): the
+/// evaluator runs over what is already stored there (its own filter and sampling apply;
+/// what it has scored is skipped), as a job with progress shown on the evaluator.
+#[server(prefix = "/api/v1", endpoint = "evaluate/evaluators/backfill")]
+pub async fn backfill_evaluator(
+    id: Uuid,
+    #[server(flatten)] filters: Filters,
+) -> Result<argus_types::Backfill, AppError> {
+    use super::context::{require, services};
+    let access = require(Role::Admin)?;
+    let window = argus_domain::analytics::resolve(&filters, chrono::Utc::now())?;
+    Ok(argus_domain::evals::backfill::start(
+        &services(),
+        access.workspace,
+        access.user(),
+        id,
+        &window,
+    )
+    .await?)
+}
+
 /// `GET /api/v1/evaluate/judge`: the workspace's judge model (base URL, model, timeout and the
 /// last four characters of its key; never the key).
 #[server(prefix = "/api/v1", endpoint = "evaluate/judge", input = GetUrl)]

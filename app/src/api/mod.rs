@@ -232,6 +232,11 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
     ),
     TenantEndpoint::write("/api/v1/evaluate/evaluators/pause", Admin, "id={evaluator}"),
     TenantEndpoint::write(
+        "/api/v1/evaluate/evaluators/backfill",
+        Admin,
+        "id={evaluator}&range=24h",
+    ),
+    TenantEndpoint::write(
         "/api/v1/evaluate/evaluators/resume",
         Admin,
         "id={evaluator}",

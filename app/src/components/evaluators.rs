@@ -5,8 +5,8 @@ use argus_types::{Evaluator, Role};
 use leptos::prelude::*;
 
 use crate::api::evals::{
-    get_judge, list_evaluators, CreateEvaluator, DeleteEvaluator, PauseEvaluator, ResumeEvaluator,
-    SetJudge,
+    get_judge, list_evaluators, BackfillEvaluator, CreateEvaluator, DeleteEvaluator,
+    PauseEvaluator, ResumeEvaluator, SetJudge,
 };
 use crate::components::forms::{ActionError, Submit};
 use crate::components::page::LoadError;
@@ -18,6 +18,9 @@ pub fn Evaluators() -> impl IntoView {
     let pause = ServerAction::<PauseEvaluator>::new();
     let resume = ServerAction::<ResumeEvaluator>::new();
     let delete = ServerAction::<DeleteEvaluator>::new();
+    let backfill = ServerAction::<BackfillEvaluator>::new();
+    // While a backfill runs, its progress is read again every two seconds.
+    let tick = RwSignal::new(0u32);
     let list = Resource::new(
         move || {
             (
@@ -25,16 +28,41 @@ pub fn Evaluators() -> impl IntoView {
                 pause.version().get(),
                 resume.version().get(),
                 delete.version().get(),
+                backfill.version().get(),
+                tick.get(),
             )
         },
         |_| list_evaluators(),
     );
+    #[cfg(feature = "browser")]
+    {
+        let running = move || {
+            list.get_untracked()
+                .and_then(Result::ok)
+                .is_some_and(|items: Vec<Evaluator>| {
+                    items
+                        .iter()
+                        .any(|e| e.backfill.as_ref().is_some_and(|b| !b.status.is_finished()))
+                })
+        };
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                if running() {
+                    tick.update(|t| *t = t.wrapping_add(1));
+                }
+            },
+            std::time::Duration::from_secs(2),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    }
     let role = my_role();
     let admin = move || role.get().is_some_and(|r| r >= Role::Admin);
     let actions = Actions {
         pause,
         resume,
         delete,
+        backfill,
     };
     view! {
         <section class="card" aria-label="Online evaluators" data-testid="evaluators">
@@ -55,6 +83,7 @@ pub fn Evaluators() -> impl IntoView {
             <ActionError action=pause />
             <ActionError action=resume />
             <ActionError action=delete />
+            <ActionError action=backfill />
             <Transition>
                 {move || admin().then(|| view! { <EvaluatorForm create /> })}
             </Transition>
@@ -67,6 +96,7 @@ struct Actions {
     pause: ServerAction<PauseEvaluator>,
     resume: ServerAction<ResumeEvaluator>,
     delete: ServerAction<DeleteEvaluator>,
+    backfill: ServerAction<BackfillEvaluator>,
 }
 
 #[component]
@@ -93,7 +123,7 @@ fn EvaluatorTable(items: Vec<Evaluator>, actions: Actions, admin: bool) -> impl 
                 .map(|(at, why)| view! { <li><span class="muted">{at.format("%H:%M:%S").to_string()}</span> " " {why.clone()}</li> })
                 .collect_view();
             let controls = admin.then(|| {
-                let (toggle_id, delete_id) = (id.clone(), id.clone());
+                let (toggle_id, delete_id, backfill_id) = (id.clone(), id.clone(), id.clone());
                 let toggle = if active {
                     view! {
                         <ActionForm action=actions.pause>
@@ -111,8 +141,22 @@ fn EvaluatorTable(items: Vec<Evaluator>, actions: Actions, admin: bool) -> impl 
                     }
                     .into_any()
                 };
+                let backfill = active.then(|| view! {
+                    <ActionForm action=actions.backfill attr:class="inline-form">
+                        <input type="hidden" name="id" value=backfill_id />
+                        <select name="range" aria-label="Backfill window" data-testid="backfill-range">
+                            <option value="24h">"24 h"</option>
+                            <option value="7d">"7 days"</option>
+                            <option value="30d">"30 days"</option>
+                            <option value="90d">"90 days"</option>
+                        </select>
+                        <button type="submit" class="button button-secondary button-small" data-testid="evaluator-backfill"
+                            title="Run it over what is already stored in the window">"Backfill"</button>
+                    </ActionForm>
+                });
                 view! {
                     {toggle}
+                    {backfill}
                     <ActionForm action=actions.delete>
                         <input type="hidden" name="id" value=delete_id />
                         <button type="submit" class="button button-danger button-small" data-testid="evaluator-delete">"Delete"</button>
@@ -129,6 +173,17 @@ fn EvaluatorTable(items: Vec<Evaluator>, actions: Actions, admin: bool) -> impl 
                         "{} queued · {} done · {} failed · {} skipped today",
                         e.stats.queued, e.stats.done_today, e.stats.failed_today, e.stats.skipped_today
                     )}
+                        {e.backfill.as_ref().map(|b| {
+                            let state = match b.status {
+                                argus_types::JobStatus::Done => "done".to_owned(),
+                                argus_types::JobStatus::Failed => format!("failed: {}", b.error.clone().unwrap_or_default()),
+                                _ => format!("{:.0}%", b.percent()),
+                            };
+                            view! { <br /><span class="muted" data-testid="evaluator-backfill-status">{format!(
+                                "backfill {} → {}: {state} · {} queued",
+                                b.from.format("%b %d %H:%M"), b.to.format("%b %d %H:%M"), b.queued
+                            )}</span> }
+                        })}
                         {matches!(e.rule, argus_types::Rule::Judge { .. }).then(|| {
                             let limit = e.daily_limit_usd.map(|l| format!(" of ${l}")).unwrap_or_default();
                             view! { <br /><span class="muted" data-testid="evaluator-spent">{format!("${:.4} spent today{limit}", e.stats.spent_today_usd)}</span> }

@@ -98,6 +98,7 @@ fn from_row(row: Row) -> Result<Evaluator> {
         daily_limit_usd: limit,
         created_at: at,
         stats: EvaluatorStats::default(),
+        backfill: None,
     })
 }
 
@@ -326,6 +327,7 @@ pub async fn list(services: &Services, workspace: WorkspaceId) -> Result<Vec<Eva
     .bind(LAST_ERRORS)
     .fetch_all(&mut *tx)
     .await?;
+    let backfills = super::backfill::latest(&mut tx, workspace).await?;
     tx.commit().await?;
     for e in &mut out {
         e.stats.queued = queued
@@ -338,6 +340,7 @@ pub async fn list(services: &Services, workspace: WorkspaceId) -> Result<Vec<Eva
             e.stats.skipped_today = *skipped;
             e.stats.spent_today_usd = *spent;
         }
+        e.backfill = backfills.iter().find(|b| b.evaluator_id == e.id).cloned();
         e.stats.last_errors = errors
             .iter()
             .filter(|(id, _, _)| *id == e.id)

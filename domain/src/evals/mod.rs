@@ -8,6 +8,7 @@
 //! `rollup` (kept with every score) · `analytics` (summaries, version comparisons) · `stats`.
 
 pub mod analytics;
+pub mod backfill;
 pub mod check;
 pub mod configs;
 pub mod evaluators;
