@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use app::api::{
-    docs, evals, explorer, invitations, keys, members, metrics, prices, session, system, workspace,
+    docs, evals, explorer, invitations, keys, members, metrics, prices, queues, session, system,
+    workspace,
 };
 use argus_domain::ingest::native::NativeBatch;
 use argus_domain::ingest::BatchOutcome;
@@ -422,6 +423,12 @@ fn operations() -> Builder {
         .function::<evals::GetJudge, t::JudgeSettings>("GET", "evaluate/judge", "evaluations", Member(Viewer), "The workspace's judge model (never its key: only the last four characters)", Flattened::NONE)
         .function::<evals::SetJudge, t::JudgeSettings>("POST", "evaluate/judge/set", "evaluations", Member(Admin), "Set the judge model: an OpenAI-compatible endpoint, model, API key (sealed at rest), timeout", Flattened::NONE)
         .function::<evals::BackfillEvaluator, t::Backfill>("POST", "evaluate/evaluators/backfill", "evaluations", Member(Admin), "Run an evaluator over what is already stored in a window (≤ 90 days, the dashboard's filters), as a job with progress", Flattened::filters(&["id"]))
+        .function::<queues::ListQueues, Vec<t::AnnotationQueue>>("GET", "evaluate/queues", "evaluations", Member(Viewer), "Annotation queues with progress and reviewers' agreement (Cohen's κ, mean absolute difference)", Flattened::NONE)
+        .function::<queues::CreateQueue, t::AnnotationQueue>("POST", "evaluate/queues/create", "evaluations", Member(Admin), "Define an annotation queue from the trace list's filters (sampled, ≤ 1,000 traces) and the configs to fill", Flattened { list: true, ..Flattened::filters(&["name", "description", "configs", "sampling"]) })
+        .function::<queues::DeleteQueue, ()>("POST", "evaluate/queues/delete", "evaluations", Member(Admin), "Delete an annotation queue (its scores stay)", Flattened::NONE)
+        .function::<queues::NextQueueItem, Option<t::QueueItem>>("GET", "evaluate/queues/next", "evaluations", User, "The caller's next item of a queue (or null when through)", Flattened::NONE)
+        .function::<queues::SubmitQueueItem, usize>("POST", "evaluate/queues/submit", "evaluations", User, "Score a queue item (values[CONFIG]=…, comment); done for the caller", Flattened::NONE)
+        .function::<queues::SkipQueueItem, ()>("POST", "evaluate/queues/skip", "evaluations", User, "Skip a queue item (it stays for the others)", Flattened::NONE)
         .function::<evals::PauseEvaluator, ()>("POST", "evaluate/evaluators/pause", "evaluations", Member(Admin), "Pause an evaluator", Flattened::NONE)
         .function::<evals::ResumeEvaluator, ()>("POST", "evaluate/evaluators/resume", "evaluations", Member(Admin), "Resume an evaluator", Flattened::NONE)
         .function::<evals::DeleteEvaluator, ()>("POST", "evaluate/evaluators/delete", "evaluations", Member(Admin), "Delete an evaluator (its scores stay)", Flattened::NONE)

@@ -316,6 +316,7 @@ struct World {
     a_score_config: uuid::Uuid,
     a_score: uuid::Uuid,
     a_evaluator: uuid::Uuid,
+    a_queue: uuid::Uuid,
 }
 
 async fn world(owner: &PgPool) -> World {
@@ -483,7 +484,28 @@ async fn world(owner: &PgPool) -> World {
     )
     .await
     .unwrap();
+    let queue = argus_domain::evals::queues::create(
+        &s,
+        a,
+        None,
+        &argus_domain::evals::queues::NewQueue {
+            name: "alpha-secret-queue".into(),
+            configs: A_SCORE_NAME.into(),
+            ..Default::default()
+        },
+        &argus_domain::explorer::parse(
+            &argus_types::Filters::default(),
+            &argus_types::TraceFilters::default(),
+            &s.cursors,
+            chrono::Utc::now(),
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(queue.progress.items, 1, "A's trace is the queue's item");
     World {
+        a_queue: queue.id,
         a_evaluator: evaluator.id,
         a_score_key: score_key.key.expose_secret().to_owned(),
         a_score_config: config.id,
@@ -530,6 +552,7 @@ impl World {
             .replace("{score_config}", A_SCORE_NAME)
             .replace("{score}", &self.a_score.to_string())
             .replace("{evaluator}", &self.a_evaluator.to_string())
+            .replace("{queue}", &self.a_queue.to_string())
     }
 
     /// A token for A's owner with `edit` applied to its header and claims, signed with `secret`.
@@ -574,6 +597,7 @@ impl World {
             "alpha-secret-evaluator".into(),
             "alpha-secret-judge".into(),
             "sk-alpha-secret-judge-key".into(),
+            "alpha-secret-queue".into(),
         ]
     }
 }
@@ -757,6 +781,7 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
                 "{score}",
                 "{score_config_id}",
                 "{evaluator}",
+                "{queue}",
             ]
             .iter()
             .any(|p| e.body.contains(p))
@@ -765,7 +790,7 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
                 let owner_only = matches!(e.needs, Needs::Write(Role::Owner));
                 let user_only = e.path.starts_with("/api/v1/auth/")
                     || e.path == "/api/v1/members/reset-password"
-                    || e.path == "/api/v1/evaluate/annotate";
+                    || app::api::USER_ACTS.contains(&e.path);
                 let expected = if is_key && (owner_only || user_only) {
                     StatusCode::FORBIDDEN
                 } else {

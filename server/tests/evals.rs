@@ -1382,3 +1382,237 @@ async fn a_backfill_runs_an_evaluator_over_stored_spans_once_with_progress(owner
         .unwrap()
         .contains("paused"));
 }
+
+async fn form_as(s: &Setup, token: &str, path: &str, form: &str) -> (StatusCode, Value) {
+    let res = send(
+        &s.router,
+        request(
+            path_method(path),
+            path,
+            form,
+            &Auth::Bearer(token.to_owned()),
+        ),
+    )
+    .await;
+    let status = res.status();
+    let bytes = body_bytes(res).await;
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn path_method(path: &str) -> &'static str {
+    if path.contains('?') {
+        "GET"
+    } else {
+        "POST"
+    }
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn reviewers_work_an_annotation_queue_and_their_agreement_is_measured(owner: PgPool) {
+    use argus_domain::{access, members};
+    let s = setup(&owner).await;
+    // A second reviewer in workspace A.
+    let mem = session::register(&s.services, "mem@example.com", "Mem", PASSWORD, "M")
+        .await
+        .unwrap();
+    members::add(
+        &s.services,
+        s.a,
+        "mem@example.com",
+        argus_types::Role::Member,
+    )
+    .await
+    .unwrap();
+    let mem_access = access::from_session(&s.services, &mem.token).await.unwrap();
+    let mem_token = session::switch(&s.services, &mem_access, s.a.0)
+        .await
+        .unwrap()
+        .token;
+    let ann = s.owner_token.clone();
+    let at = chrono::Utc::now() - chrono::Duration::minutes(30);
+    ingest_native(&s, chat_traces("q", &["one", "two", "three", "four"], at)).await;
+    ingest_native(&s, chat_traces("other-agent", &["x"], at)).await;
+    for form in [
+        "name=helpful&data_type=numeric&min_value=0&max_value=1",
+        "name=correct&data_type=boolean",
+    ] {
+        let (status, body) = owner_form(&s, "/api/v1/evaluate/configs/create", form).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // Refused: unknown configs, no configs, bad sampling.
+    for (form, field) in [
+        ("name=q&configs=helpful,nope&range=24h", "nope"),
+        ("name=q&configs=&range=24h", "configs"),
+        ("name=q&configs=helpful&sampling=2&range=24h", "sampling"),
+    ] {
+        let (status, body) = owner_form(&s, "/api/v1/evaluate/queues/create", form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{form}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(field),
+            "{body}"
+        );
+    }
+    // The queue: the traces the list's filters match (here: a search on the name prefix is not
+    // needed — all five traces are support-bot's; the range keeps them).
+    let (status, queue) = owner_form(
+        &s,
+        "/api/v1/evaluate/queues/create",
+        "name=weekly-review&configs=helpful,+correct&range=24h&description=Spot+checks",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    assert_eq!(queue["progress"]["items"], 5, "{queue}");
+    assert_eq!(queue["config_names"], json!(["helpful", "correct"]));
+    let id = queue["id"].as_str().unwrap().to_owned();
+    let next = |token: String| {
+        let s = &s;
+        let id = id.clone();
+        async move {
+            form_as(
+                s,
+                &token,
+                &format!("/api/v1/evaluate/queues/next?id={id}"),
+                "",
+            )
+            .await
+        }
+    };
+
+    // Ann works through it: every item once, scoring three and skipping one...
+    let mut ann_seen = Vec::new();
+    for i in 0..5 {
+        let (status, item) = next(ann.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{item}");
+        assert_eq!(item["remaining"], 5 - i, "{item}");
+        assert_eq!(item["configs"].as_array().unwrap().len(), 2);
+        let trace = item["trace_id"].as_str().unwrap().to_owned();
+        assert!(!ann_seen.contains(&trace), "an item comes once");
+        ann_seen.push(trace.clone());
+        if i == 4 {
+            let (status, _) = form_as(
+                &s,
+                &ann,
+                "/api/v1/evaluate/queues/skip",
+                &format!("id={id}&trace_id={trace}"),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK);
+            continue;
+        }
+        let (status, body) = form_as(
+            &s,
+            &ann,
+            "/api/v1/evaluate/queues/submit",
+            &format!(
+                "id={id}&trace_id={trace}&values%5Bhelpful%5D={}&values%5Bcorrect%5D={}&comment=ok",
+                0.25 * i as f64,
+                i % 2 == 0
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body, 2);
+    }
+    let (status, done) = next(ann.clone()).await;
+    assert_eq!(
+        (status, done),
+        (StatusCode::OK, Value::Null),
+        "Ann is through"
+    );
+
+    // Mem gets the item nobody scored first (the one Ann skipped), then the scored ones.
+    let (_, first) = next(mem_token.clone()).await;
+    assert_eq!(first["trace_id"], ann_seen[4].as_str());
+    // Bad submissions name their field and store nothing.
+    for (form, field) in [
+        (
+            format!("id={id}&trace_id={}&values%5Bhelpful%5D=7", ann_seen[0]),
+            "helpful",
+        ),
+        (
+            format!("id={id}&trace_id={}&values%5Bstranger%5D=1", ann_seen[0]),
+            "stranger",
+        ),
+        (format!("id={id}&trace_id={}", ann_seen[0]), "values"),
+    ] {
+        let (status, body) = form_as(&s, &mem_token, "/api/v1/evaluate/queues/submit", &form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{form}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(field),
+            "{body}"
+        );
+    }
+    let (status, _) = form_as(
+        &s,
+        &mem_token,
+        "/api/v1/evaluate/queues/submit",
+        &format!("id={id}&trace_id=not-an-item&values%5Bhelpful%5D=1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Mem scores Ann's first four: helpful off by 0.25 on two of them, correct the same on all
+    // but one.
+    for (i, trace) in ann_seen[..4].iter().enumerate() {
+        let helpful = 0.25 * i as f64 + if i < 2 { 0.25 } else { 0.0 };
+        let correct = if i == 3 { true } else { i % 2 == 0 };
+        let (status, body) = form_as(
+            &s,
+            &mem_token,
+            "/api/v1/evaluate/queues/submit",
+            &format!(
+                "id={id}&trace_id={trace}&values%5Bhelpful%5D={helpful}&values%5Bcorrect%5D={correct}"
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (_, list) = form_as(&s, &ann, "/api/v1/evaluate/queues?", "").await;
+    let q = &list[0];
+    assert_eq!(q["progress"]["reviewed"], 4, "{q}");
+    assert_eq!(q["progress"]["reviewed_twice"], 4, "{q}");
+    assert_eq!(q["progress"]["mine_done"], 4, "{q}");
+    assert_eq!(q["progress"]["mine_skipped"], 1, "{q}");
+    let agreement = |name: &str| {
+        q["agreement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let helpful = agreement("helpful");
+    assert_eq!(helpful["pairs"], 4);
+    assert!(
+        (helpful["mean_abs_diff"].as_f64().unwrap() - 0.125).abs() < 1e-9,
+        "{helpful}"
+    );
+    // correct: Ann true,false,true,false; Mem true,false,true,true → p_o 0.75; marginals
+    // Ann 2/2, Mem 3/1 → p_e 0.5 → κ 0.5.
+    let correct = agreement("correct");
+    assert_eq!(correct["pairs"], 4);
+    assert!(
+        (correct["observed"].as_f64().unwrap() - 0.75).abs() < 1e-9,
+        "{correct}"
+    );
+    assert!(
+        (correct["kappa"].as_f64().unwrap() - 0.5).abs() < 1e-9,
+        "{correct}"
+    );
+    // The scores are ordinary annotation scores with their reviewer.
+    let scores: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM scores WHERE source = 'annotation' AND author_user_id IS NOT NULL",
+    )
+    .fetch_one(&owner)
+    .await
+    .unwrap();
+    assert_eq!(scores, 16);
+    // Deleted, the queue goes; its scores stay.
+    let (status, _) = owner_form(&s, "/api/v1/evaluate/queues/delete", &format!("id={id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = next(ann.clone()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

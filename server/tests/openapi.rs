@@ -77,8 +77,8 @@ fn documented_access_is_the_matrix() {
         // Switching or creating a workspace is a user's act, not a key's.
         let user_act = matches!(
             path.as_str(),
-            "/api/v1/auth/switch" | "/api/v1/workspaces/create" | "/api/v1/evaluate/annotate"
-        );
+            "/api/v1/auth/switch" | "/api/v1/workspaces/create"
+        ) || app::api::USER_ACTS.contains(&path.as_str());
         assert!(
             *access == expected || (user_act && *access == Access::User),
             "{} {path}: documented {access:?}, the matrix says {expected:?}",

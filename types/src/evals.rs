@@ -323,3 +323,67 @@ pub struct VersionComparison {
     pub to: DateTime<Utc>,
     pub scores: Vec<ComparedScore>,
 }
+
+/// How far reviewers are through an annotation queue.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct QueueProgress {
+    pub items: i64,
+    /// Items at least one reviewer scored.
+    pub reviewed: i64,
+    /// Items two or more reviewers scored (their agreement is measured).
+    pub reviewed_twice: i64,
+    /// The asking member's own done and skipped items.
+    pub mine_done: i64,
+    pub mine_skipped: i64,
+}
+
+/// How much two reviewers of the same items agree on one score: Cohen's κ for categorical and
+/// boolean scores, the mean absolute difference for numeric ones.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Agreement {
+    pub name: String,
+    pub data_type: ScoreType,
+    /// Items two reviewers scored (the first two, by time).
+    pub pairs: i64,
+    /// The share of pairs that agree exactly.
+    pub observed: Option<f64>,
+    pub kappa: Option<f64>,
+    pub mean_abs_diff: Option<f64>,
+}
+
+/// A queue of traces for people to score against a set of configs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct AnnotationQueue {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    /// The trace list's filters it was filled from (a query string).
+    pub filter: String,
+    pub sampling: f64,
+    /// The score configs (by name) a reviewer fills for each item.
+    pub config_names: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub progress: QueueProgress,
+    pub agreement: Vec<Agreement>,
+}
+
+/// The next item of a queue for one reviewer: the trace to read and the configs to fill.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct QueueItem {
+    pub queue_id: Uuid,
+    pub queue_name: String,
+    pub trace_id: String,
+    pub agent: String,
+    pub start_time: DateTime<Utc>,
+    pub latency_ms: f64,
+    pub input: Option<String>,
+    pub output: Option<String>,
+    /// The live configs of the queue's names (an archived name with no live config is left out).
+    pub configs: Vec<ScoreConfig>,
+    /// Items left for this reviewer, this one included.
+    pub remaining: i64,
+}

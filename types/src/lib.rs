@@ -25,9 +25,9 @@ pub use dashboard::{
 };
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use evals::{
-    Category, ComparedScore, LabelCount, Score, ScoreAuthor, ScoreConfig, ScoreFilters, ScoreGroup,
-    ScorePage, ScoreSource, ScoreStat, ScoreSummaries, ScoreSummary, ScoreType, Significance,
-    VersionComparison,
+    Agreement, AnnotationQueue, Category, ComparedScore, LabelCount, QueueItem, QueueProgress,
+    Score, ScoreAuthor, ScoreConfig, ScoreFilters, ScoreGroup, ScorePage, ScoreSource, ScoreStat,
+    ScoreSummaries, ScoreSummary, ScoreType, Significance, VersionComparison,
 };
 pub use evaluators::{
     Backfill, EvalTarget, Evaluator, EvaluatorFilter, EvaluatorStats, JudgeSettings, Rule,

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod members;
 pub mod metrics;
 pub mod prices;
+pub mod queues;
 #[cfg(feature = "ssr")]
 pub mod request;
 pub mod session;
@@ -32,6 +33,15 @@ pub enum Needs {
     /// Writing scores: a key with `score` (or `admin`), or a member.
     Score,
 }
+
+/// Tenant endpoints only a signed-in person may call (an API key is refused with 403): what
+/// they do is someone's own act (a reviewer's score, their place in a queue).
+pub const USER_ACTS: &[&str] = &[
+    "/api/v1/evaluate/annotate",
+    "/api/v1/evaluate/queues/next",
+    "/api/v1/evaluate/queues/submit",
+    "/api/v1/evaluate/queues/skip",
+];
 
 /// One tenant endpoint for the cross-tenant matrix: method, path, the least role, and an
 /// example body — for a GET, its query string (placeholders like `{key}` are replaced with ids
@@ -218,6 +228,24 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
     ),
     TenantEndpoint::read("/api/v1/evaluate/evaluators"),
     TenantEndpoint::read("/api/v1/evaluate/judge"),
+    TenantEndpoint::read("/api/v1/evaluate/queues"),
+    TenantEndpoint::read_with("/api/v1/evaluate/queues/next", "id={queue}"),
+    TenantEndpoint::write(
+        "/api/v1/evaluate/queues/create",
+        Admin,
+        "name=matrix-queue&configs=matrix-config&range=24h",
+    ),
+    TenantEndpoint::write(
+        "/api/v1/evaluate/queues/submit",
+        Member,
+        "id={queue}&trace_id={trace}&values%5B{score_config}%5D=1",
+    ),
+    TenantEndpoint::write(
+        "/api/v1/evaluate/queues/skip",
+        Member,
+        "id={queue}&trace_id={trace}",
+    ),
+    TenantEndpoint::write("/api/v1/evaluate/queues/delete", Admin, "id={queue}"),
     TenantEndpoint::write(
         "/api/v1/evaluate/judge/set",
         Admin,

@@ -14,6 +14,7 @@ pub mod configs;
 pub mod evaluators;
 pub mod judge;
 pub mod otel;
+pub mod queues;
 pub mod rollup;
 pub mod rules;
 pub mod scores;

@@ -37,6 +37,28 @@ pub fn two_proportion(x1: f64, n1: f64, x2: f64, n2: f64) -> Option<(f64, f64)> 
 }
 
 /// erfc(x), |error| < 1.2e-7 (Numerical Recipes' Chebyshev fit).
+/// Cohen's κ of two raters' labels on the same items, and the share that agree: `None` for
+/// κ when chance agreement is already total (both raters always gave one and the same label).
+pub fn cohen_kappa<T: Eq + std::hash::Hash>(pairs: &[(T, T)]) -> (Option<f64>, Option<f64>) {
+    if pairs.is_empty() {
+        return (None, None);
+    }
+    let n = pairs.len() as f64;
+    let observed = pairs.iter().filter(|(a, b)| a == b).count() as f64 / n;
+    let mut first: std::collections::HashMap<&T, f64> = std::collections::HashMap::new();
+    let mut second: std::collections::HashMap<&T, f64> = std::collections::HashMap::new();
+    for (a, b) in pairs {
+        *first.entry(a).or_default() += 1.0;
+        *second.entry(b).or_default() += 1.0;
+    }
+    let chance: f64 = first
+        .iter()
+        .map(|(label, x)| (x / n) * (second.get(label).copied().unwrap_or(0.0) / n))
+        .sum();
+    let kappa = (chance < 1.0 - 1e-12).then(|| (observed - chance) / (1.0 - chance));
+    (kappa, Some(observed))
+}
+
 fn erfc(x: f64) -> f64 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
@@ -157,5 +179,20 @@ mod tests {
         assert!(t > 4.0 && p < 1e-4, "{t} {p}");
         assert!(welch((1.0, 0.5, 0.0), (5.0, 0.5, 0.1)).is_none());
         assert!(two_proportion(0.0, 10.0, 0.0, 10.0).is_none());
+    }
+
+    #[test]
+    fn kappa_matches_the_textbook_example() {
+        // 50 items: yes/yes 20, yes/no 5, no/yes 10, no/no 15 → p_o 0.7, p_e 0.5, κ 0.4.
+        let mut pairs = Vec::new();
+        pairs.extend(std::iter::repeat_n(("yes", "yes"), 20));
+        pairs.extend(std::iter::repeat_n(("yes", "no"), 5));
+        pairs.extend(std::iter::repeat_n(("no", "yes"), 10));
+        pairs.extend(std::iter::repeat_n(("no", "no"), 15));
+        let (kappa, observed) = cohen_kappa(&pairs);
+        assert!((kappa.unwrap() - 0.4).abs() < 1e-12);
+        assert!((observed.unwrap() - 0.7).abs() < 1e-12);
+        assert_eq!(cohen_kappa(&[("a", "a"), ("a", "a")]), (None, Some(1.0)));
+        assert_eq!(cohen_kappa::<&str>(&[]), (None, None));
     }
 }

@@ -290,7 +290,7 @@ fn subject_of(r: SpanRow, with_metadata: bool) -> ((String, String), Subject) {
 
 /// A whole trace: its latency and cost, the first input and the last output of its spans
 /// (the root's when it has them), whether a tool call failed, and its root's attributes.
-async fn trace_subject(
+pub(crate) async fn trace_subject(
     conn: &mut PgConnection,
     workspace: WorkspaceId,
     trace: &str,

@@ -270,7 +270,7 @@ const ROW_COLUMNS: &str = "t.trace_id, t.name, t.start_time, t.latency_us, t.age
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct Row {
-    trace_id: String,
+    pub(crate) trace_id: String,
     name: String,
     start_time: DateTime<Utc>,
     latency_us: i64,
