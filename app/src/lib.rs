@@ -32,6 +32,7 @@ use crate::pages::members::MembersPage;
 use crate::pages::not_found::NotFound;
 use crate::pages::performance::PerformancePage;
 use crate::pages::prices::PricesPage;
+use crate::pages::queue::QueuePage;
 use crate::pages::sessions::{SessionPage, SessionsPage};
 use crate::pages::status::StatusPage;
 use crate::pages::trace::TracePage;
@@ -59,9 +60,15 @@ pub fn requires_session(path: &str) -> bool {
             | "/agents"
             | "/evaluations"
             | "/status"
-    ) || ["/settings/", "/traces/", "/sessions/", "/agents/"]
-        .iter()
-        .any(|p| path.starts_with(p))
+    ) || [
+        "/settings/",
+        "/traces/",
+        "/sessions/",
+        "/agents/",
+        "/evaluations/",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p))
 }
 
 /// The log-in page, returning to `next` afterwards.
@@ -138,6 +145,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/sessions/:id") view=SessionPage ssr=SsrMode::Async />
                     <Route path=path!("/agents") view=AgentsPage ssr=SsrMode::Async />
                     <Route path=path!("/evaluations") view=EvaluationsPage ssr=SsrMode::Async />
+                    <Route path=path!("/evaluations/queues/:id") view=QueuePage ssr=SsrMode::Async />
                     <Route path=path!("/agents/:id") view=AgentDetailPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>

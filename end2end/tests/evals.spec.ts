@@ -194,3 +194,66 @@ test('a rule evaluator scores new spans on its own; two versions are compared', 
   await expect(row.getByTestId('compare-verdict')).not.toContainText('not significant');
   expect(errors).toEqual([]);
 });
+
+test('an admin builds an annotation queue and a reviewer works it to the end', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+
+  await signUp(page, 'Quinn', email('quinn'), 'Queue Team');
+  await page.goto('/settings/api-keys');
+  await hydrated(page);
+  await page.getByLabel('Name').fill('e2e');
+  await page.getByTestId('create-key').click();
+  const key = (await page.getByTestId('new-key-value').textContent())!.trim();
+  const start = new Date(Date.now() - 60_000).toISOString();
+  const res = await page.request.post('/api/v1/traces', {
+    headers: { 'X-API-Key': key, 'Content-Type': 'application/json' },
+    data: JSON.stringify({
+      traces: [0, 1, 2].map((i) => ({
+        trace_id: `queue-${i}`, agent_id: 'queue-bot', start_time: start, latency_ms: 700,
+        name: 'invoke_agent queue-bot', input: `question number ${i}`, output: `answer number ${i}`,
+      })),
+    }),
+  });
+  expect(res.status()).toBe(200);
+
+  await page.goto('/evaluations');
+  await hydrated(page);
+  await page.getByTestId('config-name').fill('helpful');
+  await page.getByTestId('config-type').selectOption('boolean');
+  await page.getByTestId('config-submit').click();
+  await expect(page.getByTestId('config-row')).toHaveCount(1);
+  await expect(page.getByTestId('queues-empty')).toBeVisible();
+  // A queue naming a config that does not exist is refused with the reason.
+  await page.getByTestId('queue-name').fill('spot-checks');
+  await page.getByTestId('queue-configs').fill('helpful, nonexistent');
+  await page.getByTestId('queue-submit').click();
+  await expect(page.getByTestId('annotation-queues').getByTestId('form-error')).toContainText('nonexistent');
+  await page.getByTestId('queue-configs').fill('helpful');
+  await page.getByTestId('queue-submit').click();
+  await expect(page.getByTestId('queue-row')).toHaveCount(1);
+  await expect(page.getByTestId('queue-progress')).toContainText('0 of 3 reviewed');
+
+  await page.getByTestId('queue-review').click();
+  await hydrated(page);
+  const item = page.getByTestId('queue-item');
+  await expect(page.getByTestId('queue-remaining')).toContainText('3 left for you');
+  await expect(page.getByTestId('queue-output')).toContainText('answer number');
+  // Score two, skip one; each answer brings the next item.
+  await page.getByTestId('queue-value-helpful').selectOption('true');
+  await page.getByTestId('queue-save').click();
+  await expect(page.getByTestId('queue-remaining')).toContainText('2 left for you');
+  await page.getByTestId('queue-skip').click();
+  await expect(page.getByTestId('queue-remaining')).toContainText('1 left for you');
+  await page.getByTestId('queue-value-helpful').selectOption('false');
+  await page.getByTestId('queue-save').click();
+  await expect(page.getByTestId('queue-done')).toBeVisible();
+  await expect(item).toHaveCount(0);
+
+  await page.goto('/evaluations');
+  await hydrated(page);
+  await expect(page.getByTestId('queue-progress')).toContainText('2 of 3 reviewed');
+  await expect(page.getByTestId('queue-progress')).toContainText('you: 2 done, 1 skipped');
+  await expect(page.getByTestId('queue-agreement')).toContainText('no item scored twice yet');
+  expect(errors).toEqual([]);
+});

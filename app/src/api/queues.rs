@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use argus_types::{AnnotationQueue, Filters, QueueItem, Role, TraceFilters};
+#[cfg(feature = "ssr")]
+use argus_types::Role;
+use argus_types::{AnnotationQueue, Filters, QueueItem, TraceFilters};
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use uuid::Uuid;

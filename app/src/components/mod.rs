@@ -12,6 +12,7 @@ pub mod messages;
 pub mod page;
 pub mod pager;
 pub mod prices;
+pub mod queues;
 pub mod score_summary;
 pub mod scores;
 pub mod settings_nav;

@@ -60,17 +60,19 @@ pub fn ScoreTable(scores: Vec<Score>, #[prop(optional)] empty: &'static str) -> 
     .into_any()
 }
 
-/// The value input a config asks for.
-fn value_input(config: &ScoreConfig) -> AnyView {
+/// The value input a config asks for, named `name`; optional inputs start blank.
+pub fn value_input(config: &ScoreConfig, name: String, required: bool, testid: String) -> AnyView {
+    let blank = (!required).then(|| view! { <option value="">"—"</option> });
     match config.data_type {
         ScoreType::Numeric => {
             let min = config.min_value.map(|v| v.to_string()).unwrap_or_default();
             let max = config.max_value.map(|v| v.to_string()).unwrap_or_default();
-            view! { <input type="number" name="value" step="any" min=min max=max required data-testid="annotate-value" /> }
+            view! { <input type="number" name=name step="any" min=min max=max required=required data-testid=testid /> }
                 .into_any()
         }
         ScoreType::Boolean => view! {
-            <select name="value" required data-testid="annotate-value">
+            <select name=name required=required data-testid=testid>
+                {blank}
                 <option value="true">"true"</option>
                 <option value="false">"false"</option>
             </select>
@@ -82,11 +84,11 @@ fn value_input(config: &ScoreConfig) -> AnyView {
                 .iter()
                 .map(|c| view! { <option value=c.label.clone()>{c.label.clone()}</option> })
                 .collect_view();
-            view! { <select name="value" required data-testid="annotate-value">{options}</select> }
+            view! { <select name=name required=required data-testid=testid>{blank}{options}</select> }
                 .into_any()
         }
         ScoreType::Text => view! {
-            <input type="text" name="value" required maxlength="10000" data-testid="annotate-value" />
+            <input type="text" name=name required=required maxlength="10000" data-testid=testid />
         }
         .into_any(),
     }
@@ -139,7 +141,7 @@ pub fn TraceScores(trace_id: String) -> impl IntoView {
                         let names = configs.iter().map(|c| view! { <option value=c.name.clone()>{c.name.clone()}</option> }).collect_view();
                         let input = move || {
                             let name = chosen.get();
-                            configs.iter().find(|c| c.name == name).map(value_input)
+                            configs.iter().find(|c| c.name == name).map(|c| value_input(c, "value".into(), true, "annotate-value".into()))
                         };
                         view! {
                             <ActionForm action=annotate attr:class="form form-inline" attr:data-testid="annotate-form">

@@ -12,6 +12,7 @@ use crate::components::evaluators::{Evaluators, JudgeModel};
 use crate::components::filter_bar::FilterBar;
 use crate::components::forms::{ActionError, Submit};
 use crate::components::page::LoadError;
+use crate::components::queues::AnnotationQueues;
 use crate::components::score_summary::ScoreSummaryView;
 use crate::components::scores::ScoreTable;
 use crate::state::session::my_role;
@@ -74,6 +75,7 @@ pub fn EvaluationsPage() -> impl IntoView {
             <ActionError action=archive />
         </section>
         <ScoreSummaryView />
+        <AnnotationQueues />
         <Evaluators />
         <JudgeModel />
         <section class="card" aria-label="Latest scores" data-testid="latest-scores">

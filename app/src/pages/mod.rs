@@ -12,6 +12,7 @@ pub mod members;
 pub mod not_found;
 pub mod performance;
 pub mod prices;
+pub mod queue;
 pub mod sessions;
 pub mod status;
 pub mod trace;
