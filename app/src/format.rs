@@ -78,6 +78,8 @@ pub fn value(unit: argus_types::Unit, v: Option<f64>) -> String {
         Unit::Usd if v >= 1_000.0 => format!("${}", thousands(v.round() as u64)),
         Unit::Usd if v >= 1.0 => format!("${v:.2}"),
         Unit::Usd => format!("${v:.4}"),
+        Unit::Number if v.abs() >= 100.0 => format!("{v:.0}"),
+        Unit::Number => format!("{v:.2}"),
     }
 }
 

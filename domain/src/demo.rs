@@ -499,7 +499,34 @@ pub async fn load(
     }
     crate::apikeys::revoke_key(services, workspace, key.id).await?;
     score_sample(services, workspace).await?;
+    review_queue(services, workspace, user).await?;
     Ok(loaded)
+}
+
+/// An annotation queue over a sample of the last week's error traces, for people to score.
+async fn review_queue(
+    services: &crate::Services,
+    workspace: crate::tenancy::WorkspaceId,
+    user: crate::identity::UserId,
+) -> crate::Result<()> {
+    use crate::evals::queues::{create, NewQueue};
+    let filters = argus_types::Filters::parse(|k| (k == "range").then(|| "7d".to_owned()));
+    let extra = argus_types::TraceFilters {
+        status: Some("error".into()),
+        ..Default::default()
+    };
+    let query = crate::explorer::parse(&filters, &extra, &services.cursors, Utc::now())?;
+    let new = NewQueue {
+        name: "failed-runs-review".into(),
+        description: Some("Last week's failed runs: was the answer still helpful?".into()),
+        configs: "helpfulness, tone".into(),
+        sampling: Some(0.2),
+        filter: "range=7d&status=error".into(),
+    };
+    match create(services, workspace, Some(user), &new, &query).await {
+        Ok(_) | Err(crate::Error::AlreadyExists { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// The demo's score configs and two rule evaluators (each defined once).

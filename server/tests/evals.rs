@@ -912,6 +912,40 @@ async fn score_analytics_equal_sql_over_the_raw_scores_and_compare_versions(owne
             assert_eq!(got, Some(*count), "{name} {version} {label}");
         }
     }
+    // The trend lines: every score was given in one step, whose mean per version is the SQL's;
+    // tone (labels without numbers) has no line.
+    let (status, trends) = get_json(&s, "/api/v1/evaluate/trends?range=24h&by=version").await;
+    assert_eq!(status, StatusCode::OK, "{trends}");
+    let names: Vec<&str> = trends
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["helpfulness", "resolved"], "{trends}");
+    for t in trends.as_array().unwrap() {
+        assert_eq!(t["series"].as_array().unwrap().len(), 2, "{t}");
+        for series in t["series"].as_array().unwrap() {
+            let values: Vec<f64> = series["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_f64)
+                .collect();
+            let (_, _, n, mean, _) = expected
+                .iter()
+                .find(|e| {
+                    e.0 == t["name"].as_str().unwrap() && e.1 == series["key"].as_str().unwrap()
+                })
+                .unwrap();
+            assert_eq!(series["n"].as_i64(), Some(*n), "{series}");
+            assert_eq!(values.len(), 1, "{series}");
+            assert!(
+                (values[0] - mean.unwrap()).abs() < 1e-9,
+                "{series} vs {mean:?}"
+            );
+        }
+    }
     let types: Vec<(String, String)> = summary["scores"]
         .as_array()
         .unwrap()

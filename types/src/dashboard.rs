@@ -29,6 +29,8 @@ pub enum Unit {
     Ms,
     Tokens,
     Usd,
+    /// A plain number with decimals (a score's mean).
+    Number,
 }
 
 /// One KPI card: the value over the window, over the previous period, and a sparkline.

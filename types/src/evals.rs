@@ -387,3 +387,25 @@ pub struct QueueItem {
     /// Items left for this reviewer, this one included.
     pub remaining: i64,
 }
+
+/// One group's line in a score's trend: the mean (booleans: the share true) per step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct TrendSeries {
+    /// The version, agent or environment (`""`: unknown).
+    pub key: String,
+    /// Per step; `None` where it had no valued score.
+    pub values: Vec<Option<f64>>,
+    pub n: i64,
+}
+
+/// A score's mean over the window, step by step, per group (the busiest six).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ScoreTrend {
+    pub name: String,
+    pub data_type: ScoreType,
+    pub steps: Vec<DateTime<Utc>>,
+    pub step_seconds: i64,
+    pub series: Vec<TrendSeries>,
+}

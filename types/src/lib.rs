@@ -27,7 +27,8 @@ pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use evals::{
     Agreement, AnnotationQueue, Category, ComparedScore, LabelCount, QueueItem, QueueProgress,
     Score, ScoreAuthor, ScoreConfig, ScoreFilters, ScoreGroup, ScorePage, ScoreSource, ScoreStat,
-    ScoreSummaries, ScoreSummary, ScoreType, Significance, VersionComparison,
+    ScoreSummaries, ScoreSummary, ScoreTrend, ScoreType, Significance, TrendSeries,
+    VersionComparison,
 };
 pub use evaluators::{
     Backfill, EvalTarget, Evaluator, EvaluatorFilter, EvaluatorStats, JudgeSettings, Rule,

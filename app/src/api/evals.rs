@@ -336,6 +336,30 @@ pub async fn get_score_summary(
     Ok(summary(&services(), access.workspace, &window, group).await?)
 }
 
+/// `GET /api/v1/evaluate/trends`: every score's mean (booleans: the share true) step by step
+/// over the window (the dashboard's filters), one line per `by` group (`version`, default;
+/// `agent`; `environment`; the busiest six), read from the score rollups.
+#[server(prefix = "/api/v1", endpoint = "evaluate/trends", input = GetUrl)]
+pub async fn get_score_trends(
+    #[server(flatten)] filters: Filters,
+    by: Option<String>,
+    fallback: Option<bool>,
+) -> Result<Vec<argus_types::ScoreTrend>, AppError> {
+    use argus_domain::analytics;
+    use argus_domain::evals::analytics::{trends, Group};
+
+    use super::context::{require, services};
+    let access = require(Role::Viewer)?;
+    let now = chrono::Utc::now();
+    let window = if fallback.unwrap_or(false) {
+        analytics::resolve_lenient(&filters, now).0
+    } else {
+        analytics::resolve(&filters, now)?
+    };
+    let group = Group::parse(by.as_deref())?;
+    Ok(trends(&services(), access.workspace, &window, group).await?)
+}
+
 /// `GET /api/v1/evaluate/compare?a=…&b=…`: two versions (of `agent`, when given) score by
 /// score over the window: means or shares side by side, the sample sizes, and Welch's t
 /// (numbers) or a two-proportion z-test (booleans) with its p-value.

@@ -252,6 +252,7 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
         "base_url=https%3A%2F%2Fjudge.example%2Fv1&model=matrix-judge",
     ),
     TenantEndpoint::read("/api/v1/evaluate/summary"),
+    TenantEndpoint::read("/api/v1/evaluate/trends"),
     TenantEndpoint::read_with("/api/v1/evaluate/compare", "a=1.0&b=2.0"),
     TenantEndpoint::write(
         "/api/v1/evaluate/evaluators/create",

@@ -6,7 +6,8 @@ use argus_types::{ScoreStat, ScoreSummaries, ScoreType, VersionComparison};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::evals::{compare_versions, get_score_summary};
+use crate::api::evals::{compare_versions, get_score_summary, get_score_trends};
+use crate::components::charts::LineChart;
 use crate::components::page::LoadError;
 use crate::state::filters::{use_filters, with_param};
 
@@ -48,6 +49,10 @@ pub fn ScoreSummaryView() -> impl IntoView {
         move || (filters.get(), by()),
         |(f, by)| get_score_summary(f, Some(by), Some(true)),
     );
+    let trends = Resource::new(
+        move || (filters.get(), by()),
+        |(f, by)| get_score_trends(f, Some(by), Some(true)),
+    );
     view! {
         <section class="card" aria-label="Scores by group" data-testid="score-summary">
             <h2>"Scores over the window"</h2>
@@ -65,6 +70,14 @@ pub fn ScoreSummaryView() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match summary.await {
                         Ok(s) => view! { <SummaryTable summary=s /> }.into_any(),
+                        Err(e) => view! { <LoadError error=e /> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <Transition>
+                {move || Suspend::new(async move {
+                    match trends.await {
+                        Ok(list) => view! { <Trends list by=by() /> }.into_any(),
                         Err(e) => view! { <LoadError error=e /> }.into_any(),
                     }
                 })}
@@ -214,4 +227,44 @@ fn CompareTable(comparison: VersionComparison) -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// Each score's trend over the window, a line per group (booleans as the share true).
+#[component]
+fn Trends(list: Vec<argus_types::ScoreTrend>, by: String) -> impl IntoView {
+    use argus_types::Unit;
+    let charts = list
+        .into_iter()
+        .take(6)
+        .map(|t| {
+            let share = t.data_type == ScoreType::Boolean;
+            let series: Vec<(String, Vec<Option<f64>>)> = t
+                .series
+                .iter()
+                .map(|s| {
+                    let key = if s.key.is_empty() {
+                        "(unknown)".to_owned()
+                    } else {
+                        s.key.clone()
+                    };
+                    let values = s
+                        .values
+                        .iter()
+                        .map(|v| v.map(|v| if share { v * 100.0 } else { v }))
+                        .collect();
+                    (key, values)
+                })
+                .collect();
+            let unit = if share { Unit::Percent } else { Unit::Number };
+            let what = if share { "share true" } else { "mean" };
+            view! {
+                <div class="trend" data-testid="score-trend">
+                    <h3>{t.name.clone()}</h3>
+                    <LineChart steps=t.steps series step_seconds=t.step_seconds unit
+                        title=format!("{} ({what}) by {by}", t.name) />
+                </div>
+            }
+        })
+        .collect_view();
+    view! { <div class="card-grid trends">{charts}</div> }
 }

@@ -54,13 +54,13 @@ impl Resolved {
     }
 
     /// The chart step a bucket of the window falls in.
-    pub(super) fn step_of(&self, bucket: DateTime<Utc>) -> Option<usize> {
+    pub(crate) fn step_of(&self, bucket: DateTime<Utc>) -> Option<usize> {
         (bucket >= self.from && bucket < self.to)
             .then(|| ((bucket - self.from).num_seconds() / self.step.num_seconds()) as usize)
     }
 
     /// The start of each chart step.
-    pub(super) fn steps(&self) -> Vec<DateTime<Utc>> {
+    pub(crate) fn steps(&self) -> Vec<DateTime<Utc>> {
         (0..self.points())
             .map(|i| self.from + self.step * i as i32)
             .collect()

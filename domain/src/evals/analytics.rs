@@ -295,3 +295,99 @@ pub async fn compare(
         scores,
     })
 }
+
+/// Trend lines a chart shows at most (the busiest groups).
+const TREND_SERIES: usize = 6;
+
+/// Every score name's mean (booleans: the share true) step by step over the window, per
+/// `group`, from the rollups. Text scores have no line.
+pub async fn trends(
+    services: &Services,
+    workspace: WorkspaceId,
+    window: &Resolved,
+    group: Group,
+) -> Result<Vec<argus_types::ScoreTrend>> {
+    let table = if window.daily {
+        "score_rollup_daily"
+    } else {
+        "score_rollup_hourly"
+    };
+    let d = &window.dims;
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    type Row = (String, chrono::DateTime<chrono::Utc>, String, i64, i64, f64);
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT name, bucket, {g}, sum(n)::bigint, sum(valued)::bigint, sum(sum) \
+         FROM {table} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
+           AND ($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR environment = $5) \
+           AND ($6::text IS NULL OR version = $6) AND ($7::text IS NULL OR agent = $7) \
+         GROUP BY name, bucket, {g}",
+        g = group.column()
+    ))
+    .bind(workspace.0)
+    .bind(window.from)
+    .bind(window.to)
+    .bind(&d.dept)
+    .bind(&d.env)
+    .bind(&d.version)
+    .bind(&d.agent)
+    .fetch_all(&mut *tx)
+    .await?;
+    let configs = Live::load(&mut tx, workspace).await?;
+    tx.commit().await?;
+    let steps = window.steps();
+    // name → key → (n, per step (valued, sum))
+    type Line = (i64, Vec<(i64, f64)>);
+    let mut by_name: BTreeMap<String, BTreeMap<String, Line>> = BTreeMap::new();
+    for (name, bucket, key, n, valued, sum) in rows {
+        let Some(step) = window.step_of(bucket) else {
+            continue;
+        };
+        let line = by_name
+            .entry(name)
+            .or_default()
+            .entry(key)
+            .or_insert_with(|| (0, vec![(0, 0.0); steps.len()]));
+        line.0 += n;
+        if let Some(cell) = line.1.get_mut(step) {
+            cell.0 += valued;
+            cell.1 += sum;
+        }
+    }
+    Ok(by_name
+        .into_iter()
+        .filter_map(|(name, lines)| {
+            let valued = lines.values().any(|l| l.1.iter().any(|c| c.0 > 0));
+            let data_type = configs.by_name(&name).map_or(
+                if valued {
+                    ScoreType::Numeric
+                } else {
+                    ScoreType::Categorical
+                },
+                |c| c.data_type,
+            );
+            if !valued || data_type == ScoreType::Text {
+                return None;
+            }
+            let mut series: Vec<argus_types::TrendSeries> = lines
+                .into_iter()
+                .map(|(key, (n, cells))| argus_types::TrendSeries {
+                    key,
+                    n,
+                    values: cells
+                        .iter()
+                        .map(|(k, s)| (*k > 0).then(|| s / *k as f64))
+                        .collect(),
+                })
+                .collect();
+            series.sort_by(|a, b| b.n.cmp(&a.n).then_with(|| a.key.cmp(&b.key)));
+            series.truncate(TREND_SERIES);
+            Some(argus_types::ScoreTrend {
+                name,
+                data_type,
+                steps: steps.clone(),
+                step_seconds: window.step.num_seconds(),
+                series,
+            })
+        })
+        .collect())
+}

@@ -543,7 +543,13 @@ async fn process(
         (None, HashMap::new())
     };
     release(&mut tx, workspace, &returned).await?;
-    tx.commit().await?;
+    // Rules alone: the same transaction writes. Judges: it ends before their calls.
+    let mut open = Some(tx);
+    if any_judge {
+        if let Some(tx) = open.take() {
+            tx.commit().await?;
+        }
+    }
 
     // Rules now; judges' calls together.
     let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(jobs.len());
@@ -597,7 +603,11 @@ async fn process(
         .copied()
         .zip(outcomes.into_iter().map(|o| o.unwrap_or(Outcome::Dropped)))
         .collect();
-    store(services, workspace, &defs, &outcomes, &reached, now).await
+    let tx = match open {
+        Some(tx) => tx,
+        None => tenancy::begin(&services.pool, workspace).await?,
+    };
+    store(tx, workspace, &defs, &outcomes, &reached, now).await
 }
 
 fn limit_reason(limit: f64) -> String {
@@ -631,14 +641,13 @@ async fn release(conn: &mut PgConnection, workspace: WorkspaceId, jobs: &[&Claim
 /// The write of a pass: scores, jobs ended or retried, today's counters and spend, evaluators
 /// paused at their limit — one transaction.
 async fn store(
-    services: &Services,
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
     workspace: WorkspaceId,
     defs: &HashMap<Uuid, Definition>,
     outcomes: &[(&Claimed, Outcome)],
     reached: &[(Uuid, f64, f64)],
     now: DateTime<Utc>,
 ) -> Result<(usize, usize)> {
-    let mut tx = tenancy::begin(&services.pool, workspace).await?;
     // Per (evaluator, judge model): the scores to store.
     let mut scores: BTreeMap<(Uuid, Option<String>), Vec<ScoreRow>> = BTreeMap::new();
     let mut done: Vec<&Claimed> = Vec::new();
