@@ -26,7 +26,6 @@ use crate::{Error, Result, Services};
 const MAX_REPLY_BYTES: usize = 1 << 20;
 /// The most of a subject's text put into a prompt (characters per placeholder).
 const MAX_FIELD_CHARS: usize = 20_000;
-pub const MAX_PROMPT_CHARS: usize = 20_000;
 const DEFAULT_TIMEOUT_MS: i32 = 30_000;
 
 /// The judge client this process shares: one HTTP connection pool, the sealer for keys, and
@@ -78,7 +77,14 @@ pub fn is_private(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_private(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let seg = v6.segments();
+            // NAT64 (64:ff9b::/96) reaches the IPv4 address in its last 32 bits.
+            if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                let [.., a, b] = seg;
+                let v4 = std::net::Ipv4Addr::from(((a as u32) << 16) | b as u32);
+                return is_private(IpAddr::V4(v4));
+            }
+            let first = seg[0];
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
@@ -363,30 +369,6 @@ pub fn render(template: &str, s: &Subject) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// Checks a judge evaluator's template.
-pub fn check_template(prompt: &str) -> Result<()> {
-    let p = prompt.trim();
-    if p.is_empty() {
-        return Err(Error::invalid_input(
-            "rule.prompt",
-            "give the judge's instructions, e.g. \"Is {{output}} a helpful answer to {{input}}?\"",
-        ));
-    }
-    if p.chars().count() > MAX_PROMPT_CHARS {
-        return Err(Error::invalid_input(
-            "rule.prompt",
-            format!("at most {MAX_PROMPT_CHARS} characters"),
-        ));
-    }
-    if !p.contains("{{input}}") && !p.contains("{{output}}") {
-        return Err(Error::invalid_input(
-            "rule.prompt",
-            "the prompt must show the judge {{input}} or {{output}}",
-        ));
-    }
-    Ok(())
 }
 
 /// What the reply must look like, told the judge, by the score's config.
@@ -699,9 +681,9 @@ mod tests {
             "Q: Where is my order?\nA: It ships {{tomorrow}}.\nWant: A date (support-bot, 3 \
              turns, ) {{other}} {{"
         );
-        assert!(check_template("Rate {{output}}").is_ok());
-        assert!(check_template("Rate it").is_err());
-        assert!(check_template("  ").is_err());
+        assert!(super::super::rules::check_template("Rate {{output}}").is_ok());
+        assert!(super::super::rules::check_template("Rate it").is_err());
+        assert!(super::super::rules::check_template("  ").is_err());
     }
 
     #[test]
@@ -774,6 +756,9 @@ mod tests {
             "http://[::ffff:192.168.1.1]/v1",
             "http://localhost:11434/v1",
             "http://100.64.0.1/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[fd00::1]/",
+            "http://0.0.0.0/",
         ] {
             assert!(clean_base_url(url, false).is_err(), "{url}");
             assert!(clean_base_url(url, true).is_ok(), "{url}");

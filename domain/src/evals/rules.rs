@@ -63,6 +63,33 @@ pub fn text_of(value: &Value) -> String {
     out.join("\n")
 }
 
+/// The longest judge prompt template.
+pub const MAX_PROMPT_CHARS: usize = 20_000;
+
+/// Checks a judge evaluator's template.
+pub fn check_template(prompt: &str) -> Result<()> {
+    let p = prompt.trim();
+    if p.is_empty() {
+        return Err(Error::invalid_input(
+            "rule.prompt",
+            "give the judge's instructions, e.g. \"Is {{output}} a helpful answer to {{input}}?\"",
+        ));
+    }
+    if p.chars().count() > MAX_PROMPT_CHARS {
+        return Err(Error::invalid_input(
+            "rule.prompt",
+            format!("at most {MAX_PROMPT_CHARS} characters"),
+        ));
+    }
+    if !p.contains("{{input}}") && !p.contains("{{output}}") {
+        return Err(Error::invalid_input(
+            "rule.prompt",
+            "the prompt must show the judge {{input}} or {{output}}",
+        ));
+    }
+    Ok(())
+}
+
 /// A rule made ready to run (its pattern compiled once).
 #[derive(Clone, Debug)]
 pub struct Compiled {
@@ -125,7 +152,7 @@ pub fn compile(rule: &Rule) -> Result<Compiled> {
             None
         }
         Rule::Judge { prompt } => {
-            super::judge::check_template(prompt)?;
+            check_template(prompt)?;
             None
         }
         _ => None,
