@@ -103,6 +103,13 @@ test('an OpenTelemetry evaluation shows on its trace; an admin defines a score; 
   await expect(mine).toContainText('false');
   await expect(mine).toContainText('cites the wrong policy');
 
+  // The traces list shows the trace's latest score per name in its Scores column.
+  await page.goto('/traces');
+  await hydrated(page);
+  const cell = page.locator(`tr[data-trace-id="${traceId}"]`).getByTestId('trace-scores-cell');
+  await expect(cell).toContainText('relevance 0.9');
+  await expect(cell).toContainText('correct false');
+
   // The Evaluations page lists both, newest first.
   await page.goto('/evaluations');
   await hydrated(page);

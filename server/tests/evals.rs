@@ -912,6 +912,29 @@ async fn score_analytics_equal_sql_over_the_raw_scores_and_compare_versions(owne
             assert_eq!(got, Some(*count), "{name} {version} {label}");
         }
     }
+    // The traces list shows each trace's latest score per name.
+    let (status, list) = get_json(&s, "/api/v1/traces?range=24h&limit=100").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let rows = list["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 60);
+    let with_all = rows
+        .iter()
+        .filter(|r| r["scores"].as_array().is_some_and(|s| s.len() == 3))
+        .count();
+    assert_eq!(with_all, 59, "one helpfulness score was deleted");
+    let v0 = rows
+        .iter()
+        .find(|r| r["scores"].to_string().contains("\"tone\""))
+        .unwrap();
+    assert!(
+        v0["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["name"] == "tone"
+                && ["friendly", "neutral", "rude"].contains(&b["value"].as_str().unwrap())),
+        "{v0}"
+    );
     // The trend lines: every score was given in one step, whose mean per version is the SQL's;
     // tone (labels without numbers) has no line.
     let (status, trends) = get_json(&s, "/api/v1/evaluate/trends?range=24h&by=version").await;

@@ -117,6 +117,18 @@ pub struct TraceRow {
     pub session_id: Option<String>,
     pub user_id: Option<String>,
     pub tags: Vec<String>,
+    /// The trace's scores (its own and its spans'), the latest per name, in the list only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scores: Vec<ScoreBrief>,
+}
+
+/// A score as the traces list shows it: its name and its value as a person reads it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ScoreBrief {
+    pub name: String,
+    /// `0.82`, `true`, `friendly` (texts are left out).
+    pub value: String,
 }
 
 /// A page of the traces list, in the cursor page shape every cursor-paged list answers with:

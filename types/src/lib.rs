@@ -35,9 +35,9 @@ pub use evaluators::{
     RuleField, RuleForm, SpanFacts,
 };
 pub use explorer::{
-    AgentInfo, AgentPage, CursorMeta, PageMeta, SessionDetail, SessionPage, SessionSummary,
-    SessionTurn, SpanDetail, TraceDeletion, TraceDetail, TraceFilters, TracePage, TraceRow,
-    DEFAULT_PAGE_SIZE, PAGE_SIZES,
+    AgentInfo, AgentPage, CursorMeta, PageMeta, ScoreBrief, SessionDetail, SessionPage,
+    SessionSummary, SessionTurn, SpanDetail, TraceDeletion, TraceDetail, TraceFilters, TracePage,
+    TraceRow, DEFAULT_PAGE_SIZE, PAGE_SIZES,
 };
 pub use filters::{
     decode_query, encode, Custom, Dim, Dimension, Filters, Notice, Range, FILTER_KEYS,

@@ -21,7 +21,7 @@ use crate::state::query_cache::cached;
 const PATH: &str = "/traces";
 
 /// The list's optional columns: key, label (time, name and status always show).
-pub const COLUMNS: [(&str, &str); 9] = [
+pub const COLUMNS: [(&str, &str); 10] = [
     ("agent", "Agent"),
     ("latency", "Latency"),
     ("tokens", "Tokens"),
@@ -31,6 +31,7 @@ pub const COLUMNS: [(&str, &str); 9] = [
     ("session", "Session"),
     ("user", "User"),
     ("tags", "Tags"),
+    ("scores", "Scores"),
 ];
 
 #[component]
@@ -251,6 +252,11 @@ fn TraceLine(
             </td>
             {cell("user", "", t.user_id.clone().unwrap_or_default())}
             {cell("tags", "", t.tags.join(", "))}
+            <td hidden=move || hidden("scores") data-column="scores" data-testid="trace-scores-cell">
+                {t.scores.iter().map(|s| view! {
+                    <span class="score-chip" title=s.name.clone()>{format!("{} {}", s.name, s.value)}</span>
+                }).collect_view()}
+            </td>
         </tr>
     }
 }

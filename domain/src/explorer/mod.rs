@@ -319,7 +319,54 @@ impl Row {
             session_id: self.session_id,
             user_id: self.user_id,
             tags: self.tags,
+            scores: Vec::new(),
         }
+    }
+}
+
+/// The latest score of each name on each of `rows`' traces (their spans' included; texts left
+/// out), one query down the scores' trace index.
+async fn attach_scores(services: &Services, ws: WorkspaceId, rows: &mut [TraceRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = rows.iter().map(|r| r.trace_id.as_str()).collect();
+    let mut tx = tenancy::begin(&services.pool, ws).await?;
+    type Found = (String, String, String, Option<f64>, Option<String>);
+    let found: Vec<Found> = sqlx::query_as(
+        "SELECT DISTINCT ON (trace_id, name) trace_id, name, data_type, value, string_value \
+         FROM scores WHERE workspace_id = $1 AND trace_id = ANY($2) AND data_type <> 'text' \
+         ORDER BY trace_id, name, scored_at DESC",
+    )
+    .bind(ws)
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    for (trace, name, data_type, value, label) in found {
+        let shown = match (data_type.as_str(), value, label) {
+            ("numeric", Some(v), Some(l)) => format!("{} ({l})", brief_number(v)),
+            ("numeric", Some(v), None) => brief_number(v),
+            (_, _, Some(l)) => l,
+            (_, Some(v), None) => brief_number(v),
+            _ => continue,
+        };
+        if let Some(row) = rows.iter_mut().find(|r| r.trace_id == trace) {
+            row.scores
+                .push(argus_types::ScoreBrief { name, value: shown });
+        }
+    }
+    Ok(())
+}
+
+/// `0.82`, `4`, `12.5`: at most three decimals, trailing zeros dropped.
+fn brief_number(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() || s == "-" {
+        "0".into()
+    } else {
+        s.to_owned()
     }
 }
 
@@ -564,8 +611,10 @@ pub async fn list(services: &Services, ws: WorkspaceId, q: &TraceQuery) -> Resul
         .first()
         .filter(|_| has_prev)
         .map(|r| cursor(r, Direction::Before));
+    let mut data: Vec<TraceRow> = rows.into_iter().map(Row::into_trace).collect();
+    attach_scores(services, ws, &mut data).await?;
     Ok(TracePage {
-        data: rows.into_iter().map(Row::into_trace).collect(),
+        data,
         meta: argus_types::CursorMeta {
             has_more: next_cursor.is_some(),
             next_cursor,
