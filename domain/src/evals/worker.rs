@@ -543,6 +543,25 @@ async fn process(
         (None, HashMap::new())
     };
     release(&mut tx, workspace, &returned).await?;
+    // A judge may take longer than the claim's lease: the judged jobs' lease covers its timeout,
+    // so no other worker takes them over (and pays for them again) while they are in flight.
+    if let Some(Ok(e)) = &endpoint {
+        let judged: Vec<&Claimed> = jobs.iter().copied().filter(|j| is_judged(j)).collect();
+        let secs = e.timeout.as_secs() as i32 + LEASE_SECS;
+        sqlx::query(
+            "UPDATE eval_jobs j SET lease_until = now() + make_interval(secs => $5) \
+             FROM unnest($2::uuid[], $3::text[], $4::text[]) AS k(evaluator_id, trace_id, span_id) \
+             WHERE j.workspace_id = $1 AND j.evaluator_id = k.evaluator_id \
+             AND j.trace_id = k.trace_id AND j.span_id = k.span_id AND j.status = 'running'",
+        )
+        .bind(workspace.0)
+        .bind(column(&judged, |j| j.evaluator_id))
+        .bind(column(&judged, |j| j.trace_id.clone()))
+        .bind(column(&judged, |j| j.span_id.clone()))
+        .bind(secs)
+        .execute(&mut *tx)
+        .await?;
+    }
     // Rules alone: the same transaction writes. Judges: it ends before their calls.
     let mut open = Some(tx);
     if any_judge {
