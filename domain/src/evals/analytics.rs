@@ -118,6 +118,36 @@ struct Cell {
     max: Option<f64>,
 }
 
+/// The score rollup a window reads: daily rows for windows of 30 days and more.
+fn rollup_table(window: &Resolved) -> &'static str {
+    if window.daily {
+        "score_rollup_daily"
+    } else {
+        "score_rollup_hourly"
+    }
+}
+
+/// The rows of a score rollup inside the window and its dimension filters ($1–$7, bound by
+/// [`bind_window`]).
+const WINDOW: &str = "workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
+    AND ($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR environment = $5) \
+    AND ($6::text IS NULL OR version = $6) AND ($7::text IS NULL OR agent = $7)";
+
+fn bind_window<'q, O>(
+    q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    workspace: WorkspaceId,
+    window: &'q Resolved,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    let d = &window.dims;
+    q.bind(workspace.0)
+        .bind(window.from)
+        .bind(window.to)
+        .bind(&d.dept)
+        .bind(&d.env)
+        .bind(&d.version)
+        .bind(&d.agent)
+}
+
 /// The rollup cells of the window.
 async fn read(
     services: &Services,
@@ -125,29 +155,19 @@ async fn read(
     window: &Resolved,
     group: Group,
 ) -> Result<(Vec<Cell>, Live)> {
-    let table = if window.daily {
-        "score_rollup_daily"
-    } else {
-        "score_rollup_hourly"
-    };
-    let d = &window.dims;
     let mut tx = tenancy::begin(&services.pool, workspace).await?;
-    let rows: Vec<Cell> = sqlx::query_as(&format!(
-        "SELECT name, label, {g} AS key, sum(n)::bigint AS n, sum(valued)::bigint AS valued, \
+    let rows: Vec<Cell> = bind_window(
+        sqlx::query_as(&format!(
+            "SELECT name, label, {g} AS key, sum(n)::bigint AS n, sum(valued)::bigint AS valued, \
            sum(sum) AS sum, sum(sum_sq) AS sum_sq, min(min) AS min, max(max) AS max \
-         FROM {table} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
-           AND ($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR environment = $5) \
-           AND ($6::text IS NULL OR version = $6) AND ($7::text IS NULL OR agent = $7) \
+         FROM {table} WHERE {WINDOW} \
          GROUP BY name, label, {g}",
-        g = group.column()
-    ))
-    .bind(workspace.0)
-    .bind(window.from)
-    .bind(window.to)
-    .bind(&d.dept)
-    .bind(&d.env)
-    .bind(&d.version)
-    .bind(&d.agent)
+            g = group.column(),
+            table = rollup_table(window),
+        )),
+        workspace,
+        window,
+    )
     .fetch_all(&mut *tx)
     .await?;
     let configs = Live::load(&mut tx, workspace).await?;
@@ -307,29 +327,19 @@ pub async fn trends(
     window: &Resolved,
     group: Group,
 ) -> Result<Vec<argus_types::ScoreTrend>> {
-    let table = if window.daily {
-        "score_rollup_daily"
-    } else {
-        "score_rollup_hourly"
-    };
-    let d = &window.dims;
     let mut tx = tenancy::begin(&services.pool, workspace).await?;
     type Row = (String, chrono::DateTime<chrono::Utc>, String, i64, i64, f64);
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT name, bucket, {g}, sum(n)::bigint, sum(valued)::bigint, sum(sum) \
-         FROM {table} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
-           AND ($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR environment = $5) \
-           AND ($6::text IS NULL OR version = $6) AND ($7::text IS NULL OR agent = $7) \
+    let rows: Vec<Row> = bind_window(
+        sqlx::query_as(&format!(
+            "SELECT name, bucket, {g}, sum(n)::bigint, sum(valued)::bigint, sum(sum) \
+         FROM {table} WHERE {WINDOW} \
          GROUP BY name, bucket, {g}",
-        g = group.column()
-    ))
-    .bind(workspace.0)
-    .bind(window.from)
-    .bind(window.to)
-    .bind(&d.dept)
-    .bind(&d.env)
-    .bind(&d.version)
-    .bind(&d.agent)
+            g = group.column(),
+            table = rollup_table(window),
+        )),
+        workspace,
+        window,
+    )
     .fetch_all(&mut *tx)
     .await?;
     let configs = Live::load(&mut tx, workspace).await?;

@@ -121,21 +121,7 @@ impl NewConfig {
                 "only a categorical config has categories",
             ));
         }
-        let description = self
-            .description
-            .as_deref()
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-            .map(str::to_owned);
-        if description
-            .as_ref()
-            .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_CHARS)
-        {
-            return Err(Error::invalid_input(
-                "description",
-                format!("at most {MAX_DESCRIPTION_CHARS} characters"),
-            ));
-        }
+        let description = description_field(self.description.as_deref())?;
         Ok(ScoreConfig {
             id: Uuid::now_v7(),
             name,
@@ -149,6 +135,36 @@ impl NewConfig {
             archived_at: None,
         })
     }
+}
+
+/// A description as typed: trimmed, blank is none, at most [`MAX_DESCRIPTION_CHARS`].
+pub fn description_field(raw: Option<&str>) -> Result<Option<String>> {
+    let description = raw
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(str::to_owned);
+    if description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_CHARS)
+    {
+        return Err(Error::invalid_input(
+            "description",
+            format!("at most {MAX_DESCRIPTION_CHARS} characters"),
+        ));
+    }
+    Ok(description)
+}
+
+/// A sampling share: above 0 and at most 1; left out, everything (1).
+pub fn sampling_field(raw: Option<f64>) -> Result<f64> {
+    let sampling = raw.unwrap_or(1.0);
+    if !(sampling > 0.0 && sampling <= 1.0) {
+        return Err(Error::invalid_input(
+            "sampling",
+            "a share above 0 and at most 1 (0.1 takes one in ten)",
+        ));
+    }
+    Ok(sampling)
 }
 
 /// A number from a form field; blank is absent.

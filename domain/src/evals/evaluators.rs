@@ -201,13 +201,7 @@ pub async fn create(
     let name = clean_name("name", &new.name)?;
     let target = EvalTarget::parse(&new.target)
         .ok_or_else(|| Error::invalid_input("target", "span or trace"))?;
-    let sampling = new.sampling.unwrap_or(1.0);
-    if !(sampling > 0.0 && sampling <= 1.0) {
-        return Err(Error::invalid_input(
-            "sampling",
-            "a share above 0 and at most 1 (0.1 judges one in ten)",
-        ));
-    }
+    let sampling = super::configs::sampling_field(new.sampling)?;
     rules::compile(&new.rule)?;
     let filter = clean_filter(&new.filter)?;
     let score_name = match new.score_name.as_deref().map(str::trim) {

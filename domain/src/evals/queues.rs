@@ -10,7 +10,7 @@ use argus_types::{Agreement, AnnotationQueue, QueueItem, QueueProgress, ScoreTyp
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::configs::{clean_name, Live};
+use super::configs::{clean_name, description_field, sampling_field, Live};
 use super::scores::{annotate, Annotation};
 use super::stats::cohen_kappa;
 use crate::explorer::{fetch_page, TraceQuery};
@@ -49,28 +49,8 @@ pub async fn create(
     query: &TraceQuery,
 ) -> Result<AnnotationQueue> {
     let name = clean_name("name", &new.name)?;
-    let description = new
-        .description
-        .as_deref()
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .map(str::to_owned);
-    if description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 2_000)
-    {
-        return Err(Error::invalid_input(
-            "description",
-            "at most 2,000 characters",
-        ));
-    }
-    let sampling = new.sampling.unwrap_or(1.0);
-    if !(sampling > 0.0 && sampling <= 1.0) {
-        return Err(Error::invalid_input(
-            "sampling",
-            "a share above 0 and at most 1 (0.1 takes one trace in ten)",
-        ));
-    }
+    let description = description_field(new.description.as_deref())?;
+    let sampling = sampling_field(new.sampling)?;
     let mut names: Vec<String> = Vec::new();
     for raw in new
         .configs
