@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use app::api::{
-    docs, evals, explorer, invitations, keys, members, metrics, prices, queues, session, system,
-    workspace,
+    datasets, docs, evals, explorer, invitations, keys, members, metrics, prices, queues, session,
+    system, workspace,
 };
 use argus_domain::ingest::native::NativeBatch;
 use argus_domain::ingest::BatchOutcome;
@@ -349,7 +349,7 @@ impl Flattened {
 #[rustfmt::skip]
 fn operations() -> Builder {
     use t::Role::{Admin, Owner, Viewer};
-    use Access::{Member, Public, User};
+    use Access::{Member, Public, Score, User};
     let filters = Flattened::filters(&["fallback"]);
     let list = Flattened {
         list: true,
@@ -433,6 +433,18 @@ fn operations() -> Builder {
         .function::<evals::PauseEvaluator, ()>("POST", "evaluate/evaluators/pause", "evaluations", Member(Admin), "Pause an evaluator", Flattened::NONE)
         .function::<evals::ResumeEvaluator, ()>("POST", "evaluate/evaluators/resume", "evaluations", Member(Admin), "Resume an evaluator", Flattened::NONE)
         .function::<evals::DeleteEvaluator, ()>("POST", "evaluate/evaluators/delete", "evaluations", Member(Admin), "Delete an evaluator (its scores stay)", Flattened::NONE)
+        .function::<datasets::ListDatasets, Vec<t::Dataset>>("GET", "evaluate/datasets", "evaluations", Member(Viewer), "The datasets, newest first, with item and run counts", Flattened::NONE)
+        .function::<datasets::GetDataset, t::Dataset>("GET", "evaluate/datasets/get", "evaluations", Member(Viewer), "One dataset", Flattened::NONE)
+        .function::<datasets::CreateDataset, t::Dataset>("POST", "evaluate/datasets/create", "evaluations", Score, "Create an empty dataset", Flattened::NONE)
+        .function::<datasets::DeleteDataset, ()>("POST", "evaluate/datasets/delete", "evaluations", Member(Admin), "Delete a dataset with its items and runs (traces and scores stay)", Flattened::NONE)
+        .function::<datasets::DatasetItems, t::DatasetItemPage>("GET", "evaluate/datasets/items", "evaluations", Member(Viewer), "A page of a dataset's items, newest first", Flattened::NONE)
+        .function::<datasets::UploadDatasetItems, t::ItemsAdded>("POST", "evaluate/datasets/upload", "evaluations", Score, "Add items from JSONL (input, expected_output, metadata, id per line); bad lines reported by number", Flattened::NONE)
+        .function::<datasets::AddTracesToDataset, t::ItemsAdded>("POST", "evaluate/datasets/add-traces", "evaluations", Score, "Add one trace (trace_id) or the newest traces the list's filters match (max ≤ 1,000) as items", Flattened { list: true, ..Flattened::filters(&["id", "trace_id", "max"]) })
+        .function::<datasets::DeleteDatasetItem, ()>("POST", "evaluate/datasets/items/delete", "evaluations", Member(t::Role::Member), "Delete a dataset item", Flattened::NONE)
+        .function::<datasets::ListRuns, Vec<t::ExperimentRun>>("GET", "evaluate/experiments", "evaluations", Member(Viewer), "A dataset's experiment runs with arrivals, errors, latency, cost and score means", Flattened::NONE)
+        .function::<datasets::LinkRunTrace, t::ExperimentRun>("POST", "evaluate/experiments/link", "evaluations", Score, "Link a trace to a dataset item in a named run (also done at ingest by the dataset.item_id span attribute)", Flattened::NONE)
+        .function::<datasets::CompareRuns, t::RunComparison>("GET", "evaluate/experiments/compare", "evaluations", Member(Viewer), "Two runs score by score (Welch's t, two-proportion z), paired per item, and a page of items side by side", Flattened::NONE)
+        .function::<datasets::DeleteRun, ()>("POST", "evaluate/experiments/delete", "evaluations", Member(Admin), "Delete an experiment run (traces and scores stay)", Flattened::NONE)
         .function::<docs::GetApiDocs, Vec<t::ApiOperation>>("GET", "docs", "system", Public, "The operations of this document, as the reference page lists them", Flattened::NONE)
         .function::<system::GetSystemStatus, t::SystemStatus>("GET", "system/status", "system", Member(Admin), "Database, cache and version", Flattened::NONE);
     server_routes(&mut b);

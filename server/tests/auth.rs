@@ -317,6 +317,10 @@ struct World {
     a_score: uuid::Uuid,
     a_evaluator: uuid::Uuid,
     a_queue: uuid::Uuid,
+    /// A's dataset, its one item, and a run linking A's trace to it.
+    a_dataset: uuid::Uuid,
+    a_item: uuid::Uuid,
+    a_run: uuid::Uuid,
 }
 
 async fn world(owner: &PgPool) -> World {
@@ -504,7 +508,30 @@ async fn world(owner: &PgPool) -> World {
     .await
     .unwrap();
     assert_eq!(queue.progress.items, 1, "A's trace is the queue's item");
+    let dataset = argus_domain::evals::datasets::create(&s, a, None, "alpha-secret-dataset", None)
+        .await
+        .unwrap();
+    let added = argus_domain::evals::datasets::upload(
+        &s,
+        a,
+        dataset.id,
+        r#"{"input": "alpha-secret-item-input", "expected_output": "alpha-secret-expected"}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(added.created, 1, "{added:?}");
+    let item = argus_domain::evals::datasets::items(&s, a, dataset.id, 1, 10)
+        .await
+        .unwrap()
+        .data[0]
+        .id;
+    let run = argus_domain::evals::experiments::link(&s, a, item, "alpha-secret-run", &a_trace)
+        .await
+        .unwrap();
     World {
+        a_dataset: dataset.id,
+        a_item: item,
+        a_run: run.id,
         a_queue: queue.id,
         a_evaluator: evaluator.id,
         a_score_key: score_key.key.expose_secret().to_owned(),
@@ -553,6 +580,9 @@ impl World {
             .replace("{score}", &self.a_score.to_string())
             .replace("{evaluator}", &self.a_evaluator.to_string())
             .replace("{queue}", &self.a_queue.to_string())
+            .replace("{dataset}", &self.a_dataset.to_string())
+            .replace("{item}", &self.a_item.to_string())
+            .replace("{run}", &self.a_run.to_string())
     }
 
     /// A token for A's owner with `edit` applied to its header and claims, signed with `secret`.
@@ -598,6 +628,10 @@ impl World {
             "alpha-secret-judge".into(),
             "sk-alpha-secret-judge-key".into(),
             "alpha-secret-queue".into(),
+            "alpha-secret-dataset".into(),
+            "alpha-secret-item-input".into(),
+            "alpha-secret-expected".into(),
+            "alpha-secret-run".into(),
         ]
     }
 }
@@ -782,6 +816,9 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
                 "{score_config_id}",
                 "{evaluator}",
                 "{queue}",
+                "{dataset}",
+                "{item}",
+                "{run}",
             ]
             .iter()
             .any(|p| e.body.contains(p))
@@ -827,6 +864,18 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
         a_scores.iter().any(|s| s.id == w.a_score),
         "A's score survives: {a_scores:?}"
     );
+    let a_items =
+        argus_domain::evals::datasets::items(&w.services, WorkspaceId(w.a), w.a_dataset, 1, 10)
+            .await
+            .unwrap();
+    assert!(
+        a_items.data.iter().any(|i| i.id == w.a_item),
+        "A's dataset item survives: {a_items:?}"
+    );
+    let a_runs = argus_domain::evals::experiments::runs(&w.services, WorkspaceId(w.a), w.a_dataset)
+        .await
+        .unwrap();
+    assert!(a_runs.iter().any(|r| r.id == w.a_run), "A's run survives");
 
     // And the valid owner token does work everywhere (the matrix is not refusing everything).
     for e in TENANT_ENDPOINTS

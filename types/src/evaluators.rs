@@ -268,6 +268,9 @@ pub struct Evaluator {
     /// Its latest backfill, if any.
     #[serde(default)]
     pub backfill: Option<Backfill>,
+    /// Where people also scored (annotation, same name) what it scored: how they agree.
+    #[serde(default)]
+    pub agreement: Option<crate::Agreement>,
 }
 
 /// An evaluator run over what is already stored in a window: the jobs it queued so far and how

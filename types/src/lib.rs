@@ -5,6 +5,7 @@
 
 mod auth;
 mod dashboard;
+mod datasets;
 mod error;
 mod evals;
 mod evaluators;
@@ -22,6 +23,10 @@ pub use dashboard::{
     Activity, ActivityEvent, AgentStat, CostReport, CostRow, CostSeries, FilterOptions,
     GroupSeries, Home, HomeKpis, Kpi, LatencyBin, LatencyPoint, LatencyStat, MonthProjection,
     Performance, SeriesPoint, Timeseries, Unit, UsageBreakdown, UsageRow, Window,
+};
+pub use datasets::{
+    CellScore, ComparedItem, Dataset, DatasetItem, DatasetItemPage, ExperimentRun, ItemsAdded,
+    LineError, PairedScore, RunCell, RunComparison, RunScore,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use evals::{

@@ -6,6 +6,7 @@
 
 #[cfg(feature = "ssr")]
 pub mod context;
+pub mod datasets;
 pub mod docs;
 pub mod evals;
 pub mod explorer;
@@ -101,6 +102,14 @@ impl TenantEndpoint {
             content_type: FORM,
             server_fn: true,
             in_path: false,
+        }
+    }
+
+    /// A form post that writes evaluation data: a key with `score`, or a member.
+    const fn scoring(path: &'static str, body: &'static str) -> Self {
+        TenantEndpoint {
+            needs: Needs::Score,
+            ..TenantEndpoint::write(path, argus_types::Role::Member, body)
         }
     }
 
@@ -275,6 +284,31 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
         Admin,
         "id={evaluator}",
     ),
+    TenantEndpoint::read("/api/v1/evaluate/datasets"),
+    TenantEndpoint::read_with("/api/v1/evaluate/datasets/get", "id={dataset}"),
+    TenantEndpoint::read_with("/api/v1/evaluate/datasets/items", "id={dataset}"),
+    TenantEndpoint::read_with("/api/v1/evaluate/experiments", "dataset={dataset}"),
+    TenantEndpoint::read_with("/api/v1/evaluate/experiments/compare", "a={run}&b={run}"),
+    TenantEndpoint::scoring("/api/v1/evaluate/datasets/create", "name=matrix-dataset"),
+    TenantEndpoint::scoring(
+        "/api/v1/evaluate/datasets/upload",
+        "id={dataset}&jsonl=%7B%22input%22%3A%22matrix%22%7D",
+    ),
+    TenantEndpoint::scoring(
+        "/api/v1/evaluate/datasets/add-traces",
+        "id={dataset}&trace_id={trace}",
+    ),
+    TenantEndpoint::scoring(
+        "/api/v1/evaluate/experiments/link",
+        "item_id={item}&run=matrix-run&trace_id={trace}",
+    ),
+    TenantEndpoint::write(
+        "/api/v1/evaluate/datasets/items/delete",
+        Member,
+        "dataset_id={dataset}&item_id={item}",
+    ),
+    TenantEndpoint::write("/api/v1/evaluate/experiments/delete", Admin, "id={run}"),
+    TenantEndpoint::write("/api/v1/evaluate/datasets/delete", Admin, "id={dataset}"),
 ];
 
 /// Server functions that need no credentials, or touch no tenant data.

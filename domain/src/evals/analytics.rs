@@ -240,6 +240,37 @@ pub async fn summary(
     })
 }
 
+/// Whether two sets of one score differ: Welch's t for numbers (and categories' values), a
+/// two-proportion z-test for booleans; `None` when a side has too few scores.
+pub fn significance(data_type: ScoreType, sa: &ScoreStat, sb: &ScoreStat) -> Option<Significance> {
+    let test = match data_type {
+        ScoreType::Numeric | ScoreType::Categorical => {
+            let moments = |st: &ScoreStat| Some((st.n as f64, st.mean?, st.sd.map(|d| d * d)?));
+            moments(sa)
+                .zip(moments(sb))
+                .and_then(|(x, y)| stats::welch(x, y))
+                .map(|(t, p)| ("welch_t", t, p))
+        }
+        ScoreType::Boolean => {
+            let trues = |st: &ScoreStat| {
+                st.labels
+                    .iter()
+                    .find(|l| l.label == "true")
+                    .map_or(0, |l| l.count) as f64
+            };
+            stats::two_proportion(trues(sa), sa.n as f64, trues(sb), sb.n as f64)
+                .map(|(z, p)| ("two_proportion_z", z, p))
+        }
+        ScoreType::Text => None,
+    };
+    test.map(|(method, statistic, p_value)| Significance {
+        method: method.into(),
+        statistic,
+        p_value,
+        significant: p_value < 0.05,
+    })
+}
+
 /// Two versions (of the window's agent, when it names one), score by score, with Welch's t
 /// for numbers and a two-proportion z-test for booleans.
 pub async fn compare(
@@ -269,37 +300,12 @@ pub async fn compare(
         .iter()
         .map(|s| {
             let (sa, sb) = (side(s, a), side(s, b));
-            let test = match s.data_type {
-                ScoreType::Numeric | ScoreType::Categorical => {
-                    let moments =
-                        |st: &ScoreStat| Some((st.n as f64, st.mean?, st.sd.map(|d| d * d)?));
-                    moments(&sa)
-                        .zip(moments(&sb))
-                        .and_then(|(x, y)| stats::welch(x, y))
-                        .map(|(t, p)| ("welch_t", t, p))
-                }
-                ScoreType::Boolean => {
-                    let trues = |st: &ScoreStat| {
-                        st.labels
-                            .iter()
-                            .find(|l| l.label == "true")
-                            .map_or(0, |l| l.count) as f64
-                    };
-                    stats::two_proportion(trues(&sa), sa.n as f64, trues(&sb), sb.n as f64)
-                        .map(|(z, p)| ("two_proportion_z", z, p))
-                }
-                ScoreType::Text => None,
-            };
+            let test = significance(s.data_type, &sa, &sb);
             ComparedScore {
                 name: s.name.clone(),
                 data_type: s.data_type,
                 higher_is_better: s.higher_is_better,
-                test: test.map(|(method, statistic, p_value)| Significance {
-                    method: method.into(),
-                    statistic,
-                    p_value,
-                    significant: p_value < 0.05,
-                }),
+                test,
                 a: sa,
                 b: sb,
             }

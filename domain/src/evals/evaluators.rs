@@ -2,14 +2,18 @@
 //! delete. Ingest queues their jobs (`ingest::evaluate`); the worker (`evals::worker`) runs
 //! them.
 
+use std::collections::HashMap;
+
 use argus_types::{
-    EvalTarget, Evaluator, EvaluatorFilter, EvaluatorStats, Rule, RuleField, RuleForm, ScoreType,
+    Agreement, EvalTarget, Evaluator, EvaluatorFilter, EvaluatorStats, Rule, RuleField, RuleForm,
+    ScoreType,
 };
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::configs::clean_name;
+use super::queues::{measure, Judged};
 use super::rules;
 use crate::identity::UserId;
 use crate::tenancy::{self, WorkspaceId};
@@ -99,6 +103,7 @@ fn from_row(row: Row) -> Result<Evaluator> {
         created_at: at,
         stats: EvaluatorStats::default(),
         backfill: None,
+        agreement: None,
     })
 }
 
@@ -322,8 +327,10 @@ pub async fn list(services: &Services, workspace: WorkspaceId) -> Result<Vec<Eva
     .fetch_all(&mut *tx)
     .await?;
     let backfills = super::backfill::latest(&mut tx, workspace).await?;
+    let people = people_agreement(&mut tx, workspace).await?;
     tx.commit().await?;
     for e in &mut out {
+        e.agreement = people.get(&e.id).cloned();
         e.stats.queued = queued
             .iter()
             .find(|(id, _)| *id == e.id)
@@ -342,6 +349,58 @@ pub async fn list(services: &Services, workspace: WorkspaceId) -> Result<Vec<Eva
             .collect();
     }
     Ok(out)
+}
+
+/// Annotations (the newest this many) looked at for evaluator–people agreement.
+const AGREEMENT_SCAN: i64 = 5_000;
+
+/// Per evaluator: where a person scored the same trace or span under the same name as the
+/// evaluator did, how the two agree (the evaluator's latest score against each annotation).
+async fn people_agreement(
+    conn: &mut sqlx::PgConnection,
+    workspace: WorkspaceId,
+) -> Result<HashMap<Uuid, Agreement>> {
+    type Row = (
+        Uuid,
+        String,
+        String,
+        Option<f64>,
+        Option<String>,
+        Option<f64>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "WITH a AS (SELECT trace_id, span_id, name, value, string_value FROM scores \
+           WHERE workspace_id = $1 AND source = 'annotation' AND trace_id IS NOT NULL \
+           ORDER BY scored_at DESC LIMIT $2) \
+         SELECT e.evaluator_id, a.name, e.data_type, e.value, e.string_value, a.value, \
+           a.string_value \
+         FROM a JOIN LATERAL ( \
+           SELECT evaluator_id, data_type, value, string_value FROM scores s \
+           WHERE s.workspace_id = $1 AND s.trace_id = a.trace_id \
+             AND s.span_id IS NOT DISTINCT FROM a.span_id AND s.name = a.name \
+             AND s.source = 'evaluator' AND s.evaluator_id IS NOT NULL \
+           ORDER BY s.scored_at DESC LIMIT 1) e ON true",
+    )
+    .bind(workspace.0)
+    .bind(AGREEMENT_SCAN)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut grouped: HashMap<Uuid, (String, ScoreType, Vec<Judged>)> = HashMap::new();
+    for (evaluator, name, data_type, ev, es, pv, ps) in rows {
+        let entry = grouped.entry(evaluator).or_insert_with(|| {
+            (
+                name,
+                ScoreType::parse(&data_type).unwrap_or(ScoreType::Numeric),
+                Vec::new(),
+            )
+        });
+        entry.2.push((ev, es, pv, ps));
+    }
+    Ok(grouped
+        .into_iter()
+        .map(|(id, (name, data_type, pairs))| (id, measure(&name, data_type, &pairs)))
+        .collect())
 }
 
 /// Pauses (`active = false`, with the reason) or resumes an evaluator. Paused, it queues

@@ -5,13 +5,16 @@
 //! (store, list, annotate, delete) · `otel` (`gen_ai.evaluation.result` span events and log
 //! records → scores) · `evaluators` (online evaluators: define, list with their stats, pause)
 //! · `rules` (their checks) · `worker` (runs the queue ingest fills: `ingest::evaluate`) ·
-//! `rollup` (kept with every score) · `analytics` (summaries, version comparisons) · `stats`.
+//! `rollup` (kept with every score) · `analytics` (summaries, version comparisons) · `stats`
+//! · `queues` (annotation queues) · `datasets` and `experiments` (runs over a dataset, compared).
 
 pub mod analytics;
 pub mod backfill;
 pub mod check;
 pub mod configs;
+pub mod datasets;
 pub mod evaluators;
+pub mod experiments;
 pub mod judge;
 pub mod otel;
 pub mod queues;

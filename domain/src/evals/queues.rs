@@ -246,44 +246,56 @@ async fn agreement(
             let data_type = live
                 .by_name(name)
                 .map_or(ScoreType::Numeric, |c| c.data_type);
-            let mine: Vec<&Pair> = pairs.iter().filter(|p| &p.0 == name).collect();
-            let mut a = Agreement {
-                name: name.clone(),
-                data_type,
-                pairs: mine.len() as i64,
-                observed: None,
-                kappa: None,
-                mean_abs_diff: None,
-            };
-            match data_type {
-                ScoreType::Numeric => {
-                    let diffs: Vec<f64> = mine
-                        .iter()
-                        .filter_map(|p| Some((p.1? - p.3?).abs()))
-                        .collect();
-                    if !diffs.is_empty() {
-                        a.mean_abs_diff = Some(diffs.iter().sum::<f64>() / diffs.len() as f64);
-                        a.observed = Some(
-                            diffs.iter().filter(|d| **d < 1e-9).count() as f64 / diffs.len() as f64,
-                        );
-                    }
-                }
-                _ => {
-                    let labels: Vec<(String, String)> = mine
-                        .iter()
-                        .map(|p| {
-                            (
-                                p.2.clone().unwrap_or_default(),
-                                p.4.clone().unwrap_or_default(),
-                            )
-                        })
-                        .collect();
-                    (a.kappa, a.observed) = cohen_kappa(&labels);
-                }
-            }
-            a
+            let mine: Vec<Judged> = pairs
+                .iter()
+                .filter(|p| &p.0 == name)
+                .map(|p| (p.1, p.2.clone(), p.3, p.4.clone()))
+                .collect();
+            measure(name, data_type, &mine)
         })
         .collect())
+}
+
+/// Two judgements of one item: each one's number and label.
+pub(crate) type Judged = (Option<f64>, Option<String>, Option<f64>, Option<String>);
+
+/// How two sides agree on `name` over `pairs`: Cohen's κ (and the share that agree exactly)
+/// for labels, the mean absolute difference for numbers.
+pub(crate) fn measure(name: &str, data_type: ScoreType, pairs: &[Judged]) -> Agreement {
+    let mut a = Agreement {
+        name: name.to_owned(),
+        data_type,
+        pairs: pairs.len() as i64,
+        observed: None,
+        kappa: None,
+        mean_abs_diff: None,
+    };
+    match data_type {
+        ScoreType::Numeric => {
+            let diffs: Vec<f64> = pairs
+                .iter()
+                .filter_map(|p| Some((p.0? - p.2?).abs()))
+                .collect();
+            if !diffs.is_empty() {
+                a.mean_abs_diff = Some(diffs.iter().sum::<f64>() / diffs.len() as f64);
+                a.observed =
+                    Some(diffs.iter().filter(|d| **d < 1e-9).count() as f64 / diffs.len() as f64);
+            }
+        }
+        _ => {
+            let labels: Vec<(String, String)> = pairs
+                .iter()
+                .map(|p| {
+                    (
+                        p.1.clone().unwrap_or_default(),
+                        p.3.clone().unwrap_or_default(),
+                    )
+                })
+                .collect();
+            (a.kappa, a.observed) = cohen_kappa(&labels);
+        }
+    }
+    a
 }
 
 async fn queue_head(

@@ -209,6 +209,29 @@ fn metadata(
     (map, expected)
 }
 
+/// A judged subject without an expected output, run on a dataset item (its
+/// `dataset.item_id` attribute), takes the item's expected output.
+async fn expected_from_dataset(
+    conn: &mut PgConnection,
+    workspace: WorkspaceId,
+    subject: &mut Subject,
+) -> Result<()> {
+    if subject.expected.is_some() {
+        return Ok(());
+    }
+    let key = super::experiments::ITEM_ATTRIBUTE;
+    let item = subject
+        .metadata
+        .get(key)
+        .or_else(|| subject.metadata.get("metadata").and_then(|m| m.get(key)))
+        .and_then(Value::as_str)
+        .and_then(|v| Uuid::parse_str(v.trim()).ok());
+    if let Some(item) = item {
+        subject.expected = super::datasets::expected_of(conn, workspace, item).await?;
+    }
+    Ok(())
+}
+
 #[derive(sqlx::FromRow)]
 struct SpanRow {
     trace_id: String,
@@ -519,14 +542,18 @@ async fn process(
     let spans = span_subjects(&mut tx, workspace, &span_jobs, any_judge).await?;
     let mut subjects: Vec<Option<Subject>> = Vec::with_capacity(jobs.len());
     for job in &jobs {
-        subjects.push(if job.span_id.is_empty() {
+        let mut subject = if job.span_id.is_empty() {
             let meta = is_judged(job);
             trace_subject(&mut tx, workspace, &job.trace_id, meta).await?
         } else {
             spans
                 .get(&(job.trace_id.clone(), job.span_id.clone()))
                 .cloned()
-        });
+        };
+        if let Some(s) = subject.as_mut().filter(|_| is_judged(job)) {
+            expected_from_dataset(&mut tx, workspace, s).await?;
+        }
+        subjects.push(subject);
     }
     let (endpoint, spent) = if any_judge {
         let endpoint = judge::endpoint(&mut tx, &services.judges, workspace).await?;

@@ -221,6 +221,7 @@ pub async fn store(
         upsert_agents(&mut tx, workspace, &fresh).await?;
     }
     let evaluations = super::evaluate::enqueue(&mut tx, workspace, &fresh, Utc::now()).await?;
+    crate::evals::experiments::link_spans(&mut tx, workspace, &fresh).await?;
     tx.commit().await?;
     Ok(Stored {
         inserted: fresh.len(),
