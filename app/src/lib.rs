@@ -26,6 +26,7 @@ use crate::pages::api_docs::ApiDocsPage;
 use crate::pages::api_keys::ApiKeysPage;
 use crate::pages::auth::{LoginPage, SignUpPage};
 use crate::pages::cost::CostPage;
+use crate::pages::dataset::DatasetPage;
 use crate::pages::evaluations::EvaluationsPage;
 use crate::pages::home::HomePage;
 use crate::pages::members::MembersPage;
@@ -146,6 +147,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/agents") view=AgentsPage ssr=SsrMode::Async />
                     <Route path=path!("/evaluations") view=EvaluationsPage ssr=SsrMode::Async />
                     <Route path=path!("/evaluations/queues/:id") view=QueuePage ssr=SsrMode::Async />
+                    <Route path=path!("/evaluations/datasets/:id") view=DatasetPage ssr=SsrMode::Async />
                     <Route path=path!("/agents/:id") view=AgentDetailPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>

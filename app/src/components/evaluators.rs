@@ -188,6 +188,9 @@ fn EvaluatorTable(items: Vec<Evaluator>, actions: Actions, admin: bool) -> impl 
                             let limit = e.daily_limit_usd.map(|l| format!(" of ${l}")).unwrap_or_default();
                             view! { <br /><span class="muted" data-testid="evaluator-spent">{format!("${:.4} spent today{limit}", e.stats.spent_today_usd)}</span> }
                         })}
+                        {e.agreement.as_ref().map(|a| view! {
+                            <br /><span class="muted" data-testid="evaluator-agreement">{format!("with people: {}", crate::components::queues::agreement_text(a))}</span>
+                        })}
                         {(!e.stats.last_errors.is_empty()).then(|| view! { <ul class="errors" data-testid="evaluator-errors">{errors}</ul> })}
                     </td>
                     <td class="nowrap">{controls}</td>

@@ -3,6 +3,7 @@
 pub mod badges;
 pub mod charts;
 pub mod copy;
+pub mod datasets;
 pub mod evaluators;
 pub mod filter_bar;
 pub mod forms;

@@ -44,7 +44,7 @@ pub fn AnnotationQueues() -> impl IntoView {
 }
 
 /// `helpful: κ 0.62 (8 pairs)`, `score: ±0.12 (5 pairs)`, or `tone: no pairs yet`.
-fn agreement_text(a: &Agreement) -> String {
+pub fn agreement_text(a: &Agreement) -> String {
     if a.pairs == 0 {
         return format!("{}: no item scored twice yet", a.name);
     }

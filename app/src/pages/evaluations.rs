@@ -8,6 +8,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::evals::{list_configs, list_scores, ArchiveConfig, CreateConfig};
+use crate::components::datasets::Datasets;
 use crate::components::evaluators::{Evaluators, JudgeModel};
 use crate::components::filter_bar::FilterBar;
 use crate::components::forms::{ActionError, Submit};
@@ -76,6 +77,7 @@ pub fn EvaluationsPage() -> impl IntoView {
         </section>
         <ScoreSummaryView />
         <AnnotationQueues />
+        <Datasets />
         <Evaluators />
         <JudgeModel />
         <section class="card" aria-label="Latest scores" data-testid="latest-scores">

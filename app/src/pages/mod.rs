@@ -6,6 +6,7 @@ pub mod api_docs;
 pub mod api_keys;
 pub mod auth;
 pub mod cost;
+pub mod dataset;
 pub mod evaluations;
 pub mod home;
 pub mod members;

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::api::explorer::get_trace;
 use crate::components::badges::status_badge_view;
+use crate::components::datasets::AddToDataset;
 use crate::components::messages::Messages;
 use crate::components::page::LoadError;
 use crate::components::scores::TraceScores;
@@ -188,6 +189,7 @@ fn TraceView(trace: TraceDetail, selected: Option<String>) -> impl IntoView {
             {span.map(|s| view! { <SpanPanel span=s /> })}
         </div>
         <TraceScores trace_id=t.trace_id.clone() />
+        <AddToDataset trace_id=t.trace_id.clone() />
     }
 }
 

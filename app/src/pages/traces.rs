@@ -11,6 +11,7 @@ use leptos_router::params::ParamsMap;
 use crate::api::explorer::get_traces;
 use crate::api::metrics::get_filter_options;
 use crate::components::badges::status_badge_view;
+use crate::components::datasets::AddToDataset;
 use crate::components::filter_bar::FilterBar;
 use crate::components::page::{DataHeader, Loaded, Notices};
 use crate::format;
@@ -68,6 +69,7 @@ pub fn TracesPage() -> impl IntoView {
         // The view reads the URL: a new cursor or column re-renders from the same data.
         <Loaded resource=page skeleton="table"
             view=move |p| view! { <TraceTable page=p query=query.get() /> } />
+        {move || view! { <AddToDataset keep=list_query(&query.get()) /> }}
         {move || view! { <DeletionPanel query=query.get() /> }}
     }
 }
@@ -261,26 +263,10 @@ fn TraceLine(
     }
 }
 
-/// For admins: delete every trace the list's filters match (a background job), after an
-/// explicit confirmation; and the workspace's latest deletions with their progress.
-#[component]
-pub fn DeletionPanel(query: ParamsMap) -> impl IntoView {
-    use crate::api::explorer::{get_deletions, DeleteTraces};
-    let session = crate::state::session::use_session();
-    let delete = ServerAction::<DeleteTraces>::new();
-    // While a deletion runs its progress refreshes every 2 seconds, else with the page.
-    let running = RwSignal::new(false);
-    let (tick, _) = use_refresh(Signal::derive(move || if running.get() { 2 } else { 30 }));
-    let jobs = Resource::new(
-        move || (delete.version().get(), tick.get()),
-        |_| get_deletions(),
-    );
-    Effect::new(move |_| {
-        if let Some(Ok(list)) = jobs.get() {
-            running.set(list.iter().any(|d| !d.status.is_finished()));
-        }
-    });
-    let keep: Vec<(String, String)> = [
+/// The list's filters in the URL (dashboard and list filters; not the page or the sort), for
+/// the forms that act on every matching trace.
+fn list_query(query: &ParamsMap) -> Vec<(String, String)> {
+    [
         "range",
         "from",
         "to",
@@ -301,7 +287,29 @@ pub fn DeletionPanel(query: ParamsMap) -> impl IntoView {
     ]
     .into_iter()
     .filter_map(|k| query.get(k).map(|v| (k.to_owned(), v)))
-    .collect();
+    .collect()
+}
+
+/// For admins: delete every trace the list's filters match (a background job), after an
+/// explicit confirmation; and the workspace's latest deletions with their progress.
+#[component]
+pub fn DeletionPanel(query: ParamsMap) -> impl IntoView {
+    use crate::api::explorer::{get_deletions, DeleteTraces};
+    let session = crate::state::session::use_session();
+    let delete = ServerAction::<DeleteTraces>::new();
+    // While a deletion runs its progress refreshes every 2 seconds, else with the page.
+    let running = RwSignal::new(false);
+    let (tick, _) = use_refresh(Signal::derive(move || if running.get() { 2 } else { 30 }));
+    let jobs = Resource::new(
+        move || (delete.version().get(), tick.get()),
+        |_| get_deletions(),
+    );
+    Effect::new(move |_| {
+        if let Some(Ok(list)) = jobs.get() {
+            running.set(list.iter().any(|d| !d.status.is_finished()));
+        }
+    });
+    let keep = list_query(&query);
     let described = if keep.is_empty() {
         "every trace of the last 24 hours".to_owned()
     } else {
