@@ -23,10 +23,12 @@ CREATE TABLE dataset_items (
     metadata        jsonb       NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(metadata) = 'object'),
     source_trace_id text,
     created_at      timestamptz NOT NULL DEFAULT now(),
+    -- Insertion order (an upload's lines keep theirs).
+    seq             bigint      GENERATED ALWAYS AS IDENTITY,
     PRIMARY KEY (workspace_id, id),
     FOREIGN KEY (workspace_id, dataset_id) REFERENCES datasets (workspace_id, id) ON DELETE CASCADE
 );
-CREATE INDEX dataset_items_list_idx ON dataset_items (workspace_id, dataset_id, created_at DESC, id DESC);
+CREATE INDEX dataset_items_list_idx ON dataset_items (workspace_id, dataset_id, seq);
 -- A trace is added to a dataset once.
 CREATE UNIQUE INDEX dataset_items_source_idx ON dataset_items (workspace_id, dataset_id, source_trace_id)
     WHERE source_trace_id IS NOT NULL;

@@ -195,7 +195,7 @@ pub async fn items(
     let rows: Vec<ItemRow> = sqlx::query_as(
         "SELECT id, dataset_id, input, expected_output, metadata, source_trace_id, created_at \
          FROM dataset_items WHERE workspace_id = $1 AND dataset_id = $2 \
-         ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
+         ORDER BY seq DESC LIMIT $3 OFFSET $4",
     )
     .bind(workspace.0)
     .bind(dataset)
@@ -419,8 +419,10 @@ async fn insert(
         sqlx::query(
             "INSERT INTO dataset_items (workspace_id, dataset_id, id, input, expected_output, \
                metadata, source_trace_id) \
-             SELECT $1, $2, * FROM unnest($3::uuid[], $4::text[], $5::text[], $6::jsonb[], \
-               $7::text[]) ON CONFLICT DO NOTHING",
+             SELECT $1, $2, u.id, u.input, u.expected, u.metadata, u.source \
+             FROM unnest($3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::text[]) \
+               WITH ORDINALITY AS u(id, input, expected, metadata, source, n) \
+             ORDER BY u.n ON CONFLICT DO NOTHING",
         )
         .bind(workspace.0)
         .bind(dataset)

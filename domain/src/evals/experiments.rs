@@ -523,12 +523,12 @@ pub async fn compare(
     .bind(dataset)
     .fetch_one(&mut *tx)
     .await?;
-    // Items either run has first (oldest item first), then the rest.
+    // Items either run has first (in the dataset's order), then the rest.
     let items: Vec<(Uuid, String, Option<String>)> = sqlx::query_as(
         "SELECT i.id, i.input, i.expected_output FROM dataset_items i \
          WHERE i.workspace_id = $1 AND i.dataset_id = $2 \
          ORDER BY NOT EXISTS (SELECT 1 FROM experiment_results r WHERE r.workspace_id = $1 \
-           AND r.item_id = i.id AND r.run_id = ANY($3)), i.created_at, i.id \
+           AND r.item_id = i.id AND r.run_id = ANY($3)), i.seq \
          LIMIT $4 OFFSET $5",
     )
     .bind(workspace.0)
