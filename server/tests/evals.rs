@@ -482,6 +482,8 @@ async fn rule_evaluators_score_what_ingest_queues_once_even_across_a_crash(owner
     let s = setup(&owner).await;
     for form in [
         "name=json-output&target=span&operation=chat&rule_type=valid_json",
+        "name=object-output&target=span&operation=chat&rule_type=json_schema\
+         &schema=%7B%22type%22%3A%22object%22%2C%22required%22%3A%5B%22refund%22%5D%7D",
         "name=no-refusal&target=trace&rule_type=no_refusal",
         "name=half&target=span&sampling=0.5&operation=chat&rule_type=contains&value=refund",
         "name=needs-input&target=span&operation=chat&rule_type=contains&field=input&value=x",
@@ -496,6 +498,10 @@ async fn rule_evaluators_score_what_ingest_queues_once_even_across_a_crash(owner
             "pattern",
         ),
         ("name=r&target=everything&rule_type=valid_json", "target"),
+        (
+            "name=r&target=span&rule_type=json_schema&schema=%7B%22type%22%3A%22nope%22%7D",
+            "schema",
+        ),
         (
             "name=r&target=span&rule_type=valid_json&sampling=0",
             "sampling",
@@ -548,6 +554,21 @@ async fn rule_evaluators_score_what_ingest_queues_once_even_across_a_crash(owner
     assert_eq!(
         json_ok,
         expected_sorted.iter().map(|e| e.1).collect::<Vec<_>>(),
+        "{scores:?}"
+    );
+    // The JSON Schema rule: only the first output is an object with a refund.
+    let objects: Vec<bool> = scores
+        .iter()
+        .filter(|r| r.0 == "object-output")
+        .map(|r| r.2)
+        .collect();
+    let mut want: Vec<(String, bool)> = (0..outputs.len())
+        .map(|i| (trace_key(&format!("a-{i}")), i == 0))
+        .collect();
+    want.sort();
+    assert_eq!(
+        objects,
+        want.iter().map(|w| w.1).collect::<Vec<_>>(),
         "{scores:?}"
     );
     // The trace-level jobs wait for the settle delay; made due, they run.

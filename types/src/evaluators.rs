@@ -107,6 +107,9 @@ pub enum Rule {
     Regex { field: RuleField, pattern: String },
     /// The text is valid JSON.
     ValidJson { field: RuleField },
+    /// The text is JSON that the JSON Schema (draft 2020-12 by default, or its `$schema`)
+    /// accepts. Only the schema itself is read: no remote or file `$ref`.
+    JsonSchema { field: RuleField, schema: String },
     /// The text's length in characters lies within the bounds.
     Length {
         field: RuleField,
@@ -144,6 +147,7 @@ impl Rule {
             }
             Rule::Regex { field, pattern } => format!("{} matches /{pattern}/", f(field)),
             Rule::ValidJson { field } => format!("{} is valid JSON", f(field)),
+            Rule::JsonSchema { field, .. } => format!("{} matches a JSON Schema", f(field)),
             Rule::Length { field, min, max } => format!(
                 "{} length within {}–{} characters",
                 f(field),
@@ -172,7 +176,7 @@ impl Rule {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RuleForm {
-    /// `contains`, `not_contains`, `regex`, `valid_json`, `length`, `latency_below`,
+    /// `contains`, `not_contains`, `regex`, `valid_json`, `json_schema`, `length`, `latency_below`,
     /// `cost_below`, `tool_calls_succeed` or `no_refusal`.
     #[serde(default)]
     pub rule_type: Option<String>,
@@ -202,6 +206,9 @@ pub struct RuleForm {
     /// The judge's prompt template (`judge`).
     #[serde(default)]
     pub prompt: Option<String>,
+    /// The JSON Schema, as JSON text (`json_schema`).
+    #[serde(default)]
+    pub schema: Option<String>,
 }
 
 /// What an evaluator judges: each matching span, or the whole trace once its root is in.

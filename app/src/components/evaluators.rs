@@ -249,6 +249,7 @@ fn EvaluatorForm(create: ServerAction<CreateEvaluator>) -> impl IntoView {
                         <option value="not_contains">"text does not contain"</option>
                         <option value="regex">"text matches a regex"</option>
                         <option value="valid_json">"text is valid JSON"</option>
+                        <option value="json_schema">"text matches a JSON Schema"</option>
                         <option value="length">"text length within"</option>
                         <option value="latency_below">"latency at most (ms)"</option>
                         <option value="cost_below">"cost at most (USD)"</option>
@@ -266,6 +267,10 @@ fn EvaluatorForm(create: ServerAction<CreateEvaluator>) -> impl IntoView {
                 <label>"Max ms" <input type="number" name="max_ms" min="0" step="any" /></label>
                 <label>"Max USD" <input type="number" name="max_usd" min="0" step="any" /></label>
                 <label>"Refusal phrases" <input type="text" name="phrases" placeholder="built-in list" /></label>
+                <label>"JSON Schema"
+                    <textarea name="schema" rows="3" maxlength="65536" data-testid="evaluator-schema"
+                        placeholder="{\"type\": \"object\", \"required\": [\"answer\"]}"></textarea>
+                </label>
             </fieldset>
             <fieldset class="form-stack">
                 <legend>"LLM judge"</legend>

@@ -158,6 +158,10 @@ pub fn rule_of(form: &RuleForm) -> Result<Rule> {
             pattern: required("pattern", &form.pattern)?,
         },
         "valid_json" => Rule::ValidJson { field },
+        "json_schema" => Rule::JsonSchema {
+            field,
+            schema: required("schema", &form.schema)?,
+        },
         "length" => Rule::Length {
             field,
             min: count("min", &form.min)?,
@@ -188,7 +192,7 @@ pub fn rule_of(form: &RuleForm) -> Result<Rule> {
             return Err(Error::invalid_input(
                 "rule_type",
                 format!(
-                    "{other:?} is not a rule (contains, not_contains, regex, valid_json, length, \
+                    "{other:?} is not a rule (contains, not_contains, regex, valid_json, json_schema, length, \
                      latency_below, cost_below, tool_calls_succeed, no_refusal, judge)"
                 ),
             ))

@@ -95,6 +95,32 @@ pub fn check_template(prompt: &str) -> Result<()> {
 pub struct Compiled {
     rule: Rule,
     regex: Option<Regex>,
+    schema: Option<std::sync::Arc<jsonschema::Validator>>,
+}
+
+/// Bytes of a JSON Schema at most.
+const MAX_SCHEMA_BYTES: usize = 64 * 1024;
+
+/// A JSON Schema as an admin gives it: JSON, within the size limit, compiled with the
+/// linear-time regex engine for `pattern` keywords (bounded like the regex rule's) and no way
+/// to fetch a remote or file `$ref`.
+fn compile_schema(text: &str) -> Result<jsonschema::Validator> {
+    if text.len() > MAX_SCHEMA_BYTES {
+        return Err(Error::invalid_input(
+            "rule.schema",
+            format!("at most {MAX_SCHEMA_BYTES} bytes"),
+        ));
+    }
+    let schema: Value = serde_json::from_str(text)
+        .map_err(|e| Error::invalid_input("rule.schema", format!("not JSON: {e}")))?;
+    jsonschema::options()
+        .with_pattern_options(
+            jsonschema::PatternOptions::regex()
+                .size_limit(MAX_COMPILED_BYTES)
+                .dfa_size_limit(MAX_COMPILED_BYTES),
+        )
+        .build(&schema)
+        .map_err(|e| Error::invalid_input("rule.schema", format!("not a usable JSON Schema: {e}")))
 }
 
 /// Checks a rule as an admin defines it, and compiles its pattern.
@@ -157,9 +183,14 @@ pub fn compile(rule: &Rule) -> Result<Compiled> {
         }
         _ => None,
     };
+    let schema = match rule {
+        Rule::JsonSchema { schema, .. } => Some(std::sync::Arc::new(compile_schema(schema)?)),
+        _ => None,
+    };
     Ok(Compiled {
         rule: rule.clone(),
         regex,
+        schema,
     })
 }
 
@@ -207,6 +238,33 @@ impl Compiled {
                 Ok(_) => (true, "valid JSON".into()),
                 Err(e) => (false, format!("not JSON: {e}")),
             },
+            Rule::JsonSchema { field, .. } => {
+                let value = match serde_json::from_str::<Value>(text(field)?) {
+                    Ok(v) => v,
+                    Err(e) => return Ok((false, format!("not JSON: {e}"))),
+                };
+                let validator = self.schema.as_ref().ok_or("the schema did not compile")?;
+                let errors: Vec<String> = validator
+                    .iter_errors(&value)
+                    .take(3)
+                    .map(|e| {
+                        let at = e.instance_path().to_string();
+                        if at.is_empty() {
+                            e.to_string()
+                        } else {
+                            format!("{at}: {e}")
+                        }
+                    })
+                    .collect();
+                if errors.is_empty() {
+                    (true, "matches the schema".into())
+                } else {
+                    (
+                        false,
+                        format!("does not match the schema: {}", errors.join("; ")),
+                    )
+                }
+            }
             Rule::Length { field, min, max } => {
                 let n = text(field)?.chars().count() as u64;
                 let ok = min.is_none_or(|lo| n >= lo) && max.is_none_or(|hi| n <= hi);
@@ -285,6 +343,58 @@ mod tests {
     fn run(rule: Value, s: &Subject) -> (bool, String) {
         let rule: Rule = serde_json::from_value(rule).unwrap();
         compile(&rule).unwrap().verdict(s).unwrap()
+    }
+
+    #[test]
+    fn a_json_schema_rule_names_what_does_not_match() {
+        let schema = json!({
+            "type": "object",
+            "required": ["order_id", "status"],
+            "properties": {
+                "order_id": {"type": "string", "pattern": "^[A-Z]{2}[0-9]+$"},
+                "status": {"enum": ["shipped", "pending"]}
+            }
+        })
+        .to_string();
+        let rule = json!({"type": "json_schema", "field": "output", "schema": schema});
+        let ok = run(
+            rule.clone(),
+            &subject(r#"{"order_id": "AB12", "status": "shipped"}"#),
+        );
+        assert_eq!(ok, (true, "matches the schema".into()));
+        let (pass, why) = run(
+            rule.clone(),
+            &subject(r#"{"order_id": "12", "status": "lost"}"#),
+        );
+        assert!(!pass);
+        assert!(
+            why.contains("/order_id") && why.contains("/status"),
+            "{why}"
+        );
+        let (pass, why) = run(rule.clone(), &subject("not json"));
+        assert!(!pass && why.starts_with("not JSON"), "{why}");
+        // Bad schemas are refused when the evaluator is defined.
+        for bad in [
+            "{not json",
+            r#"{"type": "nonsense"}"#,
+            r#"{"type": "string", "pattern": "(a"}"#,
+            r#"{"$ref": "https://example.com/schema.json"}"#,
+        ] {
+            let rule: Rule = serde_json::from_value(
+                json!({"type": "json_schema", "field": "output", "schema": bad}),
+            )
+            .unwrap();
+            let err = compile(&rule)
+                .err()
+                .unwrap_or_else(|| panic!("{bad} compiled"));
+            assert!(err.to_string().contains("rule.schema"), "{err}");
+        }
+        let huge = format!(r#"{{"description": "{}"}}"#, "x".repeat(MAX_SCHEMA_BYTES));
+        let rule = Rule::JsonSchema {
+            field: RuleField::Output,
+            schema: huge,
+        };
+        assert!(compile(&rule).is_err());
     }
 
     #[test]
