@@ -500,7 +500,92 @@ pub async fn load(
     crate::apikeys::revoke_key(services, workspace, key.id).await?;
     score_sample(services, workspace).await?;
     review_queue(services, workspace, user).await?;
+    dataset(services, workspace, user).await?;
     Ok(loaded)
+}
+
+/// A dataset made from scored traces of the busiest agent, run twice: by an older version and
+/// by 2.0.0 (each item linked to a trace of each), so the dataset page has a comparison.
+/// Nothing when the data holds one version only, or the workspace has a dataset already.
+pub async fn dataset(
+    services: &crate::Services,
+    workspace: crate::tenancy::WorkspaceId,
+    user: crate::identity::UserId,
+) -> crate::Result<()> {
+    use crate::evals::{datasets, experiments};
+    const ITEMS: usize = 20;
+    if !datasets::list(services, workspace).await?.is_empty() {
+        return Ok(());
+    }
+    let mut tx = crate::tenancy::begin(&services.pool, workspace).await?;
+    let scored: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT t.trace_id, t.agent, t.version FROM traces t \
+         WHERE t.workspace_id = $1 AND EXISTS (SELECT 1 FROM scores s \
+           WHERE s.workspace_id = $1 AND s.trace_id = t.trace_id AND s.name = 'helpfulness') \
+         ORDER BY md5(t.trace_id)",
+    )
+    .bind(workspace.0)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut by_agent: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (_, agent, _) in &scored {
+        *by_agent.entry(agent).or_default() += 1;
+    }
+    let Some(agent) = by_agent.iter().max_by_key(|(_, n)| **n).map(|(a, _)| *a) else {
+        return Ok(());
+    };
+    // The older side is one version: the agent's first scored one before 2.0.0.
+    let Some(before) = scored
+        .iter()
+        .find(|t| t.1 == agent && t.2 != "2.0.0")
+        .map(|t| t.2.clone())
+    else {
+        return Ok(());
+    };
+    let of = |version: &str| -> Vec<&(String, String, String)> {
+        scored
+            .iter()
+            .filter(|t| t.1 == agent && t.2 == version)
+            .take(ITEMS)
+            .collect()
+    };
+    let (old, new) = (of(&before), of("2.0.0"));
+    let n = old.len().min(new.len());
+    if n == 0 {
+        // One version only (a short demo): nothing to compare.
+        return Ok(());
+    }
+    let dataset = match datasets::create(
+        services,
+        workspace,
+        Some(user),
+        "support-regression",
+        Some("Questions the agents answered, with the answers kept as the expected output"),
+    )
+    .await
+    {
+        Ok(d) => d,
+        Err(crate::Error::AlreadyExists { .. }) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let sources: Vec<String> = old[..n].iter().map(|t| t.0.clone()).collect();
+    datasets::add_traces(services, workspace, dataset.id, &sources).await?;
+    let items = datasets::items(services, workspace, dataset.id, 1, datasets::MAX_PAGE).await?;
+    for (i, source) in sources.iter().enumerate() {
+        let Some(item) = items
+            .data
+            .iter()
+            .find(|it| it.source_trace_id.as_deref() == Some(source))
+        else {
+            continue;
+        };
+        let old_run = format!("{agent}@{before}");
+        experiments::link(services, workspace, item.id, &old_run, source).await?;
+        let new_run = format!("{agent}@2.0.0");
+        experiments::link(services, workspace, item.id, &new_run, &new[i].0).await?;
+    }
+    Ok(())
 }
 
 /// An annotation queue over a sample of the last week's error traces, for people to score.

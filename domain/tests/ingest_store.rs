@@ -308,6 +308,45 @@ async fn demo_data_goes_through_ingest_once(owner: PgPool) {
     let again = demo::load(&s, today, 2, 20 << 20, |_, _| {}).await.unwrap();
     assert_eq!(again.spans_stored, 0, "idempotent");
     let (_, ws) = demo::ensure_workspace(&s).await.unwrap();
+    // Two days of the demo hold one version of each agent: no dataset to compare them with.
+    let datasets = argus_domain::evals::datasets::list(&s, ws).await.unwrap();
+    assert!(datasets.is_empty(), "{datasets:?}");
+    // With an older version too (as the full 30 days have), a dataset run by both, each item
+    // scored, so its page has a comparison.
+    sqlx::query(
+        "UPDATE traces SET version = '1.4.2' WHERE workspace_id = $1 AND md5(trace_id) < '8'",
+    )
+    .bind(ws.0)
+    .execute(&owner)
+    .await
+    .unwrap();
+    let (user, _) = demo::ensure_workspace(&s).await.unwrap();
+    demo::dataset(&s, ws, user).await.unwrap();
+    let datasets = argus_domain::evals::datasets::list(&s, ws).await.unwrap();
+    assert_eq!(datasets.len(), 1, "{datasets:?}");
+    assert!(datasets[0].items >= 5, "{datasets:?}");
+    let runs = argus_domain::evals::experiments::runs(&s, ws, datasets[0].id)
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for run in &runs {
+        assert_eq!(run.linked, datasets[0].items, "{run:?}");
+        assert!(
+            run.scores
+                .iter()
+                .any(|sc| sc.name == "helpfulness" && sc.n == run.linked),
+            "{run:?}"
+        );
+    }
+    demo::dataset(&s, ws, user).await.unwrap();
+    assert_eq!(
+        argus_domain::evals::datasets::list(&s, ws)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "once"
+    );
     assert_eq!(count(&s.pool, ws, "agents").await, 20);
     let (rolled, raw) = rollup_vs_raw(&s.pool, ws, "rollup_hourly").await;
     assert_eq!(rolled, raw);
