@@ -482,7 +482,7 @@ pub async fn add_traces(
             });
             continue;
         };
-        let subject = super::worker::trace_subject(&mut tx, workspace, trace, false)
+        let subject = super::subject::trace_subject(&mut tx, workspace, trace, false)
             .await?
             .unwrap_or_default();
         let cut = |s: Option<String>| {
@@ -535,22 +535,6 @@ pub async fn add_matching(
     }
     let traces: Vec<String> = rows.into_iter().map(|r| r.trace_id).collect();
     add_traces(services, workspace, dataset, &traces).await
-}
-
-/// An item's expected output, for a judge's `{{expected}}` on a trace of an experiment.
-pub(crate) async fn expected_of(
-    conn: &mut sqlx::PgConnection,
-    workspace: WorkspaceId,
-    item: Uuid,
-) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT expected_output FROM dataset_items WHERE workspace_id = $1 AND id = $2",
-    )
-    .bind(workspace.0)
-    .bind(item)
-    .fetch_optional(conn)
-    .await?
-    .flatten())
 }
 
 #[cfg(test)]

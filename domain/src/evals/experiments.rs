@@ -19,8 +19,7 @@ use crate::ingest::model::SpanRecord;
 use crate::tenancy::{self, WorkspaceId};
 use crate::{Error, Result, Services};
 
-/// The span attribute naming the dataset item a trace ran.
-pub const ITEM_ATTRIBUTE: &str = "dataset.item_id";
+pub use super::subject::ITEM_ATTRIBUTE;
 /// The span attribute naming the experiment run (default: `agent@version`).
 pub const RUN_ATTRIBUTE: &str = "dataset.run_name";
 /// Runs a dataset may have.

@@ -22,4 +22,5 @@ pub mod rollup;
 pub mod rules;
 pub mod scores;
 pub mod stats;
+pub mod subject;
 pub mod worker;

@@ -354,7 +354,7 @@ pub async fn next(
     .bind(&trace_id)
     .fetch_one(&mut *tx)
     .await?;
-    let subject = super::worker::trace_subject(&mut tx, workspace, &trace_id, false)
+    let subject = super::subject::trace_subject(&mut tx, workspace, &trace_id, false)
         .await?
         .unwrap_or_default();
     let live = Live::load(&mut tx, workspace).await?;

@@ -18,6 +18,7 @@ use super::configs::Live;
 use super::judge;
 use super::rules::{self, Compiled, Subject};
 use super::scores::{insert, Provenance};
+use super::subject::{expected_from_dataset, metadata, text, trace_subject};
 use crate::db::column;
 use crate::tenancy::{self, WorkspaceId};
 use crate::{Result, Services};
@@ -179,59 +180,6 @@ async fn definitions(
         .collect())
 }
 
-fn text(v: Option<Value>) -> Option<String> {
-    v.map(|v| rules::text_of(&v)).filter(|t| !t.is_empty())
-}
-
-/// What a judge's `{{metadata.*}}` and `{{expected}}` read: the span's attributes and its
-/// dimensions.
-fn metadata(
-    attributes: Option<Value>,
-    dims: [(&str, Option<String>); 4],
-) -> (serde_json::Map<String, Value>, Option<String>) {
-    let mut map = match attributes {
-        Some(Value::Object(m)) => m,
-        _ => serde_json::Map::new(),
-    };
-    let expected = ["argus.expected_output", "expected_output"]
-        .iter()
-        .find_map(|k| map.get(*k))
-        .map(|v| match v {
-            Value::String(s) => s.clone(),
-            other => rules::text_of(other),
-        })
-        .filter(|t| !t.is_empty());
-    for (k, v) in dims {
-        if let Some(v) = v {
-            map.insert(k.to_owned(), Value::String(v));
-        }
-    }
-    (map, expected)
-}
-
-/// A judged subject without an expected output, run on a dataset item (its
-/// `dataset.item_id` attribute), takes the item's expected output.
-async fn expected_from_dataset(
-    conn: &mut PgConnection,
-    workspace: WorkspaceId,
-    subject: &mut Subject,
-) -> Result<()> {
-    if subject.expected.is_some() {
-        return Ok(());
-    }
-    let key = super::experiments::ITEM_ATTRIBUTE;
-    let item = subject
-        .metadata
-        .get(key)
-        .or_else(|| subject.metadata.get("metadata").and_then(|m| m.get(key)))
-        .and_then(Value::as_str)
-        .and_then(|v| Uuid::parse_str(v.trim()).ok());
-    if let Some(item) = item {
-        subject.expected = super::datasets::expected_of(conn, workspace, item).await?;
-    }
-    Ok(())
-}
-
 #[derive(sqlx::FromRow)]
 struct SpanRow {
     trace_id: String,
@@ -309,76 +257,6 @@ fn subject_of(r: SpanRow, with_metadata: bool) -> ((String, String), Subject) {
             metadata,
         },
     )
-}
-
-/// A whole trace: its latency and cost, the first input and the last output of its spans
-/// (the root's when it has them), whether a tool call failed, and its root's attributes.
-pub(crate) async fn trace_subject(
-    conn: &mut PgConnection,
-    workspace: WorkspaceId,
-    trace: &str,
-    with_metadata: bool,
-) -> Result<Option<Subject>> {
-    type Head = (
-        i64,
-        Option<f64>,
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<Value>,
-    );
-    let head: Option<Head> = sqlx::query_as(
-        "SELECT t.latency_us, t.cost_usd::float8, t.agent, t.environment, t.version, \
-         (SELECT model FROM spans WHERE workspace_id = $1 AND trace_id = $2 AND model IS NOT NULL \
-          ORDER BY start_time LIMIT 1), \
-         CASE WHEN $3 THEN (SELECT attributes FROM spans WHERE workspace_id = $1 \
-          AND trace_id = $2 ORDER BY parent_span_id IS NOT NULL, start_time LIMIT 1) END \
-         FROM traces t WHERE t.workspace_id = $1 AND t.trace_id = $2",
-    )
-    .bind(workspace.0)
-    .bind(trace)
-    .bind(with_metadata)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((latency_us, cost, agent, environment, version, model, attributes)) = head else {
-        return Ok(None);
-    };
-    let (input, output, tool_failed): (Option<Value>, Option<Value>, bool) = sqlx::query_as(
-        "SELECT \
-           (SELECT input FROM spans WHERE workspace_id = $1 AND trace_id = $2 AND input IS NOT NULL \
-            ORDER BY parent_span_id IS NOT NULL, start_time LIMIT 1), \
-           (SELECT output FROM spans WHERE workspace_id = $1 AND trace_id = $2 AND output IS NOT NULL \
-            ORDER BY parent_span_id IS NOT NULL, end_time DESC LIMIT 1), \
-           EXISTS (SELECT 1 FROM spans WHERE workspace_id = $1 AND trace_id = $2 \
-            AND operation = 'execute_tool' AND status = 'error')",
-    )
-    .bind(workspace.0)
-    .bind(trace)
-    .fetch_one(&mut *conn)
-    .await?;
-    let (metadata, expected) = if with_metadata {
-        metadata(
-            attributes,
-            [
-                ("agent", Some(agent)),
-                ("environment", Some(environment)),
-                ("version", Some(version)),
-                ("model", model),
-            ],
-        )
-    } else {
-        Default::default()
-    };
-    Ok(Some(Subject {
-        input: text(input),
-        output: text(output),
-        latency_ms: latency_us as f64 / 1000.0,
-        cost_usd: cost,
-        tool_failed,
-        expected,
-        metadata,
-    }))
 }
 
 /// Judge calls one pass makes at once (and at most), so a pass ends well inside its lease.
