@@ -151,6 +151,14 @@ test('a rule evaluator scores new spans on its own; two versions are compared', 
   await page.getByTestId('evaluator-submit').click();
   await expect(page.getByTestId('evaluator-row')).toHaveCount(1);
   await expect(page.getByTestId('evaluator-row')).toContainText('latency ≤ 60000 ms');
+  // Edited in place: the rule changes and the version goes up.
+  const evaluatorRow = page.getByTestId('evaluator-row');
+  await evaluatorRow.getByTestId('evaluator-edit').locator('summary').click();
+  await expect(evaluatorRow.locator('input[name="max_ms"]')).toHaveValue('60000');
+  await evaluatorRow.locator('input[name="max_ms"]').fill('30000');
+  await evaluatorRow.getByTestId('evaluator-save').click();
+  await expect(page.getByTestId('evaluator-row')).toContainText('latency ≤ 30000 ms');
+  await expect(page.getByTestId('evaluator-row')).toContainText('v2');
 
   // A trace arrives; the worker scores it without anyone asking.
   const traceId = hex(32);

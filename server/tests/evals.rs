@@ -1507,3 +1507,89 @@ async fn reviewers_work_an_annotation_queue_and_their_agreement_is_measured(owne
     let (status, _) = next(ann.clone()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn an_edited_evaluator_gets_a_new_version_that_its_later_scores_carry(owner: PgPool) {
+    use argus_domain::evals::worker;
+    use argus_domain::ingest::native::trace_key;
+    let s = setup(&owner).await;
+    let (status, first) = owner_form(
+        &s,
+        "/api/v1/evaluate/evaluators/create",
+        "name=short&target=span&operation=chat&rule_type=length&max=10",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["version"], 1);
+    let id = first["id"].as_str().unwrap().to_owned();
+    let at = chrono::Utc::now() - chrono::Duration::seconds(30);
+    let outputs = ["tiny", "a much longer answer"];
+    ingest_native(&s, chat_traces("v1", &outputs, at)).await;
+    worker::run_once(&s.services).await.unwrap();
+
+    // Edited: up to 100 characters. The target stays; the version goes up.
+    let (status, edited) = owner_form(
+        &s,
+        "/api/v1/evaluate/evaluators/update",
+        &format!("id={id}&name=short&operation=chat&rule_type=length&max=100"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_eq!(edited["version"], 2);
+    assert_eq!(edited["target"], "span");
+    assert_eq!(edited["rule"]["max"], 100);
+    ingest_native(&s, chat_traces("v2", &outputs, at)).await;
+    worker::run_once(&s.services).await.unwrap();
+    let mut tx = tenancy::begin(&s.services.pool, s.a).await.unwrap();
+    let rows: Vec<(String, i32, f64)> = sqlx::query_as(
+        "SELECT trace_id, evaluator_version, value FROM scores WHERE workspace_id = $1 \
+         AND source = 'evaluator' ORDER BY trace_id",
+    )
+    .bind(s.a.0)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut want: Vec<(String, i32, f64)> = vec![
+        (trace_key("v1-0"), 1, 1.0),
+        (trace_key("v1-1"), 1, 0.0),
+        (trace_key("v2-0"), 2, 1.0),
+        (trace_key("v2-1"), 2, 1.0),
+    ];
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(rows, want);
+
+    // Refused: another evaluator's name, an unknown id, a broken rule.
+    let (status, _) = owner_form(
+        &s,
+        "/api/v1/evaluate/evaluators/create",
+        "name=other&target=trace&rule_type=valid_json",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = owner_form(
+        &s,
+        "/api/v1/evaluate/evaluators/update",
+        &format!("id={id}&name=other&rule_type=valid_json"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, _) = owner_form(
+        &s,
+        "/api/v1/evaluate/evaluators/update",
+        &format!("id={}&name=x&rule_type=valid_json", uuid::Uuid::now_v7()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = owner_form(
+        &s,
+        "/api/v1/evaluate/evaluators/update",
+        &format!("id={id}&name=short&rule_type=regex&pattern=%28a"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("pattern"));
+}

@@ -211,6 +211,82 @@ pub struct RuleForm {
     pub schema: Option<String>,
 }
 
+impl RuleForm {
+    /// The form that describes `rule` (what an edit form starts from).
+    pub fn of(rule: &Rule) -> RuleForm {
+        let field = |f: &RuleField| {
+            Some(match f {
+                RuleField::Input => "input".to_owned(),
+                RuleField::Output => "output".to_owned(),
+            })
+        };
+        let kind = |k: &str| Some(k.to_owned());
+        let number = |n: &Option<u64>| n.map(|n| n.to_string());
+        match rule {
+            Rule::Contains { field: f, value } => RuleForm {
+                rule_type: kind("contains"),
+                field: field(f),
+                value: Some(value.clone()),
+                ..RuleForm::default()
+            },
+            Rule::NotContains { field: f, value } => RuleForm {
+                rule_type: kind("not_contains"),
+                field: field(f),
+                value: Some(value.clone()),
+                ..RuleForm::default()
+            },
+            Rule::Regex { field: f, pattern } => RuleForm {
+                rule_type: kind("regex"),
+                field: field(f),
+                pattern: Some(pattern.clone()),
+                ..RuleForm::default()
+            },
+            Rule::ValidJson { field: f } => RuleForm {
+                rule_type: kind("valid_json"),
+                field: field(f),
+                ..RuleForm::default()
+            },
+            Rule::JsonSchema { field: f, schema } => RuleForm {
+                rule_type: kind("json_schema"),
+                field: field(f),
+                schema: Some(schema.clone()),
+                ..RuleForm::default()
+            },
+            Rule::Length { field: f, min, max } => RuleForm {
+                rule_type: kind("length"),
+                field: field(f),
+                min: number(min),
+                max: number(max),
+                ..RuleForm::default()
+            },
+            Rule::LatencyBelow { max_ms } => RuleForm {
+                rule_type: kind("latency_below"),
+                max_ms: Some(max_ms.to_string()),
+                ..RuleForm::default()
+            },
+            Rule::CostBelow { max_usd } => RuleForm {
+                rule_type: kind("cost_below"),
+                max_usd: Some(max_usd.to_string()),
+                ..RuleForm::default()
+            },
+            Rule::ToolCallsSucceed => RuleForm {
+                rule_type: kind("tool_calls_succeed"),
+                ..RuleForm::default()
+            },
+            Rule::NoRefusal { phrases } => RuleForm {
+                rule_type: kind("no_refusal"),
+                phrases: (!phrases.is_empty()).then(|| phrases.join(", ")),
+                ..RuleForm::default()
+            },
+            Rule::Judge { prompt } => RuleForm {
+                rule_type: kind("judge"),
+                prompt: Some(prompt.clone()),
+                ..RuleForm::default()
+            },
+        }
+    }
+}
+
 /// What an evaluator judges: each matching span, or the whole trace once its root is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

@@ -222,6 +222,34 @@ pub async fn create_evaluator(
     Ok(evaluators::create(&services(), access.workspace, access.user(), &new).await?)
 }
 
+/// `POST /api/v1/evaluate/evaluators/update` (admin): `id` and the fields of `create` but the
+/// target (it stays). The evaluator's version goes up by one: its later scores name it.
+#[server(prefix = "/api/v1", endpoint = "evaluate/evaluators/update")]
+pub async fn update_evaluator(
+    id: uuid::Uuid,
+    name: String,
+    sampling: Option<String>,
+    score_name: Option<String>,
+    daily_limit_usd: Option<String>,
+    #[server(flatten)] filter: EvaluatorFilter,
+    #[server(flatten)] rule: RuleForm,
+) -> Result<Evaluator, AppError> {
+    use argus_domain::evals::{configs, evaluators};
+
+    use super::context::{require, services};
+    let access = require(Role::Admin)?;
+    let new = evaluators::NewEvaluator {
+        name,
+        target: String::new(),
+        filter,
+        sampling: configs::number_field("sampling", sampling.as_deref())?,
+        rule: evaluators::rule_of(&rule)?,
+        score_name,
+        daily_limit_usd: configs::number_field("daily_limit_usd", daily_limit_usd.as_deref())?,
+    };
+    Ok(evaluators::update(&services(), access.workspace, id, &new).await?)
+}
+
 /// `POST /api/v1/evaluate/evaluators/backfill` (admin): `id` and the dashboard's filters
 /// (`range` or `from`/`to`, at most 90 days; `agent`, `env`, `version`, `dept`, `model`): the
 /// evaluator runs over what is already stored there (its own filter and sampling apply;

@@ -270,6 +270,11 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
     ),
     TenantEndpoint::write("/api/v1/evaluate/evaluators/pause", Admin, "id={evaluator}"),
     TenantEndpoint::write(
+        "/api/v1/evaluate/evaluators/update",
+        Admin,
+        "id={evaluator}&name=matrix-evaluator&rule_type=valid_json",
+    ),
+    TenantEndpoint::write(
         "/api/v1/evaluate/evaluators/backfill",
         Admin,
         "id={evaluator}&range=24h",

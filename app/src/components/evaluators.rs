@@ -1,12 +1,12 @@
 //! The online evaluators on the Evaluations page: each with its filter, rule and what it has
 //! done today (nothing waits invisibly), and for admins the form to define one.
 
-use argus_types::{Evaluator, Role};
+use argus_types::{Evaluator, Role, RuleForm};
 use leptos::prelude::*;
 
 use crate::api::evals::{
     get_judge, list_evaluators, BackfillEvaluator, CreateEvaluator, DeleteEvaluator,
-    PauseEvaluator, ResumeEvaluator, SetJudge,
+    PauseEvaluator, ResumeEvaluator, SetJudge, UpdateEvaluator,
 };
 use crate::components::forms::{ActionError, Submit};
 use crate::components::page::LoadError;
@@ -19,6 +19,7 @@ pub fn Evaluators() -> impl IntoView {
     let resume = ServerAction::<ResumeEvaluator>::new();
     let delete = ServerAction::<DeleteEvaluator>::new();
     let backfill = ServerAction::<BackfillEvaluator>::new();
+    let update = ServerAction::<UpdateEvaluator>::new();
     // While a backfill runs, its progress is read again every two seconds.
     let tick = RwSignal::new(0u32);
     let list = Resource::new(
@@ -29,6 +30,7 @@ pub fn Evaluators() -> impl IntoView {
                 resume.version().get(),
                 delete.version().get(),
                 backfill.version().get(),
+                update.version().get(),
                 tick.get(),
             )
         },
@@ -63,6 +65,7 @@ pub fn Evaluators() -> impl IntoView {
         resume,
         delete,
         backfill,
+        update,
     };
     view! {
         <section class="card" aria-label="Online evaluators" data-testid="evaluators">
@@ -84,6 +87,7 @@ pub fn Evaluators() -> impl IntoView {
             <ActionError action=resume />
             <ActionError action=delete />
             <ActionError action=backfill />
+            <ActionError action=update />
             <Transition>
                 {move || admin().then(|| view! { <EvaluatorForm create /> })}
             </Transition>
@@ -97,6 +101,7 @@ struct Actions {
     resume: ServerAction<ResumeEvaluator>,
     delete: ServerAction<DeleteEvaluator>,
     backfill: ServerAction<BackfillEvaluator>,
+    update: ServerAction<UpdateEvaluator>,
 }
 
 #[component]
@@ -122,7 +127,8 @@ fn EvaluatorTable(items: Vec<Evaluator>, actions: Actions, admin: bool) -> impl 
                 .iter()
                 .map(|(at, why)| view! { <li><span class="muted">{at.format("%H:%M:%S").to_string()}</span> " " {why.clone()}</li> })
                 .collect_view();
-            let controls = admin.then(|| {
+            let editable = e.clone();
+            let controls = admin.then(move || {
                 let (toggle_id, delete_id, backfill_id) = (id.clone(), id.clone(), id.clone());
                 let toggle = if active {
                     view! {
@@ -154,9 +160,21 @@ fn EvaluatorTable(items: Vec<Evaluator>, actions: Actions, admin: bool) -> impl 
                             title="Run it over what is already stored in the window">"Backfill"</button>
                     </ActionForm>
                 });
+                let edit = view! {
+                    <details class="inline-edit" data-testid="evaluator-edit">
+                        <summary class="button button-secondary button-small">"Edit"</summary>
+                        <ActionForm action=actions.update attr:class="form">
+                            <input type="hidden" name="id" value=id.clone() />
+                            <p class="muted">{format!("Saving makes version {}; scores from now on carry it.", editable.version + 1)}</p>
+                            <EvaluatorFields initial=Some(editable) />
+                            <Submit action=actions.update label="Save" busy="Saving…" testid="evaluator-save" />
+                        </ActionForm>
+                    </details>
+                };
                 view! {
                     {toggle}
                     {backfill}
+                    {edit}
                     <ActionForm action=actions.delete>
                         <input type="hidden" name="id" value=delete_id />
                         <button type="submit" class="button button-danger button-small" data-testid="evaluator-delete">"Delete"</button>
@@ -218,71 +236,99 @@ fn EvaluatorForm(create: ServerAction<CreateEvaluator>) -> impl IntoView {
     view! {
         <h3>"Define an evaluator"</h3>
         <ActionForm action=create attr:class="form" attr:data-testid="evaluator-form">
-            <div class="form-inline">
-                <label>"Name" <input type="text" name="name" required maxlength="200" placeholder="e.g. answers-are-json" data-testid="evaluator-name" /></label>
+            <EvaluatorFields initial=None />
+            <Submit action=create label="Create evaluator" busy="Creating…" testid="evaluator-submit" />
+        </ActionForm>
+        <ActionError action=create />
+    }
+}
+
+/// An evaluator's fields, empty (a new one: with its target) or filled from `initial` (an
+/// edit: the target stays).
+#[component]
+fn EvaluatorFields(initial: Option<Evaluator>) -> impl IntoView {
+    let new = initial.is_none();
+    let e = initial.as_ref();
+    let f = e.map(|e| e.filter.clone()).unwrap_or_default();
+    let r = e.map(|e| RuleForm::of(&e.rule)).unwrap_or_default();
+    let or = |v: &Option<String>| v.clone().unwrap_or_default();
+    let rule_type = r.rule_type.clone().unwrap_or_else(|| "contains".into());
+    let field = r.field.clone().unwrap_or_else(|| "output".into());
+    let status = or(&f.status);
+    let option = |value: &'static str, label: &'static str, current: &str| {
+        view! { <option value=value selected=current == value>{label}</option> }
+    };
+    let rules = [
+        ("contains", "text contains"),
+        ("not_contains", "text does not contain"),
+        ("regex", "text matches a regex"),
+        ("valid_json", "text is valid JSON"),
+        ("json_schema", "text matches a JSON Schema"),
+        ("length", "text length within"),
+        ("latency_below", "latency at most (ms)"),
+        ("cost_below", "cost at most (USD)"),
+        ("tool_calls_succeed", "no tool call failed"),
+        ("no_refusal", "not a refusal"),
+        ("judge", "LLM judge (the prompt below)"),
+    ]
+    .into_iter()
+    .map(|(v, l)| option(v, l, &rule_type))
+    .collect_view();
+    view! {
+        <div class="form-inline">
+            <label>"Name" <input type="text" name="name" required maxlength="200" placeholder="e.g. answers-are-json"
+                value=e.map(|e| e.name.clone()).unwrap_or_default() data-testid="evaluator-name" /></label>
+            {new.then(|| view! {
                 <label>"Judges"
                     <select name="target" data-testid="evaluator-target">
                         <option value="span">"each matching span"</option>
                         <option value="trace">"the whole trace"</option>
                     </select>
                 </label>
-                <label>"Sampling (0–1)" <input type="number" name="sampling" min="0.001" max="1" step="any" value="1" /></label>
-                <label>"Score name" <input type="text" name="score_name" maxlength="200" placeholder="the evaluator's name" /></label>
-            </div>
-            <fieldset class="form-inline">
-                <legend>"Filter (blank: everything)"</legend>
-                <label>"Agent" <input type="text" name="agent" data-testid="evaluator-agent" /></label>
-                <label>"Environment" <input type="text" name="environment" /></label>
-                <label>"Version" <input type="text" name="version" /></label>
-                <label>"Model" <input type="text" name="model" /></label>
-                <label>"Operation" <input type="text" name="operation" placeholder="chat" /></label>
-                <label>"Span name contains" <input type="text" name="span_name" /></label>
-                <label>"Status"
-                    <select name="status"><option value="">"any"</option><option value="ok">"ok"</option><option value="error">"error"</option></select>
-                </label>
-            </fieldset>
-            <fieldset class="form-inline">
-                <legend>"Rule"</legend>
-                <label>"Check"
-                    <select name="rule_type" data-testid="evaluator-rule">
-                        <option value="contains">"text contains"</option>
-                        <option value="not_contains">"text does not contain"</option>
-                        <option value="regex">"text matches a regex"</option>
-                        <option value="valid_json">"text is valid JSON"</option>
-                        <option value="json_schema">"text matches a JSON Schema"</option>
-                        <option value="length">"text length within"</option>
-                        <option value="latency_below">"latency at most (ms)"</option>
-                        <option value="cost_below">"cost at most (USD)"</option>
-                        <option value="tool_calls_succeed">"no tool call failed"</option>
-                        <option value="no_refusal">"not a refusal"</option>
-                        <option value="judge">"LLM judge (the prompt below)"</option>
-                    </select>
-                </label>
-                <label>"Of"
-                    <select name="field"><option value="output">"output"</option><option value="input">"input"</option></select>
-                </label>
-                <label>"Text" <input type="text" name="value" data-testid="evaluator-value" /></label>
-                <label>"Regex" <input type="text" name="pattern" /></label>
-                <label>"Min / max chars" <input type="number" name="min" min="0" /> <input type="number" name="max" min="0" /></label>
-                <label>"Max ms" <input type="number" name="max_ms" min="0" step="any" /></label>
-                <label>"Max USD" <input type="number" name="max_usd" min="0" step="any" /></label>
-                <label>"Refusal phrases" <input type="text" name="phrases" placeholder="built-in list" /></label>
-                <label>"JSON Schema"
-                    <textarea name="schema" rows="3" maxlength="65536" data-testid="evaluator-schema"
-                        placeholder="{\"type\": \"object\", \"required\": [\"answer\"]}"></textarea>
-                </label>
-            </fieldset>
-            <fieldset class="form-stack">
-                <legend>"LLM judge"</legend>
-                <label>"Prompt — "<code>"{{input}}"</code>", "<code>"{{output}}"</code>", "<code>"{{expected}}"</code>", "<code>"{{metadata.KEY}}"</code>" are filled in"
-                    <textarea name="prompt" rows="4" maxlength="20000" data-testid="evaluator-prompt"
-                        placeholder="Does {{output}} answer {{input}} helpfully and politely?"></textarea>
-                </label>
-                <label>"Daily spend limit (USD, blank: none)" <input type="number" name="daily_limit_usd" min="0.0001" step="any" data-testid="evaluator-limit" /></label>
-            </fieldset>
-            <Submit action=create label="Create evaluator" busy="Creating…" testid="evaluator-submit" />
-        </ActionForm>
-        <ActionError action=create />
+            })}
+            <label>"Sampling (0–1)" <input type="number" name="sampling" min="0.001" max="1" step="any"
+                value=e.map_or("1".to_owned(), |e| e.sampling.to_string()) /></label>
+            <label>"Score name" <input type="text" name="score_name" maxlength="200" placeholder="the evaluator's name"
+                value=e.map(|e| e.score_name.clone()).unwrap_or_default() /></label>
+        </div>
+        <fieldset class="form-inline">
+            <legend>"Filter (blank: everything)"</legend>
+            <label>"Agent" <input type="text" name="agent" value=or(&f.agent) data-testid="evaluator-agent" /></label>
+            <label>"Environment" <input type="text" name="environment" value=or(&f.environment) /></label>
+            <label>"Version" <input type="text" name="version" value=or(&f.version) /></label>
+            <label>"Model" <input type="text" name="model" value=or(&f.model) /></label>
+            <label>"Operation" <input type="text" name="operation" placeholder="chat" value=or(&f.operation) /></label>
+            <label>"Span name contains" <input type="text" name="span_name" value=or(&f.span_name) /></label>
+            <label>"Status"
+                <select name="status">{option("", "any", &status)}{option("ok", "ok", &status)}{option("error", "error", &status)}</select>
+            </label>
+        </fieldset>
+        <fieldset class="form-inline">
+            <legend>"Rule"</legend>
+            <label>"Check" <select name="rule_type" data-testid="evaluator-rule">{rules}</select></label>
+            <label>"Of"
+                <select name="field">{option("output", "output", &field)}{option("input", "input", &field)}</select>
+            </label>
+            <label>"Text" <input type="text" name="value" value=or(&r.value) data-testid="evaluator-value" /></label>
+            <label>"Regex" <input type="text" name="pattern" value=or(&r.pattern) /></label>
+            <label>"Min / max chars" <input type="number" name="min" min="0" value=or(&r.min) /> <input type="number" name="max" min="0" value=or(&r.max) /></label>
+            <label>"Max ms" <input type="number" name="max_ms" min="0" step="any" value=or(&r.max_ms) /></label>
+            <label>"Max USD" <input type="number" name="max_usd" min="0" step="any" value=or(&r.max_usd) /></label>
+            <label>"Refusal phrases" <input type="text" name="phrases" placeholder="built-in list" value=or(&r.phrases) /></label>
+            <label>"JSON Schema"
+                <textarea name="schema" rows="3" maxlength="65536" data-testid="evaluator-schema"
+                    placeholder="{\"type\": \"object\", \"required\": [\"answer\"]}">{or(&r.schema)}</textarea>
+            </label>
+        </fieldset>
+        <fieldset class="form-stack">
+            <legend>"LLM judge"</legend>
+            <label>"Prompt — "<code>"{{input}}"</code>", "<code>"{{output}}"</code>", "<code>"{{expected}}"</code>", "<code>"{{metadata.KEY}}"</code>" are filled in"
+                <textarea name="prompt" rows="4" maxlength="20000" data-testid="evaluator-prompt"
+                    placeholder="Does {{output}} answer {{input}} helpfully and politely?">{or(&r.prompt)}</textarea>
+            </label>
+            <label>"Daily spend limit (USD, blank: none)" <input type="number" name="daily_limit_usd" min="0.0001" step="any"
+                value=e.and_then(|e| e.daily_limit_usd).map(|l| l.to_string()).unwrap_or_default() data-testid="evaluator-limit" /></label>
+        </fieldset>
     }
 }
 

@@ -200,13 +200,23 @@ pub fn rule_of(form: &RuleForm) -> Result<Rule> {
     })
 }
 
-/// Defines an evaluator (active at once: the next spans that match are judged).
-pub async fn create(
-    services: &Services,
+/// An evaluator's definition, checked.
+struct Checked {
+    name: String,
+    target: EvalTarget,
+    sampling: f64,
+    filter: EvaluatorFilter,
+    score_name: String,
+    limit: Option<f64>,
+}
+
+/// Checks a definition: the fields, the rule, the judge model when it needs one, and the
+/// score's config (a rule writes a boolean).
+async fn checked(
+    conn: &mut sqlx::PgConnection,
     workspace: WorkspaceId,
-    by: Option<UserId>,
     new: &NewEvaluator,
-) -> Result<Evaluator> {
+) -> Result<Checked> {
     let name = clean_name("name", &new.name)?;
     let target = EvalTarget::parse(&new.target)
         .ok_or_else(|| Error::invalid_input("target", "span or trace"))?;
@@ -234,12 +244,11 @@ pub async fn create(
             "only a judge spends: rules run in process for free",
         ));
     }
-    let mut tx = tenancy::begin(&services.pool, workspace).await?;
     if judged {
         let (set,): (bool,) =
             sqlx::query_as("SELECT EXISTS (SELECT 1 FROM judges WHERE workspace_id = $1)")
                 .bind(workspace.0)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut *conn)
                 .await?;
         if !set {
             return Err(Error::invalid_input(
@@ -248,7 +257,7 @@ pub async fn create(
             ));
         }
     }
-    let configs = super::configs::Live::load(&mut tx, workspace).await?;
+    let configs = super::configs::Live::load(&mut *conn, workspace).await?;
     if let Some(c) = configs.by_name(&score_name) {
         if !judged && c.data_type != ScoreType::Boolean {
             return Err(Error::invalid_input(
@@ -260,6 +269,32 @@ pub async fn create(
             ));
         }
     }
+    Ok(Checked {
+        name,
+        target,
+        sampling,
+        filter,
+        score_name,
+        limit,
+    })
+}
+
+/// Defines an evaluator (active at once: the next spans that match are judged).
+pub async fn create(
+    services: &Services,
+    workspace: WorkspaceId,
+    by: Option<UserId>,
+    new: &NewEvaluator,
+) -> Result<Evaluator> {
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    let Checked {
+        name,
+        target,
+        sampling,
+        filter,
+        score_name,
+        limit,
+    } = checked(&mut tx, workspace, new).await?;
     let (count,): (i64,) =
         sqlx::query_as("SELECT count(*) FROM evaluators WHERE workspace_id = $1")
             .bind(workspace.0)
@@ -290,6 +325,61 @@ pub async fn create(
     let row = row.ok_or_else(|| Error::AlreadyExists {
         what: format!("an evaluator named {name:?}"),
     })?;
+    tx.commit().await?;
+    from_row(row)
+}
+
+/// Changes an evaluator's definition (`new.target` is ignored: a span evaluator stays one):
+/// its version goes up by one, so the scores it gives from now on say which definition gave them.
+/// Jobs already queued are judged by the new definition.
+pub async fn update(
+    services: &Services,
+    workspace: WorkspaceId,
+    id: Uuid,
+    new: &NewEvaluator,
+) -> Result<Evaluator> {
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    let current: Option<String> = sqlx::query_scalar(
+        "SELECT target FROM evaluators WHERE workspace_id = $1 AND id = $2 FOR UPDATE",
+    )
+    .bind(workspace.0)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let target = current.ok_or_else(|| Error::not_found("evaluator"))?;
+    let new = &NewEvaluator {
+        target,
+        ..new.clone()
+    };
+    let c = checked(&mut tx, workspace, new).await?;
+    let taken: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM evaluators WHERE workspace_id = $1 AND name = $2 AND id <> $3",
+    )
+    .bind(workspace.0)
+    .bind(&c.name)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if taken.is_some() {
+        return Err(Error::AlreadyExists {
+            what: format!("an evaluator named {:?}", c.name),
+        });
+    }
+    let row: Row = sqlx::query_as(&format!(
+        "UPDATE evaluators SET name = $3, filter = $4, sampling = $5, rule = $6, score_name = $7, \
+         daily_limit_usd = $8, version = version + 1, updated_at = now() \
+         WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(workspace.0)
+    .bind(id)
+    .bind(&c.name)
+    .bind(sqlx::types::Json(&c.filter))
+    .bind(c.sampling)
+    .bind(sqlx::types::Json(&new.rule))
+    .bind(&c.score_name)
+    .bind(c.limit)
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
     from_row(row)
 }
