@@ -934,10 +934,17 @@ async fn fake_completion(
         .as_str()
         .unwrap_or("")
         .to_owned();
-    let case = ["verdict-good", "verdict-bad", "malformed", "flaky", "slow"]
-        .into_iter()
-        .find(|c| prompt.contains(c))
-        .unwrap_or("verdict-good");
+    let case = [
+        "verdict-good",
+        "verdict-bad",
+        "malformed",
+        "flaky",
+        "slow",
+        "hang",
+    ]
+    .into_iter()
+    .find(|c| prompt.contains(c))
+    .unwrap_or("verdict-good");
     let n = {
         let mut calls = fake.calls.lock().unwrap();
         let n = calls.entry(case.to_owned()).or_default();
@@ -961,6 +968,10 @@ async fn fake_completion(
         "slow" => {
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             verdict(r#"{"score": 1}"#)
+        }
+        "hang" => {
+            tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+            verdict(r#"{"score": 0.5}"#)
         }
         _ => verdict("```json\n{\"score\": 0.9, \"explanation\": \"answers the question\"}\n```"),
     }
@@ -1592,4 +1603,63 @@ async fn an_edited_evaluator_gets_a_new_version_that_its_later_scores_carry(owne
         .as_str()
         .unwrap()
         .contains("pattern"));
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn a_judged_job_in_flight_keeps_its_lease_for_the_judges_timeout(owner: PgPool) {
+    use argus_domain::evals::{judge, worker};
+    let s = setup_with(&owner, |services| {
+        services.judges = std::sync::Arc::new(judge::Judges::new(&[3; 32], true));
+    })
+    .await;
+    let (base, _fake) = start_fake_judge().await;
+    // A judge that may take 5 s: longer than nothing, shorter than the claim's 60 s lease plus it.
+    let (status, body) = owner_form(
+        &s,
+        "/api/v1/evaluate/judge/set",
+        &format!("base_url={base}&model=judge-mini&timeout_ms=5000"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = owner_form(
+        &s,
+        "/api/v1/evaluate/evaluators/create",
+        "name=j&target=span&operation=chat&rule_type=judge&prompt=Rate+%7B%7Boutput%7D%7D",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let at = chrono::Utc::now() - chrono::Duration::seconds(30);
+    ingest_native(&s, chat_traces("h", &["hang"], at)).await;
+    let services = s.services.clone();
+    let pass = tokio::spawn(async move { worker::run_once(&services).await });
+    // While the judge thinks, the job's lease runs past the claim's 60 s: the judge's timeout
+    // plus 60 s, so no other replica takes it over (and pays for it) meanwhile.
+    let started = std::time::Instant::now();
+    let lease = loop {
+        let left: Option<f64> = sqlx::query_scalar(
+            "SELECT extract(epoch FROM lease_until - now())::float8 FROM eval_jobs \
+             WHERE status = 'running'",
+        )
+        .fetch_optional(&owner)
+        .await
+        .unwrap()
+        .flatten();
+        if let Some(left) = left.filter(|l| *l > 61.0) {
+            break left;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(2400),
+            "no extended lease while the judge runs: {left:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(lease <= 65.5, "{lease}");
+    assert_eq!(
+        worker::run_once(&s.services).await.unwrap().claimed,
+        0,
+        "another pass does not take the job in flight"
+    );
+    let done = pass.await.unwrap().unwrap();
+    assert_eq!(done.scored, 1, "{done:?}");
+    assert_eq!(queued(&owner).await, 0);
 }
