@@ -38,6 +38,30 @@ pub async fn begin(
     Ok(tx)
 }
 
+/// Deletes the row `id` of a workspace's `table` (keyed by `workspace_id, id`; what it owns
+/// goes by cascade); [`crate::Error::NotFound`] naming `what` when there is none.
+pub async fn delete_row(
+    pool: &PgPool,
+    workspace: WorkspaceId,
+    table: &'static str,
+    id: Uuid,
+    what: &str,
+) -> crate::Result<()> {
+    let mut tx = begin(pool, workspace).await?;
+    let done = sqlx::query(&format!(
+        "DELETE FROM {table} WHERE workspace_id = $1 AND id = $2"
+    ))
+    .bind(workspace.0)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    if done.rows_affected() == 0 {
+        return Err(crate::Error::not_found(what));
+    }
+    Ok(())
+}
+
 /// Begins a transaction in which `user` sees their own memberships and the workspaces they
 /// belong to (and nothing else of any workspace); writes still need [`begin`].
 pub async fn begin_for_user(

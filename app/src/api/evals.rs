@@ -190,6 +190,29 @@ pub async fn list_evaluators() -> Result<Vec<Evaluator>, AppError> {
     Ok(argus_domain::evals::evaluators::list(&services(), access.workspace).await?)
 }
 
+/// An evaluator's definition from a form's fields.
+#[cfg(feature = "ssr")]
+fn definition(
+    name: String,
+    target: String,
+    sampling: Option<String>,
+    score_name: Option<String>,
+    daily_limit_usd: Option<String>,
+    filter: EvaluatorFilter,
+    rule: &RuleForm,
+) -> Result<argus_domain::evals::evaluators::NewEvaluator, AppError> {
+    use argus_domain::evals::{configs, evaluators};
+    Ok(evaluators::NewEvaluator {
+        name,
+        target,
+        filter,
+        sampling: configs::number_field("sampling", sampling.as_deref())?,
+        rule: evaluators::rule_of(rule)?,
+        score_name,
+        daily_limit_usd: configs::number_field("daily_limit_usd", daily_limit_usd.as_deref())?,
+    })
+}
+
 /// `POST /api/v1/evaluate/evaluators/create` (admin): `name`, `target` (`span` or `trace`),
 /// `sampling` (0 < s ≤ 1, default 1), `score_name` (default: the name), the filter (`agent`,
 /// `environment`, `version`, `model`, `operation`, `span_name`, `status`) and the rule
@@ -206,19 +229,19 @@ pub async fn create_evaluator(
     #[server(flatten)] filter: EvaluatorFilter,
     #[server(flatten)] rule: RuleForm,
 ) -> Result<Evaluator, AppError> {
-    use argus_domain::evals::{configs, evaluators};
+    use argus_domain::evals::evaluators;
 
     use super::context::{require, services};
     let access = require(Role::Admin)?;
-    let new = evaluators::NewEvaluator {
+    let new = definition(
         name,
         target,
-        filter,
-        sampling: configs::number_field("sampling", sampling.as_deref())?,
-        rule: evaluators::rule_of(&rule)?,
+        sampling,
         score_name,
-        daily_limit_usd: configs::number_field("daily_limit_usd", daily_limit_usd.as_deref())?,
-    };
+        daily_limit_usd,
+        filter,
+        &rule,
+    )?;
     Ok(evaluators::create(&services(), access.workspace, access.user(), &new).await?)
 }
 
@@ -234,19 +257,20 @@ pub async fn update_evaluator(
     #[server(flatten)] filter: EvaluatorFilter,
     #[server(flatten)] rule: RuleForm,
 ) -> Result<Evaluator, AppError> {
-    use argus_domain::evals::{configs, evaluators};
+    use argus_domain::evals::evaluators;
 
     use super::context::{require, services};
     let access = require(Role::Admin)?;
-    let new = evaluators::NewEvaluator {
+    // The target stays what it is (update ignores it).
+    let new = definition(
         name,
-        target: String::new(),
-        filter,
-        sampling: configs::number_field("sampling", sampling.as_deref())?,
-        rule: evaluators::rule_of(&rule)?,
+        String::new(),
+        sampling,
         score_name,
-        daily_limit_usd: configs::number_field("daily_limit_usd", daily_limit_usd.as_deref())?,
-    };
+        daily_limit_usd,
+        filter,
+        &rule,
+    )?;
     Ok(evaluators::update(&services(), access.workspace, id, &new).await?)
 }
 

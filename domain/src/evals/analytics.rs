@@ -83,16 +83,7 @@ impl Sums {
     }
 
     fn stat(&self) -> ScoreStat {
-        let mut labels: Vec<LabelCount> = self
-            .labels
-            .iter()
-            .filter(|(_, c)| **c > 0)
-            .map(|(label, count)| LabelCount {
-                label: label.clone(),
-                count: *count,
-            })
-            .collect();
-        labels.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
+        let labels = label_counts(&self.labels);
         ScoreStat {
             n: self.n,
             mean: (self.valued > 0).then(|| self.sum / self.valued as f64),
@@ -102,6 +93,20 @@ impl Sums {
             labels,
         }
     }
+}
+
+/// Counts per label, most frequent first (ties by label), the empty ones left out.
+pub(crate) fn label_counts(labels: &BTreeMap<String, i64>) -> Vec<LabelCount> {
+    let mut out: Vec<LabelCount> = labels
+        .iter()
+        .filter(|(_, c)| **c > 0)
+        .map(|(label, count)| LabelCount {
+            label: label.clone(),
+            count: *count,
+        })
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
+    out
 }
 
 /// One rollup cell of the window: a score name, a label and a group's sums.

@@ -118,17 +118,7 @@ pub async fn get(services: &Services, workspace: WorkspaceId, id: Uuid) -> Resul
 
 /// Deletes a dataset with its items and experiment runs (the traces and scores stay).
 pub async fn delete(services: &Services, workspace: WorkspaceId, id: Uuid) -> Result<()> {
-    let mut tx = tenancy::begin(&services.pool, workspace).await?;
-    let done = sqlx::query("DELETE FROM datasets WHERE workspace_id = $1 AND id = $2")
-        .bind(workspace.0)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    if done.rows_affected() == 0 {
-        return Err(Error::not_found("dataset"));
-    }
-    Ok(())
+    tenancy::delete_row(&services.pool, workspace, "datasets", id, "dataset").await
 }
 
 /// Deletes one item (and its results in the dataset's runs).

@@ -528,17 +528,5 @@ pub async fn set_active(
 
 /// Deletes an evaluator and its queue (its scores stay).
 pub async fn delete(services: &Services, workspace: WorkspaceId, id: Uuid) -> Result<()> {
-    let mut tx = tenancy::begin(&services.pool, workspace).await?;
-    let done = sqlx::query("DELETE FROM evaluators WHERE workspace_id = $1 AND id = $2")
-        .bind(workspace.0)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    if done.rows_affected() == 0 {
-        return Err(Error::NotFound {
-            what: "evaluator".into(),
-        });
-    }
-    Ok(())
+    tenancy::delete_row(&services.pool, workspace, "evaluators", id, "evaluator").await
 }

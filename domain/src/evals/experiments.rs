@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::analytics::significance;
+use super::analytics::{label_counts, significance};
 use super::configs::{clean_name, Live};
 use crate::ingest::model::SpanRecord;
 use crate::tenancy::{self, WorkspaceId};
@@ -188,26 +188,30 @@ pub async fn link(
         }],
     )
     .await?;
+    let head: RunHead = sqlx::query_as(
+        "SELECT id, dataset_id, name, created_at FROM experiment_runs \
+         WHERE workspace_id = $1 AND dataset_id = $2 AND name = $3",
+    )
+    .bind(workspace.0)
+    .bind(dataset)
+    .bind(&run)
+    .fetch_one(&mut *tx)
+    .await?;
+    let summary = run_summary(&mut tx, workspace, head).await?;
     tx.commit().await?;
-    let runs = runs(services, workspace, dataset).await?;
-    runs.into_iter()
-        .find(|r| r.name == run)
-        .ok_or_else(|| Error::Internal("the run is not listed".into()))
+    Ok(summary)
 }
 
 /// Deletes a run (its links; the traces and scores stay).
 pub async fn delete_run(services: &Services, workspace: WorkspaceId, run: Uuid) -> Result<()> {
-    let mut tx = tenancy::begin(&services.pool, workspace).await?;
-    let done = sqlx::query("DELETE FROM experiment_runs WHERE workspace_id = $1 AND id = $2")
-        .bind(workspace.0)
-        .bind(run)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    if done.rows_affected() == 0 {
-        return Err(Error::not_found("experiment run"));
-    }
-    Ok(())
+    tenancy::delete_row(
+        &services.pool,
+        workspace,
+        "experiment_runs",
+        run,
+        "experiment run",
+    )
+    .await
 }
 
 /// A run's linked traces: item, trace, and (when stored) error, latency and cost.
@@ -285,15 +289,7 @@ impl Tally {
         let sd = mean
             .filter(|_| k >= 2.0)
             .map(|m| (self.values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (k - 1.0)).sqrt());
-        let mut labels: Vec<argus_types::LabelCount> = self
-            .labels
-            .iter()
-            .map(|(label, count)| argus_types::LabelCount {
-                label: label.clone(),
-                count: *count,
-            })
-            .collect();
-        labels.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
+        let labels = label_counts(&self.labels);
         ScoreStat {
             n: self.n,
             mean,
@@ -370,6 +366,18 @@ async fn run_heads(
     .await?)
 }
 
+/// One run summed up from its results and their traces' scores.
+async fn run_summary(
+    conn: &mut PgConnection,
+    workspace: WorkspaceId,
+    head: RunHead,
+) -> Result<ExperimentRun> {
+    let rows = results(&mut *conn, workspace, head.0).await?;
+    let traces: Vec<String> = rows.iter().map(|r| r.1.clone()).collect();
+    let scores = scores_of(&mut *conn, workspace, &traces).await?;
+    Ok(summarise(head, &rows, &tally(&rows, &scores)))
+}
+
 /// A dataset's runs, newest first, each summed up: traces linked and arrived, errors, mean
 /// latency, cost, and each score's mean.
 pub async fn runs(
@@ -382,10 +390,7 @@ pub async fn runs(
     let heads = run_heads(&mut tx, workspace, dataset).await?;
     let mut out = Vec::with_capacity(heads.len());
     for head in heads {
-        let rows = results(&mut tx, workspace, head.0).await?;
-        let traces: Vec<String> = rows.iter().map(|r| r.1.clone()).collect();
-        let scores = scores_of(&mut tx, workspace, &traces).await?;
-        out.push(summarise(head, &rows, &tally(&rows, &scores)));
+        out.push(run_summary(&mut tx, workspace, head).await?);
     }
     tx.commit().await?;
     Ok(out)

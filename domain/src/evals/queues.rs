@@ -500,15 +500,12 @@ pub async fn skip(
 
 /// Deletes a queue and its review marks (the scores stay).
 pub async fn delete(services: &Services, workspace: WorkspaceId, queue: Uuid) -> Result<()> {
-    let mut tx = tenancy::begin(&services.pool, workspace).await?;
-    let done = sqlx::query("DELETE FROM annotation_queues WHERE workspace_id = $1 AND id = $2")
-        .bind(workspace.0)
-        .bind(queue)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    if done.rows_affected() == 0 {
-        return Err(Error::not_found("annotation queue"));
-    }
-    Ok(())
+    tenancy::delete_row(
+        &services.pool,
+        workspace,
+        "annotation_queues",
+        queue,
+        "annotation queue",
+    )
+    .await
 }
