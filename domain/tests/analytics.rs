@@ -792,3 +792,52 @@ async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
             .unwrap();
     assert!(theirs.by_agent.is_empty() && theirs.projections.is_empty());
 }
+
+/// The score histogram's layout is written twice — in SQL, where the rollups fill it, and in
+/// Rust, where it is read: both put every value in the same bin.
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn score_histogram_bins_are_the_same_in_sql_and_rust(owner: PgPool) {
+    use argus_domain::evals::histogram::{bin, edges, BINS};
+    let mut values: Vec<f64> = vec![-3.0, -1e-12, 0.0, 1e-12, 1.0, 10.0, 100.0, 1000.0, 1e12];
+    for i in 0..BINS {
+        let (lo, hi) = edges(i);
+        values.extend(lo.into_iter().chain(hi));
+    }
+    values.extend((0..=2_000).map(|i| i as f64 * 0.005));
+    values.extend((0..=1_100).map(|i| i as f64 * 0.937));
+    let sql: Vec<i32> = sqlx::query_scalar(
+        "SELECT argus_score_bin(v) FROM unnest($1::float8[]) WITH ORDINALITY AS u(v, i) ORDER BY i",
+    )
+    .bind(&values)
+    .fetch_all(&owner)
+    .await
+    .unwrap();
+    for (v, b) in values.iter().zip(&sql) {
+        assert_eq!(bin(*v), *b as usize, "{v}");
+    }
+    // A histogram in SQL counts what the bins count; adding and taking away are inverse.
+    let hist: Vec<i64> = sqlx::query_scalar("SELECT argus_score_hist($1::float8[])")
+        .bind(&values)
+        .fetch_one(&owner)
+        .await
+        .unwrap();
+    let mut counts = vec![0i64; BINS];
+    for v in &values {
+        counts[bin(*v)] += 1;
+    }
+    assert_eq!(hist, counts);
+    let back: Vec<i64> = sqlx::query_scalar(
+        "SELECT argus_hist_add(argus_hist_add($1::bigint[], $1::bigint[], 1), $1::bigint[], -1)",
+    )
+    .bind(&hist)
+    .fetch_one(&owner)
+    .await
+    .unwrap();
+    assert_eq!(back, hist);
+    let none: Option<Vec<i64>> =
+        sqlx::query_scalar("SELECT argus_score_hist(ARRAY[NULL]::float8[])")
+            .fetch_one(&owner)
+            .await
+            .unwrap();
+    assert_eq!(none, None);
+}

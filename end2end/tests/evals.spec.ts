@@ -103,12 +103,13 @@ test('an OpenTelemetry evaluation shows on its trace; an admin defines a score; 
   await expect(mine).toContainText('false');
   await expect(mine).toContainText('cites the wrong policy');
 
-  // The traces list shows the trace's latest score per name in its Scores column.
+  // The traces list shows the trace's latest score per name, a column each.
   await page.goto('/traces');
   await hydrated(page);
-  const cell = page.locator(`tr[data-trace-id="${traceId}"]`).getByTestId('trace-scores-cell');
-  await expect(cell).toContainText('relevance 0.9');
-  await expect(cell).toContainText('correct false');
+  await expect(page.getByTestId('score-column').filter({ hasText: 'relevance' })).toHaveCount(1);
+  const line = page.locator(`tr[data-trace-id="${traceId}"]`);
+  await expect(line.locator('[data-score="relevance"]')).toHaveText('0.9');
+  await expect(line.locator('[data-score="correct"]')).toHaveText('false');
 
   // The Evaluations page lists both, newest first.
   await page.goto('/evaluations');
@@ -199,6 +200,10 @@ test('a rule evaluator scores new spans on its own; two versions are compared', 
   await page.goto('/evaluations?range=24h&agent=compare-bot');
   await hydrated(page);
   await expect(page.getByTestId('summary-row').filter({ hasText: 'helpfulness' })).toContainText('n=24');
+  // The numbers' histogram: two clusters (0.5x and 0.8x), the median between them.
+  const histogram = page.getByTestId('score-histogram').filter({ hasText: 'helpfulness' });
+  await expect(histogram).toContainText('median');
+  await expect(histogram.locator('rect.bar-bin')).not.toHaveCount(0);
   await page.getByTestId('compare-a').fill('1.0');
   await page.getByTestId('compare-b').fill('2.0');
   await page.getByTestId('compare-submit').click();

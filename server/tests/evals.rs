@@ -476,7 +476,9 @@ async fn queued(owner: &PgPool) -> i64 {
 }
 
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
-async fn rule_evaluators_score_what_ingest_queues_once_even_across_a_crash(owner: PgPool) {
+async fn span_rules_score_at_ingest_and_trace_rules_from_the_queue_once_even_across_a_crash(
+    owner: PgPool,
+) {
     use argus_domain::evals::worker;
     use argus_domain::ingest::native::trace_key;
     let s = setup(&owner).await;
@@ -529,10 +531,16 @@ async fn rule_evaluators_score_what_ingest_queues_once_even_across_a_crash(owner
         "[1, 2, 3]",
     ];
     ingest_native(&s, chat_traces("a", &outputs, at)).await;
-    // Span jobs: json-output and needs-input for each chat span, half for the sampled ones;
-    // trace jobs: one per root, due after the settle delay.
+    // Span-level rules ran at ingest, in the spans' transaction: their scores are stored before
+    // any worker pass. Only the trace-level rule is queued: one job per root, due after the
+    // settle delay.
+    assert_eq!(
+        queued(&owner).await,
+        4,
+        "one trace job per root, nothing else"
+    );
     let first = worker::run_once(&s.services).await.unwrap();
-    assert!(first.claimed >= 8, "{first:?}");
+    assert_eq!(first.claimed, 0, "the trace jobs wait for late children");
     let scores = evaluator_scores(&s).await;
     let json_ok: Vec<bool> = scores
         .iter()
@@ -600,11 +608,15 @@ async fn rule_evaluators_score_what_ingest_queues_once_even_across_a_crash(owner
     // A worker claims jobs and dies: nothing is scored, the jobs wait for their lease; then
     // another pass takes them over and scores each once.
     ingest_native(&s, chat_traces("b", &outputs, at)).await;
+    sqlx::query("UPDATE eval_jobs SET run_after = now() WHERE span_id = ''")
+        .execute(&owner)
+        .await
+        .unwrap();
     let taken: i64 = sqlx::query_scalar("SELECT count(*) FROM argus_claim_eval_jobs(1000, 60)")
         .fetch_one(&owner)
         .await
         .unwrap();
-    assert!(taken >= 8);
+    assert_eq!(taken, 4);
     assert_eq!(
         worker::run_once(&s.services).await.unwrap().claimed,
         0,
@@ -624,6 +636,13 @@ async fn rule_evaluators_score_what_ingest_queues_once_even_across_a_crash(owner
         .filter(|r| r.0 == "json-output")
         .count();
     assert_eq!(json_b, 8, "each chat span of a and b scored once");
+    let refusals_b = evaluator_scores(&s)
+        .await
+        .into_iter()
+        .filter(|r| r.0 == "no-refusal")
+        .count();
+    assert_eq!(refusals_b, 8, "each trace of a and b scored once");
+    assert_eq!(queued(&owner).await, 0);
 
     // What each evaluator shows: failures with their reason, sampling, nothing pending.
     let (_, list) = get_json(&s, "/api/v1/evaluate/evaluators").await;
@@ -736,8 +755,59 @@ async fn score_analytics_equal_sql_over_the_raw_scores_and_compare_versions(owne
     .fetch_all(&mut *tx)
     .await
     .unwrap();
+    // Helpfulness (0–1) in bins of 0.05, counted from the raw numbers.
+    let bins: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT floor(value * 20 + 1e-9)::bigint, count(*) FROM scores WHERE workspace_id = $1 \
+         AND name = 'helpfulness' GROUP BY 1 ORDER BY 1",
+    )
+    .bind(s.a.0)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    let median: f64 = sqlx::query_scalar(
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY value) FROM scores \
+         WHERE workspace_id = $1 AND name = 'helpfulness'",
+    )
+    .bind(s.a.0)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(expected.len(), 6);
+    // The mergeable histogram (rollup rows added bin by bin, the deleted score taken away) is
+    // the raw numbers' histogram; its median estimate lies in the raw median's bin.
+    let helpfulness = summary["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "helpfulness")
+        .unwrap();
+    let histogram: Vec<(i64, i64)> = helpfulness["histogram"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["count"].as_i64().unwrap() > 0)
+        .map(|b| {
+            let lo = b["lo"].as_f64().unwrap();
+            assert!((b["hi"].as_f64().unwrap() - lo - 0.05).abs() < 1e-9, "{b}");
+            ((lo * 20.0).round() as i64, b["count"].as_i64().unwrap())
+        })
+        .collect();
+    assert_eq!(histogram, bins, "{helpfulness}");
+    let p50 = helpfulness["p50"].as_f64().unwrap();
+    assert!(
+        (p50 - median).abs() <= 0.05 + 1e-9,
+        "median {median} vs estimate {p50}"
+    );
+    for other in ["resolved", "tone"] {
+        let x = summary["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == other)
+            .unwrap();
+        assert_eq!(x["histogram"], json!([]), "{x}");
+    }
     for (name, version, n, mean, sd) in &expected {
         let score = summary["scores"]
             .as_array()

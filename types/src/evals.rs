@@ -265,6 +265,16 @@ pub struct ScoreGroup {
     pub stat: ScoreStat,
 }
 
+/// One bin of a numeric score's histogram: the scores in [lo, hi) (see `evals::histogram` for
+/// which edge is closed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct HistBin {
+    pub lo: f64,
+    pub hi: f64,
+    pub count: i64,
+}
+
 /// One score name over a window: overall and per group.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -274,6 +284,13 @@ pub struct ScoreSummary {
     pub higher_is_better: Option<bool>,
     pub overall: ScoreStat,
     pub groups: Vec<ScoreGroup>,
+    /// Numeric scores: how the numbers spread, from the first non-empty bin to the last
+    /// (merged from the rollups; empty for other types).
+    #[serde(default)]
+    pub histogram: Vec<HistBin>,
+    /// Numeric scores: the median, estimated from the histogram (within a bin's width).
+    #[serde(default)]
+    pub p50: Option<f64>,
 }
 
 /// Every score name's summary over the window, grouped by `by`.

@@ -30,10 +30,10 @@ pub use datasets::{
 };
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use evals::{
-    Agreement, AnnotationQueue, Category, ComparedScore, LabelCount, QueueItem, QueueProgress,
-    Score, ScoreAuthor, ScoreConfig, ScoreFilters, ScoreGroup, ScorePage, ScoreSource, ScoreStat,
-    ScoreSummaries, ScoreSummary, ScoreTrend, ScoreType, Significance, TrendSeries,
-    VersionComparison,
+    Agreement, AnnotationQueue, Category, ComparedScore, HistBin, LabelCount, QueueItem,
+    QueueProgress, Score, ScoreAuthor, ScoreConfig, ScoreFilters, ScoreGroup, ScorePage,
+    ScoreSource, ScoreStat, ScoreSummaries, ScoreSummary, ScoreTrend, ScoreType, Significance,
+    TrendSeries, VersionComparison,
 };
 pub use evaluators::{
     Backfill, EvalTarget, Evaluator, EvaluatorFilter, EvaluatorStats, JudgeSettings, Rule,

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::evals::{compare_versions, get_score_summary, get_score_trends};
-use crate::components::charts::LineChart;
+use crate::components::charts::{BinChart, LineChart};
 use crate::components::page::LoadError;
 use crate::state::filters::{use_filters, with_param};
 
@@ -93,6 +93,22 @@ fn SummaryTable(summary: ScoreSummaries) -> impl IntoView {
         return view! { <p class="empty" data-testid="summary-empty">"No scores in this window."</p> }
             .into_any();
     }
+    let distributions = summary
+        .scores
+        .iter()
+        .filter(|s| !s.histogram.is_empty())
+        .take(6)
+        .map(|s| {
+            let median = s.p50.map(|m| format!(" · median ≈ {}", edge(m))).unwrap_or_default();
+            let title = format!("How {} spreads", s.name);
+            view! {
+                <figure class="histogram" data-testid="score-histogram">
+                    <figcaption><strong>{s.name.clone()}</strong>{median}</figcaption>
+                    <BinChart bins=coarse(&s.histogram) title unit_label="scores" />
+                </figure>
+            }
+        })
+        .collect_view();
     let rows = summary
         .scores
         .into_iter()
@@ -128,8 +144,23 @@ fn SummaryTable(summary: ScoreSummaries) -> impl IntoView {
                 <tbody>{rows}</tbody>
             </table>
         </div>
+        <div class="histogram-grid" aria-label="Distributions">{distributions}</div>
     }
     .into_any()
+}
+
+/// A bin edge as a label: at most two decimals, no trailing zeros.
+fn edge(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// A histogram in at most 12 bars (neighbouring bins added up), each labelled by its lower edge.
+fn coarse(bins: &[argus_types::HistBin]) -> Vec<(String, i64)> {
+    let per = bins.len().div_ceil(12).max(1);
+    bins.chunks(per)
+        .map(|c| (edge(c[0].lo), c.iter().map(|b| b.count).sum()))
+        .collect()
 }
 
 /// Two versions side by side: a GET form, so the comparison is in the URL.

@@ -177,6 +177,16 @@ fn TraceTable(page: TracePage, query: ParamsMap) -> impl IntoView {
         .is_some()
         .then(|| with_param(PATH, &query, "cursor", ""));
     let empty = page.data.is_empty();
+    let names = score_columns(&page.data);
+    let score_heads = names
+        .iter()
+        .map(|n| {
+            view! {
+                <th class="num" hidden=move || hidden("scores") data-column="scores"
+                    data-testid="score-column" title=format!("The trace's latest {n} score")>{n.clone()}</th>
+            }
+        })
+        .collect_view();
     view! {
         <section class="card">
             <Notices notices=page.notices.clone() />
@@ -202,14 +212,18 @@ fn TraceTable(page: TracePage, query: ParamsMap) -> impl IntoView {
                                 <th>"Time"</th>
                                 <th>"Trace"</th>
                                 <th>"Status"</th>
-                                {COLUMNS.into_iter().map(|(key, label)| view! {
+                                {COLUMNS.into_iter().filter(|(key, _)| *key != "scores").map(|(key, label)| view! {
                                     <th class:num=matches!(key, "latency" | "tokens" | "cost" | "spans")
                                         hidden=move || hidden(key) data-column=key>{label}</th>
                                 }).collect_view()}
+                                {score_heads}
                             </tr>
                         </thead>
                         <tbody>
-                            {page.data.into_iter().map(|t| view! { <TraceLine t hidden /> }).collect_view()}
+                            {page.data.into_iter().map(|t| {
+                                let names = names.clone();
+                                view! { <TraceLine t names hidden /> }
+                            }).collect_view()}
                         </tbody>
                     </table>
                 }.into_any()
@@ -229,9 +243,28 @@ fn TraceTable(page: TracePage, query: ParamsMap) -> impl IntoView {
     }
 }
 
+/// The most scores a page shows as columns (the commonest names on the page).
+const SCORE_COLUMNS: usize = 8;
+
+/// The score names on a page, a column each: the commonest first (ties by name).
+fn score_columns(rows: &[TraceRow]) -> Vec<String> {
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for s in rows.iter().flat_map(|t| &t.scores) {
+        *counts.entry(s.name.as_str()).or_default() += 1;
+    }
+    let mut names: Vec<(&str, usize)> = counts.into_iter().collect();
+    names.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    names
+        .into_iter()
+        .take(SCORE_COLUMNS)
+        .map(|(n, _)| n.to_owned())
+        .collect()
+}
+
 #[component]
 fn TraceLine(
     t: TraceRow,
+    names: Vec<String>,
     hidden: impl Fn(&'static str) -> bool + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let href = format!("/traces/{}", t.trace_id);
@@ -254,11 +287,13 @@ fn TraceLine(
             </td>
             {cell("user", "", t.user_id.clone().unwrap_or_default())}
             {cell("tags", "", t.tags.join(", "))}
-            <td hidden=move || hidden("scores") data-column="scores" data-testid="trace-scores-cell">
-                {t.scores.iter().map(|s| view! {
-                    <span class="score-chip" title=s.name.clone()>{format!("{} {}", s.name, s.value)}</span>
-                }).collect_view()}
-            </td>
+            {names.into_iter().map(|n| {
+                let value = t.scores.iter().find(|s| s.name == n).map(|s| s.value.clone()).unwrap_or_default();
+                view! {
+                    <td class="num" hidden=move || hidden("scores") data-column="scores"
+                        data-testid="trace-score" data-score=n>{value}</td>
+                }
+            }).collect_view()}
         </tr>
     }
 }

@@ -9,6 +9,7 @@ use argus_types::{
 };
 
 use super::configs::Live;
+use super::histogram::{self, BINS};
 use super::stats;
 use crate::analytics::Resolved;
 use crate::tenancy::{self, WorkspaceId};
@@ -153,13 +154,17 @@ fn bind_window<'q, O>(
         .bind(&d.agent)
 }
 
-/// The rollup cells of the window.
+/// Numeric scores' histograms over the window, by name: the rollup rows' bins added up here
+/// (cheaper than in SQL, where arrays do not sum).
+type Histograms = BTreeMap<String, [i64; BINS]>;
+
+/// The rollup cells of the window, and its histograms.
 async fn read(
     services: &Services,
     workspace: WorkspaceId,
     window: &Resolved,
     group: Group,
-) -> Result<(Vec<Cell>, Live)> {
+) -> Result<(Vec<Cell>, Histograms, Live)> {
     let mut tx = tenancy::begin(&services.pool, workspace).await?;
     let rows: Vec<Cell> = bind_window(
         sqlx::query_as(&format!(
@@ -175,9 +180,23 @@ async fn read(
     )
     .fetch_all(&mut *tx)
     .await?;
+    let hist_rows: Vec<(String, Vec<i64>)> = bind_window(
+        sqlx::query_as(&format!(
+            "SELECT name, hist FROM {table} WHERE {WINDOW} AND label = '' AND hist IS NOT NULL",
+            table = rollup_table(window),
+        )),
+        workspace,
+        window,
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut hists = Histograms::new();
+    for (name, hist) in hist_rows {
+        histogram::add(hists.entry(name).or_insert([0; BINS]), &hist);
+    }
     let configs = Live::load(&mut tx, workspace).await?;
     tx.commit().await?;
-    Ok((rows, configs))
+    Ok((rows, hists, configs))
 }
 
 /// A name's type: its live config's, else what its rows hold.
@@ -207,7 +226,7 @@ pub async fn summary(
             "scores are not kept by model",
         ));
     }
-    let (rows, configs) = read(services, workspace, window, group).await?;
+    let (rows, hists, configs) = read(services, workspace, window, group).await?;
     let mut by_name: BTreeMap<String, (Sums, bool, BTreeMap<String, Sums>)> = BTreeMap::new();
     for cell in &rows {
         let entry = by_name.entry(cell.name.clone()).or_default();
@@ -219,6 +238,11 @@ pub async fn summary(
         .into_iter()
         .filter(|(_, (overall, _, _))| overall.n > 0)
         .map(|(name, (overall, numeric, groups))| {
+            let histogram = hists
+                .get(&name)
+                .map(|h| histogram::bins(h, overall.min, overall.max))
+                .unwrap_or_default();
+            let p50 = histogram::quantile(&histogram, 0.5);
             let mut groups: Vec<ScoreGroup> = groups
                 .into_iter()
                 .filter(|(_, s)| s.n > 0)
@@ -234,6 +258,8 @@ pub async fn summary(
                 overall: overall.stat(),
                 groups,
                 name,
+                histogram,
+                p50,
             }
         })
         .collect();

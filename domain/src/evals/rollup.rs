@@ -1,7 +1,8 @@
 //! Score rollups (`score_rollup_hourly`, `score_rollup_daily`), kept in the transaction that
 //! stores or deletes scores: per bucket, score name, label and the dashboard's dimensions, the
 //! count, the count with a number, their sum and sum of squares, and the smallest and largest
-//! number seen (deletions leave those two as seen).
+//! number seen (deletions leave those two as seen), and numbers' histogram (`histogram`'s
+//! bins, added and taken away bin by bin).
 
 use argus_types::ScoreType;
 use chrono::{DateTime, Utc};
@@ -59,11 +60,13 @@ pub async fn apply(
     ] {
         sqlx::query(&format!(
             "INSERT INTO {table} AS t (workspace_id, bucket, name, label, agent, department, \
-               environment, version, n, valued, sum, sum_sq, min, max) \
+               environment, version, n, valued, sum, sum_sq, min, max, hist) \
              SELECT $1, date_trunc('{unit}', u.at, 'UTC'), u.name, u.label, u.agent, u.dept, \
                u.env, u.version, count(*) * $10, count(u.value) * $10, \
                coalesce(sum(u.value), 0) * $10, coalesce(sum(u.value * u.value), 0) * $10, \
-               min(u.value), max(u.value) \
+               min(u.value), max(u.value), \
+               CASE WHEN u.label = '' THEN \
+                 argus_hist_add(NULL, argus_score_hist(array_agg(u.value)), $10) END \
              FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], \
                $7::text[], $8::text[], $9::float8[]) \
                AS u(at, name, label, agent, dept, env, version, value) \
@@ -72,7 +75,8 @@ pub async fn apply(
                version) DO UPDATE SET n = t.n + excluded.n, valued = t.valued + excluded.valued, \
                sum = t.sum + excluded.sum, sum_sq = t.sum_sq + excluded.sum_sq, \
                min = CASE WHEN $10 > 0 THEN least(t.min, excluded.min) ELSE t.min END, \
-               max = CASE WHEN $10 > 0 THEN greatest(t.max, excluded.max) ELSE t.max END"
+               max = CASE WHEN $10 > 0 THEN greatest(t.max, excluded.max) ELSE t.max END, \
+               hist = argus_hist_add(t.hist, excluded.hist, 1)"
         ))
         .bind(workspace.0)
         .bind(column(&rows, |r| r.at))

@@ -7,18 +7,19 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use argus_types::{Rule, ScoreAuthor, ScoreSource};
+use argus_types::Rule;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::check::{check, derived_id, NewScore, ScoreRow};
+use super::check::ScoreRow;
 use super::configs::Live;
 use super::judge;
-use super::rules::{self, Compiled, Subject};
-use super::scores::{insert, Provenance};
+use super::rules::{Compiled, Subject};
+use super::scores::insert;
 use super::subject::{expected_from_dataset, metadata, text, trace_subject};
+use super::verdicts::{self, Failure, Tally, Target};
 use crate::db::column;
 use crate::tenancy::{self, WorkspaceId};
 use crate::{Result, Services};
@@ -162,22 +163,21 @@ async fn definitions(
     .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, version, status, score_name, rule, daily_limit_usd)| {
-            let rule = rules::compile(&rule.0).map_err(|e| e.to_string());
-            (
-                id,
-                Definition {
-                    version,
-                    active: status == "active",
-                    score_name,
-                    rule,
-                    daily_limit_usd,
-                },
-            )
-        })
-        .collect())
+    let mut defs = HashMap::with_capacity(rows.len());
+    for (id, version, status, score_name, rule, daily_limit_usd) in rows {
+        let rule = verdicts::compiled(id, version, &rule.0).await;
+        defs.insert(
+            id,
+            Definition {
+                version,
+                active: status == "active",
+                score_name,
+                rule,
+                daily_limit_usd,
+            },
+        );
+    }
+    Ok(defs)
 }
 
 #[derive(sqlx::FromRow)]
@@ -285,27 +285,14 @@ fn score_of(
     configs: &Live,
     now: DateTime<Utc>,
 ) -> std::result::Result<ScoreRow, String> {
-    let id = derived_id(&[
-        "evaluator",
-        &job.evaluator_id.to_string(),
-        &def.version.to_string(),
-        &job.trace_id,
-        &job.span_id,
-    ]);
-    check(
-        &NewScore {
-            id: Some(id.to_string()),
-            trace_id: Some(job.trace_id.clone()),
-            span_id: (!job.span_id.is_empty()).then(|| job.span_id.clone()),
-            name: Some(def.score_name.clone()),
-            value: Some(value),
-            explanation: why,
-            ..NewScore::default()
-        },
-        configs,
-        now,
-    )
-    .map_err(|e| e.to_string())
+    let target = Target {
+        evaluator: job.evaluator_id,
+        version: def.version,
+        score_name: &def.score_name,
+        trace: &job.trace_id,
+        span: &job.span_id,
+    };
+    verdicts::score(target, value, why, configs, now)
 }
 
 /// Runs the judge jobs of one pass: at most [`JUDGE_CALLS`] at once, none for an evaluator past
@@ -575,10 +562,9 @@ async fn store(
     // Per (evaluator, judge model): the scores to store.
     let mut scores: BTreeMap<(Uuid, Option<String>), Vec<ScoreRow>> = BTreeMap::new();
     let mut done: Vec<&Claimed> = Vec::new();
-    let mut failed: Vec<(&Claimed, &String)> = Vec::new();
+    let mut failed: Vec<Failure> = Vec::new();
     let mut retried: Vec<(&Claimed, i32, &String)> = Vec::new();
-    // Per evaluator: done, failed, skipped, spent.
-    let mut counts: BTreeMap<Uuid, (i64, i64, i64, f64)> = BTreeMap::new();
+    let mut counts: BTreeMap<Uuid, Tally> = BTreeMap::new();
     for (job, outcome) in outcomes {
         let known = defs.contains_key(&job.evaluator_id);
         let c = counts.entry(job.evaluator_id).or_default();
@@ -589,34 +575,25 @@ async fn store(
                     .or_default()
                     .push((**row).clone());
                 done.push(job);
-                c.0 += 1;
-                c.3 += cost;
+                c.done += 1;
+                c.spent_usd += cost;
             }
             Outcome::Failed(why) => {
-                failed.push((job, why));
-                c.1 += 1;
+                failed.push(failure(job, why.clone()));
+                c.failed += 1;
             }
             Outcome::Retry(secs, why) => retried.push((job, *secs, why)),
             Outcome::Dropped => {
                 done.push(job);
                 if known {
-                    c.2 += 1;
+                    c.skipped += 1;
                 }
             }
         }
     }
     let mut scored = 0;
     for ((evaluator, model), rows) in &scores {
-        let def = &defs[evaluator];
-        let provenance = Provenance {
-            source: ScoreSource::Evaluator,
-            author: ScoreAuthor {
-                evaluator_id: Some(*evaluator),
-                evaluator_version: Some(def.version),
-                judge_model: model.clone(),
-                ..ScoreAuthor::default()
-            },
-        };
+        let provenance = verdicts::provenance(*evaluator, defs[evaluator].version, model.clone());
         insert(&mut tx, workspace, &provenance, rows).await?;
         scored += rows.len();
     }
@@ -634,7 +611,7 @@ async fn store(
         .execute(&mut *tx)
         .await?;
     }
-    fail(&mut tx, workspace, &failed).await?;
+    verdicts::fail(&mut tx, workspace, &failed).await?;
     if !retried.is_empty() {
         sqlx::query(
             "UPDATE eval_jobs j SET status = 'queued', lease_until = NULL, last_error = k.why, \
@@ -653,33 +630,11 @@ async fn store(
         .execute(&mut *tx)
         .await?;
     }
-    let rows: Vec<(Uuid, (i64, i64, i64, f64))> = counts
+    let tallies: Vec<(Uuid, Tally)> = counts
         .into_iter()
-        .filter(|(id, c)| defs.contains_key(id) && *c != (0, 0, 0, 0.0))
+        .filter(|(id, _)| defs.contains_key(id))
         .collect();
-    if !rows.is_empty() {
-        sqlx::query(
-            "INSERT INTO evaluator_daily (workspace_id, evaluator_id, day, done, failed, skipped, \
-             spent_usd) \
-             SELECT $1, u.id, $2, u.done, u.failed, u.skipped, u.spent \
-             FROM unnest($3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[], $7::float8[]) \
-               AS u(id, done, failed, skipped, spent) \
-             ON CONFLICT (workspace_id, evaluator_id, day) DO UPDATE SET \
-               done = evaluator_daily.done + excluded.done, \
-               failed = evaluator_daily.failed + excluded.failed, \
-               skipped = evaluator_daily.skipped + excluded.skipped, \
-               spent_usd = evaluator_daily.spent_usd + excluded.spent_usd",
-        )
-        .bind(workspace.0)
-        .bind(now.date_naive())
-        .bind(column(&rows, |r| r.0))
-        .bind(column(&rows, |r| r.1 .0))
-        .bind(column(&rows, |r| r.1 .1))
-        .bind(column(&rows, |r| r.1 .2))
-        .bind(column(&rows, |r| r.1 .3))
-        .execute(&mut *tx)
-        .await?;
-    }
+    verdicts::count(&mut tx, workspace, now.date_naive(), &tallies).await?;
     for (evaluator, limit, total) in reached {
         sqlx::query(
             "UPDATE evaluators SET status = 'paused', paused_reason = $3, updated_at = now() \
@@ -698,30 +653,14 @@ async fn store(
     Ok((scored, failed.len()))
 }
 
-/// Ends jobs with their reasons: they show as the evaluator's last errors.
-async fn fail(
-    conn: &mut PgConnection,
-    workspace: WorkspaceId,
-    failed: &[(&Claimed, &String)],
-) -> Result<()> {
-    if failed.is_empty() {
-        return Ok(());
+fn failure(job: &Claimed, why: String) -> Failure<'_> {
+    Failure {
+        evaluator: job.evaluator_id,
+        trace: &job.trace_id,
+        span: &job.span_id,
+        span_start: job.span_start,
+        why,
     }
-    sqlx::query(
-        "UPDATE eval_jobs j SET status = 'failed', last_error = k.why, finished_at = now(), \
-         lease_until = NULL FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) \
-         AS k(evaluator_id, trace_id, span_id, why) WHERE j.workspace_id = $1 \
-         AND j.evaluator_id = k.evaluator_id AND j.trace_id = k.trace_id \
-         AND j.span_id = k.span_id",
-    )
-    .bind(workspace.0)
-    .bind(column(failed, |(j, _)| j.evaluator_id))
-    .bind(column(failed, |(j, _)| j.trace_id.clone()))
-    .bind(column(failed, |(j, _)| j.span_id.clone()))
-    .bind(column(failed, |(_, why)| (*why).clone()))
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Ends jobs whose batches kept failing, with the reason (never silently pending).
@@ -729,9 +668,9 @@ async fn give_up(services: &Services, workspace: WorkspaceId, jobs: &[Claimed]) 
     let why = format!(
         "gave up after {MAX_ATTEMPTS} attempts (the batch kept failing; see the server log)"
     );
-    let failed: Vec<(&Claimed, &String)> = jobs.iter().map(|j| (j, &why)).collect();
+    let failed: Vec<Failure> = jobs.iter().map(|j| failure(j, why.clone())).collect();
     let mut tx = tenancy::begin(&services.pool, workspace).await?;
-    fail(&mut tx, workspace, &failed).await?;
+    verdicts::fail(&mut tx, workspace, &failed).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -220,14 +220,15 @@ pub async fn store(
         .await?;
         upsert_agents(&mut tx, workspace, &fresh).await?;
     }
-    let evaluations = super::evaluate::enqueue(&mut tx, workspace, &fresh, Utc::now()).await?;
+    let evaluated =
+        super::evaluate::evaluate(&mut tx, workspace, &fresh, &fresh_costs, Utc::now()).await?;
     crate::evals::experiments::link_spans(&mut tx, workspace, &fresh).await?;
     tx.commit().await?;
     Ok(Stored {
         inserted: fresh.len(),
         duplicates: batch.len() - fresh.len() + (spans.len() - batch.len()),
         traces: deltas.len(),
-        evaluations,
+        evaluations: evaluated.queued,
     })
 }
 
