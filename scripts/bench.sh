@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmarks and writes their figures into BENCHMARKS.md.
 #   scripts/bench.sh            every benchmark
-#   scripts/bench.sh ingest     only the ingest benchmark (or `evals`, `dashboard`, `explorer`)
+#   scripts/bench.sh ingest     only the ingest benchmark (or `evals`, `guardrails`, `dashboard`,
+#                               `explorer`)
 # Extra arguments after `--` go to the benchmark binary (e.g. `ingest -- --requests 10`).
 # ARGUS_BENCH_SHORT=1 runs each with a small load (what CI does, to keep them working);
 # ARGUS_BENCH_RECORD=0 prints the figures without writing BENCHMARKS.md;
@@ -103,6 +104,15 @@ if [ "$which" = all ] || [ "$which" = evals ]; then
     --iterations 5)
   "$BENCH" evals --url "http://$ARGUS_LISTEN_ADDR" "${record[@]}" "${short[@]}" "$@"
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
+fi
+
+if [ "$which" = all ] || [ "$which" = guardrails ]; then
+  echo "==> guardrails benchmark" >&2
+  record=(--markdown BENCHMARKS.md)
+  [ "${ARGUS_BENCH_RECORD:-1}" = 0 ] && record=()
+  short=()
+  [ "${ARGUS_BENCH_SHORT:-0}" = 1 ] && short=(--iterations 200)
+  "$BENCH" guardrails "${record[@]}" "${short[@]}" "$@"
 fi
 
 if [ "$which" = all ] || [ "$which" = dashboard ]; then

@@ -10,6 +10,7 @@
 mod dashboard;
 mod evals;
 mod explorer;
+mod guardrails;
 mod hitrate;
 mod ingest;
 mod probe;
@@ -38,6 +39,9 @@ enum Command {
     /// The evaluations benchmark: rule evaluators against the ingest load, the time until a
     /// rule score is visible, and score analytics on generated scores.
     Evals(evals::Args),
+    /// The guardrails benchmark, in process: recall and false positives on the labelled
+    /// corpus, and a policy with every check on 8 KB texts.
+    Guardrails(guardrails::Args),
     /// The attack probes of docs/SECURITY.md against a running production-mode server.
     Probe(probe::Args),
     /// Only the server-rendered home page under load (what the dashboard benchmark's SSR figure
@@ -54,6 +58,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Ingest(args) => ingest::run(args).await,
             Command::Evals(args) => evals::run(args).await,
+            Command::Guardrails(args) => guardrails::run(args).await,
             Command::Dashboard(args) => dashboard::run(args).await,
             Command::Ssr(args) => ssr::run_alone(args).await,
             Command::Explorer(args) => explorer::run(args).await,

@@ -17,6 +17,7 @@ pub mod demo;
 pub mod error;
 pub mod evals;
 pub mod explorer;
+pub mod guard;
 pub mod histogram;
 pub mod identity;
 pub mod ingest;

@@ -99,7 +99,10 @@ fn SummaryTable(summary: ScoreSummaries) -> impl IntoView {
         .filter(|s| !s.histogram.is_empty())
         .take(6)
         .map(|s| {
-            let median = s.p50.map(|m| format!(" · median ≈ {}", edge(m))).unwrap_or_default();
+            let median = s
+                .p50
+                .map(|m| format!(" · median ≈ {}", edge(m)))
+                .unwrap_or_default();
             let title = format!("How {} spreads", s.name);
             view! {
                 <figure class="histogram" data-testid="score-histogram">

@@ -104,7 +104,7 @@ const MAX_SCHEMA_BYTES: usize = 64 * 1024;
 /// A JSON Schema as an admin gives it: JSON, within the size limit, compiled with the
 /// linear-time regex engine for `pattern` keywords (bounded like the regex rule's) and no way
 /// to fetch a remote or file `$ref`.
-fn compile_schema(text: &str) -> Result<jsonschema::Validator> {
+pub(crate) fn compile_schema(text: &str) -> Result<jsonschema::Validator> {
     if text.len() > MAX_SCHEMA_BYTES {
         return Err(Error::invalid_input(
             "rule.schema",
