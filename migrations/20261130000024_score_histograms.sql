@@ -1,6 +1,6 @@
--- A mergeable histogram of numeric scores in the score rollups: 67 fixed bins shared by every
--- score name, so rows of any bucket, name or dimension add up bin by bin (and deletions take
--- away). The layout (domain/src/evals/histogram.rs draws the same edges):
+-- A mergeable histogram of numeric scores in the score rollups: 67 fixed bins (0–66) shared by
+-- every score name, so rows of any bucket, name or dimension add up bin by bin (and deletions
+-- take away). The layout (domain/src/evals/histogram.rs draws the same edges):
 --   bin 0: below 0
 --   bins 1–20: [0, 1] in steps of 0.05, lower-closed ([0.95, 1] closed at both ends)
 --   bins 21–38: (1, 10] in steps of 0.5, upper-closed
@@ -23,29 +23,52 @@ CREATE FUNCTION argus_score_bin(v double precision) RETURNS integer
         END
     $$;
 
--- The histogram of some values (NULLs left out): 67 counts, NULL when no value is given.
+-- A row keeps the bins from its first non-empty one to its last: the array's subscripts are the
+-- bins (a 0–1 score's row holds at most 20 counts, a 1–5 rating's 9), so reads move less.
+
+-- The histogram of some values (NULLs left out), or NULL when none is given.
 CREATE FUNCTION argus_score_hist(vs double precision[]) RETURNS bigint[]
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     AS $$
-        SELECT CASE WHEN count(v) = 0 THEN NULL ELSE
-            (SELECT array_agg(coalesce(c.n, 0) ORDER BY i) FROM generate_series(0, 66) i
-             LEFT JOIN (SELECT argus_score_bin(x) AS bin, count(*) AS n FROM unnest(vs) x
-                        WHERE x IS NOT NULL GROUP BY 1) c ON c.bin = i)
-        END
-        FROM unnest(vs) v
+    DECLARE
+        r bigint[] := '{}';
+        x double precision;
+        b integer;
+    BEGIN
+        IF vs IS NULL THEN
+            RETURN NULL;
+        END IF;
+        FOREACH x IN ARRAY vs LOOP
+            CONTINUE WHEN x IS NULL;
+            b := argus_score_bin(x);
+            r[b] := coalesce(r[b], 0) + 1;
+        END LOOP;
+        IF cardinality(r) = 0 THEN
+            RETURN NULL;
+        END IF;
+        FOR i IN array_lower(r, 1)..array_upper(r, 1) LOOP
+            r[i] := coalesce(r[i], 0);
+        END LOOP;
+        RETURN r;
+    END
     $$;
 
--- a + sign × b, bin by bin (either may be NULL: no numbers).
+-- a + sign × b, bin by bin (either may be NULL: no numbers), over both arrays' bins.
 CREATE FUNCTION argus_hist_add(a bigint[], b bigint[], sign bigint) RETURNS bigint[]
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     AS $$
-        SELECT CASE
-            WHEN b IS NULL THEN a
-            WHEN a IS NULL THEN (SELECT array_agg(x * sign ORDER BY i)
-                                 FROM unnest(b) WITH ORDINALITY AS u(x, i))
-            ELSE (SELECT array_agg(coalesce(a[i], 0) + sign * coalesce(b[i], 0) ORDER BY i)
-                  FROM generate_series(1, greatest(cardinality(a), cardinality(b))) i)
-        END
+    DECLARE
+        r bigint[] := '{}';
+    BEGIN
+        IF b IS NULL OR cardinality(b) = 0 THEN
+            RETURN a;
+        END IF;
+        FOR i IN least(array_lower(a, 1), array_lower(b, 1))
+                 ..greatest(array_upper(a, 1), array_upper(b, 1)) LOOP
+            r[i] := coalesce(a[i], 0) + sign * coalesce(b[i], 0);
+        END LOOP;
+        RETURN r;
+    END
     $$;
 
 ALTER TABLE score_rollup_hourly ADD COLUMN hist bigint[];

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use argus_domain::cache::{Cache, CacheConfig};
 use argus_domain::db::{self, DbConfig};
-use argus_domain::evals::analytics::{summary, Group};
+use argus_domain::evals::analytics::{summary, whole_days, Group};
 use argus_domain::tenancy::WorkspaceId;
 use argus_types::Filters;
 use bytes::Bytes;
@@ -66,6 +66,10 @@ pub struct Args {
     /// Write the results between `<!-- evals:begin -->` and `<!-- evals:end -->`.
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// Only the analytics figures, on the scores already generated (for profiling; prints,
+    /// writes nothing).
+    #[arg(long)]
+    analytics_only: bool,
 }
 
 const EVALUATOR: &str = "bench-every-span";
@@ -172,6 +176,70 @@ async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<bool> {
     Ok(true)
 }
 
+/// The score summary by version over generated scores, uncached, for each range: the report's
+/// rows, and whether the scores were generated now.
+async fn analytics(args: &Args, admin: &PgPool, ws: Uuid) -> anyhow::Result<(bool, Vec<String>)> {
+    let generated = generate(admin, ws, args.scores).await?;
+    let app = db::connect(&DbConfig {
+        url: SecretString::from(args.database_url.clone()),
+        min_connections: 1,
+        max_connections: 4,
+        statement_timeout: Duration::from_secs(120),
+        acquire_timeout: Duration::from_secs(10),
+        app_role: Some(db::APP_ROLE.into()),
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let services = crate::dashboard::services(
+        app,
+        Cache::memory(
+            &CacheConfig {
+                redis_url: None,
+                redis_pool_size: 1,
+                redis_timeout: Duration::from_secs(1),
+                memory_capacity_bytes: 1 << 20,
+            },
+            None,
+        ),
+    );
+    let mut rows = Vec::new();
+    for range in ["24h", "7d", "30d", "90d"] {
+        let filters = Filters::from_query(&format!("range={range}"));
+        let window = argus_domain::analytics::resolve(&filters, Utc::now())?;
+        let mut times = Vec::with_capacity(args.iterations);
+        let mut names = 0;
+        for _ in 0..args.iterations {
+            let t = Instant::now();
+            let s = summary(&services, WorkspaceId(ws), &window, Group::Version).await?;
+            times.push(ms(t.elapsed()));
+            names = s.scores.len();
+        }
+        times.sort_by(f64::total_cmp);
+        // The rows read: whole days from the daily rollup, the partial days' hours.
+        let (a, b) = whole_days(&window);
+        let cells: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM score_rollup_hourly WHERE workspace_id = $1 \
+               AND (bucket >= $2 AND bucket < $4 OR bucket >= $5 AND bucket < $3)) \
+             + (SELECT count(*) FROM score_rollup_daily WHERE workspace_id = $1 \
+               AND bucket >= $4 AND bucket < $5)",
+        )
+        .bind(ws)
+        .bind(window.from)
+        .bind(window.to)
+        .bind(a)
+        .bind(b)
+        .fetch_one(admin)
+        .await?;
+        rows.push(format!(
+            "| score summary by version, {range} ({names} scores, {cells} rollup rows read) | {:.1} / {:.1} ms | p95 ≤ 10 ms (90 d) |",
+            percentile(&times, 50.0),
+            percentile(&times, 95.0)
+        ));
+    }
+
+    Ok((generated, rows))
+}
+
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let admin = PgPoolOptions::new()
         .max_connections(2)
@@ -179,6 +247,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .context("connecting to the database")?;
     let ws = args.workspace;
+    if args.analytics_only {
+        let (_, rows) = analytics(&args, &admin, ws).await?;
+        println!("{}", rows.join("\n"));
+        return Ok(());
+    }
     // One rule evaluator on every span.
     sqlx::query(
         "INSERT INTO evaluators (workspace_id, id, name, target, filter, sampling, rule, score_name) \
@@ -262,61 +335,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     latencies.sort_by(f64::total_cmp);
 
     // 3. Analytics on generated scores.
-    let generated = generate(&admin, ws, args.scores).await?;
-    let app = db::connect(&DbConfig {
-        url: SecretString::from(args.database_url.clone()),
-        min_connections: 1,
-        max_connections: 4,
-        statement_timeout: Duration::from_secs(120),
-        acquire_timeout: Duration::from_secs(10),
-        app_role: Some(db::APP_ROLE.into()),
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let services = crate::dashboard::services(
-        app,
-        Cache::memory(
-            &CacheConfig {
-                redis_url: None,
-                redis_pool_size: 1,
-                redis_timeout: Duration::from_secs(1),
-                memory_capacity_bytes: 1 << 20,
-            },
-            None,
-        ),
-    );
-    let mut rows = Vec::new();
-    for range in ["24h", "7d", "30d", "90d"] {
-        let filters = Filters::from_query(&format!("range={range}"));
-        let window = argus_domain::analytics::resolve(&filters, Utc::now())?;
-        let mut times = Vec::with_capacity(args.iterations);
-        let mut names = 0;
-        for _ in 0..args.iterations {
-            let t = Instant::now();
-            let s = summary(&services, WorkspaceId(ws), &window, Group::Version).await?;
-            times.push(ms(t.elapsed()));
-            names = s.scores.len();
-        }
-        times.sort_by(f64::total_cmp);
-        let cells: i64 = sqlx::query_scalar(&format!(
-            "SELECT count(*) FROM {} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3",
-            if window.daily {
-                "score_rollup_daily"
-            } else {
-                "score_rollup_hourly"
-            }
-        ))
-        .bind(ws)
-        .bind(window.from)
-        .bind(window.to)
-        .fetch_one(&admin)
-        .await?;
-        rows.push(format!(
-            "| score summary by version, {range} ({names} scores, {cells} rollup rows) | {:.1} / {:.1} ms | p95 ≤ 10 ms (90 d) |",
-            percentile(&times, 50.0),
-            percentile(&times, 95.0)
-        ));
-    }
+    let (generated, rows) = analytics(&args, &admin, ws).await?;
 
     let report = format!(
         "| figure | value | target |\n|---|---:|---:|\n\

@@ -797,7 +797,7 @@ async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
 /// Rust, where it is read: both put every value in the same bin.
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn score_histogram_bins_are_the_same_in_sql_and_rust(owner: PgPool) {
-    use argus_domain::evals::histogram::{bin, edges, BINS};
+    use argus_domain::evals::histogram::{add, bin, edges, BINS};
     let mut values: Vec<f64> = vec![-3.0, -1e-12, 0.0, 1e-12, 1.0, 10.0, 100.0, 1000.0, 1e12];
     for i in 0..BINS {
         let (lo, hi) = edges(i);
@@ -815,29 +815,41 @@ async fn score_histogram_bins_are_the_same_in_sql_and_rust(owner: PgPool) {
     for (v, b) in values.iter().zip(&sql) {
         assert_eq!(bin(*v), *b as usize, "{v}");
     }
-    // A histogram in SQL counts what the bins count; adding and taking away are inverse.
-    let hist: Vec<i64> = sqlx::query_scalar("SELECT argus_score_hist($1::float8[])")
-        .bind(&values)
-        .fetch_one(&owner)
-        .await
-        .unwrap();
-    let mut counts = vec![0i64; BINS];
-    for v in &values {
-        counts[bin(*v)] += 1;
-    }
-    assert_eq!(hist, counts);
-    let back: Vec<i64> = sqlx::query_scalar(
-        "SELECT argus_hist_add(argus_hist_add($1::bigint[], $1::bigint[], 1), $1::bigint[], -1)",
+    // A histogram in SQL counts what the bins count (from its first non-empty bin: the array's
+    // lower bound); adding and taking away are inverse.
+    let (first, hist): (i32, Vec<i64>) = sqlx::query_as(
+        "SELECT array_lower(h, 1), h[array_lower(h, 1):] FROM argus_score_hist($1::float8[]) h",
     )
-    .bind(&hist)
+    .bind(&values)
     .fetch_one(&owner)
     .await
     .unwrap();
-    assert_eq!(back, hist);
-    let none: Option<Vec<i64>> =
-        sqlx::query_scalar("SELECT argus_score_hist(ARRAY[NULL]::float8[])")
-            .fetch_one(&owner)
-            .await
-            .unwrap();
-    assert_eq!(none, None);
+    let mut counts = [0i64; BINS];
+    for v in &values {
+        counts[bin(*v)] += 1;
+    }
+    let mut merged = [0i64; BINS];
+    add(&mut merged, first, &hist);
+    assert_eq!(merged, counts);
+    let inverse: bool = sqlx::query_scalar(
+        "SELECT argus_hist_add(argus_hist_add(h, h, 1), h, -1) = h \
+         FROM argus_score_hist($1::float8[]) h",
+    )
+    .bind(&values)
+    .fetch_one(&owner)
+    .await
+    .unwrap();
+    assert!(inverse);
+    let trimmed: (i32, i32) = sqlx::query_as(
+        "SELECT array_lower(h, 1), array_upper(h, 1) FROM argus_score_hist(ARRAY[0.5, 0.75]) h",
+    )
+    .fetch_one(&owner)
+    .await
+    .unwrap();
+    assert_eq!(trimmed, (bin(0.5) as i32, bin(0.75) as i32));
+    let none: bool = sqlx::query_scalar("SELECT argus_score_hist(ARRAY[NULL]::float8[]) IS NULL")
+        .fetch_one(&owner)
+        .await
+        .unwrap();
+    assert!(none);
 }

@@ -972,6 +972,50 @@ async fn score_analytics_equal_sql_over_the_raw_scores_and_compare_versions(owne
         );
     }
 
+    // A week reads whole days from the daily rollup and the partial first and last days' hours
+    // from the hourly one: the same numbers as the raw scores in the window.
+    let spread: Vec<Value> = (0..45)
+        .map(|i| {
+            let at = chrono::Utc::now() - chrono::Duration::hours(5 * i + 1);
+            json!({"trace_id": format!("v-{}", i % 60), "name": "spread",
+                   "value": (i % 10) as f64 / 10.0, "timestamp": at.to_rfc3339()})
+        })
+        .collect();
+    let (status, out) = post_scores(&s, json!({ "scores": spread })).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    let (status, week) = get_json(&s, "/api/v1/evaluate/summary?range=7d&by=version").await;
+    assert_eq!(status, StatusCode::OK, "{week}");
+    let from: chrono::DateTime<chrono::Utc> = week["from"].as_str().unwrap().parse().unwrap();
+    let to: chrono::DateTime<chrono::Utc> = week["to"].as_str().unwrap().parse().unwrap();
+    let mut tx = tenancy::begin(&s.services.pool, s.a).await.unwrap();
+    let (n, mean): (i64, f64) = sqlx::query_as(
+        "SELECT count(*), avg(value) FROM scores WHERE workspace_id = $1 AND name = 'spread' \
+         AND scored_at >= $2 AND scored_at < $3",
+    )
+    .bind(s.a.0)
+    .bind(from)
+    .bind(to)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert!(n > 20 && n < 45, "the window holds some of the spread: {n}");
+    let spread = week["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "spread")
+        .unwrap();
+    assert_eq!(spread["overall"]["n"].as_i64(), Some(n), "{spread}");
+    assert!((spread["overall"]["mean"].as_f64().unwrap() - mean).abs() < 1e-9);
+    let binned: i64 = spread["histogram"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(binned, n, "{spread}");
+
     // Bad requests are clear.
     let (status, _) = get_json(&s, "/api/v1/evaluate/summary?by=colour").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

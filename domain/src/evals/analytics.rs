@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
+
 use argus_types::{
     ComparedScore, LabelCount, ScoreGroup, ScoreStat, ScoreSummaries, ScoreSummary, ScoreType,
     Significance, VersionComparison,
@@ -139,6 +141,52 @@ const WINDOW: &str = "workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
     AND ($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR environment = $5) \
     AND ($6::text IS NULL OR version = $6) AND ($7::text IS NULL OR agent = $7)";
 
+/// The dimension filters ($4–$7).
+const DIMS: &str = "($4::text IS NULL OR department = $4) \
+    AND ($5::text IS NULL OR environment = $5) AND ($6::text IS NULL OR version = $6) \
+    AND ($7::text IS NULL OR agent = $7)";
+
+/// The whole window's rollup rows, as a FROM item (`r`; $1–$9, bound by [`bind_days`]): whole
+/// days from the daily rollup, only the hours of the partial first and last days from the hourly
+/// one — a week reads 6 days and 24 hours of rows instead of 168 hours. Windows of 30 days and
+/// more read the daily rollup alone, as the dashboard does.
+fn whole_window() -> String {
+    const COLUMNS: &str =
+        "name, label, agent, department, environment, version, n, valued, sum, sum_sq, min, max, hist";
+    format!(
+        "(SELECT {COLUMNS} FROM score_rollup_hourly WHERE workspace_id = $1 AND {DIMS} \
+           AND (bucket >= $2 AND bucket < $8 OR bucket >= $9 AND bucket < $3) \
+         UNION ALL \
+         SELECT {COLUMNS} FROM score_rollup_daily WHERE workspace_id = $1 AND {DIMS} \
+           AND bucket >= $8 AND bucket < $9) r"
+    )
+}
+
+/// The window's whole days, [a, b): from its first midnight to its last (both clamped into the
+/// window); the whole window for windows read from the daily rollup.
+pub fn whole_days(window: &Resolved) -> (DateTime<Utc>, DateTime<Utc>) {
+    if window.daily {
+        return (window.from, window.to);
+    }
+    let midnight = |t: DateTime<Utc>| t.date_naive().and_time(NaiveTime::MIN).and_utc();
+    let first = if midnight(window.from) == window.from {
+        window.from
+    } else {
+        midnight(window.from) + TimeDelta::days(1)
+    };
+    let a = first.min(window.to);
+    (a, midnight(window.to).max(a))
+}
+
+fn bind_days<'q, O>(
+    q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    workspace: WorkspaceId,
+    window: &'q Resolved,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    let (a, b) = whole_days(window);
+    bind_window(q, workspace, window).bind(a).bind(b)
+}
+
 fn bind_window<'q, O>(
     q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
     workspace: WorkspaceId,
@@ -166,24 +214,26 @@ async fn read(
     group: Group,
 ) -> Result<(Vec<Cell>, Histograms, Live)> {
     let mut tx = tenancy::begin(&services.pool, workspace).await?;
-    let rows: Vec<Cell> = bind_window(
+    let rows: Vec<Cell> = bind_days(
         sqlx::query_as(&format!(
             "SELECT name, label, {g} AS key, sum(n)::bigint AS n, sum(valued)::bigint AS valued, \
-           sum(sum) AS sum, sum(sum_sq) AS sum_sq, min(min) AS min, max(max) AS max \
-         FROM {table} WHERE {WINDOW} \
-         GROUP BY name, label, {g}",
+             sum(sum) AS sum, sum(sum_sq) AS sum_sq, min(min) AS min, max(max) AS max \
+             FROM {rows} GROUP BY name, label, {g}",
             g = group.column(),
-            table = rollup_table(window),
+            rows = whole_window(),
         )),
         workspace,
         window,
     )
     .fetch_all(&mut *tx)
     .await?;
-    let hist_rows: Vec<(String, Vec<i64>)> = bind_window(
+    // Each row's bins from its first non-empty one (the array's lower bound; a slice starts
+    // at 1, as the driver wants).
+    let hist_rows: Vec<(String, i32, Vec<i64>)> = bind_days(
         sqlx::query_as(&format!(
-            "SELECT name, hist FROM {table} WHERE {WINDOW} AND label = '' AND hist IS NOT NULL",
-            table = rollup_table(window),
+            "SELECT name, array_lower(hist, 1), hist[array_lower(hist, 1):] FROM {rows} \
+             WHERE label = '' AND hist IS NOT NULL",
+            rows = whole_window(),
         )),
         workspace,
         window,
@@ -191,8 +241,8 @@ async fn read(
     .fetch_all(&mut *tx)
     .await?;
     let mut hists = Histograms::new();
-    for (name, hist) in hist_rows {
-        histogram::add(hists.entry(name).or_insert([0; BINS]), &hist);
+    for (name, first, hist) in hist_rows {
+        histogram::add(hists.entry(name).or_insert([0; BINS]), first, &hist);
     }
     let configs = Live::load(&mut tx, workspace).await?;
     tx.commit().await?;

@@ -55,9 +55,13 @@ pub fn edges(i: usize) -> (Option<f64>, Option<f64>) {
     }
 }
 
-/// Adds a rollup row's histogram to `into` (rows from before a layout change may be shorter).
-pub fn add(into: &mut [i64; BINS], row: &[i64]) {
-    for (acc, n) in into.iter_mut().zip(row) {
+/// Adds a rollup row's histogram to `into`: its counts from bin `first` on (a row keeps only
+/// the bins from its first non-empty one to its last; stray bins past the layout are ignored).
+pub fn add(into: &mut [i64; BINS], first: i32, row: &[i64]) {
+    let Ok(first) = usize::try_from(first) else {
+        return;
+    };
+    for (acc, n) in into.iter_mut().skip(first).zip(row) {
         *acc += n;
     }
 }
