@@ -10,7 +10,7 @@
 use std::sync::LazyLock;
 
 use base64::Engine;
-use regex::{Regex, RegexSet};
+use regex::Regex;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
@@ -92,8 +92,6 @@ const PHRASES: &[(&str, f64, &str)] = &[
     ),
 ];
 
-static SET: LazyLock<RegexSet> =
-    LazyLock::new(|| RegexSet::new(PHRASES.iter().map(|p| p.2)).expect("injection phrases"));
 static REGEXES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     PHRASES
         .iter()
@@ -230,8 +228,10 @@ pub fn normalize(text: &str, latin: bool) -> Normalized {
 /// Phrases in normalised text: (kind, score, start, end) in the normalised text's offsets.
 fn phrases(normalized: &str) -> Vec<(&'static str, f64, usize, usize)> {
     let mut found = Vec::new();
-    for i in SET.matches(normalized).iter() {
-        for m in REGEXES[i].find_iter(normalized) {
+    // One regex at a time: each starts with literals, so its prefilter skips most of the text
+    // (a set of them all would run a lazy DFA too large to stay in its cache).
+    for (i, regex) in REGEXES.iter().enumerate() {
+        for m in regex.find_iter(normalized) {
             found.push((PHRASES[i].0, PHRASES[i].1, m.start(), m.end()));
         }
     }
