@@ -11,6 +11,7 @@ mod evals;
 mod evaluators;
 mod explorer;
 mod filters;
+mod guardrails;
 mod jobs;
 mod prices;
 mod system;
@@ -48,6 +49,7 @@ pub use filters::{
     decode_query, encode, Custom, Dim, Dimension, Filters, Notice, Range, FILTER_KEYS,
     MAX_DIM_CHARS, MAX_RANGE_DAYS,
 };
+pub use guardrails::{GuardAction, GuardRule, GuardStage, GuardViolation, PolicyDefinition};
 pub use jobs::{JobStatus, UnknownStatus};
 pub use prices::{PriceJob, Prices, UnpricedModel, WorkspacePrice};
 pub use system::{ApiOperation, CacheStatus, DatabaseStatus, DomainCacheStats, SystemStatus};

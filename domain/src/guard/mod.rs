@@ -1,12 +1,14 @@
 //! Guardrails: deterministic checks that run in process, in well under a millisecond, on the
 //! text an agent is about to send to a model, a model's answer, or a tool call's arguments.
 //!
-//! `finding` (what a check finds: kind, byte span, score) · `pii` · `secrets` · `injection`
+//! `engine` (a policy compiled: rules, actions, shadow mode, redaction per part) · `finding`
+//! (what a check finds: kind, byte span, score) · `pii` · `secrets` · `injection`
 //! (after Unicode normalisation; inside base64, comments and tag characters) · `banned` (a
 //! policy's terms and patterns) · `limits` (tokens, JSON, JSON Schema) · `redact` (typed
 //! placeholders) · `quality` (recall and false positives on the labelled corpus).
 
 pub mod banned;
+pub mod engine;
 pub mod finding;
 pub mod injection;
 pub mod limits;
