@@ -5,7 +5,8 @@
 //! (what a check finds: kind, byte span, score) · `pii` · `secrets` · `injection`
 //! (after Unicode normalisation; inside base64, comments and tag characters) · `banned` (a
 //! policy's terms and patterns) · `limits` (tokens, JSON, JSON Schema) · `redact` (typed
-//! placeholders) · `quality` (recall and false positives on the labelled corpus).
+//! placeholders) · `request` (a request's text, messages or arguments as parts, and back) ·
+//! `quality` (recall and false positives on the labelled corpus).
 
 pub mod banned;
 pub mod engine;
@@ -15,6 +16,7 @@ pub mod limits;
 pub mod pii;
 pub mod quality;
 pub mod redact;
+pub mod request;
 pub mod secrets;
 
 pub use finding::{Check, Finding};
