@@ -13,8 +13,13 @@ use crate::Result;
 /// The span attribute naming the dataset item a trace ran (see `experiments`).
 pub const ITEM_ATTRIBUTE: &str = "dataset.item_id";
 
-pub(crate) fn text(v: Option<Value>) -> Option<String> {
-    v.map(|v| rules::text_of(&v)).filter(|t| !t.is_empty())
+pub(crate) fn text(v: Option<&Value>) -> Option<String> {
+    v.map(rules::text_of).filter(|t| !t.is_empty())
+}
+
+/// Whether a span is a failed tool call (what the `tool_calls_succeed` rule looks for).
+pub(crate) fn tool_failed(operation: Option<&str>, error: bool) -> bool {
+    operation == Some("execute_tool") && error
 }
 
 /// What a judge's `{{metadata.*}}` and `{{expected}}` read: the span's attributes and its
@@ -133,8 +138,8 @@ pub(crate) async fn trace_subject(
         Default::default()
     };
     Ok(Some(Subject {
-        input: text(input),
-        output: text(output),
+        input: text(input.as_ref()),
+        output: text(output.as_ref()),
         latency_ms: latency_us as f64 / 1000.0,
         cost_usd: cost,
         tool_failed,

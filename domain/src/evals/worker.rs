@@ -18,7 +18,7 @@ use super::configs::Live;
 use super::judge;
 use super::rules::{Compiled, Subject};
 use super::scores::insert;
-use super::subject::{expected_from_dataset, metadata, text, trace_subject};
+use super::subject::{expected_from_dataset, metadata, text, tool_failed, trace_subject};
 use super::verdicts::{self, Failure, Tally, Target};
 use crate::db::column;
 use crate::tenancy::{self, WorkspaceId};
@@ -231,7 +231,7 @@ async fn span_subjects(
 }
 
 fn subject_of(r: SpanRow, with_metadata: bool) -> ((String, String), Subject) {
-    let tool_failed = r.operation.as_deref() == Some("execute_tool") && r.status == "error";
+    let tool_failed = tool_failed(r.operation.as_deref(), r.status == "error");
     let (metadata, expected) = if with_metadata {
         metadata(
             r.attributes,
@@ -248,8 +248,8 @@ fn subject_of(r: SpanRow, with_metadata: bool) -> ((String, String), Subject) {
     (
         (r.trace_id, r.span_id),
         Subject {
-            input: text(r.input),
-            output: text(r.output),
+            input: text(r.input.as_ref()),
+            output: text(r.output.as_ref()),
             latency_ms: r.duration_us as f64 / 1000.0,
             cost_usd: r.cost,
             tool_failed,

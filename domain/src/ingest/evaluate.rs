@@ -20,8 +20,9 @@ use super::model::{SpanRecord, SpanStatus};
 use crate::db::column;
 use crate::evals::check::ScoreRow;
 use crate::evals::configs::Live;
-use crate::evals::rules::{self, Compiled, Subject};
+use crate::evals::rules::{Compiled, Subject};
 use crate::evals::scores::insert;
+use crate::evals::subject::{text, tool_failed};
 use crate::evals::verdicts::{self, Failure, Tally, Target};
 use crate::tenancy::WorkspaceId;
 use crate::Result;
@@ -95,14 +96,12 @@ pub struct Evaluated {
 
 /// What a span-level rule reads of a span, as ingest has it in memory.
 fn subject(s: &SpanRecord, cost: Option<f64>) -> Subject {
-    let text = |v: &Option<Value>| v.as_ref().map(rules::text_of).filter(|t| !t.is_empty());
     Subject {
-        input: text(&s.input),
-        output: text(&s.output),
+        input: text(s.input.as_ref()),
+        output: text(s.output.as_ref()),
         latency_ms: s.duration_us as f64 / 1000.0,
         cost_usd: cost,
-        tool_failed: s.operation.as_deref() == Some("execute_tool")
-            && s.status == SpanStatus::Error,
+        tool_failed: tool_failed(s.operation.as_deref(), s.status == SpanStatus::Error),
         ..Subject::default()
     }
 }
