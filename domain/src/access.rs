@@ -117,6 +117,24 @@ impl Access {
     }
 }
 
+impl Access {
+    /// Allows running guardrail checks: a key with the `guardrail` (or `admin`) scope, or a
+    /// member or higher.
+    pub fn require_guardrail(&self) -> Result<()> {
+        match &self.principal {
+            Principal::ApiKey { scopes, .. }
+                if scopes.contains(&Scope::Guardrail) || scopes.contains(&Scope::Admin) =>
+            {
+                Ok(())
+            }
+            Principal::ApiKey { .. } => Err(Error::Forbidden(
+                "this API key's scopes do not allow guardrail checks (needs guardrail)".into(),
+            )),
+            Principal::User(_) => self.require(Role::Member),
+        }
+    }
+}
+
 /// Resolves a session token. A token whose user is no longer a member of its workspace, or
 /// whose workspace is inactive, is [`Error::InvalidCredentials`].
 pub async fn from_session(services: &Services, token: &str) -> Result<Access> {

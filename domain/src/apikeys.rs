@@ -28,6 +28,8 @@ pub enum Scope {
     Admin,
     /// Write scores (`POST /api/v1/evaluate/scores`); read nothing.
     Score,
+    /// Run guardrail checks (`POST /api/v1/guardrails/check`); read nothing.
+    Guardrail,
 }
 
 impl Scope {
@@ -37,6 +39,7 @@ impl Scope {
             Scope::Read => "read",
             Scope::Admin => "admin",
             Scope::Score => "score",
+            Scope::Guardrail => "guardrail",
         }
     }
 
@@ -46,6 +49,7 @@ impl Scope {
             "read" => Ok(Scope::Read),
             "admin" => Ok(Scope::Admin),
             "score" => Ok(Scope::Score),
+            "guardrail" => Ok(Scope::Guardrail),
             _ => Err(Error::invalid_input(
                 "scopes",
                 format!("unknown scope {s:?}"),

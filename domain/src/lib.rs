@@ -68,6 +68,8 @@ pub struct Services {
     pub jobs: Arc<jobs::Jobs>,
     /// Calls workspaces' judge models; seals their keys.
     pub judges: Arc<evals::judge::Judges>,
+    /// Guardrail decisions waiting to be written.
+    pub guard_decisions: Arc<guard::decisions::Recorder>,
 }
 
 impl Services {
@@ -89,6 +91,7 @@ impl Services {
             policy: Arc::default(),
             hashing: Arc::default(),
             jobs: Arc::default(),
+            guard_decisions: Arc::default(),
             // Replaced at start when ARGUS_ENCRYPTION_KEY is set.
             judges: Arc::new(evals::judge::Judges::new(
                 &tokens.derive("argus sealed secrets"),

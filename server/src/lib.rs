@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod export;
 pub mod gateway;
+pub mod guardrails;
 pub mod health;
 pub mod openapi;
 pub mod otlp;
@@ -140,6 +141,9 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     );
     println!("Argus is running at http://{addr}");
     let usage_writer = tokio::spawn(write_key_usage(state.services.clone()));
+    let decisions_writer = tokio::spawn(argus_domain::guard::decisions::write_forever(
+        state.services.clone(),
+    ));
     // Re-pricing jobs a previous run left unfinished (they are idempotent).
     match argus_domain::pricing::resume(&state.services).await {
         Ok(0) => {}
@@ -172,6 +176,15 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     .await
     .context("server error")?;
     usage_writer.abort();
+    decisions_writer.abort();
+    if let Err(e) = state
+        .services
+        .guard_decisions
+        .flush(&state.services.pool)
+        .await
+    {
+        tracing::warn!(error = ?e, "writing guardrail decisions at shutdown failed");
+    }
     if let Err(e) = state.services.key_usage.flush(&state.services.pool).await {
         tracing::warn!(error = ?e, "writing API key usage at shutdown failed");
     }

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use app::api::{
-    datasets, docs, evals, explorer, invitations, keys, members, metrics, prices, queues, session,
-    system, workspace,
+    datasets, docs, evals, explorer, guardrails, invitations, keys, members, metrics, prices,
+    queues, session, system, workspace,
 };
 use argus_domain::ingest::native::NativeBatch;
 use argus_domain::ingest::BatchOutcome;
@@ -52,6 +52,8 @@ pub enum Access {
     Ingest,
     /// An API key with the `score` scope (or a member's session).
     Score,
+    /// An API key with the `guardrail` scope (or a member's session).
+    Guardrail,
 }
 
 /// One operation of the document.
@@ -444,6 +446,15 @@ fn operations() -> Builder {
         .function::<datasets::DeleteDatasetItem, ()>("POST", "evaluate/datasets/items/delete", "evaluations", Member(t::Role::Member), "Delete a dataset item", Flattened::NONE)
         .function::<datasets::ListRuns, Vec<t::ExperimentRun>>("GET", "evaluate/experiments", "evaluations", Member(Viewer), "A dataset's experiment runs with arrivals, errors, latency, cost and score means", Flattened::NONE)
         .function::<datasets::LinkRunTrace, t::ExperimentRun>("POST", "evaluate/experiments/link", "evaluations", Score, "Link a trace to a dataset item in a named run (also done at ingest by the dataset.item_id span attribute)", Flattened::NONE)
+        .function::<guardrails::ListPolicies, Vec<t::GuardPolicy>>("GET", "guardrails/policies", "guardrails", Member(Viewer), "The guardrail policies by name, each with its last 24 hours of decisions", Flattened::NONE)
+        .function::<guardrails::CreatePolicy, t::GuardPolicy>("POST", "guardrails/policies/create", "guardrails", Member(Admin), "Define a guardrail policy: rules (check, action, stages, kinds), banned terms and patterns, limits, scope (agents, environments), shadow mode", Flattened::NONE)
+        .function::<guardrails::UpdatePolicy, t::GuardPolicy>("POST", "guardrails/policies/update", "guardrails", Member(Admin), "Change a policy; a changed definition is a new version", Flattened::NONE)
+        .function::<guardrails::DeletePolicy, ()>("POST", "guardrails/policies/delete", "guardrails", Member(Admin), "Delete a policy (its decisions stay)", Flattened::NONE)
+        .function::<guardrails::SetIngestPolicy, ()>("POST", "guardrails/policies/ingest", "guardrails", Member(Admin), "Redact what ingestion stores with a policy (or, without id, stop)", Flattened::NONE)
+        .function::<guardrails::TryPolicy, t::GuardCheckResponse>("POST", "guardrails/try", "guardrails", Member(t::Role::Member), "Run a draft definition on a text; nothing is recorded", Flattened::NONE)
+        .function::<guardrails::GetGuardSummary, t::GuardSummary>("GET", "guardrails/summary", "guardrails", Member(Viewer), "Decisions over the window by action, violations by check, top agents, shadow policies' effect (from the rollups)", Flattened::filters(&[]))
+        .function::<guardrails::ListGuardDecisions, Vec<t::GuardDecision>>("GET", "guardrails/decisions", "guardrails", Member(Viewer), "Recorded decisions newest first (never the checked text)", Flattened::NONE)
+        .function::<guardrails::TraceDecisions, Vec<t::GuardDecision>>("GET", "guardrails/trace", "guardrails", Member(Viewer), "The decisions that name a trace", Flattened::NONE)
         .function::<datasets::CompareRuns, t::RunComparison>("GET", "evaluate/experiments/compare", "evaluations", Member(Viewer), "Two runs score by score (Welch's t, two-proportion z), paired per item, and a page of items side by side", Flattened::NONE)
         .function::<datasets::DeleteRun, ()>("POST", "evaluate/experiments/delete", "evaluations", Member(Admin), "Delete an experiment run (traces and scores stay)", Flattened::NONE)
         .function::<docs::GetApiDocs, Vec<t::ApiOperation>>("GET", "docs", "system", Public, "The operations of this document, as the reference page lists them", Flattened::NONE)
@@ -454,7 +465,7 @@ fn operations() -> Builder {
 
 /// The routes the server answers itself.
 fn server_routes(b: &mut Builder) {
-    use Access::{Ingest, Member, Public, Score};
+    use Access::{Guardrail, Ingest, Member, Public, Score};
     let otlp_body = |what: &str| {
         json!({"required": true, "description": format!("An OTLP/HTTP {what} export (protobuf or JSON, optionally gzip: Content-Encoding: gzip)."), "content": {
             "application/x-protobuf": {"schema": {"type": "string", "contentMediaType": "application/x-protobuf"}},
@@ -471,6 +482,8 @@ fn server_routes(b: &mut Builder) {
     let score_batch = b.schema::<argus_domain::evals::scores::ScoreBatch>();
     let score_outcome = b.schema::<argus_domain::evals::scores::ScoreOutcome>();
     let detail = b.schema::<t::TraceDetail>();
+    let check_request = b.schema::<t::GuardCheckRequest>();
+    let check_response = b.schema::<t::GuardCheckResponse>();
     let session = b.schema::<t::SessionDetail>();
     let agent = b.schema::<t::AgentInfo>();
     let mut filters = Vec::new();
@@ -502,6 +515,11 @@ fn server_routes(b: &mut Builder) {
             "responses": {
                 "200": {"description": "Every score stored (or already stored)", "content": {"application/json": {"schema": score_outcome}}},
                 "207": {"description": "Some scores refused, each with its reason", "content": {"application/json": {"schema": score_outcome}}}
+            }}))
+        .push("POST", "/api/v1/guardrails/check".into(), "guardrails", Guardrail, "Run a policy on a text, chat messages or a tool call's arguments before they reach a model or a tool; the decision is recorded (never the text)", json!({
+            "requestBody": {"required": true, "content": {"application/json": {"schema": check_request}}},
+            "responses": {
+                "200": {"description": "The decision: branch on `action` (allow, flag, redact: send `redacted`, block) — a block is a 200 too", "content": {"application/json": {"schema": check_response}}}
             }}))
         .push("POST", "/api/v1/traces".into(), "ingest", Ingest, "The native JSON batch: up to 1,000 traces, each validated on its own", json!({
             "requestBody": {"required": true, "content": {"application/json": {"schema": batch}}},
@@ -587,6 +605,10 @@ fn build() -> Value {
             Access::Score => (
                 json!([{"apiKey": []}, {"bearer": []}, {"session": []}]),
                 "An API key with the `score` (or `admin`) scope, or a member.".to_owned(),
+            ),
+            Access::Guardrail => (
+                json!([{"apiKey": []}, {"bearer": []}, {"session": []}]),
+                "An API key with the `guardrail` (or `admin`) scope, or a member.".to_owned(),
             ),
             Access::Member(role) => (
                 json!([{"session": []}, {"bearer": []}, {"apiKey": []}]),

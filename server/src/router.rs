@@ -26,7 +26,7 @@ pub struct Route {
 }
 
 /// The server's own routes.
-pub const ROUTES: [Route; 12] = [
+pub const ROUTES: [Route; 13] = [
     Route {
         method: Method::GET,
         path: "/healthz",
@@ -56,6 +56,11 @@ pub const ROUTES: [Route; 12] = [
         method: Method::POST,
         path: "/api/v1/evaluate/scores",
         handler: || post(crate::otlp::scores),
+    },
+    Route {
+        method: Method::POST,
+        path: "/api/v1/guardrails/check",
+        handler: || post(crate::guardrails::check),
     },
     Route {
         method: Method::POST,

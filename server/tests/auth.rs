@@ -321,6 +321,9 @@ struct World {
     a_dataset: uuid::Uuid,
     a_item: uuid::Uuid,
     a_run: uuid::Uuid,
+    a_guardrail_key: String,
+    /// A's guardrail policy (named [`A_GUARD_POLICY`]), with one decision recorded.
+    a_guard_policy: uuid::Uuid,
 }
 
 async fn world(owner: &PgPool) -> World {
@@ -528,7 +531,47 @@ async fn world(owner: &PgPool) -> World {
     let run = argus_domain::evals::experiments::link(&s, a, item, "alpha-secret-run", &a_trace)
         .await
         .unwrap();
+    let guardrail_key = apikeys::create(
+        &s.pool,
+        a,
+        None,
+        "alpha-guardrail",
+        &[Scope::Guardrail],
+        None,
+    )
+    .await
+    .unwrap();
+    let policy = argus_domain::guard::policies::create(
+        &s,
+        a,
+        None,
+        &argus_domain::guard::policies::NewPolicy {
+            name: A_GUARD_POLICY.into(),
+            description: "alpha-secret-policy-description".into(),
+            definition: serde_json::from_value(serde_json::json!({
+                "rules": [{"check": "pii", "action": "redact"}],
+                "banned_terms": ["alpha-secret-banned"]
+            }))
+            .unwrap(),
+        },
+    )
+    .await
+    .unwrap();
+    argus_domain::guard::check::check(
+        &s,
+        a,
+        &serde_json::from_value(serde_json::json!({
+            "policy": A_GUARD_POLICY, "stage": "input", "agent_id": "alpha-secret-agent",
+            "text": "reach me at alpha@example.com", "trace_id": a_trace
+        }))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    s.guard_decisions.flush(&s.pool).await.unwrap();
     World {
+        a_guardrail_key: guardrail_key.key.expose_secret().to_owned(),
+        a_guard_policy: policy.id,
         a_dataset: dataset.id,
         a_item: item,
         a_run: run.id,
@@ -557,6 +600,9 @@ async fn world(owner: &PgPool) -> World {
     }
 }
 
+/// A's guardrail policy's name.
+const A_GUARD_POLICY: &str = "alpha-secret-policy";
+
 /// A's score config's name.
 const A_SCORE_NAME: &str = "alpha-secret-quality";
 
@@ -583,6 +629,8 @@ impl World {
             .replace("{dataset}", &self.a_dataset.to_string())
             .replace("{item}", &self.a_item.to_string())
             .replace("{run}", &self.a_run.to_string())
+            .replace("{guard_policy_id}", &self.a_guard_policy.to_string())
+            .replace("{guard_policy}", A_GUARD_POLICY)
     }
 
     /// A token for A's owner with `edit` applied to its header and claims, signed with `secret`.
@@ -632,6 +680,8 @@ impl World {
             "alpha-secret-item-input".into(),
             "alpha-secret-expected".into(),
             "alpha-secret-run".into(),
+            A_GUARD_POLICY.into(),
+            "alpha-secret-banned".into(),
         ]
     }
 }
@@ -775,6 +825,19 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
                     e.path
                 );
             }
+            Needs::Guardrail => {
+                forbidden(Auth::ApiKey(w.a_read_key.clone())).await;
+                forbidden(Auth::ApiKey(w.a_ingest_key.clone())).await;
+                forbidden(Auth::ApiKey(w.a_score_key.clone())).await;
+                forbidden(Auth::Bearer(w.a_viewer_token.clone())).await;
+                let res = send(r, call(e, body, &Auth::ApiKey(w.a_guardrail_key.clone()))).await;
+                assert_eq!(
+                    res.status(),
+                    StatusCode::OK,
+                    "{} with the guardrail key",
+                    e.path
+                );
+            }
             Needs::Ingest => {
                 forbidden(Auth::ApiKey(w.a_read_key.clone())).await;
                 forbidden(Auth::Bearer(w.a_viewer_token.clone())).await;
@@ -819,6 +882,8 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
                 "{dataset}",
                 "{item}",
                 "{run}",
+                "{guard_policy}",
+                "{guard_policy_id}",
             ]
             .iter()
             .any(|p| e.body.contains(p))
@@ -842,7 +907,7 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
     let keys = apikeys::list(&w.services.pool, WorkspaceId(w.a))
         .await
         .unwrap();
-    assert_eq!(keys.iter().filter(|k| k.revoked_at.is_none()).count(), 3);
+    assert_eq!(keys.iter().filter(|k| k.revoked_at.is_none()).count(), 4);
     let listed = members::list(&w.services, WorkspaceId(w.a)).await.unwrap();
     assert_eq!(listed.len(), 3);
     let ws = argus_domain::workspaces::settings(&w.services.pool, WorkspaceId(w.a))

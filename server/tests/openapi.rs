@@ -73,6 +73,7 @@ fn documented_access_is_the_matrix() {
             Needs::Read(role) | Needs::Write(role) => Access::Member(role),
             Needs::Ingest => Access::Ingest,
             Needs::Score => Access::Score,
+            Needs::Guardrail => Access::Guardrail,
         };
         // Switching or creating a workspace is a user's act, not a key's.
         let user_act = matches!(

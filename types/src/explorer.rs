@@ -207,6 +207,9 @@ pub struct TraceDetail {
     pub span_total: i64,
     pub span_offset: i64,
     pub span_limit: i64,
+    /// The guardrail checks that named this trace (`trace_id` in the check), in time order.
+    #[serde(default)]
+    pub guardrails: Vec<crate::GuardDecision>,
 }
 
 /// A session: its traces in order, as a conversation, with totals.

@@ -129,3 +129,136 @@ pub struct GuardViolation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
 }
+
+/// `POST /api/v1/guardrails/check`: what to check, with which policy, for whom.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct GuardCheckRequest {
+    /// The policy's name.
+    pub policy: String,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    #[serde(default)]
+    pub environment: Option<String>,
+    pub stage: GuardStage,
+    /// Exactly one of `text`, `messages` (chat messages) or `arguments` (a tool call's).
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub messages: Option<serde_json::Value>,
+    #[serde(default)]
+    pub arguments: Option<serde_json::Value>,
+    /// The trace (and span) the check belongs to: the decision is shown on it.
+    #[serde(default)]
+    pub trace_id: Option<String>,
+    #[serde(default)]
+    pub span_id: Option<String>,
+}
+
+/// What a check decided. A blocked check is still a 200: clients branch on `action`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct GuardCheckResponse {
+    /// What to do: `allow`, `flag` (go on, it is recorded), `redact` (send `redacted`
+    /// instead), `block`. Always `allow` in shadow mode.
+    pub action: GuardAction,
+    /// What the policy would do if enforced (equals `action` unless in shadow mode).
+    pub would: GuardAction,
+    pub shadow: bool,
+    pub violations: Vec<GuardViolation>,
+    /// The content with what a `redact` rule found replaced, in the request's shape (a string
+    /// for `text`, the messages or the arguments); absent when nothing was redacted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redacted: Option<serde_json::Value>,
+    pub policy: String,
+    pub policy_version: i32,
+    /// Time spent checking, microseconds.
+    pub duration_us: u64,
+}
+
+/// A policy of the workspace.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct GuardPolicy {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub description: String,
+    pub version: i32,
+    pub definition: PolicyDefinition,
+    /// Ingestion redacts spans with this policy before storing them.
+    pub ingest: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// Decisions in the last 24 hours, and how many were (or in shadow mode would be) blocks.
+    pub decisions_24h: i64,
+    pub blocks_24h: i64,
+}
+
+/// One recorded decision (never the checked text: what was found, where, and an excerpt with
+/// every finding redacted).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct GuardDecision {
+    pub id: uuid::Uuid,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub policy: String,
+    pub policy_version: i32,
+    /// `api` or `ingest`.
+    pub source: String,
+    pub stage: GuardStage,
+    pub agent: String,
+    pub environment: String,
+    pub action: GuardAction,
+    pub would: GuardAction,
+    pub shadow: bool,
+    pub violations: Vec<GuardViolation>,
+    pub excerpt: Option<String>,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    pub duration_us: i64,
+}
+
+/// Decisions in one time bucket, by action (what was done; shadow decisions count as allow).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct GuardBucket {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub allow: i64,
+    pub flag: i64,
+    pub redact: i64,
+    pub block: i64,
+}
+
+/// A count under a name (a check, an agent).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct GuardCount {
+    pub name: String,
+    pub violations: i64,
+    pub blocks: i64,
+}
+
+/// A shadow-mode policy's effect: how often it would have acted had it been enforced.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct GuardShadow {
+    pub policy: String,
+    pub decisions: i64,
+    pub would_block: i64,
+    pub would_redact: i64,
+    pub would_flag: i64,
+}
+
+/// The Guardrails page: the window's decisions over time, by check, by agent, shadow effects.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct GuardSummary {
+    pub decisions: i64,
+    pub blocked: i64,
+    pub redacted: i64,
+    pub flagged: i64,
+    pub series: Vec<GuardBucket>,
+    pub by_check: Vec<GuardCount>,
+    pub top_agents: Vec<GuardCount>,
+    pub shadow: Vec<GuardShadow>,
+}

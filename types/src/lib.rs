@@ -49,7 +49,11 @@ pub use filters::{
     decode_query, encode, Custom, Dim, Dimension, Filters, Notice, Range, FILTER_KEYS,
     MAX_DIM_CHARS, MAX_RANGE_DAYS,
 };
-pub use guardrails::{GuardAction, GuardRule, GuardStage, GuardViolation, PolicyDefinition};
+pub use guardrails::{
+    GuardAction, GuardBucket, GuardCheckRequest, GuardCheckResponse, GuardCount, GuardDecision,
+    GuardPolicy, GuardRule, GuardShadow, GuardStage, GuardSummary, GuardViolation,
+    PolicyDefinition,
+};
 pub use jobs::{JobStatus, UnknownStatus};
 pub use prices::{PriceJob, Prices, UnpricedModel, WorkspacePrice};
 pub use system::{ApiOperation, CacheStatus, DatabaseStatus, DomainCacheStats, SystemStatus};

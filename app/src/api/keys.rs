@@ -19,7 +19,7 @@ pub async fn list_api_keys() -> Result<Vec<ApiKeyInfo>, AppError> {
 
 /// `POST /api/v1/api-keys/create`: a new key; the response is the only time its secret is
 /// shown. Scopes: `scopes` as a comma-separated list (`ingest,read`) and/or the form's
-/// `scope_ingest` / `scope_read` / `scope_admin` / `scope_score` checkboxes.
+/// `scope_ingest` / `scope_read` / `scope_admin` / `scope_score` / `scope_guardrail` checkboxes.
 #[server(prefix = "/api/v1", endpoint = "api-keys/create")]
 pub async fn create_api_key(
     name: String,
@@ -28,6 +28,7 @@ pub async fn create_api_key(
     scope_read: Option<String>,
     scope_admin: Option<String>,
     scope_score: Option<String>,
+    scope_guardrail: Option<String>,
 ) -> Result<CreatedApiKey, AppError> {
     use argus_domain::apikeys::{self, Scope};
     use secrecy::ExposeSecret;
@@ -45,6 +46,7 @@ pub async fn create_api_key(
         (&scope_read, Scope::Read),
         (&scope_admin, Scope::Admin),
         (&scope_score, Scope::Score),
+        (&scope_guardrail, Scope::Guardrail),
     ] {
         if flag.is_some() {
             wanted.push(scope);

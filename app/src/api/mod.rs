@@ -10,6 +10,7 @@ pub mod datasets;
 pub mod docs;
 pub mod evals;
 pub mod explorer;
+pub mod guardrails;
 pub mod invitations;
 pub mod keys;
 pub mod members;
@@ -33,6 +34,8 @@ pub enum Needs {
     Ingest,
     /// Writing scores: a key with `score` (or `admin`), or a member.
     Score,
+    /// Running guardrail checks: a key with `guardrail` (or `admin`), or a member.
+    Guardrail,
 }
 
 /// Tenant endpoints only a signed-in person may call (an API key is refused with 403): what
@@ -217,6 +220,43 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
         )
     },
     TenantEndpoint::read("/api/v1/evaluate/scores"),
+    TenantEndpoint::read("/api/v1/guardrails/policies"),
+    TenantEndpoint::write(
+        "/api/v1/guardrails/policies/create",
+        Admin,
+        "name=matrix-policy&definition=%7B%22rules%22%3A%5B%7B%22check%22%3A%22pii%22%2C%22action%22%3A%22redact%22%7D%5D%7D",
+    ),
+    TenantEndpoint::write(
+        "/api/v1/guardrails/policies/update",
+        Admin,
+        "id={guard_policy_id}&name=alpha-secret-policy&definition=%7B%22rules%22%3A%5B%7B%22check%22%3A%22pii%22%2C%22action%22%3A%22redact%22%7D%5D%7D",
+    ),
+    TenantEndpoint::write(
+        "/api/v1/guardrails/policies/ingest",
+        Admin,
+        "id={guard_policy_id}",
+    ),
+    TenantEndpoint::write(
+        "/api/v1/guardrails/try",
+        Member,
+        "definition=%7B%22rules%22%3A%5B%7B%22check%22%3A%22pii%22%2C%22action%22%3A%22flag%22%7D%5D%7D&text=hello",
+    ),
+    TenantEndpoint::read("/api/v1/guardrails/summary"),
+    TenantEndpoint::read("/api/v1/guardrails/decisions"),
+    TenantEndpoint::read_with("/api/v1/guardrails/trace", "id={trace}"),
+    TenantEndpoint {
+        needs: Needs::Guardrail,
+        ..TenantEndpoint::ingest(
+            "/api/v1/guardrails/check",
+            "application/json",
+            r#"{"policy":"{guard_policy}","stage":"input","text":"mail me at a@example.com"}"#,
+        )
+    },
+    TenantEndpoint::write(
+        "/api/v1/guardrails/policies/delete",
+        Admin,
+        "id={guard_policy_id}",
+    ),
     TenantEndpoint::read_with("/api/v1/evaluate/trace-scores", "id={trace}"),
     TenantEndpoint::write(
         "/api/v1/evaluate/annotate",

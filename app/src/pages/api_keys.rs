@@ -64,6 +64,7 @@ pub fn ApiKeysPage() -> impl IntoView {
                         <label><input type="checkbox" name="scope_read" /> "read"</label>
                         <label><input type="checkbox" name="scope_admin" /> "admin"</label>
                         <label><input type="checkbox" name="scope_score" /> "score"</label>
+                        <label><input type="checkbox" name="scope_guardrail" /> "guardrail"</label>
                     </fieldset>
                     <Submit action=create label="Create key" busy="Creating…" testid="create-key" />
                 </ActionForm>

@@ -784,6 +784,7 @@ pub async fn detail(
     .bind(SPANS_PER_PAGE)
     .fetch_all(&mut *tx)
     .await?;
+    let guardrails = crate::guard::decisions::of_trace(&mut tx, ws, &id).await?;
     tx.commit().await?;
     Ok(TraceDetail {
         trace: row.into_trace(),
@@ -795,6 +796,7 @@ pub async fn detail(
         span_total: total,
         span_offset: offset,
         span_limit: SPANS_PER_PAGE,
+        guardrails,
         spans: spans
             .into_iter()
             .map(|s| SpanDetail {

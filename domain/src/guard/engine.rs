@@ -163,6 +163,11 @@ impl Engine {
         })
     }
 
+    /// Whether the policy only decides and records (shadow mode).
+    pub fn is_shadow(&self) -> bool {
+        self.shadow
+    }
+
     /// Whether the policy applies to an agent in an environment.
     pub fn applies(&self, agent: &str, environment: &str) -> bool {
         (self.agents.is_empty() || self.agents.iter().any(|a| a == agent))
@@ -180,6 +185,31 @@ impl Engine {
 
     /// Runs the policy on the parts of a request at `stage`.
     pub fn run(&self, stage: GuardStage, parts: &[Part<'_>]) -> Decision {
+        self.run_redacting(stage, parts, GuardAction::Redact)
+    }
+
+    /// Runs the policy for what is about to be stored: what a `redact` or a `block` rule finds
+    /// is redacted (a store cannot refuse a span that already happened, but must not keep the
+    /// value).
+    pub fn run_for_storage(&self, stage: GuardStage, parts: &[Part<'_>]) -> Decision {
+        self.run_redacting(stage, parts, GuardAction::Block)
+    }
+
+    /// Whether any rule redacts (or at storage, blocks) at `stage`.
+    pub fn redacts(&self, stage: GuardStage) -> bool {
+        self.rules.iter().any(|r| {
+            r.action >= GuardAction::Redact && (r.stages.is_empty() || r.stages.contains(&stage))
+        })
+    }
+
+    /// Runs the policy; findings whose action is `redact` (or up to `redact_up_to`) are
+    /// redacted in their part.
+    fn run_redacting(
+        &self,
+        stage: GuardStage,
+        parts: &[Part<'_>],
+        redact_up_to: GuardAction,
+    ) -> Decision {
         let checks = self.checks(stage);
         let mut decision = Decision {
             shadow: self.shadow,
@@ -208,7 +238,7 @@ impl Engine {
                 else {
                     continue;
                 };
-                if action == GuardAction::Redact {
+                if action >= GuardAction::Redact && action <= redact_up_to {
                     to_redact.push(f);
                 }
                 violations.push(Violation {

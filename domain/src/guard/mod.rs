@@ -6,14 +6,21 @@
 //! (after Unicode normalisation; inside base64, comments and tag characters) · `banned` (a
 //! policy's terms and patterns) · `limits` (tokens, JSON, JSON Schema) · `redact` (typed
 //! placeholders) · `request` (a request's text, messages or arguments as parts, and back) ·
-//! `quality` (recall and false positives on the labelled corpus).
+//! `quality` (recall and false positives on the labelled corpus) · `policies` (a workspace's,
+//! versioned; compiled and cached by name) · `check` (the API's check, "try it") ·
+//! `decisions` (recorded off the request path, rolled up, read for the page and a trace) ·
+//! `ingest` (spans redacted before they are stored).
 
 pub mod banned;
+pub mod check;
+pub mod decisions;
 pub mod engine;
 pub mod finding;
+pub mod ingest;
 pub mod injection;
 pub mod limits;
 pub mod pii;
+pub mod policies;
 pub mod quality;
 pub mod redact;
 pub mod request;

@@ -40,8 +40,10 @@ pub struct Exported {
 async fn persist(
     services: &Services,
     access: &Access,
-    spans: &[model::SpanRecord],
+    spans: &mut [model::SpanRecord],
 ) -> Result<store::Stored> {
+    crate::guard::ingest::redact_spans(services, access.workspace, spans).await?;
+    let spans: &[model::SpanRecord] = spans;
     services
         .partitions
         .ensure(
@@ -178,7 +180,7 @@ pub async fn export_traces(
             }),
         }
     }
-    let stored = persist(services, access, &spans).await?;
+    let stored = persist(services, access, &mut spans).await?;
     let refused: std::collections::HashSet<(&str, &str)> = mapped
         .rejected
         .iter()
@@ -359,6 +361,6 @@ pub async fn export_native(
         }
     }
     rejected.sort_by_key(|e| e.index);
-    persist(services, access, &spans).await?;
+    persist(services, access, &mut spans).await?;
     Ok(BatchOutcome { accepted, rejected })
 }
