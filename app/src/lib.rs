@@ -28,6 +28,7 @@ use crate::pages::auth::{LoginPage, SignUpPage};
 use crate::pages::cost::CostPage;
 use crate::pages::dataset::DatasetPage;
 use crate::pages::evaluations::EvaluationsPage;
+use crate::pages::guardrails::GuardrailsPage;
 use crate::pages::home::HomePage;
 use crate::pages::members::MembersPage;
 use crate::pages::not_found::NotFound;
@@ -60,6 +61,7 @@ pub fn requires_session(path: &str) -> bool {
             | "/sessions"
             | "/agents"
             | "/evaluations"
+            | "/guardrails"
             | "/status"
     ) || [
         "/settings/",
@@ -146,6 +148,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/sessions/:id") view=SessionPage ssr=SsrMode::Async />
                     <Route path=path!("/agents") view=AgentsPage ssr=SsrMode::Async />
                     <Route path=path!("/evaluations") view=EvaluationsPage ssr=SsrMode::Async />
+                    <Route path=path!("/guardrails") view=GuardrailsPage ssr=SsrMode::Async />
                     <Route path=path!("/evaluations/queues/:id") view=QueuePage ssr=SsrMode::Async />
                     <Route path=path!("/evaluations/datasets/:id") view=DatasetPage ssr=SsrMode::Async />
                     <Route path=path!("/agents/:id") view=AgentDetailPage ssr=SsrMode::Async />

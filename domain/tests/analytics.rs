@@ -128,6 +128,23 @@ async fn the_previous_period_equals_raw_sql(owner: PgPool) {
     .await
     .unwrap();
     let (_, ws) = demo::ensure_workspace(&s).await.unwrap();
+    // The demo has a policy in shadow mode with decisions on its traffic, each on its trace.
+    let mut tx = argus_domain::tenancy::begin(&s.pool, ws).await.unwrap();
+    let (shadow, would_act, on_traces): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE shadow), count(*) FILTER (WHERE shadow AND would <> 'allow'), \
+         count(*) FILTER (WHERE EXISTS (SELECT 1 FROM traces t WHERE t.workspace_id = d.workspace_id \
+           AND t.trace_id = d.trace_id)) FROM guard_decisions d WHERE workspace_id = $1",
+    )
+    .bind(ws.0)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert!(
+        shadow > 100 && would_act > 10,
+        "{shadow} shadow decisions, {would_act} would act"
+    );
+    assert_eq!(on_traces, 2 * shadow, "every decision names a stored trace");
     for range in ["7d", "24h", "30d"] {
         let q = resolve(&filters(&[("range", range)]), now).unwrap();
         let served =

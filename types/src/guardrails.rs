@@ -257,6 +257,8 @@ pub struct GuardSummary {
     pub blocked: i64,
     pub redacted: i64,
     pub flagged: i64,
+    /// The chart's step (an hour or a day, as the window's rollup).
+    pub step_seconds: i64,
     pub series: Vec<GuardBucket>,
     pub by_check: Vec<GuardCount>,
     pub top_agents: Vec<GuardCount>,

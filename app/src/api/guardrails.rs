@@ -144,14 +144,23 @@ pub async fn try_policy(
 
 /// `GET /api/v1/guardrails/summary`: the window's decisions over time by action, violations by
 /// check, top agents, shadow policies' "would" counts (the dashboard's filters: `range` or
-/// `from`/`to`, `dept`, `agent`, `env`).
+/// `from`/`to`, `dept`, `agent`, `env`; `fallback=true`: bad values are dropped, as pages do).
 #[server(prefix = "/api/v1", endpoint = "guardrails/summary", input = GetUrl)]
 pub async fn get_guard_summary(
     #[server(flatten)] filters: Filters,
+    fallback: Option<bool>,
 ) -> Result<GuardSummary, AppError> {
+    use argus_domain::analytics;
+
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
-    Ok(argus_domain::guard::decisions::summary(&services(), access.workspace, &filters).await?)
+    let now = chrono::Utc::now();
+    let window = if fallback.unwrap_or(false) {
+        analytics::resolve_lenient(&filters, now).0
+    } else {
+        analytics::resolve(&filters, now)?
+    };
+    Ok(argus_domain::guard::decisions::summary(&services(), access.workspace, &window).await?)
 }
 
 /// `GET /api/v1/guardrails/decisions`: recorded decisions newest first (`policy`, `agent`,

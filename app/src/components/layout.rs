@@ -16,6 +16,7 @@ const NAV: &[(&str, &str)] = &[
     ("/sessions", "Sessions"),
     ("/agents", "Agents"),
     ("/evaluations", "Evaluations"),
+    ("/guardrails", "Guardrails"),
     ("/settings/api-keys", "Settings"),
     ("/status", "System status"),
 ];

@@ -7,6 +7,7 @@ pub mod datasets;
 pub mod evaluators;
 pub mod filter_bar;
 pub mod forms;
+pub mod guardrails;
 pub mod kpi_card;
 pub mod layout;
 pub mod messages;

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cost;
 pub mod dataset;
 pub mod evaluations;
+pub mod guardrails;
 pub mod home;
 pub mod members;
 pub mod not_found;

@@ -141,6 +141,36 @@ fn TraceView(trace: TraceDetail, selected: Option<String>) -> impl IntoView {
             }
         })
         .collect_view();
+    // Guardrail checks that named this trace: a row each, under the span they name.
+    let guards = trace
+        .guardrails
+        .iter()
+        .map(|d| {
+            let offset = (d.at - start).num_microseconds().unwrap_or(0) as f64;
+            let left = (offset / total_us * 100.0).clamp(0.0, 99.7);
+            let width = (d.duration_us as f64 / total_us * 100.0).clamp(0.3, 100.0 - left);
+            let blocked = d.action == argus_types::GuardAction::Block;
+            let found = crate::components::guardrails::kinds(d);
+            let title = format!("{} v{} · {} · found: {found}", d.policy, d.policy_version, d.stage.as_str());
+            let href = match &d.span_id {
+                Some(s) => format!("{base}?span={s}{page_param}"),
+                None => format!("/guardrails?agent={}", argus_types::encode(&d.agent)),
+            };
+            view! {
+                <li class="span-row span-guard" class:span-error=blocked data-testid="guard-span" title=title>
+                    <a href=href style="padding-left: 1.1rem">
+                        <span class="span-name">"guardrail · " {d.policy.clone()} " "
+                            {crate::components::guardrails::action_badge(d.action, d.would, d.shadow)}</span>
+                        <span class="span-kind muted">{d.stage.as_str()}</span>
+                        <span class="span-time num">{format!("{} µs", d.duration_us)}</span>
+                        <span class="span-track" aria-hidden="true">
+                            <span class="span-bar" style=format!("left: {left:.2}%; width: {width:.2}%")></span>
+                        </span>
+                    </a>
+                </li>
+            }
+        })
+        .collect_view();
     let span = chosen.map(|i| trace.spans[i].clone());
     view! {
         <div class="page-header">
@@ -182,7 +212,7 @@ fn TraceView(trace: TraceDetail, selected: Option<String>) -> impl IntoView {
                 {if trace.spans.is_empty() {
                     view! { <p class="empty">"No spans stored for this trace (they may have been removed by retention)."</p> }.into_any()
                 } else {
-                    view! { <ol class="span-tree" data-testid="waterfall">{rows}</ol> }.into_any()
+                    view! { <ol class="span-tree" data-testid="waterfall">{rows}{guards}</ol> }.into_any()
                 }}
                 <SpanPager base=base.clone() total=trace.span_total offset=trace.span_offset limit=trace.span_limit />
             </section>

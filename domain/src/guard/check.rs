@@ -160,6 +160,16 @@ pub async fn check(
     workspace: WorkspaceId,
     req: &GuardCheckRequest,
 ) -> Result<GuardCheckResponse> {
+    check_at(services, workspace, req, Utc::now()).await
+}
+
+/// [`check`], the decision recorded as made at `at` (the demo's past traffic).
+pub async fn check_at(
+    services: &Services,
+    workspace: WorkspaceId,
+    req: &GuardCheckRequest,
+    at: chrono::DateTime<Utc>,
+) -> Result<GuardCheckResponse> {
     let agent = name_field("agent_id", &req.agent_id, DEFAULT_AGENT)?;
     let environment = name_field("environment", &req.environment, DEFAULT_ENVIRONMENT)?;
     let trace_id = hex_field("trace_id", &req.trace_id, 32)?;
@@ -194,7 +204,7 @@ pub async fn check(
     );
     services.guard_decisions.record(Pending {
         workspace,
-        at: Utc::now(),
+        at,
         policy_id: policy.id,
         policy_name: policy.name.clone(),
         policy_version: policy.version,

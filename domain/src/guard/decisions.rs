@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use argus_types::{
-    Filters, GuardAction, GuardBucket, GuardCount, GuardDecision, GuardShadow, GuardStage,
-    GuardSummary, GuardViolation,
+    GuardAction, GuardBucket, GuardCount, GuardDecision, GuardShadow, GuardStage, GuardSummary,
+    GuardViolation,
 };
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -335,9 +335,8 @@ type RollupRow = (
 pub async fn summary(
     services: &Services,
     workspace: WorkspaceId,
-    filters: &Filters,
+    resolved: &analytics::Resolved,
 ) -> Result<GuardSummary> {
-    let resolved = analytics::resolve(filters, Utc::now())?;
     let table = if resolved.daily {
         "guard_rollup_daily"
     } else {
@@ -369,6 +368,7 @@ pub async fn summary(
 
     let points = resolved.points();
     let mut out = GuardSummary {
+        step_seconds: resolved.step.num_seconds(),
         series: (0..points)
             .map(|i| GuardBucket {
                 at: resolved.from + resolved.step * i as i32,
