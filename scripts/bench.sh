@@ -108,11 +108,17 @@ fi
 
 if [ "$which" = all ] || [ "$which" = guardrails ]; then
   echo "==> guardrails benchmark" >&2
+  start_server
+  ARGUS_BENCH_WORKSPACE=$(psql -q "$DATABASE_URL" -tAc "SELECT id FROM workspaces WHERE name = 'Bench' LIMIT 1")
+  export ARGUS_BENCH_WORKSPACE
+  ARGUS_BENCH_GUARD_KEY=$("$ARGUS" apikey create --workspace "$ARGUS_BENCH_WORKSPACE" --name guard --scopes guardrail)
+  export ARGUS_BENCH_GUARD_KEY
   record=(--markdown BENCHMARKS.md)
   [ "${ARGUS_BENCH_RECORD:-1}" = 0 ] && record=()
   short=()
-  [ "${ARGUS_BENCH_SHORT:-0}" = 1 ] && short=(--iterations 200)
-  "$BENCH" guardrails "${record[@]}" "${short[@]}" "$@"
+  [ "${ARGUS_BENCH_SHORT:-0}" = 1 ] && short=(--iterations 200 --checks 20 --ingest-requests 2)
+  "$BENCH" guardrails --url "http://$ARGUS_LISTEN_ADDR" "${record[@]}" "${short[@]}" "$@"
+  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
 fi
 
 if [ "$which" = all ] || [ "$which" = dashboard ]; then

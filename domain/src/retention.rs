@@ -90,8 +90,8 @@ async fn pass(services: &Services, now: DateTime<Utc>) -> Result<Pass> {
     Ok(done)
 }
 
-/// Deletes one workspace's data before `cutoff` (a UTC midnight): spans, traces, scores, the
-/// rollups and the evaluators' history. Returns (traces, spans).
+/// Deletes one workspace's data before `cutoff` (a UTC midnight): spans, traces, scores,
+/// guardrail decisions, the rollups and the evaluators' history. Returns (traces, spans).
 pub async fn trim(
     services: &Services,
     ws: WorkspaceId,
@@ -100,6 +100,7 @@ pub async fn trim(
     let mut traces = 0;
     let mut spans = 0;
     let mut scores = 0;
+    let mut decisions = 0;
     // By key, in batches (a ctid is not unique across the partitions of spans).
     for (table, key, time, counter) in [
         (
@@ -110,6 +111,7 @@ pub async fn trim(
         ),
         ("traces", "trace_id", "start_time", &mut traces),
         ("scores", "id", "scored_at", &mut scores),
+        ("guard_decisions", "at, id", "at", &mut decisions),
     ] {
         loop {
             let mut tx = tenancy::begin(&services.pool, ws).await?;
@@ -140,6 +142,8 @@ pub async fn trim(
         "metric_rollup_daily",
         "score_rollup_hourly",
         "score_rollup_daily",
+        "guard_rollup_hourly",
+        "guard_rollup_daily",
     ] {
         sqlx::query(&format!(
             "DELETE FROM {table} WHERE workspace_id = $1 AND bucket < $2"
@@ -163,8 +167,8 @@ pub async fn trim(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    if scores > 0 {
-        tracing::debug!(workspace = %ws.0, scores, "scores past retention deleted");
+    if scores + decisions > 0 {
+        tracing::debug!(workspace = %ws.0, scores, decisions, "scores and guardrail decisions past retention deleted");
     }
     Ok((traces, spans))
 }

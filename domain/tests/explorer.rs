@@ -955,6 +955,30 @@ async fn retention_drops_old_data_by_partition_and_by_row(owner: PgPool) {
     .await
     .unwrap();
     assert_eq!(scored.accepted, 2);
+    // Guardrail decisions of the short workspace: the same two ages.
+    for age in [10, 1] {
+        s.guard_decisions
+            .record(argus_domain::guard::decisions::Pending {
+                workspace: short,
+                at: now - Duration::days(age),
+                policy_id: uuid::Uuid::nil(),
+                policy_name: "p".into(),
+                policy_version: 1,
+                source: "api",
+                stage: argus_types::GuardStage::Input,
+                agent: "bot".into(),
+                environment: "production".into(),
+                action: argus_types::GuardAction::Flag,
+                would: argus_types::GuardAction::Flag,
+                shadow: false,
+                violations: Vec::new(),
+                excerpt: None,
+                trace_id: None,
+                span_id: None,
+                duration_us: 10,
+            });
+    }
+    assert_eq!(s.guard_decisions.flush(&s.pool).await.unwrap(), 2);
     // Shortened after the data arrived (ingest refuses what is already past retention).
     for (ws, days) in [(short, 3), (long, 30)] {
         sqlx::query("UPDATE workspaces SET retention_days = $2 WHERE id = $1")
@@ -1022,6 +1046,21 @@ async fn retention_drops_old_data_by_partition_and_by_row(owner: PgPool) {
         (scores, old_score_rollups),
         (1, 0),
         "scores follow the retention"
+    );
+    let (decisions, old_guard_rollups): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM guard_decisions WHERE workspace_id = $1), \
+                (SELECT count(*) FROM guard_rollup_hourly WHERE workspace_id = $1 AND bucket < $2) \
+              + (SELECT count(*) FROM guard_rollup_daily WHERE workspace_id = $1 AND bucket < $2)",
+    )
+    .bind(short)
+    .bind(cutoff)
+    .fetch_one(&owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        (decisions, old_guard_rollups),
+        (1, 0),
+        "guardrail decisions follow the retention"
     );
     assert_rollups_match_raw(&s, &owner, short).await;
     assert_rollups_match_raw(&s, &owner, long).await;

@@ -100,7 +100,7 @@ enum ApikeyCommand {
         workspace: uuid::Uuid,
         #[arg(long)]
         name: String,
-        /// Comma-separated scopes: ingest, read, admin, score.
+        /// Comma-separated scopes: ingest, read, admin, score, guardrail.
         #[arg(long, value_delimiter = ',', default_value = "ingest")]
         scopes: Vec<String>,
     },

@@ -117,7 +117,7 @@ fn TraceView(trace: TraceDetail, selected: Option<String>) -> impl IntoView {
             let s = &trace.spans[*i];
             let offset = (s.start_time - start).num_microseconds().unwrap_or(0) as f64;
             let left = (offset / total_us * 100.0).clamp(0.0, 100.0);
-            let width = (s.duration_ms * 1000.0 / total_us * 100.0).clamp(0.3, 100.0 - left);
+            let width = bar_width(s.duration_ms * 1000.0 / total_us * 100.0, left);
             let error = s.status == "error";
             let current = Some(*i) == chosen;
             let href = format!("{base}?span={}{page_param}", s.span_id);
@@ -148,7 +148,7 @@ fn TraceView(trace: TraceDetail, selected: Option<String>) -> impl IntoView {
         .map(|d| {
             let offset = (d.at - start).num_microseconds().unwrap_or(0) as f64;
             let left = (offset / total_us * 100.0).clamp(0.0, 99.7);
-            let width = (d.duration_us as f64 / total_us * 100.0).clamp(0.3, 100.0 - left);
+            let width = bar_width(d.duration_us as f64 / total_us * 100.0, left);
             let blocked = d.action == argus_types::GuardAction::Block;
             let found = crate::components::guardrails::kinds(d);
             let title = format!("{} v{} · {} · found: {found}", d.policy, d.policy_version, d.stage.as_str());
@@ -221,6 +221,12 @@ fn TraceView(trace: TraceDetail, selected: Option<String>) -> impl IntoView {
         <TraceScores trace_id=t.trace_id.clone() />
         <AddToDataset trace_id=t.trace_id.clone() />
     }
+}
+
+/// A bar's width in percent: at least 0.3 (visible), never past the track's end. (Not
+/// `clamp`: a bar starting at the very end would make its bounds cross, and clamp panics.)
+fn bar_width(percent: f64, left: f64) -> f64 {
+    percent.min(100.0 - left).max(0.3)
 }
 
 /// Previous and next pages of a long trace's spans.
@@ -362,6 +368,14 @@ mod tests {
             attributes: Value::Null,
             resource: Value::Null,
         }
+    }
+
+    #[test]
+    fn bars_stay_visible_and_never_panic_at_the_track_end() {
+        assert_eq!(bar_width(50.0, 10.0), 50.0);
+        assert_eq!(bar_width(0.0, 10.0), 0.3);
+        assert_eq!(bar_width(5.0, 99.7), 0.3);
+        assert_eq!(bar_width(5.0, 100.0), 0.3);
     }
 
     #[test]
