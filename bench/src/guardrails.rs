@@ -48,9 +48,12 @@ pub struct Args {
     /// Concurrent clients calling the check endpoint.
     #[arg(long, default_value_t = 50)]
     clients: usize,
-    /// Checks each client sends.
+    /// Checks each client sends (in each of the two check phases).
     #[arg(long, default_value_t = 400)]
     checks: usize,
+    /// The offered rate of the paced phase, checks/s over all clients.
+    #[arg(long, default_value_t = 5_000)]
+    rate: usize,
     /// Ingest requests each of 8 clients sends, in each of the two ingest phases.
     #[arg(long, default_value_t = 25)]
     ingest_requests: usize,
@@ -286,13 +289,17 @@ async fn over_http(args: &Args, url: &str) -> anyhow::Result<String> {
         })
         .collect();
     let check_url = format!("{url}/api/v1/guardrails/check");
-    let phase = |n: usize| {
+    // `every`: each client sends at this interval (an offered rate; latency counted from when
+    // the request was due, so a slow answer also delays the next ones' clocks) — or, `None`,
+    // as fast as the answers come (closed loop).
+    let phase = |n: usize, every: Option<std::time::Duration>| {
         let client = client.clone();
         let bodies = bodies.clone();
         let check_url = check_url.clone();
         let guard_key = guard_key.clone();
         async move {
             let started = Instant::now();
+            let clients = args.clients;
             let tasks = (0..args.clients).map(|c| {
                 let client = client.clone();
                 let bodies = bodies.clone();
@@ -301,13 +308,23 @@ async fn over_http(args: &Args, url: &str) -> anyhow::Result<String> {
                 tokio::spawn(async move {
                     let mut times = Vec::with_capacity(n);
                     let mut actions = [0u64; 4];
+                    let begin = tokio::time::Instant::now()
+                        + every
+                            .map_or(std::time::Duration::ZERO, |e| e * c as u32 / clients as u32);
                     for i in 0..n {
                         let body = bodies[(c + i) % bodies.len()].clone();
                         let request = http::Request::post(&check_url)
                             .header("content-type", "application/json")
                             .header("x-api-key", &guard_key)
                             .body(Full::new(body))?;
-                        let t = Instant::now();
+                        let t = match every {
+                            Some(e) => {
+                                let due = begin + e * i as u32;
+                                tokio::time::sleep_until(due).await;
+                                due.into_std()
+                            }
+                            None => Instant::now(),
+                        };
                         let response = client.request(request).await?;
                         let status = response.status();
                         let bytes = response.into_body().collect().await?.to_bytes();
@@ -338,10 +355,13 @@ async fn over_http(args: &Args, url: &str) -> anyhow::Result<String> {
             anyhow::Ok((started.elapsed(), times, actions))
         }
     };
-    phase(20).await.context("warm-up")?;
-    let (elapsed, times, actions) = phase(args.checks).await?;
+    phase(20, None).await.context("warm-up")?;
+    let (elapsed, times, actions) = phase(args.checks, None).await?;
     let total = times.len();
     let rate = total as f64 / elapsed.as_secs_f64();
+    let every = std::time::Duration::from_secs_f64(args.clients as f64 / args.rate.max(1) as f64);
+    let (paced_elapsed, paced, _) = phase(args.checks, Some(every)).await?;
+    let paced_rate = paced.len() as f64 / paced_elapsed.as_secs_f64();
 
     // 2. Redaction at ingest: the ingest load without, then with, the policy attached.
     let ingest_url = format!("{url}/v1/traces");
@@ -375,11 +395,13 @@ async fn over_http(args: &Args, url: &str) -> anyhow::Result<String> {
     let cost = (1.0 - redacted_rate / plain_rate) * 100.0;
     Ok(format!(
         "| over HTTP | value | target |\n|---|---:|---:|\n\
-         | `POST /api/v1/guardrails/check`, {clients} concurrent clients | {rate:.0} checks/s | ≥ 5,000 checks/s |\n\
-         | its latency p50 / p95 / p99 | {p50:.2} / {p95:.2} / {p99:.2} ms | p99 ≤ 10 ms |\n\
+         | `POST /api/v1/guardrails/check`, {clients} clients each sending as soon as answered | {rate:.0} checks/s | ≥ 5,000 checks/s |\n\
+         | its latency p50 / p95 / p99 (closed loop: {clients} ÷ the rate is the floor of the mean) | {p50:.2} / {p95:.2} / {p99:.2} ms | |\n\
+         | {clients} clients offering {offered} checks/s together: served | {paced_rate:.0} checks/s | |\n\
+         | latency p50 / p95 / p99 at that load (from when each check was due) | {q50:.2} / {q95:.2} / {q99:.2} ms | p99 ≤ 10 ms |\n\
          | ingest without / with a redaction policy attached | {plain_rate:.0} / {redacted_rate:.0} spans/s | |\n\
          | cost of redaction at ingest | {cost:.1} % | ≤ 15 % |\n\n\
-         {total} checks of ~1 KB prompts (every check on: PII, secrets, injection, banned terms \
+         {total} checks a phase, of ~1 KB prompts (every check on: PII, secrets, injection, banned terms \
          and patterns, limits; answers: {allow} allow, {redact} redact, {block} block), each \
          recorded; the ingest benchmark's load (8 clients × {requests} requests × 100 traces) \
          twice in the same run, the second with PII and secrets redacted from every string \
@@ -388,6 +410,10 @@ async fn over_http(args: &Args, url: &str) -> anyhow::Result<String> {
         p50 = percentile(&times, 50.0),
         p95 = percentile(&times, 95.0),
         p99 = percentile(&times, 99.0),
+        offered = args.rate,
+        q50 = percentile(&paced, 50.0),
+        q95 = percentile(&paced, 95.0),
+        q99 = percentile(&paced, 99.0),
         allow = actions[0],
         redact = actions[2],
         block = actions[3],

@@ -227,6 +227,7 @@ pub async fn revoke_key(
 ) -> Result<()> {
     let prefix = revoke(&services.pool, workspace, id).await?;
     services.cache.invalidate(&record_key(&prefix)).await;
+    RECENT.invalidate_all();
     Ok(())
 }
 
@@ -319,7 +320,33 @@ pub async fn verify(pool: &PgPool, presented: &str) -> Result<VerifiedKey> {
 /// request does; the record holds the secret's hash, never the secret). Unknown prefixes are
 /// not cached. Revoking through [`revoke_key`] drops the record; expiry is checked each time.
 pub async fn verify_cached(services: &crate::Services, presented: &str) -> Result<VerifiedKey> {
-    let (prefix, secret) = split(presented.trim()).ok_or(Error::InvalidApiKey)?;
+    let presented = presented.trim();
+    // A key verified in the last second, in this process: a busy agent's key costs no cache
+    // round trip per request (a revocation clears these at once here, within a second on
+    // other replicas).
+    let fingerprint = sha256(presented);
+    if let Some(verified) = RECENT.get(&fingerprint).await {
+        return Ok(verified);
+    }
+    let verified = verify_shared(services, presented).await?;
+    RECENT.insert(fingerprint, verified.clone()).await;
+    Ok(verified)
+}
+
+/// How long a verified key is reused by one process without asking the shared cache.
+pub const RECENT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+static RECENT: std::sync::LazyLock<moka::future::Cache<Vec<u8>, VerifiedKey>> =
+    std::sync::LazyLock::new(|| {
+        moka::future::Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(RECENT_TTL)
+            .build()
+    });
+
+/// [`verify_cached`] through the shared cache (Redis, or the in-process one).
+async fn verify_shared(services: &crate::Services, presented: &str) -> Result<VerifiedKey> {
+    let (prefix, secret) = split(presented).ok_or(Error::InvalidApiKey)?;
     let record = services
         .cache
         .get_with_cache(&record_key(prefix), crate::cache::Ttl::Hot, || async {

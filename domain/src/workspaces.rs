@@ -153,6 +153,7 @@ pub async fn cached_role_of(
 /// lists this workspace or not).
 pub async fn forget_memberships(services: &Services, workspace: WorkspaceId, user: Option<UserId>) {
     pages::forget_workspace(&services.cache, workspace).await;
+    RECENTLY_ACTIVE.invalidate(&workspace).await;
     if let Some(user) = user {
         pages::forget_user(&services.cache, user).await;
     }
@@ -174,6 +175,24 @@ pub async fn forget_memberships(services: &Services, workspace: WorkspaceId, use
 
 /// Whether `workspace` exists and is active (cached for [`Ttl::Hot`]).
 pub async fn cached_is_active(services: &Services, workspace: WorkspaceId) -> Result<bool> {
+    // Answered in the last second by this process: no shared-cache round trip per request.
+    if let Some(active) = RECENTLY_ACTIVE.get(&workspace).await {
+        return Ok(active);
+    }
+    let active = shared_is_active(services, workspace).await?;
+    RECENTLY_ACTIVE.insert(workspace, active).await;
+    Ok(active)
+}
+
+static RECENTLY_ACTIVE: std::sync::LazyLock<moka::future::Cache<WorkspaceId, bool>> =
+    std::sync::LazyLock::new(|| {
+        moka::future::Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(crate::apikeys::RECENT_TTL)
+            .build()
+    });
+
+async fn shared_is_active(services: &Services, workspace: WorkspaceId) -> Result<bool> {
     let key = CacheKey::new("membership", workspace, "active");
     services
         .cache

@@ -160,6 +160,8 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         Ok(n) => tracing::info!(jobs = n, "resuming evaluator backfills"),
         Err(e) => tracing::warn!(error = ?e, "cannot list unfinished evaluator backfills"),
     }
+    // Guardrails: build the checks' automata now, not on the first check.
+    tokio::task::spawn_blocking(|| argus_domain::guard::scan_all("warm up: a@b.co 4111"));
     // Online evaluators: the queue ingest fills (shared with other replicas).
     argus_domain::evals::worker::spawn(&state.services);
     if config.retention_interval_secs > 0 {

@@ -173,11 +173,16 @@ pub fn Policies() -> impl IntoView {
         }
         editing.set(p);
     };
-    // A save ends the edit.
+    // A save ends the edit and empties the form for the next policy.
     Effect::new(move |_| {
-        if create.value().with(|v| matches!(v, Some(Ok(_))))
-            || update.value().with(|v| matches!(v, Some(Ok(_))))
-        {
+        let created = create.version().get();
+        let updated = update.version().get();
+        let saved = create.value().with(|v| matches!(v, Some(Ok(_))))
+            || update.value().with(|v| matches!(v, Some(Ok(_))));
+        if (created > 0 || updated > 0) && saved {
+            name.set(String::new());
+            description.set(String::new());
+            definition.set(TEMPLATE.to_owned());
             editing.set(None);
         }
     });
@@ -334,7 +339,7 @@ fn PolicyFields(
 fn TryIt(definition: RwSignal<String>) -> impl IntoView {
     let run = ServerAction::<TryPolicy>::new();
     view! {
-        <h3>"Try it"</h3>
+        <h3 class="try-title">"Try it"</h3>
         <ActionForm action=run attr:class="form" attr:data-testid="try-form">
             <input type="hidden" name="definition" prop:value=move || definition.get() value=definition.get_untracked() />
             <label>"Stage"
