@@ -69,6 +69,11 @@ if [ "$with_test" = 1 ]; then
     log "installing Debian's chromium"
     apt_install chromium
   fi
+  # The end-to-end tests run the README's Python snippet (standard library only).
+  if ! command -v python3 >/dev/null; then
+    log "installing python3"
+    apt_install python3
+  fi
   if ! command -v redis-server >/dev/null; then
     log "installing redis-server"
     apt_install redis-server

@@ -87,8 +87,9 @@ fn answer(
 }
 
 /// A short excerpt of the text around the first violation, with every PII and secret in it
-/// redacted (whatever the policy checks), so the raw values are never stored.
-pub fn excerpt(decision: &Decision, parts: &[Part<'_>]) -> Option<String> {
+/// redacted (whatever the policy checks), so the raw values are never stored. `complete`: the
+/// violations already hold every PII and secret finding (no need to scan again).
+pub fn excerpt(decision: &Decision, parts: &[Part<'_>], complete: bool) -> Option<String> {
     let first = decision
         .violations
         .iter()
@@ -100,8 +101,10 @@ pub fn excerpt(decision: &Decision, parts: &[Part<'_>]) -> Option<String> {
     let hi = ceil(text, (at + EXCERPT_AFTER * 4 + 256).min(text.len()));
     let around = &text[lo..hi];
     let mut found: Vec<Finding> = Vec::new();
-    pii::scan(around, &mut found);
-    secrets::scan(around, &mut found);
+    if !complete {
+        pii::scan(around, &mut found);
+        secrets::scan(around, &mut found);
+    }
     for v in decision.violations.iter().filter(|v| v.part == first.part) {
         let f = &v.finding;
         if f.is_span() && f.start >= lo && f.end <= hi && f.check != Check::Injection {
@@ -215,7 +218,11 @@ pub async fn check_at(
         action: decision.action,
         would: decision.would,
         shadow: decision.shadow,
-        excerpt: excerpt(&decision, &parts),
+        excerpt: excerpt(
+            &decision,
+            &parts,
+            policy.engine.sees_all_pii_and_secrets(req.stage),
+        ),
         violations: response.violations.clone(),
         trace_id,
         span_id,
@@ -266,13 +273,42 @@ mod tests {
         let parts = part(&text);
         let d = engine.run(GuardStage::Input, &parts);
         assert_eq!(d.violations.len(), 1);
-        let e = excerpt(&d, &parts).unwrap();
+        let e = excerpt(&d, &parts, false).unwrap();
         assert!(!e.contains(card) && !e.contains("bob@example.com"), "{e}");
         assert!(e.contains("[CARD_1]") && e.contains("[EMAIL_1]"), "{e}");
         assert!(
             e.chars().count() <= EXCERPT_BEFORE + EXCERPT_AFTER + 2,
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_policy_that_sees_every_pii_and_secret_needs_no_second_scan() {
+        let text = format!(
+            "{}token AKIAIOSFODNN7EXAMPLE for bob@example.com{}",
+            "x ".repeat(300),
+            " y".repeat(300)
+        );
+        let def: PolicyDefinition = serde_json::from_value(serde_json::json!({
+            "rules": [{"check": "pii", "action": "flag"}, {"check": "secrets", "action": "block"}]
+        }))
+        .unwrap();
+        let engine = Engine::compile(&def).unwrap();
+        assert!(engine.sees_all_pii_and_secrets(GuardStage::Input));
+        let parts = part(&text);
+        let d = engine.run(GuardStage::Input, &parts);
+        let e = excerpt(&d, &parts, true).unwrap();
+        assert!(
+            !e.contains("AKIAIOSFODNN7EXAMPLE") && !e.contains("bob@example.com"),
+            "{e}"
+        );
+        let partial: PolicyDefinition = serde_json::from_value(serde_json::json!({
+            "rules": [{"check": "pii", "action": "flag", "kinds": ["email"]}, {"check": "secrets", "action": "block"}]
+        }))
+        .unwrap();
+        assert!(!Engine::compile(&partial)
+            .unwrap()
+            .sees_all_pii_and_secrets(GuardStage::Input));
     }
 
     #[test]
@@ -289,7 +325,7 @@ mod tests {
         let parts = part(&text);
         let d = engine.run(GuardStage::Input, &parts);
         assert!(!d.violations.is_empty());
-        let e = excerpt(&d, &parts).unwrap();
+        let e = excerpt(&d, &parts, false).unwrap();
         assert!(e.to_lowercase().contains("ignore all previous"), "{e}");
     }
 

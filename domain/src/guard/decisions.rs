@@ -20,7 +20,7 @@ use crate::tenancy::{self, WorkspaceId};
 use crate::{Error, Result, Services};
 
 /// How often the server writes gathered decisions.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
+pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// Decisions kept while the database is unreachable; beyond, the oldest are dropped (and
 /// counted in the log).
 pub const MAX_PENDING: usize = 200_000;

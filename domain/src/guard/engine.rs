@@ -195,6 +195,19 @@ impl Engine {
         self.run_redacting(stage, parts, GuardAction::Block)
     }
 
+    /// Whether every PII and secret finding at `stage` is a violation (a rule for each check
+    /// with no kinds and no score floor): then the violations already hold all of them.
+    pub fn sees_all_pii_and_secrets(&self, stage: GuardStage) -> bool {
+        [Check::Pii, Check::Secrets].iter().all(|c| {
+            self.rules.iter().any(|r| {
+                r.check == *c
+                    && (r.stages.is_empty() || r.stages.contains(&stage))
+                    && r.kinds.is_empty()
+                    && r.min_score <= 0.0
+            })
+        })
+    }
+
     /// Whether any rule redacts (or at storage, blocks) at `stage`.
     pub fn redacts(&self, stage: GuardStage) -> bool {
         self.rules.iter().any(|r| {
