@@ -334,7 +334,7 @@ pub async fn verify_cached(services: &crate::Services, presented: &str) -> Resul
 }
 
 /// How long a verified key is reused by one process without asking the shared cache.
-pub const RECENT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+pub const RECENT_TTL: std::time::Duration = crate::cache::IN_PROCESS;
 
 static RECENT: std::sync::LazyLock<moka::future::Cache<Vec<u8>, VerifiedKey>> =
     std::sync::LazyLock::new(|| {

@@ -188,7 +188,7 @@ static RECENTLY_ACTIVE: std::sync::LazyLock<moka::future::Cache<WorkspaceId, boo
     std::sync::LazyLock::new(|| {
         moka::future::Cache::builder()
             .max_capacity(10_000)
-            .time_to_live(crate::apikeys::RECENT_TTL)
+            .time_to_live(crate::cache::IN_PROCESS)
             .build()
     });
 

@@ -25,6 +25,11 @@ impl Ttl {
     }
 }
 
+/// How long one process reuses what it read from the shared cache for every request (a busy
+/// API key's verification, a workspace's active flag) before asking again: a change made on
+/// another replica is seen within this long.
+pub const IN_PROCESS: Duration = Duration::from_secs(1);
+
 /// A cache key: `{domain}:{workspace_id}:{scope}`.
 ///
 /// The domain is a static name (`home_kpis`, `usage`, …) so hit/miss counters stay bounded.

@@ -22,7 +22,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use keys::{glob_match, scope, CacheKey, Ttl};
+pub use keys::{glob_match, scope, CacheKey, Ttl, IN_PROCESS};
 
 /// How to reach the cache.
 #[derive(Clone, Debug)]
