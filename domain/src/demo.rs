@@ -776,7 +776,7 @@ async fn guard_sample(
                 trace_id: Some(trace.clone()),
                 span_id: None,
             };
-            check::check_at(services, workspace, &req, at).await?;
+            check::check_at(services, workspace, req, at).await?;
         }
     }
     services.guard_decisions.flush(&services.pool).await?;

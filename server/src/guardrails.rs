@@ -47,6 +47,6 @@ pub async fn check(
             location: Some(format!("line {}, column {}", e.line(), e.column())),
         })?;
     Ok(Json(
-        check::check(&state.services, access.workspace, &req).await?,
+        check::check(&state.services, access.workspace, req).await?,
     ))
 }

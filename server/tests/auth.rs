@@ -560,7 +560,7 @@ async fn world(owner: &PgPool) -> World {
     argus_domain::guard::check::check(
         &s,
         a,
-        &serde_json::from_value(serde_json::json!({
+        serde_json::from_value(serde_json::json!({
             "policy": A_GUARD_POLICY, "stage": "input", "agent_id": "alpha-secret-agent",
             "text": "reach me at alpha@example.com", "trace_id": a_trace
         }))
