@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 pub mod access;
+pub mod alerts;
 pub mod analytics;
 pub mod apikeys;
 pub mod cache;
@@ -70,6 +71,8 @@ pub struct Services {
     pub judges: Arc<evals::judge::Judges>,
     /// Guardrail decisions waiting to be written.
     pub guard_decisions: Arc<guard::decisions::Recorder>,
+    /// Sends alert notifications; seals webhook secrets.
+    pub notifier: Arc<alerts::notify::Notifier>,
 }
 
 impl Services {
@@ -96,6 +99,12 @@ impl Services {
             judges: Arc::new(evals::judge::Judges::new(
                 &tokens.derive("argus sealed secrets"),
                 false,
+            )),
+            // Replaced at start with the operator's settings.
+            notifier: Arc::new(alerts::notify::Notifier::new(
+                &tokens.derive("argus sealed secrets"),
+                false,
+                None,
             )),
             pool,
             cache,

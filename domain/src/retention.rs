@@ -153,6 +153,30 @@ pub async fn trim(
         .execute(&mut *tx)
         .await?;
     }
+    // Minute rows live a few days whatever the retention.
+    sqlx::query(
+        "DELETE FROM rollup_minute WHERE workspace_id = $1 \
+         AND bucket < greatest($2, now() - make_interval(days => $3))",
+    )
+    .bind(ws)
+    .bind(cutoff)
+    .bind(crate::ingest::rollup::MINUTE_ROLLUP_DAYS as i32)
+    .execute(&mut *tx)
+    .await?;
+    // Alert history and finished deliveries go with the data they were about.
+    sqlx::query("DELETE FROM alert_history WHERE workspace_id = $1 AND at < $2")
+        .bind(ws)
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "DELETE FROM alert_deliveries WHERE workspace_id = $1 AND finished_at < $2 \
+         AND status IN ('delivered', 'dead')",
+    )
+    .bind(ws)
+    .bind(cutoff)
+    .execute(&mut *tx)
+    .await?;
     // The evaluators' history: failed jobs (their "last errors") and day counters.
     sqlx::query(
         "DELETE FROM eval_jobs WHERE workspace_id = $1 AND status = 'failed' AND finished_at < $2",

@@ -99,6 +99,21 @@ pub struct Config {
     #[arg(long, env = "ARGUS_JUDGE_ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]
     pub judge_allow_private_networks: bool,
 
+    /// Lets alert webhooks (and Slack-compatible URLs) point at loopback and private networks
+    /// (an internal relay). Off: such URLs are refused.
+    #[arg(long, env = "ARGUS_WEBHOOK_ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private_networks: bool,
+
+    /// The URL users open Argus at (`https://argus.example.com`): notifications link to it.
+    /// Unset: their links are paths.
+    #[arg(long, env = "ARGUS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Evaluate alert rules and budgets (every 30 s, one replica at a time) and deliver their
+    /// notifications.
+    #[arg(long, env = "ARGUS_ALERTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub alerts: bool,
+
     /// Role the server's queries run as (`SET ROLE`; created by the migrations), bound by
     /// row-level security. Empty: keep the login role of DATABASE_URL.
     #[arg(long, env = "ARGUS_DB_APP_ROLE", default_value = argus_domain::db::APP_ROLE)]

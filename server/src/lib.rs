@@ -110,6 +110,11 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
         &sealing_key,
         config.judge_allow_private_networks,
     ));
+    services.notifier = Arc::new(argus_domain::alerts::notify::Notifier::new(
+        &sealing_key,
+        config.webhook_allow_private_networks,
+        config.public_url.clone().filter(|u| !u.trim().is_empty()),
+    ));
     services.ingest_gate = Arc::new(argus_domain::ingest::gate::IngestGate::new(
         config.ingest_max_inflight_mb << 20,
         config.ingest_max_concurrent as usize,
@@ -164,6 +169,10 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(|| argus_domain::guard::scan_all("warm up: a@b.co 4111"));
     // Online evaluators: the queue ingest fills (shared with other replicas).
     argus_domain::evals::worker::spawn(&state.services);
+    if config.alerts {
+        argus_domain::alerts::evaluate::spawn(&state.services);
+        argus_domain::alerts::notify::spawn(&state.services);
+    }
     if config.retention_interval_secs > 0 {
         argus_domain::retention::spawn(
             &state.services,

@@ -3,6 +3,7 @@
 //! Everything here compiles both natively and to WebAssembly: no I/O, no server-only crates.
 #![forbid(unsafe_code)]
 
+mod alerts;
 mod auth;
 mod dashboard;
 mod datasets;
@@ -16,6 +17,11 @@ mod jobs;
 mod prices;
 mod system;
 
+pub use alerts::{
+    AlertBacktest, AlertChannel, AlertDefinition, AlertDelivery, AlertEvent, AlertFeed,
+    AlertFilters, AlertInstance, AlertMetric, AlertRule, AlertSilence, AlertState, Budget,
+    BudgetScope, ChannelKind, Comparison, GroupBy,
+};
 pub use auth::{
     ApiKeyInfo, CreatedApiKey, Invitation, InvitationCreated, IssuedToken, LinkInfo, Member,
     ResetLink, Role, Session, SessionInfo, WorkspaceSettings, WorkspaceSummary,

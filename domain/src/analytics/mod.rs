@@ -23,6 +23,7 @@ mod sums;
 mod usage;
 mod window;
 
+pub use cost::TRAILING_DAYS;
 pub use home::{filter_options, home, kpis_uncached};
 pub use report::{cached, Report};
 pub use usage::BREAKDOWNS;

@@ -94,8 +94,8 @@ pub fn is_private(ip: IpAddr) -> bool {
     }
 }
 
-/// Resolves names to public addresses only.
-struct PublicOnly;
+/// Resolves names to public addresses only (judges and alert webhooks).
+pub(crate) struct PublicOnly;
 
 impl reqwest::dns::Resolve for PublicOnly {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
@@ -108,7 +108,8 @@ impl reqwest::dns::Resolve for PublicOnly {
             if found.is_empty() {
                 return Err(format!(
                     "{host} resolves to no public address (private networks are not allowed for \
-                     judges; the operator can allow them with ARGUS_JUDGE_ALLOW_PRIVATE_NETWORKS)"
+                     judges and webhooks; the operator can allow them with \
+                     ARGUS_JUDGE_ALLOW_PRIVATE_NETWORKS or ARGUS_WEBHOOK_ALLOW_PRIVATE_NETWORKS)"
                 )
                 .into());
             }

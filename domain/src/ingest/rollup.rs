@@ -100,12 +100,17 @@ pub struct SpanParts<'a> {
     pub duration_us: i64,
 }
 
-/// The hourly and daily deltas of a batch.
+/// The minute, hourly and daily deltas of a batch (the minute rows serve alert windows under
+/// an hour and are kept a few days; see [`MINUTE_ROLLUP_DAYS`]).
 #[derive(Debug, Default)]
 pub struct Rollups {
+    pub minute: BTreeMap<Key, Delta>,
     pub hourly: BTreeMap<Key, Delta>,
     pub daily: BTreeMap<Key, Delta>,
 }
+
+/// How long `rollup_minute` keeps its rows (retention trims the older ones).
+pub const MINUTE_ROLLUP_DAYS: i64 = 3;
 
 fn key(bucket: DateTime<Utc>, dims: &Dimensions, model: &str) -> Key {
     Key {
@@ -118,8 +123,9 @@ fn key(bucket: DateTime<Utc>, dims: &Dimensions, model: &str) -> Key {
     }
 }
 
-fn buckets(t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+fn buckets(t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>) {
     (
+        t.duration_trunc(TimeDelta::minutes(1)).unwrap_or(t),
         t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t),
         t.duration_trunc(TimeDelta::days(1)).unwrap_or(t),
     )
@@ -127,7 +133,8 @@ fn buckets(t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
 
 impl Rollups {
     fn both(&mut self, t: DateTime<Utc>, dims: &Dimensions, model: &str, f: impl Fn(&mut Delta)) {
-        let (hour, day) = buckets(t);
+        let (minute, hour, day) = buckets(t);
+        f(self.minute.entry(key(minute, dims, model)).or_default());
         f(self.hourly.entry(key(hour, dims, model)).or_default());
         f(self.daily.entry(key(day, dims, model)).or_default());
     }
@@ -201,6 +208,7 @@ impl Rollups {
     /// order by every writer (table, then key), so concurrent batches never deadlock.
     pub async fn write(&self, conn: &mut PgConnection, workspace: WorkspaceId) -> Result<()> {
         for (table, rows) in [
+            ("rollup_minute", &self.minute),
             ("rollup_hourly", &self.hourly),
             ("rollup_daily", &self.daily),
         ] {

@@ -1,0 +1,788 @@
+//! Notification channels and the delivery outbox.
+//!
+//! A notification is a row of `alert_deliveries`, inserted in the transaction that changed the
+//! state (so a crash either loses the change and the notification or keeps both). Workers of
+//! every replica claim due rows (`FOR UPDATE SKIP LOCKED`, under a lease: a worker that dies
+//! mid-send has its row claimed again when the lease ends) and POST them. The row's id is the
+//! receiver's idempotency key, so a send repeated after a crash is recognisable as the same.
+//!
+//! Retries: timeouts, connection failures, 429 and 5xx are retried after 1 s, 2 s, 4 s … (capped
+//! at [`MAX_BACKOFF_SECS`], ±20 % jitter) up to `max_attempts`; any other answer that is not 2xx
+//! is final. A delivery that gives up is dead (a dead letter, listed with its last error), and
+//! a channel with [`DISABLE_AFTER`] dead deliveries in a row is disabled, saying why.
+//!
+//! Webhooks are signed: `X-Argus-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
+//! "<t>.<body>" under the channel's secret>`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use argus_types::{AlertChannel, AlertDelivery, ChannelKind};
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use rand::Rng;
+use serde_json::{json, Value};
+use sha2::Sha256;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::evals::judge::{is_private, PublicOnly};
+use crate::sealed::Sealer;
+use crate::tenancy::{self, WorkspaceId};
+use crate::{Error, Result, Services};
+
+pub const MAX_BACKOFF_SECS: f64 = 300.0;
+/// Dead deliveries in a row after which a channel is disabled.
+pub const DISABLE_AFTER: i32 = 5;
+/// Deliveries claimed at once.
+const BATCH: i32 = 50;
+/// How long a receiver may take.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most of a receiver's answer kept with a failed delivery.
+const ERROR_CHARS: usize = 300;
+
+/// The outbound side this process shares: the HTTP client (public addresses only unless the
+/// operator allows private networks), the sealer for signing secrets, the public URL links
+/// start with, and the retry policy.
+#[derive(Clone, Debug)]
+pub struct Notifier {
+    http: reqwest::Client,
+    pub sealer: Sealer,
+    pub allow_private: bool,
+    /// `https://argus.example.com`: absolute links in notifications (relative without).
+    pub public_url: Option<String>,
+    pub max_attempts: i32,
+    pub lease_secs: i32,
+    /// Wakes the delivery workers when a delivery is queued.
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+impl Notifier {
+    pub fn new(key: &[u8; 32], allow_private: bool, public_url: Option<String>) -> Notifier {
+        let mut http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("argus-alerts/", env!("CARGO_PKG_VERSION")))
+            .timeout(SEND_TIMEOUT)
+            .pool_idle_timeout(Duration::from_secs(60));
+        if !allow_private {
+            http = http.dns_resolver(Arc::new(PublicOnly));
+        }
+        Notifier {
+            http: http.build().expect("the notifier's HTTP client builds"),
+            sealer: Sealer::new(key),
+            allow_private,
+            public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            max_attempts: 8,
+            lease_secs: 60,
+            wake: Arc::default(),
+        }
+    }
+
+    /// `path` as a receiver can open it.
+    pub fn link(&self, path: &str) -> String {
+        match &self.public_url {
+            Some(base) => format!("{base}{path}"),
+            None => path.to_owned(),
+        }
+    }
+}
+
+/// The wait before try `attempt + 1` (after `attempt` failed): 1 s, 2 s, 4 s … capped, ±20 %.
+pub fn backoff(attempt: i32, jitter: f64) -> Duration {
+    let base = 2f64.powi((attempt - 1).clamp(0, 30)).min(MAX_BACKOFF_SECS);
+    Duration::from_secs_f64(base * (1.0 + 0.2 * jitter.clamp(-1.0, 1.0)))
+}
+
+/// What a receiver's answer means for a delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered(u16),
+    /// Try again later (timeouts, connection failures, 429, 5xx).
+    Retry(Option<u16>, String),
+    /// Never retried (other 4xx, redirects, a bad channel).
+    Final(Option<u16>, String),
+}
+
+/// Classifies an HTTP status.
+pub fn classify(status: u16, body: &str) -> Outcome {
+    let said = || {
+        let b: String = body.chars().take(ERROR_CHARS).collect();
+        format!(
+            "HTTP {status}{}",
+            if b.is_empty() {
+                String::new()
+            } else {
+                format!(": {b}")
+            }
+        )
+    };
+    match status {
+        200..=299 => Outcome::Delivered(status),
+        429 | 500..=599 => Outcome::Retry(Some(status), said()),
+        300..=399 => Outcome::Final(
+            Some(status),
+            format!("{} (redirects are not followed)", said()),
+        ),
+        _ => Outcome::Final(Some(status), said()),
+    }
+}
+
+/// `t=<ts>,v1=<hex>` over `"<ts>.<body>"`.
+pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("t={timestamp},v1={hex}")
+}
+
+/// A channel's URL as an admin may set it.
+fn clean_url(raw: &str, allow_private: bool) -> Result<url::Url> {
+    let bad = |why: &str| Error::invalid_input("target", why.to_owned());
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(bad("the URL to POST to"));
+    }
+    if raw.len() > 2000 {
+        return Err(bad("at most 2,000 characters"));
+    }
+    let url = url::Url::parse(raw).map_err(|e| bad(&format!("not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("http:// or https://"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("no user or password in the URL"));
+    }
+    let private_literal = match url.host() {
+        None => return Err(bad("a host is needed")),
+        Some(url::Host::Ipv4(ip)) => is_private(ip.into()),
+        Some(url::Host::Ipv6(ip)) => is_private(ip.into()),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+    };
+    if private_literal && !allow_private {
+        return Err(bad(
+            "a private or loopback address; the operator can allow them with \
+             ARGUS_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true",
+        ));
+    }
+    Ok(url)
+}
+
+/// A Slack URL shown without its secret path: `https://hooks.slack.com/…/abcd`.
+fn masked(kind: ChannelKind, target: &str) -> String {
+    if kind != ChannelKind::Slack {
+        return target.to_owned();
+    }
+    match url::Url::parse(target) {
+        Ok(u) => {
+            let tail: String = {
+                let p = u.path();
+                p.chars()
+                    .skip(p.chars().count().saturating_sub(4))
+                    .collect()
+            };
+            format!("{}://{}/…{tail}", u.scheme(), u.host_str().unwrap_or(""))
+        }
+        Err(_) => "…".into(),
+    }
+}
+
+type ChannelRow = (
+    Uuid,
+    String,
+    String,
+    String,
+    bool,
+    Option<String>,
+    i32,
+    DateTime<Utc>,
+);
+
+fn channel(r: ChannelRow) -> AlertChannel {
+    let kind = ChannelKind::parse(&r.2).unwrap_or(ChannelKind::Webhook);
+    AlertChannel {
+        id: r.0,
+        name: r.1,
+        kind,
+        target: masked(kind, &r.3),
+        enabled: r.4,
+        disabled_reason: r.5,
+        failures: r.6,
+        created_at: r.7,
+        secret: None,
+    }
+}
+
+/// Creates a channel. A webhook gets a signing secret, returned this once.
+pub async fn create_channel(
+    services: &Services,
+    workspace: WorkspaceId,
+    name: &str,
+    kind: ChannelKind,
+    target: &str,
+) -> Result<AlertChannel> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(Error::invalid_input(
+            "name",
+            "1 to 100 characters, no control characters",
+        ));
+    }
+    let notifier = &services.notifier;
+    let target = match kind {
+        ChannelKind::Webhook | ChannelKind::Slack => {
+            clean_url(target, notifier.allow_private)?.to_string()
+        }
+        ChannelKind::Email => {
+            return Err(Error::invalid_input(
+                "kind",
+                "email is not available on this server (no SMTP relay is configured); use a \
+                 webhook or a Slack-compatible URL",
+            ))
+        }
+    };
+    let secret = (kind == ChannelKind::Webhook).then(|| {
+        let bytes: [u8; 24] = rand::rng().random();
+        format!(
+            "whsec_{}",
+            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        )
+    });
+    let id = Uuid::new_v4();
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    let row: ChannelRow = sqlx::query_as(
+        "INSERT INTO alert_channels (workspace_id, id, name, kind, target, secret_sealed) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         RETURNING id, name, kind, target, enabled, disabled_reason, failures, created_at",
+    )
+    .bind(workspace)
+    .bind(id)
+    .bind(name)
+    .bind(kind.as_str())
+    .bind(&target)
+    .bind(
+        secret
+            .as_deref()
+            .map(|s| notifier.sealer.seal(workspace, s)),
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => Error::AlreadyExists {
+            what: "a channel with this name".into(),
+        },
+        _ => e.into(),
+    })?;
+    tx.commit().await?;
+    Ok(AlertChannel {
+        secret,
+        ..channel(row)
+    })
+}
+
+/// The workspace's channels by name.
+pub async fn channels(services: &Services, workspace: WorkspaceId) -> Result<Vec<AlertChannel>> {
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    let rows: Vec<ChannelRow> = sqlx::query_as(
+        "SELECT id, name, kind, target, enabled, disabled_reason, failures, created_at \
+         FROM alert_channels WHERE workspace_id = $1 ORDER BY name",
+    )
+    .bind(workspace)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows.into_iter().map(channel).collect())
+}
+
+/// Turns a channel on again (clearing its failures) or off.
+pub async fn set_channel_enabled(
+    services: &Services,
+    workspace: WorkspaceId,
+    id: Uuid,
+    enabled: bool,
+) -> Result<()> {
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    let done = sqlx::query(
+        "UPDATE alert_channels SET enabled = $3, failures = 0, \
+           disabled_reason = CASE WHEN $3 THEN NULL ELSE 'turned off by an admin' END \
+         WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind(workspace)
+    .bind(id)
+    .bind(enabled)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::not_found("channel"));
+    }
+    Ok(())
+}
+
+/// Deletes a channel (its deliveries go with it; rules and budgets forget it).
+pub async fn delete_channel(services: &Services, workspace: WorkspaceId, id: Uuid) -> Result<()> {
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    for table in ["alert_rules", "budgets"] {
+        sqlx::query(&format!(
+            "UPDATE {table} SET channels = array_remove(channels, $2) \
+             WHERE workspace_id = $1 AND $2 = ANY(channels)"
+        ))
+        .bind(workspace)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let done = sqlx::query("DELETE FROM alert_channels WHERE workspace_id = $1 AND id = $2")
+        .bind(workspace)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::not_found("channel"));
+    }
+    Ok(())
+}
+
+/// What a queued notification says (the generic webhook's JSON; Slack gets a text of it).
+#[derive(Clone, Debug)]
+pub struct Message {
+    pub event: String,
+    pub rule_id: Option<Uuid>,
+    pub group_value: String,
+    /// Everything but `id` (added per delivery).
+    pub body: Value,
+}
+
+/// Queues `message` to each of `channels` that is enabled; answers how many were queued.
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    workspace: WorkspaceId,
+    channels: &[Uuid],
+    message: &Message,
+) -> Result<usize> {
+    if channels.is_empty() {
+        return Ok(0);
+    }
+    let enabled: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM alert_channels WHERE workspace_id = $1 AND id = ANY($2) AND enabled",
+    )
+    .bind(workspace)
+    .bind(channels)
+    .fetch_all(&mut *conn)
+    .await?;
+    for channel in &enabled {
+        let id = Uuid::new_v4();
+        let mut body = message.body.clone();
+        if let Value::Object(m) = &mut body {
+            m.insert("id".into(), json!(id));
+        }
+        sqlx::query(
+            "INSERT INTO alert_deliveries (workspace_id, id, channel_id, rule_id, group_value, \
+               event, payload) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(workspace)
+        .bind(id)
+        .bind(channel)
+        .bind(message.rule_id)
+        .bind(&message.group_value)
+        .bind(&message.event)
+        .bind(&body)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(enabled.len())
+}
+
+/// Queues a test notification to one channel (also when it is disabled: that is how an admin
+/// checks a fix before turning it on).
+pub async fn send_test(services: &Services, workspace: WorkspaceId, channel: Uuid) -> Result<Uuid> {
+    let id = Uuid::new_v4();
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    let exists: Option<String> =
+        sqlx::query_scalar("SELECT name FROM alert_channels WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace)
+            .bind(channel)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(name) = exists else {
+        return Err(Error::not_found("channel"));
+    };
+    let body = json!({
+        "version": "1",
+        "id": id,
+        "event": "test",
+        "workspace_id": workspace.0,
+        "state": "test",
+        "reason": format!("a test notification to the channel \"{name}\""),
+        "at": Utc::now(),
+        "links": {"alerts": services.notifier.link("/alerts")},
+    });
+    sqlx::query(
+        "INSERT INTO alert_deliveries (workspace_id, id, channel_id, event, payload) \
+         VALUES ($1, $2, $3, 'test', $4)",
+    )
+    .bind(workspace)
+    .bind(id)
+    .bind(channel)
+    .bind(&body)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    services.notifier.wake.notify_waiters();
+    Ok(id)
+}
+
+type DeliveryRow = (
+    Uuid,
+    Uuid,
+    String,
+    Option<Uuid>,
+    String,
+    String,
+    String,
+    i32,
+    DateTime<Utc>,
+    Option<i32>,
+    Option<String>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
+
+/// The latest deliveries (`dead_only`: the dead letters), newest first.
+pub async fn deliveries(
+    services: &Services,
+    workspace: WorkspaceId,
+    dead_only: bool,
+    limit: i64,
+) -> Result<Vec<AlertDelivery>> {
+    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    let rows: Vec<DeliveryRow> = sqlx::query_as(
+        "SELECT d.id, d.channel_id, c.name, d.rule_id, d.group_value, d.event, d.status, \
+           d.attempts, d.next_at, d.last_status, d.last_error, d.created_at, d.finished_at \
+         FROM alert_deliveries d JOIN alert_channels c \
+           ON c.workspace_id = d.workspace_id AND c.id = d.channel_id \
+         WHERE d.workspace_id = $1 AND (NOT $2 OR d.status = 'dead') \
+         ORDER BY d.created_at DESC, d.id LIMIT $3",
+    )
+    .bind(workspace)
+    .bind(dead_only)
+    .bind(limit.clamp(1, 500))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AlertDelivery {
+            id: r.0,
+            channel_id: r.1,
+            channel_name: r.2,
+            rule_id: r.3,
+            group_value: r.4,
+            event: r.5,
+            status: r.6,
+            attempts: r.7,
+            next_at: r.8,
+            last_status: r.9,
+            last_error: r.10,
+            created_at: r.11,
+            finished_at: r.12,
+        })
+        .collect())
+}
+
+/// Slack's text for a notification.
+fn slack_text(body: &Value) -> String {
+    let s = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("");
+    let state = s("state");
+    let icon = match state {
+        "firing" => ":red_circle:",
+        "resolved" => ":large_green_circle:",
+        "no_data" | "error" => ":warning:",
+        "budget" => ":moneybag:",
+        _ => ":information_source:",
+    };
+    let rule = body
+        .pointer("/rule/name")
+        .and_then(Value::as_str)
+        .unwrap_or("Argus");
+    let group = s("group_value");
+    let mut text = format!("{icon} *[{}] {rule}*", state.to_uppercase());
+    if !group.is_empty() {
+        text.push_str(&format!(" ({group})"));
+    }
+    text.push('\n');
+    text.push_str(s("reason"));
+    if let Some(link) = body.pointer("/links/dashboard").and_then(Value::as_str) {
+        text.push_str(&format!("\n<{link}|Open the dashboard>"));
+    }
+    text
+}
+
+type Claimed = (Uuid, Uuid, i32);
+
+/// Claims due deliveries and sends them; answers how many were claimed.
+pub async fn run_once(services: &Services) -> Result<usize> {
+    let n = &services.notifier;
+    let claimed: Vec<Claimed> = sqlx::query_as(
+        "SELECT workspace_id, id, attempts FROM argus_claim_alert_deliveries($1, $2)",
+    )
+    .bind(BATCH)
+    .bind(n.lease_secs)
+    .fetch_all(&services.pool)
+    .await?;
+    let count = claimed.len();
+    let sends = claimed
+        .into_iter()
+        .map(|(ws, id, attempts)| deliver(services, WorkspaceId(ws), id, attempts));
+    for r in futures::future::join_all(sends).await {
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "an alert delivery could not be recorded");
+        }
+    }
+    Ok(count)
+}
+
+type Sending = (String, String, Option<Vec<u8>>, Value, bool);
+
+async fn deliver(services: &Services, ws: WorkspaceId, id: Uuid, attempts: i32) -> Result<()> {
+    let n = &services.notifier;
+    let mut tx = tenancy::begin(&services.pool, ws).await?;
+    let row: Option<Sending> = sqlx::query_as(
+        "SELECT c.kind, c.target, c.secret_sealed, d.payload, c.enabled OR d.event = 'test' \
+         FROM alert_deliveries d JOIN alert_channels c \
+           ON c.workspace_id = d.workspace_id AND c.id = d.channel_id \
+         WHERE d.workspace_id = $1 AND d.id = $2",
+    )
+    .bind(ws)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let Some((kind, target, sealed, payload, enabled)) = row else {
+        return Ok(());
+    };
+    let outcome = if !enabled {
+        Outcome::Final(None, "the channel is disabled".into())
+    } else {
+        send(n, ws, id, &kind, &target, sealed.as_deref(), &payload).await
+    };
+    record(services, ws, id, attempts, outcome).await
+}
+
+async fn send(
+    n: &Notifier,
+    ws: WorkspaceId,
+    id: Uuid,
+    kind: &str,
+    target: &str,
+    sealed: Option<&[u8]>,
+    payload: &Value,
+) -> Outcome {
+    let body = if kind == "slack" {
+        json!({"text": slack_text(payload)})
+    } else {
+        payload.clone()
+    };
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    let now = Utc::now().timestamp();
+    let mut req = n
+        .http
+        .post(target)
+        .header("content-type", "application/json")
+        .header("idempotency-key", id.to_string())
+        .header("x-argus-delivery", id.to_string())
+        .header("x-argus-timestamp", now.to_string());
+    if let Some(sealed) = sealed {
+        match n.sealer.open(ws, sealed) {
+            Some(secret) => req = req.header("x-argus-signature", signature(&secret, now, &body)),
+            None => {
+                return Outcome::Final(
+                    None,
+                    "the signing secret cannot be opened (the server's key changed); create the \
+                     channel again"
+                        .into(),
+                )
+            }
+        }
+    }
+    match req.body(body).send().await {
+        Ok(res) => {
+            let status = res.status().as_u16();
+            let text = res.text().await.unwrap_or_default();
+            classify(status, &text)
+        }
+        Err(e) if e.is_timeout() => Outcome::Retry(None, "timed out".into()),
+        Err(e) => {
+            let mut msg = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg = format!("{msg}: {s}");
+                src = s.source();
+            }
+            Outcome::Retry(None, msg.chars().take(ERROR_CHARS).collect())
+        }
+    }
+}
+
+/// Stores what a try came to, and a channel's run of failures.
+async fn record(
+    services: &Services,
+    ws: WorkspaceId,
+    id: Uuid,
+    attempts: i32,
+    outcome: Outcome,
+) -> Result<()> {
+    let n = &services.notifier;
+    let mut tx = tenancy::begin(&services.pool, ws).await?;
+    let (status, code, error, next) = match &outcome {
+        Outcome::Delivered(code) => ("delivered", Some(*code), None, None),
+        Outcome::Retry(code, e) if attempts < n.max_attempts => {
+            let jitter = rand::rng().random_range(-1.0..=1.0);
+            let wait = backoff(attempts, jitter);
+            let at = Utc::now() + chrono::TimeDelta::from_std(wait).unwrap_or_default();
+            ("queued", *code, Some(e.clone()), Some(at))
+        }
+        Outcome::Retry(code, e) => (
+            "dead",
+            *code,
+            Some(format!("{e} (gave up after {attempts} tries)")),
+            None,
+        ),
+        Outcome::Final(code, e) => ("dead", *code, Some(e.clone()), None),
+    };
+    let channel: Option<(Uuid, String)> = sqlx::query_as(
+        "UPDATE alert_deliveries SET status = $3, last_status = $4, last_error = $5, \
+           next_at = coalesce($6, next_at), lease_until = NULL, \
+           finished_at = CASE WHEN $3 IN ('delivered', 'dead') THEN now() END \
+         WHERE workspace_id = $1 AND id = $2 RETURNING channel_id, event",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(status)
+    .bind(code.map(i32::from))
+    .bind(&error)
+    .bind(next)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((channel, event)) = channel.filter(|(_, e)| e != "test") {
+        let _ = event;
+        match status {
+            "delivered" => {
+                sqlx::query(
+                    "UPDATE alert_channels SET failures = 0 WHERE workspace_id = $1 AND id = $2",
+                )
+                .bind(ws)
+                .bind(channel)
+                .execute(&mut *tx)
+                .await?;
+            }
+            "dead" => {
+                sqlx::query(
+                    "UPDATE alert_channels SET failures = failures + 1, \
+                       enabled = enabled AND failures + 1 < $3, \
+                       disabled_reason = CASE WHEN enabled AND failures + 1 >= $3 \
+                         THEN format('disabled after %s failed deliveries in a row; the last: %s', \
+                                     failures + 1, $4) ELSE disabled_reason END \
+                     WHERE workspace_id = $1 AND id = $2",
+                )
+                .bind(ws)
+                .bind(channel)
+                .bind(DISABLE_AFTER)
+                .bind(error.as_deref().unwrap_or(""))
+                .execute(&mut *tx)
+                .await?;
+            }
+            _ => {}
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Delivery loops per process (a slow receiver does not hold up the others' next batch).
+pub const LOOPS: usize = 2;
+/// The longest a worker sleeps without being woken.
+const IDLE: Duration = Duration::from_secs(2);
+
+/// Runs the delivery workers until the process ends.
+pub fn spawn(services: &Services) {
+    for _ in 0..LOOPS {
+        let services = services.clone();
+        tokio::spawn(async move {
+            loop {
+                match run_once(&services).await {
+                    Ok(n) if n as i32 == BATCH => continue,
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "claiming alert deliveries failed"),
+                }
+                let next: Option<DateTime<Utc>> =
+                    sqlx::query_scalar("SELECT argus_next_alert_delivery()")
+                        .fetch_one(&services.pool)
+                        .await
+                        .unwrap_or(None);
+                let wait = next
+                    .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+                    .unwrap_or(IDLE)
+                    .min(IDLE);
+                if !wait.is_zero() {
+                    let _ = tokio::time::timeout(wait, services.notifier.wake.notified()).await;
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_one_second_and_is_capped() {
+        let secs: Vec<f64> = (1..=12).map(|a| backoff(a, 0.0).as_secs_f64()).collect();
+        assert_eq!(&secs[..5], &[1.0, 2.0, 4.0, 8.0, 16.0]);
+        assert_eq!(secs[11], MAX_BACKOFF_SECS);
+        assert_eq!(backoff(3, 1.0).as_secs_f64(), 4.8);
+        assert_eq!(backoff(3, -1.0).as_secs_f64(), 3.2);
+    }
+
+    #[test]
+    fn what_is_retried() {
+        assert_eq!(classify(204, ""), Outcome::Delivered(204));
+        assert!(matches!(classify(429, ""), Outcome::Retry(Some(429), _)));
+        assert!(matches!(
+            classify(503, "busy"),
+            Outcome::Retry(Some(503), _)
+        ));
+        assert!(matches!(classify(400, "bad"), Outcome::Final(Some(400), _)));
+        assert!(matches!(classify(404, ""), Outcome::Final(Some(404), _)));
+        assert!(matches!(classify(301, ""), Outcome::Final(Some(301), _)));
+    }
+
+    #[test]
+    fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
+        // Computed independently: printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac whsec_test
+        assert_eq!(
+            signature("whsec_test", 1_700_000_000, br#"{"a":1}"#),
+            "t=1700000000,v1=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789"
+        );
+    }
+
+    #[test]
+    fn slack_urls_are_masked() {
+        assert_eq!(
+            masked(
+                ChannelKind::Slack,
+                "https://hooks.slack.com/services/T0/B0/secretXYZW"
+            ),
+            "https://hooks.slack.com/…XYZW"
+        );
+    }
+}
