@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use app::api::{
-    datasets, docs, evals, explorer, guardrails, invitations, keys, members, metrics, prices,
+    alerts, datasets, docs, evals, explorer, guardrails, invitations, keys, members, metrics, prices,
     queues, session, system, workspace,
 };
 use argus_domain::ingest::native::NativeBatch;
@@ -455,6 +455,26 @@ fn operations() -> Builder {
         .function::<guardrails::GetGuardSummary, t::GuardSummary>("GET", "guardrails/summary", "guardrails", Member(Viewer), "Decisions over the window by action, violations by check, top agents, shadow policies' effect (from the rollups)", Flattened::filters(&["fallback"]))
         .function::<guardrails::ListGuardDecisions, Vec<t::GuardDecision>>("GET", "guardrails/decisions", "guardrails", Member(Viewer), "Recorded decisions newest first (never the checked text)", Flattened::NONE)
         .function::<guardrails::TraceDecisions, Vec<t::GuardDecision>>("GET", "guardrails/trace", "guardrails", Member(Viewer), "The decisions that name a trace", Flattened::NONE)
+        .function::<alerts::ListAlertRules, Vec<t::AlertRule>>("GET", "alerts/rules", "alerts", Member(Viewer), "Alert rules by name, each with its instances (one a group value) worst first", Flattened::NONE)
+        .function::<alerts::CreateAlertRule, t::AlertRule>("POST", "alerts/rules/create", "alerts", Member(t::Role::Member), "Create a rule: a metric over a window (5 minutes to 7 days), filters, comparison and threshold, minimum requests, a \"for\" duration, group-by, channels", Flattened::NONE)
+        .function::<alerts::UpdateAlertRule, t::AlertRule>("POST", "alerts/rules/update", "alerts", Member(t::Role::Member), "Change a rule; a changed definition starts its instances afresh", Flattened::NONE)
+        .function::<alerts::DeleteAlertRule, ()>("POST", "alerts/rules/delete", "alerts", Member(Admin), "Delete a rule (its history stays)", Flattened::NONE)
+        .function::<alerts::BacktestAlertRule, t::AlertBacktest>("POST", "alerts/rules/backtest", "alerts", Member(t::Role::Member), "How often a draft rule would have fired over the last 7 days", Flattened::NONE)
+        .function::<alerts::GetAlertFeed, t::AlertFeed>("GET", "alerts/instances", "alerts", Member(Viewer), "What fires and is pending now, and budgets past 80 % or forecast to run out", Flattened::NONE)
+        .function::<alerts::AcknowledgeAlert, ()>("POST", "alerts/instances/ack", "alerts", Member(t::Role::Member), "Acknowledge an instance: no repeats until its state changes", Flattened::NONE)
+        .function::<alerts::AlertHistory, Vec<t::AlertEvent>>("GET", "alerts/history", "alerts", Member(Viewer), "State changes newest first, with the value, the reason and what was notified", Flattened::NONE)
+        .function::<alerts::ListSilences, Vec<t::AlertSilence>>("GET", "alerts/silences", "alerts", Member(Viewer), "Silences, active first", Flattened::NONE)
+        .function::<alerts::CreateSilence, t::AlertSilence>("POST", "alerts/silences/create", "alerts", Member(t::Role::Member), "Silence a rule and/or a group value for a while", Flattened::NONE)
+        .function::<alerts::ExpireSilence, ()>("POST", "alerts/silences/expire", "alerts", Member(t::Role::Member), "End a silence now", Flattened::NONE)
+        .function::<alerts::ListChannels, Vec<t::AlertChannel>>("GET", "alerts/channels", "alerts", Member(Viewer), "Notification channels (never a secret)", Flattened::NONE)
+        .function::<alerts::CreateChannel, t::AlertChannel>("POST", "alerts/channels/create", "alerts", Member(Admin), "Add a signed webhook or a Slack-compatible incoming webhook; the signing secret is shown once", Flattened::NONE)
+        .function::<alerts::TestChannel, uuid::Uuid>("POST", "alerts/channels/test", "alerts", Member(Admin), "Queue a test notification; answers the delivery's id", Flattened::NONE)
+        .function::<alerts::EnableChannel, ()>("POST", "alerts/channels/enable", "alerts", Member(Admin), "Turn a channel on (clearing its failures) or off", Flattened::NONE)
+        .function::<alerts::DeleteChannel, ()>("POST", "alerts/channels/delete", "alerts", Member(Admin), "Delete a channel", Flattened::NONE)
+        .function::<alerts::ListDeliveries, Vec<t::AlertDelivery>>("GET", "alerts/deliveries", "alerts", Member(Viewer), "Deliveries newest first, or only the dead letters", Flattened::NONE)
+        .function::<alerts::ListBudgets, Vec<t::Budget>>("GET", "alerts/budgets", "alerts", Member(Viewer), "Monthly budgets with the month's spend, forecast and the day it runs out", Flattened::NONE)
+        .function::<alerts::SetBudget, t::Budget>("POST", "alerts/budgets/set", "alerts", Member(Admin), "Set the monthly budget of the workspace, a department or an agent", Flattened::NONE)
+        .function::<alerts::DeleteBudget, ()>("POST", "alerts/budgets/delete", "alerts", Member(Admin), "Delete a budget", Flattened::NONE)
         .function::<datasets::CompareRuns, t::RunComparison>("GET", "evaluate/experiments/compare", "evaluations", Member(Viewer), "Two runs score by score (Welch's t, two-proportion z), paired per item, and a page of items side by side", Flattened::NONE)
         .function::<datasets::DeleteRun, ()>("POST", "evaluate/experiments/delete", "evaluations", Member(Admin), "Delete an experiment run (traces and scores stay)", Flattened::NONE)
         .function::<docs::GetApiDocs, Vec<t::ApiOperation>>("GET", "docs", "system", Public, "The operations of this document, as the reference page lists them", Flattened::NONE)

@@ -324,6 +324,11 @@ struct World {
     a_guardrail_key: String,
     /// A's guardrail policy (named [`A_GUARD_POLICY`]), with one decision recorded.
     a_guard_policy: uuid::Uuid,
+    /// A's alert rule, channel, silence and budget.
+    a_alert_rule: uuid::Uuid,
+    a_channel: uuid::Uuid,
+    a_silence: uuid::Uuid,
+    a_budget: uuid::Uuid,
 }
 
 async fn world(owner: &PgPool) -> World {
@@ -569,7 +574,59 @@ async fn world(owner: &PgPool) -> World {
     .await
     .unwrap();
     s.guard_decisions.flush(&s.pool).await.unwrap();
+    let channel = argus_domain::alerts::notify::create_channel(
+        &s,
+        a,
+        "alpha-secret-channel",
+        argus_types::ChannelKind::Webhook,
+        "https://hooks.example.com/alpha-secret",
+    )
+    .await
+    .unwrap();
+    let alert_rule = argus_domain::alerts::rules::create(
+        &s,
+        a,
+        None,
+        &argus_domain::alerts::rules::NewRule {
+            name: "alpha-secret-rule".into(),
+            definition: serde_json::from_value(serde_json::json!({
+                "metric": "error_rate", "window_secs": 300, "op": "gt", "threshold": 5,
+                "filters": {"agent": "alpha-secret-agent"}
+            }))
+            .unwrap(),
+            channels: vec![channel.id],
+            enabled: true,
+        },
+    )
+    .await
+    .unwrap();
+    let silence = argus_domain::alerts::silences::create(
+        &s,
+        a,
+        None,
+        Some(alert_rule.id),
+        Some("alpha-secret-agent".into()),
+        60,
+        "alpha-secret-silence",
+    )
+    .await
+    .unwrap();
+    let budget = argus_domain::alerts::budgets::upsert(
+        &s,
+        a,
+        None,
+        argus_types::BudgetScope::Agent,
+        "alpha-secret-agent",
+        1234.0,
+        &[channel.id],
+    )
+    .await
+    .unwrap();
     World {
+        a_alert_rule: alert_rule.id,
+        a_channel: channel.id,
+        a_silence: silence.id,
+        a_budget: budget.id,
         a_guardrail_key: guardrail_key.key.expose_secret().to_owned(),
         a_guard_policy: policy.id,
         a_dataset: dataset.id,
@@ -631,6 +688,10 @@ impl World {
             .replace("{run}", &self.a_run.to_string())
             .replace("{guard_policy_id}", &self.a_guard_policy.to_string())
             .replace("{guard_policy}", A_GUARD_POLICY)
+            .replace("{alert_rule}", &self.a_alert_rule.to_string())
+            .replace("{channel}", &self.a_channel.to_string())
+            .replace("{silence}", &self.a_silence.to_string())
+            .replace("{budget}", &self.a_budget.to_string())
     }
 
     /// A token for A's owner with `edit` applied to its header and claims, signed with `secret`.
@@ -884,6 +945,10 @@ async fn every_tenant_endpoint_refuses_what_it_must(owner: PgPool) {
                 "{run}",
                 "{guard_policy}",
                 "{guard_policy_id}",
+                "{alert_rule}",
+                "{channel}",
+                "{silence}",
+                "{budget}",
             ]
             .iter()
             .any(|p| e.body.contains(p))

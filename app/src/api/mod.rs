@@ -6,6 +6,7 @@
 
 #[cfg(feature = "ssr")]
 pub mod context;
+pub mod alerts;
 pub mod datasets;
 pub mod docs;
 pub mod evals;
@@ -353,7 +354,54 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
         "dataset_id={dataset}&item_id={item}",
     ),
     TenantEndpoint::write("/api/v1/evaluate/experiments/delete", Admin, "id={run}"),
-    TenantEndpoint::write("/api/v1/evaluate/datasets/delete", Admin, "id={dataset}"),
+    TenantEndpoint::write("/api/v1/evaluate/datasets/delete", Admin, "id={dataset}"),    TenantEndpoint::read("/api/v1/alerts/rules"),
+    TenantEndpoint::write(
+        "/api/v1/alerts/rules/create",
+        Member,
+        "name=matrix-rule&definition=%7B%22metric%22%3A%22error_rate%22%2C%22window_secs%22%3A300%2C%22op%22%3A%22gt%22%2C%22threshold%22%3A5%7D",
+    ),
+    TenantEndpoint::write(
+        "/api/v1/alerts/rules/update",
+        Member,
+        "id={alert_rule}&name=alpha-secret-rule&definition=%7B%22metric%22%3A%22error_rate%22%2C%22window_secs%22%3A300%2C%22op%22%3A%22gt%22%2C%22threshold%22%3A5%7D",
+    ),
+    TenantEndpoint::write(
+        "/api/v1/alerts/rules/backtest",
+        Member,
+        "definition=%7B%22metric%22%3A%22error_rate%22%2C%22window_secs%22%3A300%2C%22op%22%3A%22gt%22%2C%22threshold%22%3A5%7D",
+    ),
+    TenantEndpoint::read("/api/v1/alerts/instances"),
+    TenantEndpoint::write("/api/v1/alerts/instances/ack", Member, "rule_id={alert_rule}"),
+    TenantEndpoint::read("/api/v1/alerts/history"),
+    TenantEndpoint::read("/api/v1/alerts/silences"),
+    TenantEndpoint::write(
+        "/api/v1/alerts/silences/create",
+        Member,
+        "rule_id={alert_rule}&minutes=60",
+    ),
+    TenantEndpoint::write("/api/v1/alerts/silences/expire", Member, "id={silence}"),
+    TenantEndpoint::read("/api/v1/alerts/channels"),
+    TenantEndpoint::write(
+        "/api/v1/alerts/channels/create",
+        Admin,
+        "name=matrix-hook&kind=webhook&target=https%3A%2F%2Fhooks.example.com%2Fargus",
+    ),
+    TenantEndpoint::write("/api/v1/alerts/channels/test", Admin, "id={channel}"),
+    TenantEndpoint::write(
+        "/api/v1/alerts/channels/enable",
+        Admin,
+        "id={channel}&enabled=true",
+    ),
+    TenantEndpoint::read("/api/v1/alerts/deliveries"),
+    TenantEndpoint::read("/api/v1/alerts/budgets"),
+    TenantEndpoint::write(
+        "/api/v1/alerts/budgets/set",
+        Admin,
+        "scope=workspace&amount_usd=100",
+    ),
+    TenantEndpoint::write("/api/v1/alerts/budgets/delete", Admin, "id={budget}"),
+    TenantEndpoint::write("/api/v1/alerts/channels/delete", Admin, "id={channel}"),
+    TenantEndpoint::write("/api/v1/alerts/rules/delete", Admin, "id={alert_rule}"),
 ];
 
 /// Server functions that need no credentials, or touch no tenant data.
