@@ -22,6 +22,7 @@ use leptos_router::{path, SsrMode};
 use crate::components::layout::Layout;
 use crate::pages::account::{AccountPage, InvitePage, ResetPasswordPage};
 use crate::pages::agents::{AgentDetailPage, AgentsPage};
+use crate::pages::alerts::AlertsPage;
 use crate::pages::api_docs::ApiDocsPage;
 use crate::pages::api_keys::ApiKeysPage;
 use crate::pages::auth::{LoginPage, SignUpPage};
@@ -62,6 +63,7 @@ pub fn requires_session(path: &str) -> bool {
             | "/agents"
             | "/evaluations"
             | "/guardrails"
+            | "/alerts"
             | "/status"
     ) || [
         "/settings/",
@@ -149,6 +151,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/agents") view=AgentsPage ssr=SsrMode::Async />
                     <Route path=path!("/evaluations") view=EvaluationsPage ssr=SsrMode::Async />
                     <Route path=path!("/guardrails") view=GuardrailsPage ssr=SsrMode::Async />
+                    <Route path=path!("/alerts") view=AlertsPage ssr=SsrMode::Async />
                     <Route path=path!("/evaluations/queues/:id") view=QueuePage ssr=SsrMode::Async />
                     <Route path=path!("/evaluations/datasets/:id") view=DatasetPage ssr=SsrMode::Async />
                     <Route path=path!("/agents/:id") view=AgentDetailPage ssr=SsrMode::Async />

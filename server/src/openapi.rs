@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use app::api::{
-    alerts, datasets, docs, evals, explorer, guardrails, invitations, keys, members, metrics, prices,
-    queues, session, system, workspace,
+    alerts, datasets, docs, evals, explorer, guardrails, invitations, keys, members, metrics,
+    prices, queues, session, system, workspace,
 };
 use argus_domain::ingest::native::NativeBatch;
 use argus_domain::ingest::BatchOutcome;

@@ -43,7 +43,10 @@ fn ids(field: &str, text: Option<String>) -> Result<Vec<Uuid>, AppError> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<Uuid>().map_err(|_| invalid(field, "channel ids, comma-separated")))
+        .map(|s| {
+            s.parse::<Uuid>()
+                .map_err(|_| invalid(field, "channel ids, comma-separated"))
+        })
         .collect()
 }
 
@@ -83,7 +86,10 @@ pub async fn create_alert_rule(
     use super::context::{require, services};
     let access = require(Role::Member)?;
     let new = new_rule(name, &definition, channels, enabled)?;
-    Ok(argus_domain::alerts::rules::create(&services(), access.workspace, access.user(), &new).await?)
+    Ok(
+        argus_domain::alerts::rules::create(&services(), access.workspace, access.user(), &new)
+            .await?,
+    )
 }
 
 /// `POST /api/v1/alerts/rules/update` (member): `id` and the fields of `create`; a changed
@@ -162,7 +168,10 @@ pub async fn alert_history(
 ) -> Result<Vec<AlertEvent>, AppError> {
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
-    Ok(argus_domain::alerts::history(&services(), access.workspace, rule, limit.unwrap_or(100)).await?)
+    Ok(
+        argus_domain::alerts::history(&services(), access.workspace, rule, limit.unwrap_or(100))
+            .await?,
+    )
 }
 
 /// `GET /api/v1/alerts/silences`: active silences first, then the latest ended.
@@ -186,7 +195,10 @@ pub async fn create_silence(
     let access = require(Role::Member)?;
     let rule = match rule_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
-        Some(s) => Some(s.parse::<Uuid>().map_err(|_| invalid("rule_id", "a rule id"))?),
+        Some(s) => Some(
+            s.parse::<Uuid>()
+                .map_err(|_| invalid("rule_id", "a rule id"))?,
+        ),
     };
     let services = services();
     let silence = argus_domain::alerts::silences::create(
@@ -256,7 +268,13 @@ pub async fn test_channel(id: Uuid) -> Result<Uuid, AppError> {
 pub async fn enable_channel(id: Uuid, enabled: bool) -> Result<(), AppError> {
     use super::context::{require, services};
     let access = require(Role::Admin)?;
-    Ok(argus_domain::alerts::notify::set_channel_enabled(&services(), access.workspace, id, enabled).await?)
+    Ok(argus_domain::alerts::notify::set_channel_enabled(
+        &services(),
+        access.workspace,
+        id,
+        enabled,
+    )
+    .await?)
 }
 
 /// `POST /api/v1/alerts/channels/delete` (admin): `id`; rules and budgets forget it.
@@ -289,7 +307,10 @@ pub async fn list_deliveries(
 pub async fn list_budgets() -> Result<Vec<Budget>, AppError> {
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
-    Ok(argus_domain::alerts::budgets::list(&services(), access.workspace, chrono::Utc::now()).await?)
+    Ok(
+        argus_domain::alerts::budgets::list(&services(), access.workspace, chrono::Utc::now())
+            .await?,
+    )
 }
 
 /// `POST /api/v1/alerts/budgets/set` (admin): `scope` (`workspace`, `department`, `agent`),

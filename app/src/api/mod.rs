@@ -4,9 +4,9 @@
 //! and maps the error. No SQL here. Every function that touches tenant data is listed in
 //! [`TENANT_ENDPOINTS`], which the cross-tenant test matrix walks.
 
+pub mod alerts;
 #[cfg(feature = "ssr")]
 pub mod context;
-pub mod alerts;
 pub mod datasets;
 pub mod docs;
 pub mod evals;

@@ -17,6 +17,7 @@ const NAV: &[(&str, &str)] = &[
     ("/agents", "Agents"),
     ("/evaluations", "Evaluations"),
     ("/guardrails", "Guardrails"),
+    ("/alerts", "Alerts"),
     ("/settings/api-keys", "Settings"),
     ("/status", "System status"),
 ];
@@ -47,6 +48,9 @@ pub fn Layout(children: Children) -> impl IntoView {
             </nav>
             <div class="app-header-actions">
                 <Transition>
+                    {move || signed_in().map(|_| view! { <Bell /> })}
+                </Transition>
+                <Transition>
                     {move || match signed_in() {
                         Some(s) => view! { <SessionMenu session=s /> }.into_any(),
                         None => view! {
@@ -64,6 +68,31 @@ pub fn Layout(children: Children) -> impl IntoView {
             <a href="/docs/api" data-testid="api-docs-link">"API reference"</a>
             <a href="/api/v1/openapi.json" rel="external">"OpenAPI"</a>
         </footer>
+    }
+}
+
+/// The bell: how many alerts fire now, linking to them.
+#[component]
+fn Bell() -> impl IntoView {
+    let feed = Resource::new(|| (), |_| crate::api::alerts::get_alert_feed());
+    view! {
+        <Transition>
+            {move || Suspend::new(async move {
+                let firing = feed.await.map(|f| f.firing.len()).unwrap_or(0);
+                let label = match firing {
+                    0 => "Alerts: nothing firing".to_owned(),
+                    1 => "Alerts: 1 firing".to_owned(),
+                    n => format!("Alerts: {n} firing"),
+                };
+                view! {
+                    <a href="/alerts" class="bell" aria-label=label.clone() title=label data-testid="alert-bell" data-firing=firing.to_string()>
+                        <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true"><path fill="currentColor"
+                            d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1z"/></svg>
+                        {(firing > 0).then(|| view! { <span class="bell-count">{firing}</span> })}
+                    </a>
+                }
+            })}
+        </Transition>
     }
 }
 

@@ -37,6 +37,7 @@ pub fn HomePage() -> impl IntoView {
     let (tick, refresh) = use_refresh(refresh_seconds);
     let home = use_page_data("home", filters, tick, |f| get_home(f, Some(true)));
     let options = Resource::new(move || tick.get() / 10, |_| get_filter_options());
+    let alerts = Resource::new(move || tick.get(), |_| crate::api::alerts::get_alert_feed());
     view! {
         <Title text="Home · Argus" />
         <Transition fallback=|| view! { <div class="card skeleton" aria-busy="true"></div> }>
@@ -71,6 +72,29 @@ pub fn HomePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let opts = options.await.unwrap_or_default();
                 view! { <FilterBar path=PATH options=opts /> }
+            })}
+        </Transition>
+        <Transition>
+            {move || Suspend::new(async move {
+                // Shown only while something fires or is pending (or a budget is in trouble).
+                alerts.await.ok().filter(|f| !(f.firing.is_empty() && f.pending.is_empty() && f.budgets.is_empty())).map(|f| view! {
+                    <section class="card" aria-label="Alerts" data-testid="home-alerts">
+                        <h2><a href="/alerts">{format!("Alerts: {} firing, {} pending", f.firing.len(), f.pending.len())}</a></h2>
+                        {(!(f.firing.is_empty() && f.pending.is_empty())).then(|| view! {
+                            <div class="table-scroll"><table class="table compact">
+                                <thead><tr><th>"State"</th><th>"Rule"</th><th>"Why"</th><th class="num">"Value"</th><th>"Since"</th><th></th></tr></thead>
+                                <tbody>{f.firing.into_iter().chain(f.pending).take(10).map(|i| view! {
+                                    <crate::pages::alerts::InstanceRow i />
+                                }).collect_view()}</tbody>
+                            </table></div>
+                        })}
+                        {f.budgets.into_iter().map(|b| {
+                            let who = if b.scope_value.is_empty() { "The workspace".to_owned() } else { b.scope_value.clone() };
+                            view! { <p data-testid="home-budget">{format!("{who}: ${:.2} of ${:.2} this month{}", b.spent_usd, b.amount_usd,
+                                b.exceeds_on.map(|d| format!(", projected to run out on {}", d.format("%b %-d"))).unwrap_or_default())}</p> }
+                        }).collect_view()}
+                    </section>
+                })
             })}
         </Transition>
         <Loaded resource=home skeleton="kpi-grid" view=move |h| view! { <Kpis kpis=h.kpis filters /> } />

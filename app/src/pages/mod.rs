@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod agents;
+pub mod alerts;
 pub mod api_docs;
 pub mod api_keys;
 pub mod auth;
