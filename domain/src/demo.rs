@@ -500,6 +500,7 @@ pub async fn load(
     crate::apikeys::revoke_key(services, workspace, key.id).await?;
     score_sample(services, workspace).await?;
     guard_sample(services, workspace, user).await?;
+    crate::alerts::sample::sample(services, workspace, user).await?;
     review_queue(services, workspace, user).await?;
     dataset(services, workspace, user).await?;
     Ok(loaded)

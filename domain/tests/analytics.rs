@@ -204,6 +204,19 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
     .unwrap();
     let (_, ws) = demo::ensure_workspace(&s).await.unwrap();
     common::assert_totals_match_rollups(&s.pool, ws).await;
+    // The demo's alerts: three rules and two budgets, evaluated; the day's spend fires on the
+    // demo's own traffic, and the workspace budget's forecast is announced.
+    let rules = argus_domain::alerts::rules::list(&s, ws).await.unwrap();
+    assert_eq!(rules.len(), 3, "{rules:?}");
+    let spend = rules.iter().find(|r| r.name == "Daily spend").unwrap();
+    assert_eq!(spend.state, argus_types::AlertState::Firing, "{spend:?}");
+    let feed = argus_domain::alerts::feed::get(&s, ws).await.unwrap();
+    assert!(feed.firing.iter().any(|i| i.rule_name == "Daily spend"));
+    let budgets = argus_domain::alerts::budgets::list(&s, ws, now).await.unwrap();
+    assert_eq!(budgets.len(), 2);
+    let workspace = budgets.iter().find(|b| b.scope_value.is_empty()).unwrap();
+    assert!(workspace.exceeds_on.is_some(), "{workspace:?}");
+    assert!(workspace.notices.contains(&"forecast".to_owned()), "{workspace:?}");
     let from = (now - Duration::hours(30))
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string();

@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod feed;
 pub mod notify;
 pub mod rules;
+pub mod sample;
 pub mod silences;
 pub mod state;
 
