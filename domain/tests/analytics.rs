@@ -212,11 +212,16 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
     assert_eq!(spend.state, argus_types::AlertState::Firing, "{spend:?}");
     let feed = argus_domain::alerts::feed::get(&s, ws).await.unwrap();
     assert!(feed.firing.iter().any(|i| i.rule_name == "Daily spend"));
-    let budgets = argus_domain::alerts::budgets::list(&s, ws, now).await.unwrap();
+    let budgets = argus_domain::alerts::budgets::list(&s, ws, now)
+        .await
+        .unwrap();
     assert_eq!(budgets.len(), 2);
     let workspace = budgets.iter().find(|b| b.scope_value.is_empty()).unwrap();
     assert!(workspace.exceeds_on.is_some(), "{workspace:?}");
-    assert!(workspace.notices.contains(&"forecast".to_owned()), "{workspace:?}");
+    assert!(
+        workspace.notices.contains(&"forecast".to_owned()),
+        "{workspace:?}"
+    );
     let from = (now - Duration::hours(30))
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string();

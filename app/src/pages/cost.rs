@@ -114,6 +114,7 @@ fn CostView(report: CostReport, filters: Filters) -> impl IntoView {
                 " The range filter does not apply here; the other filters do."</p>
             <ProjectionTable rows=report.projections.clone() />
         </section>
+        <crate::pages::alerts::Budgets />
         <div class="card-grid">
             <section class="card">
                 <h2>"By department"</h2>

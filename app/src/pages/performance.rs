@@ -113,6 +113,29 @@ fn PerformanceView(report: Performance, filters: Filters) -> impl IntoView {
     };
     let step_seconds = report.window.step_seconds;
     let label = report.window.label.clone();
+    // "Alert on this": the rule editor, prefilled with the chart's measure and filters.
+    let alert_link = |metric: &str, threshold: Option<f64>| {
+        let mut q = vec![("metric".to_owned(), metric.to_owned())];
+        if let Some(t) = threshold.filter(|t| t.is_finite() && *t > 0.0) {
+            q.push(("threshold".into(), format!("{:.0}", t.ceil())));
+        }
+        for (k, v) in [
+            ("agent", &filters.agent),
+            ("dept", &filters.dept),
+            ("env", &filters.env),
+        ] {
+            if let Some(v) = v {
+                q.push((k.into(), v.as_str().to_owned()));
+            }
+        }
+        let query: Vec<String> = q
+            .iter()
+            .map(|(k, v)| format!("{k}={}", argus_types::encode(v)))
+            .collect();
+        format!("/alerts?{}", query.join("&"))
+    };
+    let latency_alert = alert_link("latency_p95", o.p95_ms.map(|v| v * 1.5));
+    let error_alert = alert_link("error_rate", Some(5.0));
     view! {
         <Notices notices=report.notices.clone() />
         <div class="kpi-grid">
@@ -128,13 +151,19 @@ fn PerformanceView(report: Performance, filters: Filters) -> impl IntoView {
                 }).collect_view()}
         </div>
         <section class="card">
-            <h2>"Latency over time"</h2>
+            <div class="card-header">
+                <h2>"Latency over time"</h2>
+                <a href=latency_alert class="button button-secondary button-small" data-testid="alert-on-latency">"Alert on this"</a>
+            </div>
             <LineChart steps=steps.clone() series=latency step_seconds unit=Unit::Ms
                 title=format!("Latency p50, p95 and p99 of {what}, {label}") testid="latency-chart" />
         </section>
         <div class="card-grid">
             <section class="card">
-                <h2>"Error rate over time"</h2>
+                <div class="card-header">
+                    <h2>"Error rate over time"</h2>
+                    <a href=error_alert class="button button-secondary button-small">"Alert on this"</a>
+                </div>
                 <LineChart steps series=errors step_seconds unit=Unit::Percent
                     title=format!("Error rate of {what}, {label}") testid="error-rate-chart" />
             </section>
