@@ -2,7 +2,7 @@
 # Runs the benchmarks and writes their figures into BENCHMARKS.md.
 #   scripts/bench.sh            every benchmark
 #   scripts/bench.sh ingest     only the ingest benchmark (or `evals`, `guardrails`, `dashboard`,
-#                               `explorer`)
+#                               `explorer`, `alerts`)
 # Extra arguments after `--` go to the benchmark binary (e.g. `ingest -- --requests 10`).
 # ARGUS_BENCH_SHORT=1 runs each with a small load (what CI does, to keep them working);
 # ARGUS_BENCH_RECORD=0 prints the figures without writing BENCHMARKS.md;
@@ -153,4 +153,17 @@ if [ "$which" = all ] || [ "$which" = explorer ]; then
   [ "${ARGUS_BENCH_SHORT:-0}" = 1 ] && short=(--traces 100000 --iterations 5 \
     --offset-iterations 2 --depths 0,1000,50000 --export-rows 20000)
   "$BENCH" explorer --workspace "$workspace" "${record[@]}" "${short[@]}" "$@"
+fi
+
+if [ "$which" = all ] || [ "$which" = alerts ]; then
+  echo "==> alerts benchmark" >&2
+  # The dashboard benchmark's workspace (its traces generated there, or here if missing); the
+  # evaluator and the delivery workers run in the benchmark's process.
+  dashboard_workspace
+  record=(--markdown BENCHMARKS.md)
+  [ "${ARGUS_BENCH_RECORD:-1}" = 0 ] && record=()
+  short=()
+  [ "${ARGUS_BENCH_SHORT:-0}" = 1 ] && short=(--traces 100000 --rules 50 --cycles 2 --samples 2 \
+    --every 3)
+  "$BENCH" alerts --workspace "$workspace" "${record[@]}" "${short[@]}" "$@"
 fi

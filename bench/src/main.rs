@@ -7,6 +7,7 @@
 //! an empty copy of the spans table — the floor any ingest path pays.
 #![forbid(unsafe_code)]
 
+mod alerts;
 mod dashboard;
 mod evals;
 mod explorer;
@@ -42,6 +43,9 @@ enum Command {
     /// The guardrails benchmark, in process: recall and false positives on the labelled
     /// corpus, and a policy with every check on 8 KB texts.
     Guardrails(guardrails::Args),
+    /// Alerts: 1,000 rules over the 10 M-trace workspace evaluated in a cycle (its time and
+    /// database cost), and the detection delay from an offending span to the webhook.
+    Alerts(alerts::Args),
     /// The attack probes of docs/SECURITY.md against a running production-mode server.
     Probe(probe::Args),
     /// Only the server-rendered home page under load (what the dashboard benchmark's SSR figure
@@ -59,6 +63,7 @@ fn main() -> anyhow::Result<()> {
             Command::Ingest(args) => ingest::run(args).await,
             Command::Evals(args) => evals::run(args).await,
             Command::Guardrails(args) => guardrails::run(args).await,
+            Command::Alerts(args) => alerts::run(args).await,
             Command::Dashboard(args) => dashboard::run(args).await,
             Command::Ssr(args) => ssr::run_alone(args).await,
             Command::Explorer(args) => explorer::run(args).await,

@@ -645,3 +645,141 @@ async fn budgets_announce_80_percent_and_the_forecast_once(owner: PgPool) {
     let b = &budgets::list(&s.services, s.a, now).await.unwrap()[0];
     assert_eq!(b.notices.len(), 3);
 }
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn repeats_while_firing_stop_when_acknowledged_and_the_feed_follows_the_state(owner: PgPool) {
+    let s = alerting(&owner).await;
+    let (hook, url) = Receiver::start().await;
+    let (ch, _) = channel(&s, &url).await;
+    let t = Utc::now() - minutes(30);
+    ingest(
+        &s,
+        &(0..10)
+            .map(|i| ("support-bot", t + TimeDelta::seconds(i), 4_000, false))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let r = rule(
+        &s,
+        "slow, repeated",
+        AlertDefinition {
+            window_secs: 3_600,
+            for_secs: 0,
+            repeat_secs: 300,
+            ..p95_over(1_000.0, None)
+        },
+        vec![ch],
+    )
+    .await;
+    // The feed is cached; a state change drops it.
+    assert!(argus_domain::alerts::feed::get(&s.services, s.a)
+        .await
+        .unwrap()
+        .firing
+        .is_empty());
+    evaluate::run_once(&s.services, t + minutes(1))
+        .await
+        .unwrap();
+    let feed = argus_domain::alerts::feed::get(&s.services, s.a)
+        .await
+        .unwrap();
+    assert_eq!(feed.firing.len(), 1);
+    assert_eq!(feed.firing[0].rule_name, "slow, repeated");
+    // Still firing 2 minutes later: no repeat yet; 6 minutes later: one.
+    evaluate::run_once(&s.services, t + minutes(3))
+        .await
+        .unwrap();
+    evaluate::run_once(&s.services, t + minutes(7))
+        .await
+        .unwrap();
+    deliver_all(&s).await;
+    let events: Vec<String> = hook
+        .got()
+        .iter()
+        .map(|g| g.body["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(events, vec!["firing", "repeat"]);
+    // Acknowledged: no more repeats while it stays firing.
+    rules::acknowledge(&s.services, s.a, None, r, "")
+        .await
+        .unwrap();
+    evaluate::run_once(&s.services, t + minutes(13))
+        .await
+        .unwrap();
+    evaluate::run_once(&s.services, t + minutes(19))
+        .await
+        .unwrap();
+    deliver_all(&s).await;
+    assert_eq!(hook.got().len(), 2);
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn the_backtest_counts_firings_over_seven_days_and_a_dead_replica_hands_over(owner: PgPool) {
+    let s = alerting(&owner).await;
+    // Slow traffic three hours ago, fast traffic a day ago.
+    let now = Utc::now();
+    let hour = |t: DateTime<Utc>| {
+        use chrono::DurationRound;
+        t.duration_trunc(TimeDelta::hours(1)).unwrap() + minutes(30)
+    };
+    let slow = hour(now - TimeDelta::hours(3));
+    ingest(
+        &s,
+        &(0..10)
+            .map(|i| ("support-bot", slow + TimeDelta::seconds(i), 4_000, false))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let fast = hour(now - TimeDelta::hours(26));
+    ingest(
+        &s,
+        &(0..10)
+            .map(|i| ("support-bot", fast + TimeDelta::seconds(i), 100, false))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let def = AlertDefinition {
+        window_secs: 3_600,
+        for_secs: 0,
+        ..p95_over(1_000.0, Some(GroupBy::Agent))
+    };
+    let b = evaluate::backtest(&s.services, s.a, &def, now)
+        .await
+        .unwrap();
+    assert_eq!(b.steps, 7 * 24);
+    assert_eq!(b.firings, 1, "{b:?}");
+    assert_eq!(b.firing_steps, 1, "one hourly evaluation saw the slow hour");
+    assert_eq!(b.groups, vec!["support-bot".to_owned()]);
+    assert!(b.values.iter().flatten().any(|v| *v > 3_000.0));
+    // A bad draft is refused with its field.
+    let bad = evaluate::backtest(
+        &s.services,
+        s.a,
+        &AlertDefinition {
+            window_secs: 60,
+            ..def.clone()
+        },
+        now,
+    )
+    .await
+    .unwrap_err();
+    assert!(bad.to_string().contains("window_secs"), "{bad}");
+
+    // A replica holding the lock (mid-cycle) keeps others out; when it dies (its connection
+    // closes), the next cycle elsewhere runs.
+    rule(&s, "any", def.clone(), vec![]).await;
+    let mut dying = s.services.pool.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(evaluate::LOCK_KEY)
+        .execute(&mut *dying)
+        .await
+        .unwrap();
+    assert!(!evaluate::run_once(&s.services, now).await.unwrap().ran);
+    dying.close().await.unwrap();
+    assert!(
+        evaluate::run_once(&s.services, now + TimeDelta::seconds(30))
+            .await
+            .unwrap()
+            .ran
+    );
+}

@@ -33,9 +33,27 @@ pub fn state_badge(s: AlertState) -> impl IntoView {
     view! { <span class=class data-testid="alert-state">{s.as_str().replace('_', " ")}</span> }
 }
 
+/// "5 minutes", "1 hour", "7 days".
+pub fn span_words(secs: i64) -> String {
+    let (n, unit) = if secs % 86_400 == 0 {
+        (secs / 86_400, "day")
+    } else if secs % 3_600 == 0 {
+        (secs / 3_600, "hour")
+    } else if secs % 60 == 0 {
+        (secs / 60, "minute")
+    } else {
+        (secs, "second")
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
 /// "p95 latency > 2,000 over 5 minutes, per agent".
 pub fn condition(d: &AlertDefinition) -> String {
-    let window = crate::format::duration_short(d.window_secs.max(0) as u64);
+    let window = span_words(d.window_secs);
     let mut s = if d.metric == AlertMetric::NoData {
         format!("no requests over {window}")
     } else {
@@ -191,7 +209,7 @@ pub fn AlertsPage() -> impl IntoView {
             </Transition>
             <ActionError action=delete />
         </section>
-        {move || member().then(|| view! { <RuleEditor create /> })}
+        <Transition>{move || member().then(|| view! { <RuleEditor create /> })}</Transition>
         <section class="card" aria-label="History" data-testid="alert-history">
             <h2>"History"</h2>
             <Transition fallback=|| view! { <div class="skeleton" aria-busy="true"></div> }>
@@ -433,7 +451,7 @@ pub fn Budgets() -> impl IntoView {
                     }
                 })}
             </Transition>
-            {move || admin().then(|| view! {
+            <Transition>{move || admin().then(|| view! {
                 <ActionForm action=set attr:class="form form-row" attr:data-testid="budget-form">
                     <label>"For"<select name="scope">
                         <option value="workspace">"the workspace"</option>
@@ -446,7 +464,7 @@ pub fn Budgets() -> impl IntoView {
                     <Submit action=set label="Set budget" busy="Saving…" />
                 </ActionForm>
                 <ActionError action=set />
-            })}
+            })}</Transition>
         </section>
     }
 }
@@ -522,7 +540,7 @@ fn Channels() -> impl IntoView {
                     }
                 })}
             </Transition>
-            {move || admin().then(|| view! {
+            <Transition>{move || admin().then(|| view! {
                 <ActionForm action=create attr:class="form form-row" attr:data-testid="channel-form">
                     <label>"Name"<input type="text" name="name" required maxlength="100" /></label>
                     <label>"Kind"<select name="kind">
@@ -536,7 +554,7 @@ fn Channels() -> impl IntoView {
                 {move || create.value().get().and_then(Result::ok).and_then(|c| c.secret).map(|s| view! {
                     <p role="status" data-testid="channel-secret">"Signing secret (shown once): "<code>{s}</code></p>
                 })}
-            })}
+            })}</Transition>
             <ActionError action=test />
             <ActionError action=enable />
             <ActionError action=delete />
