@@ -27,6 +27,20 @@ const NAV: &[(&str, &str)] = &[
 pub fn Layout(children: Children) -> impl IntoView {
     let session = use_session();
     let signed_in = move || session.0.get().and_then(|r| r.ok()).flatten();
+    // The bell's feed, created with the layout (resources made inside a branch that appears
+    // only after the session loads would hydrate out of order).
+    let feed = Resource::new(
+        move || signed_in().map(|s| s.workspace.id),
+        |workspace| async move {
+            match workspace {
+                Some(_) => crate::api::alerts::get_alert_feed()
+                    .await
+                    .map(|f| f.firing.len())
+                    .unwrap_or(0),
+                None => 0,
+            }
+        },
+    );
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="app-header">
@@ -48,7 +62,7 @@ pub fn Layout(children: Children) -> impl IntoView {
             </nav>
             <div class="app-header-actions">
                 <Transition>
-                    {move || signed_in().map(|_| view! { <Bell /> })}
+                    {move || signed_in().map(|_| view! { <Bell feed /> })}
                 </Transition>
                 <Transition>
                     {move || match signed_in() {
@@ -73,12 +87,11 @@ pub fn Layout(children: Children) -> impl IntoView {
 
 /// The bell: how many alerts fire now, linking to them.
 #[component]
-fn Bell() -> impl IntoView {
-    let feed = Resource::new(|| (), |_| crate::api::alerts::get_alert_feed());
+fn Bell(feed: Resource<usize>) -> impl IntoView {
     view! {
         <Transition>
             {move || Suspend::new(async move {
-                let firing = feed.await.map(|f| f.firing.len()).unwrap_or(0);
+                let firing = feed.await;
                 let label = match firing {
                     0 => "Alerts: nothing firing".to_owned(),
                     1 => "Alerts: 1 firing".to_owned(),
