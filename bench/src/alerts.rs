@@ -19,13 +19,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use argus_domain::alerts::{evaluate, notify, rules};
 use argus_domain::cache::{Cache, CacheConfig};
-use argus_domain::db::{self, DbConfig};
 use argus_domain::tenancy::WorkspaceId;
 use argus_domain::Services;
 use argus_types::{AlertDefinition, AlertFilters, AlertMetric, ChannelKind, Comparison, GroupBy};
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::Parser;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -232,16 +231,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "[bench] rollup_minute: {minute_rows} rows for 3 days ({:.0} s)",
         started.elapsed().as_secs_f64()
     );
-    let app = db::connect(&DbConfig {
-        url: SecretString::from(args.database_url.clone()),
-        min_connections: 1,
-        max_connections: 8,
-        statement_timeout: Duration::from_secs(300),
-        acquire_timeout: Duration::from_secs(10),
-        app_role: Some(db::APP_ROLE.into()),
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let app = crate::dashboard::app_pool(&args.database_url, 8, 300).await?;
     let s = services(app.clone());
     let workspace = WorkspaceId(ws);
 

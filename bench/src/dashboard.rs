@@ -249,6 +249,24 @@ where
     Ok(out)
 }
 
+/// A pool as the server's: connections run as the app role, under row-level security.
+pub(crate) async fn app_pool(
+    url: &str,
+    max_connections: u32,
+    statement_timeout_secs: u64,
+) -> anyhow::Result<PgPool> {
+    db::connect(&DbConfig {
+        url: SecretString::from(url.to_owned()),
+        min_connections: 1,
+        max_connections,
+        statement_timeout: Duration::from_secs(statement_timeout_secs),
+        acquire_timeout: Duration::from_secs(10),
+        app_role: Some(db::APP_ROLE.into()),
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 pub(crate) fn services(pool: PgPool, cache: Cache) -> Services {
     Services::new(
         pool,
@@ -285,16 +303,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .context("connecting to the database")?;
     let ws = args.workspace;
     let generated = generate(&admin, ws, args.traces).await?;
-    let app = db::connect(&DbConfig {
-        url: SecretString::from(args.database_url.clone()),
-        min_connections: 1,
-        max_connections: 8,
-        statement_timeout: Duration::from_secs(120),
-        acquire_timeout: Duration::from_secs(10),
-        app_role: Some(db::APP_ROLE.into()),
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let app = crate::dashboard::app_pool(&args.database_url, 8, 120).await?;
     let cfg = |redis: Option<&String>| CacheConfig {
         redis_url: redis.map(|u| SecretString::from(u.clone())),
         redis_pool_size: 8,

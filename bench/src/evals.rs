@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use argus_domain::cache::{Cache, CacheConfig};
-use argus_domain::db::{self, DbConfig};
 use argus_domain::evals::analytics::{summary, whole_days, Group};
 use argus_domain::tenancy::WorkspaceId;
 use argus_types::Filters;
@@ -26,7 +25,6 @@ use hyper_util::rt::TokioExecutor;
 use prost::Message;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use secrecy::SecretString;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -180,16 +178,7 @@ async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<bool> {
 /// rows, and whether the scores were generated now.
 async fn analytics(args: &Args, admin: &PgPool, ws: Uuid) -> anyhow::Result<(bool, Vec<String>)> {
     let generated = generate(admin, ws, args.scores).await?;
-    let app = db::connect(&DbConfig {
-        url: SecretString::from(args.database_url.clone()),
-        min_connections: 1,
-        max_connections: 4,
-        statement_timeout: Duration::from_secs(120),
-        acquire_timeout: Duration::from_secs(10),
-        app_role: Some(db::APP_ROLE.into()),
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let app = crate::dashboard::app_pool(&args.database_url, 4, 120).await?;
     let services = crate::dashboard::services(
         app,
         Cache::memory(

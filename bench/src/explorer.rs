@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use argus_domain::cache::{Cache, CacheConfig};
-use argus_domain::db::{self, DbConfig};
 use argus_domain::explorer::{self, cursor, export};
 use argus_domain::tenancy::WorkspaceId;
 use argus_domain::Services;
@@ -15,7 +14,6 @@ use argus_types::{Filters, TraceFilters};
 use chrono::Utc;
 use clap::Parser;
 use futures::StreamExt;
-use secrecy::SecretString;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -153,16 +151,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let ws = args.workspace;
     crate::dashboard::generate(&admin, ws, args.traces).await?;
     searchable(&admin, ws).await?;
-    let app = db::connect(&DbConfig {
-        url: SecretString::from(args.database_url.clone()),
-        min_connections: 1,
-        max_connections: 4,
-        statement_timeout: Duration::from_secs(300),
-        acquire_timeout: Duration::from_secs(10),
-        app_role: Some(db::APP_ROLE.into()),
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let app = crate::dashboard::app_pool(&args.database_url, 4, 300).await?;
     let s = services(app.clone());
     let workspace = WorkspaceId(ws);
     let now = Utc::now();

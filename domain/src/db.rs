@@ -291,6 +291,34 @@ pub async fn status(pool: &PgPool, masked_url: &str) -> DatabaseStatus {
 }
 
 /// One column of `rows` for an `unnest($n::type[])` bind: the value `f` takes from each row.
+/// Runs `f` while this process holds the advisory lock `key` (on a connection of its own, so
+/// the lock goes when the process dies); `None`, running nothing, when another session holds
+/// it. How background duties run once across replicas.
+pub async fn with_advisory_lock<T, F, Fut>(
+    pool: &PgPool,
+    key: i64,
+    f: F,
+) -> crate::Result<Option<T>>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = crate::Result<T>>,
+{
+    let mut lock = pool.acquire().await?;
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(key)
+        .fetch_one(&mut *lock)
+        .await?;
+    if !got {
+        return Ok(None);
+    }
+    let outcome = f().await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(key)
+        .execute(&mut *lock)
+        .await;
+    outcome.map(Some)
+}
+
 pub fn column<I: IntoIterator, U>(rows: I, f: impl FnMut(I::Item) -> U) -> Vec<U> {
     rows.into_iter().map(f).collect()
 }

@@ -40,21 +40,11 @@ pub fn cutoff(now: DateTime<Utc>, retention_days: i32) -> DateTime<Utc> {
 
 /// One retention pass over every workspace at `now`.
 pub async fn run_once(services: &Services, now: DateTime<Utc>) -> Result<Pass> {
-    // The lock lives on one connection for the whole pass.
-    let mut lock = services.pool.acquire().await?;
-    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-        .bind(LOCK_KEY)
-        .fetch_one(&mut *lock)
-        .await?;
-    if !got {
-        return Ok(Pass::default());
-    }
-    let outcome = pass(services, now).await;
-    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(LOCK_KEY)
-        .execute(&mut *lock)
-        .await;
-    outcome
+    Ok(
+        crate::db::with_advisory_lock(&services.pool, LOCK_KEY, || pass(services, now))
+            .await?
+            .unwrap_or_default(),
+    )
 }
 
 async fn pass(services: &Services, now: DateTime<Utc>) -> Result<Pass> {

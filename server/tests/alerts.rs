@@ -123,6 +123,18 @@ async fn ingest(s: &Setup, traces: &[(&str, DateTime<Utc>, i64, bool)]) {
     assert_eq!(res.status(), StatusCode::OK, "{:?}", body_json(res).await);
 }
 
+/// `n` traces of `agent`, a second apart from `at`, each `ms` long.
+fn burst(
+    agent: &'static str,
+    at: DateTime<Utc>,
+    n: i64,
+    ms: i64,
+) -> Vec<(&'static str, DateTime<Utc>, i64, bool)> {
+    (0..n)
+        .map(|i| (agent, at + TimeDelta::seconds(i), ms, false))
+        .collect()
+}
+
 fn p95_over(ms: f64, group_by: Option<GroupBy>) -> AlertDefinition {
     AlertDefinition {
         metric: AlertMetric::LatencyP95,
@@ -503,13 +515,7 @@ async fn two_processes_never_both_evaluate_and_silences_suppress(owner: PgPool) 
     let (hook, url) = Receiver::start().await;
     let (ch, _) = channel(&s, &url).await;
     let t = Utc::now() - minutes(30);
-    ingest(
-        &s,
-        &(0..10)
-            .map(|i| ("support-bot", t + TimeDelta::seconds(i), 5_000, true))
-            .collect::<Vec<_>>(),
-    )
-    .await;
+    ingest(&s, &burst("support-bot", t, 10, 5_000)).await;
     let r = rule(
         &s,
         "slow",
@@ -568,25 +574,10 @@ async fn budgets_announce_80_percent_and_the_forecast_once(owner: PgPool) {
     let now = Utc::now();
     // Spend this month, and as much two days ago (the trailing rate of the projection).
     let today = now.date_naive().and_hms_opt(0, 0, 1).unwrap().and_utc();
+    ingest(&s, &burst("support-bot", today, 10, 100)).await;
     ingest(
         &s,
-        &(0..10)
-            .map(|i| ("support-bot", today + TimeDelta::seconds(i), 100, false))
-            .collect::<Vec<_>>(),
-    )
-    .await;
-    ingest(
-        &s,
-        &(0..10)
-            .map(|i| {
-                (
-                    "support-bot",
-                    today - TimeDelta::days(2) + TimeDelta::seconds(i),
-                    100,
-                    false,
-                )
-            })
-            .collect::<Vec<_>>(),
+        &burst("support-bot", today - TimeDelta::days(2), 10, 100),
     )
     .await;
     let probe = budgets::upsert(
@@ -652,13 +643,7 @@ async fn repeats_while_firing_stop_when_acknowledged_and_the_feed_follows_the_st
     let (hook, url) = Receiver::start().await;
     let (ch, _) = channel(&s, &url).await;
     let t = Utc::now() - minutes(30);
-    ingest(
-        &s,
-        &(0..10)
-            .map(|i| ("support-bot", t + TimeDelta::seconds(i), 4_000, false))
-            .collect::<Vec<_>>(),
-    )
-    .await;
+    ingest(&s, &burst("support-bot", t, 10, 4_000)).await;
     let r = rule(
         &s,
         "slow, repeated",
@@ -723,21 +708,9 @@ async fn the_backtest_counts_firings_over_seven_days_and_a_dead_replica_hands_ov
         t.duration_trunc(TimeDelta::hours(1)).unwrap() + minutes(30)
     };
     let slow = hour(now - TimeDelta::hours(3));
-    ingest(
-        &s,
-        &(0..10)
-            .map(|i| ("support-bot", slow + TimeDelta::seconds(i), 4_000, false))
-            .collect::<Vec<_>>(),
-    )
-    .await;
+    ingest(&s, &burst("support-bot", slow, 10, 4_000)).await;
     let fast = hour(now - TimeDelta::hours(26));
-    ingest(
-        &s,
-        &(0..10)
-            .map(|i| ("support-bot", fast + TimeDelta::seconds(i), 100, false))
-            .collect::<Vec<_>>(),
-    )
-    .await;
+    ingest(&s, &burst("support-bot", fast, 10, 100)).await;
     let def = AlertDefinition {
         window_secs: 3_600,
         for_secs: 0,

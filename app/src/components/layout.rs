@@ -62,11 +62,8 @@ pub fn Layout(children: Children) -> impl IntoView {
             </nav>
             <div class="app-header-actions">
                 <Transition>
-                    {move || signed_in().map(|_| view! { <Bell feed /> })}
-                </Transition>
-                <Transition>
                     {move || match signed_in() {
-                        Some(s) => view! { <SessionMenu session=s /> }.into_any(),
+                        Some(s) => view! { <Bell feed /> <SessionMenu session=s /> }.into_any(),
                         None => view! {
                             <a href="/login" class="button button-secondary button-small">"Log in"</a>
                         }.into_any(),
@@ -88,24 +85,21 @@ pub fn Layout(children: Children) -> impl IntoView {
 /// The bell: how many alerts fire now, linking to them.
 #[component]
 fn Bell(feed: Resource<usize>) -> impl IntoView {
+    // Read inside the header's Transition: the server waits for it and the client hydrates
+    // from what the server sent.
+    let firing = move || feed.get().unwrap_or(0);
+    let label = move || match firing() {
+        0 => "Alerts: nothing firing".to_owned(),
+        1 => "Alerts: 1 firing".to_owned(),
+        n => format!("Alerts: {n} firing"),
+    };
     view! {
-        <Transition>
-            {move || Suspend::new(async move {
-                let firing = feed.await;
-                let label = match firing {
-                    0 => "Alerts: nothing firing".to_owned(),
-                    1 => "Alerts: 1 firing".to_owned(),
-                    n => format!("Alerts: {n} firing"),
-                };
-                view! {
-                    <a href="/alerts" class="bell" aria-label=label.clone() title=label data-testid="alert-bell" data-firing=firing.to_string()>
-                        <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true"><path fill="currentColor"
-                            d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1z"/></svg>
-                        {(firing > 0).then(|| view! { <span class="bell-count">{firing}</span> })}
-                    </a>
-                }
-            })}
-        </Transition>
+        <a href="/alerts" class="bell" aria-label=label title=label data-testid="alert-bell"
+            data-firing=move || firing().to_string()>
+            <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true"><path fill="currentColor"
+                d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1z"></path></svg>
+            <span class="bell-count" hidden=move || firing() == 0>{firing}</span>
+        </a>
     }
 }
 

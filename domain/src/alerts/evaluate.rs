@@ -46,20 +46,11 @@ pub struct Cycle {
 
 /// One cycle at `now` (skipped when another replica holds the lock or ran one < 25 s ago).
 pub async fn run_once(services: &Services, now: DateTime<Utc>) -> Result<Cycle> {
-    let mut lock = services.pool.acquire().await?;
-    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-        .bind(LOCK_KEY)
-        .fetch_one(&mut *lock)
-        .await?;
-    if !got {
-        return Ok(Cycle::default());
-    }
-    let outcome = cycle(services, now).await;
-    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(LOCK_KEY)
-        .execute(&mut *lock)
-        .await;
-    outcome
+    Ok(
+        crate::db::with_advisory_lock(&services.pool, LOCK_KEY, || cycle(services, now))
+            .await?
+            .unwrap_or_default(),
+    )
 }
 
 async fn cycle(services: &Services, now: DateTime<Utc>) -> Result<Cycle> {
