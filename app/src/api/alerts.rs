@@ -156,7 +156,7 @@ pub async fn acknowledge_alert(rule_id: Uuid, group_value: Option<String>) -> Re
         group_value.as_deref().unwrap_or(""),
     )
     .await?;
-    argus_domain::alerts::feed::forget(&services, access.workspace).await;
+    argus_domain::alerts::cache::forget(&services, access.workspace).await;
     Ok(())
 }
 

@@ -263,7 +263,7 @@ pub async fn upsert(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    super::feed::forget(services, workspace).await;
+    super::cache::forget(services, workspace).await;
     list(services, workspace, Utc::now())
         .await?
         .into_iter()
@@ -274,7 +274,7 @@ pub async fn upsert(
 /// Deletes a budget.
 pub async fn delete(services: &Services, workspace: WorkspaceId, id: Uuid) -> Result<()> {
     tenancy::delete_row(&services.pool, workspace, "budgets", id, "budget").await?;
-    super::feed::forget(services, workspace).await;
+    super::cache::forget(services, workspace).await;
     Ok(())
 }
 

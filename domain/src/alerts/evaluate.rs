@@ -466,7 +466,7 @@ async fn workspace(services: &Services, ws: WorkspaceId, now: DateTime<Utc>) -> 
     done.notifications += budget_notices;
     tx.commit().await?;
     if changed || budget_notices > 0 {
-        super::feed::forget(services, ws).await;
+        super::cache::forget(services, ws).await;
     }
     Ok(done)
 }

@@ -1,15 +1,13 @@
 //! The home page's alert card and the header's bell: what fires and is pending now, and the
-//! budgets in trouble; cached in the hot tier and dropped whenever a state changes.
+//! budgets in trouble; cached in the hot tier and dropped whenever a state changes
+//! ([`super::cache::forget`]).
 
 use argus_types::AlertFeed;
 
-use crate::cache::{CacheKey, Ttl};
+use super::cache::key;
+use crate::cache::Ttl;
 use crate::tenancy::WorkspaceId;
 use crate::{Result, Services};
-
-fn key(workspace: WorkspaceId) -> CacheKey {
-    CacheKey::new("alerts", workspace.0, "feed")
-}
 
 /// The feed, from the cache when it holds it.
 pub async fn get(services: &Services, workspace: WorkspaceId) -> Result<AlertFeed> {
@@ -32,9 +30,4 @@ pub async fn get(services: &Services, workspace: WorkspaceId) -> Result<AlertFee
             })
         })
         .await
-}
-
-/// Drops the cached feed (a state changed, a rule or budget was edited).
-pub async fn forget(services: &Services, workspace: WorkspaceId) {
-    services.cache.invalidate(&key(workspace)).await;
 }

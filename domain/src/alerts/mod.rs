@@ -3,6 +3,7 @@
 //! silences, acknowledgements, and notifications delivered from a durable outbox.
 
 pub mod budgets;
+pub mod cache;
 pub mod data;
 pub mod evaluate;
 pub mod feed;

@@ -233,14 +233,14 @@ pub async fn update(
             .await?;
     }
     tx.commit().await?;
-    super::feed::forget(services, workspace).await;
+    super::cache::forget(services, workspace).await;
     get(services, workspace, id).await
 }
 
 /// Deletes a rule with its instances (its history stays, by name).
 pub async fn delete(services: &Services, workspace: WorkspaceId, id: Uuid) -> Result<()> {
     tenancy::delete_row(&services.pool, workspace, "alert_rules", id, "alert rule").await?;
-    super::feed::forget(services, workspace).await;
+    super::cache::forget(services, workspace).await;
     Ok(())
 }
 
