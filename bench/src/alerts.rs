@@ -286,7 +286,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     .await?;
     eprintln!(
         "[bench] cycle: median {:.0} ms, {} instances, {} rows read",
-        percentile(&times, 0.5),
+        percentile(&times, 50.0),
         last.instances,
         last.rows_read
     );
@@ -295,6 +295,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let delays = detection_delay(&s, &admin, &args).await?;
     let mut sorted = delays.clone();
     sorted.sort_by(f64::total_cmp);
+    eprintln!("[bench] cycles (ms): {times:?}; delays (s), in order sent: {delays:.1?}");
 
     let report = format!(
         "{} traces over 90 days (the dashboard benchmark's workspace), {} rules on it (p50, p95, \
@@ -316,18 +317,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args.rules,
         minute_rows,
         args.rules,
-        percentile(&times, 0.5),
+        percentile(&times, 50.0),
         times.last().copied().unwrap_or(0.0),
         last.instances,
         last.rows_read,
         firing,
         per(before.0 + before.1, after.0 + after.1),
         per(before.2 + before.3, after.2 + after.3),
-        percentile(&times, 0.5) / 300.0,
+        percentile(&times, 50.0) / 300.0,
         args.every,
         delays.len(),
-        percentile(&sorted, 0.5),
-        percentile(&sorted, 0.95),
+        percentile(&sorted, 50.0),
+        percentile(&sorted, 95.0),
         sorted.last().copied().unwrap_or(0.0),
     );
     println!("{report}");
