@@ -756,3 +756,29 @@ async fn the_backtest_counts_firings_over_seven_days_and_a_dead_replica_hands_ov
             .ran
     );
 }
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn a_span_is_seen_by_the_first_cycle_after_it_arrives_not_a_minute_later(owner: PgPool) {
+    let s = alerting(&owner).await;
+    // Mid-minute (the minute in progress is part of the window).
+    let now = {
+        use chrono::DurationRound;
+        Utc::now().duration_trunc(TimeDelta::minutes(1)).unwrap() - minutes(2)
+            + TimeDelta::seconds(31)
+    };
+    ingest(&s, &burst("support-bot", now, 5, 3_000)).await;
+    let r = rule(
+        &s,
+        "at once",
+        AlertDefinition {
+            for_secs: 0,
+            ..p95_over(1_000.0, None)
+        },
+        vec![],
+    )
+    .await;
+    evaluate::run_once(&s.services, now + TimeDelta::seconds(10))
+        .await
+        .unwrap();
+    assert_eq!(states(&s, r).await[0].1, AlertState::Firing);
+}

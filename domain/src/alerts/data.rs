@@ -50,10 +50,16 @@ pub struct Sources {
     pub hours: Vec<(DateTime<Utc>, f64)>,
 }
 
-/// The rows covering `[from, to)` (both taken to the minute) when minute rows exist from
-/// `minute_floor` on.
+/// The rows covering the window from `from` to `to` when minute rows exist from
+/// `minute_floor` on. Taken to the minute, and ending with the minute that holds `to` (the one
+/// in progress, so a span is seen by the first cycle after it arrives, not a minute later);
+/// at an exact minute (the backtest's steps) the window is `[from, to)`.
 pub fn sources(from: DateTime<Utc>, to: DateTime<Utc>, minute_floor: DateTime<Utc>) -> Sources {
-    let (from, to) = (floor(from, MINUTE), floor(to, MINUTE));
+    let (from, to) = if floor(to, MINUTE) == to {
+        (floor(from, MINUTE), to)
+    } else {
+        (floor(from, MINUTE) + MINUTE, floor(to, MINUTE) + MINUTE)
+    };
     let mut out = Sources::default();
     if from >= to {
         return out;
@@ -433,7 +439,9 @@ mod tests {
         );
         assert!(s.hours.is_empty());
         assert_eq!(s.minutes.len(), 5);
-        assert_eq!(s.minutes[0], t("2026-12-01T10:10:00Z"));
+        // The minute in progress is in; the one the window starts inside is not.
+        assert_eq!(s.minutes[0], t("2026-12-01T10:11:00Z"));
+        assert_eq!(s.minutes[4], t("2026-12-01T10:15:00Z"));
     }
 
     #[test]
