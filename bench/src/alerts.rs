@@ -275,6 +275,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         last = cycle;
     }
+    // Backends report their counters when they go idle (within a second or so).
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
     let after = db_counters(&admin).await?;
     let per = |a: i64, b: i64| (b - a) as f64 / (args.cycles + 1) as f64;
     times.sort_by(f64::total_cmp);
