@@ -228,19 +228,7 @@ pub async fn upsert(
         ));
     }
     let mut tx = tenancy::begin(&services.pool, workspace).await?;
-    let found: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM alert_channels WHERE workspace_id = $1 AND id = ANY($2)",
-    )
-    .bind(workspace)
-    .bind(channels)
-    .fetch_one(&mut *tx)
-    .await?;
-    if found as usize != channels.len() {
-        return Err(Error::invalid_input(
-            "channels",
-            "a channel of this workspace",
-        ));
-    }
+    super::rules::check_channels(&mut tx, workspace, channels).await?;
     let id: Uuid = sqlx::query_scalar(
         "INSERT INTO budgets (workspace_id, id, scope, scope_value, amount_usd, channels, created_by) \
          VALUES ($1, $2, $3, $4, round($5::numeric, 2), $6, $7) \

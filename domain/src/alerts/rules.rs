@@ -117,7 +117,8 @@ fn clean_name(name: &str) -> Result<String> {
     Ok(n.to_owned())
 }
 
-async fn check_channels(
+/// Refuses channel ids that are not this workspace's (naming the field).
+pub(super) async fn check_channels(
     conn: &mut sqlx::PgConnection,
     workspace: WorkspaceId,
     channels: &[Uuid],
