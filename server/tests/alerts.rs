@@ -716,7 +716,7 @@ async fn the_backtest_counts_firings_over_seven_days_and_a_dead_replica_hands_ov
         for_secs: 0,
         ..p95_over(1_000.0, Some(GroupBy::Agent))
     };
-    let b = evaluate::backtest(&s.services, s.a, &def, now)
+    let b = argus_domain::alerts::backtest::backtest(&s.services, s.a, &def, now)
         .await
         .unwrap();
     assert_eq!(b.steps, 7 * 24);
@@ -725,7 +725,7 @@ async fn the_backtest_counts_firings_over_seven_days_and_a_dead_replica_hands_ov
     assert_eq!(b.groups, vec!["support-bot".to_owned()]);
     assert!(b.values.iter().flatten().any(|v| *v > 3_000.0));
     // A bad draft is refused with its field.
-    let bad = evaluate::backtest(
+    let bad = argus_domain::alerts::backtest::backtest(
         &s.services,
         s.a,
         &AlertDefinition {

@@ -123,7 +123,7 @@ pub async fn backtest_alert_rule(definition: String) -> Result<AlertBacktest, Ap
     use super::context::{require, services};
     let access = require(Role::Member)?;
     let def = self::definition(&definition)?;
-    Ok(argus_domain::alerts::evaluate::backtest(
+    Ok(argus_domain::alerts::backtest::backtest(
         &services(),
         access.workspace,
         &def,

@@ -2,6 +2,7 @@
 //! machine), evaluated every 30 s by one replica; monthly budgets with their forecast;
 //! silences, acknowledgements, and notifications delivered from a durable outbox.
 
+pub mod backtest;
 pub mod budgets;
 pub mod cache;
 pub mod data;
