@@ -526,27 +526,42 @@ fn slack_text(body: &Value) -> String {
     text
 }
 
-type Claimed = (Uuid, Uuid, i32);
+type Claimed = (Uuid, Uuid, i32, Uuid, DateTime<Utc>);
 
-/// Claims due deliveries and sends them; answers how many were claimed.
+/// Claims due deliveries and sends them; answers how many were claimed. One channel's
+/// deliveries go out one after another in the order they were queued (a receiver sees
+/// "firing" before "repeat" and "resolved"); channels are served in parallel.
 pub async fn run_once(services: &Services) -> Result<usize> {
     let n = &services.notifier;
-    let claimed: Vec<Claimed> = sqlx::query_as(
-        "SELECT workspace_id, id, attempts FROM argus_claim_alert_deliveries($1, $2)",
+    let mut claimed: Vec<Claimed> = sqlx::query_as(
+        "SELECT workspace_id, id, attempts, channel_id, created_at \
+         FROM argus_claim_alert_deliveries($1, $2)",
     )
     .bind(BATCH)
     .bind(n.lease_secs)
     .fetch_all(&services.pool)
     .await?;
     let count = claimed.len();
-    let sends = claimed
-        .into_iter()
-        .map(|(ws, id, attempts)| deliver(services, WorkspaceId(ws), id, attempts));
-    for r in futures::future::join_all(sends).await {
-        if let Err(e) = r {
-            tracing::warn!(error = %e, "an alert delivery could not be recorded");
+    claimed.sort_by_key(|&(ws, id, _, channel, at)| (ws, channel, at, id));
+    let mut per_channel: Vec<Vec<(WorkspaceId, Uuid, i32)>> = Vec::new();
+    let mut last = None;
+    for (ws, id, attempts, channel, _) in claimed {
+        if last != Some((ws, channel)) {
+            per_channel.push(Vec::new());
+            last = Some((ws, channel));
+        }
+        if let Some(queue) = per_channel.last_mut() {
+            queue.push((WorkspaceId(ws), id, attempts));
         }
     }
+    let channels = per_channel.into_iter().map(|queue| async move {
+        for (ws, id, attempts) in queue {
+            if let Err(e) = deliver(services, ws, id, attempts).await {
+                tracing::warn!(error = %e, "an alert delivery could not be recorded");
+            }
+        }
+    });
+    futures::future::join_all(channels).await;
     Ok(count)
 }
 
