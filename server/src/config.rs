@@ -109,6 +109,17 @@ pub struct Config {
     #[arg(long, env = "ARGUS_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// The SMTP relay alert e-mails go through: `smtps://user:password@smtp.example.com`
+    /// (TLS, port 465), `smtp://user:password@smtp.example.com:587?tls=required` (STARTTLS) or
+    /// `smtp://relay.internal:25` (plain, a relay on a trusted network). Unset: no e-mail
+    /// channels.
+    #[arg(long, env = "ARGUS_SMTP_URL", value_parser = secret, hide_env_values = true)]
+    pub smtp_url: Option<SecretString>,
+
+    /// The sender of alert e-mails (`Argus <alerts@example.com>`); needed with ARGUS_SMTP_URL.
+    #[arg(long, env = "ARGUS_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+
     /// Evaluate alert rules and budgets (every 30 s, one replica at a time) and deliver their
     /// notifications.
     #[arg(long, env = "ARGUS_ALERTS", default_value_t = true, action = clap::ArgAction::Set)]
@@ -328,6 +339,27 @@ impl Config {
         }
     }
 
+    /// The SMTP relay for alert e-mail: none without `ARGUS_SMTP_URL`; an error naming the
+    /// setting when the URL cannot be used or the sender is missing.
+    pub fn mailer(&self) -> Result<Option<argus_domain::alerts::email::Mailer>, String> {
+        let Some(url) = self
+            .smtp_url
+            .as_ref()
+            .filter(|u| !u.expose_secret().trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        let from = self.smtp_from.as_deref().unwrap_or("").trim();
+        if from.is_empty() {
+            return Err(
+                "ARGUS_SMTP_URL is set but ARGUS_SMTP_FROM is not: set the sender of \
+                        alert e-mails, e.g. 'Argus <alerts@example.com>'"
+                    .into(),
+            );
+        }
+        argus_domain::alerts::email::Mailer::new(url.expose_secret(), from).map(Some)
+    }
+
     /// The install's policy: production or not, sign-up, retention ceiling, trusted proxies.
     pub fn policy(&self) -> argus_domain::policy::Policy {
         use argus_domain::policy::SignupMode;
@@ -367,6 +399,34 @@ mod tests {
         let mut all = vec!["argus"];
         all.extend_from_slice(args);
         TestCli::try_parse_from(all).unwrap().config
+    }
+
+    #[test]
+    fn smtp_needs_a_usable_url_and_a_sender() {
+        let db = ["--database-url", "postgres://postgres@127.0.0.1:5432/argus"];
+        assert!(parse(&db).mailer().unwrap().is_none());
+        let no_from = parse(&[db[0], db[1], "--smtp-url", "smtp://127.0.0.1:2525"]);
+        assert!(no_from.mailer().unwrap_err().contains("ARGUS_SMTP_FROM"));
+        let bad = parse(&[
+            db[0],
+            db[1],
+            "--smtp-url",
+            "mailto:x",
+            "--smtp-from",
+            "a@b.org",
+        ]);
+        assert!(bad.mailer().unwrap_err().contains("ARGUS_SMTP_URL"));
+        let ok = parse(&[
+            db[0],
+            db[1],
+            "--smtp-url",
+            "smtps://user:p%40ss@smtp.example.com",
+            "--smtp-from",
+            "Argus <alerts@example.com>",
+        ]);
+        let mailer = ok.mailer().unwrap().unwrap();
+        // The relay's password is never printed.
+        assert!(!format!("{mailer:?}").contains("p%40ss"));
     }
 
     #[test]

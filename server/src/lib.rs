@@ -24,6 +24,7 @@ use anyhow::Context;
 use argus_domain::system::SystemInfo;
 use argus_domain::Services;
 use leptos::config::get_configuration;
+use secrecy::ExposeSecret;
 
 use crate::config::{Config, SecretSource};
 use crate::gateway::GatewayConfig;
@@ -95,7 +96,6 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
     services.policy = Arc::new(config.policy());
     let sealing_key = match &config.encryption_key {
         Some(key) => {
-            use secrecy::ExposeSecret;
             if key.expose_secret().len() < config::MIN_JWT_SECRET_BYTES {
                 return Err(StartupError(format!(
                     "ARGUS_ENCRYPTION_KEY must be at least {} bytes long",
@@ -110,11 +110,13 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
         &sealing_key,
         config.judge_allow_private_networks,
     ));
-    services.notifier = Arc::new(argus_domain::alerts::notify::Notifier::new(
+    let mut notifier = argus_domain::alerts::notify::Notifier::new(
         &sealing_key,
         config.webhook_allow_private_networks,
         config.public_url.clone().filter(|u| !u.trim().is_empty()),
-    ));
+    );
+    notifier.mailer = config.mailer().map_err(StartupError)?;
+    services.notifier = Arc::new(notifier);
     services.ingest_gate = Arc::new(argus_domain::ingest::gate::IngestGate::new(
         config.ingest_max_inflight_mb << 20,
         config.ingest_max_concurrent as usize,

@@ -4,6 +4,8 @@
 //! budgets at 80 % and their forecast.
 
 mod common;
+#[path = "support/smtp.rs"]
+mod smtp;
 #[path = "support/evals.rs"]
 mod support;
 
@@ -89,6 +91,21 @@ async fn alerting(owner: &PgPool) -> Setup {
         let mut n = notify::Notifier::new(&[7; 32], true, Some("https://argus.test".into()));
         n.max_attempts = 3;
         n.lease_secs = 1;
+        s.notifier = Arc::new(n);
+    })
+    .await
+}
+
+/// [`alerting`] with e-mail through `relay` (an `smtp://` URL).
+async fn alerting_with_mail(owner: &PgPool, relay: &str) -> Setup {
+    let relay = relay.to_owned();
+    setup_with(owner, move |s| {
+        let mut n = notify::Notifier::new(&[7; 32], true, Some("https://argus.test".into()));
+        n.max_attempts = 3;
+        n.lease_secs = 1;
+        n.mailer = Some(
+            argus_domain::alerts::email::Mailer::new(&relay, "Argus <alerts@argus.test>").unwrap(),
+        );
         s.notifier = Arc::new(n);
     })
     .await
@@ -781,4 +798,127 @@ async fn a_span_is_seen_by_the_first_cycle_after_it_arrives_not_a_minute_later(o
         .await
         .unwrap();
     assert_eq!(states(&s, r).await[0].1, AlertState::Firing);
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn email_is_refused_without_a_relay(owner: PgPool) {
+    let s = alerting(&owner).await;
+    let e = notify::create_channel(
+        &s.services,
+        s.a,
+        "mail",
+        ChannelKind::Email,
+        "ops@example.com",
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("ARGUS_SMTP_URL"), "{e}");
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn email_goes_through_the_relay_retried_on_4xx_and_dead_on_5xx(owner: PgPool) {
+    let (relay, url) = smtp::Relay::start().await;
+    let s = alerting_with_mail(&owner, &url).await;
+    // Addresses are checked and stored in one form; a bad one is named.
+    let e = notify::create_channel(
+        &s.services,
+        s.a,
+        "mail",
+        ChannelKind::Email,
+        "ops@example.com, not-an-address",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("'not-an-address' is not an e-mail address"),
+        "{e}"
+    );
+    let c = notify::create_channel(
+        &s.services,
+        s.a,
+        "on-call",
+        ChannelKind::Email,
+        " ops@example.com ,oncall@example.org",
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.target, "ops@example.com, oncall@example.org");
+    assert!(c.secret.is_none());
+
+    // A firing rule mails both addresses; the relay's first answer is 451 (try later).
+    *relay.busy.lock().unwrap() = 1;
+    let t = Utc::now() - minutes(30);
+    ingest(&s, &burst("support-bot", t, 10, 4_000)).await;
+    rule(
+        &s,
+        "slow support",
+        AlertDefinition {
+            window_secs: 3_600,
+            for_secs: 0,
+            ..p95_over(1_000.0, None)
+        },
+        vec![c.id],
+    )
+    .await;
+    evaluate::run_once(&s.services, t + minutes(1))
+        .await
+        .unwrap();
+    deliver_all(&s).await;
+    assert_eq!(*relay.tries.lock().unwrap(), 2, "451 is retried");
+    let mails = relay.mails();
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert_eq!(mail.from, "alerts@argus.test");
+    assert_eq!(mail.to, vec!["ops@example.com", "oncall@example.org"]);
+    assert_eq!(
+        mail.header("Subject").as_deref(),
+        Some("[Argus] FIRING slow support")
+    );
+    let d = &notify::deliveries(&s.services, s.a, false, 10)
+        .await
+        .unwrap()[0];
+    assert_eq!(
+        (d.status.as_str(), d.attempts, d.last_status),
+        ("delivered", 2, Some(250))
+    );
+    // The delivery id is the message's identity (a resend after a crash is the same mail).
+    assert_eq!(
+        mail.header("Message-ID"),
+        Some(format!("<{}@argus.alerts>", d.id))
+    );
+    assert_eq!(
+        mail.header("Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
+    let body = mail.body();
+    assert!(body.contains("p95 latency"), "{body}");
+    assert!(body.contains("https://argus.test/"), "{body}");
+
+    // A permanent refusal (550) is final: dead after one try, nothing mailed.
+    let nobody = notify::create_channel(
+        &s.services,
+        s.a,
+        "nobody",
+        ChannelKind::Email,
+        "nobody@example.com",
+    )
+    .await
+    .unwrap();
+    notify::send_test(&s.services, s.a, nobody.id)
+        .await
+        .unwrap();
+    deliver_all(&s).await;
+    let dead = &notify::deliveries(&s.services, s.a, true, 10)
+        .await
+        .unwrap()[0];
+    assert_eq!((dead.attempts, dead.last_status), (1, Some(550)));
+    assert!(
+        dead.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("no such user"),
+        "{dead:?}"
+    );
+    assert_eq!(relay.mails().len(), 1);
 }

@@ -231,8 +231,8 @@ pub async fn list_channels() -> Result<Vec<AlertChannel>, AppError> {
     Ok(argus_domain::alerts::notify::channels(&services(), access.workspace).await?)
 }
 
-/// `POST /api/v1/alerts/channels/create` (admin): `name`, `kind` (`webhook` or `slack`),
-/// `target` (the URL). A webhook's signing secret is in this answer only.
+/// `POST /api/v1/alerts/channels/create` (admin): `name`, `kind` (`webhook`, `slack` or
+/// `email`), `target` (the URL, or comma-separated addresses). A webhook's signing secret is in this answer only.
 #[server(prefix = "/api/v1", endpoint = "alerts/channels/create")]
 pub async fn create_channel(
     name: String,
@@ -242,7 +242,7 @@ pub async fn create_channel(
     use super::context::{require, services};
     let access = require(Role::Admin)?;
     let kind = argus_types::ChannelKind::parse(kind.trim())
-        .ok_or_else(|| invalid("kind", "webhook or slack"))?;
+        .ok_or_else(|| invalid("kind", "webhook, slack or email"))?;
     Ok(argus_domain::alerts::notify::create_channel(
         &services(),
         access.workspace,

@@ -497,7 +497,8 @@ fn Channels() -> impl IntoView {
         <section class="card" aria-label="Channels" data-testid="alert-channels">
             <h2>"Channels"</h2>
             <p class="muted">"Webhooks get JSON signed with "<code>"X-Argus-Signature: t=…,v1=HMAC-SHA256(secret, t.body)"</code>
-                " and an "<code>"Idempotency-Key"</code>"; a Slack-compatible incoming webhook gets a message."</p>
+                " and an "<code>"Idempotency-Key"</code>"; a Slack-compatible incoming webhook gets a message; e-mail goes to up to 10 addresses through the server's SMTP relay (when the operator set "<code>"ARGUS_SMTP_URL"</code>")."</p>
+            <p class="muted small" id="channel-target-hint">"Webhooks and Slack: the URL to POST to. E-mail: addresses separated by commas."</p>
             <Transition fallback=|| view! { <div class="skeleton" aria-busy="true"></div> }>
                 {move || Suspend::new(async move {
                     match channels.await {
@@ -505,7 +506,7 @@ fn Channels() -> impl IntoView {
                         Ok(list) if list.is_empty() => view! { <p class="empty">"No channels: alerts show here and on the home page only."</p> }.into_any(),
                         Ok(list) => view! {
                             <div class="table-scroll"><table class="table compact">
-                                <thead><tr><th>"Name"</th><th>"Id"</th><th>"Kind"</th><th>"URL"</th><th>"Status"</th><th></th></tr></thead>
+                                <thead><tr><th>"Name"</th><th>"Id"</th><th>"Kind"</th><th>"Target"</th><th>"Status"</th><th></th></tr></thead>
                                 <tbody>{list.into_iter().map(|c| {
                                     let id = c.id.to_string();
                                     let (id_test, id_enable, id_delete) = (id.clone(), id.clone(), id.clone());
@@ -546,8 +547,10 @@ fn Channels() -> impl IntoView {
                     <label>"Kind"<select name="kind">
                         <option value=ChannelKind::Webhook.as_str()>"webhook (signed JSON)"</option>
                         <option value=ChannelKind::Slack.as_str()>"Slack incoming webhook"</option>
+                        <option value=ChannelKind::Email.as_str()>"e-mail (SMTP)"</option>
                     </select></label>
-                    <label>"URL"<input type="url" name="target" required maxlength="2000" placeholder="https://" /></label>
+                    <label>"URL or e-mail addresses"<input type="text" name="target" required maxlength="2000"
+                        placeholder="https://… or ops@example.com, oncall@example.com" aria-describedby="channel-target-hint" /></label>
                     <Submit action=create label="Add channel" busy="Saving…" />
                 </ActionForm>
                 <ActionError action=create />

@@ -6,6 +6,7 @@ pub mod backtest;
 pub mod budgets;
 pub mod cache;
 pub mod data;
+pub mod email;
 pub mod evaluate;
 pub mod feed;
 pub mod notify;

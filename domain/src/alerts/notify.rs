@@ -26,6 +26,7 @@ use sha2::Sha256;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::email::{self, Mailer};
 use crate::evals::judge::{is_private, PublicOnly};
 use crate::sealed::Sealer;
 use crate::tenancy::{self, WorkspaceId};
@@ -55,6 +56,8 @@ pub struct Notifier {
     pub lease_secs: i32,
     /// Wakes the delivery workers when a delivery is queued.
     pub wake: Arc<tokio::sync::Notify>,
+    /// The SMTP relay e-mail channels send through (none: e-mail channels are refused).
+    pub mailer: Option<Mailer>,
 }
 
 impl Notifier {
@@ -75,6 +78,7 @@ impl Notifier {
             max_attempts: 8,
             lease_secs: 60,
             wake: Arc::default(),
+            mailer: None,
         }
     }
 
@@ -240,11 +244,12 @@ pub async fn create_channel(
         ChannelKind::Webhook | ChannelKind::Slack => {
             clean_url(target, notifier.allow_private)?.to_string()
         }
+        ChannelKind::Email if notifier.mailer.is_some() => email::normalized(target)?,
         ChannelKind::Email => {
             return Err(Error::invalid_input(
                 "kind",
-                "email is not available on this server (no SMTP relay is configured); use a \
-                 webhook or a Slack-compatible URL",
+                "e-mail is not available on this server (no SMTP relay is configured: \
+                 ARGUS_SMTP_URL); use a webhook or a Slack-compatible URL",
             ))
         }
     };
@@ -601,6 +606,15 @@ async fn send(
     sealed: Option<&[u8]>,
     payload: &Value,
 ) -> Outcome {
+    if kind == ChannelKind::Email.as_str() {
+        return match &n.mailer {
+            Some(mailer) => mailer.send(id, target, payload).await,
+            None => Outcome::Final(
+                None,
+                "e-mail is not configured on this server any more (ARGUS_SMTP_URL)".into(),
+            ),
+        };
+    }
     let body = if kind == "slack" {
         json!({"text": slack_text(payload)})
     } else {
