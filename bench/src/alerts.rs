@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use argus_domain::alerts::{evaluate, notify, rules};
+use argus_domain::alerts::{channels, evaluate, notify, rules};
 use argus_domain::cache::{Cache, CacheConfig};
 use argus_domain::tenancy::WorkspaceId;
 use argus_domain::Services;
@@ -366,7 +366,7 @@ async fn detection_delay(s: &Services, admin: &PgPool, args: &Args) -> anyhow::R
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (got, url) = receiver().await?;
-    let channel = notify::create_channel(s, ws, "bench", ChannelKind::Webhook, &url)
+    let channel = channels::create_channel(s, ws, "bench", ChannelKind::Webhook, &url)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     rules::create(

@@ -12,7 +12,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use argus_domain::alerts::{budgets, evaluate, notify, rules, silences};
+use argus_domain::alerts::{budgets, channels, evaluate, notify, rules, silences};
 use argus_domain::tenancy::{self, WorkspaceId};
 use argus_types::{
     AlertDefinition, AlertFilters, AlertMetric, AlertState, BudgetScope, ChannelKind, Comparison,
@@ -186,7 +186,7 @@ async fn rule(s: &Setup, name: &str, def: AlertDefinition, channels: Vec<Uuid>) 
 }
 
 async fn channel(s: &Setup, url: &str) -> (Uuid, String) {
-    let c = notify::create_channel(&s.services, s.a, "hook", ChannelKind::Webhook, url)
+    let c = channels::create_channel(&s.services, s.a, "hook", ChannelKind::Webhook, url)
         .await
         .unwrap();
     (c.id, c.secret.unwrap())
@@ -411,13 +411,13 @@ async fn deliveries_retry_on_500_not_on_400_survive_a_dead_worker_and_disable_a_
 
     // 500 then 200: one delivery, two tries, the same idempotency key both times.
     hook.answers.lock().unwrap().extend([500]);
-    let id = notify::send_test(&s.services, s.a, ch).await.unwrap();
+    let id = channels::send_test(&s.services, s.a, ch).await.unwrap();
     deliver_all(&s).await;
     let got = hook.got();
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].idempotency_key, id.to_string());
     assert_eq!(got[1].idempotency_key, id.to_string());
-    let d = &notify::deliveries(&s.services, s.a, false, 10)
+    let d = &channels::deliveries(&s.services, s.a, false, 10)
         .await
         .unwrap()[0];
     assert_eq!(
@@ -427,10 +427,10 @@ async fn deliveries_retry_on_500_not_on_400_survive_a_dead_worker_and_disable_a_
 
     // 400: not retried, dead at once, with the receiver's answer.
     hook.answers.lock().unwrap().extend([400]);
-    notify::send_test(&s.services, s.a, ch).await.unwrap();
+    channels::send_test(&s.services, s.a, ch).await.unwrap();
     deliver_all(&s).await;
     assert_eq!(hook.got().len(), 3);
-    let dead = notify::deliveries(&s.services, s.a, true, 10)
+    let dead = channels::deliveries(&s.services, s.a, true, 10)
         .await
         .unwrap();
     assert_eq!(dead.len(), 1);
@@ -443,7 +443,7 @@ async fn deliveries_retry_on_500_not_on_400_survive_a_dead_worker_and_disable_a_
 
     // A worker claims a delivery and dies before sending: when its lease ends another worker
     // sends it — once.
-    let id = notify::send_test(&s.services, s.a, ch).await.unwrap();
+    let id = channels::send_test(&s.services, s.a, ch).await.unwrap();
     let claimed: Vec<(Uuid, Uuid, i32)> =
         sqlx::query_as("SELECT * FROM argus_claim_alert_deliveries(10, 1)")
             .fetch_all(&s.services.pool)
@@ -463,7 +463,7 @@ async fn deliveries_retry_on_500_not_on_400_survive_a_dead_worker_and_disable_a_
 
     // Always 503: given up after max_attempts (3 here), dead; five dead in a row disable it.
     let (bad, _) = {
-        let c = notify::create_channel(&s.services, s.a, "down", ChannelKind::Webhook, &url)
+        let c = channels::create_channel(&s.services, s.a, "down", ChannelKind::Webhook, &url)
             .await
             .unwrap();
         (c.id, ())
@@ -483,7 +483,7 @@ async fn deliveries_retry_on_500_not_on_400_survive_a_dead_worker_and_disable_a_
     hook.answers.lock().unwrap().extend([503; 3]);
     evaluate::run_once(&s.services, Utc::now()).await.unwrap();
     deliver_all(&s).await;
-    let last = &notify::deliveries(&s.services, s.a, true, 10)
+    let last = &channels::deliveries(&s.services, s.a, true, 10)
         .await
         .unwrap()[0];
     assert_eq!(last.attempts, 3);
@@ -511,7 +511,7 @@ async fn deliveries_retry_on_500_not_on_400_survive_a_dead_worker_and_disable_a_
         tx.commit().await.unwrap();
         deliver_all(&s).await;
     }
-    let chans = notify::channels(&s.services, s.a).await.unwrap();
+    let chans = channels::channels(&s.services, s.a).await.unwrap();
     let down = chans.iter().find(|c| c.id == bad).unwrap();
     assert!(!down.enabled);
     assert!(down
@@ -577,7 +577,7 @@ async fn two_processes_never_both_evaluate_and_silences_suppress(owner: PgPool) 
     assert_eq!(hook.got().len(), 1);
     // Another workspace sees none of it.
     assert!(rules::list(&s.services, s.b).await.unwrap().is_empty());
-    assert!(notify::deliveries(&s.services, s.b, false, 10)
+    assert!(channels::deliveries(&s.services, s.b, false, 10)
         .await
         .unwrap()
         .is_empty());
@@ -803,7 +803,7 @@ async fn a_span_is_seen_by_the_first_cycle_after_it_arrives_not_a_minute_later(o
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn email_is_refused_without_a_relay(owner: PgPool) {
     let s = alerting(&owner).await;
-    let e = notify::create_channel(
+    let e = channels::create_channel(
         &s.services,
         s.a,
         "mail",
@@ -820,7 +820,7 @@ async fn email_goes_through_the_relay_retried_on_4xx_and_dead_on_5xx(owner: PgPo
     let (relay, url) = smtp::Relay::start().await;
     let s = alerting_with_mail(&owner, &url).await;
     // Addresses are checked and stored in one form; a bad one is named.
-    let e = notify::create_channel(
+    let e = channels::create_channel(
         &s.services,
         s.a,
         "mail",
@@ -834,7 +834,7 @@ async fn email_goes_through_the_relay_retried_on_4xx_and_dead_on_5xx(owner: PgPo
             .contains("'not-an-address' is not an e-mail address"),
         "{e}"
     );
-    let c = notify::create_channel(
+    let c = channels::create_channel(
         &s.services,
         s.a,
         "on-call",
@@ -875,7 +875,7 @@ async fn email_goes_through_the_relay_retried_on_4xx_and_dead_on_5xx(owner: PgPo
         mail.header("Subject").as_deref(),
         Some("[Argus] FIRING slow support")
     );
-    let d = &notify::deliveries(&s.services, s.a, false, 10)
+    let d = &channels::deliveries(&s.services, s.a, false, 10)
         .await
         .unwrap()[0];
     assert_eq!(
@@ -896,7 +896,7 @@ async fn email_goes_through_the_relay_retried_on_4xx_and_dead_on_5xx(owner: PgPo
     assert!(body.contains("https://argus.test/"), "{body}");
 
     // A permanent refusal (550) is final: dead after one try, nothing mailed.
-    let nobody = notify::create_channel(
+    let nobody = channels::create_channel(
         &s.services,
         s.a,
         "nobody",
@@ -905,11 +905,11 @@ async fn email_goes_through_the_relay_retried_on_4xx_and_dead_on_5xx(owner: PgPo
     )
     .await
     .unwrap();
-    notify::send_test(&s.services, s.a, nobody.id)
+    channels::send_test(&s.services, s.a, nobody.id)
         .await
         .unwrap();
     deliver_all(&s).await;
-    let dead = &notify::deliveries(&s.services, s.a, true, 10)
+    let dead = &channels::deliveries(&s.services, s.a, true, 10)
         .await
         .unwrap()[0];
     assert_eq!((dead.attempts, dead.last_status), (1, Some(550)));

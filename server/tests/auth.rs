@@ -574,7 +574,7 @@ async fn world(owner: &PgPool) -> World {
     .await
     .unwrap();
     s.guard_decisions.flush(&s.pool).await.unwrap();
-    let channel = argus_domain::alerts::notify::create_channel(
+    let channel = argus_domain::alerts::channels::create_channel(
         &s,
         a,
         "alpha-secret-channel",

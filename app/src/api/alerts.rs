@@ -228,7 +228,7 @@ pub async fn expire_silence(id: Uuid) -> Result<(), AppError> {
 pub async fn list_channels() -> Result<Vec<AlertChannel>, AppError> {
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
-    Ok(argus_domain::alerts::notify::channels(&services(), access.workspace).await?)
+    Ok(argus_domain::alerts::channels::channels(&services(), access.workspace).await?)
 }
 
 /// `POST /api/v1/alerts/channels/create` (admin): `name`, `kind` (`webhook`, `slack` or
@@ -243,7 +243,7 @@ pub async fn create_channel(
     let access = require(Role::Admin)?;
     let kind = argus_types::ChannelKind::parse(kind.trim())
         .ok_or_else(|| invalid("kind", "webhook, slack or email"))?;
-    Ok(argus_domain::alerts::notify::create_channel(
+    Ok(argus_domain::alerts::channels::create_channel(
         &services(),
         access.workspace,
         &name,
@@ -259,7 +259,7 @@ pub async fn create_channel(
 pub async fn test_channel(id: Uuid) -> Result<Uuid, AppError> {
     use super::context::{require, services};
     let access = require(Role::Admin)?;
-    Ok(argus_domain::alerts::notify::send_test(&services(), access.workspace, id).await?)
+    Ok(argus_domain::alerts::channels::send_test(&services(), access.workspace, id).await?)
 }
 
 /// `POST /api/v1/alerts/channels/enable` (admin): `id`, `enabled`; turning a channel on clears
@@ -268,7 +268,7 @@ pub async fn test_channel(id: Uuid) -> Result<Uuid, AppError> {
 pub async fn enable_channel(id: Uuid, enabled: bool) -> Result<(), AppError> {
     use super::context::{require, services};
     let access = require(Role::Admin)?;
-    Ok(argus_domain::alerts::notify::set_channel_enabled(
+    Ok(argus_domain::alerts::channels::set_channel_enabled(
         &services(),
         access.workspace,
         id,
@@ -282,7 +282,7 @@ pub async fn enable_channel(id: Uuid, enabled: bool) -> Result<(), AppError> {
 pub async fn delete_channel(id: Uuid) -> Result<(), AppError> {
     use super::context::{require, services};
     let access = require(Role::Admin)?;
-    Ok(argus_domain::alerts::notify::delete_channel(&services(), access.workspace, id).await?)
+    Ok(argus_domain::alerts::channels::delete_channel(&services(), access.workspace, id).await?)
 }
 
 /// `GET /api/v1/alerts/deliveries`: the latest deliveries (`dead=true`: the dead letters).
@@ -293,7 +293,7 @@ pub async fn list_deliveries(
 ) -> Result<Vec<AlertDelivery>, AppError> {
     use super::context::{require, services};
     let access = require(Role::Viewer)?;
-    Ok(argus_domain::alerts::notify::deliveries(
+    Ok(argus_domain::alerts::channels::deliveries(
         &services(),
         access.workspace,
         dead.unwrap_or(false),

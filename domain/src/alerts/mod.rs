@@ -5,6 +5,7 @@
 pub mod backtest;
 pub mod budgets;
 pub mod cache;
+pub mod channels;
 pub mod data;
 pub mod email;
 pub mod evaluate;
