@@ -26,6 +26,7 @@ use crate::pages::alerts::AlertsPage;
 use crate::pages::api_docs::ApiDocsPage;
 use crate::pages::api_keys::ApiKeysPage;
 use crate::pages::auth::{LoginPage, SignUpPage};
+use crate::pages::connect::ConnectPage;
 use crate::pages::cost::CostPage;
 use crate::pages::dataset::DatasetPage;
 use crate::pages::evaluations::EvaluationsPage;
@@ -136,6 +137,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/account") view=AccountPage ssr=SsrMode::Async />
                     <Route path=path!("/settings") view=|| view! { <Redirect path="/settings/api-keys" /> } />
                     <Route path=path!("/settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async />
+                    <Route path=path!("/settings/connect") view=ConnectPage ssr=SsrMode::Async />
                     <Route path=path!("/settings/members") view=MembersPage ssr=SsrMode::Async />
                     <Route path=path!("/usage") view=UsagePage ssr=SsrMode::Async />
                     <Route path=path!("/cost") view=CostPage ssr=SsrMode::Async />

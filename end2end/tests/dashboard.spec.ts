@@ -33,8 +33,8 @@ test('the dashboard: filters in the URL, back and forward, memory, refresh, and 
 
   await signUp(page, 'Dana', email('dana'), 'Dash Co');
 
-  // An empty workspace says so.
-  await expect(page.getByTestId('no-data')).toBeVisible();
+  // An empty workspace shows how to send a trace.
+  await expect(page.getByTestId('connect')).toBeVisible();
 
   // Ingest: 3 support traces (1 failed) and 1 sales trace.
   await page.goto('/settings/api-keys');

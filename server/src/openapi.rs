@@ -467,7 +467,7 @@ fn operations() -> Builder {
         .function::<alerts::CreateSilence, t::AlertSilence>("POST", "alerts/silences/create", "alerts", Member(t::Role::Member), "Silence a rule and/or a group value for a while", Flattened::NONE)
         .function::<alerts::ExpireSilence, ()>("POST", "alerts/silences/expire", "alerts", Member(t::Role::Member), "End a silence now", Flattened::NONE)
         .function::<alerts::ListChannels, Vec<t::AlertChannel>>("GET", "alerts/channels", "alerts", Member(Viewer), "Notification channels (never a secret)", Flattened::NONE)
-        .function::<alerts::CreateChannel, t::AlertChannel>("POST", "alerts/channels/create", "alerts", Member(Admin), "Add a signed webhook or a Slack-compatible incoming webhook; the signing secret is shown once", Flattened::NONE)
+        .function::<alerts::CreateChannel, t::AlertChannel>("POST", "alerts/channels/create", "alerts", Member(Admin), "Add a signed webhook, a Slack-compatible incoming webhook or e-mail addresses (with an SMTP relay); a webhook's signing secret is shown once", Flattened::NONE)
         .function::<alerts::TestChannel, uuid::Uuid>("POST", "alerts/channels/test", "alerts", Member(Admin), "Queue a test notification; answers the delivery's id", Flattened::NONE)
         .function::<alerts::EnableChannel, ()>("POST", "alerts/channels/enable", "alerts", Member(Admin), "Turn a channel on (clearing its failures) or off", Flattened::NONE)
         .function::<alerts::DeleteChannel, ()>("POST", "alerts/channels/delete", "alerts", Member(Admin), "Delete a channel", Flattened::NONE)
@@ -478,7 +478,8 @@ fn operations() -> Builder {
         .function::<datasets::CompareRuns, t::RunComparison>("GET", "evaluate/experiments/compare", "evaluations", Member(Viewer), "Two runs score by score (Welch's t, two-proportion z), paired per item, and a page of items side by side", Flattened::NONE)
         .function::<datasets::DeleteRun, ()>("POST", "evaluate/experiments/delete", "evaluations", Member(Admin), "Delete an experiment run (traces and scores stay)", Flattened::NONE)
         .function::<docs::GetApiDocs, Vec<t::ApiOperation>>("GET", "docs", "system", Public, "The operations of this document, as the reference page lists them", Flattened::NONE)
-        .function::<system::GetSystemStatus, t::SystemStatus>("GET", "system/status", "system", Member(Admin), "Database, cache and version", Flattened::NONE);
+        .function::<system::GetSystemStatus, t::SystemStatus>("GET", "system/status", "system", Member(Admin), "Database, cache and version", Flattened::NONE)
+        .function::<system::GetConnect, t::ConnectInfo>("GET", "connect", "system", Member(Viewer), "Where agents send traces, and the newest trace (the setup panel waits for it)", Flattened::NONE);
     server_routes(&mut b);
     b
 }

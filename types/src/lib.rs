@@ -62,4 +62,7 @@ pub use guardrails::{
 };
 pub use jobs::{JobStatus, UnknownStatus};
 pub use prices::{PriceJob, Prices, UnpricedModel, WorkspacePrice};
-pub use system::{ApiOperation, CacheStatus, DatabaseStatus, DomainCacheStats, SystemStatus};
+pub use system::{
+    ApiOperation, CacheStatus, ConnectInfo, DatabaseStatus, DomainCacheStats, LatestTrace,
+    SystemStatus,
+};

@@ -75,3 +75,22 @@ pub struct ApiOperation {
     /// The body's fields (form or JSON): `name` or `name*` when required.
     pub body: Vec<String>,
 }
+
+/// What the "connect an agent" panel needs: where to send traces, and the newest trace (none:
+/// the workspace has not received one yet).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ConnectInfo {
+    /// `https://argus.example.com`: `ARGUS_PUBLIC_URL`, else the address the request came to.
+    pub base_url: String,
+    pub latest_trace: Option<LatestTrace>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct LatestTrace {
+    pub trace_id: String,
+    pub agent: String,
+    pub name: String,
+    pub start_time: chrono::DateTime<chrono::Utc>,
+}

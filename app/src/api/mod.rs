@@ -402,6 +402,7 @@ pub const TENANT_ENDPOINTS: &[TenantEndpoint] = &[
     TenantEndpoint::write("/api/v1/alerts/budgets/delete", Admin, "id={budget}"),
     TenantEndpoint::write("/api/v1/alerts/channels/delete", Admin, "id={channel}"),
     TenantEndpoint::write("/api/v1/alerts/rules/delete", Admin, "id={alert_rule}"),
+    TenantEndpoint::read("/api/v1/connect"),
 ];
 
 /// Server functions that need no credentials, or touch no tenant data.

@@ -61,3 +61,24 @@ pub fn is_form_post() -> bool {
             .is_some_and(|v| v.contains("text/html"))
     })
 }
+
+/// `scheme://host` the request was sent to (its `Host` header; `127.0.0.1:3000` without one):
+/// where snippets point when the operator set no public URL. Shown to the caller only.
+pub(crate) fn base_url() -> String {
+    let host = use_context::<Parts>()
+        .and_then(|parts| {
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })
+        .unwrap_or_else(|| "127.0.0.1:3000".into());
+    let scheme = if is_https() { "https" } else { "http" };
+    format!("{scheme}://{host}")
+}

@@ -2,6 +2,7 @@
 
 pub mod badges;
 pub mod charts;
+pub mod connect;
 pub mod copy;
 pub mod datasets;
 pub mod evaluators;

@@ -7,6 +7,7 @@ use leptos_router::components::A;
 pub fn SettingsNav() -> impl IntoView {
     view! {
         <nav class="tabs" aria-label="Settings">
+            <A href="/settings/connect">"Connect"</A>
             <A href="/settings/api-keys">"API keys"</A>
             <A href="/settings/members">"Members"</A>
             <A href="/settings/prices">"Prices"</A>

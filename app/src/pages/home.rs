@@ -4,16 +4,18 @@
 //! every 30 seconds while the tab is visible (`?refresh=N` changes the interval), keeping the
 //! old numbers on screen until the new ones arrive.
 
-use argus_types::{Activity, AgentStat, Dimension, Filters, HomeKpis, Unit};
+use argus_types::{Activity, AgentStat, ConnectInfo, Dimension, Filters, HomeKpis, Unit};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::metrics::{get_filter_options, get_home};
 use crate::components::charts::RequestsChart;
+use crate::components::connect::{use_connect, ConnectPanel};
 use crate::components::filter_bar::FilterBar;
 use crate::components::kpi_card::{kpi_traces, KpiCard};
 use crate::components::page::{updated_label, Loaded, Notices};
+use crate::error::AppError;
 use crate::format;
 use crate::state::filters::{href, use_filter_memory, use_filters, use_refresh};
 use crate::state::query_cache::use_page_data;
@@ -38,6 +40,8 @@ pub fn HomePage() -> impl IntoView {
     let home = use_page_data("home", filters, tick, |f| get_home(f, Some(true)));
     let options = Resource::new(move || tick.get() / 10, |_| get_filter_options());
     let alerts = Resource::new(move || tick.get(), |_| crate::api::alerts::get_alert_feed());
+    // A workspace that never received a trace gets the setup panel instead of empty cards.
+    let connect = use_connect();
     view! {
         <Title text="Home · Argus" />
         <Transition fallback=|| view! { <div class="card skeleton" aria-busy="true"></div> }>
@@ -97,7 +101,14 @@ pub fn HomePage() -> impl IntoView {
                 })
             })}
         </Transition>
-        <Loaded resource=home skeleton="kpi-grid" view=move |h| view! { <Kpis kpis=h.kpis filters /> } />
+        <Transition>
+            {move || Suspend::new(async move {
+                connect.await.ok().filter(|i| i.latest_trace.is_none()).map(|_| view! {
+                    <ConnectPanel info=connect home=true />
+                })
+            })}
+        </Transition>
+        <Loaded resource=home skeleton="kpi-grid" view=move |h| view! { <Kpis kpis=h.kpis filters connect /> } />
         <section class="card">
             <h2>"Requests and errors"</h2>
             <Loaded resource=home skeleton="chart" view=move |h| view! {
@@ -118,7 +129,11 @@ pub fn HomePage() -> impl IntoView {
 }
 
 #[component]
-fn Kpis(kpis: HomeKpis, filters: Memo<Filters>) -> impl IntoView {
+fn Kpis(
+    kpis: HomeKpis,
+    filters: Memo<Filters>,
+    connect: Resource<Result<ConnectInfo, AppError>>,
+) -> impl IntoView {
     let empty = kpis
         .kpis
         .iter()
@@ -129,13 +144,15 @@ fn Kpis(kpis: HomeKpis, filters: Memo<Filters>) -> impl IntoView {
         && kpis.kpis.iter().all(|k| k.value.unwrap_or(0.0) == 0.0);
     view! {
         <Notices notices=kpis.notices.clone() />
-        {empty.then(|| view! {
-            <div class="callout" data-testid="no-data">
-                <p>"No traces in this range. Send some from an agent with an "
-                    <a href="/settings/api-keys">"ingest API key"</a>
-                    ", or pick a longer range."</p>
-            </div>
-        })}
+        // Only for a workspace with traces elsewhere in time (else the setup panel says it).
+        {empty.then(|| view! { <Transition>{move || Suspend::new(async move {
+            connect.await.ok().filter(|i| i.latest_trace.is_some()).map(|_| view! {
+                <div class="callout" data-testid="no-data">
+                    <p>"No traces in this range: pick a longer range, or see "
+                        <a href="/settings/connect">"how to connect an agent"</a>"."</p>
+                </div>
+            })
+        })}</Transition> })}
         <div class="kpi-grid">
             {kpis.kpis.into_iter().map(|k| view! { <KpiCard kpi=k filters=filters.get_untracked() /> }).collect_view()}
         </div>

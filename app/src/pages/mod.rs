@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod api_docs;
 pub mod api_keys;
 pub mod auth;
+pub mod connect;
 pub mod cost;
 pub mod dataset;
 pub mod evaluations;

@@ -627,6 +627,31 @@ pub async fn list(services: &Services, ws: WorkspaceId, q: &TraceQuery) -> Resul
     })
 }
 
+/// The workspace's newest trace (by start time; the explorer's index), if it has any: what
+/// the setup panel waits for.
+pub async fn latest(
+    services: &Services,
+    ws: WorkspaceId,
+) -> Result<Option<argus_types::LatestTrace>> {
+    let mut tx = tenancy::begin(&services.pool, ws).await?;
+    let row: Option<(String, String, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT trace_id, agent, name, start_time FROM traces WHERE workspace_id = $1 \
+         ORDER BY start_time DESC, trace_id DESC LIMIT 1",
+    )
+    .bind(ws)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row.map(
+        |(trace_id, agent, name, start_time)| argus_types::LatestTrace {
+            trace_id,
+            agent,
+            name,
+            start_time,
+        },
+    ))
+}
+
 /// The number of traces matching the query's filters (its cursor aside).
 pub async fn count(services: &Services, ws: WorkspaceId, q: &TraceQuery) -> Result<i64> {
     let mut b = QueryBuilder::new("SELECT count(*) FROM traces t");
