@@ -10,6 +10,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::metrics::{get_filter_options, get_home};
+use crate::api::system::get_connect;
 use crate::components::charts::RequestsChart;
 use crate::components::connect::{use_connect, ConnectPanel};
 use crate::components::filter_bar::FilterBar;
@@ -40,7 +41,10 @@ pub fn HomePage() -> impl IntoView {
     let home = use_page_data("home", filters, tick, |f| get_home(f, Some(true)));
     let options = Resource::new(move || tick.get() / 10, |_| get_filter_options());
     let alerts = Resource::new(move || tick.get(), |_| crate::api::alerts::get_alert_feed());
-    // A workspace that never received a trace gets the setup panel instead of empty cards.
+    // A workspace that never received a trace gets the setup panel instead of empty cards:
+    // `setup` (read once) decides, `connect` (polled until a trace arrives) fills the panel,
+    // which stays until the page is left, its link to the first trace in it.
+    let setup = Resource::new(|| (), |_| get_connect());
     let connect = use_connect();
     view! {
         <Title text="Home · Argus" />
@@ -103,12 +107,12 @@ pub fn HomePage() -> impl IntoView {
         </Transition>
         <Transition>
             {move || Suspend::new(async move {
-                connect.await.ok().filter(|i| i.latest_trace.is_none()).map(|_| view! {
+                setup.await.ok().filter(|i| i.latest_trace.is_none()).map(|_| view! {
                     <ConnectPanel info=connect home=true />
                 })
             })}
         </Transition>
-        <Loaded resource=home skeleton="kpi-grid" view=move |h| view! { <Kpis kpis=h.kpis filters connect /> } />
+        <Loaded resource=home skeleton="kpi-grid" view=move |h| view! { <Kpis kpis=h.kpis filters setup /> } />
         <section class="card">
             <h2>"Requests and errors"</h2>
             <Loaded resource=home skeleton="chart" view=move |h| view! {
@@ -132,7 +136,7 @@ pub fn HomePage() -> impl IntoView {
 fn Kpis(
     kpis: HomeKpis,
     filters: Memo<Filters>,
-    connect: Resource<Result<ConnectInfo, AppError>>,
+    setup: Resource<Result<ConnectInfo, AppError>>,
 ) -> impl IntoView {
     let empty = kpis
         .kpis
@@ -146,7 +150,7 @@ fn Kpis(
         <Notices notices=kpis.notices.clone() />
         // Only for a workspace with traces elsewhere in time (else the setup panel says it).
         {empty.then(|| view! { <Transition>{move || Suspend::new(async move {
-            connect.await.ok().filter(|i| i.latest_trace.is_some()).map(|_| view! {
+            setup.await.ok().filter(|i| i.latest_trace.is_some()).map(|_| view! {
                 <div class="callout" data-testid="no-data">
                     <p>"No traces in this range: pick a longer range, or see "
                         <a href="/settings/connect">"how to connect an agent"</a>"."</p>
