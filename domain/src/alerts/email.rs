@@ -14,7 +14,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::notify::Outcome;
+use super::outcome::Outcome;
 use crate::{Error, Result};
 
 /// Addresses one channel may send to.

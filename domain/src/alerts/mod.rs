@@ -11,6 +11,7 @@ pub mod email;
 pub mod evaluate;
 pub mod feed;
 pub mod notify;
+pub mod outcome;
 pub mod rules;
 pub mod sample;
 pub mod silences;

@@ -6,9 +6,9 @@
 //! mid-send has its row claimed again when the lease ends) and POST them. The row's id is the
 //! receiver's idempotency key, so a send repeated after a crash is recognisable as the same.
 //!
-//! Retries: timeouts, connection failures, 429 and 5xx are retried after 1 s, 2 s, 4 s … (capped
-//! at [`MAX_BACKOFF_SECS`], ±20 % jitter) up to `max_attempts`; any other answer that is not 2xx
-//! is final. A delivery that gives up is dead (a dead letter, listed with its last error), and
+//! Retries: timeouts, connection failures, 429 and 5xx are retried after 1 s, 2 s, 4 s …
+//! (capped at [`super::outcome::MAX_BACKOFF_SECS`], ±20 % jitter) up to `max_attempts`; any
+//! other answer that is not 2xx is final. A delivery that gives up is dead (a dead letter, listed with its last error), and
 //! a channel with [`DISABLE_AFTER`] dead deliveries in a row is disabled, saying why.
 //!
 //! Webhooks are signed: `X-Argus-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
@@ -27,12 +27,12 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::email::Mailer;
+use super::outcome::{backoff, classify, Outcome};
 use crate::evals::judge::PublicOnly;
 use crate::sealed::Sealer;
 use crate::tenancy::{self, WorkspaceId};
 use crate::{Result, Services};
 
-pub const MAX_BACKOFF_SECS: f64 = 300.0;
 /// Dead deliveries in a row after which a channel is disabled.
 pub const DISABLE_AFTER: i32 = 5;
 /// Deliveries claimed at once.
@@ -40,7 +40,7 @@ const BATCH: i32 = 50;
 /// How long a receiver may take.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most of a receiver's answer kept with a failed delivery.
-const ERROR_CHARS: usize = 300;
+const ERROR_CHARS: usize = super::outcome::ERROR_CHARS;
 
 /// The outbound side this process shares: the HTTP client (public addresses only unless the
 /// operator allows private networks), the sealer for signing secrets, the public URL links
@@ -88,46 +88,6 @@ impl Notifier {
             Some(base) => format!("{base}{path}"),
             None => path.to_owned(),
         }
-    }
-}
-
-/// The wait before try `attempt + 1` (after `attempt` failed): 1 s, 2 s, 4 s … capped, ±20 %.
-pub fn backoff(attempt: i32, jitter: f64) -> Duration {
-    let base = 2f64.powi((attempt - 1).clamp(0, 30)).min(MAX_BACKOFF_SECS);
-    Duration::from_secs_f64(base * (1.0 + 0.2 * jitter.clamp(-1.0, 1.0)))
-}
-
-/// What a receiver's answer means for a delivery.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Delivered(u16),
-    /// Try again later (timeouts, connection failures, 429, 5xx).
-    Retry(Option<u16>, String),
-    /// Never retried (other 4xx, redirects, a bad channel).
-    Final(Option<u16>, String),
-}
-
-/// Classifies an HTTP status.
-pub fn classify(status: u16, body: &str) -> Outcome {
-    let said = || {
-        let b: String = body.chars().take(ERROR_CHARS).collect();
-        format!(
-            "HTTP {status}{}",
-            if b.is_empty() {
-                String::new()
-            } else {
-                format!(": {b}")
-            }
-        )
-    };
-    match status {
-        200..=299 => Outcome::Delivered(status),
-        429 | 500..=599 => Outcome::Retry(Some(status), said()),
-        300..=399 => Outcome::Final(
-            Some(status),
-            format!("{} (redirects are not followed)", said()),
-        ),
-        _ => Outcome::Final(Some(status), said()),
     }
 }
 
@@ -466,28 +426,6 @@ pub fn spawn(services: &Services) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_from_one_second_and_is_capped() {
-        let secs: Vec<f64> = (1..=12).map(|a| backoff(a, 0.0).as_secs_f64()).collect();
-        assert_eq!(&secs[..5], &[1.0, 2.0, 4.0, 8.0, 16.0]);
-        assert_eq!(secs[11], MAX_BACKOFF_SECS);
-        assert_eq!(backoff(3, 1.0).as_secs_f64(), 4.8);
-        assert_eq!(backoff(3, -1.0).as_secs_f64(), 3.2);
-    }
-
-    #[test]
-    fn what_is_retried() {
-        assert_eq!(classify(204, ""), Outcome::Delivered(204));
-        assert!(matches!(classify(429, ""), Outcome::Retry(Some(429), _)));
-        assert!(matches!(
-            classify(503, "busy"),
-            Outcome::Retry(Some(503), _)
-        ));
-        assert!(matches!(classify(400, "bad"), Outcome::Final(Some(400), _)));
-        assert!(matches!(classify(404, ""), Outcome::Final(Some(404), _)));
-        assert!(matches!(classify(301, ""), Outcome::Final(Some(301), _)));
-    }
 
     #[test]
     fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
