@@ -38,11 +38,13 @@ export default defineConfig({
   },
   projects: [{ name: 'chromium', use: { browserName: 'chromium' } }],
   webServer: {
-    command: `"${bin}" serve`,
+    // The demo workspace first (as scripts/run.sh does on a first start): the layout and
+    // accessibility tests look at pages full of data.
+    command: `"${bin}" demo --if-empty && "${bin}" serve`,
     cwd: repo,
     url: `${baseURL}/readyz`,
     reuseExistingServer: false,
-    timeout: 120_000,
+    timeout: 240_000,
     stdout: 'pipe',
     stderr: 'pipe',
     env: {

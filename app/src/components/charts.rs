@@ -90,8 +90,9 @@ pub fn RequestsChart(
     let ticks = [0.0, max / 2.0, max];
     let n = points.len();
     let x_labels = [0, n / 2, n - 1];
+    let label = title.clone();
     view! {
-        <svg class="chart" viewBox=format!("0 0 {W} {H}") role="img" data-testid="requests-chart">
+        <svg class="chart" viewBox=format!("0 0 {W} {H}") role="figure" aria-label=label data-testid="requests-chart">
             <title>{title}</title>
             <desc>{desc}</desc>
             {ticks.into_iter().map(|t| view! {

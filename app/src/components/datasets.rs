@@ -69,7 +69,7 @@ fn DatasetTable(items: Vec<Dataset>) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
             <table class="table" data-testid="datasets-table">
                 <thead><tr>
                     <th scope="col">"Dataset"</th><th scope="col" class="num">"Items"</th>

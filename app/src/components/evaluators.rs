@@ -218,7 +218,7 @@ fn EvaluatorTable(items: Vec<Evaluator>, actions: Actions, admin: bool) -> impl 
         })
         .collect_view();
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
             <table class="table" data-testid="evaluators-table">
                 <thead><tr>
                     <th scope="col">"Evaluator"</th><th scope="col">"Judges"</th><th scope="col">"Rule"</th>

@@ -73,7 +73,7 @@ pub fn DecisionTable(decisions: Vec<GuardDecision>) -> impl IntoView {
         .into_any();
     }
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
         <table class="table" data-testid="decision-table">
             <thead>
                 <tr><th>"Time"</th><th>"Policy"</th><th>"Stage"</th><th>"Agent"</th><th>"Action"</th>
@@ -203,7 +203,7 @@ pub fn Policies() -> impl IntoView {
                             <p class="empty" data-testid="no-policies">"No policies yet. Define one below; agents then name it in their checks."</p>
                         }.into_any(),
                         Ok(list) => view! {
-                            <div class="table-scroll">
+                            <div class="table-scroll" tabindex="0">
                             <table class="table" data-testid="policy-table">
                                 <thead><tr><th>"Name"</th><th>"Version"</th><th>"Rules"</th><th class="num">"Checks (24 h)"</th>
                                     <th class="num">"Blocks (24 h)"</th><th>"Updated"</th><th></th></tr></thead>
@@ -371,7 +371,7 @@ fn TryResult(result: GuardCheckResponse) -> impl IntoView {
             <p>{action_badge(result.action, result.would, result.shadow)}
                {format!(" {} found · {} µs", result.violations.len(), result.duration_us)}</p>
             {(!result.violations.is_empty()).then(|| view! {
-                <table class="table compact" data-testid="try-violations">
+                <div class="table-scroll" tabindex="0"><table class="table compact" data-testid="try-violations">
                     <thead><tr><th>"Check"</th><th>"Kind"</th><th class="num">"Bytes"</th><th class="num">"Score"</th><th>"Action"</th></tr></thead>
                     <tbody>
                         {result.violations.iter().map(|v| view! {
@@ -380,7 +380,7 @@ fn TryResult(result: GuardCheckResponse) -> impl IntoView {
                                 <td class="num">{format!("{:.2}", v.score)}</td><td>{v.action.as_str()}</td></tr>
                         }).collect_view()}
                     </tbody>
-                </table>
+                </table></div>
             })}
             {redacted.map(|t| view! { <p>"Redacted:"</p><pre data-testid="try-redacted">{t}</pre> })}
         </div>

@@ -26,6 +26,19 @@ const NAV: &[(&str, &str)] = &[
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
     let session = use_session();
+    // The explorer's pages take the whole width (wide tables); dashboards keep a readable one.
+    let location = leptos_router::hooks::use_location();
+    let main_class = move || {
+        let path = location.pathname.get();
+        if ["/traces", "/sessions"]
+            .iter()
+            .any(|p| path == *p || path.starts_with(&format!("{p}/")))
+        {
+            "app-main app-main-wide"
+        } else {
+            "app-main"
+        }
+    };
     let signed_in = move || session.0.get().and_then(|r| r.ok()).flatten();
     // The bell's feed, created with the layout (resources made inside a branch that appears
     // only after the session loads would hydrate out of order).
@@ -72,7 +85,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <ThemeToggle />
             </div>
         </header>
-        <main id="main" class="app-main">
+        <main id="main" class=main_class>
             {children()}
         </main>
         <footer class="app-footer">

@@ -56,7 +56,7 @@ pub fn UnpricedTable(
     form_path: &'static str,
 ) -> impl IntoView {
     view! {
-        <table class="table" data-testid="unpriced-table">
+        <div class="table-scroll" tabindex="0"><table class="table" data-testid="unpriced-table">
             <thead>
                 <tr>
                     <th>"Model"</th><th class="num">"Unpriced spans"</th><th class="num">"Input tokens"</th>
@@ -81,6 +81,6 @@ pub fn UnpricedTable(
                     }
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
 }

@@ -105,7 +105,7 @@ fn QueueTable(
         })
         .collect_view();
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
             <table class="table" data-testid="queues-table">
                 <thead><tr>
                     <th scope="col">"Queue"</th><th scope="col">"Scores · traces"</th><th scope="col">"Progress"</th>

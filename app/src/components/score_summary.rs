@@ -141,7 +141,7 @@ fn SummaryTable(summary: ScoreSummaries) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
             <table class="table" data-testid="summary-table">
                 <thead><tr><th scope="col">"Score"</th><th scope="col">"Overall"</th><th scope="col">{format!("By {}", summary.by)}</th></tr></thead>
                 <tbody>{rows}</tbody>
@@ -248,7 +248,7 @@ fn CompareTable(comparison: VersionComparison) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
             <table class="table" data-testid="compare-table">
                 <thead><tr>
                     <th scope="col">"Score"</th>

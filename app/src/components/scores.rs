@@ -47,7 +47,7 @@ pub fn ScoreTable(scores: Vec<Score>, #[prop(optional)] empty: &'static str) -> 
         })
         .collect_view();
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
             <table class="table" data-testid="scores-table">
                 <thead><tr>
                     <th scope="col">"Score"</th><th scope="col">"Value"</th><th scope="col">"On"</th>

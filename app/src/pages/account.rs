@@ -98,7 +98,7 @@ fn InvitationList(
     decline: ServerAction<DeclineInvitation>,
 ) -> impl IntoView {
     view! {
-        <table class="table">
+        <div class="table-scroll" tabindex="0"><table class="table">
             <thead><tr><th>"Workspace"</th><th>"Role"</th><th>"From"</th><th>"Expires"</th><th></th></tr></thead>
             <tbody>
                 {list.into_iter().map(|i| {
@@ -124,14 +124,14 @@ fn InvitationList(
                     }
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
 }
 
 #[component]
 fn SessionTable(list: Vec<SessionInfo>) -> impl IntoView {
     view! {
-        <table class="table" data-testid="session-table">
+        <div class="table-scroll" tabindex="0"><table class="table" data-testid="session-table">
             <thead><tr><th>"Started"</th><th>"Browser"</th><th>"Address"</th><th>"Expires"</th></tr></thead>
             <tbody>
                 {list.into_iter().map(|s| view! {
@@ -143,7 +143,7 @@ fn SessionTable(list: Vec<SessionInfo>) -> impl IntoView {
                     </tr>
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
 }
 

@@ -64,7 +64,7 @@ fn AgentTable(page: AgentPage, query: ParamsMap) -> impl IntoView {
     let next = m.has_more.then(|| link(m.page + 1));
     view! {
         <section class="card">
-            <table class="table" data-testid="agents-table">
+            <div class="table-scroll" tabindex="0"><table class="table" data-testid="agents-table">
                 <thead><tr><th>"Agent"</th><th>"Department"</th><th>"Environments"</th><th>"Versions"</th>
                     <th>"Last seen"</th><th class="num">"Requests 24 h"</th><th class="num">"Error rate"</th>
                     <th class="num">"p95"</th><th class="num">"Cost 24 h"</th></tr></thead>
@@ -88,7 +88,7 @@ fn AgentTable(page: AgentPage, query: ParamsMap) -> impl IntoView {
                         </tr>
                     }).collect_view()}
                 </tbody>
-            </table>
+            </table></div>
             <Pager prev next page=m.page total=m.total limit=m.limit />
         </section>
     }

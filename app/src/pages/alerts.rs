@@ -163,7 +163,7 @@ pub fn AlertsPage() -> impl IntoView {
                             <p class="empty" data-testid="nothing-firing">"Nothing is firing."</p>
                         }.into_any(),
                         Ok(f) => view! {
-                            <div class="table-scroll"><table class="table">
+                            <div class="table-scroll" tabindex="0"><table class="table">
                                 <thead><tr><th>"State"</th><th>"Rule"</th><th>"Why"</th><th class="num">"Value"</th><th>"Since"</th><th></th></tr></thead>
                                 <tbody>{f.firing.into_iter().chain(f.pending).map(|i| view! { <InstanceRow i actions=true /> }).collect_view()}</tbody>
                             </table></div>
@@ -182,7 +182,7 @@ pub fn AlertsPage() -> impl IntoView {
                             <p class="empty" data-testid="no-rules">"No rules yet. Create one below — for example p95 latency over 2,000 ms for 5 minutes, per agent."</p>
                         }.into_any(),
                         Ok(list) => view! {
-                            <div class="table-scroll"><table class="table">
+                            <div class="table-scroll" tabindex="0"><table class="table">
                                 <thead><tr><th>"State"</th><th>"Name"</th><th>"Condition"</th><th class="num">"Instances"</th><th></th></tr></thead>
                                 <tbody>{list.into_iter().map(|r| {
                                     let id = r.id.to_string();
@@ -218,7 +218,7 @@ pub fn AlertsPage() -> impl IntoView {
                         Err(e) => view! { <LoadError error=e /> }.into_any(),
                         Ok(list) if list.is_empty() => view! { <p class="empty">"No state changes yet."</p> }.into_any(),
                         Ok(list) => view! {
-                            <div class="table-scroll"><table class="table compact">
+                            <div class="table-scroll" tabindex="0"><table class="table compact">
                                 <thead><tr><th>"Time"</th><th>"Rule"</th><th>"Change"</th><th>"Reason"</th><th>"Notified"</th></tr></thead>
                                 <tbody>{list.into_iter().map(|e| view! {
                                     <tr data-testid="history-row">
@@ -243,7 +243,7 @@ pub fn AlertsPage() -> impl IntoView {
                         Err(e) => view! { <LoadError error=e /> }.into_any(),
                         Ok(list) if list.is_empty() => view! { <p class="empty">"No silences. Silence an instance from the list above while you work on it."</p> }.into_any(),
                         Ok(list) => view! {
-                            <div class="table-scroll"><table class="table compact">
+                            <div class="table-scroll" tabindex="0"><table class="table compact">
                                 <thead><tr><th>"Matches"</th><th>"Comment"</th><th>"Ends"</th><th></th></tr></thead>
                                 <tbody>{list.into_iter().map(|s| {
                                     let id = s.id.to_string();
@@ -423,7 +423,7 @@ pub fn Budgets() -> impl IntoView {
                         Err(e) => view! { <LoadError error=e /> }.into_any(),
                         Ok(list) if list.is_empty() => view! { <p class="empty">"No budgets. Set one for the workspace, a department or an agent; Argus notifies at 50 %, 80 %, 100 % and when the forecast crosses it."</p> }.into_any(),
                         Ok(list) => view! {
-                            <div class="table-scroll"><table class="table compact">
+                            <div class="table-scroll" tabindex="0"><table class="table compact">
                                 <thead><tr><th>"Budget"</th><th class="num">"Spent"</th><th>"Progress"</th><th class="num">"Forecast"</th><th>"Runs out"</th><th></th></tr></thead>
                                 <tbody>{list.into_iter().map(|b| {
                                     let pct = if b.amount_usd > 0.0 { b.spent_usd * 100.0 / b.amount_usd } else { 0.0 };
@@ -505,7 +505,7 @@ fn Channels() -> impl IntoView {
                         Err(e) => view! { <LoadError error=e /> }.into_any(),
                         Ok(list) if list.is_empty() => view! { <p class="empty">"No channels: alerts show here and on the home page only."</p> }.into_any(),
                         Ok(list) => view! {
-                            <div class="table-scroll"><table class="table compact">
+                            <div class="table-scroll" tabindex="0"><table class="table compact">
                                 <thead><tr><th>"Name"</th><th>"Id"</th><th>"Kind"</th><th>"Target"</th><th>"Status"</th><th></th></tr></thead>
                                 <tbody>{list.into_iter().map(|c| {
                                     let id = c.id.to_string();
@@ -569,7 +569,7 @@ fn Channels() -> impl IntoView {
                         Err(e) => view! { <LoadError error=e /> }.into_any(),
                         Ok(list) if list.is_empty() => view! { <p class="empty">"No deliveries."</p> }.into_any(),
                         Ok(list) => view! {
-                            <div class="table-scroll"><table class="table compact">
+                            <div class="table-scroll" tabindex="0"><table class="table compact">
                                 <thead><tr><th>"Queued"</th><th>"Channel"</th><th>"Event"</th><th>"Status"</th><th class="num">"Tries"</th><th>"Last answer"</th></tr></thead>
                                 <tbody>{list.into_iter().map(|d| view! {
                                     <tr data-testid="delivery-row" data-status=d.status.clone()>

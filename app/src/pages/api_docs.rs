@@ -56,7 +56,7 @@ fn Operations(ops: Vec<ApiOperation>) -> impl IntoView {
             view! {
                 <section class="card" data-testid=format!("api-tag-{tag}")>
                     <h2>{tag.clone()}</h2>
-                    <div class="table-scroll">
+                    <div class="table-scroll" tabindex="0">
                         <table class="table">
                             <thead><tr><th>"Endpoint"</th><th>"What it does"</th><th>"Parameters"</th></tr></thead>
                             <tbody>

@@ -95,7 +95,7 @@ fn KeyTable(
     can_manage: bool,
 ) -> impl IntoView {
     view! {
-        <table class="table" data-testid="key-table">
+        <div class="table-scroll" tabindex="0"><table class="table" data-testid="key-table">
             <thead>
                 <tr>
                     <th>"Name"</th><th>"Prefix"</th><th>"Scopes"</th><th>"Created"</th>
@@ -126,6 +126,6 @@ fn KeyTable(
                     }
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
 }

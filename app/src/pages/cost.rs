@@ -139,7 +139,7 @@ fn ProjectionTable(rows: Vec<MonthProjection>) -> impl IntoView {
     }
     let usd = |v: f64| format::value(Unit::Usd, Some(v));
     view! {
-        <table class="table" data-testid="projection-table">
+        <div class="table-scroll" tabindex="0"><table class="table" data-testid="projection-table">
             <thead><tr><th>"Department"</th><th class="num">"Month to date"</th>
                 <th class="num">"Daily rate (last 7 days)"</th><th class="num">"Projected month-end"</th></tr></thead>
             <tbody>
@@ -152,7 +152,7 @@ fn ProjectionTable(rows: Vec<MonthProjection>) -> impl IntoView {
                     </tr>
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
     .into_any()
 }
@@ -164,7 +164,7 @@ fn CostTable(rows: Vec<CostRow>, dim: Dimension, filters: Filters) -> impl IntoV
         return view! { <p class="empty">"No cost in this range."</p> }.into_any();
     }
     view! {
-        <table class="table" data-testid=format!("cost-by-{}", dim.key())>
+        <div class="table-scroll" tabindex="0"><table class="table" data-testid=format!("cost-by-{}", dim.key())>
             <thead><tr><th>{dim.label()}</th><th class="num">"Requests"</th><th class="num">"Cost"</th>
                 <th class="num">"Per 1,000"</th><th class="num">"Unpriced spans"</th></tr></thead>
             <tbody>
@@ -186,7 +186,7 @@ fn CostTable(rows: Vec<CostRow>, dim: Dimension, filters: Filters) -> impl IntoV
                     }
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
     .into_any()
 }

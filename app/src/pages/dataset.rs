@@ -221,7 +221,7 @@ fn RunTable(
         .collect_view();
     view! {
         {compare}
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
             <table class="table" data-testid="runs-table">
                 <thead><tr>
                     <th scope="col">"Run"</th><th scope="col" class="num">"Traces stored"</th>
@@ -307,7 +307,7 @@ fn ComparisonView(c: RunComparison) -> impl IntoView {
             view! { <p class="empty">"Neither run's traces have scores yet."</p> }.into_any()
         } else {
             view! {
-                <div class="table-scroll">
+                <div class="table-scroll" tabindex="0">
                     <table class="table" data-testid="compare-scores">
                         <thead><tr>
                             <th scope="col">"Score"</th><th scope="col" class="num">"A"</th><th scope="col" class="num">"B"</th>
@@ -320,7 +320,7 @@ fn ComparisonView(c: RunComparison) -> impl IntoView {
             }.into_any()
         }}
         <h3>"Items"</h3>
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
             <table class="table" data-testid="compare-items">
                 <thead><tr>
                     <th scope="col">"Input"</th><th scope="col">"Expected"</th>
@@ -425,7 +425,7 @@ fn ItemTable(
         })
         .collect_view();
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
             <table class="table" data-testid="items-table">
                 <thead><tr>
                     <th scope="col">"Input"</th><th scope="col">"Expected output"</th>

@@ -166,7 +166,7 @@ fn ConfigTable(
         })
         .collect_view();
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
             <table class="table" data-testid="configs-table">
                 <thead><tr>
                     <th scope="col">"Name"</th><th scope="col">"Type"</th><th scope="col">"Allowed"</th>

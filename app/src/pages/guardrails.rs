@@ -136,12 +136,12 @@ fn SummaryView(summary: GuardSummary) -> impl IntoView {
                     view! { <p class="empty">"Nothing found in this range."</p> }.into_any()
                 } else {
                     view! {
-                        <table class="table compact">
+                        <div class="table-scroll" tabindex="0"><table class="table compact">
                             <thead><tr><th>"Check"</th><th class="num">"Violations"</th></tr></thead>
                             <tbody>{s.by_check.iter().map(|c| view! {
                                 <tr><td>{c.name.clone()}</td><td class="num">{format::thousands(c.violations.max(0) as u64)}</td></tr>
                             }).collect_view()}</tbody>
-                        </table>
+                        </table></div>
                     }.into_any()
                 }}
             </section>
@@ -151,7 +151,7 @@ fn SummaryView(summary: GuardSummary) -> impl IntoView {
                     view! { <p class="empty">"No agent tripped a check in this range."</p> }.into_any()
                 } else {
                     view! {
-                        <table class="table compact">
+                        <div class="table-scroll" tabindex="0"><table class="table compact">
                             <thead><tr><th>"Agent"</th><th class="num">"Violations"</th><th class="num">"Blocked"</th></tr></thead>
                             <tbody>{s.top_agents.iter().map(|a| {
                                 let href = format!("{PATH}?agent={}", argus_types::encode(&a.name));
@@ -161,7 +161,7 @@ fn SummaryView(summary: GuardSummary) -> impl IntoView {
                                         <td class="num">{format::thousands(a.blocks.max(0) as u64)}</td></tr>
                                 }
                             }).collect_view()}</tbody>
-                        </table>
+                        </table></div>
                     }.into_any()
                 }}
             </section>
@@ -172,7 +172,7 @@ fn SummaryView(summary: GuardSummary) -> impl IntoView {
                         <code>"\"shadow\": true"</code>" to see a policy's effect before enforcing it."</p> }.into_any()
                 } else {
                     view! {
-                        <table class="table compact">
+                        <div class="table-scroll" tabindex="0"><table class="table compact">
                             <thead><tr><th>"Policy"</th><th class="num">"Checks"</th><th class="num">"Would block"</th>
                                 <th class="num">"Would redact"</th><th class="num">"Would flag"</th></tr></thead>
                             <tbody>{s.shadow.iter().map(|p| view! {
@@ -182,7 +182,7 @@ fn SummaryView(summary: GuardSummary) -> impl IntoView {
                                     <td class="num">{pct(p.would_redact, p.decisions)}</td>
                                     <td class="num">{pct(p.would_flag, p.decisions)}</td></tr>
                             }).collect_view()}</tbody>
-                        </table>
+                        </table></div>
                     }.into_any()
                 }}
             </section>

@@ -89,7 +89,7 @@ pub fn HomePage() -> impl IntoView {
                     <section class="card" aria-label="Alerts" data-testid="home-alerts">
                         <h2><a href="/alerts">{format!("Alerts: {} firing, {} pending", f.firing.len(), f.pending.len())}</a></h2>
                         {(!(f.firing.is_empty() && f.pending.is_empty())).then(|| view! {
-                            <div class="table-scroll"><table class="table compact">
+                            <div class="table-scroll" tabindex="0"><table class="table compact">
                                 <thead><tr><th>"State"</th><th>"Rule"</th><th>"Why"</th><th class="num">"Value"</th><th>"Since"</th><th></th></tr></thead>
                                 <tbody>{f.firing.into_iter().chain(f.pending).take(10).map(|i| view! {
                                     <crate::pages::alerts::InstanceRow i />
@@ -184,7 +184,7 @@ fn AgentTable(
     }
     let f = filters.get_untracked();
     view! {
-        <table class="table" data-testid=format!("top-{metric}")>
+        <div class="table-scroll" tabindex="0"><table class="table" data-testid=format!("top-{metric}")>
             <thead><tr><th>"Agent"</th><th>"Department"</th><th class="num">"Requests"</th>
                 <th class="num">"Errors"</th><th class="num">"Cost"</th></tr></thead>
             <tbody>
@@ -205,7 +205,7 @@ fn AgentTable(
                     }
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
     .into_any()
 }

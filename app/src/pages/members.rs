@@ -118,7 +118,7 @@ fn InvitationTable(
     revoke: ServerAction<RevokeInvitation>,
 ) -> impl IntoView {
     view! {
-        <table class="table" data-testid="invitation-table">
+        <div class="table-scroll" tabindex="0"><table class="table" data-testid="invitation-table">
             <thead><tr><th>"Email"</th><th>"Role"</th><th>"Invited by"</th><th>"Expires"</th><th></th></tr></thead>
             <tbody>
                 {list.into_iter().map(|i| view! {
@@ -136,14 +136,14 @@ fn InvitationTable(
                     </tr>
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
 }
 
 #[component]
 fn RoleSelect(selected: Role) -> impl IntoView {
     view! {
-        <select name="role">
+        <select name="role" aria-label="Role">
             {Role::ALL.into_iter().map(|r| view! {
                 <option value=r.as_str() selected=r == selected>{r.label()}</option>
             }).collect_view()}
@@ -161,7 +161,7 @@ fn MemberTable(
 ) -> impl IntoView {
     let owner = mine == Some(Role::Owner);
     view! {
-        <table class="table" data-testid="member-table">
+        <div class="table-scroll" tabindex="0"><table class="table" data-testid="member-table">
             <thead><tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Joined"</th><th></th></tr></thead>
             <tbody>
                 {members.into_iter().map(|m| {
@@ -207,6 +207,6 @@ fn MemberTable(
                     }
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
 }

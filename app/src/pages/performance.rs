@@ -158,20 +158,18 @@ fn PerformanceView(report: Performance, filters: Filters) -> impl IntoView {
             <LineChart steps=steps.clone() series=latency step_seconds unit=Unit::Ms
                 title=format!("Latency p50, p95 and p99 of {what}, {label}") testid="latency-chart" />
         </section>
-        <div class="card-grid">
-            <section class="card">
-                <div class="card-header">
-                    <h2>"Error rate over time"</h2>
-                    <a href=error_alert class="button button-secondary button-small">"Alert on this"</a>
-                </div>
-                <LineChart steps series=errors step_seconds unit=Unit::Percent
-                    title=format!("Error rate of {what}, {label}") testid="error-rate-chart" />
-            </section>
-            <section class="card">
-                <h2>"Latency distribution"</h2>
-                <BinChart bins title=format!("How many {what} took how long, {label}") unit_label=what />
-            </section>
-        </div>
+        <section class="card">
+            <div class="card-header">
+                <h2>"Error rate over time"</h2>
+                <a href=error_alert class="button button-secondary button-small">"Alert on this"</a>
+            </div>
+            <LineChart steps series=errors step_seconds unit=Unit::Percent
+                title=format!("Error rate of {what}, {label}") testid="error-rate-chart" />
+        </section>
+        <section class="card">
+            <h2>"Latency distribution"</h2>
+            <BinChart bins title=format!("How many {what} took how long, {label}") unit_label=what />
+        </section>
         <section class="card">
             <div class="card-header">
                 <h2>"Slowest agents"</h2>
@@ -207,7 +205,7 @@ fn LatencyTable(rows: Vec<LatencyStat>, dim: Dimension, filters: Filters) -> imp
     let prefs = use_prefs();
     let hidden = move |c: &'static str| prefs.with(|p| p.is_hidden("latency", c));
     view! {
-        <table class="table" data-testid=format!("slowest-{}", dim.key())>
+        <div class="table-scroll" tabindex="0"><table class="table" data-testid=format!("slowest-{}", dim.key())>
             <thead><tr>
                 <th>{dim.label()}</th>
                 {COLUMNS.into_iter().map(|(c, l)| view! {
@@ -227,7 +225,7 @@ fn LatencyTable(rows: Vec<LatencyStat>, dim: Dimension, filters: Filters) -> imp
                     }
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
     .into_any()
 }

@@ -115,7 +115,7 @@ fn PriceTable(
     manage: bool,
 ) -> impl IntoView {
     view! {
-        <table class="table" data-testid="price-table">
+        <div class="table-scroll" tabindex="0"><table class="table" data-testid="price-table">
             <thead>
                 <tr>
                     <th>"Model"</th><th class="num">"Input"</th><th class="num">"Output"</th>
@@ -145,7 +145,7 @@ fn PriceTable(
                     }
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
 }
 
@@ -153,7 +153,7 @@ fn PriceTable(
 #[component]
 fn JobTable(jobs: Vec<PriceJob>) -> impl IntoView {
     view! {
-        <table class="table" data-testid="job-table">
+        <div class="table-scroll" tabindex="0"><table class="table" data-testid="job-table">
             <thead>
                 <tr><th>"Model"</th><th>"Status"</th><th class="num">"Spans re-priced"</th><th>"Started"</th><th>"Finished"</th></tr>
             </thead>
@@ -168,6 +168,6 @@ fn JobTable(jobs: Vec<PriceJob>) -> impl IntoView {
                     </tr>
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
 }

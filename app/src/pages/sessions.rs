@@ -69,7 +69,7 @@ fn SessionTable(page: SessionPage, query: ParamsMap) -> impl IntoView {
     }
     view! {
         <section class="card">
-            <table class="table" data-testid="sessions-table">
+            <div class="table-scroll" tabindex="0"><table class="table" data-testid="sessions-table">
                 <thead><tr><th>"Session"</th><th>"Last activity"</th><th class="num">"Traces"</th>
                     <th class="num">"Errors"</th><th class="num">"Tokens"</th><th class="num">"Cost"</th>
                     <th>"Agents"</th><th>"User"</th></tr></thead>
@@ -87,7 +87,7 @@ fn SessionTable(page: SessionPage, query: ParamsMap) -> impl IntoView {
                         </tr>
                     }).collect_view()}
                 </tbody>
-            </table>
+            </table></div>
             <Pager prev next page=m.page total=m.total limit=m.limit />
         </section>
     }

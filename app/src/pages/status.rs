@@ -182,7 +182,7 @@ fn CacheCard(cache: CacheStatus) -> impl IntoView {
             })
             .collect_view();
         Either::Right(view! {
-            <table class="table compact">
+            <div class="table-scroll" tabindex="0"><table class="table compact">
                 <thead>
                     <tr>
                         <th scope="col">"Domain"</th>
@@ -192,7 +192,7 @@ fn CacheCard(cache: CacheStatus) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
-            </table>
+            </table></div>
         })
     };
     view! {

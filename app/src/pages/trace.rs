@@ -288,7 +288,7 @@ fn SpanPanel(span: SpanDetail) -> impl IntoView {
                     {s.status_message.clone().filter(|m| Some(m) != s.error_type.as_ref()).map(|m| view! { <p class="muted">{m}</p> })}
                 </div>
             })}
-            <table class="table compact" data-testid="span-usage">
+            <div class="table-scroll" tabindex="0"><table class="table compact" data-testid="span-usage">
                 <tbody>
                     <tr><th>"Input tokens"</th><td class="num">{format::thousands(s.input_tokens.max(0) as u64)}</td></tr>
                     <tr><th>"Output tokens"</th><td class="num">{format::thousands(s.output_tokens.max(0) as u64)}</td></tr>
@@ -303,7 +303,7 @@ fn SpanPanel(span: SpanDetail) -> impl IntoView {
                         }}
                     </td></tr>
                 </tbody>
-            </table>
+            </table></div>
             {s.input.clone().map(|v| view! { <h3>"Input"</h3> <Messages value=v /> })}
             {s.output.clone().map(|v| view! { <h3>"Output"</h3> <Messages value=v /> })}
             <h3>"Attributes"</h3>
@@ -311,11 +311,11 @@ fn SpanPanel(span: SpanDetail) -> impl IntoView {
                 view! { <p class="muted">"None."</p> }.into_any()
             } else {
                 view! {
-                    <table class="table compact attributes" data-testid="span-attributes">
+                    <div class="table-scroll" tabindex="0"><table class="table compact attributes" data-testid="span-attributes">
                         <tbody>
                             {attributes.into_iter().map(|(k, v)| view! { <tr><th><code>{k}</code></th><td><code>{v}</code></td></tr> }).collect_view()}
                         </tbody>
-                    </table>
+                    </table></div>
                 }.into_any()
             }}
             <details class="raw-json">

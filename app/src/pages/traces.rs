@@ -206,7 +206,7 @@ fn TraceTable(page: TracePage, query: ParamsMap) -> impl IntoView {
                 }.into_any()
             } else {
                 view! {
-                    <table class="table traces" data-testid="traces-table">
+                    <div class="table-scroll" tabindex="0"><table class="table traces" data-testid="traces-table">
                         <thead>
                             <tr>
                                 <th>"Time"</th>
@@ -225,7 +225,7 @@ fn TraceTable(page: TracePage, query: ParamsMap) -> impl IntoView {
                                 view! { <TraceLine t names hidden /> }
                             }).collect_view()}
                         </tbody>
-                    </table>
+                    </table></div>
                 }.into_any()
             }}
             <nav class="pager" aria-label="Pages">
@@ -396,7 +396,7 @@ pub fn DeletionPanel(query: ParamsMap) -> impl IntoView {
                 (!list.is_empty()).then(|| view! {
                     <section class="card" data-testid="deletions">
                         <h2>"Deletions"</h2>
-                        <table class="table compact">
+                        <div class="table-scroll" tabindex="0"><table class="table compact">
                             <thead><tr><th>"When"</th><th>"Who"</th><th>"What"</th><th>"Status"</th><th class="num">"Deleted"</th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|d| view! {
@@ -409,7 +409,7 @@ pub fn DeletionPanel(query: ParamsMap) -> impl IntoView {
                                     </tr>
                                 }).collect_view()}
                             </tbody>
-                        </table>
+                        </table></div>
                     </section>
                 })
             })}

@@ -157,15 +157,16 @@ fn UsageView(usage: UsageBreakdown, show: String, sort: String, query: ParamsMap
             view! { <p class="empty" data-testid="usage-empty">"No usage in this range."</p> }.into_any()
         } else {
             view! {
-                <table class="table" data-testid="usage-table">
+                <div class="table-scroll" tabindex="0"><table class="table" data-testid="usage-table">
                     <thead>
                         <tr>
                             <th>{by}</th>
                             {COLUMNS.into_iter().map(|(key, label, _)| {
                                 let href = with_param(PATH, &query, "sort", key);
                                 view! {
-                                    <th class="num" hidden=move || hidden(key) data-column=key>
-                                        <a href=href aria-sort=(key == sort_key).then_some("descending")
+                                    <th class="num" hidden=move || hidden(key) data-column=key
+                                        aria-sort=(key == sort_key).then_some("descending")>
+                                        <a href=href
                                             data-testid=format!("sort-{key}")>{label}</a>
                                     </th>
                                 }
@@ -184,7 +185,7 @@ fn UsageView(usage: UsageBreakdown, show: String, sort: String, query: ParamsMap
                             </tr>
                         }).collect_view()}
                     </tbody>
-                </table>
+                </table></div>
             }.into_any()
         }}
     }
