@@ -2,7 +2,7 @@
 # Runs the benchmarks and writes their figures into BENCHMARKS.md.
 #   scripts/bench.sh            every benchmark
 #   scripts/bench.sh ingest     only the ingest benchmark (or `evals`, `guardrails`, `dashboard`,
-#                               `explorer`, `alerts`)
+#                               `explorer`, `alerts`, `bundle`)
 # Extra arguments after `--` go to the benchmark binary (e.g. `ingest -- --requests 10`).
 # ARGUS_BENCH_SHORT=1 runs each with a small load (what CI does, to keep them working);
 # ARGUS_BENCH_RECORD=0 prints the figures without writing BENCHMARKS.md;
@@ -29,7 +29,7 @@ export LEPTOS_SITE_ROOT="$PWD/target/site"
 ARGUS="$CARGO_TARGET_DIR/release/argus"
 BENCH="$CARGO_TARGET_DIR/release/argus-bench"
 
-[ -x "$ARGUS" ] && [ "${ARGUS_BENCH_SKIP_BUILD:-0}" = 1 ] || cargo leptos build --release
+[ -x "$ARGUS" ] && [ "${ARGUS_BENCH_SKIP_BUILD:-0}" = 1 ] || cargo leptos build --release --precompress
 cargo build --release --locked -p argus-bench
 
 server_pid=
@@ -166,4 +166,17 @@ if [ "$which" = all ] || [ "$which" = alerts ]; then
   [ "${ARGUS_BENCH_SHORT:-0}" = 1 ] && short=(--traces 100000 --rules 50 --cycles 2 --samples 2 \
     --every 3)
   "$BENCH" alerts --workspace "$workspace" "${record[@]}" "${short[@]}" "$@"
+fi
+
+if [ "$which" = all ] || [ "$which" = bundle ]; then
+  # What a browser downloads on a first and a second visit, and the time to interactive.
+  echo "[bench] bundle: first and second visit of the home page in Chromium"
+  start_server
+  record=(--markdown BENCHMARKS.md)
+  [ "${ARGUS_BENCH_RECORD:-1}" = 0 ] && record=()
+  short=()
+  [ "${ARGUS_BENCH_SHORT:-0}" = 1 ] && short=(--visits 1)
+  node end2end/bench/bundle.mjs --url "http://$ARGUS_LISTEN_ADDR" --email bench@argus.local \
+    --password bench-password-123 "${record[@]}" "${short[@]}"
+  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
 fi

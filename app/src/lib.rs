@@ -15,7 +15,7 @@ pub mod pages;
 pub mod state;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
@@ -102,6 +102,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // Before any paint: apply the stored or the system theme (no flash).
                 <script nonce=leptos::nonce::use_nonce() inner_html=THEME_BOOT_SCRIPT></script>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                // Content-hashed names in release builds (served `immutable`), plain in debug.
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -120,11 +122,9 @@ pub fn App() -> impl IntoView {
     crate::state::session::provide_session();
     crate::state::prefs::provide_prefs();
 
-    // The Trunk build injects the stylesheet itself (index.html).
-    let stylesheet = (!cfg!(feature = "csr"))
-        .then(|| view! { <Stylesheet id="leptos" href="/pkg/argus.css" /> });
+    // The stylesheet is linked by the server's shell (hashed name); the Trunk build injects its
+    // own (index.html).
     view! {
-        {stylesheet}
         <Title text="Argus" />
         <Router>
             <Layout>

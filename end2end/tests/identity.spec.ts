@@ -178,7 +178,11 @@ test('an owner invites a member who accepts, changes the role, and the last owne
   const bobRow = ann.getByTestId('member-row').filter({ hasText: bobEmail });
   await expect(bobRow.locator('select')).toHaveValue('viewer');
 
-  // Ann removes him; his session no longer opens her workspace.
+  // Ann removes him (after a confirmation naming him); his session no longer opens her workspace.
+  ann.once('dialog', (d) => {
+    expect(d.message()).toContain(bobEmail);
+    void d.accept();
+  });
   await bobRow.getByRole('button', { name: 'Remove' }).click();
   await expect(ann.getByTestId('member-row')).toHaveCount(1);
   const res = await bob.request.get('/api/v1/api-keys');

@@ -1,6 +1,7 @@
 //! The argus binary's library: configuration, start-up, the HTTP gateway and the router.
 #![forbid(unsafe_code)]
 
+pub mod assets;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
@@ -79,6 +80,11 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
         .map_err(|e| StartupError(format!("invalid Leptos configuration: {e}")))?
         .leptos_options;
     leptos_options.site_addr = config.listen_addr;
+    // Hashed file names when this binary's build made them (release builds).
+    leptos_options.hash_files = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(std::path::Path::to_path_buf))
+        .is_some_and(|dir| assets::hashed_site(&leptos_options, &dir));
     let mut services = Services::new(
         pool,
         cache,

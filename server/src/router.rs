@@ -160,13 +160,16 @@ async fn fallback(State(state): State<AppState>, uri: Uri, req: Request) -> Resp
         .with_details(json!({ "path": uri.path() }))
         .into_response();
     }
-    // Static files from the site root, else the app's own 404 page.
+    // Static files from the site root (their brotli or gzip copy when the browser takes it),
+    // else the app's own 404 page.
     let services = state.services.clone();
+    let options = state.leptos_options.clone();
     let handler = leptos_axum::file_and_error_handler_with_context::<AppState, _>(
         move || provide_request_context(&services),
         shell,
     );
-    handler(uri, State(state), req).await
+    let res = handler(uri.clone(), State(state), req).await;
+    crate::assets::with_cache_control(uri.path(), &options, res)
 }
 
 async fn method_not_allowed(req: Request) -> Response {

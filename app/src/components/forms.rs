@@ -47,3 +47,20 @@ where
         </button>
     }
 }
+
+/// A click handler for a destructive submit button: asks first, saying what will happen, and
+/// cancels the submit unless the user agrees. (Without JavaScript the form posts directly; the
+/// server's own checks still apply.)
+pub fn confirm_first(message: String) -> impl Fn(leptos::ev::MouseEvent) + 'static {
+    move |ev| {
+        #[cfg(feature = "browser")]
+        {
+            let agreed = window().confirm_with_message(&message).unwrap_or(false);
+            if !agreed {
+                ev.prevent_default();
+            }
+        }
+        #[cfg(not(feature = "browser"))]
+        let _ = (&ev, &message);
+    }
+}

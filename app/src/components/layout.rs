@@ -85,6 +85,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <ThemeToggle />
             </div>
         </header>
+        <crate::components::shortcuts::Shortcuts />
         <main id="main" class=main_class>
             {children()}
         </main>

@@ -19,4 +19,5 @@ pub mod queues;
 pub mod score_summary;
 pub mod scores;
 pub mod settings_nav;
+pub mod shortcuts;
 pub mod theme_toggle;

@@ -106,6 +106,10 @@ fn KeyTable(
                 {keys.into_iter().map(|k| {
                     let revoked = k.revoked_at.is_some();
                     let id = k.id.to_string();
+                    let warn = format!(
+                        "Revoke the key \u{201c}{}\u{201d}? Agents using it are refused from now on; this cannot be undone.",
+                        k.name
+                    );
                     view! {
                         <tr data-testid="key-row">
                             <td>{k.name.clone()}</td>
@@ -118,7 +122,8 @@ fn KeyTable(
                                 {(can_manage && !revoked).then(|| view! {
                                     <ActionForm action=revoke>
                                         <input type="hidden" name="id" value=id.clone() />
-                                        <button type="submit" class="button button-danger button-small">"Revoke"</button>
+                                        <button type="submit" class="button button-danger button-small"
+                                            on:click=crate::components::forms::confirm_first(warn.clone())>"Revoke"</button>
                                     </ActionForm>
                                 })}
                             </td>

@@ -167,6 +167,10 @@ fn MemberTable(
                 {members.into_iter().map(|m| {
                     let id = m.user_id.to_string();
                     let remove_id = id.clone();
+                    let warn = format!(
+                        "Remove {} ({}) from this workspace? They lose access at once; their traces and scores stay.",
+                        m.name, m.email
+                    );
                     let reset_id = id.clone();
                     // Admins reset the passwords of those they outrank (the server checks
                     // every workspace the member belongs to).
@@ -199,7 +203,8 @@ fn MemberTable(
                                 {owner.then(|| view! {
                                     <ActionForm action=remove attr:class="inline">
                                         <input type="hidden" name="user_id" value=remove_id />
-                                        <button type="submit" class="button button-danger button-small">"Remove"</button>
+                                        <button type="submit" class="button button-danger button-small"
+                                            on:click=crate::components::forms::confirm_first(warn.clone())>"Remove"</button>
                                     </ActionForm>
                                 })}
                             </td>

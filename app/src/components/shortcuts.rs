@@ -1,0 +1,126 @@
+//! Keyboard shortcuts: `?` opens the sheet that lists them, `/` focuses the page's search,
+//! `g` then a letter goes to a page (as in GitHub and Grafana), Escape closes the sheet. Keys
+//! typed into a field are the field's.
+
+use leptos::prelude::*;
+
+/// `g` + key → page.
+pub const GO_TO: &[(&str, &str, &str)] = &[
+    ("h", "/", "Home"),
+    ("u", "/usage", "Usage"),
+    ("c", "/cost", "Cost"),
+    ("p", "/performance", "Performance"),
+    ("t", "/traces", "Traces"),
+    ("s", "/sessions", "Sessions"),
+    ("a", "/agents", "Agents"),
+    ("e", "/evaluations", "Evaluations"),
+    ("r", "/guardrails", "Guardrails"),
+    ("l", "/alerts", "Alerts"),
+    ("k", "/settings/api-keys", "Settings"),
+];
+
+/// Where `g` followed by `key` goes.
+pub fn go_to(key: &str) -> Option<&'static str> {
+    GO_TO
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, path, _)| *path)
+}
+
+/// The sheet (a dialog) and the listener behind it; rendered once, in the layout.
+#[component]
+pub fn Shortcuts() -> impl IntoView {
+    let open = RwSignal::new(false);
+    #[cfg(feature = "browser")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        let navigate = leptos_router::hooks::use_navigate();
+        let pending_g = StoredValue::new(false);
+        let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+            if ev.ctrl_key() || ev.meta_key() || ev.alt_key() || ev.default_prevented() {
+                return;
+            }
+            let typing = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .is_some_and(|el| {
+                    matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                        || el.has_attribute("contenteditable")
+                });
+            let key = ev.key();
+            if key == "Escape" && open.get_untracked() {
+                open.set(false);
+                return;
+            }
+            if typing {
+                return;
+            }
+            if pending_g.get_value() {
+                pending_g.set_value(false);
+                if let Some(path) = go_to(&key) {
+                    ev.prevent_default();
+                    open.set(false);
+                    navigate(path, Default::default());
+                }
+                return;
+            }
+            match key.as_str() {
+                "?" => {
+                    ev.prevent_default();
+                    open.update(|o| *o = !*o);
+                }
+                "/" => {
+                    let search = document()
+                        .query_selector("main input[type=search], main [data-shortcut=search]")
+                        .ok()
+                        .flatten()
+                        .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok());
+                    if let Some(el) = search {
+                        ev.prevent_default();
+                        let _ = el.focus();
+                    }
+                }
+                "g" => pending_g.set_value(true),
+                _ => {}
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
+    view! {
+        <Show when=move || open.get()>
+            <div class="shortcut-backdrop" on:click=move |_| open.set(false)></div>
+            <div class="card shortcut-sheet" role="dialog" aria-modal="true" aria-labelledby="shortcut-title"
+                data-testid="shortcut-sheet">
+                <div class="card-header">
+                    <h2 id="shortcut-title">"Keyboard shortcuts"</h2>
+                    <button type="button" class="button button-secondary button-small"
+                        on:click=move |_| open.set(false) autofocus>"Close"</button>
+                </div>
+                <dl class="facts">
+                    <dt><kbd>"?"</kbd></dt><dd>"Show or hide this list"</dd>
+                    <dt><kbd>"/"</kbd></dt><dd>"Search (on pages with a search box)"</dd>
+                    <dt><kbd>"Esc"</kbd></dt><dd>"Close this list"</dd>
+                    {GO_TO.iter().map(|(key, _, label)| view! {
+                        <dt><kbd>"g"</kbd>" "<kbd>{*key}</kbd></dt><dd>{format!("Go to {label}")}</dd>
+                    }).collect_view()}
+                </dl>
+            </div>
+        </Show>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_go_to_key_is_one_letter_and_unique() {
+        let mut keys: Vec<&str> = GO_TO.iter().map(|(k, _, _)| *k).collect();
+        assert!(keys.iter().all(|k| k.len() == 1));
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), GO_TO.len());
+        assert_eq!(go_to("t"), Some("/traces"));
+        assert_eq!(go_to("x"), None);
+    }
+}
