@@ -4,7 +4,7 @@ import { DEMO_EMAIL, DEMO_PASSWORD, PAGES } from './support';
 // Many pages rendered at once on the server must all finish. reactive_graph 0.2.16 could
 // deadlock two worker threads during server rendering (leptos-rs/leptos#4673: an AsyncDerived
 // held its lock while notifying a Suspense), after which the whole server stopped answering —
-// Argus builds a patched copy (vendor/reactive_graph/PATCHED.md). 3,000 renders (ARGUS_RENDERS),
+// Argus builds a patched copy (vendor/reactive_graph/PATCHED.md). 6,000 renders (ARGUS_RENDERS),
 // 24 at a time, each URL new (the page cache would answer repeats), then the server still
 // answers. Unpatched, a run of 6,000 froze the server (both workers in RwLock::write_contended).
 test('thousands of concurrent page renders all complete and the server stays up', async ({ playwright, baseURL }) => {
@@ -16,7 +16,7 @@ test('thousands of concurrent page renders all complete and the server stays up'
   });
   expect(login.status(), await login.text()).toBeLessThan(400);
   const pages = PAGES.filter((p) => p !== '/docs/api');
-  const urls = Array.from({ length: Number(process.env.ARGUS_RENDERS ?? 3000) }, (_, i) => {
+  const urls = Array.from({ length: Number(process.env.ARGUS_RENDERS ?? 6000) }, (_, i) => {
     const path = pages[i % pages.length];
     return `${path}${path.includes('?') ? '&' : '?'}range=${['24h', '7d', '30d'][i % 3]}&n=${i}`;
   });
