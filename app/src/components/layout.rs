@@ -3,23 +3,25 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api::session::{LogOut, SwitchWorkspace};
+use crate::components::shortcuts::NavItem;
 use crate::components::theme_toggle::ThemeToggle;
 use crate::state::session::{use_session, use_session_refresh};
 
-/// The pages the navigation links to when signed in. Only pages that exist are listed.
-const NAV: &[(&str, &str)] = &[
-    ("/", "Home"),
-    ("/usage", "Usage"),
-    ("/cost", "Cost"),
-    ("/performance", "Performance"),
-    ("/traces", "Traces"),
-    ("/sessions", "Sessions"),
-    ("/agents", "Agents"),
-    ("/evaluations", "Evaluations"),
-    ("/guardrails", "Guardrails"),
-    ("/alerts", "Alerts"),
-    ("/settings/api-keys", "Settings"),
-    ("/status", "System status"),
+/// The pages the navigation links to when signed in (only pages that exist), each with the
+/// letter that goes there after `g` (the shortcut sheet lists them from here).
+pub const NAV: &[NavItem] = &[
+    ("/", "Home", Some("h")),
+    ("/usage", "Usage", Some("u")),
+    ("/cost", "Cost", Some("c")),
+    ("/performance", "Performance", Some("p")),
+    ("/traces", "Traces", Some("t")),
+    ("/sessions", "Sessions", Some("s")),
+    ("/agents", "Agents", Some("a")),
+    ("/evaluations", "Evaluations", Some("e")),
+    ("/guardrails", "Guardrails", Some("r")),
+    ("/alerts", "Alerts", Some("l")),
+    ("/settings/api-keys", "Settings", Some("k")),
+    ("/status", "System status", None),
 ];
 
 /// Header, navigation and the main area around every page.
@@ -30,10 +32,7 @@ pub fn Layout(children: Children) -> impl IntoView {
     let location = leptos_router::hooks::use_location();
     let main_class = move || {
         let path = location.pathname.get();
-        if ["/traces", "/sessions"]
-            .iter()
-            .any(|p| path == *p || path.starts_with(&format!("{p}/")))
-        {
+        if matches!(path.split('/').nth(1), Some("traces" | "sessions")) {
             "app-main app-main-wide"
         } else {
             "app-main"
@@ -68,7 +67,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <Transition>
                     {move || signed_in().map(|_| {
                         NAV.iter()
-                            .map(|(href, label)| view! { <A href=*href>{*label}</A> })
+                            .map(|(href, label, _)| view! { <A href=*href>{*label}</A> })
                             .collect_view()
                     })}
                 </Transition>
@@ -85,7 +84,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <ThemeToggle />
             </div>
         </header>
-        <crate::components::shortcuts::Shortcuts />
+        <crate::components::shortcuts::Shortcuts nav=NAV />
         <main id="main" class=main_class>
             {children()}
         </main>

@@ -4,32 +4,19 @@
 
 use leptos::prelude::*;
 
-/// `g` + key → page.
-pub const GO_TO: &[(&str, &str, &str)] = &[
-    ("h", "/", "Home"),
-    ("u", "/usage", "Usage"),
-    ("c", "/cost", "Cost"),
-    ("p", "/performance", "Performance"),
-    ("t", "/traces", "Traces"),
-    ("s", "/sessions", "Sessions"),
-    ("a", "/agents", "Agents"),
-    ("e", "/evaluations", "Evaluations"),
-    ("r", "/guardrails", "Guardrails"),
-    ("l", "/alerts", "Alerts"),
-    ("k", "/settings/api-keys", "Settings"),
-];
+/// A navigation entry: path, label, and the letter that goes there after `g`.
+pub type NavItem = (&'static str, &'static str, Option<&'static str>);
 
 /// Where `g` followed by `key` goes.
-pub fn go_to(key: &str) -> Option<&'static str> {
-    GO_TO
-        .iter()
-        .find(|(k, _, _)| *k == key)
-        .map(|(_, path, _)| *path)
+pub fn go_to(nav: &[NavItem], key: &str) -> Option<&'static str> {
+    nav.iter()
+        .find(|(_, _, k)| *k == Some(key))
+        .map(|(path, _, _)| *path)
 }
 
 /// The sheet (a dialog) and the listener behind it; rendered once, in the layout.
 #[component]
-pub fn Shortcuts() -> impl IntoView {
+pub fn Shortcuts(nav: &'static [NavItem]) -> impl IntoView {
     let open = RwSignal::new(false);
     #[cfg(feature = "browser")]
     {
@@ -57,7 +44,7 @@ pub fn Shortcuts() -> impl IntoView {
             }
             if pending_g.get_value() {
                 pending_g.set_value(false);
-                if let Some(path) = go_to(&key) {
+                if let Some(path) = go_to(nav, &key) {
                     ev.prevent_default();
                     open.set(false);
                     navigate(path, Default::default());
@@ -100,9 +87,9 @@ pub fn Shortcuts() -> impl IntoView {
                     <dt><kbd>"?"</kbd></dt><dd>"Show or hide this list"</dd>
                     <dt><kbd>"/"</kbd></dt><dd>"Search (on pages with a search box)"</dd>
                     <dt><kbd>"Esc"</kbd></dt><dd>"Close this list"</dd>
-                    {GO_TO.iter().map(|(key, _, label)| view! {
-                        <dt><kbd>"g"</kbd>" "<kbd>{*key}</kbd></dt><dd>{format!("Go to {label}")}</dd>
-                    }).collect_view()}
+                    {nav.iter().filter_map(|(_, label, key)| key.map(|key| view! {
+                        <dt><kbd>"g"</kbd>" "<kbd>{key}</kbd></dt><dd>{format!("Go to {label}")}</dd>
+                    })).collect_view()}
                 </dl>
             </div>
         </Show>
@@ -112,15 +99,17 @@ pub fn Shortcuts() -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::components::layout::NAV;
 
     #[test]
     fn every_go_to_key_is_one_letter_and_unique() {
-        let mut keys: Vec<&str> = GO_TO.iter().map(|(k, _, _)| *k).collect();
+        let mut keys: Vec<&str> = NAV.iter().filter_map(|(_, _, k)| *k).collect();
+        let count = keys.len();
         assert!(keys.iter().all(|k| k.len() == 1));
         keys.sort_unstable();
         keys.dedup();
-        assert_eq!(keys.len(), GO_TO.len());
-        assert_eq!(go_to("t"), Some("/traces"));
-        assert_eq!(go_to("x"), None);
+        assert_eq!(keys.len(), count);
+        assert_eq!(go_to(NAV, "t"), Some("/traces"));
+        assert_eq!(go_to(NAV, "x"), None);
     }
 }
