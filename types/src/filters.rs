@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, DurationRound, NaiveTime, SecondsFormat, TimeDelta, Utc};
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -67,6 +67,24 @@ impl Range {
     pub fn parse(s: &str) -> Option<Range> {
         Range::ALL.into_iter().find(|r| r.as_str() == s.trim())
     }
+
+    /// How long the preset's window is.
+    pub fn duration(self) -> TimeDelta {
+        match self {
+            Range::LastHour => TimeDelta::hours(1),
+            Range::Last24Hours => TimeDelta::hours(24),
+            Range::Last7Days => TimeDelta::days(7),
+            Range::Last30Days => TimeDelta::days(30),
+            Range::Last90Days => TimeDelta::days(90),
+        }
+    }
+}
+
+/// Which way [`Filters::stepped`] moves the period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Earlier,
+    Later,
 }
 
 impl fmt::Display for Range {
@@ -413,6 +431,51 @@ impl Filters {
         }
     }
 
+    /// The period these filters show, at `now`: `[from, to)`.
+    /// A preset ends now, to the second.
+    pub fn period(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let now = now.duration_trunc(TimeDelta::seconds(1)).unwrap_or(now);
+        match (self.custom, self.preset()) {
+            (Some(c), _) => (c.from, c.to.unwrap_or(now).max(c.from)),
+            (None, preset) => {
+                let d = preset.unwrap_or_default().duration();
+                (now - d, now)
+            }
+        }
+    }
+
+    /// These filters over the period of the same length just before (`Earlier`) or after
+    /// (`Later`) the current one. Later stops at now: a step that would reach past it shows
+    /// the last period of that length up to now (the preset of that length, if there is one);
+    /// there is nothing later than a period that already ends now (`None`).
+    pub fn stepped(&self, step: Step, now: DateTime<Utc>) -> Option<Filters> {
+        let now = now.duration_trunc(TimeDelta::seconds(1)).unwrap_or(now);
+        let (from, to) = self.period(now);
+        // Within a minute of now is now (the page may have been open for a moment).
+        let near_now = now - TimeDelta::minutes(1);
+        let len = to - from;
+        if len <= TimeDelta::zero() {
+            return None;
+        }
+        let until_now = |f: &Filters| match Range::ALL.into_iter().find(|r| r.duration() == len) {
+            Some(r) => f.with_range(Some(r)),
+            None => f.with_custom(Custom {
+                from: now - len,
+                to: None,
+            }),
+        };
+        match step {
+            Step::Earlier => Custom::new(from - len, Some(from))
+                .ok()
+                .map(|c| self.with_custom(c)),
+            Step::Later if to >= near_now => None,
+            Step::Later if to + len >= near_now => Some(until_now(self)),
+            Step::Later => Custom::new(to, Some(to + len))
+                .ok()
+                .map(|c| self.with_custom(c)),
+        }
+    }
+
     /// The preset in effect when no custom range is set.
     pub fn preset(&self) -> Option<Range> {
         match self.custom {
@@ -482,6 +545,12 @@ fn parse_time(field: &str, value: &str) -> Result<DateTime<Utc>, Notice> {
     let v = value.trim();
     DateTime::parse_from_rfc3339(v)
         .map(|t| t.with_timezone(&Utc))
+        .or_else(|_| {
+            // What a `datetime-local` input submits (no JavaScript): a time without a zone, UTC.
+            chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M")
+                .or_else(|_| chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S"))
+                .map(|t| t.and_utc())
+        })
         .or_else(|_| {
             chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
                 .map(|d| d.and_time(NaiveTime::MIN).and_utc())
@@ -685,6 +754,59 @@ mod tests {
             assert_eq!(f.to_query(), q);
             assert_eq!(parse(&f.to_query()), f);
         }
+    }
+
+    #[test]
+    fn a_form_without_javascript_sends_times_without_a_zone_read_as_utc() {
+        let f = parse("from=2026-11-20T10%3A00&to=2026-11-21T08%3A30%3A15&range=24h");
+        assert!(f.notices().is_empty(), "{:?}", f.notices());
+        let c = f.custom.unwrap();
+        assert_eq!(c.from().to_rfc3339(), "2026-11-20T10:00:00+00:00");
+        assert_eq!(c.to().unwrap().to_rfc3339(), "2026-11-21T08:30:15+00:00");
+        // The custom range wins over the preset the form also sent.
+        assert_eq!(f.preset(), None);
+    }
+
+    #[test]
+    fn a_period_steps_back_and_forward_by_its_length_and_never_past_now() {
+        let now: DateTime<Utc> = "2026-11-30T12:00:00Z".parse().unwrap();
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // A preset steps back into a custom range of the same length.
+        let day = parse("range=24h&dept=support");
+        let back = day.stepped(Step::Earlier, now).unwrap();
+        assert_eq!(
+            back.period(now),
+            (t("2026-11-28T12:00:00Z"), t("2026-11-29T12:00:00Z"))
+        );
+        assert_eq!(back.dept, day.dept);
+        // Nothing is later than a period that ends now.
+        assert_eq!(day.stepped(Step::Later, now), None);
+        // Forward again reaches now: the preset of that length.
+        let two_back = back.stepped(Step::Earlier, now).unwrap();
+        let fwd = two_back.stepped(Step::Later, now).unwrap();
+        assert_eq!(fwd, back);
+        assert_eq!(
+            back.stepped(Step::Later, now).unwrap().to_query(),
+            "range=24h&dept=support"
+        );
+        // A custom length with no preset ends open ("until now").
+        let odd = parse("from=2026-11-29T06:00:00Z&to=2026-11-29T09:00:00Z");
+        let later = odd.stepped(Step::Later, now).unwrap();
+        assert_eq!(
+            later.period(now),
+            (t("2026-11-29T09:00:00Z"), t("2026-11-29T12:00:00Z"))
+        );
+        let (mut last, mut steps) = (later, 0);
+        while let Some(next) = last.stepped(Step::Later, now) {
+            (last, steps) = (next, steps + 1);
+        }
+        assert_eq!(
+            (steps, last.to_query().as_str()),
+            (8, "from=2026-11-30T09%3A00%3A00Z")
+        );
+        // Stepping back past the longest range's reach is still a valid range.
+        let q = parse("range=90d").stepped(Step::Earlier, now).unwrap();
+        assert!(q.notices().is_empty());
     }
 
     #[test]

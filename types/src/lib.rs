@@ -52,7 +52,7 @@ pub use explorer::{
     TraceRow, DEFAULT_PAGE_SIZE, PAGE_SIZES,
 };
 pub use filters::{
-    decode_query, encode, Custom, Dim, Dimension, Filters, Notice, Range, FILTER_KEYS,
+    decode_query, encode, Custom, Dim, Dimension, Filters, Notice, Range, Step, FILTER_KEYS,
     MAX_DIM_CHARS, MAX_RANGE_DAYS,
 };
 pub use guardrails::{

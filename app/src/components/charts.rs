@@ -8,6 +8,7 @@ use leptos::prelude::*;
 
 use crate::format;
 use crate::state::prefs::ChartKind;
+use crate::state::time::{use_time_zone, TimeZone};
 
 /// A sparkline of `values` (gaps for `None`), 100 × 24 units, scaled to its own range.
 #[component]
@@ -42,11 +43,161 @@ pub fn Sparkline(values: Vec<Option<f64>>, label: String) -> impl IntoView {
     }
 }
 
-fn time_label(t: DateTime<Utc>, step_seconds: i64) -> String {
+fn time_label(tz: TimeZone, t: DateTime<Utc>, step_seconds: i64) -> String {
     if step_seconds >= 86_400 {
-        t.format("%b %-d").to_string()
+        tz.format(t, "%b %-d")
     } else {
-        t.format("%b %-d %H:%M").to_string()
+        tz.format(t, "%b %-d %H:%M")
+    }
+}
+
+/// [`time_label`] in the chosen time zone, as reactive text.
+fn label(t: DateTime<Utc>, step_seconds: i64) -> impl Fn() -> String + Clone + Send + Sync {
+    let tz = use_time_zone();
+    move || time_label(tz.get(), t, step_seconds)
+}
+
+/// Drag across a time chart to zoom: the range selected becomes the page's `from`/`to` (a new
+/// history entry, so Back returns to the range before). The chart (the only child) has a
+/// `view_box = (width, height, left)` whose plot runs from `left` to `width` and covers
+/// `[from, to)`. A click that did not drag stays a click (a bar's link still opens).
+#[component]
+fn Zoom(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    view_box: (f64, f64, f64),
+    children: Children,
+) -> impl IntoView {
+    // The selection, in pixels from the wrapper's left edge.
+    let selection = RwSignal::new(None::<(f64, f64)>);
+    let node = NodeRef::<leptos::html::Div>::new();
+    #[cfg(feature = "browser")]
+    let (on_down, on_move, on_up, on_cancel, on_click) = {
+        use leptos::wasm_bindgen::JsCast;
+        use leptos_router::hooks::{use_location, use_navigate, use_query_map};
+        let (width, height, left) = view_box;
+        let filters = crate::state::filters::use_filters();
+        let query = use_query_map();
+        let location = use_location();
+        let navigate = use_navigate();
+        // clientX where the drag began, and whether it moved far enough to be a drag.
+        let start = StoredValue::new(None::<f64>);
+        let dragged = StoredValue::new(false);
+        // Events are delegated: the wrapper is the node, not the event's current target.
+        let wrapper = move |_: &leptos::ev::PointerEvent| {
+            node.get_untracked()
+                .and_then(|el| el.dyn_into::<web_sys::Element>().ok())
+        };
+        // (wrapper's left, plot's left, plot's right) in client pixels: the SVG keeps its
+        // aspect ratio, centred in its box.
+        let geometry = move |el: &web_sys::Element| {
+            let wrap = el.get_bounding_client_rect();
+            let svg = el
+                .first_element_child()
+                .map(|s| s.get_bounding_client_rect())
+                .unwrap_or_else(|| wrap.clone());
+            let scale = (svg.width() / width).min(svg.height() / height).max(1e-9);
+            let x0 = svg.left() + (svg.width() - width * scale) / 2.0;
+            (wrap.left(), x0 + left * scale, x0 + width * scale)
+        };
+        let on_down = move |ev: leptos::ev::PointerEvent| {
+            let Some(el) = wrapper(&ev) else { return };
+            if ev.button() != 0 || !ev.is_primary() {
+                return;
+            }
+            let (_, x0, x1) = geometry(&el);
+            let x = f64::from(ev.client_x());
+            if (x0..=x1).contains(&x) {
+                start.set_value(Some(x));
+                dragged.set_value(false);
+            }
+        };
+        let on_move = move |ev: leptos::ev::PointerEvent| {
+            let (Some(s), Some(el)) = (start.get_value(), wrapper(&ev)) else {
+                return;
+            };
+            let (wrap_left, x0, x1) = geometry(&el);
+            let x = f64::from(ev.client_x()).clamp(x0, x1);
+            if !dragged.get_value() && (x - s).abs() >= 4.0 {
+                dragged.set_value(true);
+                // Only a drag captures the pointer: a plain click still reaches its link.
+                let _ = el.set_pointer_capture(ev.pointer_id());
+            }
+            if dragged.get_value() {
+                selection.set(Some((s.min(x) - wrap_left, s.max(x) - wrap_left)));
+            }
+        };
+        let on_up = move |ev: leptos::ev::PointerEvent| {
+            let (Some(s), Some(el)) = (start.get_value(), wrapper(&ev)) else {
+                return;
+            };
+            start.set_value(None);
+            selection.set(None);
+            if !dragged.get_value() {
+                return;
+            }
+            let (_, x0, x1) = geometry(&el);
+            let x = f64::from(ev.client_x()).clamp(x0, x1);
+            let at = |px: f64| {
+                let share = ((px - x0) / (x1 - x0).max(1.0)).clamp(0.0, 1.0);
+                let ms = ((to - from).num_milliseconds() as f64 * share) as i64;
+                from + chrono::TimeDelta::milliseconds(ms)
+            };
+            use chrono::DurationRound;
+            let minute = chrono::TimeDelta::minutes(1);
+            let a = at(s.min(x));
+            let b = at(s.max(x));
+            let a = a.duration_trunc(minute).unwrap_or(a);
+            let b = b.duration_round_up(minute).unwrap_or(b);
+            let next = filters.with_untracked(|f| {
+                argus_types::Custom::new(a, Some(b))
+                    .ok()
+                    .map(|c| f.with_custom(c))
+            });
+            if let Some(next) = next {
+                let path = location.pathname.get_untracked();
+                let href =
+                    query.with_untracked(|q| crate::state::filters::with_period(&path, q, &next));
+                navigate(&href, Default::default());
+            }
+        };
+        let on_cancel = move |_: leptos::ev::PointerEvent| {
+            start.set_value(None);
+            dragged.set_value(false);
+            selection.set(None);
+        };
+        // The click that ends a drag is not a click on the bar under it.
+        let on_click = move |ev: leptos::ev::MouseEvent| {
+            if dragged.get_value() {
+                dragged.set_value(false);
+                ev.prevent_default();
+                ev.stop_propagation();
+            }
+        };
+        (on_down, on_move, on_up, on_cancel, on_click)
+    };
+    #[cfg(not(feature = "browser"))]
+    let (on_down, on_move, on_up, on_cancel, on_click) = {
+        let _ = (from, to, view_box);
+        (
+            |_: leptos::ev::PointerEvent| {},
+            |_: leptos::ev::PointerEvent| {},
+            |_: leptos::ev::PointerEvent| {},
+            |_: leptos::ev::PointerEvent| {},
+            |_: leptos::ev::MouseEvent| {},
+        )
+    };
+    view! {
+        <div class="chart-zoom" data-testid="chart-zoom" node_ref=node title="Drag across the chart to zoom"
+            on:pointerdown=on_down on:pointermove=on_move on:pointerup=on_up
+            on:pointercancel=on_cancel on:click:capture=on_click>
+            {children()}
+            <div class="zoom-selection" data-testid="zoom-selection"
+                hidden=move || selection.get().is_none()
+                style:left=move || format!("{}px", selection.get().map_or(0.0, |s| s.0))
+                style:width=move || format!("{}px", selection.get().map_or(0.0, |s| s.1 - s.0))>
+            </div>
+        </div>
     }
 }
 
@@ -78,21 +229,27 @@ pub fn RequestsChart(
     let plot_w = W - LEFT;
     let plot_h = H - BOTTOM;
     let bar_w = plot_w / points.len() as f64;
-    let y = |v: f64| plot_h - v / max * (plot_h - 8.0);
-    let desc = format!(
-        "{} requests and {} errors, {} to {}, peak {} per step.",
-        format::thousands(total as u64),
-        format::thousands(errors as u64),
-        time_label(points[0].t, step_seconds),
-        time_label(points[points.len() - 1].t, step_seconds),
-        format::thousands(max as u64)
-    );
+    let y = move |v: f64| plot_h - v / max * (plot_h - 8.0);
+    let tz = use_time_zone();
+    let (first, last) = (points[0].t, points[points.len() - 1].t);
+    let desc = move || {
+        format!(
+            "{} requests and {} errors, {} to {}, peak {} per step.",
+            format::thousands(total as u64),
+            format::thousands(errors as u64),
+            time_label(tz.get(), first, step_seconds),
+            time_label(tz.get(), last, step_seconds),
+            format::thousands(max as u64)
+        )
+    };
+    let end = last + chrono::Duration::seconds(step_seconds);
     let ticks = [0.0, max / 2.0, max];
     let n = points.len();
     let x_labels = [0, n / 2, n - 1];
-    let label = title.clone();
+    let aria = title.clone();
     view! {
-        <svg class="chart" viewBox=format!("0 0 {W} {H}") role="figure" aria-label=label data-testid="requests-chart">
+        <Zoom from=first to=end view_box=(W, H, LEFT)>
+        <svg class="chart" viewBox=format!("0 0 {W} {H}") role="figure" aria-label=aria data-testid="requests-chart">
             <title>{title}</title>
             <desc>{desc}</desc>
             {ticks.into_iter().map(|t| view! {
@@ -105,12 +262,13 @@ pub fn RequestsChart(
             }).collect_view()}
             {points.iter().enumerate().map(|(i, p)| {
                 let x = LEFT + i as f64 * bar_w;
-                let tip = format!(
-                    "{}: {} requests, {} errors",
-                    time_label(p.t, step_seconds),
+                let counts = format!(
+                    "{} requests, {} errors",
                     format::thousands(p.requests.max(0) as u64),
                     format::thousands(p.errors.max(0) as u64)
                 );
+                let when = label(p.t, step_seconds);
+                let tip = move || format!("{}: {counts}", when());
                 let href = traces.as_ref().map(|dims| {
                     let stamp = |t: DateTime<Utc>| {
                         argus_types::encode(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
@@ -137,11 +295,12 @@ pub fn RequestsChart(
                 let x = LEFT + (i as f64 + if i == n - 1 { 1.0 } else { 0.0 }) * bar_w;
                 view! {
                     <text class="axis-x" x=x y=H - 4.0 text-anchor=anchor>
-                        {time_label(points[i].t, step_seconds)}
+                        {label(points[i].t, step_seconds)}
                     </text>
                 }
             }).collect_view()}
         </svg>
+        </Zoom>
         <p class="chart-legend">
             <span class="swatch swatch-requests"></span>"Requests"
             <span class="swatch swatch-errors"></span>"Errors"
@@ -189,7 +348,7 @@ fn x_axis(steps: &[DateTime<Utc>], step_seconds: i64, bar_w: f64) -> impl IntoVi
             let x = LEFT + (i as f64 + if i == n - 1 { 1.0 } else { 0.0 }) * bar_w;
             view! {
                 <text class="axis-x" x=x y=H - 4.0 text-anchor=anchor>
-                    {time_label(steps[i], step_seconds)}
+                    {label(steps[i], step_seconds)}
                 </text>
             }
         })
@@ -245,20 +404,26 @@ pub fn StackedChart(
     let plot_h = H - BOTTOM;
     let bar_w = (W - LEFT) / n as f64;
     let scale = move |v: f64| v / max * (plot_h - 8.0);
-    let desc = format!(
-        "{} in all from {} to {}, split by {}.",
-        format::value(unit, Some(totals.iter().sum())),
-        time_label(steps[0], step_seconds),
-        time_label(steps[n - 1], step_seconds),
-        series
-            .iter()
-            .map(|(k, _)| k.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let tz = use_time_zone();
+    let total = format::value(unit, Some(totals.iter().sum()));
+    let split = series
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (first, last) = (steps[0], steps[n - 1]);
+    let desc = move || {
+        format!(
+            "{total} in all from {} to {}, split by {split}.",
+            time_label(tz.get(), first, step_seconds),
+            time_label(tz.get(), last, step_seconds),
+        )
+    };
+    let end = last + chrono::Duration::seconds(step_seconds);
     let keys: Vec<String> = series.iter().map(|(k, _)| k.clone()).collect();
     let width = series.len().max(1) as f64;
     view! {
+        <Zoom from=first to=end view_box=(W, H, LEFT)>
         <svg class="chart" viewBox=format!("0 0 {W} {H}") role="img" data-testid="stacked-chart"
             data-kind=kind.as_str()>
             <title>{title}</title>
@@ -277,7 +442,9 @@ pub fn StackedChart(
                         let w = (bar_w - 1.0).max(0.5) / width;
                         (x + 0.5 + s as f64 * w, plot_h - h, w)
                     };
-                    let tip = format!("{} · {key}: {}", time_label(steps[i], step_seconds), format::value(unit, Some(v)));
+                    let what = format!("{key}: {}", format::value(unit, Some(v)));
+                    let when = label(steps[i], step_seconds);
+                    let tip = move || format!("{} · {what}", when());
                     view! {
                         <rect class=format!("series-{s}") x=bx y=by width=bw height=h>
                             <title>{tip}</title>
@@ -287,6 +454,7 @@ pub fn StackedChart(
             }).collect_view()}
             {x_axis(&steps, step_seconds, bar_w)}
         </svg>
+        </Zoom>
         {legend(keys)}
     }
     .into_any()
@@ -349,14 +517,20 @@ pub fn LineChart(
             )
         })
         .collect();
-    let desc = format!(
-        "From {} to {}: {}.",
-        time_label(steps[0], step_seconds),
-        time_label(steps[n - 1], step_seconds),
-        summary.join("; ")
-    );
+    let tz = use_time_zone();
+    let summary = summary.join("; ");
+    let (first, last) = (steps[0], steps[n - 1]);
+    let desc = move || {
+        format!(
+            "From {} to {}: {summary}.",
+            time_label(tz.get(), first, step_seconds),
+            time_label(tz.get(), last, step_seconds),
+        )
+    };
+    let end = last + chrono::Duration::seconds(step_seconds);
     let keys: Vec<String> = series.iter().map(|(k, _)| k.clone()).collect();
     view! {
+        <Zoom from=first to=end view_box=(W, H, LEFT)>
         <svg class="chart" viewBox=format!("0 0 {W} {H}") role="img"
             data-testid=testid.unwrap_or("line-chart") data-kind="lines">
             <title>{title}</title>
@@ -366,12 +540,15 @@ pub fn LineChart(
                 <path class=format!("line series-{s}") d=d></path>
             }).collect_view()}
             {(0..n).map(|i| {
-                let tip = std::iter::once(time_label(steps[i], step_seconds))
-                    .chain(series.iter().map(|(k, v)| {
+                let values = series
+                    .iter()
+                    .map(|(k, v)| {
                         format!("{k}: {}", format::value(unit, v.get(i).copied().flatten()))
-                    }))
+                    })
                     .collect::<Vec<_>>()
                     .join("\n");
+                let when = label(steps[i], step_seconds);
+                let tip = move || format!("{}\n{values}", when());
                 view! {
                     <g class="hover">
                         <title>{tip}</title>
@@ -386,6 +563,7 @@ pub fn LineChart(
             }).collect_view()}
             {x_axis(&steps, step_seconds, bar_w)}
         </svg>
+        </Zoom>
         {legend(keys)}
     }
     .into_any()

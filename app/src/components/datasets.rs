@@ -8,6 +8,7 @@ use crate::api::datasets::{list_datasets, AddTracesToDataset, CreateDataset};
 use crate::components::forms::{ActionError, Submit};
 use crate::components::page::LoadError;
 use crate::state::session::{my_role, role_now, use_session};
+use crate::state::time::when;
 
 #[component]
 pub fn Datasets() -> impl IntoView {
@@ -63,7 +64,7 @@ fn DatasetTable(items: Vec<Dataset>) -> impl IntoView {
                     </td>
                     <td class="num">{d.items}</td>
                     <td class="num">{d.runs}</td>
-                    <td class="nowrap">{d.created_at.format("%Y-%m-%d").to_string()}</td>
+                    <td class="nowrap">{when(d.created_at, "%Y-%m-%d")}</td>
                 </tr>
             }
         })

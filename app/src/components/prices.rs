@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use crate::api::prices::SetPrice;
 use crate::components::forms::Submit;
 use crate::format::thousands;
+use crate::state::time::when;
 
 /// A price per million tokens, without trailing zeros: `$2.5`.
 pub fn usd(per_million: f64) -> String {
@@ -75,7 +76,7 @@ pub fn UnpricedTable(
                             <td class="num">{thousands(m.spans.max(0) as u64)}</td>
                             <td class="num">{thousands(m.input_tokens.max(0) as u64)}</td>
                             <td class="num">{thousands(m.output_tokens.max(0) as u64)}</td>
-                            <td>{m.last_seen.format("%Y-%m-%d").to_string()}</td>
+                            <td>{when(m.last_seen, "%Y-%m-%d")}</td>
                             <td>{manage.then(|| view! { <a href=href>"Set a price"</a> })}</td>
                         </tr>
                     }

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use crate::api::evals::{list_configs, trace_scores, Annotate};
 use crate::components::forms::{ActionError, Submit};
 use crate::state::session::my_role;
+use crate::state::time::when;
 
 /// Scores as a table (name, value, who or what, why, when), or an empty state.
 #[component]
@@ -40,7 +41,7 @@ pub fn ScoreTable(scores: Vec<Score>, #[prop(optional)] empty: &'static str) -> 
                     <td>{target}</td>
                     <td><span class="badge">{s.source.as_str()}</span> " " <span class="muted">{who}</span></td>
                     <td class="wrap">{s.explanation.clone().unwrap_or_default()}</td>
-                    <td class="muted nowrap">{s.scored_at.format("%Y-%m-%d %H:%M").to_string()}</td>
+                    <td class="muted nowrap">{when(s.scored_at, "%Y-%m-%d %H:%M")}</td>
                 </tr>
             }
             .into_any()

@@ -17,6 +17,7 @@ use crate::format;
 use crate::pages::not_found::NotFound;
 use crate::state::filters::{href, use_refresh, with_param};
 use crate::state::session::use_session;
+use crate::state::time::when;
 
 const PATH: &str = "/agents";
 
@@ -80,7 +81,7 @@ fn AgentTable(page: AgentPage, query: ParamsMap) -> impl IntoView {
                             <td>{a.department.clone()}</td>
                             <td>{a.environments.join(", ")}</td>
                             <td>{a.versions.join(", ")}</td>
-                            <td class="nowrap">{a.last_seen.format("%Y-%m-%d %H:%M").to_string()}</td>
+                            <td class="nowrap">{when(a.last_seen, "%Y-%m-%d %H:%M")}</td>
                             <td class="num">{format::thousands(a.requests_24h.max(0) as u64)}</td>
                             <td class="num">{rate(a.error_rate_24h)}</td>
                             <td class="num">{format::value(Unit::Ms, a.p95_ms_24h)}</td>
@@ -139,8 +140,8 @@ fn AgentView(agent: AgentInfo, update: ServerAction<UpdateAgent>) -> impl IntoVi
             <div><span class="muted">"Department"</span><span data-testid="agent-department">{a.department.clone()}</span></div>
             <div><span class="muted">"Environments"</span>{a.environments.join(", ")}</div>
             <div><span class="muted">"Versions"</span>{a.versions.join(", ")}</div>
-            <div><span class="muted">"First seen"</span>{a.first_seen.format("%Y-%m-%d %H:%M UTC").to_string()}</div>
-            <div><span class="muted">"Last seen"</span>{a.last_seen.format("%Y-%m-%d %H:%M UTC").to_string()}</div>
+            <div><span class="muted">"First seen"</span>{when(a.first_seen, "%Y-%m-%d %H:%M %Z")}</div>
+            <div><span class="muted">"Last seen"</span>{when(a.last_seen, "%Y-%m-%d %H:%M %Z")}</div>
             <div><span class="muted">"Requests 24 h"</span>{format::thousands(a.requests_24h.max(0) as u64)}</div>
             <div><span class="muted">"Error rate 24 h"</span>{rate(a.error_rate_24h)}</div>
             <div><span class="muted">"p95 24 h"</span>{format::value(Unit::Ms, a.p95_ms_24h)}</div>

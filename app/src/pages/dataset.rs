@@ -20,6 +20,7 @@ use crate::components::forms::{ActionError, Submit};
 use crate::components::page::LoadError;
 use crate::components::pager::Pager;
 use crate::state::session::my_role;
+use crate::state::time::when;
 
 fn mean_text(data_type: ScoreType, mean: Option<f64>) -> String {
     match (data_type, mean) {
@@ -203,7 +204,7 @@ fn RunTable(
             let id = r.id.to_string();
             view! {
                 <tr data-testid="run-row">
-                    <td><strong>{r.name.clone()}</strong><br /><span class="muted">{r.created_at.format("%Y-%m-%d %H:%M").to_string()}</span></td>
+                    <td><strong>{r.name.clone()}</strong><br /><span class="muted">{when(r.created_at, "%Y-%m-%d %H:%M")}</span></td>
                     <td class="num">{format!("{} of {}", r.arrived, r.linked)}</td>
                     <td class="num">{r.errors}</td>
                     <td class="num">{r.mean_latency_ms.map_or("—".into(), |l| format!("{l:.0} ms"))}</td>

@@ -17,6 +17,7 @@ use crate::components::pager::Pager;
 use crate::format;
 use crate::pages::not_found::NotFound;
 use crate::state::filters::{use_filters, use_refresh, with_param};
+use crate::state::time::when;
 
 const PATH: &str = "/sessions";
 
@@ -77,7 +78,7 @@ fn SessionTable(page: SessionPage, query: ParamsMap) -> impl IntoView {
                     {page.sessions.into_iter().map(|s| view! {
                         <tr data-testid="session-row">
                             <td><a href=format!("/sessions/{}", argus_types::encode(&s.session_id))>{s.session_id.clone()}</a></td>
-                            <td class="nowrap">{s.last_seen.format("%m-%d %H:%M:%S").to_string()}</td>
+                            <td class="nowrap">{when(s.last_seen, "%m-%d %H:%M:%S")}</td>
                             <td class="num">{format::thousands(s.traces.max(0) as u64)}</td>
                             <td class="num">{format::thousands(s.errors.max(0) as u64)}</td>
                             <td class="num">{format::value(Unit::Tokens, Some(s.tokens as f64))}</td>
@@ -133,8 +134,8 @@ fn SessionView(session: SessionDetail) -> impl IntoView {
             <div><span class="muted">"Errors"</span>{format::thousands(t.errors.max(0) as u64)}</div>
             <div><span class="muted">"Tokens"</span>{format::value(Unit::Tokens, Some(t.tokens as f64))}</div>
             <div><span class="muted">"Cost"</span>{format::value(Unit::Usd, Some(t.cost_usd))}</div>
-            <div><span class="muted">"From"</span>{t.first_seen.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</div>
-            <div><span class="muted">"To"</span>{t.last_seen.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</div>
+            <div><span class="muted">"From"</span>{when(t.first_seen, "%Y-%m-%d %H:%M:%S %Z")}</div>
+            <div><span class="muted">"To"</span>{when(t.last_seen, "%Y-%m-%d %H:%M:%S %Z")}</div>
             <div><span class="muted">"Agents"</span>{t.agents.join(", ")}</div>
             <div><span class="muted">"User"</span>{t.user_id.clone().unwrap_or_else(|| "–".into())}</div>
         </section>

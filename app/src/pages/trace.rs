@@ -16,6 +16,7 @@ use crate::components::page::LoadError;
 use crate::components::scores::TraceScores;
 use crate::format;
 use crate::pages::not_found::NotFound;
+use crate::state::time::when;
 
 #[component]
 pub fn TracePage() -> impl IntoView {
@@ -185,7 +186,7 @@ fn TraceView(trace: TraceDetail, selected: Option<String>) -> impl IntoView {
         <section class="card kv-grid" data-testid="trace-header">
             <div><span class="muted">"Agent"</span>
                 <a href=format!("/agents/{}", argus_types::encode(&t.agent)) data-testid="trace-agent">{t.agent.clone()}</a></div>
-            <div><span class="muted">"Started"</span>{t.start_time.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string()}</div>
+            <div><span class="muted">"Started"</span>{when(t.start_time, "%Y-%m-%d %H:%M:%S%.3f %Z")}</div>
             <div><span class="muted">"Latency"</span>{format::value(Unit::Ms, Some(t.latency_ms))}</div>
             <div><span class="muted">"Tokens"</span>
                 {format!("{} in · {} out", format::thousands(t.input_tokens.max(0) as u64), format::thousands(t.output_tokens.max(0) as u64))}</div>

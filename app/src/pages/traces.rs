@@ -18,6 +18,7 @@ use crate::format;
 use crate::state::filters::{trace_filters, use_filters, use_refresh, with_param};
 use crate::state::prefs::{use_prefs, ColumnChooser};
 use crate::state::query_cache::cached;
+use crate::state::time::when;
 
 const PATH: &str = "/traces";
 
@@ -273,7 +274,7 @@ fn TraceLine(
     };
     view! {
         <tr data-testid="trace-row" data-trace-id=t.trace_id.clone()>
-            <td class="nowrap">{t.start_time.format("%m-%d %H:%M:%S").to_string()}</td>
+            <td class="nowrap">{when(t.start_time, "%m-%d %H:%M:%S")}</td>
             <td><a href=href data-testid="trace-link">{t.name.clone()}</a></td>
             <td>{status_badge_view(&t.status)}</td>
             {cell("agent", "", t.agent.clone())}
@@ -401,7 +402,7 @@ pub fn DeletionPanel(query: ParamsMap) -> impl IntoView {
                             <tbody>
                                 {list.into_iter().map(|d| view! {
                                     <tr data-testid="deletion-row" data-status=d.status.as_str()>
-                                        <td class="nowrap">{d.created_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+                                        <td class="nowrap">{when(d.created_at, "%Y-%m-%d %H:%M:%S")}</td>
                                         <td>{d.requested_by_name.clone().unwrap_or_else(|| if d.requested_by.is_none() { "retention".into() } else { "a former member".into() })}</td>
                                         <td><code>{d.filter.clone()}</code></td>
                                         <td>{d.status.as_str()}{d.error.clone().map(|e| format!(": {e}"))}</td>

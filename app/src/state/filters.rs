@@ -43,6 +43,12 @@ pub fn href(path: &str, filters: &Filters) -> String {
 /// and every other parameter kept, except that a preset range removes a custom `from`/`to`
 /// and any change but the cursor's drops the `cursor` (back to the first page).
 pub fn with_param(path: &str, query: &ParamsMap, key: &str, value: &str) -> String {
+    with_params(path, query, &[(key, value)])
+}
+
+/// [`with_param`] for several parameters at once; a custom `from` removes the preset `range`.
+pub fn with_params(path: &str, query: &ParamsMap, set: &[(&str, &str)]) -> String {
+    let setting = |k: &str| set.iter().any(|(key, _)| *key == k);
     let mut pairs: Vec<(String, String)> = Vec::new();
     let mut keys: Vec<String> = argus_types::FILTER_KEYS
         .iter()
@@ -51,17 +57,22 @@ pub fn with_param(path: &str, query: &ParamsMap, key: &str, value: &str) -> Stri
     for k in query
         .into_iter()
         .map(|(k, _)| k.to_string())
-        .chain([key.to_owned()])
+        .chain(set.iter().map(|(k, _)| (*k).to_owned()))
     {
         if !keys.contains(&k) {
             keys.push(k);
         }
     }
+    let cursor_only = set.iter().all(|(k, _)| *k == "cursor");
     for k in keys {
-        let v = if k == key {
-            Some(value.to_owned())
-        } else if (key == "range" && (k == "from" || k == "to")) || k == "cursor" {
-            // A preset replaces a custom range; any other change starts from the first page.
+        let v = if let Some((_, v)) = set.iter().find(|(key, _)| *key == k) {
+            Some((*v).to_owned())
+        } else if (setting("range") && (k == "from" || k == "to"))
+            || (setting("from") && k == "range")
+            || (k == "cursor" && !cursor_only)
+        {
+            // A preset replaces a custom range and the other way round; any other change
+            // starts from the first page.
             None
         } else {
             query.get(&k)
@@ -78,6 +89,27 @@ pub fn with_param(path: &str, query: &ParamsMap, key: &str, value: &str) -> Stri
         .map(|(k, v)| format!("{k}={}", argus_types::encode(&v)))
         .collect();
     format!("{path}?{}", q.join("&"))
+}
+
+/// `path` with the period of `next` (its `range`, or its `from`/`to`) in place of the one in
+/// `query`, every other parameter kept.
+pub fn with_period(path: &str, query: &ParamsMap, next: &Filters) -> String {
+    let pairs = next.pairs();
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| *key == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    match next.custom {
+        Some(_) => with_params(
+            path,
+            query,
+            &[("range", ""), ("from", get("from")), ("to", get("to"))],
+        ),
+        None => with_params(path, query, &[("range", get("range"))]),
+    }
 }
 
 /// Remembers the page's filters in localStorage and, when the page is opened with none in its
@@ -197,6 +229,30 @@ mod tests {
         assert_eq!(
             with_param("/", &query(&[("agent", "a b&c")]), "model", "gpt-4o"),
             "/?agent=a%20b%26c&model=gpt-4o"
+        );
+    }
+
+    #[test]
+    fn a_period_replaces_the_other_kind_and_keeps_the_rest() {
+        let q = query(&[("range", "7d"), ("dept", "support"), ("by", "model")]);
+        let custom = Filters::from_query("from=2026-11-01T10:00:00Z&to=2026-11-02T00:00:00Z");
+        assert_eq!(
+            with_period("/cost", &q, &custom),
+            "/cost?from=2026-11-01T10%3A00%3A00Z&to=2026-11-02&dept=support&by=model"
+        );
+        let back = query(&[
+            ("from", "2026-11-01"),
+            ("to", "2026-11-02"),
+            ("env", "prod"),
+        ]);
+        assert_eq!(
+            with_period("/", &back, &Filters::from_query("range=24h")),
+            "/?range=24h&env=prod"
+        );
+        // An open custom range drops a `to` that was there.
+        assert_eq!(
+            with_period("/", &back, &Filters::from_query("from=2026-11-03")),
+            "/?from=2026-11-03&env=prod"
         );
     }
 }

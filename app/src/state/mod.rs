@@ -5,3 +5,4 @@ pub mod prefs;
 pub mod query_cache;
 pub mod session;
 pub mod theme;
+pub mod time;

@@ -50,6 +50,9 @@ pub struct Prefs {
     /// Per table, the keys of the columns the user hid.
     #[serde(default)]
     pub hidden_columns: BTreeMap<String, BTreeSet<String>>,
+    /// The clock times are shown in.
+    #[serde(default)]
+    pub time_zone: crate::state::time::TimeZone,
 }
 
 impl Prefs {
@@ -162,7 +165,7 @@ mod tests {
         let json = serde_json::to_string(&p).unwrap();
         assert_eq!(
             json,
-            r#"{"chart":"lines","hidden_columns":{"usage":["cost"]}}"#
+            r#"{"chart":"lines","hidden_columns":{"usage":["cost"]},"time_zone":"utc"}"#
         );
         assert_eq!(serde_json::from_str::<Prefs>(&json).unwrap(), p);
         p.toggle_column("usage", "cost");
