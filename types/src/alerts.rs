@@ -52,6 +52,22 @@ names!(
 );
 
 impl AlertMetric {
+    /// The unit its values are in (for formatting).
+    pub fn unit(self) -> crate::Unit {
+        use crate::Unit;
+        match self {
+            AlertMetric::Requests
+            | AlertMetric::GuardBlocks
+            | AlertMetric::GuardFlags
+            | AlertMetric::NoData => Unit::Count,
+            AlertMetric::ErrorRate | AlertMetric::ScoreShare => Unit::Percent,
+            AlertMetric::LatencyP50 | AlertMetric::LatencyP95 | AlertMetric::LatencyP99 => Unit::Ms,
+            AlertMetric::Tokens => Unit::Tokens,
+            AlertMetric::Cost => Unit::Usd,
+            AlertMetric::ScoreAvg => Unit::Number,
+        }
+    }
+
     /// How the value reads: "p95 latency (ms)".
     pub fn label(self) -> &'static str {
         match self {

@@ -1,6 +1,6 @@
 //! Keyboard shortcuts: `?` opens the sheet that lists them, `/` focuses the page's search,
 //! `g` then a letter goes to a page (as in GitHub and Grafana), Escape closes the sheet. Keys
-//! typed into a field are the field's.
+//! typed into a field are the field's. In a table, the arrow keys move between rows.
 
 use leptos::prelude::*;
 
@@ -12,6 +12,46 @@ pub fn go_to(nav: &[NavItem], key: &str) -> Option<&'static str> {
     nav.iter()
         .find(|(_, _, k)| *k == Some(key))
         .map(|(path, _, _)| *path)
+}
+
+/// In a table body, the link or button of the row below (`down`) or above the focused one, in
+/// the same column when that cell has one: arrow keys walk a table as they walk a list.
+#[cfg(feature = "browser")]
+fn row_neighbour(down: bool) -> Option<web_sys::HtmlElement> {
+    use leptos::wasm_bindgen::JsCast;
+    const FOCUSABLE: &str = "a[href], button:not([disabled]), input, select, [tabindex]";
+    let active = document().active_element()?;
+    let cell = active.closest("tbody td, tbody th").ok()??;
+    let row = cell.closest("tr").ok()??;
+    let mut column = 0;
+    let mut c = cell.previous_element_sibling();
+    while let Some(prev) = c {
+        column += 1;
+        c = prev.previous_element_sibling();
+    }
+    let mut next = if down {
+        row.next_element_sibling()
+    } else {
+        row.previous_element_sibling()
+    };
+    while let Some(r) = next {
+        let mut cell = r.first_element_child();
+        for _ in 0..column {
+            cell = cell.and_then(|c| c.next_element_sibling());
+        }
+        let found = cell
+            .and_then(|c| c.query_selector(FOCUSABLE).ok().flatten())
+            .or_else(|| r.query_selector(FOCUSABLE).ok().flatten());
+        if let Some(el) = found.and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok()) {
+            return Some(el);
+        }
+        next = if down {
+            r.next_element_sibling()
+        } else {
+            r.previous_element_sibling()
+        };
+    }
+    None
 }
 
 /// The sheet (a dialog) and the listener behind it; rendered once, in the layout.
@@ -40,6 +80,13 @@ pub fn Shortcuts(nav: &'static [NavItem]) -> impl IntoView {
                 return;
             }
             if typing {
+                return;
+            }
+            if key == "ArrowDown" || key == "ArrowUp" {
+                if let Some(next) = row_neighbour(key == "ArrowDown") {
+                    ev.prevent_default();
+                    let _ = next.focus();
+                }
                 return;
             }
             if pending_g.get_value() {
@@ -87,6 +134,7 @@ pub fn Shortcuts(nav: &'static [NavItem]) -> impl IntoView {
                     <dt><kbd>"?"</kbd></dt><dd>"Show or hide this list"</dd>
                     <dt><kbd>"/"</kbd></dt><dd>"Search (on pages with a search box)"</dd>
                     <dt><kbd>"Esc"</kbd></dt><dd>"Close this list"</dd>
+                    <dt><kbd>"↓"</kbd>" "<kbd>"↑"</kbd></dt><dd>"Next or previous row of a table (from a link in it); Enter opens it"</dd>
                     {nav.iter().filter_map(|(_, label, key)| key.map(|key| view! {
                         <dt><kbd>"g"</kbd>" "<kbd>{key}</kbd></dt><dd>{format!("Go to {label}")}</dd>
                     })).collect_view()}

@@ -93,10 +93,7 @@ pub fn condition(d: &AlertDefinition) -> String {
 pub fn InstanceRow(i: AlertInstance, #[prop(optional)] actions: bool) -> impl IntoView {
     let ack = ServerAction::<AcknowledgeAlert>::new();
     let silence = ServerAction::<CreateSilence>::new();
-    let value = i
-        .value
-        .map(|v| format!("{v:.2}"))
-        .unwrap_or_else(|| "–".into());
+    let value = crate::format::value(i.metric.unit(), i.value);
     let rule = i.rule_id.to_string();
     let group = i.group_value.clone();
     let (rule_ack, group_ack) = (rule.clone(), group.clone());
@@ -432,10 +429,10 @@ pub fn Budgets() -> impl IntoView {
                                     view! {
                                         <tr data-testid="budget-row">
                                             <td>{who}</td>
-                                            <td class="num">{format!("${:.2} of ${:.2}", b.spent_usd, b.amount_usd)}</td>
+                                            <td class="num">{format!("{} of {}", crate::format::value(argus_types::Unit::Usd, Some(b.spent_usd)), crate::format::value(argus_types::Unit::Usd, Some(b.amount_usd)))}</td>
                                             <td><meter min="0" max="100" low="80" high="99" optimum="0" value=pct.min(100.0)
                                                 aria-label="Share of the budget spent">{format!("{pct:.0} %")}</meter>{format!(" {pct:.0} %")}</td>
-                                            <td class="num">{format!("${:.2}", b.forecast_usd)}</td>
+                                            <td class="num">{crate::format::value(argus_types::Unit::Usd, Some(b.forecast_usd))}</td>
                                             <td>{b.exceeds_on.map(|d| d.format("%b %-d").to_string()).unwrap_or_else(|| "–".into())}</td>
                                             <td>{admin().then(|| view! {
                                                 <ActionForm action=delete attr:class="inline">

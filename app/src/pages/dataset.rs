@@ -208,7 +208,7 @@ fn RunTable(
                     <td class="num">{format!("{} of {}", r.arrived, r.linked)}</td>
                     <td class="num">{r.errors}</td>
                     <td class="num">{r.mean_latency_ms.map_or("—".into(), |l| format!("{l:.0} ms"))}</td>
-                    <td class="num">{format!("${:.4}", r.cost_usd)}</td>
+                    <td class="num">{crate::format::value(argus_types::Unit::Usd, Some(r.cost_usd))}</td>
                     <td class="wrap" data-testid="run-scores">{if scores.is_empty() { "no scores yet".into() } else { scores }}</td>
                     <td>{admin.then(|| view! {
                         <ActionForm action=delete>

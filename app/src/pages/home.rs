@@ -98,7 +98,7 @@ pub fn HomePage() -> impl IntoView {
                         })}
                         {f.budgets.into_iter().map(|b| {
                             let who = if b.scope_value.is_empty() { "The workspace".to_owned() } else { b.scope_value.clone() };
-                            view! { <p data-testid="home-budget">{format!("{who}: ${:.2} of ${:.2} this month{}", b.spent_usd, b.amount_usd,
+                            view! { <p data-testid="home-budget">{format!("{who}: {} of {} this month{}", format::value(Unit::Usd, Some(b.spent_usd)), format::value(Unit::Usd, Some(b.amount_usd)),
                                 b.exceeds_on.map(|d| format!(", projected to run out on {}", d.format("%b %-d"))).unwrap_or_default())}</p> }
                         }).collect_view()}
                     </section>
