@@ -37,18 +37,20 @@ pub fn hashed_site(options: &LeptosOptions, exe_dir: &Path) -> bool {
 }
 
 /// `Cache-Control` for a file served from `/pkg/`: a year and `immutable` for a hashed name
-/// (a new build has new names), `no-cache` (revalidate) for a plain one.
+/// (a new build has new names), `no-cache` (revalidate) for a plain one. Hashed names are
+/// `<stem>.<hash>.<ext>`: the bundle (`argus.…`) and, in a split build, its loader, manifest
+/// and the per-route chunks.
 pub fn cache_control(path: &str, options: &LeptosOptions) -> Option<HeaderValue> {
     let prefix = format!("/{}/", options.site_pkg_dir);
     let file = path.strip_prefix(&prefix)?;
     let hashed = options.hash_files
         && file
-            .strip_prefix(options.output_name.as_ref())
-            .and_then(|rest| rest.strip_prefix('.'))
-            .and_then(|rest| rest.split_once('.'))
-            .is_some_and(|(hash, ext)| {
-                hash.len() >= 16
-                    && matches!(ext, "js" | "wasm" | "css")
+            .rsplit_once('.')
+            .filter(|(_, ext)| matches!(*ext, "js" | "wasm" | "css" | "json"))
+            .and_then(|(rest, _)| rest.rsplit_once('.'))
+            .is_some_and(|(stem, hash)| {
+                !stem.is_empty()
+                    && hash.len() >= 16
                     && hash
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -92,10 +94,25 @@ mod tests {
             "public, max-age=31536000, immutable"
         );
         assert_eq!(cache_control("/pkg/argus.wasm", &o).unwrap(), "no-cache");
-        assert_eq!(
-            cache_control("/pkg/other.Jk3q9xZ_a1b2c3d4e5f6.js", &o).unwrap(),
-            "no-cache"
-        );
+        // A split build's chunks, loader and manifest are hashed too.
+        for f in [
+            "/pkg/chunk_25.QU45WMv6TTRt0KF81_5opQ.wasm",
+            "/pkg/__wasm_split.tGBJpbNMox_noppFkolCPQ.js",
+            "/pkg/__wasm_split_manifest.00klhl0MEYVv2TE3BfISHA.json",
+        ] {
+            assert_eq!(
+                cache_control(f, &o).unwrap(),
+                "public, max-age=31536000, immutable",
+                "{f}"
+            );
+        }
+        for f in [
+            "/pkg/chunk_25.wasm",
+            "/pkg/argus.short.js",
+            "/pkg/.Jk3q9xZ_a1b2c3d4e5f6.js",
+        ] {
+            assert_eq!(cache_control(f, &o).unwrap(), "no-cache", "{f}");
+        }
         assert_eq!(cache_control("/favicon.svg", &o), None);
         let plain = options(false, "target/site");
         assert_eq!(cache_control(long, &plain).unwrap(), "no-cache");
