@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
 use crate::format;
+use crate::state::prefs::use_time_zone;
 use crate::state::prefs::ChartKind;
-use crate::state::time::{use_time_zone, TimeZone};
+use crate::state::time::TimeZone;
 
 /// A sparkline of `values` (gaps for `None`), 100 × 24 units, scaled to its own range.
 #[component]

@@ -7,8 +7,8 @@ use leptos::prelude::*;
 use crate::api::datasets::{list_datasets, AddTracesToDataset, CreateDataset};
 use crate::components::forms::{ActionError, Submit};
 use crate::components::page::LoadError;
+use crate::state::prefs::when;
 use crate::state::session::{my_role, role_now, use_session};
-use crate::state::time::when;
 
 #[component]
 pub fn Datasets() -> impl IntoView {

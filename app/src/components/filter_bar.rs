@@ -13,7 +13,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
 use crate::state::filters::{use_filters, with_param, with_period};
-use crate::state::time::{use_time_zone, TimeZonePicker};
+use crate::state::prefs::{use_time_zone, TimeZonePicker};
 
 /// One dropdown of the filter bar: "all" plus the values the workspace has sent (and the
 /// current value, even when it is not among them).

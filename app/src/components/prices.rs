@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use crate::api::prices::SetPrice;
 use crate::components::forms::Submit;
 use crate::format::thousands;
-use crate::state::time::when;
+use crate::state::prefs::when;
 
 /// A price per million tokens, without trailing zeros: `$2.5`.
 pub fn usd(per_million: f64) -> String {

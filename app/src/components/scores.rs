@@ -6,8 +6,8 @@ use leptos::prelude::*;
 
 use crate::api::evals::{list_configs, trace_scores, Annotate};
 use crate::components::forms::{ActionError, Submit};
+use crate::state::prefs::when;
 use crate::state::session::my_role;
-use crate::state::time::when;
 
 /// Scores as a table (name, value, who or what, why, when), or an empty state.
 #[component]

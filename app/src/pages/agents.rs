@@ -16,8 +16,8 @@ use crate::components::pager::Pager;
 use crate::format;
 use crate::pages::not_found::NotFound;
 use crate::state::filters::{href, use_refresh, with_param};
+use crate::state::prefs::when;
 use crate::state::session::use_session;
-use crate::state::time::when;
 
 const PATH: &str = "/agents";
 

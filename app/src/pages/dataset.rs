@@ -19,8 +19,8 @@ use crate::components::datasets::added_text;
 use crate::components::forms::{ActionError, Submit};
 use crate::components::page::LoadError;
 use crate::components::pager::Pager;
+use crate::state::prefs::when;
 use crate::state::session::my_role;
-use crate::state::time::when;
 
 fn mean_text(data_type: ScoreType, mean: Option<f64>) -> String {
     match (data_type, mean) {

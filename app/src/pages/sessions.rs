@@ -17,7 +17,7 @@ use crate::components::pager::Pager;
 use crate::format;
 use crate::pages::not_found::NotFound;
 use crate::state::filters::{use_filters, use_refresh, with_param};
-use crate::state::time::when;
+use crate::state::prefs::when;
 
 const PATH: &str = "/sessions";
 

@@ -16,7 +16,7 @@ use crate::components::page::LoadError;
 use crate::components::scores::TraceScores;
 use crate::format;
 use crate::pages::not_found::NotFound;
-use crate::state::time::when;
+use crate::state::prefs::when;
 
 #[component]
 pub fn TracePage() -> impl IntoView {

@@ -16,9 +16,9 @@ use crate::components::filter_bar::FilterBar;
 use crate::components::page::{DataHeader, Loaded, Notices};
 use crate::format;
 use crate::state::filters::{trace_filters, use_filters, use_refresh, with_param};
+use crate::state::prefs::when;
 use crate::state::prefs::{use_prefs, ColumnChooser};
 use crate::state::query_cache::cached;
-use crate::state::time::when;
 
 const PATH: &str = "/traces";
 

@@ -4,8 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+
+use crate::state::time::{browser_zone_name, TimeZone};
 
 /// localStorage key of the preferences (JSON, as gloo-storage writes it).
 pub const PREFS_STORAGE_KEY: &str = "argus.prefs";
@@ -52,7 +55,7 @@ pub struct Prefs {
     pub hidden_columns: BTreeMap<String, BTreeSet<String>>,
     /// The clock times are shown in.
     #[serde(default)]
-    pub time_zone: crate::state::time::TimeZone,
+    pub time_zone: TimeZone,
 }
 
 impl Prefs {
@@ -148,6 +151,50 @@ pub fn ColumnChooser(
                 }).collect_view()}
             </fieldset>
         </details>
+    }
+}
+
+/// The zone times are shown in (UTC on the server and until the preference is read).
+pub fn use_time_zone() -> Signal<TimeZone> {
+    let prefs = use_prefs();
+    Signal::derive(move || prefs.with(|p| p.time_zone))
+}
+
+/// `t` as text in chrono's `fmt` (`%Z`: the zone), following the chosen zone.
+pub fn when(t: DateTime<Utc>, fmt: &'static str) -> impl Fn() -> String + Clone + Send + Sync {
+    let tz = use_time_zone();
+    move || tz.get().format(t, fmt)
+}
+
+/// A picker for the zone: UTC or the browser's.
+#[component]
+pub fn TimeZonePicker() -> impl IntoView {
+    let prefs = use_prefs();
+    // The browser's zone name is known only once hydrated; the server says "Browser time".
+    let name = RwSignal::new(None::<String>);
+    Effect::new(move |_| name.set(browser_zone_name()));
+    let on_change = move |ev: leptos::ev::Event| {
+        let tz = if event_target_value(&ev) == "browser" {
+            TimeZone::Browser
+        } else {
+            TimeZone::Utc
+        };
+        prefs.update(|p| p.time_zone = tz);
+    };
+    view! {
+        <label>
+            "Time zone"
+            <select data-testid="time-zone" on:change=on_change
+                prop:value=move || prefs.with(|p| p.time_zone.as_str())>
+                <option value="utc">"UTC"</option>
+                <option value="browser">
+                    {move || match name.get() {
+                        Some(n) => format!("Browser ({n})"),
+                        None => "Browser time".to_owned(),
+                    }}
+                </option>
+            </select>
+        </label>
     }
 }
 

@@ -1,12 +1,9 @@
-//! Times as people read them: in UTC or in the browser's time zone, a preference kept with the
-//! others in localStorage ([`crate::state::prefs`]). The server always renders UTC (it does not
-//! know the browser's zone); once hydrated, every time shown through [`when`] follows the choice.
+//! Times as people read them: in UTC or in the browser's time zone. The choice is a preference
+//! kept with the others in localStorage ([`crate::state::prefs`], which also renders times
+//! through it: `when`). The server always renders UTC (it does not know the browser's zone).
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
-use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-
-use crate::state::prefs::use_prefs;
 
 /// Which clock times are shown in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,50 +108,6 @@ pub fn browser_zone_name() -> Option<String> {
     }
     #[cfg(not(feature = "browser"))]
     None
-}
-
-/// The zone times are shown in (UTC on the server and until the preference is read).
-pub fn use_time_zone() -> Signal<TimeZone> {
-    let prefs = use_prefs();
-    Signal::derive(move || prefs.with(|p| p.time_zone))
-}
-
-/// `t` as text in chrono's `fmt` (`%Z`: the zone), following the chosen zone.
-pub fn when(t: DateTime<Utc>, fmt: &'static str) -> impl Fn() -> String + Clone + Send + Sync {
-    let tz = use_time_zone();
-    move || tz.get().format(t, fmt)
-}
-
-/// A picker for the zone: UTC or the browser's.
-#[component]
-pub fn TimeZonePicker() -> impl IntoView {
-    let prefs = use_prefs();
-    // The browser's zone name is known only once hydrated; the server says "Browser time".
-    let name = RwSignal::new(None::<String>);
-    Effect::new(move |_| name.set(browser_zone_name()));
-    let on_change = move |ev: leptos::ev::Event| {
-        let tz = if event_target_value(&ev) == "browser" {
-            TimeZone::Browser
-        } else {
-            TimeZone::Utc
-        };
-        prefs.update(|p| p.time_zone = tz);
-    };
-    view! {
-        <label>
-            "Time zone"
-            <select data-testid="time-zone" on:change=on_change
-                prop:value=move || prefs.with(|p| p.time_zone.as_str())>
-                <option value="utc">"UTC"</option>
-                <option value="browser">
-                    {move || match name.get() {
-                        Some(n) => format!("Browser ({n})"),
-                        None => "Browser time".to_owned(),
-                    }}
-                </option>
-            </select>
-        </label>
-    }
 }
 
 #[cfg(test)]
