@@ -18,6 +18,7 @@ step() {
 }
 
 step "tools" scripts/install-tools.sh --test
+step "target dir hygiene" scripts/prune-target.sh
 step "services" scripts/services.sh
 
 ADMIN_URL="postgres://postgres@127.0.0.1:5432/postgres"
