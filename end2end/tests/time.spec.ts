@@ -36,7 +36,8 @@ test('dragging across the requests chart zooms into that range; Back returns', a
   expect(hours).toBeLessThan(9);
   await hydrated(page);
   await expect(page.getByTestId('filter-range')).toHaveValue('');
-  await expect(page.getByTestId('requests-chart')).toBeVisible();
+  // The zoomed range is drawn (or says it is empty: the demo data need not cover it).
+  await expect(page.getByTestId('requests-chart').or(page.getByTestId('chart-empty')).first()).toBeVisible();
   await page.goBack();
   await expect(page).toHaveURL(/\/\?range=24h$/);
   await expect(page.getByTestId('filter-range')).toHaveValue('24h');
