@@ -28,9 +28,7 @@ ARGUS="$CARGO_TARGET_DIR/release/argus"
 BENCH="$CARGO_TARGET_DIR/release/argus-bench"
 
 [ -x "$ARGUS" ] && [ "${ARGUS_PROBE_SKIP_BUILD:-0}" = 1 ] || cargo leptos build --release --precompress
-# The flags cargo-leptos gives the release server build (always-erase-components): the same
-# flags reuse its compiled dependencies instead of rebuilding them all.
-RUSTFLAGS="--cfg erase_components" cargo build --release --locked -p argus-bench
+cargo build --release --locked -p argus-bench
 
 server_pid=
 forget_counters() {
