@@ -58,6 +58,27 @@ fn label(t: DateTime<Utc>, step_seconds: i64) -> impl Fn() -> String + Clone + S
     move || time_label(tz.get(), t, step_seconds)
 }
 
+/// The end of a chart whose steps run from `first` to `last` (the end of the last step), and the
+/// labels of its first and last step in the chosen time zone, as reactive text (its description).
+fn span(
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+    step_seconds: i64,
+) -> (
+    DateTime<Utc>,
+    impl Fn() -> (String, String) + Clone + Send + Sync,
+) {
+    let tz = use_time_zone();
+    let labels = move || {
+        let tz = tz.get();
+        (
+            time_label(tz, first, step_seconds),
+            time_label(tz, last, step_seconds),
+        )
+    };
+    (last + chrono::Duration::seconds(step_seconds), labels)
+}
+
 /// Drag across a time chart to zoom: the range selected becomes the page's `from`/`to` (a new
 /// history entry, so Back returns to the range before). The chart (the only child) has a
 /// `view_box = (width, height, left)` whose plot runs from `left` to `width` and covers
@@ -231,19 +252,17 @@ pub fn RequestsChart(
     let plot_h = H - BOTTOM;
     let bar_w = plot_w / points.len() as f64;
     let y = move |v: f64| plot_h - v / max * (plot_h - 8.0);
-    let tz = use_time_zone();
-    let (first, last) = (points[0].t, points[points.len() - 1].t);
+    let first = points[0].t;
+    let (end, labels) = span(first, points[points.len() - 1].t, step_seconds);
     let desc = move || {
+        let (from, to) = labels();
         format!(
-            "{} requests and {} errors, {} to {}, peak {} per step.",
+            "{} requests and {} errors, {from} to {to}, peak {} per step.",
             format::thousands(total as u64),
             format::thousands(errors as u64),
-            time_label(tz.get(), first, step_seconds),
-            time_label(tz.get(), last, step_seconds),
             format::thousands(max as u64)
         )
     };
-    let end = last + chrono::Duration::seconds(step_seconds);
     let ticks = [0.0, max / 2.0, max];
     let n = points.len();
     let x_labels = [0, n / 2, n - 1];
@@ -405,22 +424,18 @@ pub fn StackedChart(
     let plot_h = H - BOTTOM;
     let bar_w = (W - LEFT) / n as f64;
     let scale = move |v: f64| v / max * (plot_h - 8.0);
-    let tz = use_time_zone();
     let total = format::value(unit, Some(totals.iter().sum()));
     let split = series
         .iter()
         .map(|(k, _)| k.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    let (first, last) = (steps[0], steps[n - 1]);
+    let first = steps[0];
+    let (end, labels) = span(first, steps[n - 1], step_seconds);
     let desc = move || {
-        format!(
-            "{total} in all from {} to {}, split by {split}.",
-            time_label(tz.get(), first, step_seconds),
-            time_label(tz.get(), last, step_seconds),
-        )
+        let (from, to) = labels();
+        format!("{total} in all from {from} to {to}, split by {split}.")
     };
-    let end = last + chrono::Duration::seconds(step_seconds);
     let keys: Vec<String> = series.iter().map(|(k, _)| k.clone()).collect();
     let width = series.len().max(1) as f64;
     view! {
@@ -518,17 +533,13 @@ pub fn LineChart(
             )
         })
         .collect();
-    let tz = use_time_zone();
     let summary = summary.join("; ");
-    let (first, last) = (steps[0], steps[n - 1]);
+    let first = steps[0];
+    let (end, labels) = span(first, steps[n - 1], step_seconds);
     let desc = move || {
-        format!(
-            "From {} to {}: {summary}.",
-            time_label(tz.get(), first, step_seconds),
-            time_label(tz.get(), last, step_seconds),
-        )
+        let (from, to) = labels();
+        format!("From {from} to {to}: {summary}.")
     };
-    let end = last + chrono::Duration::seconds(step_seconds);
     let keys: Vec<String> = series.iter().map(|(k, _)| k.clone()).collect();
     view! {
         <Zoom from=first to=end view_box=(W, H, LEFT)>
