@@ -600,3 +600,74 @@ async fn totals_created_by_a_concurrent_batch_are_merged(owner: PgPool) {
     c.commit().await.unwrap();
     common::assert_totals_match_rollups(&s.pool, ws).await;
 }
+
+/// Whether `spans_<day>` exists and is attached to spans.
+async fn attached(owner: &PgPool, name: &str) -> bool {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_inherits \
+         WHERE inhparent = 'spans'::regclass AND inhrelid = to_regclass($1))",
+    )
+    .bind(name)
+    .fetch_one(owner)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn a_new_day_partition_is_made_while_spans_are_being_read(owner: PgPool) {
+    let s = services(&owner).await;
+    // A reader of spans in an open transaction: it holds its lock on spans until it ends. A
+    // `CREATE TABLE … PARTITION OF` would wait for it (and fail at the function's lock timeout);
+    // attaching a new table does not.
+    let mut reader = owner.begin().await.unwrap();
+    let _: i64 = sqlx::query_scalar("SELECT count(*) FROM spans")
+        .fetch_one(&mut *reader)
+        .await
+        .unwrap();
+    let day = chrono::NaiveDate::from_ymd_opt(2999, 1, 1).unwrap();
+    Partitions::default()
+        .ensure(&s.pool, [day], usize::MAX)
+        .await
+        .unwrap();
+    assert!(attached(&owner, "spans_29990101").await);
+    // Made once: ensuring it again (another replica, say) is a no-op.
+    Partitions::default()
+        .ensure(&s.pool, [day], usize::MAX)
+        .await
+        .unwrap();
+    reader.rollback().await.unwrap();
+
+    // The coming days are made ahead of time.
+    let now = chrono::Utc::now();
+    s.partitions.ahead(&s.pool, now).await.unwrap();
+    for d in 0..=argus_domain::ingest::store::DAYS_AHEAD {
+        let day = now.date_naive() + chrono::Days::new(d);
+        assert!(attached(&owner, &format!("spans_{}", day.format("%Y%m%d"))).await);
+    }
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn retention_leaves_a_busy_partition_to_its_next_pass(owner: PgPool) {
+    let s = services(&owner).await;
+    let day = chrono::NaiveDate::from_ymd_opt(2001, 1, 1).unwrap();
+    Partitions::default()
+        .ensure(&s.pool, [day], usize::MAX)
+        .await
+        .unwrap();
+    let drop = || async {
+        sqlx::query_scalar::<_, i32>("SELECT argus_drop_span_partitions('2001-01-02')")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap()
+    };
+    let mut reader = owner.begin().await.unwrap();
+    let _: i64 = sqlx::query_scalar("SELECT count(*) FROM spans")
+        .fetch_one(&mut *reader)
+        .await
+        .unwrap();
+    assert_eq!(drop().await, 0, "busy: left, not waited for");
+    assert!(attached(&owner, "spans_20010101").await);
+    reader.rollback().await.unwrap();
+    assert_eq!(drop().await, 1);
+    assert!(!attached(&owner, "spans_20010101").await);
+}

@@ -175,6 +175,8 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     }
     // Guardrails: build the checks' automata now, not on the first check.
     tokio::task::spawn_blocking(|| argus_domain::guard::scan_all("warm up: a@b.co 4111"));
+    // Today's and the coming days' span partitions, made before any span needs them.
+    argus_domain::ingest::store::spawn_ahead(&state.services, std::time::Duration::from_secs(3600));
     // Online evaluators: the queue ingest fills (shared with other replicas).
     argus_domain::evals::worker::spawn(&state.services);
     if config.alerts {

@@ -31,6 +31,24 @@ pub const MAX_FUTURE: Duration = Duration::hours(1);
 /// Day partitions of `spans` one request may create; spans of further new days are rejected.
 pub const MAX_NEW_PARTITIONS: usize = 7;
 
+/// Days after today whose partitions [`Partitions::ahead`] makes.
+pub const DAYS_AHEAD: u64 = 2;
+
+/// Makes the coming days' partitions now and then every `every` (each replica: making one is
+/// idempotent and serialised in the database), for as long as the process lives.
+pub fn spawn_ahead(services: &crate::Services, every: std::time::Duration) {
+    let services = services.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = services.partitions.ahead(&services.pool, Utc::now()).await {
+                tracing::error!(error = %e, "cannot make the coming days' span partitions");
+            }
+        }
+    });
+}
+
 /// What a batch did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stored {
@@ -97,6 +115,15 @@ impl Partitions {
             self.known.lock().expect("partitions lock").insert(day);
         }
         Ok(refused)
+    }
+
+    /// Makes today's partition and the next [`DAYS_AHEAD`] days' (UTC), so spans of the present
+    /// never wait for a partition to be made.
+    pub async fn ahead(&self, pool: &PgPool, now: DateTime<Utc>) -> Result<()> {
+        let today = now.date_naive();
+        let days = (0..=DAYS_AHEAD).filter_map(|d| today.checked_add_days(chrono::Days::new(d)));
+        self.ensure(pool, days, usize::MAX).await?;
+        Ok(())
     }
 
     /// Forgets the days before `day` (their partitions were dropped: recreated if needed).
