@@ -29,7 +29,7 @@ export LEPTOS_SITE_ROOT="$PWD/target/site"
 ARGUS="$CARGO_TARGET_DIR/release/argus"
 BENCH="$CARGO_TARGET_DIR/release/argus-bench"
 
-[ -x "$ARGUS" ] && [ "${ARGUS_BENCH_SKIP_BUILD:-0}" = 1 ] || cargo leptos build --release --precompress
+[ -x "$ARGUS" ] && [ "${ARGUS_BENCH_SKIP_BUILD:-0}" = 1 ] || cargo leptos build --release --split --precompress
 cargo build --release --locked -p argus-bench
 
 server_pid=

@@ -26,7 +26,7 @@ elif ! redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 && command -v redis-server
   scripts/services.sh redis --no-install || true
 fi
 
-cargo leptos build --release --precompress
+cargo leptos build --release --split --precompress
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-$PWD/target/site}"
 # First start (no users yet): load the demo workspace (log in as demo@argus.local) — never in
 # production, where the first person to sign up becomes the first owner instead.

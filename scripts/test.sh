@@ -50,7 +50,7 @@ step "clippy (hydrate)" cargo clippy --locked -p frontend --features hydrate \
 step "clippy (csr, the Trunk build)" cargo clippy --locked -p frontend --no-default-features \
   --features csr --target wasm32-unknown-unknown -- -D warnings
 step "unit and integration tests" cargo test --locked --workspace --exclude frontend
-step "release build (server + size-optimized, precompressed wasm)" cargo leptos build --release --precompress
+step "release build (server + size-optimized, precompressed wasm)" cargo leptos build --release --split --precompress
 
 e2e() {
   # A throwaway database: the server creates and migrates it at start.

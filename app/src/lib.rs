@@ -17,7 +17,7 @@ pub mod state;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Redirect, Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 
 use crate::components::layout::Layout;
 use crate::pages::account::{AccountPage, InvitePage, ResetPasswordPage};
@@ -115,10 +115,57 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// A page loaded with its own part of the bundle (`cargo leptos build --split`): the first
+/// visit downloads the shell and the page it opens, not every page. (Grouping pages behind one
+/// `#[lazy]` function each, to make fewer chunks, broke hydration of those pages — "entered
+/// unreachable code" in tachys' marker cast — so each page is its own `LazyRoute`.)
+macro_rules! lazy_page {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        pub struct $route;
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+            fn view(this: Self) -> AnyView {
+                let _ = this;
+                view! { <$page /> }.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_page! {
+    InvitePageRoute => InvitePage,
+    ResetPasswordPageRoute => ResetPasswordPage,
+    AccountPageRoute => AccountPage,
+    ApiKeysPageRoute => ApiKeysPage,
+    ConnectPageRoute => ConnectPage,
+    MembersPageRoute => MembersPage,
+    UsagePageRoute => UsagePage,
+    CostPageRoute => CostPage,
+    PerformancePageRoute => PerformancePage,
+    PricesPageRoute => PricesPage,
+    WorkspacePageRoute => WorkspacePage,
+    StatusPageRoute => StatusPage,
+    ApiDocsPageRoute => ApiDocsPage,
+    TracesPageRoute => TracesPage,
+    TracePageRoute => TracePage,
+    SessionsPageRoute => SessionsPage,
+    SessionPageRoute => SessionPage,
+    AgentsPageRoute => AgentsPage,
+    EvaluationsPageRoute => EvaluationsPage,
+    GuardrailsPageRoute => GuardrailsPage,
+    AlertsPageRoute => AlertsPage,
+    QueuePageRoute => QueuePage,
+    DatasetPageRoute => DatasetPage,
+    AgentDetailPageRoute => AgentDetailPage,
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    mark_hydrated();
+    crate::state::hydration::provide_hydrated();
     crate::state::session::provide_session();
     crate::state::prefs::provide_prefs();
 
@@ -132,48 +179,35 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=LoginPage />
                     <Route path=path!("/signup") view=SignUpPage />
-                    <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async />
-                    <Route path=path!("/reset-password") view=ResetPasswordPage />
-                    <Route path=path!("/settings/account") view=AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("/invite/:token") view={Lazy::<InvitePageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/reset-password") view={Lazy::<ResetPasswordPageRoute>::new()} />
+                    <Route path=path!("/settings/account") view={Lazy::<AccountPageRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/settings") view=|| view! { <Redirect path="/settings/api-keys" /> } />
-                    <Route path=path!("/settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async />
-                    <Route path=path!("/settings/connect") view=ConnectPage ssr=SsrMode::Async />
-                    <Route path=path!("/settings/members") view=MembersPage ssr=SsrMode::Async />
-                    <Route path=path!("/usage") view=UsagePage ssr=SsrMode::Async />
-                    <Route path=path!("/cost") view=CostPage ssr=SsrMode::Async />
-                    <Route path=path!("/performance") view=PerformancePage ssr=SsrMode::Async />
-                    <Route path=path!("/settings/prices") view=PricesPage ssr=SsrMode::Async />
-                    <Route path=path!("/settings/workspace") view=WorkspacePage ssr=SsrMode::Async />
-                    <Route path=path!("/status") view=StatusPage ssr=SsrMode::Async />
-                    <Route path=path!("/docs/api") view=ApiDocsPage ssr=SsrMode::Async />
-                    <Route path=path!("/traces") view=TracesPage ssr=SsrMode::Async />
-                    <Route path=path!("/traces/:id") view=TracePage ssr=SsrMode::Async />
-                    <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async />
-                    <Route path=path!("/sessions/:id") view=SessionPage ssr=SsrMode::Async />
-                    <Route path=path!("/agents") view=AgentsPage ssr=SsrMode::Async />
-                    <Route path=path!("/evaluations") view=EvaluationsPage ssr=SsrMode::Async />
-                    <Route path=path!("/guardrails") view=GuardrailsPage ssr=SsrMode::Async />
-                    <Route path=path!("/alerts") view=AlertsPage ssr=SsrMode::Async />
-                    <Route path=path!("/evaluations/queues/:id") view=QueuePage ssr=SsrMode::Async />
-                    <Route path=path!("/evaluations/datasets/:id") view=DatasetPage ssr=SsrMode::Async />
-                    <Route path=path!("/agents/:id") view=AgentDetailPage ssr=SsrMode::Async />
+                    <Route path=path!("/settings/api-keys") view={Lazy::<ApiKeysPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/settings/connect") view={Lazy::<ConnectPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/settings/members") view={Lazy::<MembersPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/usage") view={Lazy::<UsagePageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/cost") view={Lazy::<CostPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/performance") view={Lazy::<PerformancePageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/settings/prices") view={Lazy::<PricesPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/settings/workspace") view={Lazy::<WorkspacePageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/status") view={Lazy::<StatusPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/docs/api") view={Lazy::<ApiDocsPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/traces") view={Lazy::<TracesPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/traces/:id") view={Lazy::<TracePageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/sessions") view={Lazy::<SessionsPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/sessions/:id") view={Lazy::<SessionPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/agents") view={Lazy::<AgentsPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/evaluations") view={Lazy::<EvaluationsPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/guardrails") view={Lazy::<GuardrailsPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/alerts") view={Lazy::<AlertsPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/evaluations/queues/:id") view={Lazy::<QueuePageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/evaluations/datasets/:id") view={Lazy::<DatasetPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/agents/:id") view={Lazy::<AgentDetailPageRoute>::new()} ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>
     }
-}
-
-/// Sets `data-hydrated` on `<body>` once the WASM has taken over, for tests and for CSS.
-fn mark_hydrated() {
-    #[cfg(feature = "browser")]
-    Effect::new(|_| {
-        if let Some(body) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.body())
-        {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
 }
 
 #[cfg(test)]

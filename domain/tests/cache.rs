@@ -335,3 +335,68 @@ async fn redis_stopping_mid_test_turns_lookups_into_misses_not_failures() {
     let activity = stats.iter().find(|s| s.domain == "activity").unwrap();
     assert_eq!((activity.hits, activity.misses), (1, 4));
 }
+
+/// Fifty requests miss one key at once (a cache drop under load): one fetch, fifty answers.
+async fn concurrent_misses_fetch_once(cache: Cache) {
+    let key = CacheKey::new("home", workspace(), "range=7d");
+    let fetches = Fetches::default();
+    let gate = Arc::new(tokio::sync::Barrier::new(50));
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (cache, key, fetches, gate) =
+                (cache.clone(), key.clone(), fetches.clone(), gate.clone());
+            tokio::spawn(async move {
+                gate.wait().await;
+                cache
+                    .get_with_cache(&key, Ttl::Warm, || async {
+                        // Slow enough for every other request to miss meanwhile.
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        fetches.fetch(7).await
+                    })
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 7);
+    }
+    assert_eq!(fetches.count(), 1, "one fetch for fifty concurrent misses");
+    let stats = cache.domain_stats();
+    let home = stats.iter().find(|s| s.domain == "home").unwrap();
+    assert_eq!((home.hits, home.misses), (49, 1));
+
+    // A failing fetch is not shared: the waiters fetch for themselves.
+    let key = CacheKey::new("home", workspace(), "range=30d");
+    let fetches = Fetches::default();
+    let (started, leading) = tokio::sync::oneshot::channel();
+    let leader = {
+        let (cache, key) = (cache.clone(), key.clone());
+        tokio::spawn(async move {
+            cache
+                .get_with_cache(&key, Ttl::Warm, || async {
+                    let _ = started.send(());
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    Err::<u64, _>(Error::not_found("agent"))
+                })
+                .await
+        })
+    };
+    leading.await.unwrap();
+    let follower = cache
+        .get_with_cache(&key, Ttl::Warm, || fetches.fetch(8))
+        .await
+        .unwrap();
+    assert!(leader.await.unwrap().is_err());
+    assert_eq!((follower, fetches.count()), (8, 1));
+}
+
+#[tokio::test]
+async fn redis_concurrent_misses_fetch_once() {
+    concurrent_misses_fetch_once(redis_cache().await).await;
+}
+
+#[tokio::test]
+async fn memory_concurrent_misses_fetch_once() {
+    concurrent_misses_fetch_once(memory_cache()).await;
+}

@@ -22,8 +22,8 @@ const browser = await chromium.launch({
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 
-/** One visit of `/` in `page`: bytes on the wire by kind, and the time to hydration. */
-async function visit(page) {
+/** One visit of `path` in `page`: bytes on the wire by kind, and the time to hydration. */
+async function visit(page, path = '/') {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Network.enable');
   const types = new Map();
@@ -36,15 +36,15 @@ async function visit(page) {
   });
   cdp.on('Network.loadingFinished', (e) => {
     const u = types.get(e.requestId) ?? '';
-    const path = u ? new URL(u).pathname : '';
-    const kind = path.endsWith('.wasm') ? 'wasm' : path.endsWith('.js') ? 'js'
-      : path.endsWith('.css') ? 'css' : path === '/' ? 'html' : 'other';
+    const p = u ? new URL(u).pathname : '';
+    const kind = p.endsWith('.wasm') ? 'wasm' : p.endsWith('.js') ? 'js'
+      : p.endsWith('.css') ? 'css' : p === path ? 'html' : 'other';
     wire[kind] += e.encodedDataLength;
     wire.total += e.encodedDataLength;
     wire.requests += 1;
   });
   const started = Date.now();
-  await page.goto(`${url}/`, { waitUntil: 'commit' });
+  await page.goto(`${url}${path}`, { waitUntil: 'commit' });
   await page.waitForSelector('body[data-hydrated="true"]', { timeout: 60_000 });
   const interactive = Date.now() - started;
   await page.waitForLoadState('networkidle');
@@ -55,6 +55,9 @@ async function visit(page) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const first = [];
 const second = [];
+// A page split off the main bundle (`cargo leptos build --split`): its first visit also loads
+// its own chunks before it hydrates.
+const lazy = [];
 for (let i = 0; i < visits; i++) {
   const context = await browser.newContext();
   const login = await context.request.post(`${url}/api/v1/auth/login`, {
@@ -66,6 +69,13 @@ for (let i = 0; i < visits; i++) {
   first.push(await visit(page));
   second.push(await visit(page));
   await context.close();
+  const other = await browser.newContext();
+  await other.request.post(`${url}/api/v1/auth/login`, {
+    form: { email: args.email, password: args.password },
+    maxRedirects: 0,
+  });
+  lazy.push(await visit(await other.newPage(), '/traces'));
+  await other.close();
 }
 const version = browser.version();
 await browser.close();
@@ -85,13 +95,26 @@ const summary = (runs, label) => {
     encodings: [...new Set(runs.flatMap((r) => r.encodings))].join(', ') || 'none',
   };
 };
-const rows = [summary(first, 'first visit (empty cache)'), summary(second, 'second visit (cached)')];
-const sizes = fs.existsSync('target/site/pkg')
-  ? fs.readdirSync('target/site/pkg').filter((f) => /\.(wasm|js)(\.br|\.gz)?$/.test(f))
-    .map((f) => `${f} ${fs.statSync(`target/site/pkg/${f}`).size.toLocaleString('en-US')} B`)
-  : [];
+const rows = [
+  summary(first, 'first visit (empty cache)'),
+  summary(second, 'second visit (cached)'),
+  summary(lazy, 'first visit of /traces (a split-off page)'),
+];
+// The main bundle's files one by one; the split-off chunks summed.
+const pkg = 'target/site/pkg';
+const files = fs.existsSync(pkg) ? fs.readdirSync(pkg) : [];
+const size = (f) => fs.statSync(`${pkg}/${f}`).size;
+const bytes = (n) => `${n.toLocaleString('en-US')} B`;
+const main = files.filter((f) => /^argus\..*\.(wasm|js)(\.br|\.gz)?$/.test(f));
+const chunks = files.filter((f) => f.endsWith('.wasm') && !main.includes(f));
+const chunkBr = chunks.filter((f) => files.includes(`${f}.br`)).map((f) => size(`${f}.br`));
+const sizes = main.map((f) => `${f} ${bytes(size(f))}`);
+if (chunks.length) {
+  sizes.push(`${chunks.length} split-off chunks ${bytes(chunks.map(size).reduce((a, b) => a + b, 0))}`
+    + ` (brotli ${bytes(chunkBr.reduce((a, b) => a + b, 0))})`);
+}
 const table = [
-  `Home page of a signed-in user, ${visits} visits each, medians (Chromium ${version}):`,
+  `Home page of a signed-in user (and /traces, split off the main bundle), ${visits} visits each, medians (Chromium ${version}):`,
   '',
   '| visit | on the wire | WASM | JS | CSS | HTML | requests | until interactive | encodings |',
   '|---|---:|---:|---:|---:|---:|---:|---:|---|',

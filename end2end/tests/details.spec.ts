@@ -16,6 +16,8 @@ test('? opens the shortcut sheet, g t goes to the traces, / focuses their search
   await page.keyboard.press('t');
   await expect(page).toHaveURL(/\/traces$/);
   await hydrated(page);
+  // The traces page may still be loading its part of the bundle: wait until it shows.
+  await expect(page.getByTestId('trace-search')).toBeVisible();
   await page.keyboard.press('/');
   await expect(page.getByTestId('trace-search')).toBeFocused();
   // Typed into a field, the keys are the field's.

@@ -1,5 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
-import { signUp, uniqueEmail } from './support';
+import { logInDemo, signUp, uniqueEmail } from './support';
 
 /** Fails the test on any uncaught page error (a broken WASM bundle shows up here). */
 function watchErrors(page: Page): string[] {
@@ -135,4 +135,37 @@ test('the API answers unknown routes with the error envelope', async ({ request 
   const json = await res.json();
   expect(json.error.code).toBe('RESOURCE_NOT_FOUND');
   expect(json.error.request_id).toBe('e2e-check-1');
+});
+
+test('a page split off the main bundle hydrates on first load, and links load the next one in place', async ({ page }) => {
+  // Release builds split every page but home, log-in and sign-up into chunks of their own
+  // (`cargo leptos build --split`): a first visit of such a page loads its chunk before it
+  // hydrates; a link to another loads that one without reloading the document.
+  const errors = watchErrors(page);
+  await logInDemo(page);
+  await page.goto('/traces?period=30d');
+  await hydrated(page);
+  // Interactive after hydration: a column hidden from the chooser goes at once.
+  await expect(page.locator('th[data-column="cost"]')).toBeVisible();
+  await page.getByTestId('columns-traces').locator('summary').click();
+  await page.getByTestId('column-cost').uncheck();
+  await expect(page.locator('th[data-column="cost"]')).toBeHidden();
+  await page.getByTestId('column-cost').check();
+
+  // Client-side navigation between split pages: the document stays (the marker survives).
+  await page.evaluate(() => ((window as unknown as { __stay: boolean }).__stay = true));
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await nav.getByRole('link', { name: 'Usage' }).click();
+  await expect(page).toHaveURL(/\/usage/);
+  await expect(page.getByRole('heading', { level: 1, name: 'Usage' })).toBeVisible();
+  await expect(page.getByTestId('usage-table').or(page.getByTestId('usage-empty'))).toBeVisible();
+  await nav.getByRole('link', { name: 'Settings' }).click();
+  await expect(page).toHaveURL(/\/settings\/api-keys$/);
+  await expect(page.getByRole('heading', { level: 2, name: 'API keys' })).toBeVisible();
+  await page.goBack();
+  await expect(page).toHaveURL(/\/usage/);
+  await nav.getByRole('link', { name: 'Traces' }).click();
+  await expect(page.locator('th[data-column="cost"]')).toBeVisible();
+  expect(await page.evaluate(() => (window as unknown as { __stay?: boolean }).__stay)).toBe(true);
+  expect(errors).toEqual([]);
 });

@@ -3,6 +3,7 @@
 //! link to it when it arrives (polled every 3 s, no reload). On the home page of a workspace
 //! without traces and on `/settings/connect`.
 
+use crate::state::codec::{resource, Json};
 use argus_types::{ConnectInfo, Role};
 use leptos::prelude::*;
 
@@ -97,10 +98,10 @@ pub fn snippets(base: &str, key: &str) -> Vec<Snippet> {
 /// The connect data, polled every 3 s until the workspace has a trace (then never again).
 /// Create it unconditionally at the top of a page (a resource made in a branch that appears
 /// after a load would not hydrate).
-pub fn use_connect() -> Resource<Result<ConnectInfo, AppError>> {
+pub fn use_connect() -> Resource<Result<ConnectInfo, AppError>, Json> {
     let (tick, _) = use_refresh(Signal::derive(|| 3));
     let arrived = RwSignal::new(false);
-    let info = Resource::new(
+    let info = resource(
         move || if arrived.get() { 0 } else { tick.get() },
         |_| get_connect(),
     );
@@ -119,7 +120,7 @@ pub fn use_connect() -> Resource<Result<ConnectInfo, AppError>> {
 /// The setup panel. `home`: shown on an empty home page (a heading that says so).
 #[component]
 pub fn ConnectPanel(
-    info: Resource<Result<ConnectInfo, AppError>>,
+    info: Resource<Result<ConnectInfo, AppError>, Json>,
     #[prop(optional)] home: bool,
 ) -> impl IntoView {
     let create = ServerAction::<CreateApiKey>::new();

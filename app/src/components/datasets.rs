@@ -1,6 +1,7 @@
 //! Datasets on the Evaluations page (the list, and for members the form to start one), and the
 //! "Add to dataset" control of the trace page and the trace list.
 
+use crate::state::codec::resource;
 use argus_types::{Dataset, ItemsAdded, Role};
 use leptos::prelude::*;
 
@@ -13,7 +14,7 @@ use crate::state::session::{my_role, role_now, use_session};
 #[component]
 pub fn Datasets() -> impl IntoView {
     let create = ServerAction::<CreateDataset>::new();
-    let list = Resource::new(move || create.version().get(), |_| list_datasets());
+    let list = resource(move || create.version().get(), |_| list_datasets());
     let role = my_role();
     let member = move || role.get().is_some_and(|r| r >= Role::Member);
     view! {
@@ -117,7 +118,7 @@ pub fn AddToDataset(
 ) -> impl IntoView {
     let add = ServerAction::<AddTracesToDataset>::new();
     let session = use_session();
-    let list = Resource::new(|| (), |_| list_datasets());
+    let list = resource(|| (), |_| list_datasets());
     let one = trace_id.is_some();
     let done = move || {
         add.value().get().and_then(|r| r.ok()).map(|a| {

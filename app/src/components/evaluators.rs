@@ -1,6 +1,7 @@
 //! The online evaluators on the Evaluations page: each with its filter, rule and what it has
 //! done today (nothing waits invisibly), and for admins the form to define one.
 
+use crate::state::codec::resource;
 use argus_types::{Evaluator, Role, RuleForm};
 use leptos::prelude::*;
 
@@ -22,7 +23,7 @@ pub fn Evaluators() -> impl IntoView {
     let update = ServerAction::<UpdateEvaluator>::new();
     // While a backfill runs, its progress is read again every two seconds.
     let tick = RwSignal::new(0u32);
-    let list = Resource::new(
+    let list = resource(
         move || {
             (
                 create.version().get(),
@@ -336,7 +337,7 @@ fn EvaluatorFields(initial: Option<Evaluator>) -> impl IntoView {
 #[component]
 pub fn JudgeModel() -> impl IntoView {
     let set = ServerAction::<SetJudge>::new();
-    let judge = Resource::new(move || set.version().get(), |_| get_judge());
+    let judge = resource(move || set.version().get(), |_| get_judge());
     let role = my_role();
     let admin = move || role.get().is_some_and(|r| r >= Role::Admin);
     view! {

@@ -1,6 +1,7 @@
 //! The Guardrails page's parts: the policies (admins edit, delete, attach one to ingestion),
 //! the policy editor with its "try it" box, the decisions table, and a trace's guardrail rows.
 
+use crate::state::codec::resource;
 use argus_types::{GuardAction, GuardCheckResponse, GuardDecision, GuardPolicy, Role};
 use leptos::prelude::*;
 
@@ -139,7 +140,7 @@ pub fn Policies() -> impl IntoView {
     let update = ServerAction::<UpdatePolicy>::new();
     let delete = ServerAction::<DeletePolicy>::new();
     let ingest = ServerAction::<SetIngestPolicy>::new();
-    let policies = Resource::new(
+    let policies = resource(
         move || {
             (
                 create.version().get(),

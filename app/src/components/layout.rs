@@ -1,3 +1,4 @@
+use crate::state::codec::{resource, Json};
 use argus_types::Session;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -41,7 +42,7 @@ pub fn Layout(children: Children) -> impl IntoView {
     let signed_in = move || session.0.get().and_then(|r| r.ok()).flatten();
     // The bell's feed, created with the layout (resources made inside a branch that appears
     // only after the session loads would hydrate out of order).
-    let feed = Resource::new(
+    let feed = resource(
         move || signed_in().map(|s| s.workspace.id),
         |workspace| async move {
             match workspace {
@@ -97,7 +98,7 @@ pub fn Layout(children: Children) -> impl IntoView {
 
 /// The bell: how many alerts fire now, linking to them.
 #[component]
-fn Bell(feed: Resource<usize>) -> impl IntoView {
+fn Bell(feed: Resource<usize, Json>) -> impl IntoView {
     // Read inside the header's Transition: the server waits for it and the client hydrates
     // from what the server sent.
     let firing = move || feed.get().unwrap_or(0);

@@ -1,6 +1,7 @@
 //! Pieces every dashboard page shares: the header with "last updated" and a refresh button,
 //! the notice about ignored filters, a load error, and [`Loaded`] — the data section itself.
 
+use crate::state::codec::Json;
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -72,7 +73,7 @@ pub fn LoadError(error: AppError) -> impl IntoView {
 /// a [`LoadError`]-like callout, so no page writes its own error branch.
 #[component]
 pub fn Loaded<T, V, F>(
-    resource: Resource<Result<T, AppError>>,
+    resource: Resource<Result<T, AppError>, Json>,
     view: F,
     /// The skeleton's classes: `card`, `kpi-grid`, `chart`, `table`.
     #[prop(default = "card")]

@@ -2,6 +2,7 @@
 //! agree, a link to work it, and for admins the form to define one from the trace list's
 //! filters.
 
+use crate::state::codec::resource;
 use argus_types::{Agreement, AnnotationQueue, Role};
 use leptos::prelude::*;
 
@@ -14,7 +15,7 @@ use crate::state::session::my_role;
 pub fn AnnotationQueues() -> impl IntoView {
     let create = ServerAction::<CreateQueue>::new();
     let delete = ServerAction::<DeleteQueue>::new();
-    let list = Resource::new(
+    let list = resource(
         move || (create.version().get(), delete.version().get()),
         |_| list_queues(),
     );

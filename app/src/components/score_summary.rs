@@ -2,6 +2,7 @@
 //! version, agent or environment (`?by=`), and two versions compared (`?a=…&b=…`) with the
 //! significance of the difference. Everything lives in the URL, so a comparison is a link.
 
+use crate::state::codec::resource;
 use argus_types::{ScoreStat, ScoreSummaries, ScoreType, VersionComparison};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -45,11 +46,11 @@ pub fn ScoreSummaryView() -> impl IntoView {
             .with(|q| q.get("by"))
             .unwrap_or_else(|| "version".into())
     };
-    let summary = Resource::new(
+    let summary = resource(
         move || (filters.get(), by()),
         |(f, by)| get_score_summary(f, Some(by), Some(true)),
     );
-    let trends = Resource::new(
+    let trends = resource(
         move || (filters.get(), by()),
         |(f, by)| get_score_trends(f, Some(by), Some(true)),
     );
@@ -178,7 +179,7 @@ fn Compare() -> impl IntoView {
             Some((a, b))
         })
     };
-    let result = Resource::new(
+    let result = resource(
         move || (filters.get(), pair()),
         |(f, pair)| async move {
             match pair {

@@ -1,6 +1,7 @@
 //! Scores on a page: a table of scores and, for members, a form to score by hand against the
 //! workspace's configs.
 
+use crate::state::codec::resource;
 use argus_types::{Role, Score, ScoreConfig, ScoreType};
 use leptos::prelude::*;
 
@@ -100,11 +101,11 @@ pub fn value_input(config: &ScoreConfig, name: String, required: bool, testid: S
 pub fn TraceScores(trace_id: String) -> impl IntoView {
     let annotate = ServerAction::<Annotate>::new();
     let id = trace_id.clone();
-    let scores = Resource::new(
+    let scores = resource(
         move || annotate.version().get(),
         move |_| trace_scores(id.clone()),
     );
-    let configs = Resource::new(|| (), |_| list_configs(None));
+    let configs = resource(|| (), |_| list_configs(None));
     let role = my_role();
     let can_annotate = move || role.get().is_some_and(|r| r >= Role::Member);
     let chosen = RwSignal::new(String::new());

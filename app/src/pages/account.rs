@@ -2,6 +2,7 @@
 //! and the two pages a link opens before anyone is signed in: an invitation
 //! (`/invite/{token}`) and a one-time password link (`/reset-password?token=…`).
 
+use crate::state::codec::resource;
 use argus_types::{Invitation, SessionInfo};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -25,11 +26,11 @@ pub fn AccountPage() -> impl IntoView {
     let everywhere = ServerAction::<LogOutEverywhere>::new();
     use_session_refresh(accept);
     use_session_refresh(everywhere);
-    let invitations = Resource::new(
+    let invitations = resource(
         move || (accept.version().get(), decline.version().get()),
         |_| my_invitations(),
     );
-    let sessions = Resource::new(move || change.version().get(), |_| list_sessions());
+    let sessions = resource(move || change.version().get(), |_| list_sessions());
     view! {
         <Title text="Account · Argus" />
         <div class="page-header"><div><h1>"Settings"</h1></div></div>
@@ -153,7 +154,7 @@ fn SessionTable(list: Vec<SessionInfo>) -> impl IntoView {
 pub fn InvitePage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.read().get("token").unwrap_or_default();
-    let info = Resource::new(token, invitation_link);
+    let info = resource(token, invitation_link);
     let action = ServerAction::<SignUpWithInvitation>::new();
     use_session_refresh(action);
     view! {

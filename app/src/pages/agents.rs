@@ -2,6 +2,7 @@
 //! and last 24 hours, the admin's form for its department and display name, and the
 //! dashboard's KPIs filtered to it.
 
+use crate::state::codec::resource;
 use argus_types::{AgentInfo, AgentPage, Dimension, Filters, Unit};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -29,7 +30,7 @@ fn rate(v: Option<f64>) -> String {
 pub fn AgentsPage() -> impl IntoView {
     let query = use_query_map();
     let (tick, refresh) = use_refresh(Signal::derive(|| 30));
-    let page = Resource::new(
+    let page = resource(
         move || (query.with(|q| (q.get("page"), q.get("limit"))), tick.get()),
         |((page, limit), _)| get_agents(page, limit),
     );
@@ -101,7 +102,7 @@ pub fn AgentDetailPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
     let update = ServerAction::<UpdateAgent>::new();
-    let agent = Resource::new(
+    let agent = resource(
         move || (id.get(), update.version().get()),
         |(id, _)| get_agent(id),
     );
@@ -123,7 +124,7 @@ pub fn AgentDetailPage() -> impl IntoView {
 fn AgentView(agent: AgentInfo, update: ServerAction<UpdateAgent>) -> impl IntoView {
     let session = use_session();
     let filters = Filters::default().with_dim(Dimension::Agent, &agent.agent);
-    let kpis = Resource::new(move || (), {
+    let kpis = resource(move || (), {
         let f = filters.clone();
         move |_| get_home_kpis(f.clone(), Some(true))
     });

@@ -4,6 +4,7 @@
 //! the dead letters. `?metric=…&agent=…&dept=…` opens the editor prefilled (a chart's "alert on
 //! this" link).
 
+use crate::state::codec::resource;
 use argus_types::{
     AlertDefinition, AlertFilters, AlertInstance, AlertMetric, AlertState, BudgetScope,
     ChannelKind, Comparison, GroupBy, Role,
@@ -137,13 +138,13 @@ pub fn AlertsPage() -> impl IntoView {
     let create = ServerAction::<CreateAlertRule>::new();
     let delete = ServerAction::<DeleteAlertRule>::new();
     let expire = ServerAction::<ExpireSilence>::new();
-    let rules = Resource::new(
+    let rules = resource(
         move || (create.version().get(), delete.version().get()),
         |_| list_alert_rules(),
     );
-    let feed = Resource::new(move || create.version().get(), |_| get_alert_feed());
-    let history = Resource::new(|| (), |_| alert_history(None, Some(100)));
-    let silences = Resource::new(move || expire.version().get(), |_| list_silences());
+    let feed = resource(move || create.version().get(), |_| get_alert_feed());
+    let history = resource(|| (), |_| alert_history(None, Some(100)));
+    let silences = resource(move || expire.version().get(), |_| list_silences());
     view! {
         <Title text="Alerts · Argus" />
         <div class="page-header"><div>
@@ -405,7 +406,7 @@ fn RuleEditor(create: ServerAction<CreateAlertRule>) -> impl IntoView {
 pub fn Budgets() -> impl IntoView {
     let set = ServerAction::<SetBudget>::new();
     let delete = ServerAction::<DeleteBudget>::new();
-    let budgets = Resource::new(
+    let budgets = resource(
         move || (set.version().get(), delete.version().get()),
         |_| list_budgets(),
     );
@@ -473,7 +474,7 @@ fn Channels() -> impl IntoView {
     let test = ServerAction::<TestChannel>::new();
     let enable = ServerAction::<EnableChannel>::new();
     let delete = ServerAction::<DeleteChannel>::new();
-    let channels = Resource::new(
+    let channels = resource(
         move || {
             (
                 create.version().get(),
@@ -484,7 +485,7 @@ fn Channels() -> impl IntoView {
         |_| list_channels(),
     );
     let dead_only = RwSignal::new(false);
-    let deliveries = Resource::new(
+    let deliveries = resource(
         move || (test.version().get(), dead_only.get()),
         |(_, dead)| list_deliveries(Some(dead), Some(50)),
     );

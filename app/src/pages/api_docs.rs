@@ -1,6 +1,7 @@
 //! `/docs/api`: the public API's reference — every operation of the generated OpenAPI
 //! document grouped by tag, with who may call it, its parameters and body fields. Public.
 
+use crate::state::codec::resource;
 use argus_types::ApiOperation;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -10,7 +11,7 @@ use crate::components::page::LoadError;
 
 #[component]
 pub fn ApiDocsPage() -> impl IntoView {
-    let ops = Resource::new(|| (), |_| get_api_docs());
+    let ops = resource(|| (), |_| get_api_docs());
     view! {
         <Title text="API reference · Argus" />
         <div class="page-header">

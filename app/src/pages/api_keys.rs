@@ -1,5 +1,6 @@
 //! Settings → API keys: create (the secret shown once), list, revoke.
 
+use crate::state::codec::resource;
 use argus_types::{ApiKeyInfo, Role};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -19,11 +20,11 @@ pub fn ApiKeysPage() -> impl IntoView {
     let session = use_session();
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
-    let keys = Resource::new(
+    let keys = resource(
         move || (create.version().get(), revoke.version().get()),
         |_| list_api_keys(),
     );
-    let flashed = Resource::new(|| (), |_| take_new_key());
+    let flashed = resource(|| (), |_| take_new_key());
     let role = my_role();
     let can_manage = move || role.get().is_some_and(|r| r >= Role::Admin);
     let new_key = move || {

@@ -3,6 +3,7 @@
 //! stated), and the models without a price with the form to add one (admins). Filters live in
 //! the URL; the page renders on the server and works without JavaScript.
 
+use crate::state::codec::resource;
 use argus_types::{CostReport, CostRow, Dimension, Filters, MonthProjection, Role, Unit};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -30,7 +31,7 @@ pub fn CostPage() -> impl IntoView {
     use_filter_memory(PATH);
     let (tick, refresh) = use_refresh(Signal::derive(|| 30));
     let report = use_page_data("cost", filters, tick, |f| get_cost_report(f, Some(true)));
-    let options = Resource::new(|| (), |_| get_filter_options());
+    let options = resource(|| (), |_| get_filter_options());
     let updated = Signal::derive(move || {
         report
             .get()
@@ -197,7 +198,7 @@ fn CostTable(rows: Vec<CostRow>, dim: Dimension, filters: Filters) -> impl IntoV
 fn Unpriced() -> impl IntoView {
     let session = use_session();
     let set = ServerAction::<SetPrice>::new();
-    let prices = Resource::new(move || set.version().get(), |_| get_prices());
+    let prices = resource(move || set.version().get(), |_| get_prices());
     let query = use_query_map();
     let prefill = Signal::derive(move || query.with(|q| q.get("price_for")).unwrap_or_default());
     let role = my_role();

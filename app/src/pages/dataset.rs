@@ -2,6 +2,7 @@
 //! (`?a=RUN&b=RUN`, item pages `?cpage=`) score by score and item by item, the JSONL upload,
 //! and its items a page at a time (`?page=`).
 
+use crate::state::codec::resource;
 use argus_types::{
     CellScore, ComparedItem, DatasetItemPage, ExperimentRun, Role, RunCell, RunComparison,
     ScoreType,
@@ -47,7 +48,7 @@ pub fn DatasetPage() -> impl IntoView {
             delete_run.version().get(),
         )
     };
-    let dataset = Resource::new(
+    let dataset = resource(
         move || (id.get(), changed()),
         |(id, _)| async move {
             match id {
@@ -56,7 +57,7 @@ pub fn DatasetPage() -> impl IntoView {
             }
         },
     );
-    let runs = Resource::new(
+    let runs = resource(
         move || (id.get(), changed()),
         |(id, _)| async move {
             match id {
@@ -65,7 +66,7 @@ pub fn DatasetPage() -> impl IntoView {
             }
         },
     );
-    let page = Resource::new(
+    let page = resource(
         move || (id.get(), query.with(|q| q.get("page")), changed()),
         |(id, page, _)| async move {
             match id {
@@ -238,7 +239,7 @@ fn RunTable(
 
 #[component]
 fn Comparison(a: Uuid, b: Uuid, cpage: Option<String>) -> impl IntoView {
-    let result = Resource::new(
+    let result = resource(
         move || (a, b, cpage.clone()),
         |(a, b, cpage)| compare_runs(a, b, cpage, None),
     );

@@ -2,6 +2,7 @@
 //! them) and the latest scores, newest first, a cursor page at a time (`?cursor=`, `?name=`,
 //! `?source=`).
 
+use crate::state::codec::resource;
 use argus_types::{Role, ScoreConfig, ScoreType};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -22,12 +23,12 @@ use crate::state::session::my_role;
 pub fn EvaluationsPage() -> impl IntoView {
     let create = ServerAction::<CreateConfig>::new();
     let archive = ServerAction::<ArchiveConfig>::new();
-    let configs = Resource::new(
+    let configs = resource(
         move || (create.version().get(), archive.version().get()),
         |_| list_configs(Some(true)),
     );
     let query = use_query_map();
-    let scores = Resource::new(
+    let scores = resource(
         move || query.with(|q| (q.get("cursor"), q.get("name"), q.get("source"))),
         |(cursor, name, source)| {
             list_scores(
@@ -41,7 +42,7 @@ pub fn EvaluationsPage() -> impl IntoView {
             )
         },
     );
-    let options = Resource::new(|| (), |_| crate::api::metrics::get_filter_options());
+    let options = resource(|| (), |_| crate::api::metrics::get_filter_options());
     let role = my_role();
     let admin = move || role.get().is_some_and(|r| r >= Role::Admin);
     view! {

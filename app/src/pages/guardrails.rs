@@ -3,6 +3,7 @@
 //! block" rates — the latest decisions linking to their traces, and the policies with their
 //! editor and "try it" box.
 
+use crate::state::codec::resource;
 use argus_types::{GuardSummary, Unit};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -24,8 +25,8 @@ pub fn GuardrailsPage() -> impl IntoView {
     let filters = use_filters();
     let query = use_query_map();
     let acted = move || query.with(|q| q.get("acted").is_some_and(|v| v == "true"));
-    let summary = Resource::new(move || filters.get(), |f| get_guard_summary(f, Some(true)));
-    let decisions = Resource::new(
+    let summary = resource(move || filters.get(), |f| get_guard_summary(f, Some(true)));
+    let decisions = resource(
         move || (filters.get(), acted()),
         |(f, acted)| {
             list_guard_decisions(
@@ -37,7 +38,7 @@ pub fn GuardrailsPage() -> impl IntoView {
             )
         },
     );
-    let options = Resource::new(|| (), |_| get_filter_options());
+    let options = resource(|| (), |_| get_filter_options());
     view! {
         <Title text="Guardrails · Argus" />
         <div class="page-header"><div>

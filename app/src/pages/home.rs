@@ -4,6 +4,7 @@
 //! every 30 seconds while the tab is visible (`?refresh=N` changes the interval), keeping the
 //! old numbers on screen until the new ones arrive.
 
+use crate::state::codec::{resource, Json};
 use argus_types::{Activity, AgentStat, ConnectInfo, Dimension, Filters, HomeKpis, Unit};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -39,12 +40,12 @@ pub fn HomePage() -> impl IntoView {
     });
     let (tick, refresh) = use_refresh(refresh_seconds);
     let home = use_page_data("home", filters, tick, |f| get_home(f, Some(true)));
-    let options = Resource::new(move || tick.get() / 10, |_| get_filter_options());
-    let alerts = Resource::new(move || tick.get(), |_| crate::api::alerts::get_alert_feed());
+    let options = resource(move || tick.get() / 10, |_| get_filter_options());
+    let alerts = resource(move || tick.get(), |_| crate::api::alerts::get_alert_feed());
     // A workspace that never received a trace gets the setup panel instead of empty cards:
     // `setup` (read once) decides, `connect` (polled until a trace arrives) fills the panel,
     // which stays until the page is left, its link to the first trace in it.
-    let setup = Resource::new(|| (), |_| get_connect());
+    let setup = resource(|| (), |_| get_connect());
     let connect = use_connect();
     view! {
         <Title text="Home · Argus" />
@@ -136,7 +137,7 @@ pub fn HomePage() -> impl IntoView {
 fn Kpis(
     kpis: HomeKpis,
     filters: Memo<Filters>,
-    setup: Resource<Result<ConnectInfo, AppError>>,
+    setup: Resource<Result<ConnectInfo, AppError>, Json>,
 ) -> impl IntoView {
     let empty = kpis
         .kpis

@@ -1,6 +1,7 @@
 //! Settings → Members: invite by email, change roles, reset passwords, remove; pending
 //! invitations.
 
+use crate::state::codec::resource;
 use argus_types::{Member, Role};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -26,7 +27,7 @@ pub fn MembersPage() -> impl IntoView {
     let remove = ServerAction::<RemoveMember>::new();
     let revoke = ServerAction::<RevokeInvitation>::new();
     let reset = ServerAction::<ResetMemberPassword>::new();
-    let members = Resource::new(
+    let members = resource(
         move || {
             (
                 add.version().get(),
@@ -38,7 +39,7 @@ pub fn MembersPage() -> impl IntoView {
     );
     let role = my_role();
     let is_admin = move || role.get().is_some_and(|r| r >= Role::Admin);
-    let invitations = Resource::new(
+    let invitations = resource(
         move || (add.version().get(), revoke.version().get(), is_admin()),
         |(_, _, admin)| async move {
             if admin {

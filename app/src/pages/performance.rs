@@ -2,6 +2,7 @@
 //! within 1 %), the distribution of latencies, and the slowest agents and models. Filters live
 //! in the URL; the page renders on the server and works without JavaScript.
 
+use crate::state::codec::resource;
 use argus_types::{Dimension, Filters, LatencyBin, LatencyStat, Performance, Unit};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -36,7 +37,7 @@ pub fn PerformancePage() -> impl IntoView {
     let report = use_page_data("performance", filters, tick, |f| {
         get_performance(f, Some(true))
     });
-    let options = Resource::new(|| (), |_| get_filter_options());
+    let options = resource(|| (), |_| get_filter_options());
     let updated = Signal::derive(move || {
         report
             .get()

@@ -1,6 +1,7 @@
 //! Settings → Prices: the workspace's own model prices, the models seen without a price, and
 //! the re-pricing jobs a change starts.
 
+use crate::state::codec::resource;
 use argus_types::{PriceJob, Prices, Role, WorkspacePrice};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -21,7 +22,7 @@ pub fn PricesPage() -> impl IntoView {
     let session = use_session();
     let set = ServerAction::<SetPrice>::new();
     let remove = ServerAction::<RemovePrice>::new();
-    let prices = Resource::new(
+    let prices = resource(
         move || (set.version().get(), remove.version().get()),
         |_| get_prices(),
     );

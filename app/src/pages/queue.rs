@@ -2,6 +2,7 @@
 //! reviewer has not scored — its input and output, a link to the whole trace — and the queue's
 //! configs to fill, or skip. Each answer brings the next item.
 
+use crate::state::codec::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -18,7 +19,7 @@ pub fn QueuePage() -> impl IntoView {
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
     let submit = ServerAction::<SubmitQueueItem>::new();
     let skip = ServerAction::<SkipQueueItem>::new();
-    let item = Resource::new(
+    let item = resource(
         move || (id.get(), submit.version().get(), skip.version().get()),
         |(id, _, _)| async move {
             match Uuid::parse_str(&id) {

@@ -1,6 +1,7 @@
 //! Sessions (`/sessions`): the conversations active in the range, newest first, 50 a page;
 //! one session (`/sessions/{id}`): its traces in order, as a conversation, with its totals.
 
+use crate::state::codec::resource;
 use argus_types::{SessionDetail, SessionPage, Unit};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -27,11 +28,11 @@ pub fn SessionsPage() -> impl IntoView {
     let query = use_query_map();
     let page_no = Memo::new(move |_| query.with(|q| q.get("page")));
     let (tick, refresh) = use_refresh(Signal::derive(|| 30));
-    let page = Resource::new(
+    let page = resource(
         move || (filters.get(), page_no.get(), tick.get()),
         |(f, page, _)| get_sessions(f, page, Some(true)),
     );
-    let options = Resource::new(|| (), |_| get_filter_options());
+    let options = resource(|| (), |_| get_filter_options());
     let updated = Signal::derive(move || {
         page.get()
             .and_then(|r| r.ok())
@@ -99,7 +100,7 @@ fn SessionTable(page: SessionPage, query: ParamsMap) -> impl IntoView {
 pub fn SessionPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
-    let session = Resource::new(move || id.get(), get_session);
+    let session = resource(move || id.get(), get_session);
     view! {
         <Title text="Session · Argus" />
         <Transition fallback=|| view! { <div class="card skeleton" aria-busy="true"></div> }>

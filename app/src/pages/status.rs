@@ -1,5 +1,6 @@
 //! System status: what this Argus instance runs on, read through a server function.
 
+use crate::state::codec::resource;
 use argus_types::{CacheStatus, DatabaseStatus, SystemStatus};
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -10,7 +11,7 @@ use crate::format::{duration_short, percent, thousands};
 
 #[component]
 pub fn StatusPage() -> impl IntoView {
-    let status = Resource::new(|| (), |_| get_system_status());
+    let status = resource(|| (), |_| get_system_status());
     view! {
         <Title text="System status · Argus" />
         <div class="page-header">

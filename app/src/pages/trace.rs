@@ -2,6 +2,7 @@
 //! and errors marked) and the selected span (`?span=`, so a link opens that span): its
 //! attributes, token and cost split, and input/output messages, readable and as raw JSON.
 
+use crate::state::codec::resource;
 use argus_types::{SpanDetail, TraceDetail, Unit};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -27,7 +28,7 @@ pub fn TracePage() -> impl IntoView {
     // trace loads: choosing another span of the page fetches nothing).
     let from =
         Memo::new(move |_| query.with(|q| q.get("spans_from").and_then(|v| v.parse::<i64>().ok())));
-    let trace = Resource::new(
+    let trace = resource(
         move || (id.get(), from.get()),
         move |(id, from)| {
             let span = query.with_untracked(|q| q.get("span"));

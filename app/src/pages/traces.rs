@@ -2,6 +2,7 @@
 //! user, latency, cost, tags, metadata, free text), three sorts, keyset pages. Everything is
 //! in the URL, so a link is the same list, rendered on the server, usable without JavaScript.
 
+use crate::state::codec::resource;
 use argus_types::{TraceFilters, TracePage, TraceRow, Unit};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -42,14 +43,14 @@ pub fn TracesPage() -> impl IntoView {
     let query = use_query_map();
     let extra = Memo::new(move |_| query.with(trace_filters));
     let (tick, refresh) = use_refresh(Signal::derive(|| 30));
-    let page = Resource::new(
+    let page = resource(
         move || (filters.get(), extra.get(), tick.get()),
         |(f, x, tick)| {
             let key = format!("traces?{}&{:?}", f.to_query(), x.pairs());
             cached(key, tick > 0, get_traces(f, x, Some(true)))
         },
     );
-    let options = Resource::new(|| (), |_| get_filter_options());
+    let options = resource(|| (), |_| get_filter_options());
     let updated = Signal::derive(move || {
         page.get()
             .and_then(|r| r.ok())
@@ -336,7 +337,7 @@ pub fn DeletionPanel(query: ParamsMap) -> impl IntoView {
     // While a deletion runs its progress refreshes every 2 seconds, else with the page.
     let running = RwSignal::new(false);
     let (tick, _) = use_refresh(Signal::derive(move || if running.get() { 2 } else { 30 }));
-    let jobs = Resource::new(
+    let jobs = resource(
         move || (delete.version().get(), tick.get()),
         |_| get_deletions(),
     );

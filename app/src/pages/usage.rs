@@ -2,6 +2,7 @@
 //! and every group in a table sortable by any column (`?sort=`). All choices live in the URL,
 //! so the page renders on the server and works without JavaScript.
 
+use crate::state::codec::resource;
 use argus_types::{Unit, UsageBreakdown, UsageRow};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -57,14 +58,14 @@ pub fn UsagePage() -> impl IntoView {
     };
     let by = param("by", "department");
     let (tick, refresh) = use_refresh(Signal::derive(|| 30));
-    let data = Resource::new(
+    let data = resource(
         move || (filters.get(), by(), tick.get()),
         |(f, by, tick)| {
             let key = format!("usage?by={by}&{}", f.to_query());
             cached(key, tick > 0, get_usage_breakdown(Some(by), f, Some(true)))
         },
     );
-    let options = Resource::new(|| (), |_| get_filter_options());
+    let options = resource(|| (), |_| get_filter_options());
     view! {
         <Title text="Usage · Argus" />
         <div class="page-header">

@@ -1,5 +1,6 @@
 //! Settings → Workspace: its name and retention.
 
+use crate::state::codec::resource;
 use argus_types::{Role, WorkspaceSettings};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -21,7 +22,7 @@ pub fn WorkspacePage() -> impl IntoView {
     let create = ServerAction::<CreateWorkspace>::new();
     use_session_refresh(update);
     use_session_refresh(create);
-    let settings = Resource::new(move || update.version().get(), |_| get_workspace_settings());
+    let settings = resource(move || update.version().get(), |_| get_workspace_settings());
     view! {
         <Title text="Workspace · Argus" />
         <div class="page-header"><div><h1>"Settings"</h1></div></div>

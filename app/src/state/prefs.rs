@@ -87,7 +87,12 @@ pub fn provide_prefs() {
     {
         use gloo_storage::{LocalStorage, Storage};
         let loaded = StoredValue::new(false);
+        let hydrated = crate::state::hydration::use_hydrated();
         Effect::new(move |_| {
+            // Not before the page is hydrated (a split-off page hydrates later than the app).
+            if !hydrated.get() {
+                return;
+            }
             let current = prefs.get();
             if !loaded.get_value() {
                 loaded.set_value(true);

@@ -3,6 +3,7 @@
 //! (the 30-second timer or the button) always fetches and renews the entry. On the server
 //! every fetch goes through.
 
+use crate::state::codec::{resource, Json};
 use std::future::Future;
 
 use argus_types::Filters;
@@ -72,12 +73,12 @@ pub fn use_page_data<T, Fut>(
     filters: Memo<Filters>,
     tick: ReadSignal<u64>,
     fetch: fn(Filters) -> Fut,
-) -> Resource<Result<T, AppError>>
+) -> Resource<Result<T, AppError>, Json>
 where
     T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
     Fut: Future<Output = Result<T, AppError>> + Send + 'static,
 {
-    Resource::new(
+    resource(
         move || (filters.get(), tick.get()),
         move |(f, tick)| {
             let key = format!("{name}?{}", f.to_query());

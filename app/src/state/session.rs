@@ -1,6 +1,7 @@
 //! Who is signed in: one resource for the whole app, refreshed after log-in, log-out and
 //! workspace changes.
 
+use crate::state::codec::{resource, Json};
 use argus_types::{Role, Session};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -10,10 +11,10 @@ use crate::error::AppError;
 
 /// The signed-in session (`None` when nobody is), provided by [`provide_session`].
 #[derive(Clone, Copy)]
-pub struct SessionResource(pub Resource<Result<Option<Session>, AppError>>);
+pub struct SessionResource(pub Resource<Result<Option<Session>, AppError>, Json>);
 
 pub fn provide_session() -> SessionResource {
-    let resource = SessionResource(Resource::new(|| (), |_| current_session()));
+    let resource = SessionResource(resource(|| (), |_| current_session()));
     provide_context(resource);
     resource
 }

@@ -4,8 +4,10 @@
 //! is optional (`redis`): without `REDIS_URL`, or when Redis does not answer at start, an
 //! in-process cache (`memory`) serves instead, and that is logged once. A Redis failure at run
 //! time never fails a request: the lookup counts as a miss, the error is counted and logged at
-//! most once a minute (`stats`). `pages` names the server's cached pages.
+//! most once a minute (`stats`). Concurrent misses of one key compute it once (`flight`).
+//! `pages` names the server's cached pages.
 
+mod flight;
 mod keys;
 mod memory;
 pub mod pages;
@@ -47,6 +49,7 @@ struct Inner {
     fallback_reason: Option<String>,
     op_timeout: Duration,
     stats: stats::Stats,
+    flights: flight::Flights,
 }
 
 /// The cache-aside service. Cheap to clone.
@@ -109,6 +112,7 @@ impl Cache {
                 fallback_reason,
                 op_timeout,
                 stats: stats::Stats::default(),
+                flights: flight::Flights::default(),
             }),
         }
     }
@@ -140,6 +144,8 @@ impl Cache {
     }
 
     /// Cache-aside: the cached value of `key` if there is one, else `fetch()`, stored for `ttl`.
+    /// Concurrent misses of `key` in this process fetch once: the others wait for that value
+    /// (and count as hits); if that fetch fails, each fetches for itself.
     ///
     /// Cache failures are misses; only `fetch`'s own error is returned.
     pub async fn get_with_cache<T, F, Fut>(
@@ -166,10 +172,30 @@ impl Cache {
                 }
             }
         }
+        let leader = match self.inner.flights.join(key.as_str()) {
+            flight::Role::Leader(leader) => Some(leader),
+            flight::Role::Follower(slot) => {
+                if let Some(value) = flight::wait(slot)
+                    .await
+                    .and_then(|bytes| serde_json::from_slice::<T>(&bytes).ok())
+                {
+                    counters.hit();
+                    return Ok(value);
+                }
+                None
+            }
+        };
         counters.miss();
+        // A failed fetch drops the leader: its followers then fetch for themselves.
         let value = fetch().await?;
         match serde_json::to_vec(&value) {
-            Ok(bytes) => self.set_raw(key.as_str(), bytes, ttl.duration()).await,
+            Ok(bytes) => {
+                let shared: Option<Arc<[u8]>> = leader.as_ref().map(|_| Arc::from(&bytes[..]));
+                self.set_raw(key.as_str(), bytes, ttl.duration()).await;
+                if let (Some(leader), Some(shared)) = (leader, shared) {
+                    leader.finish(shared);
+                }
+            }
             Err(e) => self.inner.stats.record_error("serialize", &e),
         }
         Ok(value)
