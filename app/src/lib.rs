@@ -17,7 +17,7 @@ pub mod state;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Redirect, Route, Router, Routes};
-use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
+use leptos_router::{path, ChooseView, SsrMode};
 
 use crate::components::layout::Layout;
 use crate::pages::account::{AccountPage, InvitePage, ResetPasswordPage};
@@ -115,51 +115,145 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// A page loaded with its own part of the bundle (`cargo leptos build --split`): the first
-/// visit downloads the shell and the page it opens, not every page. (Grouping pages behind one
-/// `#[lazy]` function each, to make fewer chunks, broke hydration of those pages — "entered
-/// unreachable code" in tachys' marker cast — so each page is its own `LazyRoute`.)
-macro_rules! lazy_page {
-    ($($route:ident => $page:ident),* $(,)?) => {$(
-        pub struct $route;
-        #[lazy_route]
-        impl LazyRoute for $route {
-            fn data() -> Self {
-                $route
-            }
-            fn view(this: Self) -> AnyView {
-                let _ = this;
-                view! { <$page /> }.into_any()
-            }
-        }
-    )*};
+/// The pages split off the main bundle (`cargo leptos build --split`): home, log-in and
+/// sign-up are in it; every other page is loaded with its group the first time one is shown.
+/// Groups, not pages, are the split points: the chunks a browser fetches grow with the number of
+/// split points that share code (24 pages made 296 chunks, a first visit of /traces 107
+/// requests), and pages of one group are visited together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SplitPage {
+    Invite,
+    ResetPassword,
+    Account,
+    ApiKeys,
+    Connect,
+    Members,
+    Prices,
+    Workspace,
+    Status,
+    ApiDocs,
+    Usage,
+    Cost,
+    Performance,
+    Traces,
+    Trace,
+    Sessions,
+    Session,
+    Agents,
+    AgentDetail,
+    Evaluations,
+    Queue,
+    Dataset,
+    Guardrails,
+    Alerts,
 }
 
-lazy_page! {
-    InvitePageRoute => InvitePage,
-    ResetPasswordPageRoute => ResetPasswordPage,
-    AccountPageRoute => AccountPage,
-    ApiKeysPageRoute => ApiKeysPage,
-    ConnectPageRoute => ConnectPage,
-    MembersPageRoute => MembersPage,
-    UsagePageRoute => UsagePage,
-    CostPageRoute => CostPage,
-    PerformancePageRoute => PerformancePage,
-    PricesPageRoute => PricesPage,
-    WorkspacePageRoute => WorkspacePage,
-    StatusPageRoute => StatusPage,
-    ApiDocsPageRoute => ApiDocsPage,
-    TracesPageRoute => TracesPage,
-    TracePageRoute => TracePage,
-    SessionsPageRoute => SessionsPage,
-    SessionPageRoute => SessionPage,
-    AgentsPageRoute => AgentsPage,
-    EvaluationsPageRoute => EvaluationsPage,
-    GuardrailsPageRoute => GuardrailsPage,
-    AlertsPageRoute => AlertsPage,
-    QueuePageRoute => QueuePage,
-    DatasetPageRoute => DatasetPage,
-    AgentDetailPageRoute => AgentDetailPage,
+impl SplitPage {
+    /// The page's group: its `#[lazy]` function.
+    fn group(self) -> Group {
+        use SplitPage::*;
+        match self {
+            Invite | ResetPassword | Account => Group::Account,
+            ApiKeys | Connect | Members | Prices | Workspace | Status | ApiDocs => Group::Settings,
+            Usage | Cost | Performance => Group::Dashboards,
+            Traces | Trace | Sessions | Session | Agents | AgentDetail => Group::Explorer,
+            Evaluations | Queue | Dataset | Guardrails | Alerts => Group::Quality,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Group {
+    Account,
+    Settings,
+    Dashboards,
+    Explorer,
+    Quality,
+}
+
+impl ChooseView for SplitPage {
+    async fn choose(self) -> AnyView {
+        match self.group() {
+            Group::Account => account_pages(self).await,
+            Group::Settings => settings_pages(self).await,
+            Group::Dashboards => dashboard_pages(self).await,
+            Group::Explorer => explorer_pages(self).await,
+            Group::Quality => quality_pages(self).await,
+        }
+    }
+
+    /// Loads the group's chunk before the page is chosen: when a page hydrates, its view must
+    /// be ready at once (as `#[lazy_route]` does; without it the page hydrates as pending and
+    /// the server's HTML no longer matches).
+    async fn preload(&self) {
+        #[cfg(feature = "browser")]
+        match self.group() {
+            Group::Account => __preload_account_pages().await,
+            Group::Settings => __preload_settings_pages().await,
+            Group::Dashboards => __preload_dashboard_pages().await,
+            Group::Explorer => __preload_explorer_pages().await,
+            Group::Quality => __preload_quality_pages().await,
+        }
+    }
+}
+
+#[lazy]
+fn account_pages(page: SplitPage) -> AnyView {
+    match page {
+        SplitPage::Invite => view! { <InvitePage /> }.into_any(),
+        SplitPage::ResetPassword => view! { <ResetPasswordPage /> }.into_any(),
+        SplitPage::Account => view! { <AccountPage /> }.into_any(),
+        _ => view! { <NotFound /> }.into_any(),
+    }
+}
+
+#[lazy]
+fn settings_pages(page: SplitPage) -> AnyView {
+    match page {
+        SplitPage::ApiKeys => view! { <ApiKeysPage /> }.into_any(),
+        SplitPage::Connect => view! { <ConnectPage /> }.into_any(),
+        SplitPage::Members => view! { <MembersPage /> }.into_any(),
+        SplitPage::Prices => view! { <PricesPage /> }.into_any(),
+        SplitPage::Workspace => view! { <WorkspacePage /> }.into_any(),
+        SplitPage::Status => view! { <StatusPage /> }.into_any(),
+        SplitPage::ApiDocs => view! { <ApiDocsPage /> }.into_any(),
+        _ => view! { <NotFound /> }.into_any(),
+    }
+}
+
+#[lazy]
+fn dashboard_pages(page: SplitPage) -> AnyView {
+    match page {
+        SplitPage::Usage => view! { <UsagePage /> }.into_any(),
+        SplitPage::Cost => view! { <CostPage /> }.into_any(),
+        SplitPage::Performance => view! { <PerformancePage /> }.into_any(),
+        _ => view! { <NotFound /> }.into_any(),
+    }
+}
+
+#[lazy]
+fn explorer_pages(page: SplitPage) -> AnyView {
+    match page {
+        SplitPage::Traces => view! { <TracesPage /> }.into_any(),
+        SplitPage::Trace => view! { <TracePage /> }.into_any(),
+        SplitPage::Sessions => view! { <SessionsPage /> }.into_any(),
+        SplitPage::Session => view! { <SessionPage /> }.into_any(),
+        SplitPage::Agents => view! { <AgentsPage /> }.into_any(),
+        SplitPage::AgentDetail => view! { <AgentDetailPage /> }.into_any(),
+        _ => view! { <NotFound /> }.into_any(),
+    }
+}
+
+#[lazy]
+fn quality_pages(page: SplitPage) -> AnyView {
+    match page {
+        SplitPage::Evaluations => view! { <EvaluationsPage /> }.into_any(),
+        SplitPage::Queue => view! { <QueuePage /> }.into_any(),
+        SplitPage::Dataset => view! { <DatasetPage /> }.into_any(),
+        SplitPage::Guardrails => view! { <GuardrailsPage /> }.into_any(),
+        SplitPage::Alerts => view! { <AlertsPage /> }.into_any(),
+        _ => view! { <NotFound /> }.into_any(),
+    }
 }
 
 #[component]
@@ -179,31 +273,31 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=LoginPage />
                     <Route path=path!("/signup") view=SignUpPage />
-                    <Route path=path!("/invite/:token") view={Lazy::<InvitePageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/reset-password") view={Lazy::<ResetPasswordPageRoute>::new()} />
-                    <Route path=path!("/settings/account") view={Lazy::<AccountPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/invite/:token") view=SplitPage::Invite ssr=SsrMode::Async />
+                    <Route path=path!("/reset-password") view=SplitPage::ResetPassword />
+                    <Route path=path!("/settings/account") view=SplitPage::Account ssr=SsrMode::Async />
                     <Route path=path!("/settings") view=|| view! { <Redirect path="/settings/api-keys" /> } />
-                    <Route path=path!("/settings/api-keys") view={Lazy::<ApiKeysPageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/settings/connect") view={Lazy::<ConnectPageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/settings/members") view={Lazy::<MembersPageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/usage") view={Lazy::<UsagePageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/cost") view={Lazy::<CostPageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/performance") view={Lazy::<PerformancePageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/settings/prices") view={Lazy::<PricesPageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/settings/workspace") view={Lazy::<WorkspacePageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/status") view={Lazy::<StatusPageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/docs/api") view={Lazy::<ApiDocsPageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/traces") view={Lazy::<TracesPageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/traces/:id") view={Lazy::<TracePageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/sessions") view={Lazy::<SessionsPageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/sessions/:id") view={Lazy::<SessionPageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/agents") view={Lazy::<AgentsPageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/evaluations") view={Lazy::<EvaluationsPageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/guardrails") view={Lazy::<GuardrailsPageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/alerts") view={Lazy::<AlertsPageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/evaluations/queues/:id") view={Lazy::<QueuePageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/evaluations/datasets/:id") view={Lazy::<DatasetPageRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/agents/:id") view={Lazy::<AgentDetailPageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/settings/api-keys") view=SplitPage::ApiKeys ssr=SsrMode::Async />
+                    <Route path=path!("/settings/connect") view=SplitPage::Connect ssr=SsrMode::Async />
+                    <Route path=path!("/settings/members") view=SplitPage::Members ssr=SsrMode::Async />
+                    <Route path=path!("/usage") view=SplitPage::Usage ssr=SsrMode::Async />
+                    <Route path=path!("/cost") view=SplitPage::Cost ssr=SsrMode::Async />
+                    <Route path=path!("/performance") view=SplitPage::Performance ssr=SsrMode::Async />
+                    <Route path=path!("/settings/prices") view=SplitPage::Prices ssr=SsrMode::Async />
+                    <Route path=path!("/settings/workspace") view=SplitPage::Workspace ssr=SsrMode::Async />
+                    <Route path=path!("/status") view=SplitPage::Status ssr=SsrMode::Async />
+                    <Route path=path!("/docs/api") view=SplitPage::ApiDocs ssr=SsrMode::Async />
+                    <Route path=path!("/traces") view=SplitPage::Traces ssr=SsrMode::Async />
+                    <Route path=path!("/traces/:id") view=SplitPage::Trace ssr=SsrMode::Async />
+                    <Route path=path!("/sessions") view=SplitPage::Sessions ssr=SsrMode::Async />
+                    <Route path=path!("/sessions/:id") view=SplitPage::Session ssr=SsrMode::Async />
+                    <Route path=path!("/agents") view=SplitPage::Agents ssr=SsrMode::Async />
+                    <Route path=path!("/evaluations") view=SplitPage::Evaluations ssr=SsrMode::Async />
+                    <Route path=path!("/guardrails") view=SplitPage::Guardrails ssr=SsrMode::Async />
+                    <Route path=path!("/alerts") view=SplitPage::Alerts ssr=SsrMode::Async />
+                    <Route path=path!("/evaluations/queues/:id") view=SplitPage::Queue ssr=SsrMode::Async />
+                    <Route path=path!("/evaluations/datasets/:id") view=SplitPage::Dataset ssr=SsrMode::Async />
+                    <Route path=path!("/agents/:id") view=SplitPage::AgentDetail ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>
