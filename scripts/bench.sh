@@ -137,7 +137,7 @@ if [ "$which" = all ] || [ "$which" = dashboard ]; then
   [ "${ARGUS_BENCH_RECORD:-1}" = 0 ] && record=()
   short=()
   [ "${ARGUS_BENCH_SHORT:-0}" = 1 ] && short=(--traces 100000 --iterations 5 --raw-iterations 1 \
-    --clients 10 --seconds 2 --users 10 --refresh 1 --hit-seconds 4)
+    --clients 10 --seconds 2 --users 10 --refresh 1 --hit-seconds 4 --endpoint-iterations 1)
   "$BENCH" dashboard --workspace "$workspace" --url "http://$ARGUS_LISTEN_ADDR" "${record[@]}" \
     "${short[@]}" "$@"
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=

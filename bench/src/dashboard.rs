@@ -55,6 +55,10 @@ pub struct Args {
     /// An ingest API key of the workspace (for the hit-rate run's ongoing ingest).
     #[arg(long, env = "ARGUS_BENCH_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
+    /// Calls per endpoint and case in the over-HTTP run of every dashboard endpoint (uncached
+    /// and cached); 0 skips it.
+    #[arg(long, default_value_t = 10)]
+    endpoint_iterations: usize,
     /// Users in the hit-rate run.
     #[arg(long, default_value_t = 50)]
     users: usize,
@@ -423,6 +427,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    let endpoints = match (&args.url, &args.redis_url) {
+        (Some(url), Some(redis)) if args.endpoint_iterations > 0 => Some(
+            crate::endpoints::run(
+                url,
+                redis,
+                &args.load.email,
+                &args.load.password,
+                args.endpoint_iterations,
+            )
+            .await?,
+        ),
+        _ => None,
+    };
     let hits = match (&args.url, &args.api_key) {
         (Some(url), Some(key)) => {
             eprintln!(
@@ -444,7 +461,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    let report = markdown(&args, generated, &figures, ssr.as_ref(), hits.as_ref());
+    let mut report = markdown(&args, generated, &figures, ssr.as_ref(), hits.as_ref());
+    if let Some(e) = &endpoints {
+        report.push('\n');
+        report.push_str(&crate::endpoints::markdown(e, args.endpoint_iterations));
+    }
     println!("{report}");
     if let Some(path) = &args.markdown {
         write_section(path, "dashboard", &report)?;

@@ -9,6 +9,7 @@
 
 mod alerts;
 mod dashboard;
+mod endpoints;
 mod evals;
 mod explorer;
 mod guardrails;
@@ -34,6 +35,10 @@ enum Command {
     /// The dashboard benchmark: home KPIs on a generated 10 M-trace workspace, uncached, raw,
     /// cached, and the server-rendered home page under load.
     Dashboard(dashboard::Args),
+    /// Every dashboard endpoint over HTTP against a running server, uncached and cached, for
+    /// every range, with and without filters (what the dashboard benchmark's endpoint table
+    /// measures): for profiling.
+    Endpoints(endpoints::Args),
     /// The trace explorer benchmark: list pages by cursor and by OFFSET at several depths,
     /// search and export, on the dashboard benchmark's workspace.
     Explorer(explorer::Args),
@@ -66,6 +71,7 @@ fn main() -> anyhow::Result<()> {
             Command::Alerts(args) => alerts::run(args).await,
             Command::Dashboard(args) => dashboard::run(args).await,
             Command::Ssr(args) => ssr::run_alone(args).await,
+            Command::Endpoints(args) => endpoints::run_alone(args).await,
             Command::Explorer(args) => explorer::run(args).await,
             Command::Probe(args) => probe::run(args).await,
         }

@@ -202,9 +202,10 @@ fn nanos(t: DateTime<Utc>) -> u64 {
     t.timestamp_nanos_opt().unwrap_or(0).max(0) as u64
 }
 
-/// The first day of the demo window ending yesterday (UTC).
-pub fn first_day(today: NaiveDate) -> NaiveDate {
-    today - Duration::days(DAYS)
+/// The first day of the demo window of [`DAYS`] days that ends at `until` (UTC): the window's
+/// last day is the one `until` falls in (the day before, when `until` is a midnight).
+pub fn first_day(until: DateTime<Utc>) -> NaiveDate {
+    (until - Duration::nanoseconds(1)).date_naive() - Duration::days(DAYS - 1)
 }
 
 /// Load relative to the daily peak: quiet at night, high in the (UTC) afternoon, halved on
@@ -216,9 +217,10 @@ fn load_factor(t: DateTime<Utc>) -> f64 {
     diurnal * if weekend { 0.5 } else { 1.0 }
 }
 
-/// The OTLP requests of one demo day (one per agent and environment and hour with traffic).
-/// `index` is the day's position in the window (0 = first), for the scripted events.
-pub fn day(date: NaiveDate, index: i64) -> Vec<ExportTraceServiceRequest> {
+/// The OTLP requests of one demo day (one per agent and environment and hour with traffic),
+/// without the traces that start at or after `until`. `index` is the day's position in the
+/// window (0 = first), for the scripted events. A day's traces are the same whatever `until`.
+pub fn day(date: NaiveDate, index: i64, until: DateTime<Utc>) -> Vec<ExportTraceServiceRequest> {
     let mut rng = StdRng::seed_from_u64(date.num_days_from_ce() as u64);
     let midnight = Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight"));
     let release_day = DAYS / 2;
@@ -244,7 +246,13 @@ pub fn day(date: NaiveDate, index: i64) -> Vec<ExportTraceServiceRequest> {
                 for n in 0..count {
                     let start = hour_start + Duration::milliseconds(rng.random_range(0..3_600_000));
                     let key = format!("{date}/{}/{env}/{hour}/{n}", agent.name);
-                    spans.extend(trace(&mut rng, agent, env, start, &key, index, version));
+                    let made = trace(&mut rng, agent, env, start, &key, index, version);
+                    if start < until {
+                        spans.extend(made);
+                    }
+                }
+                if spans.is_empty() {
+                    continue;
                 }
                 resource_spans.push(ResourceSpans {
                     resource: Some(Resource {
@@ -445,11 +453,11 @@ pub async fn ensure_workspace(
     Ok((user, crate::tenancy::WorkspaceId(workspace)))
 }
 
-/// Loads the last `days` (at most [`DAYS`]) of the 30 days before `today` into the demo
+/// Loads the last `days` (at most [`DAYS`]) of the 30 days that end at `until` into the demo
 /// workspace through the OTLP ingest path, calling `progress(day done, days)` after each day.
 pub async fn load(
     services: &crate::Services,
-    today: NaiveDate,
+    until: DateTime<Utc>,
     days: i64,
     body_limit: u64,
     mut progress: impl FnMut(i64, i64),
@@ -469,11 +477,11 @@ pub async fn load(
     // Evaluators first, so they judge the traffic as it arrives.
     define_evaluations(services, workspace, user).await?;
     let mut loaded = Loaded::default();
-    let first = first_day(today);
+    let first = first_day(until);
     let days = days.clamp(0, DAYS);
     for index in DAYS - days..DAYS {
         let date = first + Duration::days(index);
-        for request in day(date, index) {
+        for request in day(date, index, until) {
             let spans: usize = request
                 .resource_spans
                 .iter()
@@ -832,8 +840,9 @@ mod tests {
     #[test]
     fn a_day_is_deterministic_and_realistic() {
         let date = NaiveDate::from_ymd_opt(2026, 11, 3).unwrap();
-        let a = day(date, 3);
-        assert_eq!(a, day(date, 3), "same day, same requests");
+        let end = Utc.from_utc_datetime(&date.and_hms_opt(23, 59, 59).unwrap());
+        let a = day(date, 3, end);
+        assert_eq!(a, day(date, 3, end), "same day, same requests");
         let spans: usize = a
             .iter()
             .flat_map(|r| &r.resource_spans)
@@ -841,5 +850,43 @@ mod tests {
             .map(|ss| ss.spans.len())
             .sum();
         assert!((1_000..20_000).contains(&spans), "{spans} spans a day");
+    }
+
+    fn spans(requests: &[ExportTraceServiceRequest]) -> Vec<&Span> {
+        requests
+            .iter()
+            .flat_map(|r| &r.resource_spans)
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| &ss.spans)
+            .collect()
+    }
+
+    #[test]
+    fn a_window_that_ends_now_has_traffic_up_to_now_and_none_after() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 22, 59, 30).unwrap();
+        let first = first_day(now);
+        assert_eq!(
+            first,
+            NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
+            "30 days, today last"
+        );
+        let midnight = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        assert_eq!(
+            first_day(midnight),
+            NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()
+        );
+        let today = now.date_naive();
+        let cut = day(today, DAYS - 1, now);
+        let whole = day(today, DAYS - 1, now + Duration::days(1));
+        let (cut, whole) = (spans(&cut), spans(&whole));
+        // Traces are cut whole (a child may start a moment after `now`), and the ones kept are
+        // the same traces as in the uncut day.
+        let roots: Vec<_> = cut.iter().filter(|s| s.parent_span_id.is_empty()).collect();
+        assert!(roots.iter().all(|s| s.start_time_unix_nano < nanos(now)));
+        assert!(roots
+            .iter()
+            .any(|s| s.start_time_unix_nano >= nanos(now - Duration::hours(1))));
+        assert!(cut.len() < whole.len());
+        assert!(cut.iter().all(|s| whole.contains(s)));
     }
 }

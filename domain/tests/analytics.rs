@@ -87,6 +87,11 @@ async fn raw(pool: &PgPool, ws: WorkspaceId, q: &Resolved) -> Raw {
     }
 }
 
+/// The midnight (UTC) that starts `t`'s day.
+fn midnight(t: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+    t.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc()
+}
+
 fn value(h: &HomeKpis, key: &str) -> Option<f64> {
     h.kpis.iter().find(|k| k.key == key).unwrap().value
 }
@@ -120,7 +125,7 @@ async fn the_previous_period_equals_raw_sql(owner: PgPool) {
     let now = Utc::now();
     demo::load(
         &s,
-        now.date_naive() - Duration::days(6),
+        midnight(now) - Duration::days(6),
         4,
         20 << 20,
         |_, _| {},
@@ -195,7 +200,7 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
     let now = Utc::now();
     demo::load(
         &s,
-        now.date_naive() + Duration::days(1),
+        midnight(now) + Duration::days(1),
         2,
         20 << 20,
         |_, _| {},
@@ -560,7 +565,7 @@ async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
     let now = Utc::now();
     demo::load(
         &s,
-        now.date_naive() + Duration::days(1),
+        midnight(now) + Duration::days(1),
         2,
         20 << 20,
         |_, _| {},

@@ -295,7 +295,11 @@ async fn rollups_equal_raw_totals_after_replays_and_late_arrivals(owner: PgPool)
 async fn demo_data_goes_through_ingest_once(owner: PgPool) {
     use argus_domain::demo;
     let s = services(&owner).await;
-    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
     let mut calls = Vec::new();
     let first = demo::load(&s, today, 2, 20 << 20, |done, total| {
         calls.push((done, total))

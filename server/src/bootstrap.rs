@@ -119,10 +119,10 @@ pub async fn demo(config: &Config, if_empty: bool) -> anyhow::Result<()> {
         }
     }
     let started = std::time::Instant::now();
-    let today = chrono::Utc::now().date_naive();
+    // The 30 days that end now, so every range up to 30 days ending now has traffic.
     let loaded = argus_domain::demo::load(
         services,
-        today,
+        chrono::Utc::now(),
         argus_domain::demo::DAYS,
         state.gateway.body_limit_bytes,
         |done, total| {
