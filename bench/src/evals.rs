@@ -263,6 +263,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         clients: args.clients,
         traces_per_request: args.traces_per_request,
         api_key: args.api_key.clone(),
+        lean: false,
     };
     let scored_before = count_scores(&admin, ws).await?;
     let started = Instant::now();

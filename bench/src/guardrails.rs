@@ -369,6 +369,7 @@ async fn over_http(args: &Args, url: &str) -> anyhow::Result<String> {
         clients: 8,
         traces_per_request: 100,
         api_key,
+        lean: false,
     };
     load_shaped(&client, &shape, &ingest_url, 2, 7)
         .await

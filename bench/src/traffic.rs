@@ -22,6 +22,9 @@ pub struct Agent {
     pub version: &'static str,
     pub model: &'static str,
     pub provider: &'static str,
+    /// Without input and output messages, as the OpenTelemetry GenAI instrumentations send
+    /// by default (message capture is opt-in).
+    pub lean: bool,
 }
 
 const FLEET: &[(&str, &str, &str)] = &[
@@ -49,6 +52,7 @@ pub fn agent(n: usize) -> Agent {
         },
         model,
         provider,
+        lean: false,
     }
 }
 
@@ -157,12 +161,20 @@ fn trace(rng: &mut impl Rng, agent: &Agent, now: u64, out: &mut Vec<Span>) {
                 s("gen_ai.provider.name", agent.provider),
                 s("gen_ai.request.model", agent.model),
                 s("gen_ai.response.model", agent.model),
-                s("gen_ai.response.id", format!("chatcmpl-{:016x}", rng.random::<u64>())),
+                s(
+                    "gen_ai.response.id",
+                    format!("chatcmpl-{:016x}", rng.random::<u64>()),
+                ),
                 s("gen_ai.response.finish_reasons", "stop"),
                 i("gen_ai.request.max_tokens", 1024),
                 i("gen_ai.usage.input_tokens", input),
                 i("gen_ai.usage.output_tokens", output),
                 s("gen_ai.conversation.id", conversation.clone()),
+                s("server.address", "api.example.com"),
+                i("server.port", 443),
+            ];
+            if !agent.lean {
+                attributes.extend([
                 s(
                     "gen_ai.input.messages",
                     serde_json::json!([
@@ -170,17 +182,16 @@ fn trace(rng: &mut impl Rng, agent: &Agent, now: u64, out: &mut Vec<Span>) {
                         {"role": "user", "parts": [{"type": "text", "content": question}]}
                     ])
                     .to_string(),
-                ),
-                s(
+                    ),
+                    s(
                     "gen_ai.output.messages",
                     serde_json::json!([
                         {"role": "assistant", "parts": [{"type": "text", "content": answer}], "finish_reason": "stop"}
                     ])
                     .to_string(),
-                ),
-                s("server.address", "api.example.com"),
-                i("server.port", 443),
-            ];
+                )
+                ]);
+            }
             if c > 0 {
                 attributes.push(i("gen_ai.usage.cache_read.input_tokens", input / 2));
             }

@@ -23,6 +23,8 @@ struct Raw {
     tokens: i64,
     cost: f64,
     agents: i64,
+    /// The five agents with the most cost (most first, then by name).
+    top_cost: Vec<(String, f64)>,
 }
 
 async fn raw(pool: &PgPool, ws: WorkspaceId, q: &Resolved) -> Raw {
@@ -75,6 +77,24 @@ async fn raw(pool: &PgPool, ws: WorkspaceId, q: &Resolved) -> Raw {
     .fetch_one(&mut *tx)
     .await
     .unwrap();
+    let mut top_cost: Vec<(String, f64)> = sqlx::query_as(&format!(
+        "SELECT agent, sum(cost_usd)::float8 FROM spans WHERE workspace_id = $1 \
+           AND start_time >= $2 AND start_time < $3 AND {dims} \
+           AND ($8::text IS NULL OR model = $8) GROUP BY agent HAVING sum(cost_usd) > 0"
+    ))
+    .bind(ws)
+    .bind(q.from)
+    .bind(q.to)
+    .bind(&d.dept)
+    .bind(&d.env)
+    .bind(&d.version)
+    .bind(&d.agent)
+    .bind(&d.model)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    top_cost.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    top_cost.truncate(5);
     tx.commit().await.unwrap();
     Raw {
         requests,
@@ -84,6 +104,7 @@ async fn raw(pool: &PgPool, ws: WorkspaceId, q: &Resolved) -> Raw {
         tokens,
         cost,
         agents,
+        top_cost,
     }
 }
 
@@ -292,6 +313,22 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
             Some(raw.agents as f64),
             "{what} agents"
         );
+        // The top agents by cost (window sums: whole days read from the daily rollup).
+        let top: Vec<&str> = served
+            .top_by_cost
+            .iter()
+            .map(|a| a.agent.as_str())
+            .collect();
+        let raw_top: Vec<&str> = raw.top_cost.iter().map(|a| a.0.as_str()).collect();
+        assert_eq!(top, raw_top, "{what} top agents by cost");
+        for (a, (_, c)) in served.top_by_cost.iter().zip(&raw.top_cost) {
+            close(
+                Some(a.cost_usd),
+                Some(*c),
+                1e-9,
+                &format!("{what} {} cost", a.agent),
+            );
+        }
         // The sparkline sums to the total.
         let spark: f64 = served.kpis[0].spark.iter().flatten().sum();
         assert_eq!(spark, raw.requests as f64, "{what} spark");
@@ -398,6 +435,29 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
     assert_eq!(options.departments.len(), 5);
     assert!(options.environments.contains(&"production".to_owned()));
     assert!(options.models.contains(&"gpt-4o".to_owned()));
+}
+
+#[test]
+fn a_window_s_whole_days_are_inside_it() {
+    let now = "2026-11-25T10:17:00Z".parse().unwrap();
+    let at = |s: &str| s.parse::<chrono::DateTime<Utc>>().unwrap();
+    let days = |range: &str| {
+        resolve(&filters(&[("range", range)]), now)
+            .unwrap()
+            .window_whole_days()
+    };
+    // 7 d: 11-18 11:00 to 11-25 11:00, the six days from 11-19 whole.
+    assert_eq!(
+        days("7d"),
+        (at("2026-11-19T00:00:00Z"), at("2026-11-25T00:00:00Z"))
+    );
+    // 24 h holds no whole day; daily windows need none: empty, at the window's end.
+    assert_eq!(
+        days("24h"),
+        (at("2026-11-25T11:00:00Z"), at("2026-11-25T11:00:00Z"))
+    );
+    let d30 = days("30d");
+    assert_eq!(d30.0, d30.1);
 }
 
 #[test]
@@ -577,6 +637,7 @@ async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
     // Cost: by department, agent and model, with requests and cost per 1,000 requests.
     for case in [
         vec![("range", "7d")],
+        vec![("range", "24h")],
         vec![("range", "24h"), ("dept", "support")],
     ] {
         let q = resolve(&filters(&case), now).unwrap();
@@ -627,6 +688,24 @@ async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
         assert_cost_rows(&report.by_model, &raw, &format!("{case:?} by model"));
         let total: f64 = raw.iter().map(|r| r.2).sum();
         close(Some(report.total_usd), Some(total), 1e-9, "total cost");
+        // The previous period (read on its own: the totals' daily rows when unfiltered).
+        let previous = raw_groups(
+            &s.pool,
+            ws,
+            &format!(
+                "SELECT '', count(*), coalesce(sum(cost_usd), 0)::float8 FROM spans \
+                 WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 {only}"
+            ),
+            q.previous_from,
+            q.from,
+        )
+        .await;
+        close(
+            Some(report.previous_usd),
+            Some(previous[0].2),
+            1e-9,
+            &format!("{case:?} previous period's cost"),
+        );
         let charted: f64 = report.series.iter().flat_map(|s| &s.values).sum();
         close(
             Some(charted),

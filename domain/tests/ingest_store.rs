@@ -675,3 +675,55 @@ async fn retention_leaves_a_busy_partition_to_its_next_pass(owner: PgPool) {
     assert_eq!(drop().await, 1);
     assert!(!attached(&owner, "spans_20010101").await);
 }
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn the_first_hour_of_each_combination_is_kept_and_a_late_batch_moves_it_back(owner: PgPool) {
+    let s = services(&owner).await;
+    let (_, ws) = sign_up(&s, "ann@example.com", "A").await;
+    let spans = fixture("agent_trace_current_semconv");
+    let hour =
+        |t: chrono::DateTime<chrono::Utc>| t.duration_trunc(chrono::TimeDelta::hours(1)).unwrap();
+    let first_of = |spans: &[SpanRecord]| hour(spans.iter().map(|s| s.start_time).min().unwrap());
+    put(&s.pool, ws, &spans).await;
+    let firsts = || async {
+        let mut tx = tenancy::begin(&s.pool, ws).await.unwrap();
+        let rows: Vec<(String, String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+            "SELECT agent, model, first_hour FROM rollup_first_seen WHERE workspace_id = $1 \
+             ORDER BY model",
+        )
+        .bind(ws)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        rows
+    };
+    let before = firsts().await;
+    // The trace-level row ('' model) and the model's, both at the batch's first hour.
+    assert_eq!(before.len(), 2, "{before:?}");
+    assert!(before
+        .iter()
+        .all(|(a, _, t)| a == "support-bot" && *t == first_of(&spans)));
+    // The same agent and model three hours later: nothing new.
+    let mut later = spans.clone();
+    for sp in &mut later {
+        sp.trace_id = format!("{}aa", &sp.trace_id[..sp.trace_id.len() - 2]);
+        sp.start_time += chrono::TimeDelta::hours(3);
+        sp.end_time += chrono::TimeDelta::hours(3);
+    }
+    put(&s.pool, ws, &later).await;
+    assert_eq!(firsts().await, before);
+    // A late batch from two days earlier moves the first hour back.
+    let mut early = spans.clone();
+    for sp in &mut early {
+        sp.trace_id = format!("{}bb", &sp.trace_id[..sp.trace_id.len() - 2]);
+        sp.start_time -= chrono::TimeDelta::days(2);
+        sp.end_time -= chrono::TimeDelta::days(2);
+    }
+    put(&s.pool, ws, &early).await;
+    let after = firsts().await;
+    assert!(
+        after.iter().all(|(_, _, t)| *t == first_of(&early)),
+        "{after:?}"
+    );
+}

@@ -9,10 +9,10 @@
 //! - cost spike: a bucket costing at least three times the agent's average over its other
 //!   active buckets (at least [`SPIKE_MIN_BUCKETS`] of them) and at least $1 more.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use argus_types::{Activity, ActivityEvent};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 use super::query::{fetch_window, WINDOW_AND_DIMS};
 use super::report::Report;
@@ -25,17 +25,20 @@ pub const SPIKE_MIN_BUCKETS: usize = 4;
 /// The most events returned.
 pub const MAX_EVENTS: usize = 50;
 
-/// First appearances of agents, models and agent versions: `(kind, agent, subject, first)`.
-fn first_seen_sql(table: &str) -> String {
-    format!(
-        "SELECT 'new_agent' AS kind, agent, '' AS subject, min(bucket) AS first FROM {table} \
-           WHERE {WINDOW_AND_DIMS} GROUP BY agent \
-         UNION ALL SELECT 'new_model', '', model, min(bucket) FROM {table} \
-           WHERE {WINDOW_AND_DIMS} AND model <> '' GROUP BY model \
-         UNION ALL SELECT 'new_version', agent, version, min(bucket) FROM {table} \
-           WHERE {WINDOW_AND_DIMS} AND version <> '' GROUP BY agent, version"
-    )
-}
+/// First appearances of agents, models and agent versions under the filters, `(kind, agent,
+/// subject, first hour)`, from the first hour of each combination of dimensions (migration
+/// 0029: a row per combination ever seen, not the history of the rollups).
+const FIRST_SEEN: &str =
+    "WITH f AS (SELECT agent, model, version, first_hour FROM rollup_first_seen \
+       WHERE workspace_id = $1 AND ($2::text IS NULL OR department = $2) \
+         AND ($3::text IS NULL OR environment = $3) AND ($4::text IS NULL OR version = $4) \
+         AND ($5::text IS NULL OR agent = $5) AND ($6::text IS NULL OR model = $6)) \
+     SELECT 'new_agent' AS kind, agent, '' AS subject, min(first_hour) AS first FROM f \
+       GROUP BY agent \
+     UNION ALL SELECT 'new_model', '', model, min(first_hour) FROM f WHERE model <> '' \
+       GROUP BY model \
+     UNION ALL SELECT 'new_version', agent, version, min(first_hour) FROM f \
+       WHERE version <> '' GROUP BY agent, version";
 
 type FirstSeen = (String, String, String, DateTime<Utc>);
 
@@ -44,42 +47,31 @@ async fn new_things(
     workspace: WorkspaceId,
     q: &Resolved,
 ) -> Result<Vec<ActivityEvent>> {
-    // All history up to the window's end, by day; then, on hourly windows, the hour.
-    let epoch = DateTime::<Utc>::UNIX_EPOCH;
-    let daily: Vec<FirstSeen> = fetch_window(
-        pool,
-        workspace,
-        &first_seen_sql("rollup_daily"),
-        (epoch, q.to),
-        &q.dims,
-    )
-    .await?;
-    let day = TimeDelta::days(1);
-    let fresh: Vec<FirstSeen> = daily
-        .into_iter()
-        .filter(|(.., first)| *first + day > q.from)
-        .collect();
-    let Some(earliest) = fresh.iter().map(|(.., first)| *first).min() else {
-        return Ok(Vec::new());
-    };
-    let seen: Vec<FirstSeen> = if q.daily {
-        fresh
-    } else {
-        let keys: BTreeSet<(String, String, String)> =
-            fresh.into_iter().map(|(k, a, s, _)| (k, a, s)).collect();
-        let hourly: Vec<FirstSeen> = fetch_window(
-            pool,
-            workspace,
-            &first_seen_sql("rollup_hourly"),
-            (earliest, q.to),
-            &q.dims,
-        )
+    let d = &q.dims;
+    let mut tx = crate::tenancy::begin(pool, workspace).await?;
+    let seen: Vec<FirstSeen> = sqlx::query_as(FIRST_SEEN)
+        .bind(workspace)
+        .bind(&d.dept)
+        .bind(&d.env)
+        .bind(&d.version)
+        .bind(&d.agent)
+        .bind(&d.model)
+        .fetch_all(&mut *tx)
         .await?;
-        hourly
-            .into_iter()
-            .filter(|(k, a, s, _)| keys.contains(&(k.clone(), a.clone(), s.clone())))
-            .collect()
-    };
+    tx.commit().await?;
+    // On ranges read from the daily rollup, events fall on their day.
+    let day = TimeDelta::days(1);
+    let seen: Vec<FirstSeen> = seen
+        .into_iter()
+        .map(|(k, a, s, t)| {
+            let t = if q.daily {
+                t.duration_trunc(day).unwrap_or(t)
+            } else {
+                t
+            };
+            (k, a, s, t)
+        })
+        .collect();
     let new_agents: BTreeMap<String, DateTime<Utc>> = seen
         .iter()
         .filter(|(k, ..)| k == "new_agent")
@@ -183,8 +175,10 @@ async fn activity_uncached(
          FROM {table} WHERE {WINDOW_AND_DIMS} GROUP BY bucket, agent",
         table = q.table(),
     );
-    let buckets: Vec<Bucket> = fetch_window(pool, workspace, &sql, (q.from, q.to), &q.dims).await?;
-    let mut events = new_things(pool, workspace, q).await?;
+    let (buckets, mut events) = tokio::try_join!(
+        fetch_window::<Bucket>(pool, workspace, &sql, (q.from, q.to), &q.dims),
+        new_things(pool, workspace, q),
+    )?;
     events.extend(spikes(&buckets));
     events.sort_by(|a, b| {
         b.at.cmp(&a.at)

@@ -148,6 +148,39 @@ async fn projections(
     Ok((today.format("%Y-%m").to_string(), method, out))
 }
 
+/// The cost of the previous period: from the workspace totals when no filter is set (its
+/// whole days as daily rows), else the sum of the detailed rollup's rows.
+async fn previous_cost(pool: &sqlx::PgPool, workspace: WorkspaceId, q: &Resolved) -> Result<f64> {
+    if q.is_unfiltered() {
+        let (days_from, days_to) = q.previous_whole_days();
+        let mut tx = crate::tenancy::begin(pool, workspace).await?;
+        let cost: f64 = sqlx::query_scalar(&format!(
+            "SELECT coalesce(sum(cost_usd), 0)::float8 FROM ( \
+               SELECT cost_usd FROM {} WHERE workspace_id = $1 AND bucket >= $2 \
+                 AND bucket < $3 AND NOT (bucket >= $4 AND bucket < $5) \
+               UNION ALL SELECT cost_usd FROM rollup_total_daily \
+                 WHERE workspace_id = $1 AND bucket >= $4 AND bucket < $5) t",
+            q.total_table()
+        ))
+        .bind(workspace)
+        .bind(q.previous_from)
+        .bind(q.from)
+        .bind(days_from)
+        .bind(days_to)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        return Ok(cost);
+    }
+    let sql = format!(
+        "SELECT coalesce(sum(cost_usd), 0)::float8 FROM {} WHERE {WINDOW_AND_DIMS}",
+        q.table()
+    );
+    let cost: Vec<(f64,)> =
+        fetch_window(pool, workspace, &sql, (q.previous_from, q.from), &q.dims).await?;
+    Ok(cost.first().map_or(0.0, |c| c.0))
+}
+
 /// The cost report for the caller's filters, uncached.
 async fn cost_report_uncached(
     pool: &sqlx::PgPool,
@@ -161,21 +194,23 @@ async fn cost_report_uncached(
          FROM {table} WHERE {WINDOW_AND_DIMS} GROUP BY bucket, department, agent, model",
         table = q.table(),
     );
-    let rows: Vec<Row> =
-        fetch_window(pool, workspace, &sql, (q.previous_from, q.to), &q.dims).await?;
+    // The window's rows, the previous period's cost (its sum only), and the month's
+    // projections: three reads at once.
+    let now = Utc::now();
+    let (rows, previous, (month, projection_method, projections)) = tokio::try_join!(
+        fetch_window::<Row>(pool, workspace, &sql, (q.from, q.to), &q.dims),
+        previous_cost(pool, workspace, q),
+        projections(pool, workspace, q, now),
+    )?;
     // Requests are traces, or the model's calls under a model filter (as on Home).
     let calls = q.dims.model.is_some();
     let points = q.points();
-    let (mut total, mut previous, mut requests) = (0.0, 0.0, 0_i64);
+    let (mut total, mut requests) = (0.0, 0_i64);
     let mut by_department = BTreeMap::new();
     let mut by_agent = BTreeMap::new();
     let mut by_model = BTreeMap::new();
     let mut per_step: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for r in &rows {
-        if r.bucket < q.from {
-            previous += r.cost;
-            continue;
-        }
         let n = if calls { r.spans } else { r.traces };
         total += r.cost;
         requests += n;
@@ -218,8 +253,6 @@ async fn cost_report_uncached(
             values: other,
         });
     }
-    let now = Utc::now();
-    let (month, projection_method, projections) = projections(pool, workspace, q, now).await?;
     Ok(CostReport {
         window: q.window(),
         generated_at: now,

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use argus_types::{AgentStat, FilterOptions, Home, HomeKpis, Kpi, SeriesPoint, Timeseries};
 use chrono::Utc;
 
-use super::query::{fetch_window, rows, WINDOW_AND_DIMS};
+use super::query::{rows, WINDOW_AND_DIMS};
 use super::report::{cache_aside, cached, Report};
 use super::sums::{kpis, totals, Totals};
 use super::window::Resolved;
@@ -24,14 +24,39 @@ async fn agent_stats(
     } else {
         ("traces", "trace_errors")
     };
+    // Window sums only: the whole days from the daily rollup, the edge hours from the hourly
+    // (`$9`–`$10`, [`Resolved::window_whole_days`]; empty on daily windows).
+    let part = |table: &str, from: &str, to: &str| {
+        format!(
+            "SELECT agent, department, {requests} AS requests, {errors} AS errors, cost_usd \
+             FROM {table} WHERE {} AND bucket >= {from} AND bucket < {to}",
+            WINDOW_AND_DIMS
+        )
+    };
     let sql = format!(
-        "SELECT agent, min(department) AS department, sum({requests})::bigint AS requests, \
-           sum({errors})::bigint AS errors, sum(cost_usd)::float8 AS cost_usd \
-         FROM {table} WHERE {WINDOW_AND_DIMS} GROUP BY agent",
-        table = q.table(),
+        "SELECT agent, min(department) AS department, sum(requests)::bigint AS requests, \
+           sum(errors)::bigint AS errors, sum(cost_usd)::float8 AS cost_usd \
+         FROM ({} UNION ALL {} UNION ALL {}) w GROUP BY agent",
+        part(q.table(), "$2", "$9"),
+        part("rollup_daily", "$9", "$10"),
+        part(q.table(), "$10", "$3"),
     );
-    let rows: Vec<(String, String, i64, i64, f64)> =
-        fetch_window(pool, workspace, &sql, (q.from, q.to), &q.dims).await?;
+    let (days_from, days_to) = q.window_whole_days();
+    let mut tx = tenancy::begin(pool, workspace).await?;
+    let rows: Vec<(String, String, i64, i64, f64)> = sqlx::query_as(&sql)
+        .bind(workspace)
+        .bind(q.from)
+        .bind(q.to)
+        .bind(&q.dims.dept)
+        .bind(&q.dims.env)
+        .bind(&q.dims.version)
+        .bind(&q.dims.agent)
+        .bind(&q.dims.model)
+        .bind(days_from)
+        .bind(days_to)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
     Ok(rows
         .into_iter()
         .map(

@@ -86,6 +86,25 @@ impl Resolved {
         }
     }
 
+    /// The whole UTC days inside the window of an hourly window, `[lo, hi)` (`[to, to)` when
+    /// there are none, or on daily windows): sums over the window (not per step) read them as
+    /// daily rows — 7 d: six days of daily rows and 24 edge hours instead of 168 hours.
+    pub fn window_whole_days(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        let day = TimeDelta::days(1);
+        let floor = |t: DateTime<Utc>| t.duration_trunc(day).unwrap_or(t);
+        let lo = if floor(self.from) < self.from {
+            floor(self.from) + day
+        } else {
+            self.from
+        };
+        let hi = floor(self.to);
+        if self.daily || hi <= lo {
+            (self.to, self.to)
+        } else {
+            (lo, hi)
+        }
+    }
+
     /// Whether no dimension filter is set (the workspace totals answer).
     pub(super) fn is_unfiltered(&self) -> bool {
         self.dims == Dims::default()

@@ -226,8 +226,55 @@ impl Rollups {
             }
             write_totals(conn, workspace, table, &totals(rows)).await?;
         }
-        Ok(())
+        write_first_seen(conn, workspace, &self.hourly).await
     }
+}
+
+/// The dimensions of a rollup row, without its bucket.
+type Combination<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
+
+/// Records the first hour of each combination of dimensions in the batch (the earlier hour
+/// wins, so a late batch moves it back). Rows are locked in key order, like the rollups'.
+async fn write_first_seen(
+    conn: &mut PgConnection,
+    workspace: WorkspaceId,
+    hourly: &BTreeMap<Key, Delta>,
+) -> Result<()> {
+    let mut first: BTreeMap<Combination, DateTime<Utc>> = BTreeMap::new();
+    for k in hourly.keys() {
+        let combination = (
+            k.department.as_str(),
+            k.agent.as_str(),
+            k.environment.as_str(),
+            k.version.as_str(),
+            k.model.as_str(),
+        );
+        first
+            .entry(combination)
+            .and_modify(|t| *t = (*t).min(k.bucket))
+            .or_insert(k.bucket);
+    }
+    if first.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO rollup_first_seen AS f \
+           (workspace_id, department, agent, environment, version, model, first_hour) \
+         SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+           $7::timestamptz[]) \
+         ON CONFLICT (workspace_id, department, agent, environment, version, model) \
+         DO UPDATE SET first_hour = excluded.first_hour WHERE excluded.first_hour < f.first_hour",
+    )
+    .bind(workspace)
+    .bind(column(&first, |(c, _)| c.0.to_owned()))
+    .bind(column(&first, |(c, _)| c.1.to_owned()))
+    .bind(column(&first, |(c, _)| c.2.to_owned()))
+    .bind(column(&first, |(c, _)| c.3.to_owned()))
+    .bind(column(&first, |(c, _)| c.4.to_owned()))
+    .bind(column(&first, |(_, t)| *t))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 async fn write_table(
@@ -565,7 +612,8 @@ pub async fn rebuild_all_totals(owner: &sqlx::PgPool) -> Result<()> {
     let mut tx = owner.begin().await?;
     sqlx::query(
         "SELECT argus_rebuild_totals('rollup_hourly', 'rollup_total_hourly'), \
-                argus_rebuild_totals('rollup_daily', 'rollup_total_daily')",
+                argus_rebuild_totals('rollup_daily', 'rollup_total_daily'), \
+                argus_rebuild_first_seen()",
     )
     .execute(&mut *tx)
     .await?;

@@ -366,8 +366,11 @@ async fn insert_spans(
     .fetch_all(&mut *conn)
     .await
     .map_err(|e| match &e {
-        // 23514: a day partition is missing (the caller did not ensure it).
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("23514") => {
+        // 23514 "no partition of relation … found for row": a day partition is missing (the
+        // caller did not ensure it, or retention dropped it). Other check violations are not.
+        sqlx::Error::Database(db)
+            if db.code().as_deref() == Some("23514") && db.message().starts_with("no partition") =>
+        {
             Error::MissingPartition(e.to_string())
         }
         _ => Error::Database(e),
