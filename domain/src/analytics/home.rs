@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use argus_types::{AgentStat, FilterOptions, Home, HomeKpis, Kpi, SeriesPoint, Timeseries};
 use chrono::Utc;
 
-use super::query::{rows, WINDOW_AND_DIMS};
+use super::query::{fetch_window_and_days, rows, WINDOW_AND_DIMS};
 use super::report::{cache_aside, cached, Report};
 use super::sums::{kpis, totals, Totals};
 use super::window::Resolved;
@@ -41,22 +41,15 @@ async fn agent_stats(
         part("rollup_daily", "$9", "$10"),
         part(q.table(), "$10", "$3"),
     );
-    let (days_from, days_to) = q.window_whole_days();
-    let mut tx = tenancy::begin(pool, workspace).await?;
-    let rows: Vec<(String, String, i64, i64, f64)> = sqlx::query_as(&sql)
-        .bind(workspace)
-        .bind(q.from)
-        .bind(q.to)
-        .bind(&q.dims.dept)
-        .bind(&q.dims.env)
-        .bind(&q.dims.version)
-        .bind(&q.dims.agent)
-        .bind(&q.dims.model)
-        .bind(days_from)
-        .bind(days_to)
-        .fetch_all(&mut *tx)
-        .await?;
-    tx.commit().await?;
+    let rows: Vec<(String, String, i64, i64, f64)> = fetch_window_and_days(
+        pool,
+        workspace,
+        &sql,
+        (q.from, q.to),
+        &q.dims,
+        q.window_whole_days(),
+    )
+    .await?;
     Ok(rows
         .into_iter()
         .map(

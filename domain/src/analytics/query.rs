@@ -95,17 +95,39 @@ pub(super) async fn rows(
         span_rows_sql(q),
         metric_only_rows_sql(q, no_hist)
     );
-    let (days_from, days_to) = q.previous_whole_days();
+    fetch_window_and_days(
+        pool,
+        workspace,
+        &sql,
+        (q.previous_from, q.to),
+        &q.dims,
+        q.previous_whole_days(),
+    )
+    .await
+}
+
+/// [`fetch_window`] with `$9`–`$10` bound to a range of whole days (read from a daily table).
+pub(super) async fn fetch_window_and_days<T>(
+    pool: &sqlx::PgPool,
+    workspace: WorkspaceId,
+    sql: &str,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    dims: &Dims,
+    (days_from, days_to): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
     let mut tx = tenancy::begin(pool, workspace).await?;
-    let rows = sqlx::query_as(&sql)
+    let rows = sqlx::query_as(sql)
         .bind(workspace)
-        .bind(q.previous_from)
-        .bind(q.to)
-        .bind(&q.dims.dept)
-        .bind(&q.dims.env)
-        .bind(&q.dims.version)
-        .bind(&q.dims.agent)
-        .bind(&q.dims.model)
+        .bind(from)
+        .bind(to)
+        .bind(&dims.dept)
+        .bind(&dims.env)
+        .bind(&dims.version)
+        .bind(&dims.agent)
+        .bind(&dims.model)
         .bind(days_from)
         .bind(days_to)
         .fetch_all(&mut *tx)
