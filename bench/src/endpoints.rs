@@ -5,14 +5,12 @@
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::ingest::percentile;
-use crate::ssr::{log_in, HttpClient};
+use crate::ssr::{get, log_in, HttpClient};
 
 /// The endpoints the dashboard pages call (the home page calls `metrics/home`; the others are
 /// the usage, cost, performance pages and the home page's widgets).
@@ -73,22 +71,6 @@ async fn flush(redis: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn get(client: &HttpClient, cookie: &str, url: &str) -> anyhow::Result<Bytes> {
-    let request = http::Request::get(url)
-        .header("cookie", cookie)
-        .body(Full::new(Bytes::new()))?;
-    let response = client.request(request).await?;
-    let status = response.status();
-    let body = response.into_body().collect().await?.to_bytes();
-    if status != http::StatusCode::OK {
-        bail!(
-            "GET {url}: HTTP {status}: {}",
-            String::from_utf8_lossy(&body)
-        );
-    }
-    Ok(body)
-}
-
 /// Times every endpoint for every range, unfiltered, by one department, and by that
 /// department and one environment: `iterations` uncached and `iterations` cached calls each.
 pub async fn run(
@@ -130,14 +112,14 @@ pub async fn run(
                 let mut uncached = Vec::with_capacity(iterations);
                 let mut cached = Vec::with_capacity(iterations);
                 // One call first: connections and PostgreSQL's buffers warm.
-                get(&client, &cookie, &target).await?;
+                get(&client, &target, &cookie).await?;
                 for _ in 0..iterations {
                     flush(redis).await?;
                     let t = Instant::now();
-                    get(&client, &cookie, &target).await?;
+                    get(&client, &target, &cookie).await?;
                     uncached.push(t.elapsed().as_secs_f64() * 1000.0);
                     let t = Instant::now();
-                    get(&client, &cookie, &target).await?;
+                    get(&client, &target, &cookie).await?;
                     cached.push(t.elapsed().as_secs_f64() * 1000.0);
                 }
                 uncached.sort_by(f64::total_cmp);

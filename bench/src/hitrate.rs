@@ -14,7 +14,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use rand::Rng;
 
-use crate::ssr::{log_in, HttpClient};
+use crate::ssr::{get, log_in, HttpClient};
 
 /// The views, one per twentieth of the users.
 const VIEWS: [&str; 20] = [
@@ -51,17 +51,6 @@ impl Figures {
     pub fn rate(&self) -> f64 {
         self.hits as f64 * 100.0 / (self.hits + self.misses).max(1) as f64
     }
-}
-
-async fn get(client: &HttpClient, url: &str, cookie: &str) -> anyhow::Result<Bytes> {
-    let request = http::Request::get(url)
-        .header("cookie", cookie)
-        .body(Full::new(Bytes::new()))?;
-    let response = client.request(request).await?;
-    let status = response.status();
-    let body = response.into_body().collect().await?.to_bytes();
-    anyhow::ensure!(status.is_success(), "GET {url}: HTTP {status}");
-    Ok(body)
 }
 
 /// (hits, misses) over the dashboard's cache domains so far.

@@ -50,6 +50,24 @@ pub async fn log_in(
     }
 }
 
+/// `GET url` with the session cookie: the body of a 2xx answer, else an error naming the
+/// status and the body.
+pub async fn get(client: &HttpClient, url: &str, cookie: &str) -> anyhow::Result<Bytes> {
+    let request = http::Request::get(url)
+        .header("cookie", cookie)
+        .body(Full::new(Bytes::new()))?;
+    let response = client.request(request).await?;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    if !status.is_success() {
+        bail!(
+            "GET {url}: HTTP {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    Ok(body)
+}
+
 /// Who loads the pages, how many at once, for how long (shared with the dashboard benchmark).
 #[derive(clap::Args)]
 pub struct Load {

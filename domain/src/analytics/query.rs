@@ -119,15 +119,7 @@ where
     T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
 {
     let mut tx = tenancy::begin(pool, workspace).await?;
-    let rows = sqlx::query_as(sql)
-        .bind(workspace)
-        .bind(from)
-        .bind(to)
-        .bind(&dims.dept)
-        .bind(&dims.env)
-        .bind(&dims.version)
-        .bind(&dims.agent)
-        .bind(&dims.model)
+    let rows = window_query(sql, workspace, (from, to), dims)
         .bind(days_from)
         .bind(days_to)
         .fetch_all(&mut *tx)
@@ -211,7 +203,24 @@ where
     T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
 {
     let mut tx = tenancy::begin(pool, workspace).await?;
-    let rows = sqlx::query_as(sql)
+    let rows = window_query(sql, workspace, (from, to), dims)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// `sql` with [`WINDOW_AND_DIMS`]'s `$1`–`$8` bound.
+fn window_query<'q, T>(
+    sql: &'q str,
+    workspace: WorkspaceId,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    dims: &'q Dims,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, T, sqlx::postgres::PgArguments>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    sqlx::query_as(sql)
         .bind(workspace)
         .bind(from)
         .bind(to)
@@ -220,8 +229,4 @@ where
         .bind(&dims.version)
         .bind(&dims.agent)
         .bind(&dims.model)
-        .fetch_all(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(rows)
 }
