@@ -85,8 +85,8 @@ pub async fn run(
     let options: argus_types::FilterOptions = serde_json::from_slice(
         &get(
             &client,
-            &cookie,
             &format!("{url}/api/v1/metrics/filter-options"),
+            &cookie,
         )
         .await?,
     )
