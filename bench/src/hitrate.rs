@@ -14,7 +14,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use rand::Rng;
 
-use crate::ssr::{get, log_in, HttpClient};
+use crate::ssr::{get, log_in, Cookie, HttpClient};
 
 /// The views, one per twentieth of the users.
 const VIEWS: [&str; 20] = [
@@ -54,7 +54,7 @@ impl Figures {
 }
 
 /// (hits, misses) over the dashboard's cache domains so far.
-async fn counters(client: &HttpClient, url: &str, cookie: &str) -> anyhow::Result<(u64, u64)> {
+async fn counters(client: &HttpClient, url: &str, cookie: &Cookie) -> anyhow::Result<(u64, u64)> {
     let body = get(client, &format!("{url}/api/v1/system/status"), cookie).await?;
     let status: argus_types::SystemStatus = serde_json::from_slice(&body)?;
     Ok(status

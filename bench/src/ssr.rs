@@ -21,13 +21,24 @@ pub struct Figures {
 
 pub type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
-/// Logs in with the form endpoint and returns the session cookie (`name=value`).
+/// A signed-in session's cookie (`name=value`): its own type, so it cannot be passed where a
+/// URL is expected.
+#[derive(Clone)]
+pub struct Cookie(String);
+
+impl Cookie {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Logs in with the form endpoint and returns the session cookie.
 pub async fn log_in(
     client: &HttpClient,
     url: &str,
     email: &str,
     password: &str,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Cookie> {
     let body = format!(
         "email={}&password={}",
         argus_types::encode(email),
@@ -45,16 +56,16 @@ pub async fn log_in(
         .map(|v| v.split(';').next().unwrap_or_default().to_owned())
         .find(|c| !c.ends_with('='));
     match cookie {
-        Some(c) => Ok(c),
+        Some(c) => Ok(Cookie(c)),
         None => bail!("log-in as {email} failed: HTTP {}", response.status()),
     }
 }
 
 /// `GET url` with the session cookie: the body of a 2xx answer, else an error naming the
 /// status and the body.
-pub async fn get(client: &HttpClient, url: &str, cookie: &str) -> anyhow::Result<Bytes> {
+pub async fn get(client: &HttpClient, url: &str, cookie: &Cookie) -> anyhow::Result<Bytes> {
     let request = http::Request::get(url)
-        .header("cookie", cookie)
+        .header("cookie", cookie.as_str())
         .body(Full::new(Bytes::new()))?;
     let response = client.request(request).await?;
     let status = response.status();
@@ -143,9 +154,9 @@ async fn run_path(
         .pool_max_idle_per_host(clients)
         .build_http();
     let cookie = log_in(&client, url, email, password).await?;
-    let get = move |client: HttpClient, cookie: String, target: String| async move {
+    let get = move |client: HttpClient, cookie: Cookie, target: String| async move {
         let request = http::Request::get(target)
-            .header("cookie", cookie)
+            .header("cookie", cookie.as_str())
             .body(Full::new(Bytes::new()))?;
         let response = client.request(request).await?;
         let ok = response.status() == http::StatusCode::OK;
