@@ -93,6 +93,8 @@ pub(crate) async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<
         "traces",
         "rollup_hourly",
         "rollup_daily",
+        "rollup_agent_hourly",
+        "rollup_agent_daily",
         "rollup_total_hourly",
         "rollup_total_daily",
     ] {
@@ -184,12 +186,13 @@ pub(crate) async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<
             started.elapsed().as_secs_f64()
         );
     }
-    // The workspace totals, summed from those rows by migration 0010's own backfill.
+    // The workspace totals and the agent rollups, summed from those rows.
     argus_domain::ingest::rollup::rebuild_all_totals(pool)
         .await
         .map_err(|e| anyhow::anyhow!("building the workspace totals: {e}"))?;
     sqlx::query(
-        "ANALYZE traces, rollup_hourly, rollup_daily, rollup_total_hourly, rollup_total_daily",
+        "ANALYZE traces, rollup_hourly, rollup_daily, rollup_agent_hourly, rollup_agent_daily, \
+         rollup_total_hourly, rollup_total_daily",
     )
     .execute(pool)
     .await?;

@@ -126,6 +126,8 @@ pub async fn trim(
     for table in [
         "rollup_hourly",
         "rollup_daily",
+        "rollup_agent_hourly",
+        "rollup_agent_daily",
         "rollup_total_hourly",
         "rollup_total_daily",
         "metric_rollup_hourly",

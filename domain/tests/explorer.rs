@@ -755,8 +755,11 @@ async fn the_agents_registry_pages_with_offsets(owner: PgPool) {
 async fn rollups(owner: &PgPool, ws: WorkspaceId) -> Vec<String> {
     let mut out = Vec::new();
     for table in [
+        "rollup_minute",
         "rollup_hourly",
         "rollup_daily",
+        "rollup_agent_hourly",
+        "rollup_agent_daily",
         "rollup_total_hourly",
         "rollup_total_daily",
     ] {

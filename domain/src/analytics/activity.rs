@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use argus_types::{Activity, ActivityEvent};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
-use super::query::{fetch_window, WINDOW_AND_DIMS};
+use super::query::{fetch_window, window_and_dims};
 use super::report::Report;
 use super::window::Resolved;
 use crate::tenancy::WorkspaceId;
@@ -172,8 +172,9 @@ async fn activity_uncached(
     let sql = format!(
         "SELECT bucket, agent, sum({requests})::bigint AS requests, \
            sum({errors})::bigint AS errors, sum(cost_usd)::float8 AS cost \
-         FROM {table} WHERE {WINDOW_AND_DIMS} GROUP BY bucket, agent",
+         FROM {table} WHERE {dims} GROUP BY bucket, agent",
         table = q.table(),
+        dims = window_and_dims(q.table()),
     );
     let (buckets, mut events) = tokio::try_join!(
         fetch_window::<Bucket>(pool, workspace, &sql, (q.from, q.to), &q.dims),

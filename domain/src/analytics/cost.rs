@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use argus_types::{CostReport, CostRow, CostSeries, MonthProjection};
 use chrono::{DateTime, Datelike, DurationRound, NaiveDate, TimeDelta, Utc};
 
-use super::query::{fetch_window, WINDOW_AND_DIMS};
+use super::query::{fetch_window, window_and_dims};
 use super::report::Report;
 use super::window::Resolved;
 use crate::tenancy::WorkspaceId;
@@ -98,8 +98,10 @@ async fn projections(
     let month_end = next_month(today.date_naive());
     let trailing_from = today - TimeDelta::days(TRAILING_DAYS);
     let sql = format!(
-        "SELECT bucket, department, sum(cost_usd)::float8 AS cost FROM rollup_daily \
-         WHERE {WINDOW_AND_DIMS} GROUP BY bucket, department"
+        "SELECT bucket, department, sum(cost_usd)::float8 AS cost FROM {table} \
+         WHERE {dims} GROUP BY bucket, department",
+        table = q.daily_table(),
+        dims = window_and_dims(q.daily_table()),
     );
     let rows: Vec<(DateTime<Utc>, String, f64)> = fetch_window(
         pool,
@@ -173,8 +175,9 @@ async fn previous_cost(pool: &sqlx::PgPool, workspace: WorkspaceId, q: &Resolved
         return Ok(cost);
     }
     let sql = format!(
-        "SELECT coalesce(sum(cost_usd), 0)::float8 FROM {} WHERE {WINDOW_AND_DIMS}",
-        q.table()
+        "SELECT coalesce(sum(cost_usd), 0)::float8 FROM {} WHERE {}",
+        q.table(),
+        window_and_dims(q.table())
     );
     let cost: Vec<(f64,)> =
         fetch_window(pool, workspace, &sql, (q.previous_from, q.from), &q.dims).await?;
@@ -191,8 +194,9 @@ async fn cost_report_uncached(
         "SELECT bucket, department, agent, model, sum(traces)::bigint AS traces, \
            sum(spans)::bigint AS spans, sum(cost_usd)::float8 AS cost, \
            sum(unpriced_spans)::bigint AS unpriced_spans \
-         FROM {table} WHERE {WINDOW_AND_DIMS} GROUP BY bucket, department, agent, model",
+         FROM {table} WHERE {dims} GROUP BY bucket, department, agent, model",
         table = q.table(),
+        dims = window_and_dims(q.table()),
     );
     // The window's rows, the previous period's cost (its sum only), and the month's
     // projections: three reads at once.

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use argus_types::{AgentStat, FilterOptions, Home, HomeKpis, Kpi, SeriesPoint, Timeseries};
 use chrono::Utc;
 
-use super::query::{fetch_window_and_days, rows, WINDOW_AND_DIMS};
+use super::query::{fetch_window_and_days, rows, window_and_dims};
 use super::report::{cache_aside, cached, Report};
 use super::sums::{kpis, totals, Totals};
 use super::window::Resolved;
@@ -30,7 +30,7 @@ async fn agent_stats(
         format!(
             "SELECT agent, department, {requests} AS requests, {errors} AS errors, cost_usd \
              FROM {table} WHERE {} AND bucket >= {from} AND bucket < {to}",
-            WINDOW_AND_DIMS
+            window_and_dims(table)
         )
     };
     let sql = format!(
@@ -38,7 +38,7 @@ async fn agent_stats(
            sum(errors)::bigint AS errors, sum(cost_usd)::float8 AS cost_usd \
          FROM ({} UNION ALL {} UNION ALL {}) w GROUP BY agent",
         part(q.table(), "$2", "$9"),
-        part("rollup_daily", "$9", "$10"),
+        part(q.daily_table(), "$9", "$10"),
         part(q.table(), "$10", "$3"),
     );
     let rows: Vec<(String, String, i64, i64, f64)> = fetch_window_and_days(

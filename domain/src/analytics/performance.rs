@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use argus_types::{LatencyBin, LatencyPoint, LatencyStat, Performance};
 use chrono::{DateTime, Utc};
 
-use super::query::{fetch_window, WINDOW_AND_DIMS};
+use super::query::{fetch_window, window_and_dims};
 use super::report::Report;
 use super::window::Resolved;
 use crate::histogram::{bucket_value, Histogram};
@@ -132,11 +132,12 @@ async fn performance_uncached(
     workspace: WorkspaceId,
     q: &Resolved,
 ) -> Result<Performance> {
+    let table = q.table();
     let sql = format!(
         "SELECT bucket, agent, model, traces, trace_errors, trace_latency_sum_us, \
            trace_latency_hist, spans, span_errors, span_latency_sum_us, span_latency_hist \
-         FROM {table} WHERE {WINDOW_AND_DIMS}",
-        table = q.table(),
+         FROM {table} WHERE {}",
+        window_and_dims(table),
     );
     let rows: Vec<Row> = fetch_window(pool, workspace, &sql, (q.from, q.to), &q.dims).await?;
     let calls = q.dims.model.is_some();

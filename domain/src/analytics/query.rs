@@ -134,9 +134,9 @@ where
 /// cost and active agents, not in requests or latency (traces measure those).
 pub(super) fn metric_only_rows_sql(q: &Resolved, no_hist: &str) -> String {
     let (metrics, spans) = if q.daily {
-        ("metric_rollup_daily", "rollup_daily")
+        ("metric_rollup_daily", "rollup_agent_daily")
     } else {
-        ("metric_rollup_hourly", "rollup_hourly")
+        ("metric_rollup_hourly", "rollup_agent_hourly")
     };
     format!(
         "SELECT bucket, agent, 0::bigint AS requests, 0::bigint AS errors, \
@@ -176,11 +176,12 @@ pub(super) fn span_rows_sql(q: &Resolved) -> String {
         "traces AS requests, trace_errors AS errors, trace_latency_sum_us AS latency_sum_us, \
          trace_latency_hist AS hist"
     };
+    let table = q.table();
     format!(
         "SELECT bucket, agent, {measures}, input_tokens, output_tokens, \
            cost_usd::float8 AS cost, spans, NULL::text AS agents \
-         FROM {table} WHERE {WINDOW_AND_DIMS}",
-        table = q.table(),
+         FROM {table} WHERE {}",
+        window_and_dims(table),
     )
 }
 
@@ -190,6 +191,21 @@ pub(super) const WINDOW_AND_DIMS: &str = "workspace_id = $1 AND bucket >= $2 AND
     AND ($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR environment = $5) \
     AND ($6::text IS NULL OR version = $6) AND ($7::text IS NULL OR agent = $7) \
     AND ($8::text IS NULL OR model = $8)";
+
+/// [`WINDOW_AND_DIMS`] for the agent rollups (`rollup_agent_*`, no environment or version
+/// column): read only when neither is filtered, so `$5` and `$6` are NULL there.
+const AGENT_WINDOW_AND_DIMS: &str = "workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
+    AND ($4::text IS NULL OR department = $4) AND $5::text IS NULL AND $6::text IS NULL \
+    AND ($7::text IS NULL OR agent = $7) AND ($8::text IS NULL OR model = $8)";
+
+/// The WHERE over `$1`–`$8` of a rollup table's rows (see [`Resolved::table`]).
+pub(super) fn window_and_dims(table: &str) -> &'static str {
+    if table.starts_with("rollup_agent_") {
+        AGENT_WINDOW_AND_DIMS
+    } else {
+        WINDOW_AND_DIMS
+    }
+}
 
 /// Runs `sql` (whose WHERE is [`WINDOW_AND_DIMS`]) in the workspace's binding.
 pub(super) async fn fetch_window<T>(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use argus_types::{GroupSeries, UsageBreakdown, UsageRow};
 use chrono::{DateTime, Utc};
 
-use super::query::{fetch_window, WINDOW_AND_DIMS};
+use super::query::{fetch_window, window_and_dims};
 use super::report::Report;
 use super::window::Resolved;
 use crate::tenancy::WorkspaceId;
@@ -50,15 +50,21 @@ async fn usage_breakdown_uncached(
     } else {
         ("traces", "trace_errors")
     };
+    // Breakdowns by environment or version need the detailed rollup.
+    let table = if by == "environment" || by == "version" {
+        q.detailed_table()
+    } else {
+        q.table()
+    };
     let sql = format!(
         "SELECT bucket, {by} AS key, sum({requests})::bigint AS requests, \
            sum({errors})::bigint AS errors, sum(input_tokens)::bigint AS input_tokens, \
            sum(output_tokens)::bigint AS output_tokens, \
            sum(cache_read_tokens)::bigint AS cache_read_tokens, \
            sum(reasoning_tokens)::bigint AS reasoning_tokens, sum(cost_usd)::float8 AS cost \
-         FROM {table} WHERE {WINDOW_AND_DIMS} {only_models} \
+         FROM {table} WHERE {dims} {only_models} \
          GROUP BY bucket, {by}",
-        table = q.table(),
+        dims = window_and_dims(table),
         only_models = if by == "model" { "AND model <> ''" } else { "" },
     );
     let rows: Vec<GroupRow> = fetch_window(pool, workspace, &sql, (q.from, q.to), &q.dims).await?;

@@ -118,11 +118,34 @@ impl Resolved {
         }
     }
 
+    /// The narrowest rollup that answers the filters at the window's granularity: the agent
+    /// rollup (no environment or version dimension, a sixth of the rows) unless one of those
+    /// two is filtered. Its WHERE is [`super::query::window_and_dims`] of it.
     pub(super) fn table(&self) -> &'static str {
+        self.table_at(self.daily)
+    }
+
+    /// [`Resolved::table`]'s daily table (for whole days of an hourly window).
+    pub(super) fn daily_table(&self) -> &'static str {
+        self.table_at(true)
+    }
+
+    /// The rollup with every dimension (for breakdowns by environment or version).
+    pub(super) fn detailed_table(&self) -> &'static str {
         if self.daily {
             "rollup_daily"
         } else {
             "rollup_hourly"
+        }
+    }
+
+    fn table_at(&self, daily: bool) -> &'static str {
+        let detailed = self.dims.env.is_some() || self.dims.version.is_some();
+        match (detailed, daily) {
+            (true, true) => "rollup_daily",
+            (true, false) => "rollup_hourly",
+            (false, true) => "rollup_agent_daily",
+            (false, false) => "rollup_agent_hourly",
         }
     }
 

@@ -215,7 +215,16 @@ impl Rollups {
             if rows.is_empty() {
                 continue;
             }
-            write_table(conn, workspace, table, rows).await?;
+            write_table(conn, workspace, table, rows, Shape::Detailed).await?;
+        }
+        for (table, rows) in [
+            ("rollup_agent_hourly", &self.hourly),
+            ("rollup_agent_daily", &self.daily),
+        ] {
+            if rows.is_empty() {
+                continue;
+            }
+            write_table(conn, workspace, table, &by_agent(rows), Shape::Agent).await?;
         }
         for (table, rows) in [
             ("rollup_total_hourly", &self.hourly),
@@ -277,24 +286,60 @@ async fn write_first_seen(
     Ok(())
 }
 
+/// The dimensions a rollup table keeps: all of them, or all but environment and version (the
+/// `rollup_agent_*` tables, migration 0030).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Detailed,
+    Agent,
+}
+
+/// The rows of a batch without environment and version (the `rollup_agent_*` rows).
+fn by_agent(rows: &BTreeMap<Key, Delta>) -> BTreeMap<Key, Delta> {
+    let mut out: BTreeMap<Key, Delta> = BTreeMap::new();
+    for (k, d) in rows {
+        let key = Key {
+            environment: String::new(),
+            version: String::new(),
+            ..k.clone()
+        };
+        out.entry(key).or_default().merge(d);
+    }
+    out
+}
+
 async fn write_table(
     conn: &mut PgConnection,
     workspace: WorkspaceId,
     table: &'static str,
     rows: &BTreeMap<Key, Delta>,
+    shape: Shape,
 ) -> Result<()> {
+    let (dims, dim_arrays, key) = match shape {
+        Shape::Detailed => (
+            "department, agent, environment, version, model",
+            "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[]",
+            "department, agent, environment, version, model",
+        ),
+        // $5 and $6 (environment, version) are bound (with their types) but not read.
+        Shape::Agent => (
+            "department, agent, model",
+            "$3::text[], $4::text[], $7::text[]",
+            "department, agent, model",
+        ),
+    };
     let sql = format!(
-        "INSERT INTO {table} AS r (workspace_id, bucket, department, agent, environment, version, model, \
+        "INSERT INTO {table} AS r (workspace_id, bucket, {dims}, \
            traces, trace_errors, trace_latency_sum_us, trace_latency_min_us, trace_latency_max_us, \
            trace_latency_hist, spans, span_errors, input_tokens, output_tokens, cache_read_tokens, \
            cache_creation_tokens, reasoning_tokens, cost_usd, unpriced_spans, span_latency_sum_us, \
            span_latency_hist) \
-         SELECT $1, * FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], \
-           $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], \
+         SELECT $1, * FROM unnest($2::timestamptz[], {dim_arrays}, \
+           $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], \
            $13::jsonb[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], \
            $19::bigint[], $20::bigint[], $21::float8[]::numeric[], $22::bigint[], $23::bigint[], \
            $24::jsonb[]) \
-         ON CONFLICT (workspace_id, bucket, department, agent, environment, version, model) DO UPDATE SET \
+         ON CONFLICT (workspace_id, bucket, {key}) DO UPDATE SET \
            traces = r.traces + excluded.traces, \
            trace_errors = r.trace_errors + excluded.trace_errors, \
            trace_latency_sum_us = r.trace_latency_sum_us + excluded.trace_latency_sum_us, \
@@ -507,8 +552,11 @@ pub async fn rebuild(
     let mut tx = crate::tenancy::begin(pool, workspace).await?;
     lock_for_writes(&mut tx, workspace, true).await?;
     for table in [
+        "rollup_minute",
         "rollup_hourly",
         "rollup_daily",
+        "rollup_agent_hourly",
+        "rollup_agent_daily",
         "rollup_total_hourly",
         "rollup_total_daily",
     ] {
@@ -600,6 +648,9 @@ pub async fn rebuild(
             rollups.add_trace(t, &dims, Some(latency), errors > 0);
         }
     }
+    // Minute rows live a few days (retention trims older ones): none are made for older days.
+    let minutes_from = Utc::now() - TimeDelta::days(MINUTE_ROLLUP_DAYS);
+    rollups.minute.retain(|k, _| k.bucket >= minutes_from);
     rollups.write(&mut tx, workspace).await?;
     tx.commit().await?;
     Ok(read)
@@ -613,6 +664,8 @@ pub async fn rebuild_all_totals(owner: &sqlx::PgPool) -> Result<()> {
     sqlx::query(
         "SELECT argus_rebuild_totals('rollup_hourly', 'rollup_total_hourly'), \
                 argus_rebuild_totals('rollup_daily', 'rollup_total_daily'), \
+                argus_rebuild_agent_rollup('rollup_hourly', 'rollup_agent_hourly'), \
+                argus_rebuild_agent_rollup('rollup_daily', 'rollup_agent_daily'), \
                 argus_rebuild_first_seen()",
     )
     .execute(&mut *tx)

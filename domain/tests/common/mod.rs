@@ -88,11 +88,13 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
         .map(|m| format!("sum({m})::bigint AS {m}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let differs = measures
-        .split(", ")
-        .map(|m| format!("d.{m} IS DISTINCT FROM t.{m}"))
-        .collect::<Vec<_>>()
-        .join(" OR ");
+    let differs = |other: &str| {
+        measures
+            .split(", ")
+            .map(|m| format!("d.{m} IS DISTINCT FROM {other}.{m}"))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
     let mut tx = argus_domain::tenancy::begin(pool, ws).await.unwrap();
     for (detail, total) in [
         ("rollup_hourly", "rollup_total_hourly"),
@@ -106,10 +108,11 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
                  coalesce(jsonb_object_agg(agent, 1) FILTER (WHERE traces > 0 OR spans > 0), '{{}}') AS agents \
                FROM {detail} WHERE workspace_id = $1 GROUP BY bucket) d \
              FULL JOIN (SELECT * FROM {total} WHERE workspace_id = $1) t USING (bucket) \
-             WHERE {differs} OR abs(coalesce(d.cost_usd, 0) - coalesce(t.cost_usd, 0)) > 1e-8 \
+             WHERE {} OR abs(coalesce(d.cost_usd, 0) - coalesce(t.cost_usd, 0)) > 1e-8 \
                OR d.trace_latency_hist IS DISTINCT FROM argus_hist_from_bin(t.trace_latency_hist) \
                OR d.span_latency_hist IS DISTINCT FROM argus_hist_from_bin(t.span_latency_hist) \
-               OR d.agents IS DISTINCT FROM t.agents::jsonb"
+               OR d.agents IS DISTINCT FROM t.agents::jsonb",
+            differs("t")
         ))
         .bind(ws)
         .fetch_all(&mut *tx)
@@ -124,6 +127,36 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
         .await
         .unwrap();
         assert!(n > 0, "{total} has rows");
+    }
+    // The agent rollups (migration 0030) equal the detailed ones without environment and
+    // version: every measure, min/max latency, both histograms, the cost.
+    let extrema = "min(trace_latency_min_us) AS trace_latency_min_us, \
+        max(trace_latency_max_us) AS trace_latency_max_us";
+    let differs_extrema = "d.trace_latency_min_us IS DISTINCT FROM a.trace_latency_min_us \
+        OR d.trace_latency_max_us IS DISTINCT FROM a.trace_latency_max_us";
+    let key = "bucket, department, agent, model";
+    for (detail, agent) in [
+        ("rollup_hourly", "rollup_agent_hourly"),
+        ("rollup_daily", "rollup_agent_daily"),
+    ] {
+        let bad: Vec<(chrono::DateTime<chrono::Utc>, String, String)> = sqlx::query_as(&format!(
+            "SELECT bucket, agent, model FROM ( \
+                   SELECT {key}, {sums}, {extrema}, sum(cost_usd) AS cost_usd, \
+                     argus_hist_sum(trace_latency_hist) AS trace_latency_hist, \
+                     argus_hist_sum(span_latency_hist) AS span_latency_hist \
+                   FROM {detail} WHERE workspace_id = $1 GROUP BY {key}) d \
+                 FULL JOIN (SELECT * FROM {agent} WHERE workspace_id = $1) a USING ({key}) \
+                 WHERE {} OR {differs_extrema} \
+                   OR abs(coalesce(d.cost_usd, 0) - coalesce(a.cost_usd, 0)) > 1e-8 \
+                   OR d.trace_latency_hist IS DISTINCT FROM a.trace_latency_hist \
+                   OR d.span_latency_hist IS DISTINCT FROM a.span_latency_hist",
+            differs("a")
+        ))
+        .bind(ws)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        assert!(bad.is_empty(), "{agent} differs from {detail} at {bad:?}");
     }
     tx.commit().await.unwrap();
 }
