@@ -171,45 +171,75 @@ async fn the_previous_period_equals_raw_sql(owner: PgPool) {
         "{shadow} shadow decisions, {would_act} would act"
     );
     assert_eq!(on_traces, 2 * shadow, "every decision names a stored trace");
-    for range in ["7d", "24h", "30d"] {
-        let q = resolve(&filters(&[("range", range)]), now).unwrap();
-        let served =
-            <argus_types::HomeKpis as argus_domain::analytics::Report>::read(&s.pool, ws, &q, &())
-                .await
-                .unwrap();
-        let previous = |key: &str| served.kpis.iter().find(|k| k.key == key).unwrap().previous;
-        let before = Resolved {
-            from: q.previous_from,
-            to: q.from,
-            ..q.clone()
-        };
-        let raw = raw(&s.pool, ws, &before).await;
-        assert_eq!(previous("requests"), Some(raw.requests as f64), "{range}");
-        if range == "7d" {
-            assert!(raw.requests > 100, "the demo fills the previous week");
+    // Unfiltered (the workspace totals), by a department or an agent (the agent rollups), by
+    // an environment (the detailed rollups); the cost page's previous period too.
+    let filter_sets: [&[(&str, &str)]; 4] = [
+        &[],
+        &[("dept", "support")],
+        &[("env", "production")],
+        &[("dept", "support"), ("env", "production")],
+    ];
+    for dims in filter_sets {
+        for range in ["7d", "24h", "30d"] {
+            let mut pairs = vec![("range", range)];
+            pairs.extend_from_slice(dims);
+            let case = format!("{pairs:?}");
+            let q = resolve(&filters(&pairs), now).unwrap();
+            let served = <argus_types::HomeKpis as argus_domain::analytics::Report>::read(
+                &s.pool,
+                ws,
+                &q,
+                &(),
+            )
+            .await
+            .unwrap();
+            let previous = |key: &str| served.kpis.iter().find(|k| k.key == key).unwrap().previous;
+            let before = Resolved {
+                from: q.previous_from,
+                to: q.from,
+                ..q.clone()
+            };
+            let raw = raw(&s.pool, ws, &before).await;
+            assert_eq!(previous("requests"), Some(raw.requests as f64), "{case}");
+            if range == "7d" {
+                assert!(
+                    raw.requests > 20,
+                    "the demo fills the previous week: {case}"
+                );
+            }
+            close(
+                previous("p95_latency"),
+                raw.p95_ms,
+                2.0 * RELATIVE_ERROR,
+                &format!("{case} p95"),
+            );
+            assert_eq!(previous("tokens"), Some(raw.tokens as f64), "{case} tokens");
+            close(
+                previous("cost"),
+                Some(raw.cost),
+                1e-9,
+                &format!("{case} cost"),
+            );
+            assert_eq!(
+                previous("active_agents"),
+                Some(raw.agents as f64),
+                "{case} agents"
+            );
+            let cost = <argus_types::CostReport as argus_domain::analytics::Report>::read(
+                &s.pool,
+                ws,
+                &q,
+                &(),
+            )
+            .await
+            .unwrap();
+            close(
+                Some(cost.previous_usd),
+                Some(raw.cost),
+                1e-9,
+                &format!("{case} cost page's previous period"),
+            );
         }
-        close(
-            previous("p95_latency"),
-            raw.p95_ms,
-            2.0 * RELATIVE_ERROR,
-            &format!("{range} p95"),
-        );
-        assert_eq!(
-            previous("tokens"),
-            Some(raw.tokens as f64),
-            "{range} tokens"
-        );
-        close(
-            previous("cost"),
-            Some(raw.cost),
-            1e-9,
-            &format!("{range} cost"),
-        );
-        assert_eq!(
-            previous("active_agents"),
-            Some(raw.agents as f64),
-            "{range} agents"
-        );
     }
 }
 

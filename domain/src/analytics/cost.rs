@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use argus_types::{CostReport, CostRow, CostSeries, MonthProjection};
 use chrono::{DateTime, Datelike, DurationRound, NaiveDate, TimeDelta, Utc};
 
-use super::query::{fetch_window, window_and_dims};
+use super::query::{fetch_window, fetch_window_and_days, window_and_dims};
 use super::report::Report;
 use super::window::Resolved;
 use crate::tenancy::WorkspaceId;
@@ -150,37 +150,39 @@ async fn projections(
     Ok((today.format("%Y-%m").to_string(), method, out))
 }
 
-/// The cost of the previous period: from the workspace totals when no filter is set (its
-/// whole days as daily rows), else the sum of the detailed rollup's rows.
+/// The cost of the previous period: from the workspace totals when no filter is set, else
+/// from the narrowest rollup ([`Resolved::table`]); either way its whole days as daily rows.
 async fn previous_cost(pool: &sqlx::PgPool, workspace: WorkspaceId, q: &Resolved) -> Result<f64> {
-    if q.is_unfiltered() {
-        let (days_from, days_to) = q.previous_whole_days();
-        let mut tx = crate::tenancy::begin(pool, workspace).await?;
-        let cost: f64 = sqlx::query_scalar(&format!(
+    let (days_from, days_to) = q.previous_whole_days();
+    let sql = if q.is_unfiltered() {
+        format!(
             "SELECT coalesce(sum(cost_usd), 0)::float8 FROM ( \
                SELECT cost_usd FROM {} WHERE workspace_id = $1 AND bucket >= $2 \
-                 AND bucket < $3 AND NOT (bucket >= $4 AND bucket < $5) \
+                 AND bucket < $3 AND NOT (bucket >= $9 AND bucket < $10) \
                UNION ALL SELECT cost_usd FROM rollup_total_daily \
-                 WHERE workspace_id = $1 AND bucket >= $4 AND bucket < $5) t",
+                 WHERE workspace_id = $1 AND bucket >= $9 AND bucket < $10) t",
             q.total_table()
-        ))
-        .bind(workspace)
-        .bind(q.previous_from)
-        .bind(q.from)
-        .bind(days_from)
-        .bind(days_to)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        return Ok(cost);
-    }
-    let sql = format!(
-        "SELECT coalesce(sum(cost_usd), 0)::float8 FROM {} WHERE {}",
-        q.table(),
-        window_and_dims(q.table())
-    );
-    let cost: Vec<(f64,)> =
-        fetch_window(pool, workspace, &sql, (q.previous_from, q.from), &q.dims).await?;
+        )
+    } else {
+        let (table, daily) = (q.table(), q.daily_table());
+        format!(
+            "SELECT coalesce(sum(cost_usd), 0)::float8 FROM ( \
+               SELECT cost_usd FROM {table} WHERE {} AND NOT (bucket >= $9 AND bucket < $10) \
+               UNION ALL SELECT cost_usd FROM {daily} WHERE {} \
+                 AND bucket >= $9 AND bucket < $10) t",
+            window_and_dims(table),
+            window_and_dims(daily),
+        )
+    };
+    let cost: Vec<(f64,)> = fetch_window_and_days(
+        pool,
+        workspace,
+        &sql,
+        (q.previous_from, q.from),
+        &q.dims,
+        (days_from, days_to),
+    )
+    .await?;
     Ok(cost.first().map_or(0.0, |c| c.0))
 }
 

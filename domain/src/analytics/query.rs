@@ -151,9 +151,10 @@ pub(super) fn metric_only_rows_sql(q: &Resolved, no_hist: &str) -> String {
     )
 }
 
-/// The span rollup rows of `[previous_from, to)` matching the dimension filters. Without any
-/// filter they are the workspace totals (one row per bucket, `agent` empty), the whole days of
-/// the previous period (`$9`–`$10`, [`Resolved::previous_whole_days`]) read as daily rows.
+/// The span rollup rows of `[previous_from, to)` matching the dimension filters: without any
+/// filter the workspace totals (one row per bucket, `agent` empty), else the narrowest rollup
+/// ([`Resolved::table`]); either way the whole days of the previous period (`$9`–`$10`,
+/// [`Resolved::previous_whole_days`]) read as daily rows.
 pub(super) fn span_rows_sql(q: &Resolved) -> String {
     if q.is_unfiltered() {
         let columns = "bucket, '' AS agent, traces AS requests, trace_errors AS errors, \
@@ -176,12 +177,18 @@ pub(super) fn span_rows_sql(q: &Resolved) -> String {
         "traces AS requests, trace_errors AS errors, trace_latency_sum_us AS latency_sum_us, \
          trace_latency_hist AS hist"
     };
-    let table = q.table();
+    // The previous period's whole days as daily rows, as for the totals.
+    let (table, daily) = (q.table(), q.daily_table());
+    let columns = format!(
+        "bucket, agent, {measures}, input_tokens, output_tokens, cost_usd::float8 AS cost, \
+         spans, NULL::text AS agents"
+    );
     format!(
-        "SELECT bucket, agent, {measures}, input_tokens, output_tokens, \
-           cost_usd::float8 AS cost, spans, NULL::text AS agents \
-         FROM {table} WHERE {}",
+        "SELECT {columns} FROM {table} WHERE {} AND NOT (bucket >= $9 AND bucket < $10) \
+         UNION ALL \
+         SELECT {columns} FROM {daily} WHERE {} AND bucket >= $9 AND bucket < $10",
         window_and_dims(table),
+        window_and_dims(daily),
     )
 }
 
