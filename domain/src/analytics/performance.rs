@@ -34,11 +34,11 @@ struct Row {
     traces: i64,
     trace_errors: i64,
     trace_latency_sum_us: i64,
-    trace_latency_hist: sqlx::types::Json<Histogram>,
+    trace_latency_hist: crate::histogram::Stored,
     spans: i64,
     span_errors: i64,
     span_latency_sum_us: i64,
-    span_latency_hist: sqlx::types::Json<Histogram>,
+    span_latency_hist: crate::histogram::Stored,
 }
 
 /// Requests, errors and latency of a group.

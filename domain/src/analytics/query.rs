@@ -84,8 +84,9 @@ pub(super) async fn rows(
     workspace: WorkspaceId,
     q: &Resolved,
 ) -> Result<Vec<Row>> {
-    // Histograms are binary in the workspace totals, jsonb in the detailed rollups.
-    let no_hist = if q.is_unfiltered() {
+    // Histograms are binary in the workspace totals and the agent rollups, jsonb in the
+    // detailed rollups.
+    let no_hist = if q.is_unfiltered() || q.table().starts_with("rollup_agent_") {
         "''::bytea"
     } else {
         "'{}'::jsonb"

@@ -215,7 +215,7 @@ impl Rollups {
             if rows.is_empty() {
                 continue;
             }
-            write_table(conn, workspace, table, rows, Shape::Detailed).await?;
+            write_table(conn, workspace, table, rows).await?;
         }
         for (table, rows) in [
             ("rollup_agent_hourly", &self.hourly),
@@ -224,7 +224,7 @@ impl Rollups {
             if rows.is_empty() {
                 continue;
             }
-            write_table(conn, workspace, table, &by_agent(rows), Shape::Agent).await?;
+            write_agent_table(conn, workspace, table, &by_agent(rows)).await?;
         }
         for (table, rows) in [
             ("rollup_total_hourly", &self.hourly),
@@ -286,14 +286,6 @@ async fn write_first_seen(
     Ok(())
 }
 
-/// The dimensions a rollup table keeps: all of them, or all but environment and version (the
-/// `rollup_agent_*` tables, migration 0030).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Shape {
-    Detailed,
-    Agent,
-}
-
 /// The rows of a batch without environment and version (the `rollup_agent_*` rows).
 fn by_agent(rows: &BTreeMap<Key, Delta>) -> BTreeMap<Key, Delta> {
     let mut out: BTreeMap<Key, Delta> = BTreeMap::new();
@@ -313,33 +305,19 @@ async fn write_table(
     workspace: WorkspaceId,
     table: &'static str,
     rows: &BTreeMap<Key, Delta>,
-    shape: Shape,
 ) -> Result<()> {
-    let (dims, dim_arrays, key) = match shape {
-        Shape::Detailed => (
-            "department, agent, environment, version, model",
-            "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[]",
-            "department, agent, environment, version, model",
-        ),
-        // $5 and $6 (environment, version) are bound (with their types) but not read.
-        Shape::Agent => (
-            "department, agent, model",
-            "$3::text[], $4::text[], $7::text[]",
-            "department, agent, model",
-        ),
-    };
     let sql = format!(
-        "INSERT INTO {table} AS r (workspace_id, bucket, {dims}, \
+        "INSERT INTO {table} AS r (workspace_id, bucket, department, agent, environment, version, model, \
            traces, trace_errors, trace_latency_sum_us, trace_latency_min_us, trace_latency_max_us, \
            trace_latency_hist, spans, span_errors, input_tokens, output_tokens, cache_read_tokens, \
            cache_creation_tokens, reasoning_tokens, cost_usd, unpriced_spans, span_latency_sum_us, \
            span_latency_hist) \
-         SELECT $1, * FROM unnest($2::timestamptz[], {dim_arrays}, \
-           $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], \
+         SELECT $1, * FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], \
+           $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], \
            $13::jsonb[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], \
            $19::bigint[], $20::bigint[], $21::float8[]::numeric[], $22::bigint[], $23::bigint[], \
            $24::jsonb[]) \
-         ON CONFLICT (workspace_id, bucket, {key}) DO UPDATE SET \
+         ON CONFLICT (workspace_id, bucket, department, agent, environment, version, model) DO UPDATE SET \
            traces = r.traces + excluded.traces, \
            trace_errors = r.trace_errors + excluded.trace_errors, \
            trace_latency_sum_us = r.trace_latency_sum_us + excluded.trace_latency_sum_us, \
@@ -385,6 +363,189 @@ async fn write_table(
         .bind(column(rows, |(_, d)| d.span_hist.to_json()))
         .execute(&mut *conn)
         .await?;
+    Ok(())
+}
+
+/// The columns of an agent-rollup row after `workspace_id`, with their SQL types, in the order
+/// [`bind_agent_rows`] binds them (`$2` onwards).
+const AGENT_COLUMNS: [(&str, &str); 21] = [
+    ("bucket", "timestamptz"),
+    ("department", "text"),
+    ("agent", "text"),
+    ("model", "text"),
+    ("traces", "bigint"),
+    ("trace_errors", "bigint"),
+    ("trace_latency_sum_us", "bigint"),
+    ("trace_latency_min_us", "bigint"),
+    ("trace_latency_max_us", "bigint"),
+    ("trace_latency_hist", "bytea"),
+    ("spans", "bigint"),
+    ("span_errors", "bigint"),
+    ("input_tokens", "bigint"),
+    ("output_tokens", "bigint"),
+    ("cache_read_tokens", "bigint"),
+    ("cache_creation_tokens", "bigint"),
+    ("reasoning_tokens", "bigint"),
+    ("cost_usd", "numeric"),
+    ("unpriced_spans", "bigint"),
+    ("span_latency_sum_us", "bigint"),
+    ("span_latency_hist", "bytea"),
+];
+
+/// How a stored agent-rollup column takes a batch's value `v`: histograms as given (`whole`:
+/// already merged with the stored row) or merged in SQL, extremes by least / greatest, the
+/// rest added.
+fn agent_merge(column: &str, v: &str, whole: bool) -> String {
+    match column {
+        "trace_latency_hist" | "span_latency_hist" if whole => format!("{column} = {v}.{column}"),
+        "trace_latency_hist" | "span_latency_hist" => {
+            format!("{column} = argus_hist_bin_merge(r.{column}, {v}.{column})")
+        }
+        "trace_latency_min_us" => format!("{column} = least(r.{column}, {v}.{column})"),
+        "trace_latency_max_us" => format!("{column} = greatest(r.{column}, {v}.{column})"),
+        _ => format!("{column} = r.{column} + {v}.{column}"),
+    }
+}
+
+/// `unnest($2::…[], …) AS d(columns)` over [`AGENT_COLUMNS`].
+fn agent_rows_sql() -> String {
+    let arrays: Vec<String> = AGENT_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, (_, ty))| match *ty {
+            "numeric" => format!("${}::float8[]::numeric[]", i + 2),
+            _ => format!("${}::{ty}[]", i + 2),
+        })
+        .collect();
+    let names: Vec<&str> = AGENT_COLUMNS.iter().map(|(n, _)| *n).collect();
+    format!("unnest({}) AS d({})", arrays.join(", "), names.join(", "))
+}
+
+/// Binds [`AGENT_COLUMNS`]' arrays (`$2` onwards) from `rows`, histograms in binary.
+fn bind_agent_rows<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    rows: &[(&Key, Delta)],
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    query
+        .bind(column(rows, |(k, _)| k.bucket))
+        .bind(column(rows, |(k, _)| k.department.clone()))
+        .bind(column(rows, |(k, _)| k.agent.clone()))
+        .bind(column(rows, |(k, _)| k.model.clone()))
+        .bind(column(rows, |(_, d)| d.traces))
+        .bind(column(rows, |(_, d)| d.trace_errors))
+        .bind(column(rows, |(_, d)| d.trace_latency_sum_us))
+        .bind(column(rows, |(_, d)| d.trace_latency_min_us))
+        .bind(column(rows, |(_, d)| d.trace_latency_max_us))
+        .bind(column(rows, |(_, d)| d.trace_hist.to_bytes()))
+        .bind(column(rows, |(_, d)| d.spans))
+        .bind(column(rows, |(_, d)| d.span_errors))
+        .bind(column(rows, |(_, d)| d.tokens[0]))
+        .bind(column(rows, |(_, d)| d.tokens[1]))
+        .bind(column(rows, |(_, d)| d.tokens[2]))
+        .bind(column(rows, |(_, d)| d.tokens[3]))
+        .bind(column(rows, |(_, d)| d.tokens[4]))
+        .bind(column(rows, |(_, d)| d.cost))
+        .bind(column(rows, |(_, d)| d.unpriced))
+        .bind(column(rows, |(_, d)| d.span_latency_sum_us))
+        .bind(column(rows, |(_, d)| d.span_hist.to_bytes()))
+}
+
+/// Adds a batch's agent-rollup rows to `table` (binary histograms, migration 0031), merged in
+/// Rust as [`write_totals`] does: the rows that exist are locked in key order and read, their
+/// histograms merged here and written back whole (the sums added) with one UPDATE; the new
+/// rows are inserted with one INSERT (a row another batch inserts in between is merged in SQL
+/// instead: only ever the first batches of a bucket).
+async fn write_agent_table(
+    conn: &mut PgConnection,
+    workspace: WorkspaceId,
+    table: &'static str,
+    rows: &BTreeMap<Key, Delta>,
+) -> Result<()> {
+    type StoredRow = (
+        DateTime<Utc>,
+        String,
+        String,
+        String,
+        crate::histogram::Stored,
+        crate::histogram::Stored,
+    );
+    let stored: Vec<StoredRow> = sqlx::query_as(&format!(
+        "SELECT r.bucket, r.department, r.agent, r.model, r.trace_latency_hist, \
+           r.span_latency_hist \
+         FROM {table} r \
+         JOIN unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[]) \
+           AS k(bucket, department, agent, model) \
+           ON r.bucket = k.bucket AND r.department = k.department AND r.agent = k.agent \
+             AND r.model = k.model \
+         WHERE r.workspace_id = $1 \
+         ORDER BY r.bucket, r.department, r.agent, r.model FOR UPDATE OF r"
+    ))
+    .bind(workspace)
+    .bind(column(rows, |(k, _)| k.bucket))
+    .bind(column(rows, |(k, _)| k.department.clone()))
+    .bind(column(rows, |(k, _)| k.agent.clone()))
+    .bind(column(rows, |(k, _)| k.model.clone()))
+    .fetch_all(&mut *conn)
+    .await?;
+    /// An agent-rollup row's key: bucket, department, agent, model.
+    type Id = (DateTime<Utc>, String, String, String);
+    let mut stored: BTreeMap<Id, (Histogram, Histogram)> = stored
+        .into_iter()
+        .map(|(b, d, a, m, t, s)| ((b, d, a, m), (t.0, s.0)))
+        .collect();
+    let mut existing = Vec::new();
+    let mut new = Vec::new();
+    for (k, d) in rows {
+        let id = (
+            k.bucket,
+            k.department.clone(),
+            k.agent.clone(),
+            k.model.clone(),
+        );
+        let mut d = d.clone();
+        match stored.remove(&id) {
+            Some((trace, span)) => {
+                d.trace_hist.merge(&trace);
+                d.span_hist.merge(&span);
+                existing.push((k, d));
+            }
+            None => new.push((k, d)),
+        }
+    }
+    let names: Vec<&str> = AGENT_COLUMNS.iter().map(|(n, _)| *n).collect();
+    let measures = &AGENT_COLUMNS[4..];
+    if !existing.is_empty() {
+        let set: Vec<String> = measures
+            .iter()
+            .map(|(c, _)| agent_merge(c, "d", true))
+            .collect();
+        let sql = format!(
+            "UPDATE {table} AS r SET {} FROM {} \
+             WHERE r.workspace_id = $1 AND r.bucket = d.bucket AND r.department = d.department \
+               AND r.agent = d.agent AND r.model = d.model",
+            set.join(", "),
+            agent_rows_sql(),
+        );
+        bind_agent_rows(sqlx::query(&sql).bind(workspace), &existing)
+            .execute(&mut *conn)
+            .await?;
+    }
+    if !new.is_empty() {
+        let set: Vec<String> = measures
+            .iter()
+            .map(|(c, _)| agent_merge(c, "excluded", false))
+            .collect();
+        let sql = format!(
+            "INSERT INTO {table} AS r (workspace_id, {names}) SELECT $1, d.* FROM {rows} \
+             ON CONFLICT (workspace_id, bucket, department, agent, model) DO UPDATE SET {set}",
+            names = names.join(", "),
+            rows = agent_rows_sql(),
+            set = set.join(", "),
+        );
+        bind_agent_rows(sqlx::query(&sql).bind(workspace), &new)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
 

@@ -148,8 +148,8 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
                  FULL JOIN (SELECT * FROM {agent} WHERE workspace_id = $1) a USING ({key}) \
                  WHERE {} OR {differs_extrema} \
                    OR abs(coalesce(d.cost_usd, 0) - coalesce(a.cost_usd, 0)) > 1e-8 \
-                   OR d.trace_latency_hist IS DISTINCT FROM a.trace_latency_hist \
-                   OR d.span_latency_hist IS DISTINCT FROM a.span_latency_hist",
+                   OR d.trace_latency_hist IS DISTINCT FROM argus_hist_from_bin(a.trace_latency_hist) \
+                   OR d.span_latency_hist IS DISTINCT FROM argus_hist_from_bin(a.span_latency_hist)",
             differs("a")
         ))
         .bind(ws)
