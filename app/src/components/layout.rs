@@ -112,7 +112,9 @@ fn Bell(feed: Resource<usize, Json>) -> impl IntoView {
             data-firing=move || firing().to_string()>
             <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true"><path fill="currentColor"
                 d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1z"></path></svg>
-            <span class="bell-count" hidden=move || firing() == 0>{firing}</span>
+            // The label carries the count; the badge is for the eye only (a badge read by
+            // both would be spoken twice, and its text can run ahead of the label mid-update).
+            <span class="bell-count" aria-hidden="true" hidden=move || firing() == 0>{firing}</span>
         </a>
     }
 }
