@@ -224,7 +224,7 @@ impl Rollups {
             if rows.is_empty() {
                 continue;
             }
-            write_agent_table(conn, workspace, table, &by_agent(rows)).await?;
+            write_agent_table(conn, workspace, table, by_agent(rows)).await?;
         }
         for (table, rows) in [
             ("rollup_total_hourly", &self.hourly),
@@ -424,7 +424,7 @@ fn agent_rows_sql() -> String {
 /// Binds [`AGENT_COLUMNS`]' arrays (`$2` onwards) from `rows`, histograms in binary.
 fn bind_agent_rows<'q>(
     query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    rows: &[(&Key, Delta)],
+    rows: &[(Key, Delta)],
 ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
     query
         .bind(column(rows, |(k, _)| k.bucket))
@@ -459,7 +459,7 @@ async fn write_agent_table(
     conn: &mut PgConnection,
     workspace: WorkspaceId,
     table: &'static str,
-    rows: &BTreeMap<Key, Delta>,
+    rows: BTreeMap<Key, Delta>,
 ) -> Result<()> {
     type StoredRow = (
         DateTime<Utc>,
@@ -481,10 +481,10 @@ async fn write_agent_table(
          ORDER BY r.bucket, r.department, r.agent, r.model FOR UPDATE OF r"
     ))
     .bind(workspace)
-    .bind(column(rows, |(k, _)| k.bucket))
-    .bind(column(rows, |(k, _)| k.department.clone()))
-    .bind(column(rows, |(k, _)| k.agent.clone()))
-    .bind(column(rows, |(k, _)| k.model.clone()))
+    .bind(column(&rows, |(k, _)| k.bucket))
+    .bind(column(&rows, |(k, _)| k.department.clone()))
+    .bind(column(&rows, |(k, _)| k.agent.clone()))
+    .bind(column(&rows, |(k, _)| k.model.clone()))
     .fetch_all(&mut *conn)
     .await?;
     /// An agent-rollup row's key: bucket, department, agent, model.
@@ -495,14 +495,13 @@ async fn write_agent_table(
         .collect();
     let mut existing = Vec::new();
     let mut new = Vec::new();
-    for (k, d) in rows {
+    for (k, mut d) in rows {
         let id = (
             k.bucket,
             k.department.clone(),
             k.agent.clone(),
             k.model.clone(),
         );
-        let mut d = d.clone();
         match stored.remove(&id) {
             Some((trace, span)) => {
                 d.trace_hist.merge(&trace);
