@@ -46,6 +46,8 @@ start_server() {
   forget_counters
   psql -q "$ADMIN_URL" -c 'DROP DATABASE IF EXISTS argus_bench WITH (FORCE)'
   "$ARGUS" migrate >/dev/null
+  # Experiments: SQL run on the fresh database before the server starts (e.g. an index change).
+  [ -n "${ARGUS_BENCH_SQL:-}" ] && psql -q "$DATABASE_URL" -c "$ARGUS_BENCH_SQL"
   local out workspace
   out=$(printf 'bench-password-123\n' | "$ARGUS" user create --email bench@argus.local \
     --name Bench --workspace Bench)

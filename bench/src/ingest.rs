@@ -44,6 +44,9 @@ pub struct Args {
     /// `<!-- ingest:end -->`.
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// Only the lean shape, its figures printed and not recorded (for profiling).
+    #[arg(long, conflicts_with = "markdown")]
+    lean_only: bool,
 }
 
 pub(crate) type HttpClient =
@@ -338,11 +341,21 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .connect(&args.database_url)
         .await
         .context("connecting to the database")?;
-    let rich = measure(&client, &pool, &args, &args.shape(), &url, 1).await?;
     let lean_shape = LoadShape {
         lean: true,
         ..args.shape()
     };
+    if args.lean_only {
+        let lean = measure(&client, &pool, &args, &lean_shape, &url, 2).await?;
+        println!(
+            "lean: {:.0} spans/s end to end, COPY {:.0} rows/s: {:.2}×",
+            lean.rate(),
+            lean.copy_rate(),
+            lean.rate() / lean.copy_rate()
+        );
+        return Ok(());
+    }
+    let rich = measure(&client, &pool, &args, &args.shape(), &url, 1).await?;
     let lean = measure(&client, &pool, &args, &lean_shape, &url, 2).await?;
     let hwm = args
         .server_pid

@@ -31,6 +31,7 @@ pub mod pricing;
 pub mod ratelimit;
 pub mod retention;
 pub mod sealed;
+pub mod search;
 pub mod session;
 pub mod system;
 pub mod tenancy;

@@ -417,9 +417,17 @@ pub(crate) fn push_filters<'a>(
 
 fn push_search<'a>(b: &mut QueryBuilder<'a, Postgres>, q: &'a TraceQuery) {
     if let Some(s) = &q.search {
-        b.push(" AND t.search @@ websearch_to_tsquery('simple', ")
-            .push_bind(s)
-            .push(")");
+        // The query's words by the tokenizer that indexed the traces (`crate::search`).
+        match crate::search::tsquery(s) {
+            Some(query) => {
+                b.push(" AND t.search @@ ")
+                    .push_bind(query)
+                    .push("::tsquery");
+            }
+            None => {
+                b.push(" AND false");
+            }
+        }
     }
 }
 

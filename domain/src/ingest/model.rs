@@ -137,9 +137,6 @@ impl SpanRecord {
 
 /// Most text a trace contributes to its search index per batch (bytes).
 pub const SEARCH_TEXT_LIMIT: usize = 16 * 1024;
-/// Longer words (hashes, base64, ids) are not indexed: nobody searches for them by hand, and
-/// they would let one trace's tsvector outgrow PostgreSQL's 1 MB limit.
-pub const SEARCH_WORD_LIMIT: usize = 64;
 
 impl SpanRecord {
     /// The span's tags: its `tags` attribute (a list, or one string).
@@ -184,7 +181,7 @@ impl SpanRecord {
 
 fn push_text(out: &mut String, s: &str) {
     for word in s.split_whitespace() {
-        if word.len() > SEARCH_WORD_LIMIT {
+        if word.len() > crate::search::WORD_LIMIT {
             continue;
         }
         if out.len() + word.len() + 1 > SEARCH_TEXT_LIMIT {

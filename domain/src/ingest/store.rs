@@ -478,7 +478,7 @@ async fn upsert_traces(
            u.error_count, u.input_tokens, u.output_tokens, u.cache_read_tokens, \
            u.cache_creation_tokens, u.reasoning_tokens, u.cost_usd, u.unpriced_spans, \
            string_to_array(u.models, chr(31)), string_to_array(u.tags, chr(31)), u.metadata, \
-           to_tsvector('simple', u.search) \
+           u.search::tsvector \
          FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[], \
            $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
            $14::int[], $15::int[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], \
@@ -554,7 +554,8 @@ async fn upsert_traces(
     .bind(column(&rows, |(_, d, _)| d.models.iter().cloned().collect::<Vec<_>>().join("\u{1f}")))
     .bind(column(&rows, |(_, d, _)| d.tags.iter().cloned().collect::<Vec<_>>().join("\u{1f}")))
     .bind(column(&rows, |(_, d, _)| Json(&d.metadata)))
-    .bind(column(&rows, |(_, d, _)| d.text.clone()))
+    // Words numbered in Rust (`crate::search`): PostgreSQL's parser cost 0.2 ms a trace.
+    .bind(column(&rows, |(_, d, _)| crate::search::tsvector(&d.text)))
     .fetch_all(&mut *conn)
     .await?;
 
