@@ -89,7 +89,7 @@ async fn minute_rollup(admin: &PgPool, ws: Uuid, end: DateTime<Utc>) -> anyhow::
                  sum(latency_us) AS total, min(latency_us) AS lo, max(latency_us) AS hi \
                FROM traces WHERE workspace_id = $1 AND start_time >= $2 GROUP BY 1, 2, 3, 4, 5) s \
          JOIN (SELECT bucket, department, agent, environment, version, \
-                 jsonb_object_agg(idx::text, c) AS hist \
+                 argus_hist_to_bin(jsonb_object_agg(idx::text, c)) AS hist \
                FROM (SELECT date_trunc('minute', start_time) AS bucket, department, agent, \
                        environment, version, \
                        ceil(ln(latency_us::float8) / ln(1.01::float8 / 0.99))::int + 1 AS idx, \

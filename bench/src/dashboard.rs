@@ -156,7 +156,7 @@ pub(crate) async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<
                      min(latency_us) AS lo, max(latency_us) AS hi \
                    FROM traces WHERE workspace_id = $1 GROUP BY 1, 2, 3, 4, 5) s \
              JOIN (SELECT bucket, department, agent, environment, version, \
-                     jsonb_object_agg(idx::text, c) AS hist \
+                     argus_hist_to_bin(jsonb_object_agg(idx::text, c)) AS hist \
                    FROM (SELECT date_trunc('{unit}', start_time) AS bucket, department, agent, \
                            environment, version, \
                            ceil(ln(latency_us::float8) / ln(1.01::float8 / 0.99))::int + 1 AS idx, \

@@ -264,8 +264,8 @@ impl<'de> Deserialize<'de> for Index {
     }
 }
 
-/// A histogram column as stored: binary in the workspace totals ([`Histogram::to_bytes`]),
-/// `{"index": count}` json or jsonb in the detailed rollups. Decodes either.
+/// A histogram column as stored: binary in the rollups ([`Histogram::to_bytes`]), or
+/// `{"index": count}` json or jsonb (the metric rollups, and any reader given either). Decodes either.
 pub struct Stored(pub Histogram);
 
 impl sqlx::Type<sqlx::Postgres> for Stored {

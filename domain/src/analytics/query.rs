@@ -84,18 +84,8 @@ pub(super) async fn rows(
     workspace: WorkspaceId,
     q: &Resolved,
 ) -> Result<Vec<Row>> {
-    // Histograms are binary in the workspace totals and the agent rollups, jsonb in the
-    // detailed rollups.
-    let no_hist = if q.is_unfiltered() || q.table().starts_with("rollup_agent_") {
-        "''::bytea"
-    } else {
-        "'{}'::jsonb"
-    };
-    let sql = format!(
-        "{} UNION ALL {}",
-        span_rows_sql(q),
-        metric_only_rows_sql(q, no_hist)
-    );
+    // Every rollup's histograms are binary (migrations 0011, 0031, 0032).
+    let sql = format!("{} UNION ALL {}", span_rows_sql(q), metric_only_rows_sql(q));
     fetch_window_and_days(
         pool,
         workspace,
@@ -133,7 +123,7 @@ where
 /// span row: the rule of [`crate::ingest::metrics::usage_by_agent`] (spans win where both
 /// exist), per hour — or per day on ranges read from the daily rollups. They count in tokens,
 /// cost and active agents, not in requests or latency (traces measure those).
-pub(super) fn metric_only_rows_sql(q: &Resolved, no_hist: &str) -> String {
+pub(super) fn metric_only_rows_sql(q: &Resolved) -> String {
     let (metrics, spans) = if q.daily {
         ("metric_rollup_daily", "rollup_agent_daily")
     } else {
@@ -141,7 +131,7 @@ pub(super) fn metric_only_rows_sql(q: &Resolved, no_hist: &str) -> String {
     };
     format!(
         "SELECT bucket, agent, 0::bigint AS requests, 0::bigint AS errors, \
-           0::bigint AS latency_sum_us, {no_hist} AS hist, \
+           0::bigint AS latency_sum_us, ''::bytea AS hist, \
            sum(input_tokens)::bigint AS input_tokens, sum(output_tokens)::bigint AS output_tokens, \
            sum(cost_usd)::float8 AS cost, 0::bigint AS spans, \
            json_build_object(agent, 1)::text AS agents \

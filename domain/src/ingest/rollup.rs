@@ -206,36 +206,41 @@ impl Rollups {
 
     /// Adds the deltas to the rollups and to the workspace totals. Rows are locked in one
     /// order by every writer (table, then key), so concurrent batches never deadlock.
-    pub async fn write(&self, conn: &mut PgConnection, workspace: WorkspaceId) -> Result<()> {
+    pub async fn write(self, conn: &mut PgConnection, workspace: WorkspaceId) -> Result<()> {
+        let Rollups {
+            minute,
+            hourly,
+            daily,
+        } = self;
+        let agent = [
+            ("rollup_agent_hourly", by_agent(&hourly)),
+            ("rollup_agent_daily", by_agent(&daily)),
+        ];
+        let total = [
+            ("rollup_total_hourly", totals(&hourly)),
+            ("rollup_total_daily", totals(&daily)),
+        ];
+        let hours: Vec<Key> = hourly.keys().cloned().collect();
         for (table, rows) in [
-            ("rollup_minute", &self.minute),
-            ("rollup_hourly", &self.hourly),
-            ("rollup_daily", &self.daily),
+            ("rollup_minute", minute),
+            ("rollup_hourly", hourly),
+            ("rollup_daily", daily),
         ] {
-            if rows.is_empty() {
-                continue;
+            if !rows.is_empty() {
+                write_table(conn, workspace, table, DETAILED_KEY, rows).await?;
             }
-            write_table(conn, workspace, table, rows).await?;
         }
-        for (table, rows) in [
-            ("rollup_agent_hourly", &self.hourly),
-            ("rollup_agent_daily", &self.daily),
-        ] {
-            if rows.is_empty() {
-                continue;
+        for (table, rows) in agent {
+            if !rows.is_empty() {
+                write_table(conn, workspace, table, AGENT_KEY, rows).await?;
             }
-            write_agent_table(conn, workspace, table, by_agent(rows)).await?;
         }
-        for (table, rows) in [
-            ("rollup_total_hourly", &self.hourly),
-            ("rollup_total_daily", &self.daily),
-        ] {
-            if rows.is_empty() {
-                continue;
+        for (table, rows) in total {
+            if !rows.is_empty() {
+                write_totals(conn, workspace, table, &rows).await?;
             }
-            write_totals(conn, workspace, table, &totals(rows)).await?;
         }
-        write_first_seen(conn, workspace, &self.hourly).await
+        write_first_seen(conn, workspace, &hours).await
     }
 }
 
@@ -247,10 +252,10 @@ type Combination<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
 async fn write_first_seen(
     conn: &mut PgConnection,
     workspace: WorkspaceId,
-    hourly: &BTreeMap<Key, Delta>,
+    hours: &[Key],
 ) -> Result<()> {
     let mut first: BTreeMap<Combination, DateTime<Utc>> = BTreeMap::new();
-    for k in hourly.keys() {
+    for k in hours {
         let combination = (
             k.department.as_str(),
             k.agent.as_str(),
@@ -300,79 +305,21 @@ fn by_agent(rows: &BTreeMap<Key, Delta>) -> BTreeMap<Key, Delta> {
     out
 }
 
-async fn write_table(
-    conn: &mut PgConnection,
-    workspace: WorkspaceId,
-    table: &'static str,
-    rows: &BTreeMap<Key, Delta>,
-) -> Result<()> {
-    let sql = format!(
-        "INSERT INTO {table} AS r (workspace_id, bucket, department, agent, environment, version, model, \
-           traces, trace_errors, trace_latency_sum_us, trace_latency_min_us, trace_latency_max_us, \
-           trace_latency_hist, spans, span_errors, input_tokens, output_tokens, cache_read_tokens, \
-           cache_creation_tokens, reasoning_tokens, cost_usd, unpriced_spans, span_latency_sum_us, \
-           span_latency_hist) \
-         SELECT $1, * FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], \
-           $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], \
-           $13::jsonb[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], \
-           $19::bigint[], $20::bigint[], $21::float8[]::numeric[], $22::bigint[], $23::bigint[], \
-           $24::jsonb[]) \
-         ON CONFLICT (workspace_id, bucket, department, agent, environment, version, model) DO UPDATE SET \
-           traces = r.traces + excluded.traces, \
-           trace_errors = r.trace_errors + excluded.trace_errors, \
-           trace_latency_sum_us = r.trace_latency_sum_us + excluded.trace_latency_sum_us, \
-           trace_latency_min_us = least(r.trace_latency_min_us, excluded.trace_latency_min_us), \
-           trace_latency_max_us = greatest(r.trace_latency_max_us, excluded.trace_latency_max_us), \
-           trace_latency_hist = argus_hist_merge(r.trace_latency_hist, excluded.trace_latency_hist), \
-           spans = r.spans + excluded.spans, \
-           span_errors = r.span_errors + excluded.span_errors, \
-           input_tokens = r.input_tokens + excluded.input_tokens, \
-           output_tokens = r.output_tokens + excluded.output_tokens, \
-           cache_read_tokens = r.cache_read_tokens + excluded.cache_read_tokens, \
-           cache_creation_tokens = r.cache_creation_tokens + excluded.cache_creation_tokens, \
-           reasoning_tokens = r.reasoning_tokens + excluded.reasoning_tokens, \
-           cost_usd = r.cost_usd + excluded.cost_usd, \
-           unpriced_spans = r.unpriced_spans + excluded.unpriced_spans, \
-           span_latency_sum_us = r.span_latency_sum_us + excluded.span_latency_sum_us, \
-           span_latency_hist = argus_hist_merge(r.span_latency_hist, excluded.span_latency_hist)"
-    );
-    sqlx::query(&sql)
-        .bind(workspace)
-        .bind(column(rows, |(k, _)| k.bucket))
-        .bind(column(rows, |(k, _)| k.department.clone()))
-        .bind(column(rows, |(k, _)| k.agent.clone()))
-        .bind(column(rows, |(k, _)| k.environment.clone()))
-        .bind(column(rows, |(k, _)| k.version.clone()))
-        .bind(column(rows, |(k, _)| k.model.clone()))
-        .bind(column(rows, |(_, d)| d.traces))
-        .bind(column(rows, |(_, d)| d.trace_errors))
-        .bind(column(rows, |(_, d)| d.trace_latency_sum_us))
-        .bind(column(rows, |(_, d)| d.trace_latency_min_us))
-        .bind(column(rows, |(_, d)| d.trace_latency_max_us))
-        .bind(column(rows, |(_, d)| d.trace_hist.to_json()))
-        .bind(column(rows, |(_, d)| d.spans))
-        .bind(column(rows, |(_, d)| d.span_errors))
-        .bind(column(rows, |(_, d)| d.tokens[0]))
-        .bind(column(rows, |(_, d)| d.tokens[1]))
-        .bind(column(rows, |(_, d)| d.tokens[2]))
-        .bind(column(rows, |(_, d)| d.tokens[3]))
-        .bind(column(rows, |(_, d)| d.tokens[4]))
-        .bind(column(rows, |(_, d)| d.cost))
-        .bind(column(rows, |(_, d)| d.unpriced))
-        .bind(column(rows, |(_, d)| d.span_latency_sum_us))
-        .bind(column(rows, |(_, d)| d.span_hist.to_json()))
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
+/// The key columns (after `workspace_id`) of the detailed rollups.
+const DETAILED_KEY: &[&str] = &[
+    "bucket",
+    "department",
+    "agent",
+    "environment",
+    "version",
+    "model",
+];
+/// The key columns (after `workspace_id`) of the agent rollups: no environment, no version.
+const AGENT_KEY: &[&str] = &["bucket", "department", "agent", "model"];
 
-/// The columns of an agent-rollup row after `workspace_id`, with their SQL types, in the order
-/// [`bind_agent_rows`] binds them (`$2` onwards).
-const AGENT_COLUMNS: [(&str, &str); 21] = [
-    ("bucket", "timestamptz"),
-    ("department", "text"),
-    ("agent", "text"),
-    ("model", "text"),
+/// The measure columns of a rollup row after its key, with their SQL types, in the order
+/// [`bind_rows`] binds them.
+const MEASURES: [(&str, &str); 17] = [
     ("traces", "bigint"),
     ("trace_errors", "bigint"),
     ("trace_latency_sum_us", "bigint"),
@@ -392,10 +339,21 @@ const AGENT_COLUMNS: [(&str, &str); 21] = [
     ("span_latency_hist", "bytea"),
 ];
 
-/// How a stored agent-rollup column takes a batch's value `v`: histograms as given (`whole`:
+/// A key column's value (every one but `bucket` is text).
+fn key_text<'k>(k: &'k Key, column: &str) -> &'k str {
+    match column {
+        "department" => &k.department,
+        "agent" => &k.agent,
+        "environment" => &k.environment,
+        "version" => &k.version,
+        _ => &k.model,
+    }
+}
+
+/// How a stored rollup column takes a batch's value `v`: histograms as given (`whole`:
 /// already merged with the stored row) or merged in SQL, extremes by least / greatest, the
 /// rest added.
-fn agent_merge(column: &str, v: &str, whole: bool) -> String {
+fn merge_sql(column: &str, v: &str, whole: bool) -> String {
     match column {
         "trace_latency_hist" | "span_latency_hist" if whole => format!("{column} = {v}.{column}"),
         "trace_latency_hist" | "span_latency_hist" => {
@@ -407,30 +365,48 @@ fn agent_merge(column: &str, v: &str, whole: bool) -> String {
     }
 }
 
-/// `unnest($2::…[], …) AS d(columns)` over [`AGENT_COLUMNS`].
-fn agent_rows_sql() -> String {
-    let arrays: Vec<String> = AGENT_COLUMNS
+/// `unnest($2::…[], …) AS d(columns)` over `key` and [`MEASURES`].
+fn rows_sql(key: &[&str]) -> String {
+    let types = key
         .iter()
-        .enumerate()
-        .map(|(i, (_, ty))| match *ty {
+        .map(|c| {
+            (
+                *c,
+                if *c == "bucket" {
+                    "timestamptz"
+                } else {
+                    "text"
+                },
+            )
+        })
+        .chain(MEASURES);
+    let (mut arrays, mut names) = (Vec::new(), Vec::new());
+    for (i, (name, ty)) in types.enumerate() {
+        arrays.push(match ty {
             "numeric" => format!("${}::float8[]::numeric[]", i + 2),
             _ => format!("${}::{ty}[]", i + 2),
-        })
-        .collect();
-    let names: Vec<&str> = AGENT_COLUMNS.iter().map(|(n, _)| *n).collect();
+        });
+        names.push(name);
+    }
     format!("unnest({}) AS d({})", arrays.join(", "), names.join(", "))
 }
 
-/// Binds [`AGENT_COLUMNS`]' arrays (`$2` onwards) from `rows`, histograms in binary.
-fn bind_agent_rows<'q>(
-    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    rows: &[(Key, Delta)],
-) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds `key`'s arrays (`$2` onwards) from `rows`.
+fn bind_key<'q>(mut query: PgQuery<'q>, key: &[&str], rows: &[(Key, Delta)]) -> PgQuery<'q> {
+    for c in key {
+        query = match *c {
+            "bucket" => query.bind(column(rows, |(k, _)| k.bucket)),
+            c => query.bind(column(rows, |(k, _)| key_text(k, c).to_owned())),
+        };
+    }
     query
-        .bind(column(rows, |(k, _)| k.bucket))
-        .bind(column(rows, |(k, _)| k.department.clone()))
-        .bind(column(rows, |(k, _)| k.agent.clone()))
-        .bind(column(rows, |(k, _)| k.model.clone()))
+}
+
+/// Binds `key`'s and [`MEASURES`]' arrays (`$2` onwards) from `rows`, histograms in binary.
+fn bind_rows<'q>(query: PgQuery<'q>, key: &[&str], rows: &[(Key, Delta)]) -> PgQuery<'q> {
+    bind_key(query, key, rows)
         .bind(column(rows, |(_, d)| d.traces))
         .bind(column(rows, |(_, d)| d.trace_errors))
         .bind(column(rows, |(_, d)| d.trace_latency_sum_us))
@@ -450,59 +426,81 @@ fn bind_agent_rows<'q>(
         .bind(column(rows, |(_, d)| d.span_hist.to_bytes()))
 }
 
-/// Adds a batch's agent-rollup rows to `table` (binary histograms, migration 0031), merged in
-/// Rust as [`write_totals`] does: the rows that exist are locked in key order and read, their
-/// histograms merged here and written back whole (the sums added) with one UPDATE; the new
-/// rows are inserted with one INSERT (a row another batch inserts in between is merged in SQL
-/// instead: only ever the first batches of a bucket).
-async fn write_agent_table(
+/// Adds a batch's rows to the rollup `table` keyed by `key` (binary histograms: migrations
+/// 0031 and 0032), merged in Rust as [`write_totals`] does: the rows that exist are locked in
+/// key order and read, their histograms merged here and written back whole (the sums added)
+/// with one UPDATE; the new rows are inserted with one INSERT (a row another batch inserts in
+/// between is merged in SQL instead: only ever the first batches of a bucket). Merging jsonb
+/// histograms in SQL cost the detailed rollups 7 ms of PostgreSQL a lean batch of 500 spans.
+async fn write_table(
     conn: &mut PgConnection,
     workspace: WorkspaceId,
     table: &'static str,
+    key: &[&str],
     rows: BTreeMap<Key, Delta>,
 ) -> Result<()> {
-    type StoredRow = (
-        DateTime<Utc>,
-        String,
-        String,
-        String,
-        crate::histogram::Stored,
-        crate::histogram::Stored,
-    );
-    let stored: Vec<StoredRow> = sqlx::query_as(&format!(
-        "SELECT r.bucket, r.department, r.agent, r.model, r.trace_latency_hist, \
-           r.span_latency_hist \
-         FROM {table} r \
-         JOIN unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[]) \
-           AS k(bucket, department, agent, model) \
-           ON r.bucket = k.bucket AND r.department = k.department AND r.agent = k.agent \
-             AND r.model = k.model \
-         WHERE r.workspace_id = $1 \
-         ORDER BY r.bucket, r.department, r.agent, r.model FOR UPDATE OF r"
-    ))
-    .bind(workspace)
-    .bind(column(&rows, |(k, _)| k.bucket))
-    .bind(column(&rows, |(k, _)| k.department.clone()))
-    .bind(column(&rows, |(k, _)| k.agent.clone()))
-    .bind(column(&rows, |(k, _)| k.model.clone()))
-    .fetch_all(&mut *conn)
-    .await?;
-    /// An agent-rollup row's key: bucket, department, agent, model.
-    type Id = (DateTime<Utc>, String, String, String);
-    let mut stored: BTreeMap<Id, (Histogram, Histogram)> = stored
-        .into_iter()
-        .map(|(b, d, a, m, t, s)| ((b, d, a, m), (t.0, s.0)))
+    use sqlx::Row;
+
+    let rows: Vec<(Key, Delta)> = rows.into_iter().collect();
+    let key_list = key.join(", ");
+    let lookup: Vec<String> = key
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let ty = if *c == "bucket" {
+                "timestamptz"
+            } else {
+                "text"
+            };
+            format!("${}::{ty}[]", i + 2)
+        })
         .collect();
-    let mut existing = Vec::new();
-    let mut new = Vec::new();
+    let on: Vec<String> = key.iter().map(|c| format!("r.{c} = k.{c}")).collect();
+    let sql = format!(
+        "SELECT {}, r.trace_latency_hist, r.span_latency_hist FROM {table} r \
+         JOIN unnest({}) AS k({key_list}) ON {} \
+         WHERE r.workspace_id = $1 ORDER BY {} FOR UPDATE OF r",
+        key.iter()
+            .map(|c| format!("r.{c}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        lookup.join(", "),
+        on.join(" AND "),
+        key.iter()
+            .map(|c| format!("r.{c}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    let found = bind_key(sqlx::query(&sql).bind(workspace), key, &rows)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut stored: BTreeMap<Key, (Histogram, Histogram)> = BTreeMap::new();
+    for row in found {
+        let mut k = Key {
+            bucket: row.try_get(0)?,
+            department: String::new(),
+            agent: String::new(),
+            environment: String::new(),
+            version: String::new(),
+            model: String::new(),
+        };
+        for (i, c) in key.iter().enumerate().skip(1) {
+            let value: String = row.try_get(i)?;
+            match *c {
+                "department" => k.department = value,
+                "agent" => k.agent = value,
+                "environment" => k.environment = value,
+                "version" => k.version = value,
+                _ => k.model = value,
+            }
+        }
+        let trace: crate::histogram::Stored = row.try_get(key.len())?;
+        let span: crate::histogram::Stored = row.try_get(key.len() + 1)?;
+        stored.insert(k, (trace.0, span.0));
+    }
+    let (mut existing, mut new) = (Vec::new(), Vec::new());
     for (k, mut d) in rows {
-        let id = (
-            k.bucket,
-            k.department.clone(),
-            k.agent.clone(),
-            k.model.clone(),
-        );
-        match stored.remove(&id) {
+        match stored.remove(&k) {
             Some((trace, span)) => {
                 d.trace_hist.merge(&trace);
                 d.span_hist.merge(&span);
@@ -511,37 +509,36 @@ async fn write_agent_table(
             None => new.push((k, d)),
         }
     }
-    let names: Vec<&str> = AGENT_COLUMNS.iter().map(|(n, _)| *n).collect();
-    let measures = &AGENT_COLUMNS[4..];
     if !existing.is_empty() {
-        let set: Vec<String> = measures
+        let set: Vec<String> = MEASURES
             .iter()
-            .map(|(c, _)| agent_merge(c, "d", true))
+            .map(|(c, _)| merge_sql(c, "d", true))
             .collect();
+        let matches: Vec<String> = key.iter().map(|c| format!("r.{c} = d.{c}")).collect();
         let sql = format!(
-            "UPDATE {table} AS r SET {} FROM {} \
-             WHERE r.workspace_id = $1 AND r.bucket = d.bucket AND r.department = d.department \
-               AND r.agent = d.agent AND r.model = d.model",
+            "UPDATE {table} AS r SET {} FROM {} WHERE r.workspace_id = $1 AND {}",
             set.join(", "),
-            agent_rows_sql(),
+            rows_sql(key),
+            matches.join(" AND "),
         );
-        bind_agent_rows(sqlx::query(&sql).bind(workspace), &existing)
+        bind_rows(sqlx::query(&sql).bind(workspace), key, &existing)
             .execute(&mut *conn)
             .await?;
     }
     if !new.is_empty() {
-        let set: Vec<String> = measures
+        let set: Vec<String> = MEASURES
             .iter()
-            .map(|(c, _)| agent_merge(c, "excluded", false))
+            .map(|(c, _)| merge_sql(c, "excluded", false))
             .collect();
+        let names: Vec<&str> = MEASURES.iter().map(|(n, _)| *n).collect();
         let sql = format!(
-            "INSERT INTO {table} AS r (workspace_id, {names}) SELECT $1, d.* FROM {rows} \
-             ON CONFLICT (workspace_id, bucket, department, agent, model) DO UPDATE SET {set}",
+            "INSERT INTO {table} AS r (workspace_id, {key_list}, {names}) SELECT $1, d.* FROM {rows} \
+             ON CONFLICT (workspace_id, {key_list}) DO UPDATE SET {set}",
             names = names.join(", "),
-            rows = agent_rows_sql(),
+            rows = rows_sql(key),
             set = set.join(", "),
         );
-        bind_agent_rows(sqlx::query(&sql).bind(workspace), &new)
+        bind_rows(sqlx::query(&sql).bind(workspace), key, &new)
             .execute(&mut *conn)
             .await?;
     }

@@ -103,8 +103,8 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
         let bad: Vec<(chrono::DateTime<chrono::Utc>,)> = sqlx::query_as(&format!(
             "SELECT bucket FROM ( \
                SELECT bucket, {sums}, sum(cost_usd) AS cost_usd, \
-                 argus_hist_sum(trace_latency_hist) AS trace_latency_hist, \
-                 argus_hist_sum(span_latency_hist) AS span_latency_hist, \
+                 argus_hist_sum(argus_hist_from_bin(trace_latency_hist)) AS trace_latency_hist, \
+                 argus_hist_sum(argus_hist_from_bin(span_latency_hist)) AS span_latency_hist, \
                  coalesce(jsonb_object_agg(agent, 1) FILTER (WHERE traces > 0 OR spans > 0), '{{}}') AS agents \
                FROM {detail} WHERE workspace_id = $1 GROUP BY bucket) d \
              FULL JOIN (SELECT * FROM {total} WHERE workspace_id = $1) t USING (bucket) \
@@ -142,8 +142,8 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
         let bad: Vec<(chrono::DateTime<chrono::Utc>, String, String)> = sqlx::query_as(&format!(
             "SELECT bucket, agent, model FROM ( \
                    SELECT {key}, {sums}, {extrema}, sum(cost_usd) AS cost_usd, \
-                     argus_hist_sum(trace_latency_hist) AS trace_latency_hist, \
-                     argus_hist_sum(span_latency_hist) AS span_latency_hist \
+                     argus_hist_sum(argus_hist_from_bin(trace_latency_hist)) AS trace_latency_hist, \
+                     argus_hist_sum(argus_hist_from_bin(span_latency_hist)) AS span_latency_hist \
                    FROM {detail} WHERE workspace_id = $1 GROUP BY {key}) d \
                  FULL JOIN (SELECT * FROM {agent} WHERE workspace_id = $1) a USING ({key}) \
                  WHERE {} OR {differs_extrema} \
