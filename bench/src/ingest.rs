@@ -149,6 +149,9 @@ impl Args {
     }
 }
 
+/// Times the `COPY` reference runs (its median is reported).
+const COPY_RUNS: usize = 3;
+
 /// Where the lean shape's agents are numbered from.
 const LEAN_AGENTS: usize = 100;
 
@@ -340,14 +343,9 @@ async fn measure(
         );
     }
 
-    // The same rows, COPYed raw into an empty copy of the table (with its indexes).
+    // The same rows, COPYed raw into an empty copy of the table (with its indexes): three
+    // times, the median kept (one COPY's time moves by a quarter between runs here).
     let mut conn = pool.acquire().await?;
-    sqlx::query("DROP TABLE IF EXISTS bench_copy")
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("CREATE TABLE bench_copy (LIKE spans INCLUDING ALL)")
-        .execute(&mut *conn)
-        .await?;
     let mut data = Vec::new();
     {
         use futures::TryStreamExt;
@@ -360,20 +358,34 @@ async fn measure(
             data.extend_from_slice(&chunk);
         }
     }
-    let copy_started = Instant::now();
-    let mut copy = conn
-        .copy_in_raw("COPY bench_copy FROM STDIN WITH (FORMAT binary)")
-        .await?;
-    copy.send(data.as_slice()).await?;
-    let copied = copy.finish().await?;
-    let copy_elapsed = copy_started.elapsed();
+    let mut times = Vec::new();
+    let mut copied = 0;
+    for _ in 0..COPY_RUNS {
+        sqlx::query("DROP TABLE IF EXISTS bench_copy")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("CREATE TABLE bench_copy (LIKE spans INCLUDING ALL)")
+            .execute(&mut *conn)
+            .await?;
+        let copy_started = Instant::now();
+        let mut copy = conn
+            .copy_in_raw("COPY bench_copy FROM STDIN WITH (FORMAT binary)")
+            .await?;
+        copy.send(data.as_slice()).await?;
+        copied = copy.finish().await?;
+        times.push(copy_started.elapsed());
+    }
     sqlx::query("DROP TABLE bench_copy")
         .execute(&mut *conn)
         .await?;
+    times.sort();
+    let copy_elapsed = times[times.len() / 2];
     if copied != stored as u64 {
         bail!("COPY wrote {copied} rows, expected {stored}");
     }
     let table_copy_elapsed = copy_into_spans(&mut conn, &agents, stored as u64).await?;
+    // The next shape must not pay for this one's writes (a checkpoint falling in its load).
+    sqlx::query("CHECKPOINT").execute(&mut *conn).await?;
     Ok(Measured {
         phase,
         peak_rss: peak.load(Ordering::Relaxed) as f64 / 1024.0,
@@ -466,7 +478,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     });
     report += &format!(
         "\nEach shape: {clients} clients × {requests} requests × {traces} traces ({} rich and {} \
-         lean spans) in {:.1} s and {:.1} s; COPY (binary) of {} and {} rows in {:.2} s and \
+         lean spans) in {:.1} s and {:.1} s; COPY (binary, median of three) of {} and {} rows in {:.2} s and \
          {:.2} s into an empty copy of `spans` (its indexes, no partitions), {:.2} s and {:.2} s \
          into `spans`. Server high-water mark {hwm:.0} MiB. {cpus} CPUs; server, PostgreSQL and the \
          load generator on the same machine.",
