@@ -19,9 +19,9 @@ use crate::Result;
 /// The complete days whose average is the projection's daily rate.
 pub const TRAILING_DAYS: i64 = 7;
 
+/// The window's sums of one (department, agent, model).
 #[derive(sqlx::FromRow)]
 struct Row {
-    bucket: DateTime<Utc>,
     department: String,
     agent: String,
     model: String,
@@ -29,6 +29,36 @@ struct Row {
     spans: i64,
     cost: f64,
     unpriced_spans: i64,
+}
+
+/// One department's cost in one rollup bucket (for the chart).
+#[derive(sqlx::FromRow)]
+struct Step {
+    bucket: DateTime<Utc>,
+    department: String,
+    cost: f64,
+}
+
+/// The window's sums per (department, agent, model), summed by PostgreSQL: the edge hours
+/// from the hourly rollup, the whole days from the daily one (`$9`–`$10`,
+/// [`Resolved::window_whole_days`]; 7 d: ~900 rows read instead of ~12,300 and ~100 returned).
+fn sums_sql(q: &Resolved) -> String {
+    let part = |table: &str, from: &str, to: &str| {
+        format!(
+            "SELECT department, agent, model, traces, spans, cost_usd, unpriced_spans \
+             FROM {table} WHERE {} AND bucket >= {from} AND bucket < {to}",
+            window_and_dims(table)
+        )
+    };
+    format!(
+        "SELECT department, agent, model, sum(traces)::bigint AS traces, \
+           sum(spans)::bigint AS spans, sum(cost_usd)::float8 AS cost, \
+           sum(unpriced_spans)::bigint AS unpriced_spans \
+         FROM ({} UNION ALL {} UNION ALL {}) w GROUP BY department, agent, model",
+        part(q.table(), "$2", "$9"),
+        part(q.daily_table(), "$9", "$10"),
+        part(q.table(), "$10", "$3"),
+    )
 }
 
 #[derive(Default)]
@@ -192,19 +222,26 @@ async fn cost_report_uncached(
     workspace: WorkspaceId,
     q: &Resolved,
 ) -> Result<CostReport> {
-    let sql = format!(
-        "SELECT bucket, department, agent, model, sum(traces)::bigint AS traces, \
-           sum(spans)::bigint AS spans, sum(cost_usd)::float8 AS cost, \
-           sum(unpriced_spans)::bigint AS unpriced_spans \
-         FROM {table} WHERE {dims} GROUP BY bucket, department, agent, model",
+    let steps_sql = format!(
+        "SELECT bucket, department, sum(cost_usd)::float8 AS cost \
+         FROM {table} WHERE {dims} GROUP BY bucket, department",
         table = q.table(),
         dims = window_and_dims(q.table()),
     );
-    // The window's rows, the previous period's cost (its sum only), and the month's
-    // projections: three reads at once.
+    // The window's sums, each department's cost per bucket, the previous period's cost (its
+    // sum only), and the month's projections: four reads at once.
     let now = Utc::now();
-    let (rows, previous, (month, projection_method, projections)) = tokio::try_join!(
-        fetch_window::<Row>(pool, workspace, &sql, (q.from, q.to), &q.dims),
+    let sums = sums_sql(q);
+    let (rows, buckets, previous, (month, projection_method, projections)) = tokio::try_join!(
+        fetch_window_and_days::<Row>(
+            pool,
+            workspace,
+            &sums,
+            (q.from, q.to),
+            &q.dims,
+            q.window_whole_days()
+        ),
+        fetch_window::<Step>(pool, workspace, &steps_sql, (q.from, q.to), &q.dims),
         previous_cost(pool, workspace, q),
         projections(pool, workspace, q, now),
     )?;
@@ -233,10 +270,12 @@ async fn cost_report_uncached(
             if r.model.is_empty() { 0 } else { r.spans },
             r,
         );
-        if let Some(i) = q.step_of(r.bucket) {
+    }
+    for b in &buckets {
+        if let Some(i) = q.step_of(b.bucket) {
             per_step
-                .entry(r.department.clone())
-                .or_insert_with(|| vec![0.0; points])[i] += r.cost;
+                .entry(b.department.clone())
+                .or_insert_with(|| vec![0.0; points])[i] += b.cost;
         }
     }
     let by_department = rows_of(by_department);

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use argus_types::{LatencyBin, LatencyPoint, LatencyStat, Performance};
 use chrono::{DateTime, Utc};
 
-use super::query::{fetch_window, window_and_dims};
+use super::query::{fetch_window, fetch_window_and_days, window_and_dims};
 use super::report::Report;
 use super::window::Resolved;
 use crate::histogram::{bucket_value, Histogram};
@@ -126,23 +126,98 @@ fn distribution(hist: &Histogram) -> Vec<LatencyBin> {
         .collect()
 }
 
+/// A row's requests: its traces, or its model's calls under a model filter.
+fn requests_of(r: &Row, calls: bool) -> Latency {
+    let mut this = Latency::default();
+    if calls {
+        if r.spans > 0 {
+            this.add(
+                r.spans,
+                r.span_errors,
+                r.span_latency_sum_us,
+                &r.span_latency_hist.0,
+            );
+        }
+    } else if r.traces > 0 {
+        this.add(
+            r.traces,
+            r.trace_errors,
+            r.trace_latency_sum_us,
+            &r.trace_latency_hist.0,
+        );
+    }
+    this
+}
+
+const COLUMNS: &str = "agent, model, traces, trace_errors, trace_latency_sum_us, \
+    trace_latency_hist, spans, span_errors, span_latency_sum_us, span_latency_hist";
+
+/// The window's rows for sums over it (the lists, the distribution): the edge hours from the
+/// hourly rollup, the whole days from the daily one (`$9`–`$10`,
+/// [`Resolved::window_whole_days`]; 7 d: ~900 rows instead of ~12,300).
+fn sums_sql(q: &Resolved) -> String {
+    let part = |table: &str, from: &str, to: &str| {
+        format!(
+            "SELECT bucket, {COLUMNS} FROM {table} WHERE {} AND bucket >= {from} AND bucket < {to}",
+            window_and_dims(table)
+        )
+    };
+    format!(
+        "{} UNION ALL {} UNION ALL {}",
+        part(q.table(), "$2", "$9"),
+        part(q.daily_table(), "$9", "$10"),
+        part(q.table(), "$10", "$3"),
+    )
+}
+
+/// The window's rows per bucket for the chart: the workspace totals without a filter (a row
+/// a bucket), else the narrowest rollup.
+fn steps_sql(q: &Resolved) -> String {
+    if q.is_unfiltered() {
+        return format!(
+            "SELECT bucket, '' AS agent, '' AS model, traces, trace_errors, \
+               trace_latency_sum_us, trace_latency_hist, spans, span_errors, \
+               span_latency_sum_us, span_latency_hist \
+             FROM {} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3",
+            q.total_table()
+        );
+    }
+    format!(
+        "SELECT bucket, {COLUMNS} FROM {table} WHERE {}",
+        window_and_dims(q.table()),
+        table = q.table()
+    )
+}
+
 /// The performance report for the caller's filters, uncached.
 async fn performance_uncached(
     pool: &sqlx::PgPool,
     workspace: WorkspaceId,
     q: &Resolved,
 ) -> Result<Performance> {
-    let table = q.table();
-    let sql = format!(
-        "SELECT bucket, agent, model, traces, trace_errors, trace_latency_sum_us, \
-           trace_latency_hist, spans, span_errors, span_latency_sum_us, span_latency_hist \
-         FROM {table} WHERE {}",
-        window_and_dims(table),
-    );
-    let rows: Vec<Row> = fetch_window(pool, workspace, &sql, (q.from, q.to), &q.dims).await?;
+    let (sums_sql, steps_sql) = (sums_sql(q), steps_sql(q));
+    // The window's rows (whole days as daily rows) for the lists and the distribution, and
+    // its rows per bucket for the chart: two reads at once.
+    let (rows, step_rows) = tokio::try_join!(
+        fetch_window_and_days::<Row>(
+            pool,
+            workspace,
+            &sums_sql,
+            (q.from, q.to),
+            &q.dims,
+            q.window_whole_days()
+        ),
+        fetch_window::<Row>(pool, workspace, &steps_sql, (q.from, q.to), &q.dims),
+    )?;
     let calls = q.dims.model.is_some();
     let mut overall = Latency::default();
     let mut steps = vec![Latency::default(); q.points()];
+    for r in &step_rows {
+        let this = requests_of(r, calls);
+        if let Some(s) = q.step_of(r.bucket).and_then(|i| steps.get_mut(i)) {
+            s.merge(&this);
+        }
+    }
     let mut agents: BTreeMap<String, Latency> = BTreeMap::new();
     let mut models: BTreeMap<String, Latency> = BTreeMap::new();
     for r in &rows {
@@ -158,27 +233,12 @@ async fn performance_uncached(
                 );
             }
         }
-        let mut this = Latency::default();
-        if calls {
-            if let Some(h) = spans {
-                this.add(r.spans, r.span_errors, r.span_latency_sum_us, h);
-            }
-        } else if r.traces > 0 {
-            this.add(
-                r.traces,
-                r.trace_errors,
-                r.trace_latency_sum_us,
-                &r.trace_latency_hist.0,
-            );
-        }
+        let this = requests_of(r, calls);
         if this.requests == 0 {
             continue;
         }
         overall.merge(&this);
         agents.entry(r.agent.clone()).or_default().merge(&this);
-        if let Some(s) = q.step_of(r.bucket).and_then(|i| steps.get_mut(i)) {
-            s.merge(&this);
-        }
     }
     Ok(Performance {
         window: q.window(),
