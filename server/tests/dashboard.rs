@@ -6,7 +6,7 @@ mod common;
 use argus_domain::apikeys::{self, Scope};
 use argus_domain::tenancy::WorkspaceId;
 use argus_domain::{access, ingest, session};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use common::*;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
@@ -426,6 +426,15 @@ async fn rendered_pages_are_cached_per_user_and_url(owner: PgPool) {
         accepted.status()
     );
     let bobs = send(&router, get("/", &bob.token)).await;
+    // Not cached means not a plain 200 page: say which (CI once saw `None` here under load).
+    assert_eq!(
+        (
+            bobs.status(),
+            bobs.headers().contains_key(header::SET_COOKIE)
+        ),
+        (StatusCode::OK, false),
+        "Bob's home page"
+    );
     assert_eq!(how(&bobs).as_deref(), Some("miss"));
     assert!(body_text(bobs).await.contains("Acme Two"));
 
