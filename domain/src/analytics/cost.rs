@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use argus_types::{CostReport, CostRow, CostSeries, MonthProjection};
 use chrono::{DateTime, Datelike, DurationRound, NaiveDate, TimeDelta, Utc};
 
-use super::query::{fetch_window, fetch_window_and_days, window_and_dims};
+use super::query::{by_whole_days, fetch_window, fetch_window_and_days, window_and_dims};
 use super::report::Report;
 use super::window::Resolved;
 use crate::tenancy::WorkspaceId;
@@ -54,10 +54,8 @@ fn sums_sql(q: &Resolved) -> String {
         "SELECT department, agent, model, sum(traces)::bigint AS traces, \
            sum(spans)::bigint AS spans, sum(cost_usd)::float8 AS cost, \
            sum(unpriced_spans)::bigint AS unpriced_spans \
-         FROM ({} UNION ALL {} UNION ALL {}) w GROUP BY department, agent, model",
-        part(q.table(), "$2", "$9"),
-        part(q.daily_table(), "$9", "$10"),
-        part(q.table(), "$10", "$3"),
+         FROM ({}) w GROUP BY department, agent, model",
+        by_whole_days(q, part),
     )
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use argus_types::{AgentStat, FilterOptions, Home, HomeKpis, Kpi, SeriesPoint, Timeseries};
 use chrono::Utc;
 
-use super::query::{fetch_window_and_days, rows, window_and_dims};
+use super::query::{by_whole_days, fetch_window_and_days, rows, window_and_dims};
 use super::report::{cache_aside, cached, Report};
 use super::sums::{kpis, totals, Totals};
 use super::window::Resolved;
@@ -36,10 +36,8 @@ async fn agent_stats(
     let sql = format!(
         "SELECT agent, min(department) AS department, sum(requests)::bigint AS requests, \
            sum(errors)::bigint AS errors, sum(cost_usd)::float8 AS cost_usd \
-         FROM ({} UNION ALL {} UNION ALL {}) w GROUP BY agent",
-        part(q.table(), "$2", "$9"),
-        part(q.daily_table(), "$9", "$10"),
-        part(q.table(), "$10", "$3"),
+         FROM ({}) w GROUP BY agent",
+        by_whole_days(q, part),
     );
     let rows: Vec<(String, String, i64, i64, f64)> = fetch_window_and_days(
         pool,

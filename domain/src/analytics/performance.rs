@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use argus_types::{LatencyBin, LatencyPoint, LatencyStat, Performance};
 use chrono::{DateTime, Utc};
 
-use super::query::{fetch_window, fetch_window_and_days, window_and_dims};
+use super::query::{by_whole_days, fetch_window, fetch_window_and_days, window_and_dims};
 use super::report::Report;
 use super::window::Resolved;
 use crate::histogram::{bucket_value, Histogram};
@@ -162,12 +162,7 @@ fn sums_sql(q: &Resolved) -> String {
             window_and_dims(table)
         )
     };
-    format!(
-        "{} UNION ALL {} UNION ALL {}",
-        part(q.table(), "$2", "$9"),
-        part(q.daily_table(), "$9", "$10"),
-        part(q.table(), "$10", "$3"),
-    )
+    by_whole_days(q, part)
 }
 
 /// The window's rows per bucket for the chart: the workspace totals without a filter (a row

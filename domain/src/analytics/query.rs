@@ -119,6 +119,19 @@ where
     Ok(rows)
 }
 
+/// The window's rows as three parts, `part(table, from, to)` each: its edge hours from
+/// [`Resolved::table`] (`$2`–`$9`, `$10`–`$3`) and its whole days from
+/// [`Resolved::daily_table`] (`$9`–`$10`, [`Resolved::window_whole_days`]), for sums over the
+/// window read with [`fetch_window_and_days`].
+pub(super) fn by_whole_days(q: &Resolved, part: impl Fn(&str, &str, &str) -> String) -> String {
+    format!(
+        "{} UNION ALL {} UNION ALL {}",
+        part(q.table(), "$2", "$9"),
+        part(q.daily_table(), "$9", "$10"),
+        part(q.table(), "$10", "$3"),
+    )
+}
+
 /// Tokens and cost that agents reported only as GenAI metrics, per (bucket, agent) without a
 /// span row: the rule of [`crate::ingest::metrics::usage_by_agent`] (spans win where both
 /// exist), per hour — or per day on ranges read from the daily rollups. They count in tokens,
