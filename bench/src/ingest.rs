@@ -248,6 +248,30 @@ impl Measured {
     }
 }
 
+/// The output of a `COPY … TO STDOUT`.
+async fn copy_out(conn: &mut sqlx::PgConnection, sql: &str) -> anyhow::Result<Vec<u8>> {
+    use futures::TryStreamExt;
+    let mut data = Vec::new();
+    let mut out = conn.copy_out_raw(sql).await?;
+    while let Some(chunk) = out.try_next().await? {
+        data.extend_from_slice(&chunk);
+    }
+    Ok(data)
+}
+
+/// Runs a `COPY … FROM STDIN` of `data`: the rows written and how long it took.
+async fn copy_in(
+    conn: &mut sqlx::PgConnection,
+    sql: &str,
+    data: &[u8],
+) -> anyhow::Result<(u64, Duration)> {
+    let started = Instant::now();
+    let mut copy = conn.copy_in_raw(sql).await?;
+    copy.send(data).await?;
+    let copied = copy.finish().await?;
+    Ok((copied, started.elapsed()))
+}
+
 /// Times a binary `COPY` of the same rows, under new trace ids, into `spans` itself — the
 /// table the server writes: partitioned by day, its indexes already holding this run's rows.
 /// (The rows are left there: the database is thrown away after the run.)
@@ -264,23 +288,9 @@ async fn copy_into_spans(
     sqlx::query("UPDATE bench_rows SET trace_id = md5(trace_id)")
         .execute(&mut *conn)
         .await?;
-    let mut data = Vec::new();
-    {
-        use futures::TryStreamExt;
-        let mut out = conn
-            .copy_out_raw("COPY bench_rows TO STDOUT WITH (FORMAT binary)")
-            .await?;
-        while let Some(chunk) = out.try_next().await? {
-            data.extend_from_slice(&chunk);
-        }
-    }
-    let started = Instant::now();
-    let mut copy = conn
-        .copy_in_raw("COPY spans FROM STDIN WITH (FORMAT binary)")
-        .await?;
-    copy.send(data.as_slice()).await?;
-    let copied = copy.finish().await?;
-    let elapsed = started.elapsed();
+    let data = copy_out(conn, "COPY bench_rows TO STDOUT WITH (FORMAT binary)").await?;
+    let (copied, elapsed) =
+        copy_in(conn, "COPY spans FROM STDIN WITH (FORMAT binary)", &data).await?;
     sqlx::query("DROP TABLE bench_rows")
         .execute(&mut *conn)
         .await?;
@@ -346,18 +356,13 @@ async fn measure(
     // The same rows, COPYed raw into an empty copy of the table (with its indexes): three
     // times, the median kept (one COPY's time moves by a quarter between runs here).
     let mut conn = pool.acquire().await?;
-    let mut data = Vec::new();
-    {
-        use futures::TryStreamExt;
-        let mut out = conn
-            .copy_out_raw(&format!(
-                "COPY (SELECT * FROM spans WHERE agent IN ({agents})) TO STDOUT WITH (FORMAT binary)"
-            ))
-            .await?;
-        while let Some(chunk) = out.try_next().await? {
-            data.extend_from_slice(&chunk);
-        }
-    }
+    let data = copy_out(
+        &mut conn,
+        &format!(
+            "COPY (SELECT * FROM spans WHERE agent IN ({agents})) TO STDOUT WITH (FORMAT binary)"
+        ),
+    )
+    .await?;
     let mut times = Vec::new();
     let mut copied = 0;
     for _ in 0..COPY_RUNS {
@@ -367,13 +372,14 @@ async fn measure(
         sqlx::query("CREATE TABLE bench_copy (LIKE spans INCLUDING ALL)")
             .execute(&mut *conn)
             .await?;
-        let copy_started = Instant::now();
-        let mut copy = conn
-            .copy_in_raw("COPY bench_copy FROM STDIN WITH (FORMAT binary)")
-            .await?;
-        copy.send(data.as_slice()).await?;
-        copied = copy.finish().await?;
-        times.push(copy_started.elapsed());
+        let (n, elapsed) = copy_in(
+            &mut conn,
+            "COPY bench_copy FROM STDIN WITH (FORMAT binary)",
+            &data,
+        )
+        .await?;
+        copied = n;
+        times.push(elapsed);
     }
     sqlx::query("DROP TABLE bench_copy")
         .execute(&mut *conn)

@@ -169,10 +169,9 @@ fn sums_sql(q: &Resolved) -> String {
 /// a bucket), else the narrowest rollup.
 fn steps_sql(q: &Resolved) -> String {
     if q.is_unfiltered() {
+        let measures = COLUMNS.trim_start_matches("agent, model, ");
         return format!(
-            "SELECT bucket, '' AS agent, '' AS model, traces, trace_errors, \
-               trace_latency_sum_us, trace_latency_hist, spans, span_errors, \
-               span_latency_sum_us, span_latency_hist \
+            "SELECT bucket, '' AS agent, '' AS model, {measures} \
              FROM {} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3",
             q.total_table()
         );
@@ -190,24 +189,33 @@ async fn performance_uncached(
     workspace: WorkspaceId,
     q: &Resolved,
 ) -> Result<Performance> {
-    let (sums_sql, steps_sql) = (sums_sql(q), steps_sql(q));
+    let (days_from, days_to) = q.window_whole_days();
     // The window's rows (whole days as daily rows) for the lists and the distribution, and
-    // its rows per bucket for the chart: two reads at once.
-    let (rows, step_rows) = tokio::try_join!(
-        fetch_window_and_days::<Row>(
-            pool,
-            workspace,
-            &sums_sql,
-            (q.from, q.to),
-            &q.dims,
-            q.window_whole_days()
-        ),
-        fetch_window::<Row>(pool, workspace, &steps_sql, (q.from, q.to), &q.dims),
-    )?;
+    // its rows per bucket for the chart: two reads at once — or one, when the window has no
+    // whole days to gain and no totals answer the chart (its rows serve both).
+    let (rows, step_rows) = if days_from == days_to && !q.is_unfiltered() {
+        let rows: Vec<Row> =
+            fetch_window(pool, workspace, &steps_sql(q), (q.from, q.to), &q.dims).await?;
+        (rows, None)
+    } else {
+        let (sums_sql, steps_sql) = (sums_sql(q), steps_sql(q));
+        let (rows, steps) = tokio::try_join!(
+            fetch_window_and_days::<Row>(
+                pool,
+                workspace,
+                &sums_sql,
+                (q.from, q.to),
+                &q.dims,
+                (days_from, days_to)
+            ),
+            fetch_window::<Row>(pool, workspace, &steps_sql, (q.from, q.to), &q.dims),
+        )?;
+        (rows, Some(steps))
+    };
     let calls = q.dims.model.is_some();
     let mut overall = Latency::default();
     let mut steps = vec![Latency::default(); q.points()];
-    for r in &step_rows {
+    for r in step_rows.as_ref().unwrap_or(&rows) {
         let this = requests_of(r, calls);
         if let Some(s) = q.step_of(r.bucket).and_then(|i| steps.get_mut(i)) {
             s.merge(&this);

@@ -456,20 +456,17 @@ async fn write_table(
         })
         .collect();
     let on: Vec<String> = key.iter().map(|c| format!("r.{c} = k.{c}")).collect();
+    let stored_key = key
+        .iter()
+        .map(|c| format!("r.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
-        "SELECT {}, r.trace_latency_hist, r.span_latency_hist FROM {table} r \
+        "SELECT {stored_key}, r.trace_latency_hist, r.span_latency_hist FROM {table} r \
          JOIN unnest({}) AS k({key_list}) ON {} \
-         WHERE r.workspace_id = $1 ORDER BY {} FOR UPDATE OF r",
-        key.iter()
-            .map(|c| format!("r.{c}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+         WHERE r.workspace_id = $1 ORDER BY {stored_key} FOR UPDATE OF r",
         lookup.join(", "),
         on.join(" AND "),
-        key.iter()
-            .map(|c| format!("r.{c}"))
-            .collect::<Vec<_>>()
-            .join(", "),
     );
     let found = bind_key(sqlx::query(&sql).bind(workspace), key, &rows)
         .fetch_all(&mut *conn)
