@@ -109,7 +109,9 @@ pub(crate) async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<
     while from <= n {
         let to = (from + CHUNK - 1).min(n);
         // Latencies log-normal around 300 ms, 5 % errors, 40 agents in 8 departments, three
-        // environments, two versions, six models.
+        // environments, two versions, six models. Start times spread evenly over the 90 days
+        // and stored in time order, as a workspace's traces arrive (its pages hold neighbouring
+        // hours, not a random sample of the 90 days).
         sqlx::query(
             "INSERT INTO traces (workspace_id, trace_id, start_time, end_time, root_span_id, \
                name, latency_us, agent, department, environment, version, span_count, \
@@ -121,7 +123,7 @@ pub(crate) async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<
                (ARRAY['1.0.0', '2.0.0'])[1 + (g / 7 % 2)::int], 4, \
                (random() < 0.05)::int, it, ot, 0, 0, 0, (it * 2.5 + ot * 10) / 1e6, 0, \
                ARRAY['model-' || (a % 6)] \
-             FROM (SELECT g, $2 - random() * interval '90 days' AS t, g % $4 AS a, \
+             FROM (SELECT g, $2 - ($7 - g + random()) / $7 * interval '90 days' AS t, g % $4 AS a, \
                      greatest(1, exp(ln(300000) + (random() + random() + random() - 1.5) * 1.2))::bigint AS lat, \
                      (200 + random() * 1800)::bigint AS it, (50 + random() * 500)::bigint AS ot \
                    FROM generate_series($5::bigint, $6::bigint) g) x",
@@ -132,6 +134,7 @@ pub(crate) async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<
         .bind(AGENTS)
         .bind(from)
         .bind(to)
+        .bind(n as f64)
         .execute(pool)
         .await
         .with_context(|| format!("generating traces {from}..{to}"))?;
@@ -162,7 +165,8 @@ pub(crate) async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<
                            ceil(ln(latency_us::float8) / ln(1.01::float8 / 0.99))::int + 1 AS idx, \
                            count(*) AS c \
                          FROM traces WHERE workspace_id = $1 GROUP BY 1, 2, 3, 4, 5, 6) i \
-                   GROUP BY 1, 2, 3, 4, 5) h USING (bucket, department, agent, environment, version)"
+                   GROUP BY 1, 2, 3, 4, 5) h USING (bucket, department, agent, environment, version) \
+             ORDER BY s.bucket"
         ))
         .bind(ws)
         .execute(pool)
@@ -175,7 +179,7 @@ pub(crate) async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<
              SELECT $1, date_trunc('{unit}', start_time), department, agent, environment, \
                version, models[1], count(*) * 2, sum(error_count), sum(input_tokens), \
                sum(output_tokens), sum(cost_usd), sum(latency_us) * 4 / 5 \
-             FROM traces WHERE workspace_id = $1 GROUP BY 2, 3, 4, 5, 6, 7"
+             FROM traces WHERE workspace_id = $1 GROUP BY 2, 3, 4, 5, 6, 7 ORDER BY 2"
         ))
         .bind(ws)
         .execute(pool)
@@ -190,6 +194,19 @@ pub(crate) async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<
     argus_domain::ingest::rollup::rebuild_all_totals(pool)
         .await
         .map_err(|e| anyhow::anyhow!("building the workspace totals: {e}"))?;
+    // Rebuilt by GROUP BY, their rows lie in hash order; ingest writes them hour by hour, so
+    // a real table holds a bucket's rows together: put them in key order (bucket first).
+    sqlx::query(
+        "DO $$ DECLARE t text; k text; BEGIN \
+           FOREACH t IN ARRAY ARRAY['rollup_agent_hourly', 'rollup_agent_daily', \
+             'rollup_total_hourly', 'rollup_total_daily'] LOOP \
+             SELECT conname INTO k FROM pg_constraint \
+               WHERE conrelid = t::regclass AND contype = 'p'; \
+             EXECUTE format('CLUSTER %I USING %I', t, k); \
+           END LOOP; END $$",
+    )
+    .execute(pool)
+    .await?;
     sqlx::query(
         "ANALYZE traces, rollup_hourly, rollup_daily, rollup_agent_hourly, rollup_agent_daily, \
          rollup_total_hourly, rollup_total_daily",

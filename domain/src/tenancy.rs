@@ -30,8 +30,38 @@ pub async fn begin(
     pool: &PgPool,
     workspace: WorkspaceId,
 ) -> crate::Result<Transaction<'static, Postgres>> {
+    begin_with(
+        pool,
+        workspace,
+        "SELECT set_config('app.current_workspace_id', $1, true)",
+    )
+    .await
+}
+
+/// [`begin`] for a dashboard read of rollup rows (a few thousand at most), with PostgreSQL's
+/// parallel workers off for the transaction: starting two of them took 7 of the 9 ms of the
+/// top-agents read at 10 M traces (BENCHMARKS.md, issue 19), more than they save on reads of
+/// this size. Set in the same statement as the workspace: no extra round trip.
+pub async fn begin_rollup_read(
+    pool: &PgPool,
+    workspace: WorkspaceId,
+) -> crate::Result<Transaction<'static, Postgres>> {
+    begin_with(
+        pool,
+        workspace,
+        "SELECT set_config('app.current_workspace_id', $1, true), \
+           set_config('max_parallel_workers_per_gather', '0', true)",
+    )
+    .await
+}
+
+async fn begin_with(
+    pool: &PgPool,
+    workspace: WorkspaceId,
+    bind: &'static str,
+) -> crate::Result<Transaction<'static, Postgres>> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT set_config('app.current_workspace_id', $1, true)")
+    sqlx::query(bind)
         .bind(workspace.0.to_string())
         .execute(&mut *tx)
         .await?;

@@ -66,7 +66,7 @@ pub async fn list(
     workspace: WorkspaceId,
     now: DateTime<Utc>,
 ) -> Result<Vec<Budget>> {
-    let mut tx = tenancy::begin(&services.pool, workspace).await?;
+    let mut tx = tenancy::begin_rollup_read(&services.pool, workspace).await?;
     let out = figures(&mut tx, workspace, now).await?;
     tx.commit().await?;
     Ok(out)

@@ -181,7 +181,7 @@ pub async fn filter_options(services: &Services, workspace: WorkspaceId) -> Resu
     services
         .cache
         .get_with_cache(&key, Ttl::Warm, || async {
-            let mut tx = tenancy::begin(&services.pool, workspace).await?;
+            let mut tx = tenancy::begin_rollup_read(&services.pool, workspace).await?;
             let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
                 "SELECT DISTINCT department, environment, version, agent, model FROM rollup_daily \
                  WHERE workspace_id = $1",

@@ -109,7 +109,7 @@ pub(super) async fn fetch_window_and_days<T>(
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
 {
-    let mut tx = tenancy::begin(pool, workspace).await?;
+    let mut tx = tenancy::begin_rollup_read(pool, workspace).await?;
     let rows = window_query(sql, workspace, (from, to), dims)
         .bind(days_from)
         .bind(days_to)
@@ -229,7 +229,7 @@ pub(super) async fn fetch_window<T>(
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
 {
-    let mut tx = tenancy::begin(pool, workspace).await?;
+    let mut tx = tenancy::begin_rollup_read(pool, workspace).await?;
     let rows = window_query(sql, workspace, (from, to), dims)
         .fetch_all(&mut *tx)
         .await?;
