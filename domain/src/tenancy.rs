@@ -30,13 +30,14 @@ pub async fn begin(
     pool: &PgPool,
     workspace: WorkspaceId,
 ) -> crate::Result<Transaction<'static, Postgres>> {
-    begin_with(
-        pool,
-        workspace,
-        "SELECT set_config('app.current_workspace_id', $1, true)",
-    )
-    .await
+    begin_with(pool, workspace, BIND).await
 }
+
+/// Binds a transaction to the workspace `$1`.
+const BIND: &str = "SELECT set_config('app.current_workspace_id', $1, true)";
+/// [`BIND`], and no parallel workers.
+const BIND_SERIAL: &str = "SELECT set_config('app.current_workspace_id', $1, true), \
+    set_config('max_parallel_workers_per_gather', '0', true)";
 
 /// [`begin`] for a dashboard read of rollup rows (a few thousand at most), with PostgreSQL's
 /// parallel workers off for the transaction: starting two of them took 7 of the 9 ms of the
@@ -46,13 +47,7 @@ pub async fn begin_rollup_read(
     pool: &PgPool,
     workspace: WorkspaceId,
 ) -> crate::Result<Transaction<'static, Postgres>> {
-    begin_with(
-        pool,
-        workspace,
-        "SELECT set_config('app.current_workspace_id', $1, true), \
-           set_config('max_parallel_workers_per_gather', '0', true)",
-    )
-    .await
+    begin_with(pool, workspace, BIND_SERIAL).await
 }
 
 async fn begin_with(
