@@ -39,19 +39,20 @@ const BIND: &str = "SELECT set_config('app.current_workspace_id', $1, true)";
 /// optional filters (`$4 IS NULL OR department = $4`) make PostgreSQL's generic plan —
 /// chosen for a prepared statement after five calls on a connection — read whole tables
 /// (a week filtered by department and environment: 269 ms generic, 17 ms custom).
-const BIND_SERIAL: &str = "SELECT set_config('app.current_workspace_id', $1, true), \
+const BIND_ROLLUP_READ: &str = "SELECT set_config('app.current_workspace_id', $1, true), \
     set_config('max_parallel_workers_per_gather', '0', true), \
     set_config('plan_cache_mode', 'force_custom_plan', true)";
 
 /// [`begin`] for a dashboard read of rollup rows (a few thousand at most), with custom plans
-/// ([`BIND_SERIAL`]) and PostgreSQL's parallel workers off for the transaction: starting two of them took 7 of the 9 ms of the
-/// top-agents read at 10 M traces (BENCHMARKS.md, issue 19), more than they save on reads of
-/// this size. Set in the same statement as the workspace: no extra round trip.
+/// and PostgreSQL's parallel workers off for the transaction ([`BIND_ROLLUP_READ`]): starting
+/// two workers took 7 of the 9 ms of the top-agents read at 10 M traces (BENCHMARKS.md, issue
+/// 19), more than they save on reads of this size. Set in the same statement as the
+/// workspace: no extra round trip.
 pub async fn begin_rollup_read(
     pool: &PgPool,
     workspace: WorkspaceId,
 ) -> crate::Result<Transaction<'static, Postgres>> {
-    begin_with(pool, workspace, BIND_SERIAL).await
+    begin_with(pool, workspace, BIND_ROLLUP_READ).await
 }
 
 async fn begin_with(
