@@ -128,6 +128,7 @@ pub async fn trim(
         "rollup_daily",
         "rollup_agent_hourly",
         "rollup_agent_daily",
+        "rollup_agent_hours",
         "rollup_total_hourly",
         "rollup_total_daily",
         "metric_rollup_hourly",

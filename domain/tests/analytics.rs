@@ -745,6 +745,37 @@ async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
         );
         assert!(report.series.len() <= 6);
         assert_eq!(report.steps.len(), q.points());
+        // Each department's cost per chart step (read from the agents' hours on these
+        // hourly windows) equals the raw spans grouped by step.
+        let mut tx = tenancy::begin(&s.pool, ws).await.unwrap();
+        let per_step: Vec<(String, i32, f64)> = sqlx::query_as(&format!(
+            "SELECT department, floor(extract(epoch FROM start_time - $2) / $4)::int, \
+               coalesce(sum(cost_usd), 0)::float8 FROM spans \
+             WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 {only} \
+             GROUP BY 1, 2"
+        ))
+        .bind(ws)
+        .bind(q.from)
+        .bind(q.to)
+        .bind(q.step.num_seconds() as f64)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        for series in report.series.iter().filter(|s| s.key != "other") {
+            for (i, value) in series.values.iter().enumerate() {
+                let raw = per_step
+                    .iter()
+                    .filter(|(d, step, _)| *d == series.key && *step == i as i32)
+                    .map(|r| r.2)
+                    .sum::<f64>();
+                assert!(
+                    (value - raw).abs() <= 1e-9 * raw.abs().max(1.0),
+                    "{case:?}: {} at step {i}: {value} against {raw}",
+                    series.key
+                );
+            }
+        }
     }
 
     // Month to date and the projection, per department, from raw spans.
@@ -1001,4 +1032,94 @@ async fn score_histogram_bins_are_the_same_in_sql_and_rust(owner: PgPool) {
         .await
         .unwrap();
     assert!(none);
+}
+
+/// The activity stream's spikes are the same whether read from the agents' hours (no
+/// environment, version or model filter on an hourly window) or from the detailed rollup
+/// (an environment filter): an error spike and a cost spike at the hour they happened.
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn spikes_are_the_same_from_the_agents_hours_and_the_detailed_rollup(owner: PgPool) {
+    let s = services(&owner).await;
+    let (_, ws) = common::sign_up(&s, "ann@example.com", "Ann").await;
+    let now = Utc::now();
+    let hour = |back: i64| {
+        use chrono::DurationRound;
+        now.duration_trunc(Duration::hours(1)).unwrap() - Duration::hours(back)
+    };
+    // Ten quiet hours of "bot" (2 % errors, $1 an hour), then a bad one four hours ago; the
+    // quiet agent "calm" beside it in another department.
+    // (hour, department, agent, traces, errors, cost)
+    type Hour<'a> = (chrono::DateTime<Utc>, &'a str, &'a str, i64, i64, f64);
+    let mut rows: Vec<Hour> = (5..15)
+        .map(|back| (hour(back), "ops", "bot", 100, 2, 1.0))
+        .collect();
+    rows.push((hour(4), "ops", "bot", 50, 20, 5.0));
+    rows.extend((3..15).map(|back| (hour(back), "sales", "calm", 100, 1, 0.5)));
+    for (bucket, dept, agent, traces, errors, cost) in &rows {
+        sqlx::query(
+            "INSERT INTO rollup_hourly (workspace_id, bucket, department, agent, environment, \
+               version, model, traces, trace_errors, spans, cost_usd) \
+             VALUES ($1, $2, $3, $4, 'prod', 'v1', '', $5, $6, $5, $7)",
+        )
+        .bind(ws)
+        .bind(bucket)
+        .bind(dept)
+        .bind(agent)
+        .bind(traces)
+        .bind(errors)
+        .bind(cost)
+        .execute(&owner)
+        .await
+        .unwrap();
+    }
+    argus_domain::ingest::rollup::rebuild_all_totals(&owner)
+        .await
+        .unwrap();
+    let spikes = |pairs: &[(&str, &str)]| {
+        let q = resolve(&filters(pairs), now).unwrap();
+        let s = &s;
+        async move {
+            let activity = <argus_types::Activity as argus_domain::analytics::Report>::read(
+                &s.pool,
+                ws,
+                &q,
+                &(),
+            )
+            .await
+            .unwrap();
+            activity
+                .events
+                .into_iter()
+                .filter(|e| e.kind.ends_with("_spike"))
+                .map(|e| (e.kind, e.agent, e.at, e.message))
+                .collect::<Vec<_>>()
+        }
+    };
+    let from_hours = spikes(&[("range", "24h")]).await;
+    let kinds: Vec<(&str, &str, chrono::DateTime<Utc>)> = from_hours
+        .iter()
+        .map(|(k, a, at, _)| (k.as_str(), a.as_str(), *at))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("cost_spike", "bot", hour(4)),
+            ("error_spike", "bot", hour(4))
+        ]
+    );
+    assert_eq!(
+        spikes(&[("range", "24h"), ("env", "prod")]).await,
+        from_hours
+    );
+    assert_eq!(
+        spikes(&[("range", "24h"), ("dept", "ops")]).await,
+        from_hours
+    );
+    assert_eq!(
+        spikes(&[("range", "24h"), ("dept", "ops"), ("env", "prod")]).await,
+        from_hours
+    );
+    assert!(spikes(&[("range", "24h"), ("dept", "sales")])
+        .await
+        .is_empty());
 }

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use argus_types::{Activity, ActivityEvent};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
+use super::hours::agent_hours;
 use super::query::{fetch_window, window_and_dims};
 use super::report::Report;
 use super::window::Resolved;
@@ -176,10 +177,29 @@ async fn activity_uncached(
         table = q.table(),
         dims = window_and_dims(q.table()),
     );
-    let (buckets, mut events) = tokio::try_join!(
-        fetch_window::<Bucket>(pool, workspace, &sql, (q.from, q.to), &q.dims),
-        new_things(pool, workspace, q),
-    )?;
+    let buckets = async {
+        if !q.reads_agent_hours() {
+            return fetch_window::<Bucket>(pool, workspace, &sql, (q.from, q.to), &q.dims).await;
+        }
+        // Summed per (hour, agent) over departments.
+        let mut by_hour: BTreeMap<(DateTime<Utc>, String), Bucket> = BTreeMap::new();
+        for h in agent_hours(pool, workspace, q).await? {
+            let b = by_hour
+                .entry((h.bucket, h.agent))
+                .or_insert_with_key(|(bucket, agent)| Bucket {
+                    bucket: *bucket,
+                    agent: agent.clone(),
+                    requests: 0,
+                    errors: 0,
+                    cost: 0.0,
+                });
+            b.requests += h.traces;
+            b.errors += h.trace_errors;
+            b.cost += h.cost;
+        }
+        Ok(by_hour.into_values().collect())
+    };
+    let (buckets, mut events) = tokio::try_join!(buckets, new_things(pool, workspace, q))?;
     events.extend(spikes(&buckets));
     events.sort_by(|a, b| {
         b.at.cmp(&a.at)

@@ -16,6 +16,7 @@
 mod activity;
 mod cost;
 mod home;
+mod hours;
 mod performance;
 mod query;
 mod report;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use argus_types::{GroupSeries, UsageBreakdown, UsageRow};
 use chrono::{DateTime, Utc};
 
+use super::hours::agent_hours;
 use super::query::{fetch_window, window_and_dims};
 use super::report::Report;
 use super::window::Resolved;
@@ -67,7 +68,30 @@ async fn usage_breakdown_uncached(
         dims = window_and_dims(table),
         only_models = if by == "model" { "AND model <> ''" } else { "" },
     );
-    let rows: Vec<GroupRow> = fetch_window(pool, workspace, &sql, (q.from, q.to), &q.dims).await?;
+    let rows: Vec<GroupRow> = if by != "model" && q.reads_agent_hours() {
+        // Rows per (hour, department, agent); summed per key below.
+        agent_hours(pool, workspace, q)
+            .await?
+            .into_iter()
+            .map(|h| GroupRow {
+                bucket: h.bucket,
+                key: if by == "department" {
+                    h.department
+                } else {
+                    h.agent
+                },
+                requests: h.traces,
+                errors: h.trace_errors,
+                input_tokens: h.input_tokens,
+                output_tokens: h.output_tokens,
+                cache_read_tokens: h.cache_read_tokens,
+                reasoning_tokens: h.reasoning_tokens,
+                cost: h.cost,
+            })
+            .collect()
+    } else {
+        fetch_window(pool, workspace, &sql, (q.from, q.to), &q.dims).await?
+    };
 
     let points = q.points();
     let step = q.step.num_seconds();

@@ -221,6 +221,7 @@ impl Rollups {
             ("rollup_total_daily", totals(&daily)),
         ];
         let hours: Vec<Key> = hourly.keys().cloned().collect();
+        let agent_hours = by_day(&hourly);
         for (table, rows) in [
             ("rollup_minute", minute),
             ("rollup_hourly", hourly),
@@ -235,6 +236,9 @@ impl Rollups {
                 write_table(conn, workspace, table, AGENT_KEY, rows).await?;
             }
         }
+        if !agent_hours.is_empty() {
+            write_agent_hours(conn, workspace, &agent_hours).await?;
+        }
         for (table, rows) in total {
             if !rows.is_empty() {
                 write_totals(conn, workspace, table, &rows).await?;
@@ -242,6 +246,114 @@ impl Rollups {
         }
         write_first_seen(conn, workspace, &hours).await
     }
+}
+
+/// A day of one agent's hourly counts (a `rollup_agent_hours` row, migration 0033): entry
+/// `h` is the hour starting `h` hours after the day's UTC midnight.
+#[derive(Debug, Default)]
+struct Hours {
+    traces: [i64; 24],
+    trace_errors: [i64; 24],
+    spans: [i64; 24],
+    input_tokens: [i64; 24],
+    output_tokens: [i64; 24],
+    cache_read_tokens: [i64; 24],
+    reasoning_tokens: [i64; 24],
+    cost: [f64; 24],
+}
+
+/// A day's row key: (day, department, agent).
+type DayKey = (DateTime<Utc>, String, String);
+
+/// The hourly rows of a batch as days of agents' hours.
+fn by_day(rows: &BTreeMap<Key, Delta>) -> BTreeMap<DayKey, Hours> {
+    let mut out: BTreeMap<DayKey, Hours> = BTreeMap::new();
+    for (k, d) in rows {
+        let day = k
+            .bucket
+            .duration_trunc(TimeDelta::days(1))
+            .unwrap_or(k.bucket);
+        let h = ((k.bucket - day).num_hours() as usize).min(23);
+        let e = out
+            .entry((day, k.department.clone(), k.agent.clone()))
+            .or_default();
+        e.traces[h] += d.traces;
+        e.trace_errors[h] += d.trace_errors;
+        e.spans[h] += d.spans;
+        e.input_tokens[h] += d.tokens[0];
+        e.output_tokens[h] += d.tokens[1];
+        e.cache_read_tokens[h] += d.tokens[2];
+        e.reasoning_tokens[h] += d.tokens[4];
+        e.cost[h] += d.cost;
+    }
+    out
+}
+
+/// Adds a batch's days of agents' hours to `rollup_agent_hours`: one upsert, rows in key
+/// order (as every writer locks them), each row's 24 hours a slice of one flat array per
+/// measure; a stored row takes the batch's hours added element by element.
+async fn write_agent_hours(
+    conn: &mut PgConnection,
+    workspace: WorkspaceId,
+    rows: &BTreeMap<DayKey, Hours>,
+) -> Result<()> {
+    fn flat<T: Copy>(rows: &BTreeMap<DayKey, Hours>, f: impl Fn(&Hours) -> &[T; 24]) -> Vec<T> {
+        rows.values().flat_map(|h| f(h).iter().copied()).collect()
+    }
+    let slice = |n: usize, ty: &str| format!("(${n}::{ty}[])[(k.i - 1) * 24 + 1 : k.i * 24]");
+    let measures = [
+        "traces",
+        "trace_errors",
+        "spans",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "reasoning_tokens",
+        "cost_usd",
+    ];
+    let values: Vec<String> = measures
+        .iter()
+        .enumerate()
+        .map(|(i, m)| slice(i + 5, if *m == "cost_usd" { "float8" } else { "int8" }))
+        .collect();
+    let set: Vec<String> = measures
+        .iter()
+        .map(|m| {
+            let add = if *m == "cost_usd" {
+                "argus_add_float8s"
+            } else {
+                "argus_add_bigints"
+            };
+            format!("{m} = {add}(r.{m}, excluded.{m})")
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO rollup_agent_hours AS r (workspace_id, bucket, department, agent, {}) \
+         SELECT $1, k.bucket, k.department, k.agent, {} \
+         FROM unnest($2::timestamptz[], $3::text[], $4::text[]) WITH ORDINALITY \
+           AS k(bucket, department, agent, i) \
+         ORDER BY k.i \
+         ON CONFLICT (workspace_id, bucket, department, agent) DO UPDATE SET {}",
+        measures.join(", "),
+        values.join(", "),
+        set.join(", "),
+    );
+    sqlx::query(&sql)
+        .bind(workspace)
+        .bind(rows.keys().map(|k| k.0).collect::<Vec<_>>())
+        .bind(rows.keys().map(|k| k.1.clone()).collect::<Vec<_>>())
+        .bind(rows.keys().map(|k| k.2.clone()).collect::<Vec<_>>())
+        .bind(flat(rows, |h| &h.traces))
+        .bind(flat(rows, |h| &h.trace_errors))
+        .bind(flat(rows, |h| &h.spans))
+        .bind(flat(rows, |h| &h.input_tokens))
+        .bind(flat(rows, |h| &h.output_tokens))
+        .bind(flat(rows, |h| &h.cache_read_tokens))
+        .bind(flat(rows, |h| &h.reasoning_tokens))
+        .bind(flat(rows, |h| &h.cost))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// The dimensions of a rollup row, without its bucket.
@@ -711,6 +823,7 @@ pub async fn rebuild(
         "rollup_daily",
         "rollup_agent_hourly",
         "rollup_agent_daily",
+        "rollup_agent_hours",
         "rollup_total_hourly",
         "rollup_total_daily",
     ] {
@@ -820,6 +933,7 @@ pub async fn rebuild_all_totals(owner: &sqlx::PgPool) -> Result<()> {
                 argus_rebuild_totals('rollup_daily', 'rollup_total_daily'), \
                 argus_rebuild_agent_rollup('rollup_hourly', 'rollup_agent_hourly'), \
                 argus_rebuild_agent_rollup('rollup_daily', 'rollup_agent_daily'), \
+                argus_rebuild_agent_hours(), \
                 argus_rebuild_first_seen()",
     )
     .execute(&mut *tx)

@@ -158,5 +158,40 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
         .unwrap();
         assert!(bad.is_empty(), "{agent} differs from {detail} at {bad:?}");
     }
+    // The agents' hours (migration 0033) equal the agent rollup summed per (hour, department,
+    // agent): every count, the cost to 1e-8; hours with nothing are zeros.
+    let counts = "traces, trace_errors, spans, input_tokens, output_tokens, cache_read_tokens, \
+        reasoning_tokens";
+    let unnested = counts
+        .split(", ")
+        .map(|m| format!("h.{m}[i + 1] AS {m}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let bad: Vec<(chrono::DateTime<chrono::Utc>, String)> = sqlx::query_as(&format!(
+        "SELECT bucket, agent FROM ( \
+           SELECT bucket, department, agent, {sums}, sum(cost_usd)::float8 AS cost_usd \
+           FROM rollup_agent_hourly WHERE workspace_id = $1 GROUP BY 1, 2, 3) d \
+         FULL JOIN ( \
+           SELECT h.bucket + make_interval(hours => i) AS bucket, h.department, h.agent, \
+             {unnested}, h.cost_usd[i + 1] AS cost_usd \
+           FROM rollup_agent_hours h, generate_series(0, 23) AS i \
+           WHERE h.workspace_id = $1 AND (h.traces[i + 1] <> 0 OR h.spans[i + 1] <> 0 \
+             OR h.cost_usd[i + 1] <> 0 OR h.input_tokens[i + 1] <> 0)) a \
+           USING (bucket, department, agent) \
+         WHERE abs(coalesce(d.cost_usd, 0) - coalesce(a.cost_usd, 0)) > 1e-8 OR {}",
+        counts
+            .split(", ")
+            .map(|m| format!("coalesce(d.{m}, 0) <> coalesce(a.{m}, 0)"))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    ))
+    .bind(ws)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    assert!(
+        bad.is_empty(),
+        "rollup_agent_hours differs from rollup_agent_hourly at {bad:?}"
+    );
     tx.commit().await.unwrap();
 }
