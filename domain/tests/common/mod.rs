@@ -127,6 +127,20 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
         .await
         .unwrap();
         assert!(n > 0, "{total} has rows");
+        // Each agent listed once (a json object may repeat a key).
+        let repeated: Vec<(chrono::DateTime<chrono::Utc>,)> = sqlx::query_as(&format!(
+            "SELECT bucket FROM {total} WHERE workspace_id = $1 \
+               AND (SELECT count(*) FROM json_object_keys(agents)) \
+                 <> (SELECT count(DISTINCT k) FROM json_object_keys(agents) AS k)"
+        ))
+        .bind(ws)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        assert!(
+            repeated.is_empty(),
+            "{total} repeats agents at {repeated:?}"
+        );
     }
     // The agent rollups (migration 0030) equal the detailed ones without environment and
     // version: every measure, min/max latency, both histograms, the cost.
