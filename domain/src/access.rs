@@ -141,13 +141,17 @@ pub async fn from_session(services: &Services, token: &str) -> Result<Access> {
     let claims = services.tokens.verify(token)?;
     let workspace = WorkspaceId(claims.workspace_id);
     let user = UserId(claims.sub);
-    // A session ended by log-out, a password change or "sign out everywhere".
-    if !crate::user_sessions::is_live(services, user, claims.sid).await? {
+    // A session ended by log-out, a password change or "sign out everywhere"; and the
+    // membership. Both are looked up at once (two cache reads, or on a miss two queries, that
+    // overlap instead of following each other); either failing refuses the token alike.
+    let (live, role) = tokio::try_join!(
+        crate::user_sessions::is_live(services, user, claims.sid),
+        workspaces::cached_role_of(services, workspace, user),
+    )?;
+    if !live {
         return Err(Error::InvalidCredentials);
     }
-    let role = workspaces::cached_role_of(services, workspace, user)
-        .await?
-        .ok_or(Error::InvalidCredentials)?;
+    let role = role.ok_or(Error::InvalidCredentials)?;
     Ok(Access {
         workspace,
         principal: Principal::User(user),
