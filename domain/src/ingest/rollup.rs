@@ -289,6 +289,30 @@ fn by_day(rows: &BTreeMap<Key, Delta>) -> BTreeMap<DayKey, Hours> {
     out
 }
 
+/// [`write_agent_hours`]'s statement: `$2`–`$4` the rows' keys, `$5`–`$12` one flat array per
+/// measure (24 entries a row, row `i`'s hours at `(i - 1) * 24 + 1 … i * 24`).
+const AGENT_HOURS_UPSERT: &str = "INSERT INTO rollup_agent_hours AS r (workspace_id, bucket, \
+      department, agent, traces, trace_errors, spans, input_tokens, output_tokens, \
+      cache_read_tokens, reasoning_tokens, cost_usd) \
+    SELECT $1, k.bucket, k.department, k.agent, \
+      ($5::int8[])[(k.i - 1) * 24 + 1 : k.i * 24], ($6::int8[])[(k.i - 1) * 24 + 1 : k.i * 24], \
+      ($7::int8[])[(k.i - 1) * 24 + 1 : k.i * 24], ($8::int8[])[(k.i - 1) * 24 + 1 : k.i * 24], \
+      ($9::int8[])[(k.i - 1) * 24 + 1 : k.i * 24], ($10::int8[])[(k.i - 1) * 24 + 1 : k.i * 24], \
+      ($11::int8[])[(k.i - 1) * 24 + 1 : k.i * 24], \
+      ($12::float8[])[(k.i - 1) * 24 + 1 : k.i * 24] \
+    FROM unnest($2::timestamptz[], $3::text[], $4::text[]) WITH ORDINALITY \
+      AS k(bucket, department, agent, i) \
+    ORDER BY k.i \
+    ON CONFLICT (workspace_id, bucket, department, agent) DO UPDATE SET \
+      traces = argus_add_bigints(r.traces, excluded.traces), \
+      trace_errors = argus_add_bigints(r.trace_errors, excluded.trace_errors), \
+      spans = argus_add_bigints(r.spans, excluded.spans), \
+      input_tokens = argus_add_bigints(r.input_tokens, excluded.input_tokens), \
+      output_tokens = argus_add_bigints(r.output_tokens, excluded.output_tokens), \
+      cache_read_tokens = argus_add_bigints(r.cache_read_tokens, excluded.cache_read_tokens), \
+      reasoning_tokens = argus_add_bigints(r.reasoning_tokens, excluded.reasoning_tokens), \
+      cost_usd = argus_add_float8s(r.cost_usd, excluded.cost_usd)";
+
 /// Adds a batch's days of agents' hours to `rollup_agent_hours`: one upsert, rows in key
 /// order (as every writer locks them), each row's 24 hours a slice of one flat array per
 /// measure; a stored row takes the batch's hours added element by element.
@@ -300,45 +324,7 @@ async fn write_agent_hours(
     fn flat<T: Copy>(rows: &BTreeMap<DayKey, Hours>, f: impl Fn(&Hours) -> &[T; 24]) -> Vec<T> {
         rows.values().flat_map(|h| f(h).iter().copied()).collect()
     }
-    let slice = |n: usize, ty: &str| format!("(${n}::{ty}[])[(k.i - 1) * 24 + 1 : k.i * 24]");
-    let measures = [
-        "traces",
-        "trace_errors",
-        "spans",
-        "input_tokens",
-        "output_tokens",
-        "cache_read_tokens",
-        "reasoning_tokens",
-        "cost_usd",
-    ];
-    let values: Vec<String> = measures
-        .iter()
-        .enumerate()
-        .map(|(i, m)| slice(i + 5, if *m == "cost_usd" { "float8" } else { "int8" }))
-        .collect();
-    let set: Vec<String> = measures
-        .iter()
-        .map(|m| {
-            let add = if *m == "cost_usd" {
-                "argus_add_float8s"
-            } else {
-                "argus_add_bigints"
-            };
-            format!("{m} = {add}(r.{m}, excluded.{m})")
-        })
-        .collect();
-    let sql = format!(
-        "INSERT INTO rollup_agent_hours AS r (workspace_id, bucket, department, agent, {}) \
-         SELECT $1, k.bucket, k.department, k.agent, {} \
-         FROM unnest($2::timestamptz[], $3::text[], $4::text[]) WITH ORDINALITY \
-           AS k(bucket, department, agent, i) \
-         ORDER BY k.i \
-         ON CONFLICT (workspace_id, bucket, department, agent) DO UPDATE SET {}",
-        measures.join(", "),
-        values.join(", "),
-        set.join(", "),
-    );
-    sqlx::query(&sql)
+    sqlx::query(AGENT_HOURS_UPSERT)
         .bind(workspace)
         .bind(rows.keys().map(|k| k.0).collect::<Vec<_>>())
         .bind(rows.keys().map(|k| k.1.clone()).collect::<Vec<_>>())
