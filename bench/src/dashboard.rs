@@ -190,7 +190,7 @@ pub(crate) async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<
             started.elapsed().as_secs_f64()
         );
     }
-    // The workspace totals and the agent rollups, summed from those rows.
+    // The workspace totals and the agent and scope rollups, summed from those rows.
     argus_domain::ingest::rollup::rebuild_all_totals(pool)
         .await
         .map_err(|e| anyhow::anyhow!("building the workspace totals: {e}"))?;
@@ -199,6 +199,7 @@ pub(crate) async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<
     sqlx::query(
         "DO $$ DECLARE t text; k text; BEGIN \
            FOREACH t IN ARRAY ARRAY['rollup_agent_hourly', 'rollup_agent_daily', \
+             'rollup_scope_hourly', 'rollup_scope_daily', \
              'rollup_total_hourly', 'rollup_total_daily'] LOOP \
              SELECT conname INTO k FROM pg_constraint \
                WHERE conrelid = t::regclass AND contype = 'p'; \
@@ -209,7 +210,8 @@ pub(crate) async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<
     .await?;
     sqlx::query(
         "ANALYZE traces, rollup_hourly, rollup_daily, rollup_agent_hourly, rollup_agent_daily, \
-         rollup_agent_hours, rollup_total_hourly, rollup_total_daily",
+         rollup_agent_hours, rollup_scope_hourly, rollup_scope_daily, rollup_total_hourly, \
+         rollup_total_daily",
     )
     .execute(pool)
     .await?;

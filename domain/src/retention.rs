@@ -129,6 +129,8 @@ pub async fn trim(
         "rollup_agent_hourly",
         "rollup_agent_daily",
         "rollup_agent_hours",
+        "rollup_scope_hourly",
+        "rollup_scope_daily",
         "rollup_total_hourly",
         "rollup_total_daily",
         "metric_rollup_hourly",

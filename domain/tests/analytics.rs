@@ -171,8 +171,9 @@ async fn the_previous_period_equals_raw_sql(owner: PgPool) {
         "{shadow} shadow decisions, {would_act} would act"
     );
     assert_eq!(on_traces, 2 * shadow, "every decision names a stored trace");
-    // Unfiltered (the workspace totals), by a department or an agent (the agent rollups), by
-    // an environment (the detailed rollups); the cost page's previous period too.
+    // Unfiltered (the workspace totals), by a department and/or an environment (the KPIs from
+    // the scope rollups, the rest from the agent or detailed rollups); the cost page's
+    // previous period too.
     let filter_sets: [&[(&str, &str)]; 4] = [
         &[],
         &[("dept", "support")],
@@ -287,6 +288,8 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
         vec![("range", "7d")],
         vec![("range", "30d")],
         vec![("range", "24h"), ("dept", "support")],
+        vec![("range", "7d"), ("env", "production")],
+        vec![("range", "30d"), ("dept", "support"), ("env", "production")],
         vec![("range", "7d"), ("env", "production"), ("version", "2.0.0")],
         vec![("range", "24h"), ("agent", "forecast-bot")],
         vec![("range", "7d"), ("model", "gpt-4o")],

@@ -757,6 +757,8 @@ async fn rollups(owner: &PgPool, ws: WorkspaceId) -> Vec<String> {
         "rollup_daily",
         "rollup_agent_hourly",
         "rollup_agent_daily",
+        "rollup_scope_hourly",
+        "rollup_scope_daily",
         "rollup_total_hourly",
         "rollup_total_daily",
     ] {

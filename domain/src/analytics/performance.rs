@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use argus_types::{LatencyBin, LatencyPoint, LatencyStat, Performance};
 use chrono::{DateTime, Utc};
 
-use super::query::{by_whole_days, fetch_window, fetch_window_and_days, window_and_dims};
+use super::query::{
+    by_whole_days, fetch_window, fetch_window_and_days, window_and_dims, SCOPE_WINDOW_AND_DIMS,
+};
 use super::report::Report;
 use super::window::Resolved;
 use crate::histogram::{bucket_value, Histogram};
@@ -166,14 +168,22 @@ fn sums_sql(q: &Resolved) -> String {
 }
 
 /// The window's rows per bucket for the chart: the workspace totals without a filter (a row
-/// a bucket), else the narrowest rollup.
+/// a bucket), the scope rollup under only a department and/or an environment filter (a row a
+/// bucket and scope), else the narrowest rollup.
 fn steps_sql(q: &Resolved) -> String {
+    let measures = COLUMNS.trim_start_matches("agent, model, ");
     if q.is_unfiltered() {
-        let measures = COLUMNS.trim_start_matches("agent, model, ");
         return format!(
             "SELECT bucket, '' AS agent, '' AS model, {measures} \
              FROM {} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3",
             q.total_table()
+        );
+    }
+    if q.reads_scope() {
+        return format!(
+            "SELECT bucket, '' AS agent, '' AS model, {measures} \
+             FROM {} WHERE {SCOPE_WINDOW_AND_DIMS}",
+            q.scope_table()
         );
     }
     format!(
@@ -192,8 +202,8 @@ async fn performance_uncached(
     let (days_from, days_to) = q.window_whole_days();
     // The window's rows (whole days as daily rows) for the lists and the distribution, and
     // its rows per bucket for the chart: two reads at once — or one, when the window has no
-    // whole days to gain and no totals answer the chart (its rows serve both).
-    let (rows, step_rows) = if days_from == days_to && !q.is_unfiltered() {
+    // whole days to gain and no totals or scope rows answer the chart (its rows serve both).
+    let (rows, step_rows) = if days_from == days_to && !q.is_unfiltered() && !q.reads_scope() {
         let rows: Vec<Row> =
             fetch_window(pool, workspace, &steps_sql(q), (q.from, q.to), &q.dims).await?;
         (rows, None)

@@ -156,14 +156,16 @@ pub(super) fn metric_only_rows_sql(q: &Resolved) -> String {
 }
 
 /// The span rollup rows of `[previous_from, to)` matching the dimension filters: without any
-/// filter the workspace totals (one row per bucket, `agent` empty), else the narrowest rollup
-/// ([`Resolved::table`]); either way the whole days of the previous period (`$9`–`$10`,
+/// filter the workspace totals (one row per bucket, `agent` empty), with only a department
+/// and/or an environment the scope rollups (a row per bucket, department and environment,
+/// `agent` empty, its agent set kept), else the narrowest rollup ([`Resolved::table`]); either way the whole days of the previous period (`$9`–`$10`,
 /// [`Resolved::previous_whole_days`]) read as daily rows.
 pub(super) fn span_rows_sql(q: &Resolved) -> String {
+    // Rows that keep their agent set (totals, scopes) answer without a model filter.
+    let columns = "bucket, '' AS agent, traces AS requests, trace_errors AS errors, \
+        trace_latency_sum_us AS latency_sum_us, trace_latency_hist AS hist, input_tokens, \
+        output_tokens, cost_usd::float8 AS cost, spans, agents::text AS agents";
     if q.is_unfiltered() {
-        let columns = "bucket, '' AS agent, traces AS requests, trace_errors AS errors, \
-            trace_latency_sum_us AS latency_sum_us, trace_latency_hist AS hist, input_tokens, \
-            output_tokens, cost_usd::float8 AS cost, spans, agents::text AS agents";
         return format!(
             "SELECT {columns} FROM {} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
                AND NOT (bucket >= $9 AND bucket < $10) \
@@ -171,6 +173,16 @@ pub(super) fn span_rows_sql(q: &Resolved) -> String {
              SELECT {columns} FROM rollup_total_daily \
              WHERE workspace_id = $1 AND bucket >= $9 AND bucket < $10",
             q.total_table()
+        );
+    }
+    if q.reads_scope() {
+        return format!(
+            "SELECT {columns} FROM {} WHERE {SCOPE_WINDOW_AND_DIMS} \
+               AND NOT (bucket >= $9 AND bucket < $10) \
+             UNION ALL \
+             SELECT {columns} FROM rollup_scope_daily \
+             WHERE {SCOPE_WINDOW_AND_DIMS} AND bucket >= $9 AND bucket < $10",
+            q.scope_table()
         );
     }
     // Requests are traces without a model filter (model '' rows), the model's calls with one.
@@ -208,6 +220,13 @@ pub(super) const WINDOW_AND_DIMS: &str = "workspace_id = $1 AND bucket >= $2 AND
 const AGENT_WINDOW_AND_DIMS: &str = "workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
     AND ($4::text IS NULL OR department = $4) AND $5::text IS NULL AND $6::text IS NULL \
     AND ($7::text IS NULL OR agent = $7) AND ($8::text IS NULL OR model = $8)";
+
+/// [`WINDOW_AND_DIMS`] for the scope rollups (`rollup_scope_*`: department and environment
+/// only): read only when nothing else is filtered ([`Resolved::reads_scope`]).
+pub(super) const SCOPE_WINDOW_AND_DIMS: &str =
+    "workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
+    AND ($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR environment = $5) \
+    AND $6::text IS NULL AND $7::text IS NULL AND $8::text IS NULL";
 
 /// The WHERE over `$1`–`$8` of a rollup table's rows (see [`Resolved::table`]).
 pub(super) fn window_and_dims(table: &str) -> &'static str {

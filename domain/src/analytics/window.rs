@@ -110,6 +110,25 @@ impl Resolved {
         self.dims == Dims::default()
     }
 
+    /// Whether the only filters are a department and/or an environment (the scope rollups
+    /// answer: a row per bucket, department and environment).
+    pub(super) fn reads_scope(&self) -> bool {
+        let d = &self.dims;
+        (d.dept.is_some() || d.env.is_some())
+            && d.version.is_none()
+            && d.agent.is_none()
+            && d.model.is_none()
+    }
+
+    /// The scope rollup at the window's granularity (see [`Resolved::reads_scope`]).
+    pub(super) fn scope_table(&self) -> &'static str {
+        if self.daily {
+            "rollup_scope_daily"
+        } else {
+            "rollup_scope_hourly"
+        }
+    }
+
     pub(super) fn total_table(&self) -> &'static str {
         if self.daily {
             "rollup_total_daily"

@@ -89,6 +89,28 @@ fn totals(rows: &BTreeMap<Key, Delta>) -> BTreeMap<DateTime<Utc>, Total> {
     out
 }
 
+/// The rows of a batch per (bucket, department, environment), with the agents active in them
+/// (the `rollup_scope_*` rows).
+fn by_scope(rows: &BTreeMap<Key, Delta>) -> BTreeMap<Key, Total> {
+    let mut out: BTreeMap<Key, Total> = BTreeMap::new();
+    for (k, d) in rows {
+        let key = Key {
+            bucket: k.bucket,
+            department: k.department.clone(),
+            agent: String::new(),
+            environment: k.environment.clone(),
+            version: String::new(),
+            model: String::new(),
+        };
+        let t = out.entry(key).or_default();
+        t.delta.merge(d);
+        if d.traces > 0 || d.spans > 0 {
+            t.agents.insert(k.agent.clone());
+        }
+    }
+    out
+}
+
 /// What a rollup takes from one span.
 pub struct SpanParts<'a> {
     pub start: DateTime<Utc>,
@@ -216,25 +238,31 @@ impl Rollups {
             ("rollup_agent_hourly", by_agent(&hourly)),
             ("rollup_agent_daily", by_agent(&daily)),
         ];
+        let scope = [
+            ("rollup_scope_hourly", by_scope(&hourly)),
+            ("rollup_scope_daily", by_scope(&daily)),
+        ];
         let total = [
             ("rollup_total_hourly", totals(&hourly)),
             ("rollup_total_daily", totals(&daily)),
         ];
         let hours: Vec<Key> = hourly.keys().cloned().collect();
         let agent_hours = by_day(&hourly);
-        for (table, rows) in [
+        for (name, rows) in [
             ("rollup_minute", minute),
             ("rollup_hourly", hourly),
             ("rollup_daily", daily),
         ] {
-            if !rows.is_empty() {
-                write_table(conn, workspace, table, DETAILED_KEY, rows).await?;
-            }
+            let table = Table::new(name, DETAILED_KEY, false);
+            write_table(conn, workspace, table, without_agents(rows)).await?;
         }
-        for (table, rows) in agent {
-            if !rows.is_empty() {
-                write_table(conn, workspace, table, AGENT_KEY, rows).await?;
-            }
+        for (name, rows) in agent {
+            let table = Table::new(name, AGENT_KEY, false);
+            write_table(conn, workspace, table, without_agents(rows)).await?;
+        }
+        for (name, rows) in scope {
+            let table = Table::new(name, SCOPE_KEY, true);
+            write_table(conn, workspace, table, rows.into_iter().collect()).await?;
         }
         if !agent_hours.is_empty() {
             write_agent_hours(conn, workspace, &agent_hours).await?;
@@ -414,6 +442,45 @@ const DETAILED_KEY: &[&str] = &[
 ];
 /// The key columns (after `workspace_id`) of the agent rollups: no environment, no version.
 const AGENT_KEY: &[&str] = &["bucket", "department", "agent", "model"];
+/// The key columns (after `workspace_id`) of the scope rollups (migration 0035).
+const SCOPE_KEY: &[&str] = &["bucket", "department", "environment"];
+
+/// A rollup table [`write_table`] writes: its name, its key columns after `workspace_id`, and
+/// whether its rows keep the set of agents active in them (an `agents` jsonb column).
+#[derive(Clone, Copy)]
+struct Table {
+    name: &'static str,
+    key: &'static [&'static str],
+    agents: bool,
+}
+
+impl Table {
+    fn new(name: &'static str, key: &'static [&'static str], agents: bool) -> Self {
+        Table { name, key, agents }
+    }
+
+    /// The measure columns with their SQL types: [`MEASURES`], then `agents` where kept.
+    fn measures(self) -> impl Iterator<Item = (&'static str, &'static str)> {
+        MEASURES
+            .into_iter()
+            .chain(self.agents.then_some(("agents", "jsonb")))
+    }
+}
+
+/// Rows of a table without agent sets, as [`write_table`] takes them.
+fn without_agents(rows: BTreeMap<Key, Delta>) -> Vec<(Key, Total)> {
+    rows.into_iter()
+        .map(|(k, delta)| {
+            (
+                k,
+                Total {
+                    delta,
+                    agents: Default::default(),
+                },
+            )
+        })
+        .collect()
+}
 
 /// The measure columns of a rollup row after its key, with their SQL types, in the order
 /// [`bind_rows`] binds them.
@@ -457,15 +524,18 @@ fn merge_sql(column: &str, v: &str, whole: bool) -> String {
         "trace_latency_hist" | "span_latency_hist" => {
             format!("{column} = argus_hist_bin_merge(r.{column}, {v}.{column})")
         }
+        "agents" if whole => format!("{column} = {v}.{column}"),
+        "agents" => format!("{column} = r.{column} || {v}.{column}"),
         "trace_latency_min_us" => format!("{column} = least(r.{column}, {v}.{column})"),
         "trace_latency_max_us" => format!("{column} = greatest(r.{column}, {v}.{column})"),
         _ => format!("{column} = r.{column} + {v}.{column}"),
     }
 }
 
-/// `unnest($2::…[], …) AS d(columns)` over `key` and [`MEASURES`].
-fn rows_sql(key: &[&str]) -> String {
-    let types = key
+/// `unnest($2::…[], …) AS d(columns)` over the table's key and measures.
+fn rows_sql(table: Table) -> String {
+    let types = table
+        .key
         .iter()
         .map(|c| {
             (
@@ -477,7 +547,7 @@ fn rows_sql(key: &[&str]) -> String {
                 },
             )
         })
-        .chain(MEASURES);
+        .chain(table.measures());
     let (mut arrays, mut names) = (Vec::new(), Vec::new());
     for (i, (name, ty)) in types.enumerate() {
         arrays.push(match ty {
@@ -492,7 +562,7 @@ fn rows_sql(key: &[&str]) -> String {
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
 /// Binds `key`'s arrays (`$2` onwards) from `rows`.
-fn bind_key<'q>(mut query: PgQuery<'q>, key: &[&str], rows: &[(Key, Delta)]) -> PgQuery<'q> {
+fn bind_key<'q>(mut query: PgQuery<'q>, key: &[&str], rows: &[(Key, Total)]) -> PgQuery<'q> {
     for c in key {
         query = match *c {
             "bucket" => query.bind(column(rows, |(k, _)| k.bucket)),
@@ -502,26 +572,37 @@ fn bind_key<'q>(mut query: PgQuery<'q>, key: &[&str], rows: &[(Key, Delta)]) -> 
     query
 }
 
-/// Binds `key`'s and [`MEASURES`]' arrays (`$2` onwards) from `rows`, histograms in binary.
-fn bind_rows<'q>(query: PgQuery<'q>, key: &[&str], rows: &[(Key, Delta)]) -> PgQuery<'q> {
-    bind_key(query, key, rows)
-        .bind(column(rows, |(_, d)| d.traces))
-        .bind(column(rows, |(_, d)| d.trace_errors))
-        .bind(column(rows, |(_, d)| d.trace_latency_sum_us))
-        .bind(column(rows, |(_, d)| d.trace_latency_min_us))
-        .bind(column(rows, |(_, d)| d.trace_latency_max_us))
-        .bind(column(rows, |(_, d)| d.trace_hist.to_bytes()))
-        .bind(column(rows, |(_, d)| d.spans))
-        .bind(column(rows, |(_, d)| d.span_errors))
-        .bind(column(rows, |(_, d)| d.tokens[0]))
-        .bind(column(rows, |(_, d)| d.tokens[1]))
-        .bind(column(rows, |(_, d)| d.tokens[2]))
-        .bind(column(rows, |(_, d)| d.tokens[3]))
-        .bind(column(rows, |(_, d)| d.tokens[4]))
-        .bind(column(rows, |(_, d)| d.cost))
-        .bind(column(rows, |(_, d)| d.unpriced))
-        .bind(column(rows, |(_, d)| d.span_latency_sum_us))
-        .bind(column(rows, |(_, d)| d.span_hist.to_bytes()))
+/// Binds the table's key and measure arrays (`$2` onwards) from `rows`, histograms in binary.
+fn bind_rows<'q>(query: PgQuery<'q>, table: Table, rows: &[(Key, Total)]) -> PgQuery<'q> {
+    let query = bind_key(query, table.key, rows)
+        .bind(column(rows, |(_, t)| t.delta.traces))
+        .bind(column(rows, |(_, t)| t.delta.trace_errors))
+        .bind(column(rows, |(_, t)| t.delta.trace_latency_sum_us))
+        .bind(column(rows, |(_, t)| t.delta.trace_latency_min_us))
+        .bind(column(rows, |(_, t)| t.delta.trace_latency_max_us))
+        .bind(column(rows, |(_, t)| t.delta.trace_hist.to_bytes()))
+        .bind(column(rows, |(_, t)| t.delta.spans))
+        .bind(column(rows, |(_, t)| t.delta.span_errors))
+        .bind(column(rows, |(_, t)| t.delta.tokens[0]))
+        .bind(column(rows, |(_, t)| t.delta.tokens[1]))
+        .bind(column(rows, |(_, t)| t.delta.tokens[2]))
+        .bind(column(rows, |(_, t)| t.delta.tokens[3]))
+        .bind(column(rows, |(_, t)| t.delta.tokens[4]))
+        .bind(column(rows, |(_, t)| t.delta.cost))
+        .bind(column(rows, |(_, t)| t.delta.unpriced))
+        .bind(column(rows, |(_, t)| t.delta.span_latency_sum_us))
+        .bind(column(rows, |(_, t)| t.delta.span_hist.to_bytes()));
+    if !table.agents {
+        return query;
+    }
+    query.bind(column(rows, |(_, t)| {
+        serde_json::Value::Object(
+            t.agents
+                .iter()
+                .map(|a| (a.clone(), serde_json::Value::from(1)))
+                .collect(),
+        )
+    }))
 }
 
 /// Adds a batch's rows to the rollup `table` keyed by `key` (binary histograms: migrations
@@ -533,13 +614,15 @@ fn bind_rows<'q>(query: PgQuery<'q>, key: &[&str], rows: &[(Key, Delta)]) -> PgQ
 async fn write_table(
     conn: &mut PgConnection,
     workspace: WorkspaceId,
-    table: &'static str,
-    key: &[&str],
-    rows: BTreeMap<Key, Delta>,
+    table: Table,
+    rows: Vec<(Key, Total)>,
 ) -> Result<()> {
     use sqlx::Row;
 
-    let rows: Vec<(Key, Delta)> = rows.into_iter().collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (name, key) = (table.name, table.key);
     let key_list = key.join(", ");
     let lookup: Vec<String> = key
         .iter()
@@ -560,16 +643,18 @@ async fn write_table(
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "SELECT {stored_key}, r.trace_latency_hist, r.span_latency_hist FROM {table} r \
+        "SELECT {stored_key}, r.trace_latency_hist, r.span_latency_hist{agents} FROM {name} r \
          JOIN unnest({}) AS k({key_list}) ON {} \
          WHERE r.workspace_id = $1 ORDER BY {stored_key} FOR UPDATE OF r",
         lookup.join(", "),
         on.join(" AND "),
+        agents = if table.agents { ", r.agents" } else { "" },
     );
     let found = bind_key(sqlx::query(&sql).bind(workspace), key, &rows)
         .fetch_all(&mut *conn)
         .await?;
-    let mut stored: BTreeMap<Key, (Histogram, Histogram)> = BTreeMap::new();
+    type AgentSet = sqlx::types::Json<BTreeMap<String, serde_json::Value>>;
+    let mut stored: BTreeMap<Key, (Histogram, Histogram, Option<AgentSet>)> = BTreeMap::new();
     for row in found {
         let mut k = Key {
             bucket: row.try_get(0)?,
@@ -591,49 +676,56 @@ async fn write_table(
         }
         let trace: crate::histogram::Stored = row.try_get(key.len())?;
         let span: crate::histogram::Stored = row.try_get(key.len() + 1)?;
-        stored.insert(k, (trace.0, span.0));
+        let agents: Option<AgentSet> = if table.agents {
+            Some(row.try_get(key.len() + 2)?)
+        } else {
+            None
+        };
+        stored.insert(k, (trace.0, span.0, agents));
     }
     let (mut existing, mut new) = (Vec::new(), Vec::new());
-    for (k, mut d) in rows {
+    for (k, mut t) in rows {
         match stored.remove(&k) {
-            Some((trace, span)) => {
-                d.trace_hist.merge(&trace);
-                d.span_hist.merge(&span);
-                existing.push((k, d));
+            Some((trace, span, agents)) => {
+                t.delta.trace_hist.merge(&trace);
+                t.delta.span_hist.merge(&span);
+                t.agents
+                    .extend(agents.into_iter().flat_map(|a| a.0.into_keys()));
+                existing.push((k, t));
             }
-            None => new.push((k, d)),
+            None => new.push((k, t)),
         }
     }
     if !existing.is_empty() {
-        let set: Vec<String> = MEASURES
-            .iter()
+        let set: Vec<String> = table
+            .measures()
             .map(|(c, _)| merge_sql(c, "d", true))
             .collect();
         let matches: Vec<String> = key.iter().map(|c| format!("r.{c} = d.{c}")).collect();
         let sql = format!(
-            "UPDATE {table} AS r SET {} FROM {} WHERE r.workspace_id = $1 AND {}",
+            "UPDATE {name} AS r SET {} FROM {} WHERE r.workspace_id = $1 AND {}",
             set.join(", "),
-            rows_sql(key),
+            rows_sql(table),
             matches.join(" AND "),
         );
-        bind_rows(sqlx::query(&sql).bind(workspace), key, &existing)
+        bind_rows(sqlx::query(&sql).bind(workspace), table, &existing)
             .execute(&mut *conn)
             .await?;
     }
     if !new.is_empty() {
-        let set: Vec<String> = MEASURES
-            .iter()
+        let set: Vec<String> = table
+            .measures()
             .map(|(c, _)| merge_sql(c, "excluded", false))
             .collect();
-        let names: Vec<&str> = MEASURES.iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = table.measures().map(|(n, _)| n).collect();
         let sql = format!(
-            "INSERT INTO {table} AS r (workspace_id, {key_list}, {names}) SELECT $1, d.* FROM {rows} \
+            "INSERT INTO {name} AS r (workspace_id, {key_list}, {names}) SELECT $1, d.* FROM {rows} \
              ON CONFLICT (workspace_id, {key_list}) DO UPDATE SET {set}",
             names = names.join(", "),
-            rows = rows_sql(key),
+            rows = rows_sql(table),
             set = set.join(", "),
         );
-        bind_rows(sqlx::query(&sql).bind(workspace), key, &new)
+        bind_rows(sqlx::query(&sql).bind(workspace), table, &new)
             .execute(&mut *conn)
             .await?;
     }
@@ -810,6 +902,8 @@ pub async fn rebuild(
         "rollup_agent_hourly",
         "rollup_agent_daily",
         "rollup_agent_hours",
+        "rollup_scope_hourly",
+        "rollup_scope_daily",
         "rollup_total_hourly",
         "rollup_total_daily",
     ] {
@@ -920,6 +1014,8 @@ pub async fn rebuild_all_totals(owner: &sqlx::PgPool) -> Result<()> {
                 argus_rebuild_agent_rollup('rollup_hourly', 'rollup_agent_hourly'), \
                 argus_rebuild_agent_rollup('rollup_daily', 'rollup_agent_daily'), \
                 argus_rebuild_agent_hours(), \
+                argus_rebuild_scope_rollup('rollup_hourly', 'rollup_scope_hourly'), \
+                argus_rebuild_scope_rollup('rollup_daily', 'rollup_scope_daily'), \
                 argus_rebuild_first_seen()",
     )
     .execute(&mut *tx)

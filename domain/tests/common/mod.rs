@@ -78,7 +78,8 @@ pub async fn sign_up(
 pub const PASSWORD: &str = "a long passphrase";
 
 /// The workspace totals (`rollup_total_*`) equal the rollups summed per bucket: every count,
-/// token and latency sum, the histograms, the active agents, and the cost (to 1e-8).
+/// token and latency sum, the histograms, the active agents, and the cost (to 1e-8); the agent,
+/// scope and agents'-hours rollups equal the detailed ones summed the same way.
 pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenancy::WorkspaceId) {
     let measures = "traces, trace_errors, trace_latency_sum_us, spans, span_errors, \
         input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, \
@@ -171,6 +172,35 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
         .await
         .unwrap();
         assert!(bad.is_empty(), "{agent} differs from {detail} at {bad:?}");
+    }
+    // The scope rollups (migration 0035) equal the detailed ones summed per (bucket,
+    // department, environment): every measure, min/max latency, both histograms, the cost and
+    // the agents active in the row.
+    let key = "bucket, department, environment";
+    for (detail, scope) in [
+        ("rollup_hourly", "rollup_scope_hourly"),
+        ("rollup_daily", "rollup_scope_daily"),
+    ] {
+        let bad: Vec<(chrono::DateTime<chrono::Utc>, String, String)> = sqlx::query_as(&format!(
+            "SELECT {key} FROM ( \
+                   SELECT {key}, {sums}, {extrema}, sum(cost_usd) AS cost_usd, \
+                     argus_hist_sum(argus_hist_from_bin(trace_latency_hist)) AS trace_latency_hist, \
+                     argus_hist_sum(argus_hist_from_bin(span_latency_hist)) AS span_latency_hist, \
+                     coalesce(jsonb_object_agg(agent, 1) FILTER (WHERE traces > 0 OR spans > 0), '{{}}') AS agents \
+                   FROM {detail} WHERE workspace_id = $1 GROUP BY {key}) d \
+                 FULL JOIN (SELECT * FROM {scope} WHERE workspace_id = $1) a USING ({key}) \
+                 WHERE {} OR {differs_extrema} \
+                   OR abs(coalesce(d.cost_usd, 0) - coalesce(a.cost_usd, 0)) > 1e-8 \
+                   OR d.trace_latency_hist IS DISTINCT FROM argus_hist_from_bin(a.trace_latency_hist) \
+                   OR d.span_latency_hist IS DISTINCT FROM argus_hist_from_bin(a.span_latency_hist) \
+                   OR d.agents IS DISTINCT FROM a.agents",
+            differs("a")
+        ))
+        .bind(ws)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        assert!(bad.is_empty(), "{scope} differs from {detail} at {bad:?}");
     }
     // The agents' hours (migration 0033) equal the agent rollup summed per (hour, department,
     // agent): every count, the cost to 1e-8; hours with nothing are zeros.
