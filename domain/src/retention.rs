@@ -148,6 +148,35 @@ pub async fn trim(
         .execute(&mut *tx)
         .await?;
     }
+    // The agents' days keep a month to a row: months before the cutoff's go, and the
+    // cutoff's month keeps its days from the cutoff on (the first `day0` slots zeroed).
+    let month = crate::ingest::rollup::month_start(cutoff);
+    sqlx::query("DELETE FROM rollup_agent_days WHERE workspace_id = $1 AND bucket < $2")
+        .bind(ws)
+        .bind(month)
+        .execute(&mut *tx)
+        .await?;
+    let counts = [
+        "traces",
+        "trace_errors",
+        "spans",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "reasoning_tokens",
+    ]
+    .map(|c| format!("{c} = array_fill(0::int8, ARRAY[$3]) || {c}[$3 + 1 : 31]"))
+    .join(", ");
+    sqlx::query(&format!(
+        "UPDATE rollup_agent_days SET {counts}, \
+           cost_usd = array_fill(0::float8, ARRAY[$3]) || cost_usd[$3 + 1 : 31] \
+         WHERE workspace_id = $1 AND bucket = $2 AND $3 > 0"
+    ))
+    .bind(ws)
+    .bind(month)
+    .bind((cutoff - month).num_days() as i32)
+    .execute(&mut *tx)
+    .await?;
     // Minute rows live a few days whatever the retention.
     sqlx::query(
         "DELETE FROM rollup_minute WHERE workspace_id = $1 \

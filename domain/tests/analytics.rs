@@ -388,25 +388,31 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
     assert_eq!(value(&theirs, "requests"), Some(0.0));
     assert!(theirs.top_by_cost.is_empty());
 
-    // Usage split by department, agent and model equals the raw grouping.
-    let q = resolve(&filters(&[("range", "7d")]), now).unwrap();
-    for (by, requests_sql) in [
-        (
-            "department",
-            "SELECT department, count(*) FROM traces WHERE workspace_id = $1 AND start_time >= $2 \
-             AND start_time < $3 AND root_span_id IS NOT NULL GROUP BY 1",
-        ),
-        (
-            "agent",
-            "SELECT agent, count(*) FROM traces WHERE workspace_id = $1 AND start_time >= $2 \
-             AND start_time < $3 AND root_span_id IS NOT NULL GROUP BY 1",
-        ),
-        (
-            "model",
-            "SELECT model, count(*) FROM spans WHERE workspace_id = $1 AND start_time >= $2 \
-             AND start_time < $3 AND model IS NOT NULL GROUP BY 1",
-        ),
-    ] {
+    // Usage split by department, agent and model equals the raw grouping (from the agents'
+    // hours at 7 d, their days at 30 d).
+    for (range, (by, requests_sql)) in ["7d", "30d"].into_iter().flat_map(|range| {
+        [
+            (
+                "department",
+                "SELECT department, count(*) FROM traces WHERE workspace_id = $1 \
+                 AND start_time >= $2 AND start_time < $3 AND root_span_id IS NOT NULL \
+                 GROUP BY 1",
+            ),
+            (
+                "agent",
+                "SELECT agent, count(*) FROM traces WHERE workspace_id = $1 \
+                 AND start_time >= $2 AND start_time < $3 AND root_span_id IS NOT NULL \
+                 GROUP BY 1",
+            ),
+            (
+                "model",
+                "SELECT model, count(*) FROM spans WHERE workspace_id = $1 AND start_time >= $2 \
+                 AND start_time < $3 AND model IS NOT NULL GROUP BY 1",
+            ),
+        ]
+        .map(|c| (range, c))
+    }) {
+        let q = resolve(&filters(&[("range", range)]), now).unwrap();
         let served = analytics::cached::<argus_types::UsageBreakdown>(&s, ws, &q, &by.to_owned())
             .await
             .unwrap();
@@ -440,7 +446,7 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
             .map(|r| (r.key.clone(), r.requests))
             .collect();
         got.sort();
-        assert_eq!(got, raw, "requests by {by}");
+        assert_eq!(got, raw, "{range}: requests by {by}");
         let mut got_tokens: Vec<(String, i64)> = served
             .rows
             .iter()
@@ -449,7 +455,7 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
             .collect();
         got_tokens.sort();
         raw_tokens.retain(|(_, t)| *t > 0);
-        assert_eq!(got_tokens, raw_tokens, "tokens by {by}");
+        assert_eq!(got_tokens, raw_tokens, "{range}: tokens by {by}");
         assert!(served.series.len() <= 6);
         let charted: i64 = served.series.iter().flat_map(|s| &s.requests).sum();
         assert_eq!(
@@ -458,6 +464,7 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
             "the chart holds every request"
         );
     }
+    let q = resolve(&filters(&[("range", "7d")]), now).unwrap();
     assert!(matches!(
         analytics::cached::<argus_types::UsageBreakdown>(&s, ws, &q, &"color".to_owned()).await,
         Err(argus_domain::Error::InvalidInput { .. })
@@ -672,6 +679,9 @@ async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
         vec![("range", "7d")],
         vec![("range", "24h")],
         vec![("range", "24h"), ("dept", "support")],
+        // Daily windows: the agents' days.
+        vec![("range", "30d")],
+        vec![("range", "90d"), ("dept", "support")],
     ] {
         let q = resolve(&filters(&case), now).unwrap();
         let report = <argus_types::CostReport as argus_domain::analytics::Report>::read(
@@ -748,8 +758,8 @@ async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
         );
         assert!(report.series.len() <= 6);
         assert_eq!(report.steps.len(), q.points());
-        // Each department's cost per chart step (read from the agents' hours on these
-        // hourly windows) equals the raw spans grouped by step.
+        // Each department's cost per chart step (read from the agents' hours, or days on
+        // daily windows) equals the raw spans grouped by step.
         let mut tx = tenancy::begin(&s.pool, ws).await.unwrap();
         let per_step: Vec<(String, i32, f64)> = sqlx::query_as(&format!(
             "SELECT department, floor(extract(epoch FROM start_time - $2) / $4)::int, \

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use argus_types::{Activity, ActivityEvent};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
-use super::hours::agent_hours;
+use super::hours::agent_buckets;
 use super::query::{fetch_window, window_and_dims};
 use super::report::Report;
 use super::window::Resolved;
@@ -178,12 +178,12 @@ async fn activity_uncached(
         dims = window_and_dims(q.table()),
     );
     let buckets = async {
-        if !q.reads_agent_hours() {
+        if !q.reads_agent_buckets() {
             return fetch_window::<Bucket>(pool, workspace, &sql, (q.from, q.to), &q.dims).await;
         }
-        // Summed per (hour, agent) over departments.
+        // Summed per (bucket, agent) over departments.
         let mut by_hour: BTreeMap<(DateTime<Utc>, String), Bucket> = BTreeMap::new();
-        for h in agent_hours(pool, workspace, q).await? {
+        for h in agent_buckets(pool, workspace, q).await? {
             let b = by_hour
                 .entry((h.bucket, h.agent))
                 .or_insert_with_key(|(bucket, agent)| Bucket {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use argus_types::{CostReport, CostRow, CostSeries, MonthProjection};
 use chrono::{DateTime, Datelike, DurationRound, NaiveDate, TimeDelta, Utc};
 
-use super::hours::agent_hours;
+use super::hours::agent_buckets;
 use super::query::{by_whole_days, fetch_window, fetch_window_and_days, window_and_dims};
 use super::report::Report;
 use super::window::Resolved;
@@ -215,18 +215,18 @@ async fn previous_cost(pool: &sqlx::PgPool, workspace: WorkspaceId, q: &Resolved
     Ok(cost.first().map_or(0.0, |c| c.0))
 }
 
-/// Each department's cost per bucket of the window: from the agents' hours when they answer
-/// (one row per hour, department and agent: summed by the caller), else `steps_sql`.
+/// Each department's cost per bucket of the window: from the agents' hours or days when they
+/// answer (one row per bucket, department and agent: summed by the caller), else `steps_sql`.
 async fn steps(
     pool: &sqlx::PgPool,
     workspace: WorkspaceId,
     q: &Resolved,
     steps_sql: &str,
 ) -> Result<Vec<Step>> {
-    if !q.reads_agent_hours() {
+    if !q.reads_agent_buckets() {
         return fetch_window(pool, workspace, steps_sql, (q.from, q.to), &q.dims).await;
     }
-    Ok(agent_hours(pool, workspace, q)
+    Ok(agent_buckets(pool, workspace, q)
         .await?
         .into_iter()
         .map(|h| Step {

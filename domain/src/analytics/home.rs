@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use argus_types::{AgentStat, FilterOptions, Home, HomeKpis, Kpi, SeriesPoint, Timeseries};
 use chrono::Utc;
 
+use super::hours::agent_buckets;
 use super::query::{by_whole_days, fetch_window_and_days, rows, window_and_dims};
 use super::report::{cache_aside, cached, Report};
 use super::sums::{kpis, totals, Totals};
@@ -19,6 +20,29 @@ async fn agent_stats(
     workspace: WorkspaceId,
     q: &Resolved,
 ) -> Result<Vec<AgentStat>> {
+    if q.reads_agent_buckets() {
+        // Summed per agent from the agents' hours (or days): a row per period and agent.
+        let mut by_agent: std::collections::BTreeMap<String, AgentStat> = Default::default();
+        for b in agent_buckets(pool, workspace, q).await? {
+            let a = by_agent
+                .entry(b.agent)
+                .or_insert_with_key(|agent| AgentStat {
+                    agent: agent.clone(),
+                    department: b.department.clone(),
+                    requests: 0,
+                    errors: 0,
+                    cost_usd: 0.0,
+                });
+            // An agent in several departments is listed under the first by name (as `min`).
+            if b.department < a.department {
+                a.department = b.department;
+            }
+            a.requests += b.traces;
+            a.errors += b.trace_errors;
+            a.cost_usd += b.cost;
+        }
+        return Ok(by_agent.into_values().collect());
+    }
     let (requests, errors) = if q.dims.model.is_some() {
         ("spans", "span_errors")
     } else {

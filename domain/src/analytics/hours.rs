@@ -1,15 +1,19 @@
-//! The agents' hours (migration 0033: a row per UTC day, department and agent, its 24 hours
-//! as arrays) for the reads of an hourly window that need neither a model nor latencies: the
-//! activity stream's spikes, usage by department or agent, cost per department per step.
+//! The agents' hours and days (migration 0033: a row per UTC day, department and agent, its 24
+//! hours as arrays; migration 0036: a row per UTC month, its 31 days) for the reads that need
+//! neither a model, an environment, a version nor latencies: the activity stream's spikes,
+//! usage by department or agent, cost per department per step, the home page's top agents.
+//! Hourly windows read the hours, daily windows the days.
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 use super::window::Resolved;
+use crate::ingest::rollup::month_start;
 use crate::tenancy::{self, WorkspaceId};
 use crate::Result;
 
-/// One hour of one agent (of one department) with something in it.
-pub(super) struct AgentHour {
+/// One bucket (an hour, or a day on daily windows) of one agent (of one department) with
+/// something in it.
+pub(super) struct AgentBucket {
     pub(super) bucket: DateTime<Utc>,
     pub(super) department: String,
     pub(super) agent: String,
@@ -22,8 +26,9 @@ pub(super) struct AgentHour {
     pub(super) cost: f64,
 }
 
+/// A row of either table: a period (a day of hours, a month of days) of one agent.
 #[derive(sqlx::FromRow)]
-struct Day {
+struct Period {
     bucket: DateTime<Utc>,
     department: String,
     agent: String,
@@ -38,68 +43,78 @@ struct Day {
 }
 
 impl Resolved {
-    /// Whether the agents' hours answer this window: hourly buckets, and no filter on a
-    /// dimension they do not have (environment, version, model).
-    pub(super) fn reads_agent_hours(&self) -> bool {
-        !self.daily
-            && self.dims.env.is_none()
-            && self.dims.version.is_none()
-            && self.dims.model.is_none()
+    /// Whether the agents' hours (hourly windows) or days (daily ones) answer this window: no
+    /// filter on a dimension they do not have (environment, version, model).
+    pub(super) fn reads_agent_buckets(&self) -> bool {
+        self.dims.env.is_none() && self.dims.version.is_none() && self.dims.model.is_none()
     }
 }
 
-/// The hours of `[q.from, q.to)` under the department and agent filters that hold a trace, a
-/// span or a cost — what the agent rollup's rows of those hours hold, summed per department
-/// and agent.
-pub(super) async fn agent_hours(
+/// The buckets of `[q.from, q.to)` under the department and agent filters that hold a
+/// trace, a span or a cost — what the agent rollup's rows of those buckets hold, summed per
+/// department and agent.
+pub(super) async fn agent_buckets(
     pool: &sqlx::PgPool,
     workspace: WorkspaceId,
     q: &Resolved,
-) -> Result<Vec<AgentHour>> {
-    let first_day = q.from.duration_trunc(TimeDelta::days(1)).unwrap_or(q.from);
+) -> Result<Vec<AgentBucket>> {
+    let (table, first) = if q.daily {
+        ("rollup_agent_days", month_start(q.from))
+    } else {
+        let day = q.from.duration_trunc(TimeDelta::days(1)).unwrap_or(q.from);
+        ("rollup_agent_hours", day)
+    };
     let mut tx = tenancy::begin_rollup_read(pool, workspace).await?;
-    let days: Vec<Day> = sqlx::query_as(
+    let periods: Vec<Period> = sqlx::query_as(&format!(
         "SELECT bucket, department, agent, traces, trace_errors, spans, input_tokens, \
            output_tokens, cache_read_tokens, reasoning_tokens, cost_usd \
-         FROM rollup_agent_hours WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
-           AND ($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR agent = $5)",
-    )
+         FROM {table} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
+           AND ($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR agent = $5)"
+    ))
     .bind(workspace)
-    .bind(first_day)
+    .bind(first)
     .bind(q.to)
     .bind(&q.dims.dept)
     .bind(&q.dims.agent)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(expand(q, days))
+    Ok(expand(q, periods))
 }
 
-/// Each day's hours inside the window that hold something.
-fn expand(q: &Resolved, days: Vec<Day>) -> Vec<AgentHour> {
+/// Each period's buckets inside the window that hold something: a day's hours, or a month's
+/// days (on daily windows).
+fn expand(q: &Resolved, periods: Vec<Period>) -> Vec<AgentBucket> {
+    let step = if q.daily {
+        TimeDelta::days(1)
+    } else {
+        TimeDelta::hours(1)
+    };
     let mut out = Vec::new();
-    for d in days {
-        let at = |v: &[i64], h: usize| v.get(h).copied().unwrap_or(0);
-        for h in 0..24 {
-            let bucket = d.bucket + TimeDelta::hours(h as i64);
-            if bucket < q.from || bucket >= q.to {
+    for p in periods {
+        let at = |v: &[i64], i: usize| v.get(i).copied().unwrap_or(0);
+        for i in 0..p.traces.len() {
+            let bucket = p.bucket + step * i as i32;
+            // (A month's slots past its last day are 0; skipped all the same.)
+            let past_the_month = q.daily && month_start(bucket) != p.bucket;
+            if bucket < q.from || bucket >= q.to || past_the_month {
                 continue;
             }
-            let cost = d.cost_usd.get(h).copied().unwrap_or(0.0);
-            let (traces, spans) = (at(&d.traces, h), at(&d.spans, h));
+            let cost = p.cost_usd.get(i).copied().unwrap_or(0.0);
+            let (traces, spans) = (at(&p.traces, i), at(&p.spans, i));
             if traces == 0 && spans == 0 && cost == 0.0 {
                 continue;
             }
-            out.push(AgentHour {
+            out.push(AgentBucket {
                 bucket,
-                department: d.department.clone(),
-                agent: d.agent.clone(),
+                department: p.department.clone(),
+                agent: p.agent.clone(),
                 traces,
-                trace_errors: at(&d.trace_errors, h),
-                input_tokens: at(&d.input_tokens, h),
-                output_tokens: at(&d.output_tokens, h),
-                cache_read_tokens: at(&d.cache_read_tokens, h),
-                reasoning_tokens: at(&d.reasoning_tokens, h),
+                trace_errors: at(&p.trace_errors, i),
+                input_tokens: at(&p.input_tokens, i),
+                output_tokens: at(&p.output_tokens, i),
+                cache_read_tokens: at(&p.cache_read_tokens, i),
+                reasoning_tokens: at(&p.reasoning_tokens, i),
                 cost,
             });
         }
@@ -121,12 +136,12 @@ mod tests {
             crate::analytics::window::resolve(&argus_types::Filters::from_query("range=24h"), now)
                 .unwrap();
         q.dims = Dims::default();
-        assert!(q.reads_agent_hours());
+        assert!(q.reads_agent_buckets());
         // The window is 2026-12-01 11:00 to 2026-12-02 11:00.
         let day = |d: &str| DateTime::parse_from_rfc3339(d).unwrap().with_timezone(&Utc);
         let mut traces = vec![1; 24];
         traces[12] = 0;
-        let row = |bucket| Day {
+        let row = |bucket| Period {
             bucket,
             department: "d".into(),
             agent: "a".into(),
@@ -154,6 +169,60 @@ mod tests {
             .iter()
             .any(|h| h.bucket == day("2026-12-01T12:00:00Z")));
         q.dims.env = Some("prod".into());
-        assert!(!q.reads_agent_hours());
+        assert!(!q.reads_agent_buckets());
+    }
+
+    #[test]
+    fn only_the_windows_days_with_something_in_them() {
+        let now = DateTime::parse_from_rfc3339("2026-12-02T10:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut q =
+            crate::analytics::window::resolve(&argus_types::Filters::from_query("range=90d"), now)
+                .unwrap();
+        q.dims = Dims::default();
+        assert!(q.daily && q.reads_agent_buckets());
+        let day = |d: &str| DateTime::parse_from_rfc3339(d).unwrap().with_timezone(&Utc);
+        // Every slot set, even November's 31st (none is written there): it is not Dec 1.
+        let row = |bucket| Period {
+            bucket,
+            department: "d".into(),
+            agent: "a".into(),
+            traces: vec![1; 31],
+            trace_errors: vec![0; 31],
+            spans: vec![0; 31],
+            input_tokens: vec![0; 31],
+            output_tokens: vec![0; 31],
+            cache_read_tokens: vec![0; 31],
+            reasoning_tokens: vec![0; 31],
+            cost_usd: vec![0.0; 31],
+        };
+        let months = [
+            "2026-08-01",
+            "2026-09-01",
+            "2026-10-01",
+            "2026-11-01",
+            "2026-12-01",
+        ];
+        let days = expand(
+            &q,
+            months
+                .iter()
+                .map(|m| row(day(&format!("{m}T00:00:00Z"))))
+                .collect(),
+        );
+        // Each day of the window once, in order, and nothing outside it.
+        let got: Vec<DateTime<Utc>> = days.iter().map(|d| d.bucket).collect();
+        let mut all_days = Vec::new();
+        let mut t = q.from;
+        while t < q.to {
+            all_days.push(t);
+            t += TimeDelta::days(1);
+        }
+        assert_eq!(got, all_days);
+        assert_eq!(
+            month_start(day("2026-11-30T23:00:00Z")),
+            day("2026-11-01T00:00:00Z")
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use argus_types::{GroupSeries, UsageBreakdown, UsageRow};
 use chrono::{DateTime, Utc};
 
-use super::hours::agent_hours;
+use super::hours::agent_buckets;
 use super::query::{fetch_window, window_and_dims};
 use super::report::Report;
 use super::window::Resolved;
@@ -68,9 +68,9 @@ async fn usage_breakdown_uncached(
         dims = window_and_dims(table),
         only_models = if by == "model" { "AND model <> ''" } else { "" },
     );
-    let rows: Vec<GroupRow> = if by != "model" && q.reads_agent_hours() {
-        // Rows per (hour, department, agent); summed per key below.
-        agent_hours(pool, workspace, q)
+    let rows: Vec<GroupRow> = if by != "model" && q.reads_agent_buckets() {
+        // Rows per (bucket, department, agent); summed per key below.
+        agent_buckets(pool, workspace, q)
             .await?
             .into_iter()
             .map(|h| GroupRow {

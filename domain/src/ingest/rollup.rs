@@ -248,6 +248,7 @@ impl Rollups {
         ];
         let hours: Vec<Key> = hourly.keys().cloned().collect();
         let agent_hours = by_day(&hourly);
+        let agent_days = by_month(&daily);
         for (name, rows) in [
             ("rollup_minute", minute),
             ("rollup_hourly", hourly),
@@ -264,9 +265,8 @@ impl Rollups {
             let table = Table::new(name, SCOPE_KEY, true);
             write_table(conn, workspace, table, rows.into_iter().collect()).await?;
         }
-        if !agent_hours.is_empty() {
-            write_agent_hours(conn, workspace, &agent_hours).await?;
-        }
+        write_agent_slots(conn, workspace, &AGENT_HOURS_UPSERT, &agent_hours).await?;
+        write_agent_slots(conn, workspace, &AGENT_DAYS_UPSERT, &agent_days).await?;
         for (table, rows) in total {
             if !rows.is_empty() {
                 write_totals(conn, workspace, table, &rows).await?;
@@ -276,83 +276,151 @@ impl Rollups {
     }
 }
 
-/// A day of one agent's hourly counts (a `rollup_agent_hours` row, migration 0033): entry
-/// `h` is the hour starting `h` hours after the day's UTC midnight.
-#[derive(Debug, Default)]
-struct Hours {
-    traces: [i64; 24],
-    trace_errors: [i64; 24],
-    spans: [i64; 24],
-    input_tokens: [i64; 24],
-    output_tokens: [i64; 24],
-    cache_read_tokens: [i64; 24],
-    reasoning_tokens: [i64; 24],
-    cost: [f64; 24],
+/// One agent's counts over a period in slots (a `rollup_agent_hours` row, migration 0033: a
+/// UTC day of 24 hours; a `rollup_agent_days` row, migration 0036: a UTC month of 31 days, the
+/// days a month lacks left 0): entry `i` is the `i`-th slot after the period's start.
+#[derive(Debug)]
+struct Slots<const N: usize> {
+    traces: [i64; N],
+    trace_errors: [i64; N],
+    spans: [i64; N],
+    input_tokens: [i64; N],
+    output_tokens: [i64; N],
+    cache_read_tokens: [i64; N],
+    reasoning_tokens: [i64; N],
+    cost: [f64; N],
 }
 
-/// A day's row key: (day, department, agent).
-type DayKey = (DateTime<Utc>, String, String);
+impl<const N: usize> Default for Slots<N> {
+    fn default() -> Self {
+        Slots {
+            traces: [0; N],
+            trace_errors: [0; N],
+            spans: [0; N],
+            input_tokens: [0; N],
+            output_tokens: [0; N],
+            cache_read_tokens: [0; N],
+            reasoning_tokens: [0; N],
+            cost: [0.0; N],
+        }
+    }
+}
+
+impl<const N: usize> Slots<N> {
+    fn add(&mut self, i: usize, d: &Delta) {
+        let i = i.min(N - 1);
+        self.traces[i] += d.traces;
+        self.trace_errors[i] += d.trace_errors;
+        self.spans[i] += d.spans;
+        self.input_tokens[i] += d.tokens[0];
+        self.output_tokens[i] += d.tokens[1];
+        self.cache_read_tokens[i] += d.tokens[2];
+        self.reasoning_tokens[i] += d.tokens[4];
+        self.cost[i] += d.cost;
+    }
+}
+
+/// A period's row key: (period start, department, agent).
+type SlotKey = (DateTime<Utc>, String, String);
 
 /// The hourly rows of a batch as days of agents' hours.
-fn by_day(rows: &BTreeMap<Key, Delta>) -> BTreeMap<DayKey, Hours> {
-    let mut out: BTreeMap<DayKey, Hours> = BTreeMap::new();
+fn by_day(rows: &BTreeMap<Key, Delta>) -> BTreeMap<SlotKey, Slots<24>> {
+    let mut out: BTreeMap<SlotKey, Slots<24>> = BTreeMap::new();
     for (k, d) in rows {
         let day = k
             .bucket
             .duration_trunc(TimeDelta::days(1))
             .unwrap_or(k.bucket);
-        let h = ((k.bucket - day).num_hours() as usize).min(23);
-        let e = out
-            .entry((day, k.department.clone(), k.agent.clone()))
-            .or_default();
-        e.traces[h] += d.traces;
-        e.trace_errors[h] += d.trace_errors;
-        e.spans[h] += d.spans;
-        e.input_tokens[h] += d.tokens[0];
-        e.output_tokens[h] += d.tokens[1];
-        e.cache_read_tokens[h] += d.tokens[2];
-        e.reasoning_tokens[h] += d.tokens[4];
-        e.cost[h] += d.cost;
+        let h = (k.bucket - day).num_hours().max(0) as usize;
+        out.entry((day, k.department.clone(), k.agent.clone()))
+            .or_default()
+            .add(h, d);
     }
     out
 }
 
-/// [`write_agent_hours`]'s statement: `$2`–`$4` the rows' keys, `$5`–`$12` one flat array per
-/// measure (24 entries a row, row `i`'s hours at `(i - 1) * 24 + 1 … i * 24`).
-const AGENT_HOURS_UPSERT: &str = "INSERT INTO rollup_agent_hours AS r (workspace_id, bucket, \
-      department, agent, traces, trace_errors, spans, input_tokens, output_tokens, \
-      cache_read_tokens, reasoning_tokens, cost_usd) \
-    SELECT $1, k.bucket, k.department, k.agent, \
-      ($5::int8[])[(k.i - 1) * 24 + 1 : k.i * 24], ($6::int8[])[(k.i - 1) * 24 + 1 : k.i * 24], \
-      ($7::int8[])[(k.i - 1) * 24 + 1 : k.i * 24], ($8::int8[])[(k.i - 1) * 24 + 1 : k.i * 24], \
-      ($9::int8[])[(k.i - 1) * 24 + 1 : k.i * 24], ($10::int8[])[(k.i - 1) * 24 + 1 : k.i * 24], \
-      ($11::int8[])[(k.i - 1) * 24 + 1 : k.i * 24], \
-      ($12::float8[])[(k.i - 1) * 24 + 1 : k.i * 24] \
-    FROM unnest($2::timestamptz[], $3::text[], $4::text[]) WITH ORDINALITY \
-      AS k(bucket, department, agent, i) \
-    ORDER BY k.i \
-    ON CONFLICT (workspace_id, bucket, department, agent) DO UPDATE SET \
-      traces = argus_add_bigints(r.traces, excluded.traces), \
-      trace_errors = argus_add_bigints(r.trace_errors, excluded.trace_errors), \
-      spans = argus_add_bigints(r.spans, excluded.spans), \
-      input_tokens = argus_add_bigints(r.input_tokens, excluded.input_tokens), \
-      output_tokens = argus_add_bigints(r.output_tokens, excluded.output_tokens), \
-      cache_read_tokens = argus_add_bigints(r.cache_read_tokens, excluded.cache_read_tokens), \
-      reasoning_tokens = argus_add_bigints(r.reasoning_tokens, excluded.reasoning_tokens), \
-      cost_usd = argus_add_float8s(r.cost_usd, excluded.cost_usd)";
+/// The first UTC midnight of the month holding `t`.
+pub(crate) fn month_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Datelike;
+    let date = t.date_naive();
+    date.with_day(1)
+        .unwrap_or(date)
+        .and_hms_opt(0, 0, 0)
+        .map_or(t, |m| m.and_utc())
+}
 
-/// Adds a batch's days of agents' hours to `rollup_agent_hours`: one upsert, rows in key
-/// order (as every writer locks them), each row's 24 hours a slice of one flat array per
-/// measure; a stored row takes the batch's hours added element by element.
-async fn write_agent_hours(
+/// The daily rows of a batch as months of agents' days.
+fn by_month(rows: &BTreeMap<Key, Delta>) -> BTreeMap<SlotKey, Slots<31>> {
+    use chrono::Datelike;
+    let mut out: BTreeMap<SlotKey, Slots<31>> = BTreeMap::new();
+    for (k, d) in rows {
+        let day = k.bucket.day0() as usize;
+        out.entry((month_start(k.bucket), k.department.clone(), k.agent.clone()))
+            .or_default()
+            .add(day, d);
+    }
+    out
+}
+
+/// [`write_agent_slots`]'s statement for `table` with `n` slots a row: `$2`–`$4` the rows'
+/// keys, `$5`–`$12` one flat array per measure (row `i`'s slots at `(i - 1) * n + 1 … i * n`).
+fn agent_slots_upsert(table: &str, n: usize) -> String {
+    let slice = |p: usize, ty: &str| format!("(${p}::{ty}[])[(k.i - 1) * {n} + 1 : k.i * {n}]");
+    let counts = [
+        "traces",
+        "trace_errors",
+        "spans",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "reasoning_tokens",
+    ];
+    let values: Vec<String> = (5..12)
+        .map(|p| slice(p, "int8"))
+        .chain([slice(12, "float8")])
+        .collect();
+    let merges: Vec<String> = counts
+        .iter()
+        .map(|c| format!("{c} = argus_add_bigints(r.{c}, excluded.{c})"))
+        .chain(["cost_usd = argus_add_float8s(r.cost_usd, excluded.cost_usd)".to_owned()])
+        .collect();
+    format!(
+        "INSERT INTO {table} AS r (workspace_id, bucket, department, agent, {}, cost_usd) \
+         SELECT $1, k.bucket, k.department, k.agent, {} \
+         FROM unnest($2::timestamptz[], $3::text[], $4::text[]) WITH ORDINALITY \
+           AS k(bucket, department, agent, i) \
+         ORDER BY k.i \
+         ON CONFLICT (workspace_id, bucket, department, agent) DO UPDATE SET {}",
+        counts.join(", "),
+        values.join(", "),
+        merges.join(", "),
+    )
+}
+
+static AGENT_HOURS_UPSERT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| agent_slots_upsert("rollup_agent_hours", 24));
+static AGENT_DAYS_UPSERT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| agent_slots_upsert("rollup_agent_days", 31));
+
+/// Adds a batch's periods of agents' slots with `upsert` (one of the statements above): one
+/// upsert, rows in key order (as every writer locks them), each row's slots a slice of one
+/// flat array per measure; a stored row takes the batch's slots added element by element.
+async fn write_agent_slots<const N: usize>(
     conn: &mut PgConnection,
     workspace: WorkspaceId,
-    rows: &BTreeMap<DayKey, Hours>,
+    upsert: &str,
+    rows: &BTreeMap<SlotKey, Slots<N>>,
 ) -> Result<()> {
-    fn flat<T: Copy>(rows: &BTreeMap<DayKey, Hours>, f: impl Fn(&Hours) -> &[T; 24]) -> Vec<T> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    fn flat<T: Copy, const N: usize>(
+        rows: &BTreeMap<SlotKey, Slots<N>>,
+        f: impl Fn(&Slots<N>) -> &[T; N],
+    ) -> Vec<T> {
         rows.values().flat_map(|h| f(h).iter().copied()).collect()
     }
-    sqlx::query(AGENT_HOURS_UPSERT)
+    sqlx::query(upsert)
         .bind(workspace)
         .bind(rows.keys().map(|k| k.0).collect::<Vec<_>>())
         .bind(rows.keys().map(|k| k.1.clone()).collect::<Vec<_>>())
@@ -999,6 +1067,14 @@ pub async fn rebuild(
     let minutes_from = Utc::now() - TimeDelta::days(MINUTE_ROLLUP_DAYS);
     rollups.minute.retain(|k, _| k.bucket >= minutes_from);
     rollups.write(&mut tx, workspace).await?;
+    // The agents' days keep whole months: those the rebuilt days fall in are summed again
+    // from the daily agent rollup (right now for every day of them).
+    sqlx::query("SELECT argus_rebuild_agent_days($1, $2, $3)")
+        .bind(workspace)
+        .bind(start)
+        .bind(end)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(read)
 }
@@ -1014,6 +1090,7 @@ pub async fn rebuild_all_totals(owner: &sqlx::PgPool) -> Result<()> {
                 argus_rebuild_agent_rollup('rollup_hourly', 'rollup_agent_hourly'), \
                 argus_rebuild_agent_rollup('rollup_daily', 'rollup_agent_daily'), \
                 argus_rebuild_agent_hours(), \
+                argus_rebuild_agent_days(NULL, NULL, NULL), \
                 argus_rebuild_scope_rollup('rollup_hourly', 'rollup_scope_hourly'), \
                 argus_rebuild_scope_rollup('rollup_daily', 'rollup_scope_daily'), \
                 argus_rebuild_first_seen()",

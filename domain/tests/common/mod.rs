@@ -79,7 +79,7 @@ pub const PASSWORD: &str = "a long passphrase";
 
 /// The workspace totals (`rollup_total_*`) equal the rollups summed per bucket: every count,
 /// token and latency sum, the histograms, the active agents, and the cost (to 1e-8); the agent,
-/// scope and agents'-hours rollups equal the detailed ones summed the same way.
+/// scope and agents'-hours and -days rollups equal the detailed ones summed the same way.
 pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenancy::WorkspaceId) {
     let measures = "traces, trace_errors, trace_latency_sum_us, spans, span_errors, \
         input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, \
@@ -202,8 +202,8 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
         .unwrap();
         assert!(bad.is_empty(), "{scope} differs from {detail} at {bad:?}");
     }
-    // The agents' hours (migration 0033) equal the agent rollup summed per (hour, department,
-    // agent): every count, the cost to 1e-8; hours with nothing are zeros.
+    // The agents' hours (migration 0033) and days (0036) equal the agent rollup summed per
+    // (hour or day, department, agent): every count, the cost to 1e-8; empty slots are zeros.
     let counts = "traces, trace_errors, spans, input_tokens, output_tokens, cache_read_tokens, \
         reasoning_tokens";
     let unnested = counts
@@ -211,31 +211,48 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
         .map(|m| format!("h.{m}[i + 1] AS {m}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let bad: Vec<(chrono::DateTime<chrono::Utc>, String)> = sqlx::query_as(&format!(
-        "SELECT bucket, agent FROM ( \
-           SELECT bucket, department, agent, {sums}, sum(cost_usd)::float8 AS cost_usd \
-           FROM rollup_agent_hourly WHERE workspace_id = $1 GROUP BY 1, 2, 3) d \
-         FULL JOIN ( \
-           SELECT h.bucket + make_interval(hours => i) AS bucket, h.department, h.agent, \
-             {unnested}, h.cost_usd[i + 1] AS cost_usd \
-           FROM rollup_agent_hours h, generate_series(0, 23) AS i \
-           WHERE h.workspace_id = $1 AND (h.traces[i + 1] <> 0 OR h.spans[i + 1] <> 0 \
-             OR h.cost_usd[i + 1] <> 0 OR h.input_tokens[i + 1] <> 0)) a \
-           USING (bucket, department, agent) \
-         WHERE abs(coalesce(d.cost_usd, 0) - coalesce(a.cost_usd, 0)) > 1e-8 OR {}",
-        counts
-            .split(", ")
-            .map(|m| format!("coalesce(d.{m}, 0) <> coalesce(a.{m}, 0)"))
-            .collect::<Vec<_>>()
-            .join(" OR ")
-    ))
+    for (detail, slots, n, unit) in [
+        ("rollup_agent_hourly", "rollup_agent_hours", 24, "hours"),
+        ("rollup_agent_daily", "rollup_agent_days", 31, "days"),
+    ] {
+        let bad: Vec<(chrono::DateTime<chrono::Utc>, String)> = sqlx::query_as(&format!(
+            "SELECT bucket, agent FROM ( \
+               SELECT bucket, department, agent, {sums}, sum(cost_usd)::float8 AS cost_usd \
+               FROM {detail} WHERE workspace_id = $1 GROUP BY 1, 2, 3) d \
+             FULL JOIN ( \
+               SELECT h.bucket + make_interval({unit} => i) AS bucket, h.department, h.agent, \
+                 {unnested}, h.cost_usd[i + 1] AS cost_usd \
+               FROM {slots} h, generate_series(0, {n} - 1) AS i \
+               WHERE h.workspace_id = $1 AND (h.traces[i + 1] <> 0 OR h.spans[i + 1] <> 0 \
+                 OR h.cost_usd[i + 1] <> 0 OR h.input_tokens[i + 1] <> 0)) a \
+               USING (bucket, department, agent) \
+             WHERE abs(coalesce(d.cost_usd, 0) - coalesce(a.cost_usd, 0)) > 1e-8 OR {}",
+            counts
+                .split(", ")
+                .map(|m| format!("coalesce(d.{m}, 0) <> coalesce(a.{m}, 0)"))
+                .collect::<Vec<_>>()
+                .join(" OR ")
+        ))
+        .bind(ws)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        assert!(bad.is_empty(), "{slots} differs from {detail} at {bad:?}");
+    }
+    // A month's slots past its last day stay empty.
+    let overflow: Vec<(chrono::DateTime<chrono::Utc>,)> = sqlx::query_as(
+        "SELECT bucket FROM rollup_agent_days h, generate_series(28, 30) AS i \
+         WHERE h.workspace_id = $1 \
+           AND date_trunc('month', h.bucket + make_interval(days => i), 'UTC') <> h.bucket \
+           AND (h.traces[i + 1] <> 0 OR h.spans[i + 1] <> 0 OR h.cost_usd[i + 1] <> 0)",
+    )
     .bind(ws)
     .fetch_all(&mut *tx)
     .await
     .unwrap();
     assert!(
-        bad.is_empty(),
-        "rollup_agent_hours differs from rollup_agent_hourly at {bad:?}"
+        overflow.is_empty(),
+        "rollup_agent_days past a month's end at {overflow:?}"
     );
     tx.commit().await.unwrap();
 }
