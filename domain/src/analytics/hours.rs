@@ -127,35 +127,43 @@ fn expand(q: &Resolved, periods: Vec<Period>) -> Vec<AgentBucket> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analytics::window::Dims;
 
-    #[test]
-    fn only_the_windows_hours_with_something_in_them() {
-        let now = DateTime::parse_from_rfc3339("2026-12-02T10:30:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let mut q =
-            crate::analytics::window::resolve(&argus_types::Filters::from_query("range=24h"), now)
-                .unwrap();
-        q.dims = Dims::default();
-        assert!(q.reads_agent_buckets());
-        // The window is 2026-12-01 11:00 to 2026-12-02 11:00.
-        let day = |d: &str| DateTime::parse_from_rfc3339(d).unwrap().with_timezone(&Utc);
-        let mut traces = vec![1; 24];
-        traces[12] = 0;
-        let row = |bucket| Period {
+    fn day(d: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(d).unwrap().with_timezone(&Utc)
+    }
+
+    /// The window of `range` at 2026-12-02 10:30 UTC, unfiltered.
+    fn window(range: &str) -> Resolved {
+        let filters = argus_types::Filters::from_query(&format!("range={range}"));
+        crate::analytics::window::resolve(&filters, day("2026-12-02T10:30:00Z")).unwrap()
+    }
+
+    /// A period of agent "a" starting at `bucket` with these traces and nothing else.
+    fn period(bucket: DateTime<Utc>, traces: &[i64]) -> Period {
+        let zeros = vec![0; traces.len()];
+        Period {
             bucket,
             department: "d".into(),
             agent: "a".into(),
-            traces: traces.clone(),
-            trace_errors: vec![0; 24],
-            spans: vec![0; 24],
-            input_tokens: vec![0; 24],
-            output_tokens: vec![0; 24],
-            cache_read_tokens: vec![0; 24],
-            reasoning_tokens: vec![0; 24],
-            cost_usd: vec![0.0; 24],
-        };
+            traces: traces.to_vec(),
+            trace_errors: zeros.clone(),
+            spans: zeros.clone(),
+            input_tokens: zeros.clone(),
+            output_tokens: zeros.clone(),
+            cache_read_tokens: zeros.clone(),
+            reasoning_tokens: zeros,
+            cost_usd: vec![0.0; traces.len()],
+        }
+    }
+
+    #[test]
+    fn only_the_windows_hours_with_something_in_them() {
+        let mut q = window("24h");
+        assert!(q.reads_agent_buckets());
+        // The window is 2026-12-01 11:00 to 2026-12-02 11:00.
+        let mut traces = vec![1; 24];
+        traces[12] = 0;
+        let row = |bucket| period(bucket, &traces);
         let hours = expand(
             &q,
             vec![
@@ -178,29 +186,10 @@ mod tests {
 
     #[test]
     fn only_the_windows_days_with_something_in_them() {
-        let now = DateTime::parse_from_rfc3339("2026-12-02T10:30:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let mut q =
-            crate::analytics::window::resolve(&argus_types::Filters::from_query("range=90d"), now)
-                .unwrap();
-        q.dims = Dims::default();
+        let q = window("90d");
         assert!(q.daily && q.reads_agent_buckets());
-        let day = |d: &str| DateTime::parse_from_rfc3339(d).unwrap().with_timezone(&Utc);
         // Every slot set, even November's 31st (none is written there): it is not Dec 1.
-        let row = |bucket| Period {
-            bucket,
-            department: "d".into(),
-            agent: "a".into(),
-            traces: vec![1; 31],
-            trace_errors: vec![0; 31],
-            spans: vec![0; 31],
-            input_tokens: vec![0; 31],
-            output_tokens: vec![0; 31],
-            cache_read_tokens: vec![0; 31],
-            reasoning_tokens: vec![0; 31],
-            cost_usd: vec![0.0; 31],
-        };
+        let row = |bucket| period(bucket, &[1; 31]);
         let months = [
             "2026-08-01",
             "2026-09-01",
