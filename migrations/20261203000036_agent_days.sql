@@ -1,72 +1,21 @@
--- The agents' slots by environment, and a month of days a row.
+-- An agent's days, a month to a row: one row per (workspace, UTC month, department, agent)
+-- whose arrays hold the month's days of the daily agent rollup's counts (element d + 1 is the
+-- day starting d days after `bucket`, the month's first UTC midnight; the days a month lacks
+-- stay 0), without model, environment, version or histograms — migration 0033's agents' hours
+-- one level up. Written by the same code from the same deltas in the same transaction as the
+-- other rollups (argus_domain::ingest::rollup). The rebuild path (whole days) recomputes the
+-- months it touches from rollup_agent_daily (argus_rebuild_agent_days, under the workspace's
+-- rebuild lock); retention zeroes the days before its cutoff.
 --
--- 1. rollup_agent_hours (migration 0033: a UTC day of an agent's hours a row) gains the
---    environment in its key, so reads filtered by an environment (the benchmark's "one
---    department in one environment" week: the detailed rollup's ~6,400 hourly rows with
---    histograms) read it too: a week of 40 agents in three environments is 960 rows.
--- 2. rollup_agent_days: one row per (workspace, UTC month, department, agent, environment)
---    whose arrays hold the month's days of the agent's counts (element d + 1 is the day
---    starting d days after `bucket`, the month's first UTC midnight; the days a month lacks
---    stay 0). The reads of a daily window (30 and 90 days) that need neither a model, a
---    version nor latencies — the activity stream's spikes, usage by department or by agent,
---    cost per department per chart step, the home page's top agents — grouped
---    rollup_agent_daily per day and agent (90 days on the 10 M-trace benchmark: ~7,300 rows
---    of ~650 B). Here they are 4 months × 40 agents × 3 environments.
---
--- Both are written by the same code from the same deltas in the same transaction as the other
--- rollups (argus_domain::ingest::rollup). The rebuild path (whole days) recomputes the months
--- it touches from rollup_daily (argus_rebuild_agent_days, under the workspace's rebuild lock);
--- retention zeroes the days before its cutoff.
-ALTER TABLE rollup_agent_hours ADD COLUMN environment text NOT NULL DEFAULT '';
-ALTER TABLE rollup_agent_hours DROP CONSTRAINT rollup_agent_hours_pkey;
-ALTER TABLE rollup_agent_hours
-    ADD PRIMARY KEY (workspace_id, bucket, department, agent, environment);
-
-CREATE OR REPLACE FUNCTION argus_rebuild_agent_hours() RETURNS void
-    LANGUAGE plpgsql
-    AS $fn$
-BEGIN
-    DELETE FROM rollup_agent_hours;
-    INSERT INTO rollup_agent_hours (workspace_id, bucket, department, agent, environment,
-        traces, trace_errors, spans, input_tokens, output_tokens, cache_read_tokens,
-        reasoning_tokens, cost_usd)
-    WITH hours AS (
-        SELECT workspace_id, date_trunc('day', bucket, 'UTC') AS day, department, agent,
-               environment, extract(hour FROM bucket AT TIME ZONE 'UTC')::int AS h,
-               sum(traces)::bigint AS traces, sum(trace_errors)::bigint AS trace_errors,
-               sum(spans)::bigint AS spans, sum(input_tokens)::bigint AS input_tokens,
-               sum(output_tokens)::bigint AS output_tokens,
-               sum(cache_read_tokens)::bigint AS cache_read_tokens,
-               sum(reasoning_tokens)::bigint AS reasoning_tokens,
-               sum(cost_usd)::float8 AS cost_usd
-        FROM rollup_hourly GROUP BY 1, 2, 3, 4, 5, 6),
-    days AS (SELECT DISTINCT workspace_id, day, department, agent, environment FROM hours)
-    SELECT d.workspace_id, d.day, d.department, d.agent, d.environment,
-           array_agg(coalesce(h.traces, 0) ORDER BY g.h),
-           array_agg(coalesce(h.trace_errors, 0) ORDER BY g.h),
-           array_agg(coalesce(h.spans, 0) ORDER BY g.h),
-           array_agg(coalesce(h.input_tokens, 0) ORDER BY g.h),
-           array_agg(coalesce(h.output_tokens, 0) ORDER BY g.h),
-           array_agg(coalesce(h.cache_read_tokens, 0) ORDER BY g.h),
-           array_agg(coalesce(h.reasoning_tokens, 0) ORDER BY g.h),
-           array_agg(coalesce(h.cost_usd, 0) ORDER BY g.h)
-    FROM days d CROSS JOIN generate_series(0, 23) AS g(h)
-    LEFT JOIN hours h ON h.workspace_id = d.workspace_id AND h.day = d.day
-        AND h.department = d.department AND h.agent = d.agent
-        AND h.environment = d.environment AND h.h = g.h
-    GROUP BY 1, 2, 3, 4, 5
-    ORDER BY 1, 2, 3, 4, 5;
-END
-$fn$;
-
-SELECT argus_rebuild_agent_hours();
-
+-- The reads of a daily window (30 and 90 days) that need neither a model nor latencies — the
+-- activity stream's spikes, usage by department or by agent, cost per department per chart
+-- step, the home page's top agents — grouped rollup_agent_daily per day and agent: on the
+-- 10 M-trace benchmark 90 days are ~7,300 rows of ~650 B. Here they are 4 months × 40 agents.
 CREATE TABLE rollup_agent_days (
     workspace_id      uuid        NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
     bucket            timestamptz NOT NULL,
     department        text        NOT NULL,
     agent             text        NOT NULL,
-    environment       text        NOT NULL,
     traces            bigint[]    NOT NULL,
     trace_errors      bigint[]    NOT NULL,
     spans             bigint[]    NOT NULL,
@@ -75,7 +24,7 @@ CREATE TABLE rollup_agent_days (
     cache_read_tokens bigint[]    NOT NULL,
     reasoning_tokens  bigint[]    NOT NULL,
     cost_usd          float8[]    NOT NULL,
-    PRIMARY KEY (workspace_id, bucket, department, agent, environment),
+    PRIMARY KEY (workspace_id, bucket, department, agent),
     CHECK (cardinality(traces) = 31 AND cardinality(trace_errors) = 31
         AND cardinality(spans) = 31 AND cardinality(input_tokens) = 31
         AND cardinality(output_tokens) = 31 AND cardinality(cache_read_tokens) = 31
@@ -89,9 +38,9 @@ CREATE POLICY workspace_isolation ON rollup_agent_days
 GRANT SELECT, INSERT, UPDATE, DELETE ON rollup_agent_days TO argus_app;
 
 -- Replaces the rows of the months from the one holding `from` up to `to` (exclusive) by the
--- days of rollup_daily, set-wise: of one workspace, or of every workspace when `ws` is NULL
--- (and of every month when `from` and `to` are NULL). Runs as its caller: under row-level
--- security it sees the caller's workspace only.
+-- days of rollup_agent_daily, set-wise: of one workspace, or of every workspace when `ws` is
+-- NULL (and of every month when `from` and `to` are NULL). Runs as its caller: under
+-- row-level security it sees the caller's workspace only.
 CREATE FUNCTION argus_rebuild_agent_days(ws uuid, "from" timestamptz, "to" timestamptz)
     RETURNS void
     LANGUAGE plpgsql
@@ -102,24 +51,24 @@ DECLARE
 BEGIN
     DELETE FROM rollup_agent_days
     WHERE (ws IS NULL OR workspace_id = ws) AND bucket >= lo AND bucket < hi;
-    INSERT INTO rollup_agent_days (workspace_id, bucket, department, agent, environment,
-        traces, trace_errors, spans, input_tokens, output_tokens, cache_read_tokens,
-        reasoning_tokens, cost_usd)
+    INSERT INTO rollup_agent_days (workspace_id, bucket, department, agent, traces,
+        trace_errors, spans, input_tokens, output_tokens, cache_read_tokens, reasoning_tokens,
+        cost_usd)
     WITH days AS (
         SELECT workspace_id, date_trunc('month', bucket, 'UTC') AS month, department, agent,
-               environment, extract(day FROM bucket AT TIME ZONE 'UTC')::int - 1 AS d,
+               extract(day FROM bucket AT TIME ZONE 'UTC')::int - 1 AS d,
                sum(traces)::bigint AS traces, sum(trace_errors)::bigint AS trace_errors,
                sum(spans)::bigint AS spans, sum(input_tokens)::bigint AS input_tokens,
                sum(output_tokens)::bigint AS output_tokens,
                sum(cache_read_tokens)::bigint AS cache_read_tokens,
                sum(reasoning_tokens)::bigint AS reasoning_tokens,
                sum(cost_usd)::float8 AS cost_usd
-        FROM rollup_daily
+        FROM rollup_agent_daily
         WHERE (ws IS NULL OR workspace_id = ws) AND bucket >= lo
           AND date_trunc('month', bucket, 'UTC') < hi
-        GROUP BY 1, 2, 3, 4, 5, 6),
-    months AS (SELECT DISTINCT workspace_id, month, department, agent, environment FROM days)
-    SELECT m.workspace_id, m.month, m.department, m.agent, m.environment,
+        GROUP BY 1, 2, 3, 4, 5),
+    months AS (SELECT DISTINCT workspace_id, month, department, agent FROM days)
+    SELECT m.workspace_id, m.month, m.department, m.agent,
            array_agg(coalesce(d.traces, 0) ORDER BY g.d),
            array_agg(coalesce(d.trace_errors, 0) ORDER BY g.d),
            array_agg(coalesce(d.spans, 0) ORDER BY g.d),
@@ -130,10 +79,9 @@ BEGIN
            array_agg(coalesce(d.cost_usd, 0) ORDER BY g.d)
     FROM months m CROSS JOIN generate_series(0, 30) AS g(d)
     LEFT JOIN days d ON d.workspace_id = m.workspace_id AND d.month = m.month
-        AND d.department = m.department AND d.agent = m.agent
-        AND d.environment = m.environment AND d.d = g.d
-    GROUP BY 1, 2, 3, 4, 5
-    ORDER BY 1, 2, 3, 4, 5;
+        AND d.department = m.department AND d.agent = m.agent AND d.d = g.d
+    GROUP BY 1, 2, 3, 4
+    ORDER BY 1, 2, 3, 4;
 END
 $fn$;
 

@@ -1,6 +1,6 @@
-//! The agents' hours and days (migrations 0033 and 0036: a row per UTC day, department, agent
-//! and environment, its 24 hours as arrays; or per UTC month, its 31 days) for the reads that
-//! need neither a model, a version nor latencies: the activity stream's spikes,
+//! The agents' hours and days (migration 0033: a row per UTC day, department and agent, its 24
+//! hours as arrays; migration 0036: a row per UTC month, its 31 days) for the reads that need
+//! neither a model, an environment, a version nor latencies: the activity stream's spikes,
 //! usage by department or agent, cost per department per step, the home page's top agents.
 //! Hourly windows read the hours, daily windows the days.
 
@@ -11,8 +11,8 @@ use crate::ingest::rollup::month_start;
 use crate::tenancy::{self, WorkspaceId};
 use crate::Result;
 
-/// One bucket (an hour, or a day on daily windows) of one agent (of one department) in one
-/// environment with something in it.
+/// One bucket (an hour, or a day on daily windows) of one agent (of one department) with
+/// something in it.
 pub(super) struct AgentBucket {
     pub(super) bucket: DateTime<Utc>,
     pub(super) department: String,
@@ -44,15 +44,15 @@ struct Period {
 
 impl Resolved {
     /// Whether the agents' hours (hourly windows) or days (daily ones) answer this window: no
-    /// filter on a dimension they do not have (version, model).
+    /// filter on a dimension they do not have (environment, version, model).
     pub(super) fn reads_agent_buckets(&self) -> bool {
-        self.dims.version.is_none() && self.dims.model.is_none()
+        self.dims.env.is_none() && self.dims.version.is_none() && self.dims.model.is_none()
     }
 }
 
-/// The buckets of `[q.from, q.to)` under the department, agent and environment filters that
-/// hold a trace, a span or a cost — what the rollup's rows of those buckets hold, summed per
-/// department, agent and environment (one entry each).
+/// The buckets of `[q.from, q.to)` under the department and agent filters that hold a
+/// trace, a span or a cost — what the agent rollup's rows of those buckets hold, summed per
+/// department and agent.
 pub(super) async fn agent_buckets(
     pool: &sqlx::PgPool,
     workspace: WorkspaceId,
@@ -69,15 +69,13 @@ pub(super) async fn agent_buckets(
         "SELECT bucket, department, agent, traces, trace_errors, spans, input_tokens, \
            output_tokens, cache_read_tokens, reasoning_tokens, cost_usd \
          FROM {table} WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
-           AND ($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR agent = $5) \
-           AND ($6::text IS NULL OR environment = $6)"
+           AND ($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR agent = $5)"
     ))
     .bind(workspace)
     .bind(first)
     .bind(q.to)
     .bind(&q.dims.dept)
     .bind(&q.dims.agent)
-    .bind(&q.dims.env)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -179,8 +177,6 @@ mod tests {
             .iter()
             .any(|h| h.bucket == day("2026-12-01T12:00:00Z")));
         q.dims.env = Some("prod".into());
-        assert!(q.reads_agent_buckets());
-        q.dims.version = Some("v1".into());
         assert!(!q.reads_agent_buckets());
     }
 

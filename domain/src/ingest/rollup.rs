@@ -276,10 +276,9 @@ impl Rollups {
     }
 }
 
-/// One agent's counts in one environment over a period in slots (a `rollup_agent_hours` row,
-/// migrations 0033 and 0036: a UTC day of 24 hours; a `rollup_agent_days` row, migration 0036:
-/// a UTC month of 31 days, the days a month lacks left 0): entry `i` is the `i`-th slot after
-/// the period's start.
+/// One agent's counts over a period in slots (a `rollup_agent_hours` row, migration 0033: a
+/// UTC day of 24 hours; a `rollup_agent_days` row, migration 0036: a UTC month of 31 days, the
+/// days a month lacks left 0): entry `i` is the `i`-th slot after the period's start.
 #[derive(Debug)]
 struct Slots<const N: usize> {
     traces: [i64; N],
@@ -321,8 +320,8 @@ impl<const N: usize> Slots<N> {
     }
 }
 
-/// A period's row key: (period start, department, agent, environment).
-type SlotKey = (DateTime<Utc>, String, String, String);
+/// A period's row key: (period start, department, agent).
+type SlotKey = (DateTime<Utc>, String, String);
 
 /// The hourly rows of a batch as days of agents' hours.
 fn by_day(rows: &BTreeMap<Key, Delta>) -> BTreeMap<SlotKey, Slots<24>> {
@@ -333,14 +332,9 @@ fn by_day(rows: &BTreeMap<Key, Delta>) -> BTreeMap<SlotKey, Slots<24>> {
             .duration_trunc(TimeDelta::days(1))
             .unwrap_or(k.bucket);
         let h = (k.bucket - day).num_hours().max(0) as usize;
-        out.entry((
-            day,
-            k.department.clone(),
-            k.agent.clone(),
-            k.environment.clone(),
-        ))
-        .or_default()
-        .add(h, d);
+        out.entry((day, k.department.clone(), k.agent.clone()))
+            .or_default()
+            .add(h, d);
     }
     out
 }
@@ -361,21 +355,15 @@ fn by_month(rows: &BTreeMap<Key, Delta>) -> BTreeMap<SlotKey, Slots<31>> {
     let mut out: BTreeMap<SlotKey, Slots<31>> = BTreeMap::new();
     for (k, d) in rows {
         let day = k.bucket.day0() as usize;
-        let month = month_start(k.bucket);
-        out.entry((
-            month,
-            k.department.clone(),
-            k.agent.clone(),
-            k.environment.clone(),
-        ))
-        .or_default()
-        .add(day, d);
+        out.entry((month_start(k.bucket), k.department.clone(), k.agent.clone()))
+            .or_default()
+            .add(day, d);
     }
     out
 }
 
-/// [`write_agent_slots`]'s statement for `table` with `n` slots a row: `$2`–`$5` the rows'
-/// keys, `$6`–`$13` one flat array per measure (row `i`'s slots at `(i - 1) * n + 1 … i * n`).
+/// [`write_agent_slots`]'s statement for `table` with `n` slots a row: `$2`–`$4` the rows'
+/// keys, `$5`–`$12` one flat array per measure (row `i`'s slots at `(i - 1) * n + 1 … i * n`).
 fn agent_slots_upsert(table: &str, n: usize) -> String {
     let slice = |p: usize, ty: &str| format!("(${p}::{ty}[])[(k.i - 1) * {n} + 1 : k.i * {n}]");
     let counts = [
@@ -387,9 +375,9 @@ fn agent_slots_upsert(table: &str, n: usize) -> String {
         "cache_read_tokens",
         "reasoning_tokens",
     ];
-    let values: Vec<String> = (6..13)
+    let values: Vec<String> = (5..12)
         .map(|p| slice(p, "int8"))
-        .chain([slice(13, "float8")])
+        .chain([slice(12, "float8")])
         .collect();
     let merges: Vec<String> = counts
         .iter()
@@ -397,13 +385,12 @@ fn agent_slots_upsert(table: &str, n: usize) -> String {
         .chain(["cost_usd = argus_add_float8s(r.cost_usd, excluded.cost_usd)".to_owned()])
         .collect();
     format!(
-        "INSERT INTO {table} AS r (workspace_id, bucket, department, agent, environment, {}, \
-           cost_usd) \
-         SELECT $1, k.bucket, k.department, k.agent, k.environment, {} \
-         FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY \
-           AS k(bucket, department, agent, environment, i) \
+        "INSERT INTO {table} AS r (workspace_id, bucket, department, agent, {}, cost_usd) \
+         SELECT $1, k.bucket, k.department, k.agent, {} \
+         FROM unnest($2::timestamptz[], $3::text[], $4::text[]) WITH ORDINALITY \
+           AS k(bucket, department, agent, i) \
          ORDER BY k.i \
-         ON CONFLICT (workspace_id, bucket, department, agent, environment) DO UPDATE SET {}",
+         ON CONFLICT (workspace_id, bucket, department, agent) DO UPDATE SET {}",
         counts.join(", "),
         values.join(", "),
         merges.join(", "),
@@ -438,7 +425,6 @@ async fn write_agent_slots<const N: usize>(
         .bind(rows.keys().map(|k| k.0).collect::<Vec<_>>())
         .bind(rows.keys().map(|k| k.1.clone()).collect::<Vec<_>>())
         .bind(rows.keys().map(|k| k.2.clone()).collect::<Vec<_>>())
-        .bind(rows.keys().map(|k| k.3.clone()).collect::<Vec<_>>())
         .bind(flat(rows, |h| &h.traces))
         .bind(flat(rows, |h| &h.trace_errors))
         .bind(flat(rows, |h| &h.spans))

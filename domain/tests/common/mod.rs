@@ -202,9 +202,8 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
         .unwrap();
         assert!(bad.is_empty(), "{scope} differs from {detail} at {bad:?}");
     }
-    // The agents' hours (migrations 0033, 0036) and days (0036) equal the detailed rollup
-    // summed per (hour or day, department, agent, environment): every count, the cost to 1e-8;
-    // empty slots are zeros.
+    // The agents' hours (migration 0033) and days (0036) equal the agent rollup summed per
+    // (hour or day, department, agent): every count, the cost to 1e-8; empty slots are zeros.
     let counts = "traces, trace_errors, spans, input_tokens, output_tokens, cache_read_tokens, \
         reasoning_tokens";
     let unnested = counts
@@ -213,21 +212,20 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
         .collect::<Vec<_>>()
         .join(", ");
     for (detail, slots, n, unit) in [
-        ("rollup_hourly", "rollup_agent_hours", 24, "hours"),
-        ("rollup_daily", "rollup_agent_days", 31, "days"),
+        ("rollup_agent_hourly", "rollup_agent_hours", 24, "hours"),
+        ("rollup_agent_daily", "rollup_agent_days", 31, "days"),
     ] {
         let bad: Vec<(chrono::DateTime<chrono::Utc>, String)> = sqlx::query_as(&format!(
             "SELECT bucket, agent FROM ( \
-               SELECT bucket, department, agent, environment, {sums}, \
-                 sum(cost_usd)::float8 AS cost_usd \
-               FROM {detail} WHERE workspace_id = $1 GROUP BY 1, 2, 3, 4) d \
+               SELECT bucket, department, agent, {sums}, sum(cost_usd)::float8 AS cost_usd \
+               FROM {detail} WHERE workspace_id = $1 GROUP BY 1, 2, 3) d \
              FULL JOIN ( \
                SELECT h.bucket + make_interval({unit} => i) AS bucket, h.department, h.agent, \
-                 h.environment, {unnested}, h.cost_usd[i + 1] AS cost_usd \
+                 {unnested}, h.cost_usd[i + 1] AS cost_usd \
                FROM {slots} h, generate_series(0, {n} - 1) AS i \
                WHERE h.workspace_id = $1 AND (h.traces[i + 1] <> 0 OR h.spans[i + 1] <> 0 \
                  OR h.cost_usd[i + 1] <> 0 OR h.input_tokens[i + 1] <> 0)) a \
-               USING (bucket, department, agent, environment) \
+               USING (bucket, department, agent) \
              WHERE abs(coalesce(d.cost_usd, 0) - coalesce(a.cost_usd, 0)) > 1e-8 OR {}",
             counts
                 .split(", ")
