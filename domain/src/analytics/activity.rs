@@ -183,7 +183,7 @@ async fn activity_uncached(
         }
         // Summed per (bucket, agent) over departments.
         let mut by_hour: BTreeMap<(DateTime<Utc>, String), Bucket> = BTreeMap::new();
-        for h in agent_buckets(pool, workspace, q).await? {
+        for h in agent_buckets(pool, workspace, q, &["traces", "trace_errors", "cost_usd"]).await? {
             let b = by_hour
                 .entry((h.bucket, h.agent))
                 .or_insert_with_key(|(bucket, agent)| Bucket {

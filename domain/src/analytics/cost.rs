@@ -226,7 +226,7 @@ async fn steps(
     if !q.reads_agent_buckets() {
         return fetch_window(pool, workspace, steps_sql, (q.from, q.to), &q.dims).await;
     }
-    Ok(agent_buckets(pool, workspace, q)
+    Ok(agent_buckets(pool, workspace, q, &["cost_usd"])
         .await?
         .into_iter()
         .map(|h| Step {

@@ -70,25 +70,38 @@ async fn usage_breakdown_uncached(
     );
     let rows: Vec<GroupRow> = if by != "model" && q.reads_agent_buckets() {
         // Rows per (bucket, department, agent); summed per key below.
-        agent_buckets(pool, workspace, q)
-            .await?
-            .into_iter()
-            .map(|h| GroupRow {
-                bucket: h.bucket,
-                key: if by == "department" {
-                    h.department
-                } else {
-                    h.agent
-                },
-                requests: h.traces,
-                errors: h.trace_errors,
-                input_tokens: h.input_tokens,
-                output_tokens: h.output_tokens,
-                cache_read_tokens: h.cache_read_tokens,
-                reasoning_tokens: h.reasoning_tokens,
-                cost: h.cost,
-            })
-            .collect()
+        agent_buckets(
+            pool,
+            workspace,
+            q,
+            &[
+                "traces",
+                "trace_errors",
+                "input_tokens",
+                "output_tokens",
+                "cache_read_tokens",
+                "reasoning_tokens",
+                "cost_usd",
+            ],
+        )
+        .await?
+        .into_iter()
+        .map(|h| GroupRow {
+            bucket: h.bucket,
+            key: if by == "department" {
+                h.department
+            } else {
+                h.agent
+            },
+            requests: h.traces,
+            errors: h.trace_errors,
+            input_tokens: h.input_tokens,
+            output_tokens: h.output_tokens,
+            cache_read_tokens: h.cache_read_tokens,
+            reasoning_tokens: h.reasoning_tokens,
+            cost: h.cost,
+        })
+        .collect()
     } else {
         fetch_window(pool, workspace, &sql, (q.from, q.to), &q.dims).await?
     };
