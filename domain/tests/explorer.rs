@@ -920,6 +920,58 @@ async fn deleting_traces_keeps_rollups_equal_to_raw_and_is_audited(owner: PgPool
     ));
 }
 
+/// Retention in the middle of a month: the agents' days keep that month's row with the days
+/// before the cutoff zeroed (the earlier month's row goes), and still equal the daily rollup.
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn retention_mid_month_zeroes_the_agents_days_before_the_cutoff(owner: PgPool) {
+    use chrono::{Datelike, DurationRound};
+    let s = common::services(&owner).await;
+    let (_, ws) = common::sign_up(&s, "ann@example.com", "Ann").await;
+    let today = Utc::now().duration_trunc(Duration::days(1)).unwrap();
+    // A cutoff two or three days back that is not a month's first day, so the day before it
+    // lies in the same month.
+    let cutoff = [2, 3]
+        .map(|d| today - Duration::days(d))
+        .into_iter()
+        .find(|c| c.day() >= 2)
+        .unwrap();
+    let a = ingester(&s, ws).await;
+    let at = |t: chrono::DateTime<Utc>| {
+        serde_json::json!({"agent_id": "bot", "start_time": t + Duration::hours(1),
+            "latency_ms": 40})
+    };
+    send(
+        &s,
+        &a,
+        vec![
+            at(cutoff - Duration::days(1)),
+            at(cutoff),
+            at(cutoff - Duration::days(40)),
+        ],
+    )
+    .await;
+    let days = |owner: PgPool| async move {
+        let rows: Vec<(chrono::DateTime<Utc>, Vec<i64>)> = sqlx::query_as(
+            "SELECT bucket, traces FROM rollup_agent_days WHERE workspace_id = $1 ORDER BY 1",
+        )
+        .bind(ws)
+        .fetch_all(&owner)
+        .await
+        .unwrap();
+        rows
+    };
+    assert!(days(owner.clone()).await.len() >= 2, "two months of days");
+    argus_domain::retention::trim(&s, ws, cutoff).await.unwrap();
+    let kept = days(owner.clone()).await;
+    assert_eq!(kept.len(), 1, "only the cutoff's month: {kept:?}");
+    let (month, traces) = &kept[0];
+    assert_eq!(month.month(), cutoff.month());
+    let day0 = cutoff.day0() as usize;
+    assert_eq!(traces[day0 - 1], 0, "the day before the cutoff is zeroed");
+    assert_eq!(traces[day0], 1, "the cutoff's day is kept");
+    common::assert_totals_match_rollups(&owner, ws).await;
+}
+
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn retention_drops_old_data_by_partition_and_by_row(owner: PgPool) {
     use argus_domain::retention;
