@@ -17,7 +17,10 @@ export default defineConfig({
   expect: { timeout: 10_000 },
   fullyParallel: false,
   workers: 1,
-  retries: 0,
+  // One retry in CI: a test that passes only on its retry is reported as flaky in the log
+  // (the members page after a reload has failed to hydrate within 10 s about one run in three
+  // under --repeat-each; open in issue 19's note), so a flake is seen without sinking a run.
+  retries: process.env.CI ? 1 : 0,
   reporter: [['list']],
   use: {
     baseURL,
