@@ -527,7 +527,7 @@ fn markdown(
         ));
     }
     out.push_str(&format!(
-        "\nKPIs: the seven cards (values, previous period, sparklines) from the workspace totals; the top agents (a separate widget, read concurrently) sum the agent rollup (`rollup_agent_*`: no environment or version dimension) per agent, whole days from its daily table. Rows read: workspace-total rows, window and previous period (its whole days as daily rows).\n\nTargets: uncached p95 ≤ 10 ms for every range, ≥ 50× faster than raw for 30 d, cached p95 ≤ 1 ms in-process and ≤ 2 ms through Redis. {} uncached and {} raw computations per range; the previous period is part of both.\n",
+        "\nKPIs: the seven cards (values, previous period, sparklines) from the workspace totals; the top agents (a separate widget, read concurrently) sum the agent rollup (`rollup_agent_*`: no environment or version dimension) per agent, whole days from its daily table, or on 30 and 90 days the agents' days (`rollup_agent_days`: a month of an agent's days a row). Rows read: workspace-total rows, window and previous period (its whole days as daily rows).\n\nTargets: uncached p95 ≤ 10 ms for every range, ≥ 50× faster than raw for 30 d, cached p95 ≤ 1 ms in-process and ≤ 2 ms through Redis. {} uncached and {} raw computations per range; the previous period is part of both.\n",
         args.iterations, args.raw_iterations
     ));
     if let Some(s) = ssr {
