@@ -156,17 +156,9 @@ pub async fn trim(
         .bind(month)
         .execute(&mut *tx)
         .await?;
-    let counts = [
-        "traces",
-        "trace_errors",
-        "spans",
-        "input_tokens",
-        "output_tokens",
-        "cache_read_tokens",
-        "reasoning_tokens",
-    ]
-    .map(|c| format!("{c} = array_fill(0::int8, ARRAY[$3]) || {c}[$3 + 1 : 31]"))
-    .join(", ");
+    let counts = crate::ingest::rollup::SLOT_COUNTS
+        .map(|c| format!("{c} = array_fill(0::int8, ARRAY[$3]) || {c}[$3 + 1 : 31]"))
+        .join(", ");
     sqlx::query(&format!(
         "UPDATE rollup_agent_days SET {counts}, \
            cost_usd = array_fill(0::float8, ARRAY[$3]) || cost_usd[$3 + 1 : 31] \

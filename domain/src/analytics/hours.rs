@@ -7,7 +7,7 @@
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 use super::window::Resolved;
-use crate::ingest::rollup::month_start;
+use crate::ingest::rollup::{month_start, SLOT_COUNTS};
 use crate::tenancy::{self, WorkspaceId};
 use crate::Result;
 
@@ -83,24 +83,13 @@ pub(super) async fn agent_buckets(
     Ok(expand(q, periods))
 }
 
-/// Every measure of the agents' slots.
-const MEASURES: [&str; 8] = [
-    "traces",
-    "trace_errors",
-    "spans",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "reasoning_tokens",
-    "cost_usd",
-];
-
 /// The measures a reader needs, the others as empty arrays: PostgreSQL sends an array element
 /// by element (a week of 40 agents is 320 rows × 24 slots an array), so an array not read is
 /// time not spent.
 fn select_list(needs: &[&str]) -> String {
-    MEASURES
+    SLOT_COUNTS
         .iter()
+        .chain(&["cost_usd"])
         .map(|m| match (needs.contains(m), *m) {
             (true, m) => m.to_owned(),
             (false, "cost_usd") => "'{}'::float8[] AS cost_usd".to_owned(),

@@ -320,6 +320,18 @@ impl<const N: usize> Slots<N> {
     }
 }
 
+/// The count columns of the agents' slot tables (`rollup_agent_hours|days`), in the order
+/// [`write_agent_slots`] binds them; `cost_usd` (float8[]) follows.
+pub(crate) const SLOT_COUNTS: [&str; 7] = [
+    "traces",
+    "trace_errors",
+    "spans",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "reasoning_tokens",
+];
+
 /// A period's row key: (period start, department, agent).
 type SlotKey = (DateTime<Utc>, String, String);
 
@@ -366,15 +378,7 @@ fn by_month(rows: &BTreeMap<Key, Delta>) -> BTreeMap<SlotKey, Slots<31>> {
 /// keys, `$5`–`$12` one flat array per measure (row `i`'s slots at `(i - 1) * n + 1 … i * n`).
 fn agent_slots_upsert(table: &str, n: usize) -> String {
     let slice = |p: usize, ty: &str| format!("(${p}::{ty}[])[(k.i - 1) * {n} + 1 : k.i * {n}]");
-    let counts = [
-        "traces",
-        "trace_errors",
-        "spans",
-        "input_tokens",
-        "output_tokens",
-        "cache_read_tokens",
-        "reasoning_tokens",
-    ];
+    let counts = SLOT_COUNTS;
     let values: Vec<String> = (5..12)
         .map(|p| slice(p, "int8"))
         .chain([slice(12, "float8")])
