@@ -17,7 +17,7 @@ use crate::components::copy::OneTimeLink;
 use crate::components::page::LoadError;
 use crate::components::settings_nav::SettingsNav;
 use crate::format::date;
-use crate::state::session::{my_role, role_now};
+use crate::state::session::role_now;
 
 #[component]
 pub fn MembersPage() -> impl IntoView {
@@ -37,12 +37,13 @@ pub fn MembersPage() -> impl IntoView {
         },
         |_| list_members(),
     );
-    let role = my_role();
-    let is_admin = move || role.get().is_some_and(|r| r >= Role::Admin);
+    // Whether the caller may invite is awaited from the session (never read synchronously), so
+    // the server's HTML and the browser's hydration agree whenever the session resolves.
+    let is_admin = move || async move { role_now(session).await.is_some_and(|r| r >= Role::Admin) };
     let invitations = resource(
-        move || (add.version().get(), revoke.version().get(), is_admin()),
-        |(_, _, admin)| async move {
-            if admin {
+        move || (add.version().get(), revoke.version().get()),
+        move |_| async move {
+            if is_admin().await {
                 list_invitations().await.map(Some)
             } else {
                 Ok(None)
@@ -59,7 +60,7 @@ pub fn MembersPage() -> impl IntoView {
                 "Viewers read; members also annotate; admins also manage keys, settings and invitations; owners also manage members and the workspace."
             </p>
             <Transition>
-                {move || is_admin().then(|| view! {
+                {move || Suspend::new(async move { is_admin().await.then(|| view! {
                 <ActionForm action=add attr:class="form form-inline" attr:data-testid="add-member-form">
                     <label>"Email" <input type="email" name="email" required /></label>
                     <label>"Role" <RoleSelect selected=Role::Member /></label>
@@ -83,7 +84,7 @@ pub fn MembersPage() -> impl IntoView {
                         testid="reset-link"
                     />
                 })}
-                })}
+                })})}
             </Transition>
             <Transition fallback=|| view! { <p class="muted">"Loading members…"</p> }>
                 {move || Suspend::new(async move {
