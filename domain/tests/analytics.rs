@@ -915,6 +915,26 @@ async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
         assert_eq!(m.requests, *calls, "{}", m.key);
         close(m.p95_ms, Some(*p95), bound, &format!("{} p95", m.key));
     }
+    // Under a model filter the requests are that model's calls, from its rows' span histograms.
+    let (model, calls, p95) = models.first().expect("a model").clone();
+    let q_model = resolve(&filters(&[("range", "7d"), ("model", &model)]), now).unwrap();
+    let by_model = <argus_types::Performance as argus_domain::analytics::Report>::read(
+        &s.pool,
+        ws,
+        &q_model,
+        &(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(by_model.overall.requests, calls, "{model} calls");
+    close(
+        by_model.overall.p95_ms,
+        Some(p95),
+        bound,
+        &format!("{model} calls p95"),
+    );
+    let charted: i64 = by_model.points.iter().map(|p| p.requests).sum();
+    assert_eq!(charted, calls, "{model} calls in the chart");
     let slowest: Vec<f64> = perf
         .slowest_agents
         .iter()

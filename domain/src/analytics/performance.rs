@@ -151,8 +151,26 @@ fn requests_of(r: &Row, calls: bool) -> Latency {
     this
 }
 
-const COLUMNS: &str = "agent, model, traces, trace_errors, trace_latency_sum_us, \
-    trace_latency_hist, spans, span_errors, span_latency_sum_us, span_latency_hist";
+/// A row's measures before its span histogram.
+macro_rules! measures {
+    () => {
+        "traces, trace_errors, trace_latency_sum_us, trace_latency_hist, spans, span_errors, \
+         span_latency_sum_us"
+    };
+}
+
+/// The columns of a rollup row with a model. A span histogram is read only where the row has a
+/// model: a `''` row's (tool and agent spans) is never used — the lists and the chart take
+/// traces from those rows, and a model filter leaves only that model's rows — so it is not
+/// sent (each is up to a few KB; a 90-day list reads thousands of rows).
+const COLUMNS: &str = concat!(
+    "agent, model, ",
+    measures!(),
+    ", CASE WHEN model <> '' THEN span_latency_hist ELSE ''::bytea END AS span_latency_hist"
+);
+
+/// The measures of a row without agent and model (totals, scope): traces only are used.
+const TRACE_MEASURES: &str = concat!(measures!(), ", ''::bytea AS span_latency_hist");
 
 /// The window's rows for sums over it (the lists, the distribution): the edge hours from the
 /// hourly rollup, the whole days from the daily one (`$9`–`$10`,
@@ -171,7 +189,7 @@ fn sums_sql(q: &Resolved) -> String {
 /// a bucket), the scope rollup under only a department and/or an environment filter (a row a
 /// bucket and scope), else the narrowest rollup.
 fn steps_sql(q: &Resolved) -> String {
-    let measures = COLUMNS.trim_start_matches("agent, model, ");
+    let measures = TRACE_MEASURES;
     if q.is_unfiltered() {
         return format!(
             "SELECT bucket, '' AS agent, '' AS model, {measures} \
