@@ -70,7 +70,8 @@ impl Histogram {
         }
         let index = index.min(MAX_INDEX);
         self.cover(index, index);
-        self.counts[(index - self.offset) as usize] += n;
+        let c = &mut self.counts[(index - self.offset) as usize];
+        *c = c.saturating_add(n);
     }
 
     /// Grows the dense range to include `[lo, hi]`.
@@ -100,12 +101,12 @@ impl Histogram {
         self.cover(other.offset, other_hi);
         let at = (other.offset - self.offset) as usize;
         for (mine, theirs) in self.counts[at..].iter_mut().zip(&other.counts) {
-            *mine += theirs;
+            *mine = mine.saturating_add(*theirs);
         }
     }
 
     pub fn count(&self) -> u64 {
-        self.counts.iter().sum()
+        self.counts.iter().fold(0, |a, n| a.saturating_add(*n))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -122,7 +123,7 @@ impl Histogram {
         let mut seen = 0;
         let mut last = None;
         for (i, n) in self.buckets() {
-            seen += n;
+            seen = n.saturating_add(seen);
             last = Some(i);
             if seen >= rank {
                 return Some(bucket_value(i));
@@ -149,35 +150,123 @@ impl Histogram {
         )
     }
 
-    /// The binary form of the workspace totals (migration 0011): per non-empty bucket in index
-    /// order, the index as a big-endian `u32` and the count as a big-endian `u64`.
+    /// The binary form of the rollups' histograms (migration 0037): one tag byte, then either
+    /// the counts of every bucket from the lowest non-empty one to the highest (**dense**: tag
+    /// `w`, the lowest index as a big-endian `u16`, then a count per bucket) or the non-empty
+    /// buckets only (**sparse**: tag `0x10 + w`, then per bucket its index as a big-endian `u16`
+    /// and its count), counts as big-endian unsigned integers of `w` ∈ {1, 2, 4, 8} bytes, the
+    /// fewest that hold the largest count. Whichever form is shorter is written: a latency
+    /// distribution fills most of its range, so a day of an agent's traces (~160 buckets of
+    /// counts below 256) takes ~170 bytes instead of the ~1.9 KB of the 12-byte form — small
+    /// enough to stay inline and uncompressed in the row. Empty: no bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.counts.len() * ENTRY);
-        for (i, n) in self.buckets() {
-            out.extend_from_slice(&i.to_be_bytes());
-            out.extend_from_slice(&n.to_be_bytes());
+        let (Some(lo), Some(hi)) = (
+            self.counts.iter().position(|n| *n > 0),
+            self.counts.iter().rposition(|n| *n > 0),
+        ) else {
+            return Vec::new();
+        };
+        let counts = &self.counts[lo..=hi];
+        let max = counts.iter().copied().max().unwrap_or(0);
+        let width: usize = match max {
+            0..=0xff => 1,
+            0x100..=0xffff => 2,
+            0x1_0000..=0xffff_ffff => 4,
+            _ => 8,
+        };
+        let filled = counts.iter().filter(|n| **n > 0).count();
+        let dense = 3 + counts.len() * width;
+        let sparse = 1 + filled * (2 + width);
+        let count =
+            |out: &mut Vec<u8>, n: u64| out.extend_from_slice(&n.to_be_bytes()[8 - width..]);
+        let mut out = Vec::with_capacity(dense.min(sparse));
+        if dense <= sparse {
+            out.push(width as u8);
+            out.extend_from_slice(&((self.offset + lo as u32) as u16).to_be_bytes());
+            for n in counts {
+                count(&mut out, *n);
+            }
+        } else {
+            out.push(SPARSE | width as u8);
+            for (i, n) in self.buckets() {
+                out.extend_from_slice(&(i as u16).to_be_bytes());
+                count(&mut out, n);
+            }
         }
         out
     }
 
-    /// From [`Histogram::to_bytes`]'s form; a trailing partial entry is ignored, indices beyond
-    /// [`MAX_INDEX`] count in it, counts too large for `i64` are read as they are.
+    /// From [`Histogram::to_bytes`]'s form, or the 12-byte form of migration 0011 (per
+    /// non-empty bucket its index as a big-endian `u32` and its count as a big-endian `u64`;
+    /// what PostgreSQL's own rebuilds wrote before migration 0037): its first byte is always 0,
+    /// as no index reaches 2^24. A trailing partial entry is ignored, an unknown tag reads as
+    /// empty, indices beyond [`MAX_INDEX`] count in it.
     pub fn from_bytes(bytes: &[u8]) -> Histogram {
         let mut h = Histogram::new();
-        let entries = bytes.chunks_exact(ENTRY);
-        if let (Some(first), Some(last)) = (entries.clone().next(), entries.clone().last()) {
-            let index = |e: &[u8]| u32::from_be_bytes([e[0], e[1], e[2], e[3]]).min(MAX_INDEX);
-            let (lo, hi) = (index(first), index(last));
-            if lo <= hi {
-                h.cover(lo, hi);
-            }
-        }
-        for e in entries {
-            let i = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
-            let n = u64::from_be_bytes([e[4], e[5], e[6], e[7], e[8], e[9], e[10], e[11]]);
-            h.add_at(i, n);
-        }
+        h.add_bytes(bytes);
         h
+    }
+
+    /// Adds a stored histogram ([`Histogram::from_bytes`]'s forms) without decoding it first.
+    pub fn add_bytes(&mut self, bytes: &[u8]) {
+        let Some((&tag, body)) = bytes.split_first() else {
+            return;
+        };
+        let width = usize::from(tag & !SPARSE);
+        let be = |b: &[u8]| b.iter().fold(0_u64, |n, byte| (n << 8) | u64::from(*byte));
+        match (tag, width) {
+            (0, _) => {
+                let entries = bytes.chunks_exact(LEGACY_ENTRY);
+                self.cover_entries(
+                    entries
+                        .clone()
+                        .map(|e| be(&e[..4]).min(u64::from(MAX_INDEX)) as u32),
+                );
+                for e in entries {
+                    self.add_at(be(&e[..4]).min(u64::from(MAX_INDEX)) as u32, be(&e[4..]));
+                }
+            }
+            (1..=8, 1 | 2 | 4 | 8) if body.len() >= 2 => {
+                let lo = u32::from(u16::from_be_bytes([body[0], body[1]]));
+                let counts = body[2..].chunks_exact(width);
+                let len = counts.len() as u32;
+                if len == 0 {
+                    return;
+                }
+                let hi = (lo + len - 1).min(MAX_INDEX);
+                self.cover(lo.min(MAX_INDEX), hi);
+                for (i, c) in counts.enumerate() {
+                    let index = lo + i as u32;
+                    let n = be(c);
+                    if index <= MAX_INDEX {
+                        let c = &mut self.counts[(index - self.offset) as usize];
+                        *c = c.saturating_add(n);
+                    } else {
+                        self.add_at(index, n);
+                    }
+                }
+            }
+            (t, 1 | 2 | 4 | 8) if t & SPARSE != 0 => {
+                let entries = body.chunks_exact(2 + width);
+                self.cover_entries(
+                    entries
+                        .clone()
+                        .map(|e| u32::from(u16::from_be_bytes([e[0], e[1]])).min(MAX_INDEX)),
+                );
+                for e in entries {
+                    self.add_at(u32::from(u16::from_be_bytes([e[0], e[1]])), be(&e[2..]));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Grows the dense range once for entries in index order (the first and last).
+    fn cover_entries(&mut self, mut indices: impl DoubleEndedIterator<Item = u32>) {
+        let first = indices.next();
+        if let (Some(first), Some(last)) = (first, indices.next_back().or(first)) {
+            self.cover(first.min(last), first.max(last));
+        }
     }
 
     /// From a rollup's `{"index": count}`; entries that are not counts are ignored.
@@ -194,8 +283,11 @@ impl Histogram {
     }
 }
 
-/// Bytes per bucket in [`Histogram::to_bytes`].
-const ENTRY: usize = 12;
+/// Bytes per bucket in the 12-byte form (migration 0011).
+const LEGACY_ENTRY: usize = 12;
+
+/// The tag bit of [`Histogram::to_bytes`]'s sparse form.
+const SPARSE: u8 = 0x10;
 
 /// Equal when every bucket holds the same count (however wide the dense ranges are).
 impl PartialEq for Histogram {
@@ -380,5 +472,87 @@ mod tests {
         assert!(serde_json::from_str::<Histogram>(r#"{"x": 1}"#).is_err());
         assert_eq!(bucket_of(u64::MAX), bucket_of(u64::MAX).min(MAX_INDEX));
         assert!(bucket_of(u64::MAX) < MAX_INDEX);
+    }
+
+    /// The 12-byte form of migration 0011, as PostgreSQL's rebuilds wrote it.
+    fn legacy(h: &Histogram) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, n) in h.buckets() {
+            out.extend_from_slice(&i.to_be_bytes());
+            out.extend_from_slice(&n.to_be_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn the_binary_forms_round_trip_and_the_shorter_is_written() {
+        // A latency distribution: dense, one byte a count (a day of one agent: ~170 bytes).
+        let mut day = Histogram::new();
+        for ms in 1..=3_000_u64 {
+            day.record(ms * 97 % 2_900 * 1_000 + 40_000);
+        }
+        let bytes = day.to_bytes();
+        assert_eq!(bytes[0], 1, "dense, counts of one byte");
+        let range = day.buckets().last().unwrap().0 - day.buckets().next().unwrap().0 + 1;
+        assert_eq!(bytes.len(), 3 + range as usize);
+        assert!(
+            bytes.len() * 4 < legacy(&day).len(),
+            "{} bytes",
+            bytes.len()
+        );
+        assert_eq!(Histogram::from_bytes(&bytes), day);
+        // A few values far apart: sparse.
+        let mut few = Histogram::new();
+        few.record_n(3, 70_000);
+        few.record(3_600_000_000);
+        let bytes = few.to_bytes();
+        assert_eq!(bytes[0], SPARSE | 4, "sparse, counts of four bytes");
+        assert_eq!(bytes.len(), 1 + 2 * (2 + 4));
+        assert_eq!(Histogram::from_bytes(&bytes), few);
+        // Counts beyond 32 bits take eight bytes.
+        let mut huge = Histogram::new();
+        huge.record_n(1_000, 1 << 40);
+        huge.record_n(1_100, 1);
+        assert_eq!(huge.to_bytes()[0], SPARSE | 8);
+        assert_eq!(Histogram::from_bytes(&huge.to_bytes()), huge);
+        // The 12-byte form still reads, and adding stored bytes equals merging.
+        assert_eq!(Histogram::from_bytes(&legacy(&day)), day);
+        let mut sum = few.clone();
+        sum.add_bytes(&day.to_bytes());
+        sum.add_bytes(&legacy(&huge));
+        let mut merged = few.clone();
+        merged.merge(&day);
+        merged.merge(&huge);
+        assert_eq!(sum, merged);
+        assert!(Histogram::new().to_bytes().is_empty());
+    }
+
+    #[test]
+    fn any_bytes_decode_without_panicking() {
+        // Every tag, every short length, and a pseudo-random sweep of longer inputs.
+        for tag in 0..=255_u8 {
+            for len in 0..40 {
+                let bytes: Vec<u8> = std::iter::once(tag)
+                    .chain((0..len).map(|i| (i * 37 + tag as usize) as u8))
+                    .collect();
+                let h = Histogram::from_bytes(&bytes);
+                assert!(h.buckets().all(|(i, _)| i <= MAX_INDEX));
+            }
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..2_000 {
+            let bytes: Vec<u8> = (0..(x % 300))
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            let _ = Histogram::from_bytes(&bytes);
+        }
+        // An unknown tag is empty; a trailing partial count is ignored.
+        assert!(Histogram::from_bytes(&[0x03, 0, 5, 1, 1, 1]).is_empty());
+        assert_eq!(Histogram::from_bytes(&[0x02, 0, 5, 0, 7, 0]).count(), 7);
     }
 }

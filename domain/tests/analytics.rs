@@ -935,6 +935,36 @@ async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
     );
     let charted: i64 = by_model.points.iter().map(|p| p.requests).sum();
     assert_eq!(charted, calls, "{model} calls in the chart");
+    // 24 hours under a model filter: no whole day to read apart, so one read answers the
+    // lists and the chart.
+    let q_day = resolve(&filters(&[("range", "24h"), ("model", &model)]), now).unwrap();
+    let day = <argus_types::Performance as argus_domain::analytics::Report>::read(
+        &s.pool,
+        ws,
+        &q_day,
+        &(),
+    )
+    .await
+    .unwrap();
+    let mut tx = tenancy::begin(&s.pool, ws).await.unwrap();
+    let day_calls: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM spans WHERE workspace_id = $1 AND model = $2 \
+           AND start_time >= $3 AND start_time < $4",
+    )
+    .bind(ws)
+    .bind(&model)
+    .bind(q_day.from)
+    .bind(q_day.to)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert!(day_calls > 0);
+    assert_eq!(day.overall.requests, day_calls, "{model} calls in 24 h");
+    let charted: i64 = day.points.iter().map(|p| p.requests).sum();
+    assert_eq!(charted, day_calls, "{model} calls in the 24-hour chart");
+    let listed: i64 = day.slowest_agents.iter().map(|a| a.requests).sum();
+    assert!(listed <= day_calls && !day.slowest_agents.is_empty());
     let slowest: Vec<f64> = perf
         .slowest_agents
         .iter()

@@ -727,3 +727,69 @@ async fn the_first_hour_of_each_combination_is_kept_and_a_late_batch_moves_it_ba
         "{after:?}"
     );
 }
+
+/// PostgreSQL's histogram functions (migration 0037) read and write exactly what Rust does:
+/// the compact forms byte for byte, the 12-byte form still read by both.
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn histograms_read_and_write_the_same_in_sql_and_rust(owner: PgPool) {
+    use argus_domain::histogram::Histogram;
+    let legacy = |h: &Histogram| -> Vec<u8> {
+        h.buckets()
+            .flat_map(|(i, n)| i.to_be_bytes().into_iter().chain(n.to_be_bytes()))
+            .collect()
+    };
+    let mut cases = vec![Histogram::new()];
+    for (scale, repeat) in [(1_u64, 1_u64), (300, 1), (70_000, 1), (5_000_000_000, 1)] {
+        // Dense (a latency distribution) and sparse (values far apart), at every count width.
+        let mut dense = Histogram::new();
+        for ms in 1..=400_u64 {
+            dense.record_n(ms * 1_000, scale * (1 + ms % 3) * repeat);
+        }
+        let mut sparse = Histogram::new();
+        sparse.record_n(0, scale);
+        sparse.record_n(7, 1);
+        sparse.record_n(3_600_000_000, scale);
+        cases.extend([dense, sparse]);
+    }
+    let entries = |bytes: Vec<u8>| {
+        let owner = owner.clone();
+        async move {
+            sqlx::query_as::<_, (i32, i64)>(
+                "SELECT idx, n FROM argus_hist_bin_entries($1) ORDER BY idx",
+            )
+            .bind(bytes)
+            .fetch_all(&owner)
+            .await
+            .unwrap()
+        }
+    };
+    for (k, h) in cases.iter().enumerate() {
+        let want: Vec<(i32, i64)> = h.buckets().map(|(i, n)| (i as i32, n as i64)).collect();
+        assert_eq!(entries(h.to_bytes()).await, want, "case {k}: compact");
+        assert_eq!(entries(legacy(h)).await, want, "case {k}: 12-byte");
+        let (packed, from_json): (Vec<u8>, Vec<u8>) =
+            sqlx::query_as("SELECT argus_hist_pack($1), argus_hist_to_bin($2)")
+                .bind(legacy(h))
+                .bind(h.to_json())
+                .fetch_one(&owner)
+                .await
+                .unwrap();
+        assert_eq!(packed, h.to_bytes(), "case {k}: packed in SQL");
+        assert_eq!(from_json, h.to_bytes(), "case {k}: from json in SQL");
+        let other = &cases[(k + 3) % cases.len()];
+        let merged: Vec<u8> = sqlx::query_scalar("SELECT argus_hist_bin_merge($1, $2)")
+            .bind(h.to_bytes())
+            .bind(legacy(other))
+            .fetch_one(&owner)
+            .await
+            .unwrap();
+        let mut want = h.clone();
+        want.merge(other);
+        assert_eq!(merged, want.to_bytes(), "case {k}: merged in SQL");
+        assert_eq!(Histogram::from_bytes(&merged), want);
+    }
+    // Bytes no writer produces read as nothing, never as an error.
+    assert!(entries(vec![3, 0, 5, 1]).await.is_empty());
+    assert!(entries(vec![1]).await.is_empty());
+    assert!(entries(vec![0x11, 0]).await.is_empty());
+}

@@ -11,7 +11,7 @@ use argus_types::{LatencyBin, LatencyPoint, LatencyStat, Performance};
 use chrono::{DateTime, Utc};
 
 use super::query::{
-    by_whole_days, fetch_window, fetch_window_and_days, window_and_dims, SCOPE_WINDOW_AND_DIMS,
+    by_whole_days, fetch_window, fold_window_and_days, window_and_dims, SCOPE_WINDOW_AND_DIMS,
 };
 use super::report::Report;
 use super::window::Resolved;
@@ -31,8 +31,6 @@ pub const BIN_EDGES_MS: [f64; 16] = [
 #[derive(sqlx::FromRow)]
 struct Row {
     bucket: DateTime<Utc>,
-    agent: String,
-    model: String,
     traces: i64,
     trace_errors: i64,
     trace_latency_sum_us: i64,
@@ -60,8 +58,12 @@ impl Latency {
         self.hist.merge(hist);
     }
 
-    fn merge(&mut self, other: &Latency) {
-        self.add(other.requests, other.errors, other.sum_us, &other.hist);
+    /// [`Latency::add`] with the histogram as stored ([`Histogram::add_bytes`]).
+    fn add_stored(&mut self, requests: i64, errors: i64, sum_us: i64, hist: &[u8]) {
+        self.requests += requests;
+        self.errors += errors;
+        self.sum_us += sum_us;
+        self.hist.add_bytes(hist);
     }
 
     fn error_rate(&self) -> Option<f64> {
@@ -128,27 +130,38 @@ fn distribution(hist: &Histogram) -> Vec<LatencyBin> {
         .collect()
 }
 
-/// A row's requests: its traces, or its model's calls under a model filter.
-fn requests_of(r: &Row, calls: bool) -> Latency {
-    let mut this = Latency::default();
+/// A row's requests (count, errors, latency sum, histogram): its traces, or its model's calls
+/// under a model filter; `None` when it has none. Borrowed: each row's histogram is added to
+/// its groups as read, never copied.
+fn requests_of(r: &Row, calls: bool) -> Option<(i64, i64, i64, &Histogram)> {
     if calls {
-        if r.spans > 0 {
-            this.add(
-                r.spans,
-                r.span_errors,
-                r.span_latency_sum_us,
-                &r.span_latency_hist.0,
-            );
-        }
-    } else if r.traces > 0 {
-        this.add(
+        (r.spans > 0).then_some((
+            r.spans,
+            r.span_errors,
+            r.span_latency_sum_us,
+            &r.span_latency_hist.0,
+        ))
+    } else {
+        (r.traces > 0).then_some((
             r.traces,
             r.trace_errors,
             r.trace_latency_sum_us,
             &r.trace_latency_hist.0,
-        );
+        ))
     }
-    this
+}
+
+/// Adds a row's requests to a group.
+fn add_to(group: &mut Latency, (requests, errors, sum_us, hist): (i64, i64, i64, &Histogram)) {
+    group.add(requests, errors, sum_us, hist);
+}
+
+/// The group of `key`, created on first use (the key copied only then).
+fn group<'m>(groups: &'m mut BTreeMap<String, Latency>, key: &str) -> &'m mut Latency {
+    if !groups.contains_key(key) {
+        groups.insert(key.to_owned(), Latency::default());
+    }
+    groups.get_mut(key).expect("inserted above")
 }
 
 /// A row's measures before its span histogram.
@@ -162,7 +175,8 @@ macro_rules! measures {
 /// The columns of a rollup row with a model. A span histogram is read only where the row has a
 /// model: a `''` row's (tool and agent spans) is never used — the lists and the chart take
 /// traces from those rows, and a model filter leaves only that model's rows — so it is not
-/// sent (each is up to a few KB; a 90-day list reads thousands of rows).
+/// sent (each is up to a few KB; a 90-day list reads thousands of rows). [`Sums::add`] reads
+/// them by position, after `bucket`.
 const COLUMNS: &str = concat!(
     "agent, model, ",
     measures!(),
@@ -211,65 +225,111 @@ fn steps_sql(q: &Resolved) -> String {
     )
 }
 
+/// The window's sums, folded row by row as PostgreSQL sends them.
+struct Sums {
+    /// Requests of the lists: traces, or a model's calls under a model filter.
+    calls: bool,
+    agents: BTreeMap<String, Latency>,
+    models: BTreeMap<String, Latency>,
+    /// The chart's steps, when the same rows answer it (no separate read).
+    steps: Option<Vec<Latency>>,
+}
+
+impl Sums {
+    /// Adds one row of [`sums_sql`] ([`COLUMNS`] after `bucket`, read by position): its
+    /// histograms are added from the bytes as received, never decoded into a row of their own.
+    fn add(&mut self, q: &Resolved, row: &sqlx::postgres::PgRow) -> Result<(), sqlx::Error> {
+        use sqlx::Row as _;
+        let model: &str = row.try_get(2)?;
+        let spans: i64 = row.try_get(7)?;
+        let span_hist: &[u8] = row.try_get(10)?;
+        let span_measures = || -> Result<_, sqlx::Error> {
+            Ok((spans, row.try_get::<i64, _>(8)?, row.try_get::<i64, _>(9)?))
+        };
+        if !model.is_empty() && spans > 0 {
+            let (n, errors, sum_us) = span_measures()?;
+            group(&mut self.models, model).add_stored(n, errors, sum_us, span_hist);
+        }
+        let (n, errors, sum_us, hist) = if self.calls {
+            let (n, errors, sum_us) = span_measures()?;
+            (n, errors, sum_us, span_hist)
+        } else {
+            (
+                row.try_get::<i64, _>(3)?,
+                row.try_get::<i64, _>(4)?,
+                row.try_get::<i64, _>(5)?,
+                row.try_get::<&[u8], _>(6)?,
+            )
+        };
+        if n <= 0 {
+            return Ok(());
+        }
+        let agent: &str = row.try_get(1)?;
+        group(&mut self.agents, agent).add_stored(n, errors, sum_us, hist);
+        if let Some(steps) = &mut self.steps {
+            let bucket: DateTime<Utc> = row.try_get(0)?;
+            if let Some(step) = q.step_of(bucket).and_then(|i| steps.get_mut(i)) {
+                step.add_stored(n, errors, sum_us, hist);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The performance report for the caller's filters, uncached.
 async fn performance_uncached(
     pool: &sqlx::PgPool,
     workspace: WorkspaceId,
     q: &Resolved,
 ) -> Result<Performance> {
-    let (days_from, days_to) = q.window_whole_days();
+    let days = q.window_whole_days();
+    let calls = q.dims.model.is_some();
     // The window's rows (whole days as daily rows) for the lists and the distribution, and
     // its rows per bucket for the chart: two reads at once — or one, when the window has no
     // whole days to gain and no totals or scope rows answer the chart (its rows serve both).
-    let (rows, step_rows) = if days_from == days_to && !q.is_unfiltered() && !q.reads_scope() {
-        let rows: Vec<Row> =
-            fetch_window(pool, workspace, &steps_sql(q), (q.from, q.to), &q.dims).await?;
-        (rows, None)
-    } else {
-        let (sums_sql, steps_sql) = (sums_sql(q), steps_sql(q));
-        let (rows, steps) = tokio::try_join!(
-            fetch_window_and_days::<Row>(
-                pool,
-                workspace,
-                &sums_sql,
-                (q.from, q.to),
-                &q.dims,
-                (days_from, days_to)
-            ),
+    let chart_apart = days.0 != days.1 || q.is_unfiltered() || q.reads_scope();
+    let sums = Sums {
+        calls,
+        agents: BTreeMap::new(),
+        models: BTreeMap::new(),
+        steps: (!chart_apart).then(|| vec![Latency::default(); q.points()]),
+    };
+    let sums_sql = sums_sql(q);
+    let read_sums = fold_window_and_days(pool, workspace, &sums_sql, q, days, sums, |sums, row| {
+        sums.add(q, row)
+    });
+    let (sums, step_rows) = if chart_apart {
+        let steps_sql = steps_sql(q);
+        let (sums, rows) = tokio::try_join!(
+            read_sums,
             fetch_window::<Row>(pool, workspace, &steps_sql, (q.from, q.to), &q.dims),
         )?;
-        (rows, Some(steps))
+        (sums, rows)
+    } else {
+        (read_sums.await?, Vec::new())
     };
-    let calls = q.dims.model.is_some();
-    let mut overall = Latency::default();
-    let mut steps = vec![Latency::default(); q.points()];
-    for r in step_rows.as_ref().unwrap_or(&rows) {
-        let this = requests_of(r, calls);
-        if let Some(s) = q.step_of(r.bucket).and_then(|i| steps.get_mut(i)) {
-            s.merge(&this);
-        }
-    }
-    let mut agents: BTreeMap<String, Latency> = BTreeMap::new();
-    let mut models: BTreeMap<String, Latency> = BTreeMap::new();
-    for r in &rows {
-        let spans =
-            (r.spans > 0 && (calls || !r.model.is_empty())).then_some(&r.span_latency_hist.0);
-        if !r.model.is_empty() {
-            if let Some(h) = spans {
-                models.entry(r.model.clone()).or_default().add(
-                    r.spans,
-                    r.span_errors,
-                    r.span_latency_sum_us,
-                    h,
-                );
+    let Sums {
+        agents,
+        models,
+        steps,
+        ..
+    } = sums;
+    let steps = steps.unwrap_or_else(|| {
+        let mut steps = vec![Latency::default(); q.points()];
+        for r in &step_rows {
+            if let (Some(this), Some(step)) = (
+                requests_of(r, calls),
+                q.step_of(r.bucket).and_then(|i| steps.get_mut(i)),
+            ) {
+                add_to(step, this);
             }
         }
-        let this = requests_of(r, calls);
-        if this.requests == 0 {
-            continue;
-        }
-        overall.merge(&this);
-        agents.entry(r.agent.clone()).or_default().merge(&this);
+        steps
+    });
+    // Every row with requests went to its agent's group: the whole is their sum.
+    let mut overall = Latency::default();
+    for a in agents.values() {
+        overall.add(a.requests, a.errors, a.sum_us, &a.hist);
     }
     Ok(Performance {
         window: q.window(),

@@ -256,6 +256,21 @@ where
     Ok(rows)
 }
 
+/// A query (typed or not) with [`WINDOW_AND_DIMS`]'s `$1`–`$8` bound.
+macro_rules! bind_window {
+    ($query:expr, $workspace:expr, ($from:expr, $to:expr), $dims:expr) => {
+        $query
+            .bind($workspace)
+            .bind($from)
+            .bind($to)
+            .bind(&$dims.dept)
+            .bind(&$dims.env)
+            .bind(&$dims.version)
+            .bind(&$dims.agent)
+            .bind(&$dims.model)
+    };
+}
+
 /// `sql` with [`WINDOW_AND_DIMS`]'s `$1`–`$8` bound.
 fn window_query<'q, T>(
     sql: &'q str,
@@ -266,13 +281,32 @@ fn window_query<'q, T>(
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
 {
-    sqlx::query_as(sql)
-        .bind(workspace)
-        .bind(from)
-        .bind(to)
-        .bind(&dims.dept)
-        .bind(&dims.env)
-        .bind(&dims.version)
-        .bind(&dims.agent)
-        .bind(&dims.model)
+    bind_window!(sqlx::query_as(sql), workspace, (from, to), dims)
+}
+
+/// [`fetch_window_and_days`]'s rows (the window `q`) folded into `acc` as they arrive, each read in place by
+/// `fold` (no row is kept, no column copied unless `fold` copies it): for reads of thousands
+/// of rows whose histograms are summed, the sums overlap PostgreSQL's sending.
+pub(super) async fn fold_window_and_days<A>(
+    pool: &sqlx::PgPool,
+    workspace: WorkspaceId,
+    sql: &str,
+    q: &Resolved,
+    (days_from, days_to): (DateTime<Utc>, DateTime<Utc>),
+    mut acc: A,
+    mut fold: impl FnMut(&mut A, &sqlx::postgres::PgRow) -> std::result::Result<(), sqlx::Error>,
+) -> Result<A> {
+    use futures::TryStreamExt;
+    let mut tx = tenancy::begin_rollup_read(pool, workspace).await?;
+    {
+        let mut rows = bind_window!(sqlx::query(sql), workspace, (q.from, q.to), q.dims)
+            .bind(days_from)
+            .bind(days_to)
+            .fetch(&mut *tx);
+        while let Some(row) = rows.try_next().await? {
+            fold(&mut acc, &row)?;
+        }
+    }
+    tx.commit().await?;
+    Ok(acc)
 }
