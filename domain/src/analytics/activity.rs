@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use argus_types::{Activity, ActivityEvent};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
-use super::hours::agent_buckets;
+use super::hours::{agent_periods, AgentBucket};
 use super::query::{fetch_window, window_and_dims};
 use super::report::Report;
 use super::window::Resolved;
@@ -109,18 +109,67 @@ struct Bucket {
     cost: f64,
 }
 
-fn spikes(buckets: &[Bucket]) -> Vec<ActivityEvent> {
-    let mut by_agent: BTreeMap<&str, Vec<&Bucket>> = BTreeMap::new();
+/// An agent's bucket: what the spikes look at.
+#[derive(Clone, Copy)]
+struct Hour {
+    bucket: DateTime<Utc>,
+    requests: i64,
+    errors: i64,
+    cost: f64,
+}
+
+/// Each agent's buckets, one per bucket, its name borrowed from the rows read.
+type ByAgent<'a> = BTreeMap<&'a str, Vec<Hour>>;
+
+/// Rows summed per (bucket, agent) already (the SQL path), grouped per agent.
+fn by_agent(buckets: &[Bucket]) -> ByAgent<'_> {
+    let mut by_agent: ByAgent = BTreeMap::new();
     for b in buckets {
-        by_agent.entry(&b.agent).or_default().push(b);
+        by_agent.entry(&b.agent).or_default().push(Hour {
+            bucket: b.bucket,
+            requests: b.requests,
+            errors: b.errors,
+            cost: b.cost,
+        });
     }
+    by_agent
+}
+
+/// The agents' buckets from the agents' hours or days, summed over departments (an agent in
+/// two departments has two rows a period).
+fn by_agent_from<'p>(buckets: impl Iterator<Item = AgentBucket<&'p str>>) -> ByAgent<'p> {
+    let mut by_agent: ByAgent = BTreeMap::new();
+    for b in buckets {
+        by_agent.entry(b.agent).or_default().push(Hour {
+            bucket: b.bucket,
+            requests: b.traces,
+            errors: b.trace_errors,
+            cost: b.cost,
+        });
+    }
+    for hours in by_agent.values_mut() {
+        hours.sort_by_key(|h| h.bucket);
+        hours.dedup_by(|later, kept| {
+            let same = later.bucket == kept.bucket;
+            if same {
+                kept.requests += later.requests;
+                kept.errors += later.errors;
+                kept.cost += later.cost;
+            }
+            same
+        });
+    }
+    by_agent
+}
+
+fn spikes(by_agent: &ByAgent) -> Vec<ActivityEvent> {
     let mut events = Vec::new();
     for (agent, list) in by_agent {
         let requests: i64 = list.iter().map(|b| b.requests).sum();
         let errors: i64 = list.iter().map(|b| b.errors).sum();
         let cost: f64 = list.iter().map(|b| b.cost).sum();
         let active = list.iter().filter(|b| b.cost > 0.0).count();
-        for b in &list {
+        for b in list {
             let rest = requests - b.requests;
             if b.requests >= SPIKE_MIN_REQUESTS && rest > 0 {
                 let rate = b.errors as f64 * 100.0 / b.requests as f64;
@@ -129,7 +178,7 @@ fn spikes(buckets: &[Bucket]) -> Vec<ActivityEvent> {
                     events.push(ActivityEvent {
                         at: b.bucket,
                         kind: "error_spike".into(),
-                        agent: agent.to_owned(),
+                        agent: agent.to_string(),
                         subject: String::new(),
                         message: format!(
                             "{agent}: error rate {rate:.1} % ({} of {}) against {base:.1} % \
@@ -145,7 +194,7 @@ fn spikes(buckets: &[Bucket]) -> Vec<ActivityEvent> {
                     events.push(ActivityEvent {
                         at: b.bucket,
                         kind: "cost_spike".into(),
-                        agent: agent.to_owned(),
+                        agent: agent.to_string(),
                         subject: String::new(),
                         message: format!(
                             "{agent}: cost ${:.2} against ${mean:.2} on average",
@@ -177,30 +226,18 @@ async fn activity_uncached(
         table = q.table(),
         dims = window_and_dims(q.table()),
     );
-    let buckets = async {
+    let spiked = async {
         if !q.reads_agent_buckets() {
-            return fetch_window::<Bucket>(pool, workspace, &sql, (q.from, q.to), &q.dims).await;
+            let rows: Vec<Bucket> =
+                fetch_window(pool, workspace, &sql, (q.from, q.to), &q.dims).await?;
+            return Ok(spikes(&by_agent(&rows)));
         }
-        // Summed per (bucket, agent) over departments.
-        let mut by_hour: BTreeMap<(DateTime<Utc>, String), Bucket> = BTreeMap::new();
-        for h in agent_buckets(pool, workspace, q, &["traces", "trace_errors", "cost_usd"]).await? {
-            let b = by_hour
-                .entry((h.bucket, h.agent))
-                .or_insert_with_key(|(bucket, agent)| Bucket {
-                    bucket: *bucket,
-                    agent: agent.clone(),
-                    requests: 0,
-                    errors: 0,
-                    cost: 0.0,
-                });
-            b.requests += h.traces;
-            b.errors += h.trace_errors;
-            b.cost += h.cost;
-        }
-        Ok(by_hour.into_values().collect())
+        let needs = ["traces", "trace_errors", "cost_usd"];
+        let periods = agent_periods(pool, workspace, q, &needs).await?;
+        Ok(spikes(&by_agent_from(periods.buckets(q))))
     };
-    let (buckets, mut events) = tokio::try_join!(buckets, new_things(pool, workspace, q))?;
-    events.extend(spikes(&buckets));
+    let (spiked, mut events) = tokio::try_join!(spiked, new_things(pool, workspace, q))?;
+    events.extend(spiked);
     events.sort_by(|a, b| {
         b.at.cmp(&a.at)
             .then_with(|| a.kind.cmp(&b.kind))
@@ -250,7 +287,7 @@ mod tests {
         buckets.push(bucket(11, "a", 10, 9, 1.0)); // too few requests to call
         buckets.extend((0..10).map(|h| bucket(h, "b", 100, 30, 0.1)));
         buckets.push(bucket(10, "b", 100, 45, 0.5)); // 45 % against 30 %: not twice; $0.5: < $1 more
-        let events = spikes(&buckets);
+        let events = spikes(&by_agent(&buckets));
         let kinds: Vec<(&str, &str, i64)> = events
             .iter()
             .map(|e| (e.kind.as_str(), e.agent.as_str(), e.at.timestamp() / 3600))
@@ -264,5 +301,37 @@ mod tests {
             "{}",
             events[0].message
         );
+    }
+
+    #[test]
+    fn an_agents_buckets_are_summed_over_its_departments() {
+        let at = |hour: i64| DateTime::<Utc>::UNIX_EPOCH + TimeDelta::hours(hour);
+        let b = |hour, department, agent, traces, cost| AgentBucket {
+            bucket: at(hour),
+            department,
+            agent,
+            traces,
+            trace_errors: 1,
+            input_tokens: 0,
+            output_tokens: 0,
+            cache_read_tokens: 0,
+            reasoning_tokens: 0,
+            cost,
+        };
+        let grouped = by_agent_from(
+            [
+                b(2, "d1", "a", 10, 1.0),
+                b(1, "d2", "a", 5, 0.5),
+                b(1, "d1", "a", 7, 0.25),
+                b(1, "d1", "b", 3, 0.0),
+            ]
+            .into_iter(),
+        );
+        let a: Vec<(DateTime<Utc>, i64, i64, f64)> = grouped["a"]
+            .iter()
+            .map(|h| (h.bucket, h.requests, h.errors, h.cost))
+            .collect();
+        assert_eq!(a, vec![(at(1), 12, 2, 0.75), (at(2), 10, 1, 1.0)]);
+        assert_eq!(grouped["b"].len(), 1);
     }
 }

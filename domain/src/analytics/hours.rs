@@ -12,11 +12,11 @@ use crate::tenancy::{self, WorkspaceId};
 use crate::Result;
 
 /// One bucket (an hour, or a day on daily windows) of one agent (of one department) with
-/// something in it.
-pub(super) struct AgentBucket {
+/// something in it; its names borrowed from the period read ([`Periods::buckets`]) or owned.
+pub(super) struct AgentBucket<S = String> {
     pub(super) bucket: DateTime<Utc>,
-    pub(super) department: String,
-    pub(super) agent: String,
+    pub(super) department: S,
+    pub(super) agent: S,
     pub(super) traces: i64,
     pub(super) trace_errors: i64,
     pub(super) input_tokens: i64,
@@ -59,6 +59,45 @@ pub(super) async fn agent_buckets(
     q: &Resolved,
     needs: &[&str],
 ) -> Result<Vec<AgentBucket>> {
+    let periods = agent_periods(pool, workspace, q, needs).await?;
+    Ok(periods
+        .buckets(q)
+        .map(|b| AgentBucket {
+            bucket: b.bucket,
+            department: b.department.to_owned(),
+            agent: b.agent.to_owned(),
+            traces: b.traces,
+            trace_errors: b.trace_errors,
+            input_tokens: b.input_tokens,
+            output_tokens: b.output_tokens,
+            cache_read_tokens: b.cache_read_tokens,
+            reasoning_tokens: b.reasoning_tokens,
+            cost: b.cost,
+        })
+        .collect())
+}
+
+/// The periods (days of hours, months of days) that [`agent_buckets`] expands, for readers
+/// that sum buckets per agent without copying a name per bucket ([`Periods::buckets`]).
+pub(super) struct Periods(Vec<Period>);
+
+impl Periods {
+    /// The window's buckets with something in them, their names borrowed.
+    pub(super) fn buckets<'p>(
+        &'p self,
+        q: &'p Resolved,
+    ) -> impl Iterator<Item = AgentBucket<&'p str>> + 'p {
+        expand(q, &self.0)
+    }
+}
+
+/// The rows under [`agent_buckets`].
+pub(super) async fn agent_periods(
+    pool: &sqlx::PgPool,
+    workspace: WorkspaceId,
+    q: &Resolved,
+    needs: &[&str],
+) -> Result<Periods> {
     let (table, first) = if q.daily {
         ("rollup_agent_days", month_start(q.from))
     } else {
@@ -80,7 +119,7 @@ pub(super) async fn agent_buckets(
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(expand(q, periods))
+    Ok(Periods(periods))
 }
 
 /// The measures a reader needs, the others as empty arrays: PostgreSQL sends an array element
@@ -101,26 +140,28 @@ fn select_list(needs: &[&str]) -> String {
 
 /// Each period's buckets inside the window that hold something: a day's hours, or a month's
 /// days (on daily windows). Measures not read are 0.
-fn expand(q: &Resolved, periods: Vec<Period>) -> Vec<AgentBucket> {
+fn expand<'p>(
+    q: &'p Resolved,
+    periods: &'p [Period],
+) -> impl Iterator<Item = AgentBucket<&'p str>> + 'p {
     let (step, slots) = if q.daily {
         (TimeDelta::days(1), 31)
     } else {
         (TimeDelta::hours(1), 24)
     };
-    let mut out = Vec::new();
-    for p in periods {
+    periods.iter().flat_map(move |p| {
         let at = |v: &[i64], i: usize| v.get(i).copied().unwrap_or(0);
-        for i in 0..slots {
+        (0..slots).filter_map(move |i| {
             let bucket = p.bucket + step * i as i32;
             // (A month's slots past its last day are 0; skipped all the same.)
             let past_the_month = q.daily && month_start(bucket) != p.bucket;
             if bucket < q.from || bucket >= q.to || past_the_month {
-                continue;
+                return None;
             }
             let b = AgentBucket {
                 bucket,
-                department: String::new(),
-                agent: String::new(),
+                department: p.department.as_str(),
+                agent: p.agent.as_str(),
                 traces: at(&p.traces, i),
                 trace_errors: at(&p.trace_errors, i),
                 input_tokens: at(&p.input_tokens, i),
@@ -134,16 +175,9 @@ fn expand(q: &Resolved, periods: Vec<Period>) -> Vec<AgentBucket> {
                 && b.input_tokens == 0
                 && b.output_tokens == 0
                 && b.cost == 0.0;
-            if !empty {
-                out.push(AgentBucket {
-                    department: p.department.clone(),
-                    agent: p.agent.clone(),
-                    ..b
-                });
-            }
-        }
-    }
-    out
+            (!empty).then_some(b)
+        })
+    })
 }
 
 #[cfg(test)]
@@ -186,13 +220,11 @@ mod tests {
         let mut traces = vec![1; 24];
         traces[12] = 0;
         let row = |bucket| period(bucket, &traces);
-        let hours = expand(
-            &q,
-            vec![
-                row(day("2026-12-01T00:00:00Z")),
-                row(day("2026-12-02T00:00:00Z")),
-            ],
-        );
+        let periods = [
+            row(day("2026-12-01T00:00:00Z")),
+            row(day("2026-12-02T00:00:00Z")),
+        ];
+        let hours: Vec<_> = expand(&q, &periods).collect();
         // 13 hours of the first day (11:00–23:00, 12:00 empty: 12) and 11 of the second.
         assert_eq!(hours.len(), 12 + 11);
         assert_eq!(hours[0].bucket, day("2026-12-01T11:00:00Z"));
@@ -217,13 +249,11 @@ mod tests {
             "2026-11-01",
             "2026-12-01",
         ];
-        let days = expand(
-            &q,
-            months
-                .iter()
-                .map(|m| row(day(&format!("{m}T00:00:00Z"))))
-                .collect(),
-        );
+        let periods: Vec<Period> = months
+            .iter()
+            .map(|m| row(day(&format!("{m}T00:00:00Z"))))
+            .collect();
+        let days: Vec<_> = expand(&q, &periods).collect();
         // Each day of the window once, in order, and nothing outside it.
         let got: Vec<DateTime<Utc>> = days.iter().map(|d| d.bucket).collect();
         let mut all_days = Vec::new();
