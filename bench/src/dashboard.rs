@@ -210,7 +210,8 @@ pub(crate) async fn generate(pool: &PgPool, ws: Uuid, n: i64) -> anyhow::Result<
     .await?;
     sqlx::query(
         "ANALYZE traces, rollup_hourly, rollup_daily, rollup_agent_hourly, rollup_agent_daily, \
-         rollup_agent_hours, rollup_agent_days, rollup_scope_hourly, rollup_scope_daily, \
+         rollup_agent_hours, rollup_agent_env_hours, rollup_agent_days, rollup_scope_hourly, \
+         rollup_scope_daily, \
          rollup_total_hourly, rollup_total_daily",
     )
     .execute(pool)

@@ -129,6 +129,7 @@ pub async fn trim(
         "rollup_agent_hourly",
         "rollup_agent_daily",
         "rollup_agent_hours",
+        "rollup_agent_env_hours",
         "rollup_scope_hourly",
         "rollup_scope_daily",
         "rollup_total_hourly",

@@ -127,6 +127,18 @@ fn close(a: Option<f64>, b: Option<f64>, rel: f64, what: &str) {
     }
 }
 
+/// The department and environment filters of `q` as a raw WHERE's conditions (`AND …`).
+fn only_dims(q: &Resolved) -> String {
+    let mut only = String::new();
+    if let Some(dept) = &q.dims.dept {
+        only += &format!(" AND department = '{dept}'");
+    }
+    if let Some(env) = &q.dims.env {
+        only += &format!(" AND environment = '{env}'");
+    }
+    only
+}
+
 fn filters(pairs: &[(&str, &str)]) -> Filters {
     Filters::parse(|k| {
         pairs
@@ -389,35 +401,37 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
     assert!(theirs.top_by_cost.is_empty());
 
     // Usage split by department, agent and model equals the raw grouping (from the agents'
-    // hours at 7 d, their days at 30 d).
-    for (range, (by, requests_sql)) in ["7d", "30d"].into_iter().flat_map(|range| {
-        [
-            (
-                "department",
-                "SELECT department, count(*) FROM traces WHERE workspace_id = $1 \
-                 AND start_time >= $2 AND start_time < $3 AND root_span_id IS NOT NULL \
-                 GROUP BY 1",
-            ),
-            (
-                "agent",
-                "SELECT agent, count(*) FROM traces WHERE workspace_id = $1 \
-                 AND start_time >= $2 AND start_time < $3 AND root_span_id IS NOT NULL \
-                 GROUP BY 1",
-            ),
-            (
-                "model",
+    // hours at 7 d, per environment under an environment filter, their days at 30 d).
+    let cases: [&[(&str, &str)]; 4] = [
+        &[("range", "7d")],
+        &[("range", "30d")],
+        &[("range", "7d"), ("env", "production")],
+        &[("range", "24h"), ("dept", "support"), ("env", "staging")],
+    ];
+    for (case, by) in cases
+        .into_iter()
+        .flat_map(|case| ["department", "agent", "model"].map(|by| (case, by)))
+    {
+        let q = resolve(&filters(case), now).unwrap();
+        let only = only_dims(&q);
+        let requests_sql = if by == "model" {
+            format!(
                 "SELECT model, count(*) FROM spans WHERE workspace_id = $1 AND start_time >= $2 \
-                 AND start_time < $3 AND model IS NOT NULL GROUP BY 1",
-            ),
-        ]
-        .map(|c| (range, c))
-    }) {
-        let q = resolve(&filters(&[("range", range)]), now).unwrap();
+                 AND start_time < $3 AND model IS NOT NULL {only} GROUP BY 1"
+            )
+        } else {
+            format!(
+                "SELECT {by}, count(*) FROM traces WHERE workspace_id = $1 \
+                 AND start_time >= $2 AND start_time < $3 AND root_span_id IS NOT NULL {only} \
+                 GROUP BY 1"
+            )
+        };
+        let range = format!("{case:?}");
         let served = analytics::cached::<argus_types::UsageBreakdown>(&s, ws, &q, &by.to_owned())
             .await
             .unwrap();
         let mut tx = tenancy::begin(&s.pool, ws).await.unwrap();
-        let mut raw: Vec<(String, i64)> = sqlx::query_as(requests_sql)
+        let mut raw: Vec<(String, i64)> = sqlx::query_as(&requests_sql)
             .bind(ws)
             .bind(q.from)
             .bind(q.to)
@@ -427,7 +441,7 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
         let tokens_sql = format!(
             "SELECT {by}, sum(input_tokens + output_tokens)::bigint FROM spans \
              WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
-             AND {by} IS NOT NULL GROUP BY 1"
+             AND {by} IS NOT NULL {only} GROUP BY 1"
         );
         let mut raw_tokens: Vec<(String, i64)> = sqlx::query_as(&tokens_sql)
             .bind(ws)
@@ -679,9 +693,13 @@ async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
         vec![("range", "7d")],
         vec![("range", "24h")],
         vec![("range", "24h"), ("dept", "support")],
-        // Daily windows: the agents' days.
+        // Hourly windows under an environment filter: the agents' hours per environment.
+        vec![("range", "7d"), ("env", "production")],
+        vec![("range", "24h"), ("dept", "support"), ("env", "staging")],
+        // Daily windows: the agents' days (with an environment: the detailed rollup).
         vec![("range", "30d")],
         vec![("range", "90d"), ("dept", "support")],
+        vec![("range", "30d"), ("env", "production")],
     ] {
         let q = resolve(&filters(&case), now).unwrap();
         let report = <argus_types::CostReport as argus_domain::analytics::Report>::read(
@@ -692,12 +710,7 @@ async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
         )
         .await
         .unwrap();
-        let dept = q.dims.dept.clone().unwrap_or_default();
-        let only = if dept.is_empty() {
-            String::new()
-        } else {
-            format!("AND department = '{dept}'")
-        };
+        let only = only_dims(&q);
         let traces_and_cost = |by: &str| {
             format!(
                 "SELECT k, sum(n)::bigint, sum(c)::float8 FROM ( \
@@ -1098,8 +1111,9 @@ async fn score_histogram_bins_are_the_same_in_sql_and_rust(owner: PgPool) {
 }
 
 /// The activity stream's spikes are the same whether read from the agents' hours (no
-/// environment, version or model filter on an hourly window) or from the detailed rollup
-/// (an environment filter): an error spike and a cost spike at the hour they happened.
+/// version or model filter on an hourly window), from their hours per environment (an
+/// environment filter) or from the detailed rollup (a version filter): an error spike and a
+/// cost spike at the hour they happened.
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn spikes_are_the_same_from_the_agents_hours_and_the_detailed_rollup(owner: PgPool) {
     let s = services(&owner).await;
@@ -1182,6 +1196,11 @@ async fn spikes_are_the_same_from_the_agents_hours_and_the_detailed_rollup(owner
         spikes(&[("range", "24h"), ("dept", "ops"), ("env", "prod")]).await,
         from_hours
     );
+    assert_eq!(
+        spikes(&[("range", "24h"), ("env", "prod"), ("version", "v1")]).await,
+        from_hours
+    );
+    assert!(spikes(&[("range", "24h"), ("env", "dev")]).await.is_empty());
     assert!(spikes(&[("range", "24h"), ("dept", "sales")])
         .await
         .is_empty());

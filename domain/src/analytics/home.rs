@@ -20,10 +20,12 @@ async fn agent_stats(
     workspace: WorkspaceId,
     q: &Resolved,
 ) -> Result<Vec<AgentStat>> {
-    if q.daily && q.reads_agent_buckets() {
+    if q.reads_agent_buckets() && (q.daily || q.dims.env.is_some()) {
         // Summed per agent from the agents' days: a row per month and agent (90 d: 160 rows
-        // where the daily agent rollup has 7,300). Hourly windows sum fewer rows in SQL below
-        // (whole days daily) than the agents' hours would send.
+        // where the daily agent rollup has 7,300), or under an environment filter from the
+        // agents' hours in it (7 d of a department: 40 rows where the detailed rollup has
+        // 3,280). Other hourly windows sum fewer rows in SQL below (whole days daily) than
+        // the agents' hours would send.
         let mut by_agent: std::collections::BTreeMap<String, AgentStat> = Default::default();
         for b in agent_buckets(pool, workspace, q, &["traces", "trace_errors", "cost_usd"]).await? {
             let a = by_agent

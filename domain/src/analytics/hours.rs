@@ -1,8 +1,9 @@
 //! The agents' hours and days (migration 0033: a row per UTC day, department and agent, its 24
-//! hours as arrays; migration 0036: a row per UTC month, its 31 days) for the reads that need
-//! neither a model, an environment, a version nor latencies: the activity stream's spikes,
-//! usage by department or agent, cost per department per step, the home page's top agents.
-//! Hourly windows read the hours, daily windows the days.
+//! hours as arrays; 0038: the same per environment; 0036: a row per UTC month, its 31 days)
+//! for the reads that need neither a model, a version nor latencies: the activity stream's
+//! spikes, usage by department or agent, cost per department per step, the home page's top
+//! agents. Hourly windows read the hours (per environment under an environment filter), daily
+//! windows without one the days.
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
@@ -44,9 +45,11 @@ struct Period {
 
 impl Resolved {
     /// Whether the agents' hours (hourly windows) or days (daily ones) answer this window: no
-    /// filter on a dimension they do not have (environment, version, model).
+    /// filter on a dimension they do not have (version, model; environment on daily windows).
     pub(super) fn reads_agent_buckets(&self) -> bool {
-        self.dims.env.is_none() && self.dims.version.is_none() && self.dims.model.is_none()
+        self.dims.version.is_none()
+            && self.dims.model.is_none()
+            && (self.dims.env.is_none() || !self.daily)
     }
 }
 
@@ -98,17 +101,20 @@ pub(super) async fn agent_periods(
     q: &Resolved,
     needs: &[&str],
 ) -> Result<Periods> {
-    let (table, first) = if q.daily {
-        ("rollup_agent_days", month_start(q.from))
-    } else {
-        let day = q.from.duration_trunc(TimeDelta::days(1)).unwrap_or(q.from);
-        ("rollup_agent_hours", day)
+    // `$6` the environment: filtered in the table that has one (read only with a filter), NULL
+    // in the others ([`Resolved::reads_agent_buckets`]).
+    let day = q.from.duration_trunc(TimeDelta::days(1)).unwrap_or(q.from);
+    let (table, first, env) = match (q.daily, q.dims.env.is_some()) {
+        (true, _) => ("rollup_agent_days", month_start(q.from), "$6::text IS NULL"),
+        (false, false) => ("rollup_agent_hours", day, "$6::text IS NULL"),
+        (false, true) => ("rollup_agent_env_hours", day, "environment = $6"),
     };
     let mut tx = tenancy::begin_rollup_read(pool, workspace).await?;
     let periods: Vec<Period> = sqlx::query_as(&format!(
         "SELECT bucket, department, agent, {} FROM {table} \
          WHERE workspace_id = $1 AND bucket >= $2 AND bucket < $3 \
-           AND ($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR agent = $5)",
+           AND ($4::text IS NULL OR department = $4) AND ($5::text IS NULL OR agent = $5) \
+           AND {env}",
         select_list(needs)
     ))
     .bind(workspace)
@@ -116,6 +122,7 @@ pub(super) async fn agent_periods(
     .bind(q.to)
     .bind(&q.dims.dept)
     .bind(&q.dims.agent)
+    .bind(&q.dims.env)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -233,13 +240,24 @@ mod tests {
             .iter()
             .any(|h| h.bucket == day("2026-12-01T12:00:00Z")));
         q.dims.env = Some("prod".into());
+        assert!(
+            q.reads_agent_buckets(),
+            "hourly: the agents' hours per environment"
+        );
+        q.dims.version = Some("v1".into());
         assert!(!q.reads_agent_buckets());
     }
 
     #[test]
     fn only_the_windows_days_with_something_in_them() {
-        let q = window("90d");
+        let mut q = window("90d");
         assert!(q.daily && q.reads_agent_buckets());
+        q.dims.env = Some("prod".into());
+        assert!(
+            !q.reads_agent_buckets(),
+            "the agents' days have no environment"
+        );
+        q.dims.env = None;
         // Every slot set, even November's 31st (none is written there): it is not Dec 1.
         let row = |bucket| period(bucket, &[1; 31]);
         let months = [

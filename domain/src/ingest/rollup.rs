@@ -247,7 +247,8 @@ impl Rollups {
             ("rollup_total_daily", totals(&daily)),
         ];
         let hours: Vec<Key> = hourly.keys().cloned().collect();
-        let agent_hours = by_day(&hourly);
+        let agent_hours = by_day(&hourly, false);
+        let agent_env_hours = by_day(&hourly, true);
         let agent_days = by_month(&daily);
         for (name, rows) in [
             ("rollup_minute", minute),
@@ -266,6 +267,7 @@ impl Rollups {
             write_table(conn, workspace, table, rows.into_iter().collect()).await?;
         }
         write_agent_slots(conn, workspace, &AGENT_HOURS_UPSERT, &agent_hours).await?;
+        write_agent_slots(conn, workspace, &AGENT_ENV_HOURS_UPSERT, &agent_env_hours).await?;
         write_agent_slots(conn, workspace, &AGENT_DAYS_UPSERT, &agent_days).await?;
         for (table, rows) in total {
             if !rows.is_empty() {
@@ -277,8 +279,9 @@ impl Rollups {
 }
 
 /// One agent's counts over a period in slots (a `rollup_agent_hours` row, migration 0033: a
-/// UTC day of 24 hours; a `rollup_agent_days` row, migration 0036: a UTC month of 31 days, the
-/// days a month lacks left 0): entry `i` is the `i`-th slot after the period's start.
+/// UTC day of 24 hours, or a `rollup_agent_env_hours` one, 0038: the same in one environment;
+/// a `rollup_agent_days` row, migration 0036: a UTC month of 31 days, the days a month lacks
+/// left 0): entry `i` is the `i`-th slot after the period's start.
 #[derive(Debug)]
 struct Slots<const N: usize> {
     traces: [i64; N],
@@ -332,11 +335,12 @@ pub(crate) const SLOT_COUNTS: [&str; 7] = [
     "reasoning_tokens",
 ];
 
-/// A period's row key: (period start, department, agent).
-type SlotKey = (DateTime<Utc>, String, String);
+/// A period's row key: (period start, department, environment, agent); the environment is
+/// `''` in the tables without one.
+type SlotKey = (DateTime<Utc>, String, String, String);
 
-/// The hourly rows of a batch as days of agents' hours.
-fn by_day(rows: &BTreeMap<Key, Delta>) -> BTreeMap<SlotKey, Slots<24>> {
+/// The hourly rows of a batch as days of agents' hours, per environment or not.
+fn by_day(rows: &BTreeMap<Key, Delta>, by_env: bool) -> BTreeMap<SlotKey, Slots<24>> {
     let mut out: BTreeMap<SlotKey, Slots<24>> = BTreeMap::new();
     for (k, d) in rows {
         let day = k
@@ -344,7 +348,8 @@ fn by_day(rows: &BTreeMap<Key, Delta>) -> BTreeMap<SlotKey, Slots<24>> {
             .duration_trunc(TimeDelta::days(1))
             .unwrap_or(k.bucket);
         let h = (k.bucket - day).num_hours().max(0) as usize;
-        out.entry((day, k.department.clone(), k.agent.clone()))
+        let env = if by_env { k.environment.as_str() } else { "" };
+        out.entry((day, k.department.clone(), env.to_owned(), k.agent.clone()))
             .or_default()
             .add(h, d);
     }
@@ -367,44 +372,61 @@ fn by_month(rows: &BTreeMap<Key, Delta>) -> BTreeMap<SlotKey, Slots<31>> {
     let mut out: BTreeMap<SlotKey, Slots<31>> = BTreeMap::new();
     for (k, d) in rows {
         let day = k.bucket.day0() as usize;
-        out.entry((month_start(k.bucket), k.department.clone(), k.agent.clone()))
-            .or_default()
-            .add(day, d);
+        let key = (
+            month_start(k.bucket),
+            k.department.clone(),
+            String::new(),
+            k.agent.clone(),
+        );
+        out.entry(key).or_default().add(day, d);
     }
     out
 }
 
-/// [`write_agent_slots`]'s statement for `table` with `n` slots a row: `$2`–`$4` the rows'
-/// keys, `$5`–`$12` one flat array per measure (row `i`'s slots at `(i - 1) * n + 1 … i * n`).
-fn agent_slots_upsert(table: &str, n: usize) -> String {
+/// [`write_agent_slots`]'s statement for `table` with `n` slots a row, keyed by environment
+/// or not: `$2`–`$5` the rows' keys (period, department, environment, agent; the environment
+/// unused without one), `$6`–`$13` one flat array per measure (row `i`'s slots at
+/// `(i - 1) * n + 1 … i * n`).
+fn agent_slots_upsert(table: &str, n: usize, by_env: bool) -> String {
     let slice = |p: usize, ty: &str| format!("(${p}::{ty}[])[(k.i - 1) * {n} + 1 : k.i * {n}]");
     let counts = SLOT_COUNTS;
-    let values: Vec<String> = (5..12)
+    let values: Vec<String> = (6..13)
         .map(|p| slice(p, "int8"))
-        .chain([slice(12, "float8")])
+        .chain([slice(13, "float8")])
         .collect();
     let merges: Vec<String> = counts
         .iter()
         .map(|c| format!("{c} = argus_add_bigints(r.{c}, excluded.{c})"))
         .chain(["cost_usd = argus_add_float8s(r.cost_usd, excluded.cost_usd)".to_owned()])
         .collect();
+    let key = if by_env {
+        "bucket, department, environment, agent"
+    } else {
+        "bucket, department, agent"
+    };
     format!(
-        "INSERT INTO {table} AS r (workspace_id, bucket, department, agent, {}, cost_usd) \
-         SELECT $1, k.bucket, k.department, k.agent, {} \
-         FROM unnest($2::timestamptz[], $3::text[], $4::text[]) WITH ORDINALITY \
-           AS k(bucket, department, agent, i) \
+        "INSERT INTO {table} AS r (workspace_id, {key}, {}, cost_usd) \
+         SELECT $1, {}, {} \
+         FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY \
+           AS k(bucket, department, environment, agent, i) \
          ORDER BY k.i \
-         ON CONFLICT (workspace_id, bucket, department, agent) DO UPDATE SET {}",
+         ON CONFLICT (workspace_id, {key}) DO UPDATE SET {}",
         counts.join(", "),
+        key.split(", ")
+            .map(|c| format!("k.{c}"))
+            .collect::<Vec<_>>()
+            .join(", "),
         values.join(", "),
         merges.join(", "),
     )
 }
 
 static AGENT_HOURS_UPSERT: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| agent_slots_upsert("rollup_agent_hours", 24));
+    std::sync::LazyLock::new(|| agent_slots_upsert("rollup_agent_hours", 24, false));
+static AGENT_ENV_HOURS_UPSERT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| agent_slots_upsert("rollup_agent_env_hours", 24, true));
 static AGENT_DAYS_UPSERT: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| agent_slots_upsert("rollup_agent_days", 31));
+    std::sync::LazyLock::new(|| agent_slots_upsert("rollup_agent_days", 31, false));
 
 /// Adds a batch's periods of agents' slots with `upsert` (one of the statements above): one
 /// upsert, rows in key order (as every writer locks them), each row's slots a slice of one
@@ -429,6 +451,7 @@ async fn write_agent_slots<const N: usize>(
         .bind(rows.keys().map(|k| k.0).collect::<Vec<_>>())
         .bind(rows.keys().map(|k| k.1.clone()).collect::<Vec<_>>())
         .bind(rows.keys().map(|k| k.2.clone()).collect::<Vec<_>>())
+        .bind(rows.keys().map(|k| k.3.clone()).collect::<Vec<_>>())
         .bind(flat(rows, |h| &h.traces))
         .bind(flat(rows, |h| &h.trace_errors))
         .bind(flat(rows, |h| &h.spans))
@@ -974,6 +997,7 @@ pub async fn rebuild(
         "rollup_agent_hourly",
         "rollup_agent_daily",
         "rollup_agent_hours",
+        "rollup_agent_env_hours",
         "rollup_scope_hourly",
         "rollup_scope_daily",
         "rollup_total_hourly",
@@ -1094,6 +1118,7 @@ pub async fn rebuild_all_totals(owner: &sqlx::PgPool) -> Result<()> {
                 argus_rebuild_agent_rollup('rollup_hourly', 'rollup_agent_hourly'), \
                 argus_rebuild_agent_rollup('rollup_daily', 'rollup_agent_daily'), \
                 argus_rebuild_agent_hours(), \
+                argus_rebuild_agent_env_hours(), \
                 argus_rebuild_agent_days(NULL, NULL, NULL), \
                 argus_rebuild_scope_rollup('rollup_hourly', 'rollup_scope_hourly'), \
                 argus_rebuild_scope_rollup('rollup_daily', 'rollup_scope_daily'), \

@@ -211,21 +211,46 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
         .map(|m| format!("h.{m}[i + 1] AS {m}"))
         .collect::<Vec<_>>()
         .join(", ");
-    for (detail, slots, n, unit) in [
-        ("rollup_agent_hourly", "rollup_agent_hours", 24, "hours"),
-        ("rollup_agent_daily", "rollup_agent_days", 31, "days"),
+    // The agents' hours per environment (0038) equal the detailed rollup summed likewise.
+    for (detail, slots, n, unit, key) in [
+        (
+            "rollup_agent_hourly",
+            "rollup_agent_hours",
+            24,
+            "hours",
+            "department, agent",
+        ),
+        (
+            "rollup_hourly",
+            "rollup_agent_env_hours",
+            24,
+            "hours",
+            "department, environment, agent",
+        ),
+        (
+            "rollup_agent_daily",
+            "rollup_agent_days",
+            31,
+            "days",
+            "department, agent",
+        ),
     ] {
+        let h_key = key
+            .split(", ")
+            .map(|c| format!("h.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let bad: Vec<(chrono::DateTime<chrono::Utc>, String)> = sqlx::query_as(&format!(
             "SELECT bucket, agent FROM ( \
-               SELECT bucket, department, agent, {sums}, sum(cost_usd)::float8 AS cost_usd \
-               FROM {detail} WHERE workspace_id = $1 GROUP BY 1, 2, 3) d \
+               SELECT bucket, {key}, {sums}, sum(cost_usd)::float8 AS cost_usd \
+               FROM {detail} WHERE workspace_id = $1 GROUP BY bucket, {key}) d \
              FULL JOIN ( \
-               SELECT h.bucket + make_interval({unit} => i) AS bucket, h.department, h.agent, \
+               SELECT h.bucket + make_interval({unit} => i) AS bucket, {h_key}, \
                  {unnested}, h.cost_usd[i + 1] AS cost_usd \
                FROM {slots} h, generate_series(0, {n} - 1) AS i \
                WHERE h.workspace_id = $1 AND (h.traces[i + 1] <> 0 OR h.spans[i + 1] <> 0 \
                  OR h.cost_usd[i + 1] <> 0 OR h.input_tokens[i + 1] <> 0)) a \
-               USING (bucket, department, agent) \
+               USING (bucket, {key}) \
              WHERE abs(coalesce(d.cost_usd, 0) - coalesce(a.cost_usd, 0)) > 1e-8 OR {}",
             counts
                 .split(", ")
