@@ -170,6 +170,18 @@ pub async fn trim(
     .bind((cutoff - month).num_days() as i32)
     .execute(&mut *tx)
     .await?;
+    // The weeks of the agent rollup: those before the cutoff's go, and the cutoff's week is
+    // summed again from its days left above (from the cutoff on).
+    sqlx::query("DELETE FROM rollup_agent_weekly WHERE workspace_id = $1 AND bucket < $2")
+        .bind(ws)
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SELECT argus_rebuild_agent_weeks($1, $2, $2 + interval '1 day')")
+        .bind(ws)
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?;
     // Minute rows live a few days whatever the retention.
     sqlx::query(
         "DELETE FROM rollup_minute WHERE workspace_id = $1 \

@@ -1205,3 +1205,154 @@ async fn spikes_are_the_same_from_the_agents_hours_and_the_detailed_rollup(owner
         .await
         .is_empty());
 }
+
+/// Performance on daily windows reads whole weeks from the weekly agent rollup and the edge
+/// days from the daily one (migration 0039): over nine days of demo traffic (a week row and
+/// edge days in every 30-day window, whatever the weekday) the requests, errors, quantiles,
+/// slowest agents and models equal raw SQL, filtered or not.
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn performance_over_whole_weeks_equals_raw_sql(owner: PgPool) {
+    let s = services(&owner).await;
+    let now = Utc::now();
+    demo::load(
+        &s,
+        midnight(now) + Duration::days(1),
+        9,
+        20 << 20,
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    let (_, ws) = demo::ensure_workspace(&s).await.unwrap();
+    common::assert_totals_match_rollups(&s.pool, ws).await;
+    let perf = |pairs: Vec<(&'static str, String)>| {
+        let s = &s;
+        async move {
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let q = resolve(&filters(&pairs), now).unwrap();
+            let p = <argus_types::Performance as argus_domain::analytics::Report>::read(
+                &s.pool,
+                ws,
+                &q,
+                &(),
+            )
+            .await
+            .unwrap();
+            (q, p)
+        }
+    };
+    let mut tx = tenancy::begin(&s.pool, ws).await.unwrap();
+    let (model, agent): (String, String) = sqlx::query_as(
+        "SELECT (SELECT model FROM spans WHERE workspace_id = $1 AND model IS NOT NULL \
+                   GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1), \
+                (SELECT agent FROM traces WHERE workspace_id = $1 GROUP BY 1 \
+                   ORDER BY count(*) DESC, 1 LIMIT 1)",
+    )
+    .bind(ws)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let bound = 2.0 * RELATIVE_ERROR;
+    for case in [
+        vec![("range", "30d".to_owned())],
+        vec![("range", "90d".into())],
+        vec![("range", "30d".into()), ("dept", "support".into())],
+        vec![("range", "30d".into()), ("agent", agent.clone())],
+        vec![("range", "90d".into()), ("model", model.clone())],
+    ] {
+        let what = format!("{case:?}");
+        let (q, p) = perf(case).await;
+        assert!(
+            q.window_whole_weeks().0 < q.window_whole_weeks().1,
+            "{what}"
+        );
+        let mut only = only_dims(&q);
+        if let Some(agent) = &q.dims.agent {
+            only += &format!(" AND agent = '{agent}'");
+        }
+        // Requests are traces, or the model's calls under a model filter.
+        let (table, latency, errors) = match &q.dims.model {
+            Some(m) => {
+                only += &format!(" AND model = '{m}'");
+                ("spans", "duration_us", "status = 'error'")
+            }
+            None => ("traces", "latency_us", "error_count > 0"),
+        };
+        let roots = if table == "traces" {
+            "AND root_span_id IS NOT NULL"
+        } else {
+            ""
+        };
+        let mut tx = tenancy::begin(&s.pool, ws).await.unwrap();
+        let by_agent: Vec<(String, i64, i64, f64)> = sqlx::query_as(&format!(
+            "SELECT agent, count(*), count(*) FILTER (WHERE {errors}), \
+               (percentile_disc(0.95) WITHIN GROUP (ORDER BY {latency}) / 1000.0)::float8 \
+             FROM {table} WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
+               {roots} {only} GROUP BY 1"
+        ))
+        .bind(ws)
+        .bind(q.from)
+        .bind(q.to)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        let (n, p50): (i64, Option<f64>) = sqlx::query_as(&format!(
+            "SELECT count(*), \
+               (percentile_disc(0.5) WITHIN GROUP (ORDER BY {latency}) / 1000.0)::float8 \
+             FROM {table} WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
+               {roots} {only}"
+        ))
+        .bind(ws)
+        .bind(q.from)
+        .bind(q.to)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        let model_calls: Vec<(String, i64, f64)> = sqlx::query_as(&format!(
+            "SELECT model, count(*), \
+               (percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_us) / 1000.0)::float8 \
+             FROM spans WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
+               AND model IS NOT NULL {only} GROUP BY 1"
+        ))
+        .bind(ws)
+        .bind(q.from)
+        .bind(q.to)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        assert!(n > 0, "{what}");
+        assert_eq!(p.overall.requests, n, "{what} requests");
+        close(p.overall.p50_ms, p50, bound, &format!("{what} p50"));
+        let charted: i64 = p.points.iter().map(|x| x.requests).sum();
+        assert_eq!(charted, n, "{what}: the chart holds every request");
+        assert_eq!(p.slowest_agents.len(), by_agent.len().min(10), "{what}");
+        for a in &p.slowest_agents {
+            let (_, requests, errors, p95) = by_agent.iter().find(|r| r.0 == a.key).unwrap();
+            assert_eq!(
+                (a.requests, a.errors),
+                (*requests, *errors),
+                "{what} {}",
+                a.key
+            );
+            close(
+                a.p95_ms,
+                Some(*p95),
+                bound,
+                &format!("{what} {} p95", a.key),
+            );
+        }
+        assert_eq!(p.slowest_models.len(), model_calls.len().min(10), "{what}");
+        for m in &p.slowest_models {
+            let (_, calls, p95) = model_calls.iter().find(|r| r.0 == m.key).unwrap();
+            assert_eq!(m.requests, *calls, "{what} {}", m.key);
+            close(
+                m.p95_ms,
+                Some(*p95),
+                bound,
+                &format!("{what} {} p95", m.key),
+            );
+        }
+    }
+}

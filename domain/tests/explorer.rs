@@ -921,7 +921,8 @@ async fn deleting_traces_keeps_rollups_equal_to_raw_and_is_audited(owner: PgPool
 }
 
 /// Retention in the middle of a month: the agents' days keep that month's row with the days
-/// before the cutoff zeroed (the earlier month's row goes), and still equal the daily rollup.
+/// before the cutoff zeroed (the earlier month's row goes), the cutoff's week is summed again
+/// from its days kept, and both still equal the daily rollup.
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn retention_mid_month_zeroes_the_agents_days_before_the_cutoff(owner: PgPool) {
     use chrono::{Datelike, DurationRound};
@@ -969,6 +970,18 @@ async fn retention_mid_month_zeroes_the_agents_days_before_the_cutoff(owner: PgP
     let day0 = cutoff.day0() as usize;
     assert_eq!(traces[day0 - 1], 0, "the day before the cutoff is zeroed");
     assert_eq!(traces[day0], 1, "the cutoff's day is kept");
+    // The weeks of the agent rollup: the cutoff's week summed again from its days kept (the
+    // day before the cutoff gone, whether or not it shares the cutoff's week).
+    let weeks: Vec<(chrono::DateTime<Utc>, i64)> = sqlx::query_as(
+        "SELECT bucket, traces FROM rollup_agent_weekly WHERE workspace_id = $1 AND traces > 0",
+    )
+    .bind(ws)
+    .fetch_all(&owner)
+    .await
+    .unwrap();
+    assert_eq!(weeks.len(), 1, "{weeks:?}");
+    assert_eq!(weeks[0].1, 1, "only the cutoff's trace: {weeks:?}");
+    assert!(weeks[0].0 <= cutoff && cutoff < weeks[0].0 + Duration::weeks(1));
     common::assert_totals_match_rollups(&owner, ws).await;
 }
 

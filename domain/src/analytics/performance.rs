@@ -11,7 +11,8 @@ use argus_types::{LatencyBin, LatencyPoint, LatencyStat, Performance};
 use chrono::{DateTime, Utc};
 
 use super::query::{
-    by_whole_days, fetch_window, fold_window_and_days, window_and_dims, SCOPE_WINDOW_AND_DIMS,
+    by_whole_days, by_whole_weeks, fetch_window, fold_window_and_days, window_and_dims,
+    SCOPE_WINDOW_AND_DIMS,
 };
 use super::report::Report;
 use super::window::Resolved;
@@ -186,17 +187,23 @@ const COLUMNS: &str = concat!(
 /// The measures of a row without agent and model (totals, scope): traces only are used.
 const TRACE_MEASURES: &str = concat!(measures!(), ", ''::bytea AS span_latency_hist");
 
-/// The window's rows for sums over it (the lists, the distribution): the edge hours from the
-/// hourly rollup, the whole days from the daily one (`$9`–`$10`,
-/// [`Resolved::window_whole_days`]; 7 d: ~900 rows instead of ~12,300).
-fn sums_sql(q: &Resolved) -> String {
+/// The window's rows for sums over it (the lists, the distribution) and the range `$9`–`$10`
+/// bound with them: on hourly windows the edge hours from the hourly rollup, the whole days
+/// from the daily one ([`Resolved::window_whole_days`]; 7 d: ~900 rows instead of ~12,300);
+/// on daily windows the edge days from the daily rollup, the whole weeks from the weekly one
+/// where it answers ([`Resolved::window_whole_weeks`]; 90 d: ~2,000 rows instead of 7,200).
+fn sums_sql(q: &Resolved) -> (String, (DateTime<Utc>, DateTime<Utc>)) {
     let part = |table: &str, from: &str, to: &str| {
         format!(
             "SELECT bucket, {COLUMNS} FROM {table} WHERE {} AND bucket >= {from} AND bucket < {to}",
             window_and_dims(table)
         )
     };
-    by_whole_days(q, part)
+    if q.daily {
+        (by_whole_weeks(q, part), q.window_whole_weeks())
+    } else {
+        (by_whole_days(q, part), q.window_whole_days())
+    }
 }
 
 /// The window's rows per bucket for the chart: the workspace totals without a filter (a row
@@ -282,7 +289,7 @@ async fn performance_uncached(
     workspace: WorkspaceId,
     q: &Resolved,
 ) -> Result<Performance> {
-    let days = q.window_whole_days();
+    let (sums_sql, days) = sums_sql(q);
     let calls = q.dims.model.is_some();
     // The window's rows (whole days as daily rows) for the lists and the distribution, and
     // its rows per bucket for the chart: two reads at once — or one, when the window has no
@@ -294,7 +301,6 @@ async fn performance_uncached(
         models: BTreeMap::new(),
         steps: (!chart_apart).then(|| vec![Latency::default(); q.points()]),
     };
-    let sums_sql = sums_sql(q);
     let read_sums = fold_window_and_days(pool, workspace, &sums_sql, q, days, sums, |sums, row| {
         sums.add(q, row)
     });

@@ -132,6 +132,18 @@ pub(super) fn by_whole_days(q: &Resolved, part: impl Fn(&str, &str, &str) -> Str
     )
 }
 
+/// [`by_whole_days`] for a daily window: its edge days from [`Resolved::table`] (`$2`–`$9`,
+/// `$10`–`$3`) and its whole weeks from the weekly agent rollup (`$9`–`$10`,
+/// [`Resolved::window_whole_weeks`]; empty, and so nothing read there, when they do not apply).
+pub(super) fn by_whole_weeks(q: &Resolved, part: impl Fn(&str, &str, &str) -> String) -> String {
+    format!(
+        "{} UNION ALL {} UNION ALL {}",
+        part(q.table(), "$2", "$9"),
+        part("rollup_agent_weekly", "$9", "$10"),
+        part(q.table(), "$10", "$3"),
+    )
+}
+
 /// Tokens and cost that agents reported only as GenAI metrics, per (bucket, agent) without a
 /// span row: the rule of [`crate::ingest::metrics::usage_by_agent`] (spans win where both
 /// exist), per hour — or per day on ranges read from the daily rollups. They count in tokens,

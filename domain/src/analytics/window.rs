@@ -105,6 +105,24 @@ impl Resolved {
         }
     }
 
+    /// The whole UTC weeks (Monday to Monday) inside a daily window read from the agent
+    /// rollup, `[lo, hi)` (`[to, to)` when there are none, on hourly windows, or under an
+    /// environment or version filter): sums over the window read them from
+    /// `rollup_agent_weekly` (migration 0039) and only the edge days as daily rows — 90 d:
+    /// ≤ 24 rows per agent and model instead of 90.
+    pub fn window_whole_weeks(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        let week = TimeDelta::weeks(1);
+        let lo = crate::ingest::rollup::week_start(self.from);
+        let lo = if lo < self.from { lo + week } else { lo };
+        let hi = crate::ingest::rollup::week_start(self.to);
+        let agent_rollup = self.dims.env.is_none() && self.dims.version.is_none();
+        if !self.daily || !agent_rollup || hi <= lo {
+            (self.to, self.to)
+        } else {
+            (lo, hi)
+        }
+    }
+
     /// Whether no dimension filter is set (the workspace totals answer).
     pub(super) fn is_unfiltered(&self) -> bool {
         self.dims == Dims::default()

@@ -234,9 +234,11 @@ impl Rollups {
             hourly,
             daily,
         } = self;
+        let agent_daily = by_agent(&daily);
         let agent = [
             ("rollup_agent_hourly", by_agent(&hourly)),
-            ("rollup_agent_daily", by_agent(&daily)),
+            ("rollup_agent_weekly", by_week(&agent_daily)),
+            ("rollup_agent_daily", agent_daily),
         ];
         let scope = [
             ("rollup_scope_hourly", by_scope(&hourly)),
@@ -519,6 +521,27 @@ fn by_agent(rows: &BTreeMap<Key, Delta>) -> BTreeMap<Key, Delta> {
         let key = Key {
             environment: String::new(),
             version: String::new(),
+            ..k.clone()
+        };
+        out.entry(key).or_default().merge(d);
+    }
+    out
+}
+
+/// The first UTC midnight of the week (Monday to Monday) holding `t`, as PostgreSQL's
+/// `date_trunc('week', t, 'UTC')`.
+pub(crate) fn week_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Datelike;
+    let day = t.duration_trunc(TimeDelta::days(1)).unwrap_or(t);
+    day - TimeDelta::days(i64::from(day.weekday().num_days_from_monday()))
+}
+
+/// Daily rows as the weeks holding them (the `rollup_agent_weekly` rows, migration 0039).
+fn by_week(rows: &BTreeMap<Key, Delta>) -> BTreeMap<Key, Delta> {
+    let mut out: BTreeMap<Key, Delta> = BTreeMap::new();
+    for (k, d) in rows {
+        let key = Key {
+            bucket: week_start(k.bucket),
             ..k.clone()
         };
         out.entry(key).or_default().merge(d);
@@ -1097,12 +1120,15 @@ pub async fn rebuild(
     rollups.write(&mut tx, workspace).await?;
     // The agents' days keep whole months: those the rebuilt days fall in are summed again
     // from the daily agent rollup (right now for every day of them).
-    sqlx::query("SELECT argus_rebuild_agent_days($1, $2, $3)")
-        .bind(workspace)
-        .bind(start)
-        .bind(end)
-        .execute(&mut *tx)
-        .await?;
+    // So do the weeks (their rows were added to above, not cleared: replaced here).
+    sqlx::query(
+        "SELECT argus_rebuild_agent_days($1, $2, $3), argus_rebuild_agent_weeks($1, $2, $3)",
+    )
+    .bind(workspace)
+    .bind(start)
+    .bind(end)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(read)
 }
@@ -1120,6 +1146,7 @@ pub async fn rebuild_all_totals(owner: &sqlx::PgPool) -> Result<()> {
                 argus_rebuild_agent_hours(), \
                 argus_rebuild_agent_env_hours(), \
                 argus_rebuild_agent_days(NULL, NULL, NULL), \
+                argus_rebuild_agent_weeks(NULL, NULL, NULL), \
                 argus_rebuild_scope_rollup('rollup_hourly', 'rollup_scope_hourly'), \
                 argus_rebuild_scope_rollup('rollup_daily', 'rollup_scope_daily'), \
                 argus_rebuild_first_seen()",

@@ -150,9 +150,16 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
     let differs_extrema = "d.trace_latency_min_us IS DISTINCT FROM a.trace_latency_min_us \
         OR d.trace_latency_max_us IS DISTINCT FROM a.trace_latency_max_us";
     let key = "bucket, department, agent, model";
+    // The weekly one (migration 0039) equals the detailed daily rollup summed per UTC week.
+    let weeks = format!(
+        "(SELECT workspace_id, date_trunc('week', bucket, 'UTC') AS bucket, department, agent, \
+           model, {measures}, trace_latency_min_us, trace_latency_max_us, cost_usd, \
+           trace_latency_hist, span_latency_hist FROM rollup_daily) w"
+    );
     for (detail, agent) in [
         ("rollup_hourly", "rollup_agent_hourly"),
         ("rollup_daily", "rollup_agent_daily"),
+        (weeks.as_str(), "rollup_agent_weekly"),
     ] {
         let bad: Vec<(chrono::DateTime<chrono::Utc>, String, String)> = sqlx::query_as(&format!(
             "SELECT bucket, agent, model FROM ( \
