@@ -30,42 +30,52 @@ pub async fn begin(
     pool: &PgPool,
     workspace: WorkspaceId,
 ) -> crate::Result<Transaction<'static, Postgres>> {
-    begin_with(pool, workspace, BIND).await
+    begin_bound(pool, &binding("app.current_workspace_id", workspace.0, "")).await
 }
 
-/// Binds a transaction to the workspace `$1`.
-const BIND: &str = "SELECT set_config('app.current_workspace_id', $1, true)";
-/// [`BIND`], no parallel workers, and a plan made for each call's values: the rollup reads'
-/// optional filters (`$4 IS NULL OR department = $4`) make PostgreSQL's generic plan —
-/// chosen for a prepared statement after five calls on a connection — read whole tables
-/// (a week filtered by department and environment: 269 ms generic, 17 ms custom).
-const BIND_ROLLUP_READ: &str = "SELECT set_config('app.current_workspace_id', $1, true), \
-    set_config('max_parallel_workers_per_gather', '0', true), \
+/// The settings of a rollup read besides the workspace: no parallel workers, and a plan made
+/// for each call's values: the rollup reads' optional filters (`$4 IS NULL OR department =
+/// $4`) make PostgreSQL's generic plan — chosen for a prepared statement after five calls on
+/// a connection — read whole tables (a week filtered by department and environment: 269 ms
+/// generic, 17 ms custom).
+const ROLLUP_READ: &str = ", set_config('max_parallel_workers_per_gather', '0', true), \
     set_config('plan_cache_mode', 'force_custom_plan', true)";
 
 /// [`begin`] for a dashboard read of rollup rows (a few thousand at most), with custom plans
-/// and PostgreSQL's parallel workers off for the transaction ([`BIND_ROLLUP_READ`]): starting
+/// and PostgreSQL's parallel workers off for the transaction ([`ROLLUP_READ`]): starting
 /// two workers took 7 of the 9 ms of the top-agents read at 10 M traces (BENCHMARKS.md, issue
-/// 19), more than they save on reads of this size. Set in the same statement as the
-/// workspace: no extra round trip.
+/// 19), more than they save on reads of this size.
 pub async fn begin_rollup_read(
     pool: &PgPool,
     workspace: WorkspaceId,
 ) -> crate::Result<Transaction<'static, Postgres>> {
-    begin_with(pool, workspace, BIND_ROLLUP_READ).await
+    begin_bound(
+        pool,
+        &binding("app.current_workspace_id", workspace.0, ROLLUP_READ),
+    )
+    .await
 }
 
-async fn begin_with(
-    pool: &PgPool,
-    workspace: WorkspaceId,
-    bind: &'static str,
-) -> crate::Result<Transaction<'static, Postgres>> {
-    let mut tx = pool.begin().await?;
-    sqlx::query(bind)
-        .bind(workspace.0.to_string())
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+/// Ends a transaction that only read, without waiting for PostgreSQL: its `ROLLBACK` (for a
+/// transaction that wrote nothing, the same as `COMMIT`) is queued on the connection and sent
+/// when the pool takes it back, after the caller has its rows — one round trip less on the
+/// dashboard reads' path.
+pub fn end_read(tx: Transaction<'static, Postgres>) {
+    drop(tx);
+}
+
+/// `BEGIN` and the transaction's settings (`setting` to `id`, then `more`) as one statement
+/// text: sent in one round trip (PostgreSQL's simple protocol runs both), not two. The id is
+/// a UUID — hex digits and dashes — so it is written into the text as a literal.
+fn binding(setting: &str, id: Uuid, more: &str) -> String {
+    format!(
+        "BEGIN; SELECT set_config('{setting}', '{}', true){more}",
+        id.hyphenated()
+    )
+}
+
+async fn begin_bound(pool: &PgPool, begin: &str) -> crate::Result<Transaction<'static, Postgres>> {
+    Ok(pool.begin_with(begin.to_owned()).await?)
 }
 
 /// Deletes the row `id` of a workspace's `table` (keyed by `workspace_id, id`; what it owns
@@ -98,12 +108,7 @@ pub async fn begin_for_user(
     pool: &PgPool,
     user: UserId,
 ) -> crate::Result<Transaction<'static, Postgres>> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT set_config('app.current_user_id', $1, true)")
-        .bind(user.0.to_string())
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+    begin_bound(pool, &binding("app.current_user_id", user.0, "")).await
 }
 
 /// Reads a `workspace_role` column selected as text.

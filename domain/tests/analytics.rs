@@ -1206,12 +1206,13 @@ async fn spikes_are_the_same_from_the_agents_hours_and_the_detailed_rollup(owner
         .is_empty());
 }
 
-/// Performance on daily windows reads whole weeks from the weekly agent rollup and the edge
-/// days from the daily one (migration 0039): over nine days of demo traffic (a week row and
-/// edge days in every 30-day window, whatever the weekday) the requests, errors, quantiles,
-/// slowest agents and models equal raw SQL, filtered or not.
+/// Performance and cost on daily windows read whole weeks from the weekly agent rollup and the
+/// edge days from the daily one (migration 0039): over nine days of demo traffic (a week row
+/// and edge days in every 30-day window, whatever the weekday) the requests, errors,
+/// quantiles, slowest agents and models, and the cost by agent and model equal raw SQL,
+/// filtered or not.
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
-async fn performance_over_whole_weeks_equals_raw_sql(owner: PgPool) {
+async fn performance_and_cost_over_whole_weeks_equal_raw_sql(owner: PgPool) {
     let s = services(&owner).await;
     let now = Utc::now();
     demo::load(
@@ -1354,5 +1355,47 @@ async fn performance_over_whole_weeks_equals_raw_sql(owner: PgPool) {
                 &format!("{what} {} p95", m.key),
             );
         }
+        // Cost by agent and by model, summed from the same weeks and days.
+        if q.dims.model.is_some() {
+            continue;
+        }
+        let cost = <argus_types::CostReport as argus_domain::analytics::Report>::read(
+            &s.pool,
+            ws,
+            &q,
+            &(),
+        )
+        .await
+        .unwrap();
+        let by_agent = raw_groups(
+            &s.pool,
+            ws,
+            &format!(
+                "SELECT k, sum(n)::bigint, sum(c)::float8 FROM ( \
+                   SELECT agent AS k, count(*) AS n, 0::numeric AS c FROM traces \
+                     WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
+                     AND root_span_id IS NOT NULL {only} GROUP BY 1 \
+                   UNION ALL SELECT agent, 0, coalesce(sum(cost_usd), 0) FROM spans \
+                     WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 {only} \
+                     GROUP BY 1) g GROUP BY k"
+            ),
+            q.from,
+            q.to,
+        )
+        .await;
+        assert_cost_rows(&cost.by_agent, &by_agent, &format!("{what} cost by agent"));
+        let by_model = raw_groups(
+            &s.pool,
+            ws,
+            &format!(
+                "SELECT model, count(*), coalesce(sum(cost_usd), 0)::float8 FROM spans \
+                 WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
+                 AND model IS NOT NULL {only} GROUP BY 1"
+            ),
+            q.from,
+            q.to,
+        )
+        .await;
+        assert_cost_rows(&cost.by_model, &by_model, &format!("{what} cost by model"));
     }
 }

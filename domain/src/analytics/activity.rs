@@ -59,7 +59,7 @@ async fn new_things(
         .bind(&d.model)
         .fetch_all(&mut *tx)
         .await?;
-    tx.commit().await?;
+    crate::tenancy::end_read(tx);
     // On ranges read from the daily rollup, events fall on their day.
     let day = TimeDelta::days(1);
     let seen: Vec<FirstSeen> = seen

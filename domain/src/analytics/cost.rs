@@ -11,7 +11,7 @@ use argus_types::{CostReport, CostRow, CostSeries, MonthProjection};
 use chrono::{DateTime, Datelike, DurationRound, NaiveDate, TimeDelta, Utc};
 
 use super::hours::agent_buckets;
-use super::query::{by_whole_days, fetch_window, fetch_window_and_days, window_and_dims};
+use super::query::{by_whole_periods, fetch_window, fetch_window_and_days, window_and_dims};
 use super::report::Report;
 use super::window::Resolved;
 use crate::tenancy::WorkspaceId;
@@ -40,10 +40,12 @@ struct Step {
     cost: f64,
 }
 
-/// The window's sums per (department, agent, model), summed by PostgreSQL: the edge hours
-/// from the hourly rollup, the whole days from the daily one (`$9`–`$10`,
-/// [`Resolved::window_whole_days`]; 7 d: ~900 rows read instead of ~12,300 and ~100 returned).
-fn sums_sql(q: &Resolved) -> String {
+/// The window's sums per (department, agent, model), summed by PostgreSQL, and the range
+/// `$9`–`$10` to bind with them: on hourly windows the edge hours from the hourly rollup, the
+/// whole days from the daily one (7 d: ~900 rows read instead of ~12,300 and ~100 returned);
+/// on daily windows the edge days, and the whole weeks from the weekly agent rollup where it
+/// answers ([`by_whole_periods`]; 90 d: ~2,000 rows instead of 7,200).
+fn sums_sql(q: &Resolved) -> (String, (DateTime<Utc>, DateTime<Utc>)) {
     let part = |table: &str, from: &str, to: &str| {
         format!(
             "SELECT department, agent, model, traces, spans, cost_usd, unpriced_spans \
@@ -51,13 +53,14 @@ fn sums_sql(q: &Resolved) -> String {
             window_and_dims(table)
         )
     };
-    format!(
+    let (rows, periods) = by_whole_periods(q, part);
+    let sql = format!(
         "SELECT department, agent, model, sum(traces)::bigint AS traces, \
            sum(spans)::bigint AS spans, sum(cost_usd)::float8 AS cost, \
            sum(unpriced_spans)::bigint AS unpriced_spans \
-         FROM ({}) w GROUP BY department, agent, model",
-        by_whole_days(q, part),
-    )
+         FROM ({rows}) w GROUP BY department, agent, model",
+    );
+    (sql, periods)
 }
 
 #[derive(Default)]
@@ -252,16 +255,9 @@ async fn cost_report_uncached(
     // The window's sums, each department's cost per bucket, the previous period's cost (its
     // sum only), and the month's projections: four reads at once.
     let now = Utc::now();
-    let sums = sums_sql(q);
+    let (sums, periods) = sums_sql(q);
     let (rows, buckets, previous, (month, projection_method, projections)) = tokio::try_join!(
-        fetch_window_and_days::<Row>(
-            pool,
-            workspace,
-            &sums,
-            (q.from, q.to),
-            &q.dims,
-            q.window_whole_days()
-        ),
+        fetch_window_and_days::<Row>(pool, workspace, &sums, (q.from, q.to), &q.dims, periods),
         steps(pool, workspace, q, &steps_sql),
         previous_cost(pool, workspace, q),
         projections(pool, workspace, q, now),

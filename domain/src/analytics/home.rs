@@ -217,7 +217,7 @@ pub async fn filter_options(services: &Services, workspace: WorkspaceId) -> Resu
             .bind(workspace)
             .fetch_all(&mut *tx)
             .await?;
-            tx.commit().await?;
+            tenancy::end_read(tx);
             let mut sets: [BTreeSet<String>; 5] = Default::default();
             for (d, e, v, a, m) in rows {
                 for (set, value) in sets.iter_mut().zip([d, e, v, a, m]) {

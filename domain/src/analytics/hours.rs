@@ -125,7 +125,7 @@ pub(super) async fn agent_periods(
     .bind(&q.dims.env)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
+    tenancy::end_read(tx);
     Ok(Periods(periods))
 }
 

@@ -11,8 +11,7 @@ use argus_types::{LatencyBin, LatencyPoint, LatencyStat, Performance};
 use chrono::{DateTime, Utc};
 
 use super::query::{
-    by_whole_days, by_whole_weeks, fetch_window, fold_window_and_days, window_and_dims,
-    SCOPE_WINDOW_AND_DIMS,
+    by_whole_periods, fetch_window, fold_window_and_days, window_and_dims, SCOPE_WINDOW_AND_DIMS,
 };
 use super::report::Report;
 use super::window::Resolved;
@@ -199,11 +198,7 @@ fn sums_sql(q: &Resolved) -> (String, (DateTime<Utc>, DateTime<Utc>)) {
             window_and_dims(table)
         )
     };
-    if q.daily {
-        (by_whole_weeks(q, part), q.window_whole_weeks())
-    } else {
-        (by_whole_days(q, part), q.window_whole_days())
-    }
+    by_whole_periods(q, part)
 }
 
 /// The window's rows per bucket for the chart: the workspace totals without a filter (a row

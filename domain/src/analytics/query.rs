@@ -115,7 +115,7 @@ where
         .bind(days_to)
         .fetch_all(&mut *tx)
         .await?;
-    tx.commit().await?;
+    tenancy::end_read(tx);
     Ok(rows)
 }
 
@@ -142,6 +142,20 @@ pub(super) fn by_whole_weeks(q: &Resolved, part: impl Fn(&str, &str, &str) -> St
         part("rollup_agent_weekly", "$9", "$10"),
         part(q.table(), "$10", "$3"),
     )
+}
+
+/// The window's rows for sums over it and the range `$9`–`$10` to bind with them: on hourly
+/// windows [`by_whole_days`] ([`Resolved::window_whole_days`]), on daily ones
+/// [`by_whole_weeks`] ([`Resolved::window_whole_weeks`]).
+pub(super) fn by_whole_periods(
+    q: &Resolved,
+    part: impl Fn(&str, &str, &str) -> String,
+) -> (String, (DateTime<Utc>, DateTime<Utc>)) {
+    if q.daily {
+        (by_whole_weeks(q, part), q.window_whole_weeks())
+    } else {
+        (by_whole_days(q, part), q.window_whole_days())
+    }
 }
 
 /// Tokens and cost that agents reported only as GenAI metrics, per (bucket, agent) without a
@@ -264,7 +278,7 @@ where
     let rows = window_query(sql, workspace, (from, to), dims)
         .fetch_all(&mut *tx)
         .await?;
-    tx.commit().await?;
+    tenancy::end_read(tx);
     Ok(rows)
 }
 
@@ -319,6 +333,6 @@ pub(super) async fn fold_window_and_days<A>(
             fold(&mut acc, &row)?;
         }
     }
-    tx.commit().await?;
+    tenancy::end_read(tx);
     Ok(acc)
 }
