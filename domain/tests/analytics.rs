@@ -651,6 +651,28 @@ async fn raw_groups(
     rows
 }
 
+/// Raw SQL for [`raw_groups`]: traces (roots) and span cost per `by`, under `only`.
+fn traces_and_cost_sql(by: &str, only: &str) -> String {
+    format!(
+        "SELECT k, sum(n)::bigint, sum(c)::float8 FROM ( \
+           SELECT {by} AS k, count(*) AS n, 0::numeric AS c FROM traces \
+             WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
+             AND root_span_id IS NOT NULL {only} GROUP BY 1 \
+           UNION ALL SELECT {by}, 0, coalesce(sum(cost_usd), 0) FROM spans \
+             WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 {only} \
+             GROUP BY 1) g GROUP BY k"
+    )
+}
+
+/// Raw SQL for [`raw_groups`]: each model's calls and cost, under `only`.
+fn model_calls_and_cost_sql(only: &str) -> String {
+    format!(
+        "SELECT model, count(*), coalesce(sum(cost_usd), 0)::float8 FROM spans \
+         WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
+         AND model IS NOT NULL {only} GROUP BY 1"
+    )
+}
+
 fn assert_cost_rows(served: &[argus_types::CostRow], raw: &[(String, i64, f64)], what: &str) {
     let mut got: Vec<&argus_types::CostRow> = served.iter().collect();
     got.sort_by(|a, b| a.key.cmp(&b.key));
@@ -711,17 +733,7 @@ async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
         .await
         .unwrap();
         let only = only_dims(&q);
-        let traces_and_cost = |by: &str| {
-            format!(
-                "SELECT k, sum(n)::bigint, sum(c)::float8 FROM ( \
-                   SELECT {by} AS k, count(*) AS n, 0::numeric AS c FROM traces \
-                     WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
-                     AND root_span_id IS NOT NULL {only} GROUP BY 1 \
-                   UNION ALL SELECT {by}, 0, coalesce(sum(cost_usd), 0) FROM spans \
-                     WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 {only} \
-                     GROUP BY 1) g GROUP BY k"
-            )
-        };
+        let traces_and_cost = |by: &str| traces_and_cost_sql(by, &only);
         for (by, served) in [
             ("department", &report.by_department),
             ("agent", &report.by_agent),
@@ -729,18 +741,7 @@ async fn cost_performance_and_activity_equal_raw_sql(owner: PgPool) {
             let raw = raw_groups(&s.pool, ws, &traces_and_cost(by), q.from, q.to).await;
             assert_cost_rows(served, &raw, &format!("{case:?} by {by}"));
         }
-        let raw = raw_groups(
-            &s.pool,
-            ws,
-            &format!(
-                "SELECT model, count(*), coalesce(sum(cost_usd), 0)::float8 FROM spans \
-                 WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
-                 AND model IS NOT NULL {only} GROUP BY 1"
-            ),
-            q.from,
-            q.to,
-        )
-        .await;
+        let raw = raw_groups(&s.pool, ws, &model_calls_and_cost_sql(&only), q.from, q.to).await;
         assert_cost_rows(&report.by_model, &raw, &format!("{case:?} by model"));
         let total: f64 = raw.iter().map(|r| r.2).sum();
         close(Some(report.total_usd), Some(total), 1e-9, "total cost");
@@ -1370,32 +1371,14 @@ async fn performance_and_cost_over_whole_weeks_equal_raw_sql(owner: PgPool) {
         let by_agent = raw_groups(
             &s.pool,
             ws,
-            &format!(
-                "SELECT k, sum(n)::bigint, sum(c)::float8 FROM ( \
-                   SELECT agent AS k, count(*) AS n, 0::numeric AS c FROM traces \
-                     WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
-                     AND root_span_id IS NOT NULL {only} GROUP BY 1 \
-                   UNION ALL SELECT agent, 0, coalesce(sum(cost_usd), 0) FROM spans \
-                     WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 {only} \
-                     GROUP BY 1) g GROUP BY k"
-            ),
+            &traces_and_cost_sql("agent", &only),
             q.from,
             q.to,
         )
         .await;
         assert_cost_rows(&cost.by_agent, &by_agent, &format!("{what} cost by agent"));
-        let by_model = raw_groups(
-            &s.pool,
-            ws,
-            &format!(
-                "SELECT model, count(*), coalesce(sum(cost_usd), 0)::float8 FROM spans \
-                 WHERE workspace_id = $1 AND start_time >= $2 AND start_time < $3 \
-                 AND model IS NOT NULL {only} GROUP BY 1"
-            ),
-            q.from,
-            q.to,
-        )
-        .await;
+        let by_model =
+            raw_groups(&s.pool, ws, &model_calls_and_cost_sql(&only), q.from, q.to).await;
         assert_cost_rows(&cost.by_model, &by_model, &format!("{what} cost by model"));
     }
 }
