@@ -115,8 +115,7 @@ impl Resolved {
         let lo = crate::ingest::rollup::week_start(self.from);
         let lo = if lo < self.from { lo + week } else { lo };
         let hi = crate::ingest::rollup::week_start(self.to);
-        let agent_rollup = self.dims.env.is_none() && self.dims.version.is_none();
-        if !self.daily || !agent_rollup || hi <= lo {
+        if !self.daily || self.reads_detailed() || hi <= lo {
             (self.to, self.to)
         } else {
             (lo, hi)
@@ -176,9 +175,14 @@ impl Resolved {
         }
     }
 
+    /// Whether a filter names a dimension only the detailed rollups have (environment,
+    /// version): the agent rollups (`rollup_agent_*`) do not answer.
+    fn reads_detailed(&self) -> bool {
+        self.dims.env.is_some() || self.dims.version.is_some()
+    }
+
     fn table_at(&self, daily: bool) -> &'static str {
-        let detailed = self.dims.env.is_some() || self.dims.version.is_some();
-        match (detailed, daily) {
+        match (self.reads_detailed(), daily) {
             (true, true) => "rollup_daily",
             (true, false) => "rollup_hourly",
             (false, true) => "rollup_agent_daily",
