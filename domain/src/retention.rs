@@ -182,6 +182,18 @@ pub async fn trim(
         .bind(cutoff)
         .execute(&mut *tx)
         .await?;
+    // The combinations of dimensions whose rollups are all gone leave the filter options
+    // (an agent that comes back after that is new again in the activity stream).
+    sqlx::query(
+        "DELETE FROM rollup_first_seen f WHERE workspace_id = $1 AND first_hour < $2 \
+         AND NOT EXISTS (SELECT 1 FROM rollup_daily d WHERE d.workspace_id = $1 \
+           AND d.department = f.department AND d.agent = f.agent \
+           AND d.environment = f.environment AND d.version = f.version AND d.model = f.model)",
+    )
+    .bind(ws)
+    .bind(cutoff)
+    .execute(&mut *tx)
+    .await?;
     // Minute rows live a few days whatever the retention.
     sqlx::query(
         "DELETE FROM rollup_minute WHERE workspace_id = $1 \

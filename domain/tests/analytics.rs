@@ -374,6 +374,35 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
                 &format!("{what} {} cost", a.agent),
             );
         }
+        // The home page reads its top agents and the activity's spikes from one read of the
+        // agents' periods, on unfiltered hourly windows too: the same answer as each alone.
+        let home = analytics::home(&s, ws, &q).await.unwrap();
+        let key = |a: &argus_types::AgentStat| {
+            (a.agent.clone(), a.department.clone(), a.requests, a.errors)
+        };
+        for (mine, alone) in [
+            (&home.kpis.top_by_cost, &served.top_by_cost),
+            (&home.kpis.top_by_errors, &served.top_by_errors),
+        ] {
+            let keys = |v: &Vec<argus_types::AgentStat>| v.iter().map(key).collect::<Vec<_>>();
+            assert_eq!(keys(mine), keys(alone), "{what} home's top agents");
+            for (a, b) in mine.iter().zip(alone.iter()) {
+                close(
+                    Some(a.cost_usd),
+                    Some(b.cost_usd),
+                    1e-9,
+                    &format!("{what} home cost"),
+                );
+            }
+        }
+        let activity =
+            <argus_types::Activity as argus_domain::analytics::Report>::read(&s.pool, ws, &q, &())
+                .await
+                .unwrap();
+        assert_eq!(
+            home.activity.events, activity.events,
+            "{what} home's activity"
+        );
         // The sparkline sums to the total.
         let spark: f64 = served.kpis[0].spark.iter().flatten().sum();
         assert_eq!(spark, raw.requests as f64, "{what} spark");
@@ -484,8 +513,25 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
         Err(argus_domain::Error::InvalidInput { .. })
     ));
 
-    // The dropdowns offer what the workspace sent.
+    // The dropdowns offer what the workspace sent: each dimension's values in the rollups.
     let options = analytics::filter_options(&s, ws).await.unwrap();
+    for (column, offered) in [
+        ("department", &options.departments),
+        ("environment", &options.environments),
+        ("version", &options.versions),
+        ("agent", &options.agents),
+        ("model", &options.models),
+    ] {
+        let raw: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT DISTINCT {column} FROM rollup_daily WHERE workspace_id = $1 \
+             AND {column} <> '' ORDER BY 1"
+        ))
+        .bind(ws)
+        .fetch_all(&owner)
+        .await
+        .unwrap();
+        assert_eq!(offered, &raw, "{column}");
+    }
     assert_eq!(options.departments.len(), 5);
     assert!(options.environments.contains(&"production".to_owned()));
     assert!(options.models.contains(&"gpt-4o".to_owned()));

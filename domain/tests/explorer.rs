@@ -922,7 +922,8 @@ async fn deleting_traces_keeps_rollups_equal_to_raw_and_is_audited(owner: PgPool
 
 /// Retention in the middle of a month: the agents' days keep that month's row with the days
 /// before the cutoff zeroed (the earlier month's row goes), the cutoff's week is summed again
-/// from its days kept, and both still equal the daily rollup.
+/// from its days kept, and both still equal the daily rollup; an agent with nothing kept
+/// leaves the filter options.
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn retention_mid_month_zeroes_the_agents_days_before_the_cutoff(owner: PgPool) {
     use chrono::{Datelike, DurationRound};
@@ -948,9 +949,19 @@ async fn retention_mid_month_zeroes_the_agents_days_before_the_cutoff(owner: PgP
             at(cutoff - Duration::days(1)),
             at(cutoff),
             at(cutoff - Duration::days(40)),
+            serde_json::json!({"agent_id": "gone-bot", "start_time": cutoff - Duration::days(40),
+                "latency_ms": 40}),
         ],
     )
     .await;
+    let agents = || async {
+        argus_domain::ingest::invalidate::drop_metrics(&s.cache, ws).await;
+        argus_domain::analytics::filter_options(&s, ws)
+            .await
+            .unwrap()
+            .agents
+    };
+    assert_eq!(agents().await, ["bot", "gone-bot"]);
     let days = |owner: PgPool| async move {
         let rows: Vec<(chrono::DateTime<Utc>, Vec<i64>)> = sqlx::query_as(
             "SELECT bucket, traces FROM rollup_agent_days WHERE workspace_id = $1 ORDER BY 1",
@@ -982,6 +993,8 @@ async fn retention_mid_month_zeroes_the_agents_days_before_the_cutoff(owner: PgP
     assert_eq!(weeks.len(), 1, "{weeks:?}");
     assert_eq!(weeks[0].1, 1, "only the cutoff's trace: {weeks:?}");
     assert!(weeks[0].0 <= cutoff && cutoff < weeks[0].0 + Duration::weeks(1));
+    // An agent whose data is all gone leaves the filter's options.
+    assert_eq!(agents().await, ["bot"]);
     common::assert_totals_match_rollups(&owner, ws).await;
 }
 

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use argus_types::{Activity, ActivityEvent};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
-use super::hours::{agent_periods, AgentBucket};
+use super::hours::{AgentBucket, SharedPeriods};
 use super::query::{fetch_window, window_and_dims};
 use super::report::Report;
 use super::window::Resolved;
@@ -208,11 +208,13 @@ fn spikes(by_agent: &ByAgent) -> Vec<ActivityEvent> {
     events
 }
 
-/// The activity over the window, newest first (at most [`MAX_EVENTS`]), uncached.
-async fn activity_uncached(
+/// The activity over the window, newest first (at most [`MAX_EVENTS`]), uncached; the spikes
+/// from `periods` when the agents' hours or days answer the window.
+pub(super) async fn activity_uncached(
     pool: &sqlx::PgPool,
     workspace: WorkspaceId,
     q: &Resolved,
+    periods: &SharedPeriods<'_>,
 ) -> Result<Activity> {
     let (requests, errors) = if q.dims.model.is_some() {
         ("spans", "span_errors")
@@ -232,9 +234,7 @@ async fn activity_uncached(
                 fetch_window(pool, workspace, &sql, (q.from, q.to), &q.dims).await?;
             return Ok(spikes(&by_agent(&rows)));
         }
-        let needs = ["traces", "trace_errors", "cost_usd"];
-        let periods = agent_periods(pool, workspace, q, &needs).await?;
-        Ok(spikes(&by_agent_from(periods.buckets(q))))
+        Ok(spikes(&by_agent_from(periods.get().await?.buckets(q))))
     };
     let (spiked, mut events) = tokio::try_join!(spiked, new_things(pool, workspace, q))?;
     events.extend(spiked);
@@ -256,13 +256,13 @@ impl Report for Activity {
     const DOMAIN: &'static str = "activity";
     type Args = ();
 
-    fn read(
+    async fn read(
         pool: &sqlx::PgPool,
         workspace: WorkspaceId,
         q: &Resolved,
         _: &(),
-    ) -> impl std::future::Future<Output = Result<Self>> + Send {
-        activity_uncached(pool, workspace, q)
+    ) -> Result<Self> {
+        activity_uncached(pool, workspace, q, &SharedPeriods::new(pool, workspace, q)).await
     }
 }
 

@@ -94,6 +94,38 @@ impl Periods {
     }
 }
 
+/// The measures the home page's top agents and the activity spikes read.
+pub(super) const REQUESTS_ERRORS_COST: [&str; 3] = ["traces", "trace_errors", "cost_usd"];
+
+/// The agents' periods with [`REQUESTS_ERRORS_COST`] for one request, read once however
+/// many of its readers ask: the home page's top agents and its activity spikes read the same
+/// rows, concurrently (the first to ask reads, the other waits for it).
+pub(super) struct SharedPeriods<'a> {
+    pool: &'a sqlx::PgPool,
+    workspace: WorkspaceId,
+    q: &'a Resolved,
+    cell: tokio::sync::OnceCell<Periods>,
+}
+
+impl<'a> SharedPeriods<'a> {
+    pub(super) fn new(pool: &'a sqlx::PgPool, workspace: WorkspaceId, q: &'a Resolved) -> Self {
+        Self {
+            pool,
+            workspace,
+            q,
+            cell: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    pub(super) async fn get(&self) -> Result<&Periods> {
+        self.cell
+            .get_or_try_init(|| {
+                agent_periods(self.pool, self.workspace, self.q, &REQUESTS_ERRORS_COST)
+            })
+            .await
+    }
+}
+
 /// The rows under [`agent_buckets`].
 pub(super) async fn agent_periods(
     pool: &sqlx::PgPool,

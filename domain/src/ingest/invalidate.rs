@@ -64,7 +64,7 @@ impl std::fmt::Debug for Invalidator {
 }
 
 /// Drops a workspace's metric caches now.
-pub(crate) async fn drop_metrics(cache: &Cache, workspace: WorkspaceId) {
+pub async fn drop_metrics(cache: &Cache, workspace: WorkspaceId) {
     for domain in METRIC_DOMAINS {
         cache
             .invalidate_pattern(&CacheKey::domain_pattern(domain, workspace))
