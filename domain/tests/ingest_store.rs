@@ -605,6 +605,56 @@ async fn totals_created_by_a_concurrent_batch_are_merged(owner: PgPool) {
     common::assert_totals_match_rollups(&s.pool, ws).await;
 }
 
+/// A batch takes the workspace's shared rows (scope and totals) last: another batch of other
+/// agents writes all of its rollups and commits while the first is still writing its own,
+/// and both add up.
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn a_batch_holds_the_shared_rows_only_at_its_end(owner: PgPool) {
+    use argus_domain::ingest::model::Dimensions;
+    use argus_domain::ingest::rollup::Rollups;
+    let s = services(&owner).await;
+    let (_, ws) = sign_up(&s, "ann@example.com", "A").await;
+    let at = chrono::Utc::now() - chrono::TimeDelta::days(1);
+    let batch = move |agent: &str| {
+        let dims = Dimensions {
+            agent: agent.into(),
+            department: "d".into(),
+            environment: "prod".into(),
+            version: "v1".into(),
+        };
+        let mut r = Rollups::default();
+        r.add_trace(at, &dims, Some(40_000), true);
+        r
+    };
+    // The first batch of the hour and department: it creates the shared rows, and holds them
+    // until it commits.
+    let mut a = tenancy::begin(&s.pool, ws).await.unwrap();
+    batch("a").write(&mut a, ws).await.unwrap();
+    a.commit().await.unwrap();
+    let mut a = tenancy::begin(&s.pool, ws).await.unwrap();
+    let shared = batch("a").write_but_shared(&mut a, ws).await.unwrap();
+    let pool = s.pool.clone();
+    let other = tokio::spawn(async move {
+        let mut b = tenancy::begin(&pool, ws).await.unwrap();
+        batch("b").write(&mut b, ws).await.unwrap();
+        b.commit().await.unwrap();
+    });
+    tokio::time::timeout(std::time::Duration::from_secs(5), other)
+        .await
+        .expect("the other batch does not wait for the first's agent rows")
+        .unwrap();
+    shared.write(&mut a, ws).await.unwrap();
+    a.commit().await.unwrap();
+    common::assert_totals_match_rollups(&s.pool, ws).await;
+    let traces: i64 =
+        sqlx::query_scalar("SELECT traces FROM rollup_total_daily WHERE workspace_id = $1")
+            .bind(ws)
+            .fetch_one(&owner)
+            .await
+            .unwrap();
+    assert_eq!(traces, 3);
+}
+
 /// Whether `spans_<day>` exists and is attached to spans.
 async fn attached(owner: &PgPool, name: &str) -> bool {
     sqlx::query_scalar(

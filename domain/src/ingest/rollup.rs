@@ -227,8 +227,24 @@ impl Rollups {
     }
 
     /// Adds the deltas to the rollups and to the workspace totals. Rows are locked in one
-    /// order by every writer (table, then key), so concurrent batches never deadlock.
+    /// order by every writer (table, then key; the shared rows last), so concurrent batches
+    /// never deadlock.
     pub async fn write(self, conn: &mut PgConnection, workspace: WorkspaceId) -> Result<()> {
+        self.write_but_shared(conn, workspace)
+            .await?
+            .write(conn, workspace)
+            .await
+    }
+
+    /// Writes every rollup but the rows all of a workspace's concurrent batches update (its
+    /// scope and total rows of the hour and the day), which it returns for [`Shared::write`]
+    /// as the transaction's last statement: a batch holds those rows until its commit, so
+    /// whatever it does after them runs one batch at a time.
+    pub async fn write_but_shared(
+        self,
+        conn: &mut PgConnection,
+        workspace: WorkspaceId,
+    ) -> Result<Shared> {
         let Rollups {
             minute,
             hourly,
@@ -240,14 +256,16 @@ impl Rollups {
             ("rollup_agent_weekly", by_week(&agent_daily)),
             ("rollup_agent_daily", agent_daily),
         ];
-        let scope = [
-            ("rollup_scope_hourly", by_scope(&hourly)),
-            ("rollup_scope_daily", by_scope(&daily)),
-        ];
-        let total = [
-            ("rollup_total_hourly", totals(&hourly)),
-            ("rollup_total_daily", totals(&daily)),
-        ];
+        let shared = Shared {
+            scope: [
+                ("rollup_scope_hourly", by_scope(&hourly)),
+                ("rollup_scope_daily", by_scope(&daily)),
+            ],
+            total: [
+                ("rollup_total_hourly", totals(&hourly)),
+                ("rollup_total_daily", totals(&daily)),
+            ],
+        };
         let hours: Vec<Key> = hourly.keys().cloned().collect();
         let agent_hours = by_day(&hourly, false);
         let agent_env_hours = by_day(&hourly, true);
@@ -264,19 +282,34 @@ impl Rollups {
             let table = Table::new(name, AGENT_KEY, false);
             write_table(conn, workspace, table, without_agents(rows)).await?;
         }
-        for (name, rows) in scope {
-            let table = Table::new(name, SCOPE_KEY, true);
-            write_table(conn, workspace, table, rows.into_iter().collect()).await?;
-        }
         write_agent_slots(conn, workspace, &AGENT_HOURS_UPSERT, &agent_hours).await?;
         write_agent_slots(conn, workspace, &AGENT_ENV_HOURS_UPSERT, &agent_env_hours).await?;
         write_agent_slots(conn, workspace, &AGENT_DAYS_UPSERT, &agent_days).await?;
-        for (table, rows) in total {
+        write_first_seen(conn, workspace, &hours).await?;
+        Ok(shared)
+    }
+}
+
+/// The rollup rows every concurrent batch of a workspace updates: its scope rows (a
+/// department and environment's hour and day) and its total rows (the hour's and the day's).
+/// Written last by every writer, in one order (scope, then totals; each in key order).
+pub struct Shared {
+    scope: [(&'static str, BTreeMap<Key, Total>); 2],
+    total: [(&'static str, BTreeMap<DateTime<Utc>, Total>); 2],
+}
+
+impl Shared {
+    pub async fn write(self, conn: &mut PgConnection, workspace: WorkspaceId) -> Result<()> {
+        for (name, rows) in self.scope {
+            let table = Table::new(name, SCOPE_KEY, true);
+            write_table(conn, workspace, table, rows.into_iter().collect()).await?;
+        }
+        for (table, rows) in self.total {
             if !rows.is_empty() {
                 write_totals(conn, workspace, table, &rows).await?;
             }
         }
-        write_first_seen(conn, workspace, &hours).await
+        Ok(())
     }
 }
 

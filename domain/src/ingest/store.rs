@@ -234,22 +234,21 @@ pub async fn store(
     let inserted = insert_spans(&mut tx, workspace, &batch, &costs).await?;
     let (fresh, fresh_costs) = fresh_spans(&batch, &costs, &inserted);
     let deltas = trace_deltas(&fresh, &fresh_costs);
+    let mut shared = None;
     if !deltas.is_empty() {
         let summaries = upsert_traces(&mut tx, workspace, &deltas, &fresh).await?;
-        roll_up(
-            &mut tx,
-            workspace,
-            &fresh,
-            &fresh_costs,
-            &deltas,
-            &summaries,
-        )
-        .await?;
+        let rollups = roll_up(&fresh, &fresh_costs, &deltas, &summaries);
+        shared = Some(rollups.write_but_shared(&mut tx, workspace).await?);
         upsert_agents(&mut tx, workspace, &fresh).await?;
     }
     let evaluated =
         super::evaluate::evaluate(&mut tx, workspace, &fresh, &fresh_costs, Utc::now()).await?;
     crate::evals::experiments::link_spans(&mut tx, workspace, &fresh).await?;
+    // Last: the workspace's scope and total rows, which every concurrent batch of it waits
+    // for until this one commits.
+    if let Some(shared) = shared {
+        shared.write(&mut tx, workspace).await?;
+    }
     tx.commit().await?;
     Ok(Stored {
         inserted: fresh.len(),
@@ -564,14 +563,12 @@ async fn upsert_traces(
 
 /// Rollups: every new span, and each trace whose root arrived or that became an error trace
 /// (it has its root and an error span) with this batch.
-async fn roll_up(
-    conn: &mut PgConnection,
-    workspace: WorkspaceId,
+fn roll_up(
     fresh: &[&SpanRecord],
     fresh_costs: &[Option<f64>],
     deltas: &BTreeMap<&str, TraceDelta>,
     summaries: &[TraceSummary],
-) -> Result<()> {
+) -> Rollups {
     let mut rollups = Rollups::default();
     for (s, cost) in fresh.iter().zip(fresh_costs) {
         rollups.add_span(s, *cost);
@@ -595,7 +592,7 @@ async fn roll_up(
             rollups.add_trace(row.start_time, &dims, root_latency, became_error);
         }
     }
-    rollups.write(conn, workspace).await
+    rollups
 }
 
 /// Agents: first sight registers them; every batch moves `last_seen` on.
