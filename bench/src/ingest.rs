@@ -267,7 +267,11 @@ async fn copy_in(
 ) -> anyhow::Result<(u64, Duration)> {
     let started = Instant::now();
     let mut copy = conn.copy_in_raw(sql).await?;
-    copy.send(data).await?;
+    // In pieces: one `send` of the whole ~100 MB once hung here (the server waiting for data,
+    // the client for nothing).
+    for piece in data.chunks(1 << 20) {
+        copy.send(piece).await?;
+    }
     let copied = copy.finish().await?;
     Ok((copied, started.elapsed()))
 }

@@ -149,27 +149,32 @@ pub async fn trim(
         .execute(&mut *tx)
         .await?;
     }
-    // The agents' days keep a month to a row: months before the cutoff's go, and the
-    // cutoff's month keeps its days from the cutoff on (the first `day0` slots zeroed).
+    // The agents' days (per environment or not) keep a month to a row: months before the
+    // cutoff's go, and the cutoff's month keeps its days from the cutoff on (the first `day0`
+    // slots zeroed).
     let month = crate::ingest::rollup::month_start(cutoff);
-    sqlx::query("DELETE FROM rollup_agent_days WHERE workspace_id = $1 AND bucket < $2")
+    let counts = crate::ingest::rollup::SLOT_COUNTS
+        .map(|c| format!("{c} = array_fill(0::int8, ARRAY[$3]) || {c}[$3 + 1 : 31]"))
+        .join(", ");
+    for table in ["rollup_agent_days", "rollup_agent_env_days"] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE workspace_id = $1 AND bucket < $2"
+        ))
         .bind(ws)
         .bind(month)
         .execute(&mut *tx)
         .await?;
-    let counts = crate::ingest::rollup::SLOT_COUNTS
-        .map(|c| format!("{c} = array_fill(0::int8, ARRAY[$3]) || {c}[$3 + 1 : 31]"))
-        .join(", ");
-    sqlx::query(&format!(
-        "UPDATE rollup_agent_days SET {counts}, \
-           cost_usd = array_fill(0::float8, ARRAY[$3]) || cost_usd[$3 + 1 : 31] \
-         WHERE workspace_id = $1 AND bucket = $2 AND $3 > 0"
-    ))
-    .bind(ws)
-    .bind(month)
-    .bind((cutoff - month).num_days() as i32)
-    .execute(&mut *tx)
-    .await?;
+        sqlx::query(&format!(
+            "UPDATE {table} SET {counts}, \
+               cost_usd = array_fill(0::float8, ARRAY[$3]) || cost_usd[$3 + 1 : 31] \
+             WHERE workspace_id = $1 AND bucket = $2 AND $3 > 0"
+        ))
+        .bind(ws)
+        .bind(month)
+        .bind((cutoff - month).num_days() as i32)
+        .execute(&mut *tx)
+        .await?;
+    }
     // The weeks of the agent rollup: those before the cutoff's go, and the cutoff's week is
     // summed again from its days left above (from the cutoff on).
     sqlx::query("DELETE FROM rollup_agent_weekly WHERE workspace_id = $1 AND bucket < $2")

@@ -430,12 +430,14 @@ async fn every_kpi_equals_raw_sql_for_the_same_filters_and_range(owner: PgPool) 
     assert!(theirs.top_by_cost.is_empty());
 
     // Usage split by department, agent and model equals the raw grouping (from the agents'
-    // hours at 7 d, per environment under an environment filter, their days at 30 d).
-    let cases: [&[(&str, &str)]; 4] = [
+    // hours at 7 d, their days at 30 d, both per environment under an environment filter).
+    let cases: [&[(&str, &str)]; 6] = [
         &[("range", "7d")],
         &[("range", "30d")],
         &[("range", "7d"), ("env", "production")],
         &[("range", "24h"), ("dept", "support"), ("env", "staging")],
+        &[("range", "30d"), ("env", "production")],
+        &[("range", "90d"), ("dept", "support"), ("env", "staging")],
     ];
     for (case, by) in cases
         .into_iter()

@@ -1,9 +1,9 @@
 //! The agents' hours and days (migration 0033: a row per UTC day, department and agent, its 24
-//! hours as arrays; 0038: the same per environment; 0036: a row per UTC month, its 31 days)
-//! for the reads that need neither a model, a version nor latencies: the activity stream's
-//! spikes, usage by department or agent, cost per department per step, the home page's top
-//! agents. Hourly windows read the hours (per environment under an environment filter), daily
-//! windows without one the days.
+//! hours as arrays; 0036: a row per UTC month, its 31 days; 0038 and 0040: the same per
+//! environment) for the reads that need neither a model, a version nor latencies: the activity
+//! stream's spikes, usage by department or agent, cost per department per step, the home
+//! page's top agents. Hourly windows read the hours, daily windows the days (per environment
+//! under an environment filter).
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
@@ -45,11 +45,9 @@ struct Period {
 
 impl Resolved {
     /// Whether the agents' hours (hourly windows) or days (daily ones) answer this window: no
-    /// filter on a dimension they do not have (version, model; environment on daily windows).
+    /// filter on a dimension they do not have (version, model).
     pub(super) fn reads_agent_buckets(&self) -> bool {
-        self.dims.version.is_none()
-            && self.dims.model.is_none()
-            && (self.dims.env.is_none() || !self.daily)
+        self.dims.version.is_none() && self.dims.model.is_none()
     }
 }
 
@@ -137,7 +135,12 @@ pub(super) async fn agent_periods(
     // in the others ([`Resolved::reads_agent_buckets`]).
     let day = q.from.duration_trunc(TimeDelta::days(1)).unwrap_or(q.from);
     let (table, first, env) = match (q.daily, q.dims.env.is_some()) {
-        (true, _) => ("rollup_agent_days", month_start(q.from), "$6::text IS NULL"),
+        (true, false) => ("rollup_agent_days", month_start(q.from), "$6::text IS NULL"),
+        (true, true) => (
+            "rollup_agent_env_days",
+            month_start(q.from),
+            "environment = $6",
+        ),
         (false, false) => ("rollup_agent_hours", day, "$6::text IS NULL"),
         (false, true) => ("rollup_agent_env_hours", day, "environment = $6"),
     };
@@ -286,8 +289,8 @@ mod tests {
         assert!(q.daily && q.reads_agent_buckets());
         q.dims.env = Some("prod".into());
         assert!(
-            !q.reads_agent_buckets(),
-            "the agents' days have no environment"
+            q.reads_agent_buckets(),
+            "daily: the agents' days per environment"
         );
         q.dims.env = None;
         // Every slot set, even November's 31st (none is written there): it is not Dec 1.

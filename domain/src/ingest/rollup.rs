@@ -269,7 +269,8 @@ impl Rollups {
         let hours: Vec<Key> = hourly.keys().cloned().collect();
         let agent_hours = by_day(&hourly, false);
         let agent_env_hours = by_day(&hourly, true);
-        let agent_days = by_month(&daily);
+        let agent_days = by_month(&daily, false);
+        let agent_env_days = by_month(&daily, true);
         for (name, rows) in [
             ("rollup_minute", minute),
             ("rollup_hourly", hourly),
@@ -285,6 +286,7 @@ impl Rollups {
         write_agent_slots(conn, workspace, &AGENT_HOURS_UPSERT, &agent_hours).await?;
         write_agent_slots(conn, workspace, &AGENT_ENV_HOURS_UPSERT, &agent_env_hours).await?;
         write_agent_slots(conn, workspace, &AGENT_DAYS_UPSERT, &agent_days).await?;
+        write_agent_slots(conn, workspace, &AGENT_ENV_DAYS_UPSERT, &agent_env_days).await?;
         write_first_seen(conn, workspace, &hours).await?;
         Ok(shared)
     }
@@ -402,15 +404,16 @@ pub(crate) fn month_start(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// The daily rows of a batch as months of agents' days.
-fn by_month(rows: &BTreeMap<Key, Delta>) -> BTreeMap<SlotKey, Slots<31>> {
+fn by_month(rows: &BTreeMap<Key, Delta>, by_env: bool) -> BTreeMap<SlotKey, Slots<31>> {
     use chrono::Datelike;
     let mut out: BTreeMap<SlotKey, Slots<31>> = BTreeMap::new();
     for (k, d) in rows {
         let day = k.bucket.day0() as usize;
+        let env = if by_env { k.environment.as_str() } else { "" };
         let key = (
             month_start(k.bucket),
             k.department.clone(),
-            String::new(),
+            env.to_owned(),
             k.agent.clone(),
         );
         out.entry(key).or_default().add(day, d);
@@ -462,6 +465,8 @@ static AGENT_ENV_HOURS_UPSERT: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| agent_slots_upsert("rollup_agent_env_hours", 24, true));
 static AGENT_DAYS_UPSERT: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| agent_slots_upsert("rollup_agent_days", 31, false));
+static AGENT_ENV_DAYS_UPSERT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| agent_slots_upsert("rollup_agent_env_days", 31, true));
 
 /// Adds a batch's periods of agents' slots with `upsert` (one of the statements above): one
 /// upsert, rows in key order (as every writer locks them), each row's slots a slice of one
@@ -1155,7 +1160,8 @@ pub async fn rebuild(
     // from the daily agent rollup (right now for every day of them).
     // So do the weeks (their rows were added to above, not cleared: replaced here).
     sqlx::query(
-        "SELECT argus_rebuild_agent_days($1, $2, $3), argus_rebuild_agent_weeks($1, $2, $3)",
+        "SELECT argus_rebuild_agent_days($1, $2, $3), argus_rebuild_agent_env_days($1, $2, $3), \
+           argus_rebuild_agent_weeks($1, $2, $3)",
     )
     .bind(workspace)
     .bind(start)
@@ -1179,6 +1185,7 @@ pub async fn rebuild_all_totals(owner: &sqlx::PgPool) -> Result<()> {
                 argus_rebuild_agent_hours(), \
                 argus_rebuild_agent_env_hours(), \
                 argus_rebuild_agent_days(NULL, NULL, NULL), \
+                argus_rebuild_agent_env_days(NULL, NULL, NULL), \
                 argus_rebuild_agent_weeks(NULL, NULL, NULL), \
                 argus_rebuild_scope_rollup('rollup_hourly', 'rollup_scope_hourly'), \
                 argus_rebuild_scope_rollup('rollup_daily', 'rollup_scope_daily'), \

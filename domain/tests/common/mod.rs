@@ -218,7 +218,8 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
         .map(|m| format!("h.{m}[i + 1] AS {m}"))
         .collect::<Vec<_>>()
         .join(", ");
-    // The agents' hours per environment (0038) equal the detailed rollup summed likewise.
+    // The agents' hours and days per environment (0038, 0040) equal the detailed rollup
+    // summed likewise.
     for (detail, slots, n, unit, key) in [
         (
             "rollup_agent_hourly",
@@ -240,6 +241,13 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
             31,
             "days",
             "department, agent",
+        ),
+        (
+            "rollup_daily",
+            "rollup_agent_env_days",
+            31,
+            "days",
+            "department, environment, agent",
         ),
     ] {
         let h_key = key
@@ -272,19 +280,21 @@ pub async fn assert_totals_match_rollups(pool: &PgPool, ws: argus_domain::tenanc
         assert!(bad.is_empty(), "{slots} differs from {detail} at {bad:?}");
     }
     // A month's slots past its last day stay empty.
-    let overflow: Vec<(chrono::DateTime<chrono::Utc>,)> = sqlx::query_as(
-        "SELECT bucket FROM rollup_agent_days h, generate_series(28, 30) AS i \
-         WHERE h.workspace_id = $1 \
-           AND date_trunc('month', h.bucket + make_interval(days => i), 'UTC') <> h.bucket \
-           AND (h.traces[i + 1] <> 0 OR h.spans[i + 1] <> 0 OR h.cost_usd[i + 1] <> 0)",
-    )
-    .bind(ws)
-    .fetch_all(&mut *tx)
-    .await
-    .unwrap();
-    assert!(
-        overflow.is_empty(),
-        "rollup_agent_days past a month's end at {overflow:?}"
-    );
+    for table in ["rollup_agent_days", "rollup_agent_env_days"] {
+        let overflow: Vec<(chrono::DateTime<chrono::Utc>,)> = sqlx::query_as(&format!(
+            "SELECT bucket FROM {table} h, generate_series(28, 30) AS i \
+             WHERE h.workspace_id = $1 \
+               AND date_trunc('month', h.bucket + make_interval(days => i), 'UTC') <> h.bucket \
+               AND (h.traces[i + 1] <> 0 OR h.spans[i + 1] <> 0 OR h.cost_usd[i + 1] <> 0)"
+        ))
+        .bind(ws)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        assert!(
+            overflow.is_empty(),
+            "{table} past a month's end at {overflow:?}"
+        );
+    }
     tx.commit().await.unwrap();
 }
