@@ -555,29 +555,35 @@ async fn migration_0011_converts_stored_totals(owner: PgPool) {
     assert!(traces > 4, "{traces}");
 }
 
+/// A batch's rollups of traces of `agent` (department "d", prod, v1) at `at`, one a latency.
+fn traces_of(
+    at: chrono::DateTime<chrono::Utc>,
+    agent: &str,
+    latencies: &[i64],
+    error: bool,
+) -> argus_domain::ingest::rollup::Rollups {
+    let dims = argus_domain::ingest::model::Dimensions {
+        agent: agent.into(),
+        department: "d".into(),
+        environment: "prod".into(),
+        version: "v1".into(),
+    };
+    let mut r = argus_domain::ingest::rollup::Rollups::default();
+    for l in latencies {
+        r.add_trace(at, &dims, Some(*l), error);
+    }
+    r
+}
+
 /// Two batches racing to create a bucket's totals: the second reads nothing (the first has
 /// not committed), then meets the first's row on insert and merges in SQL. Either way the
 /// totals equal the summed rollups.
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn totals_created_by_a_concurrent_batch_are_merged(owner: PgPool) {
-    use argus_domain::ingest::model::Dimensions;
-    use argus_domain::ingest::rollup::Rollups;
     let s = services(&owner).await;
     let (_, ws) = sign_up(&s, "ann@example.com", "A").await;
     let at = chrono::Utc::now() - chrono::TimeDelta::days(1);
-    let batch = |agent: &str, latencies: &[i64]| {
-        let dims = Dimensions {
-            agent: agent.into(),
-            department: "d".into(),
-            environment: "prod".into(),
-            version: "v1".into(),
-        };
-        let mut r = Rollups::default();
-        for l in latencies {
-            r.add_trace(at, &dims, Some(*l), false);
-        }
-        r
-    };
+    let batch = |agent: &str, latencies: &[i64]| traces_of(at, agent, latencies, false);
     let (first, second) = (
         batch("a", &[1_000, 250_000]),
         batch("b", &[90_000, 250_000]),
@@ -610,22 +616,10 @@ async fn totals_created_by_a_concurrent_batch_are_merged(owner: PgPool) {
 /// and both add up.
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn a_batch_holds_the_shared_rows_only_at_its_end(owner: PgPool) {
-    use argus_domain::ingest::model::Dimensions;
-    use argus_domain::ingest::rollup::Rollups;
     let s = services(&owner).await;
     let (_, ws) = sign_up(&s, "ann@example.com", "A").await;
     let at = chrono::Utc::now() - chrono::TimeDelta::days(1);
-    let batch = move |agent: &str| {
-        let dims = Dimensions {
-            agent: agent.into(),
-            department: "d".into(),
-            environment: "prod".into(),
-            version: "v1".into(),
-        };
-        let mut r = Rollups::default();
-        r.add_trace(at, &dims, Some(40_000), true);
-        r
-    };
+    let batch = move |agent: &str| traces_of(at, agent, &[40_000], true);
     // The first batch of the hour and department: it creates the shared rows, and holds them
     // until it commits.
     let mut a = tenancy::begin(&s.pool, ws).await.unwrap();
