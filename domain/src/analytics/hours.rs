@@ -93,7 +93,7 @@ impl Periods {
 }
 
 /// The measures the home page's top agents and the activity spikes read.
-pub(super) const REQUESTS_ERRORS_COST: [&str; 3] = ["traces", "trace_errors", "cost_usd"];
+const REQUESTS_ERRORS_COST: [&str; 3] = ["traces", "trace_errors", "cost_usd"];
 
 /// The agents' periods with [`REQUESTS_ERRORS_COST`] for one request, read once however
 /// many of its readers ask: the home page's top agents and its activity spikes read the same
@@ -134,15 +134,12 @@ pub(super) async fn agent_periods(
     // `$6` the environment: filtered in the table that has one (read only with a filter), NULL
     // in the others ([`Resolved::reads_agent_buckets`]).
     let day = q.from.duration_trunc(TimeDelta::days(1)).unwrap_or(q.from);
-    let (table, first, env) = match (q.daily, q.dims.env.is_some()) {
-        (true, false) => ("rollup_agent_days", month_start(q.from), "$6::text IS NULL"),
-        (true, true) => (
-            "rollup_agent_env_days",
-            month_start(q.from),
-            "environment = $6",
-        ),
-        (false, false) => ("rollup_agent_hours", day, "$6::text IS NULL"),
-        (false, true) => ("rollup_agent_env_hours", day, "environment = $6"),
+    let first = if q.daily { month_start(q.from) } else { day };
+    let (table, env) = match (q.daily, q.dims.env.is_some()) {
+        (true, false) => ("rollup_agent_days", "$6::text IS NULL"),
+        (true, true) => ("rollup_agent_env_days", "environment = $6"),
+        (false, false) => ("rollup_agent_hours", "$6::text IS NULL"),
+        (false, true) => ("rollup_agent_env_hours", "environment = $6"),
     };
     let mut tx = tenancy::begin_rollup_read(pool, workspace).await?;
     let periods: Vec<Period> = sqlx::query_as(&format!(

@@ -234,13 +234,15 @@ pub async fn store(
     let inserted = insert_spans(&mut tx, workspace, &batch, &costs).await?;
     let (fresh, fresh_costs) = fresh_spans(&batch, &costs, &inserted);
     let deltas = trace_deltas(&fresh, &fresh_costs);
-    let mut shared = None;
-    if !deltas.is_empty() {
+    let shared = if deltas.is_empty() {
+        None
+    } else {
         let summaries = upsert_traces(&mut tx, workspace, &deltas, &fresh).await?;
         let rollups = roll_up(&fresh, &fresh_costs, &deltas, &summaries);
-        shared = Some(rollups.write_but_shared(&mut tx, workspace).await?);
+        let shared = rollups.write_but_shared(&mut tx, workspace).await?;
         upsert_agents(&mut tx, workspace, &fresh).await?;
-    }
+        Some(shared)
+    };
     let evaluated =
         super::evaluate::evaluate(&mut tx, workspace, &fresh, &fresh_costs, Utc::now()).await?;
     crate::evals::experiments::link_spans(&mut tx, workspace, &fresh).await?;
