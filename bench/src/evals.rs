@@ -264,6 +264,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         traces_per_request: args.traces_per_request,
         api_key: args.api_key.clone(),
         lean: false,
+        split_traces: false,
     };
     let scored_before = count_scores(&admin, ws).await?;
     let started = Instant::now();

@@ -370,6 +370,7 @@ async fn over_http(args: &Args, url: &str) -> anyhow::Result<String> {
         traces_per_request: 100,
         api_key,
         lean: false,
+        split_traces: false,
     };
     load_shaped(&client, &shape, &ingest_url, 2, 7)
         .await

@@ -47,6 +47,11 @@ pub struct Args {
     /// Only the lean shape, its figures printed and not recorded (for profiling).
     #[arg(long, conflicts_with = "markdown")]
     lean_only: bool,
+    /// Each trace's root sent in the client's next request, after its children (as an
+    /// OpenTelemetry batch exporter sends a trace that spans an export): every trace is then
+    /// written by two requests.
+    #[arg(long, conflicts_with = "markdown")]
+    split_traces: bool,
 }
 
 pub(crate) type HttpClient =
@@ -136,6 +141,8 @@ pub(crate) struct LoadShape {
     pub(crate) api_key: String,
     /// Lean spans (no messages), from agents of their own (`bench-agent-100` …).
     pub(crate) lean: bool,
+    /// Roots one request late (see `Args::split_traces`).
+    pub(crate) split_traces: bool,
 }
 
 impl Args {
@@ -145,6 +152,7 @@ impl Args {
             traces_per_request: self.traces_per_request,
             api_key: self.api_key.clone(),
             lean: false,
+            split_traces: self.split_traces,
         }
     }
 }
@@ -163,9 +171,15 @@ fn bodies(args: &LoadShape, requests: usize, seed: u64) -> Vec<Vec<(Bytes, u64)>
             let mut agent = traffic::agent(n + if args.lean { LEAN_AGENTS } else { 0 });
             agent.lean = args.lean;
             let mut rng = StdRng::seed_from_u64(seed + n as u64);
-            (0..requests)
-                .map(|_| {
-                    let request = traffic::request(&mut rng, &agent, args.traces_per_request);
+            let mut batches: Vec<_> = (0..requests)
+                .map(|_| traffic::request(&mut rng, &agent, args.traces_per_request))
+                .collect();
+            if args.split_traces {
+                traffic::roots_one_request_late(&mut batches);
+            }
+            batches
+                .into_iter()
+                .map(|request| {
                     let spans: usize = request
                         .resource_spans
                         .iter()

@@ -136,6 +136,23 @@ pub fn request(rng: &mut impl Rng, agent: &Agent, traces: usize) -> ExportTraceS
     }
 }
 
+/// Moves each request's root spans to the next request (the last keeps its own), so every
+/// trace but the last request's arrives in two: its children, then its root.
+pub fn roots_one_request_late(requests: &mut [ExportTraceServiceRequest]) {
+    fn spans(r: &mut ExportTraceServiceRequest) -> &mut Vec<Span> {
+        &mut r.resource_spans[0].scope_spans[0].spans
+    }
+    for i in (1..requests.len()).rev() {
+        let (earlier, later) = requests.split_at_mut(i);
+        let from = spans(&mut earlier[i - 1]);
+        let (roots, children): (Vec<Span>, Vec<Span>) = std::mem::take(from)
+            .into_iter()
+            .partition(|s| s.parent_span_id.is_empty());
+        *from = children;
+        spans(&mut later[0]).extend(roots);
+    }
+}
+
 /// Appends one trace of 4–6 spans (children first, as exporters send them).
 fn trace(rng: &mut impl Rng, agent: &Agent, now: u64, out: &mut Vec<Span>) {
     const MS: u64 = 1_000_000;
