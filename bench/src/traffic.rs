@@ -274,3 +274,38 @@ fn trace(rng: &mut impl Rng, agent: &Agent, now: u64, out: &mut Vec<Span>) {
         ..Default::default()
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::StdRng, SeedableRng};
+
+    fn spans(r: &ExportTraceServiceRequest) -> &[Span] {
+        &r.resource_spans[0].scope_spans[0].spans
+    }
+
+    #[test]
+    fn split_traces_keep_every_span_and_send_each_root_one_request_later() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let agent = agent(0);
+        let whole: Vec<_> = (0..4).map(|_| request(&mut rng, &agent, 3)).collect();
+        let mut split = whole.clone();
+        roots_one_request_late(&mut split);
+        let count =
+            |rs: &[ExportTraceServiceRequest]| -> usize { rs.iter().map(|r| spans(r).len()).sum() };
+        assert_eq!(count(&split), count(&whole));
+        for (i, r) in whole.iter().enumerate() {
+            for s in spans(r) {
+                let late = s.parent_span_id.is_empty() && i + 1 < whole.len();
+                let at = if late { i + 1 } else { i };
+                assert!(
+                    spans(&split[at]).iter().any(|t| t.span_id == s.span_id),
+                    "span of request {i} in request {at}"
+                );
+            }
+        }
+        assert!(spans(&split[0])
+            .iter()
+            .all(|s| !s.parent_span_id.is_empty()));
+    }
+}
