@@ -290,10 +290,38 @@ pub async fn status(pool: &PgPool, masked_url: &str) -> DatabaseStatus {
     }
 }
 
-/// One column of `rows` for an `unnest($n::type[])` bind: the value `f` takes from each row.
+/// Begins a transaction on a connection of `pool` with `statement` (plain `BEGIN` if `None`)
+/// and finishes beginning it even when the caller stops waiting. sqlx 0.8 counts a transaction
+/// as open only once its `BEGIN` has answered: a caller dropped in between (a client gone, a
+/// timeout) hands the connection back to the pool inside a transaction nobody ends. The next
+/// user's `BEGIN` then only warns ("there is already a transaction in progress") and a query
+/// sent outside a transaction runs inside the stale one — with its workspace binding and its
+/// locks, never committed. Begun in a task of its own, a transaction nobody awaits any more is
+/// dropped whole, which rolls it back before the connection goes back to the pool.
+pub async fn begin(
+    pool: &PgPool,
+    statement: Option<String>,
+) -> crate::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let pool = pool.clone();
+    let begun = tokio::spawn(async move {
+        match statement {
+            Some(statement) => pool.begin_with(statement).await,
+            None => pool.begin().await,
+        }
+    })
+    .await
+    .map_err(|e| crate::Error::Internal(format!("beginning a transaction: {e}")))?;
+    Ok(begun?)
+}
+
 /// Runs `f` while this process holds the advisory lock `key` (on a connection of its own, so
 /// the lock goes when the process dies); `None`, running nothing, when another session holds
 /// it. How background duties run once across replicas.
+///
+/// The lock belongs to the connection's session, not to a transaction: a connection handed back
+/// to the pool still holding it (the duty panicked or was cancelled before the unlock) would
+/// keep it from every other replica for as long as the connection lives. Until the unlock has
+/// answered, the connection is closed on drop instead, and the server lets go of the lock.
 pub async fn with_advisory_lock<T, F, Fut>(
     pool: &PgPool,
     key: i64,
@@ -303,22 +331,51 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = crate::Result<T>>,
 {
-    let mut lock = pool.acquire().await?;
+    let mut lock = LockConnection(Some(pool.acquire().await?));
     let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(key)
-        .fetch_one(&mut *lock)
+        .fetch_one(lock.conn())
         .await?;
     if !got {
+        lock.release();
         return Ok(None);
     }
     let outcome = f().await;
-    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+    if sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(key)
-        .execute(&mut *lock)
-        .await;
+        .execute(lock.conn())
+        .await
+        .is_ok()
+    {
+        lock.release();
+    }
     outcome.map(Some)
 }
 
+/// A pooled connection that may hold a session-level advisory lock: closed when dropped, unless
+/// [`LockConnection::release`]d (it holds none).
+struct LockConnection(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>);
+
+impl LockConnection {
+    fn conn(&mut self) -> &mut PgConnection {
+        self.0.as_mut().expect("a lock connection until released")
+    }
+
+    /// Back to the pool: it holds no lock.
+    fn release(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for LockConnection {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.as_mut() {
+            conn.close_on_drop();
+        }
+    }
+}
+
+/// One column of `rows` for an `unnest($n::type[])` bind: the value `f` takes from each row.
 pub fn column<I: IntoIterator, U>(rows: I, f: impl FnMut(I::Item) -> U) -> Vec<U> {
     rows.into_iter().map(f).collect()
 }

@@ -112,7 +112,7 @@ pub async fn reset(
         identity::hash_password(&password).await?
     };
     // The link is used and the password set together, or neither.
-    let mut tx = services.pool.begin().await?;
+    let mut tx = crate::db::begin(&services.pool, None).await?;
     let user: Option<Uuid> = sqlx::query_scalar(
         "UPDATE password_resets SET used_at = now() \
          WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > now() RETURNING user_id",

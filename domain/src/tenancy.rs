@@ -75,7 +75,7 @@ fn binding(setting: &str, id: Uuid, more: &str) -> String {
 }
 
 async fn begin_bound(pool: &PgPool, begin: &str) -> crate::Result<Transaction<'static, Postgres>> {
-    Ok(pool.begin_with(begin.to_owned()).await?)
+    crate::db::begin(pool, Some(begin.to_owned())).await
 }
 
 /// Deletes the row `id` of a workspace's `table` (keyed by `workspace_id, id`; what it owns

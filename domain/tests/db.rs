@@ -124,3 +124,116 @@ async fn statements_are_bounded_by_the_configured_timeout(pool: PgPool) {
     let code = common::sqlstate(&err);
     assert_eq!(code.as_deref(), Some("57014"), "query_canceled: {err}");
 }
+
+/// Whether the connection's session is inside a transaction block begun by an earlier statement.
+async fn in_stale_transaction(pool: &PgPool) -> bool {
+    sqlx::query_scalar(
+        // The transaction began well before this statement (the test's `BEGIN` sleeps 0.3 s):
+        // an earlier statement opened it.
+        "SELECT clock_timestamp() - now() > interval '0.2 s'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// A caller that stops waiting while its `BEGIN` is on the wire (a client gone, a timeout) must
+/// not leave the pool's connection inside a transaction for its next user.
+#[tokio::test]
+async fn a_begin_abandoned_midway_leaves_no_transaction_behind() {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&base_url())
+        .await
+        .unwrap();
+    let slow = || Some("BEGIN; SELECT pg_sleep(0.3)".to_owned());
+
+    // The premise: sqlx alone hands the connection back still in the transaction.
+    let raw = pool.begin_with(slow().unwrap());
+    assert!(tokio::time::timeout(Duration::from_millis(100), raw)
+        .await
+        .is_err());
+    assert!(
+        in_stale_transaction(&pool).await,
+        "sqlx now ends an abandoned BEGIN itself: db::begin's task may go"
+    );
+    sqlx::query("ROLLBACK").execute(&pool).await.unwrap();
+    assert!(!in_stale_transaction(&pool).await);
+
+    // Through `db::begin`, the abandoned transaction is rolled back before the connection returns.
+    let ours = db::begin(&pool, slow());
+    assert!(tokio::time::timeout(Duration::from_millis(100), ours)
+        .await
+        .is_err());
+    assert!(!in_stale_transaction(&pool).await);
+    let tx = db::begin(&pool, None).await.expect("a new transaction");
+    drop(tx);
+    assert!(!in_stale_transaction(&pool).await);
+    pool.close().await;
+}
+
+/// Whether a session other than `pool`'s can take the advisory lock `key` within two seconds.
+async fn lock_is_free(key: i64) -> bool {
+    use sqlx::Connection;
+    let mut other = sqlx::PgConnection::connect(&base_url()).await.unwrap();
+    for _ in 0..40 {
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut other)
+            .await
+            .unwrap();
+        if got {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// A background duty that stops in the middle (cancelled, or its task panicked) must not leave
+/// its advisory lock on a pooled connection, where it would keep every other replica out.
+#[tokio::test]
+async fn a_duty_stopped_midway_leaves_its_advisory_lock_behind_for_nobody() {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&base_url())
+        .await
+        .unwrap();
+    let key = i64::from(rand::random::<u32>());
+
+    // Cancelled.
+    let duty = db::with_advisory_lock(&pool, key, || async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Ok(())
+    });
+    assert!(tokio::time::timeout(Duration::from_millis(200), duty)
+        .await
+        .is_err());
+    assert!(lock_is_free(key).await, "the lock went with the connection");
+
+    // Panicked.
+    let p = pool.clone();
+    let failed = tokio::spawn(async move {
+        db::with_advisory_lock(&p, key + 1, || async {
+            if key >= 0 {
+                panic!("a duty that fails");
+            }
+            Ok(())
+        })
+        .await
+    })
+    .await;
+    assert!(failed.is_err());
+    assert!(
+        lock_is_free(key + 1).await,
+        "the lock went with the connection"
+    );
+
+    // A duty that ends unlocks, and the connection goes back to the pool.
+    let ran = db::with_advisory_lock(&pool, key + 2, || async { Ok(7) })
+        .await
+        .unwrap();
+    assert_eq!(ran, Some(7));
+    assert!(lock_is_free(key + 2).await);
+    pool.close().await;
+}
