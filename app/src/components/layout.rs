@@ -108,12 +108,14 @@ fn Bell(feed: Resource<usize, Json>) -> impl IntoView {
         n => format!("Alerts: {n} firing"),
     };
     view! {
-        <a href="/alerts" class="bell" aria-label=label title=label data-testid="alert-bell"
+        <a href="/alerts" class="bell" title=label data-testid="alert-bell"
             data-firing=move || firing().to_string()>
             <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true"><path fill="currentColor"
                 d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1z"></path></svg>
-            // The label carries the count; the badge is for the eye only (a badge read by
-            // both would be spoken twice, and its text can run ahead of the label mid-update).
+            // The link's name is its (visually hidden) text, not an `aria-label`: a label next
+            // to a visible count must contain it (WCAG 2.5.3), and the two, updated apart, can
+            // disagree for a moment. The badge is for the eye only (read once, not twice).
+            <span class="visually-hidden">{label}</span>
             <span class="bell-count" aria-hidden="true" hidden=move || firing() == 0>{firing}</span>
         </a>
     }
