@@ -25,6 +25,7 @@ pub mod ingest;
 pub mod invitations;
 pub mod jobs;
 pub mod members;
+pub mod meters;
 pub mod passwords;
 pub mod policy;
 pub mod pricing;
@@ -74,6 +75,8 @@ pub struct Services {
     pub guard_decisions: Arc<guard::decisions::Recorder>,
     /// Sends alert notifications; seals webhook secrets.
     pub notifier: Arc<alerts::notify::Notifier>,
+    /// The process's own metrics (scraped at `/metrics`).
+    pub meters: Arc<meters::Meters>,
 }
 
 impl Services {
@@ -107,6 +110,7 @@ impl Services {
                 false,
                 None,
             )),
+            meters: Arc::new(meters::Meters::new(info.version)),
             pool,
             cache,
             info,

@@ -234,6 +234,16 @@ pub struct Config {
           value_parser = clap::value_parser!(i32).range(1..=3650))]
     pub max_retention_days: i32,
 
+    /// Serve the Prometheus metrics at `/metrics` on this address of its own, without
+    /// credentials (bind it where only the scraper reaches, e.g. `127.0.0.1:9464`).
+    #[arg(long, env = "ARGUS_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Serve the Prometheus metrics at `/metrics` on the main address too, to requests with
+    /// `Authorization: Bearer <this token>` (at least 16 characters).
+    #[arg(long, env = "ARGUS_METRICS_TOKEN", value_parser = secret, hide_env_values = true)]
+    pub metrics_token: Option<SecretString>,
+
     /// Reverse proxies (comma-separated CIDRs) whose `X-Forwarded-For` names the client; from
     /// any other peer the header is ignored.
     #[arg(long, env = "ARGUS_TRUSTED_PROXIES", value_parser = parse_proxies, default_value = "")]
@@ -255,6 +265,8 @@ pub enum ConfigError {
     WeakJwtSecret { min: usize },
     #[error("ARGUS_DB_MIN_CONNECTIONS ({min}) is larger than ARGUS_DB_MAX_CONNECTIONS ({max})")]
     PoolBounds { min: u32, max: u32 },
+    #[error("ARGUS_METRICS_TOKEN must be at least {min} characters long")]
+    WeakMetricsToken { min: usize },
 }
 
 /// Where the signing secret came from.
@@ -267,12 +279,24 @@ pub enum SecretSource {
 
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
+/// The shortest metrics token accepted.
+pub const MIN_METRICS_TOKEN_CHARS: usize = 16;
+
 /// The in-process cache's size limit (see [`Config::cache`]).
 pub const MEMORY_CACHE_BYTES: u64 = 64 << 20;
 
 impl Config {
     /// Checks the settings that depend on each other and resolves the signing secret.
     pub fn validate(&self) -> Result<(SecretString, SecretSource), ConfigError> {
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.expose_secret().len() < MIN_METRICS_TOKEN_CHARS)
+        {
+            return Err(ConfigError::WeakMetricsToken {
+                min: MIN_METRICS_TOKEN_CHARS,
+            });
+        }
         if self.db_min_connections > self.db_max_connections {
             return Err(ConfigError::PoolBounds {
                 min: self.db_min_connections,

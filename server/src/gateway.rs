@@ -200,6 +200,10 @@ pub fn apply(router: Router, cfg: GatewayConfig, services: argus_domain::Service
         .layer(
             ServiceBuilder::new()
                 .layer(middleware::from_fn(crate::request_id::request_id))
+                .layer(middleware::from_fn_with_state(
+                    services.meters.clone(),
+                    crate::metrics::measure,
+                ))
                 .layer(trace)
                 .layer(middleware::from_fn_with_state(cfg, guard))
                 .layer(CatchPanicLayer::custom(panic_response))

@@ -10,6 +10,7 @@ pub mod export;
 pub mod gateway;
 pub mod guardrails;
 pub mod health;
+pub mod metrics;
 pub mod openapi;
 pub mod otlp;
 pub mod page_cache;
@@ -137,6 +138,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
             body_read_timeout: std::time::Duration::from_secs(config.body_read_timeout_secs),
             production: config.environment == config::Environment::Production,
         },
+        metrics_token: config.metrics_token.clone().map(Arc::new),
     })
 }
 
@@ -153,6 +155,13 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         "Argus {VERSION} is serving at http://{addr}"
     );
     println!("Argus is running at http://{addr}");
+    if let Some(at) = config.metrics_listen {
+        let metrics = tokio::net::TcpListener::bind(at)
+            .await
+            .map_err(|e| StartupError(format!("cannot listen for metrics on {at}: {e}")))?;
+        tracing::info!("Prometheus metrics at http://{at}{}", metrics::PATH);
+        metrics::spawn(metrics, state.services.clone());
+    }
     let usage_writer = tokio::spawn(write_key_usage(state.services.clone()));
     let decisions_writer = tokio::spawn(argus_domain::guard::decisions::write_forever(
         state.services.clone(),

@@ -114,6 +114,7 @@ pub fn build(state: AppState) -> Router {
             move || provide_request_context(&services),
             move || shell(options.clone()),
         )
+        .route(crate::metrics::PATH, get(crate::metrics::on_main))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         // Inside the gateway: the session is checked before a cached page is served.

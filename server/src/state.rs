@@ -9,4 +9,6 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub services: argus_domain::Services,
     pub gateway: GatewayConfig,
+    /// `ARGUS_METRICS_TOKEN`: `/metrics` on the main address for requests bearing it.
+    pub metrics_token: Option<std::sync::Arc<secrecy::SecretString>>,
 }

@@ -42,15 +42,21 @@ pub struct Cycle {
     pub transitions: usize,
     pub notifications: usize,
     pub rows_read: usize,
+    /// Workspaces whose evaluation failed (logged; the others went on).
+    pub failed: usize,
 }
 
 /// One cycle at `now` (skipped when another replica holds the lock or ran one < 25 s ago).
 pub async fn run_once(services: &Services, now: DateTime<Utc>) -> Result<Cycle> {
-    Ok(
-        crate::db::with_advisory_lock(&services.pool, LOCK_KEY, || cycle(services, now))
-            .await?
-            .unwrap_or_default(),
-    )
+    let started = std::time::Instant::now();
+    let outcome =
+        crate::db::with_advisory_lock(&services.pool, LOCK_KEY, || cycle(services, now)).await;
+    match &outcome {
+        Ok(Some(c)) if c.ran => services.meters.alert_cycle(started.elapsed(), c.failed > 0),
+        Err(_) => services.meters.alert_cycle(started.elapsed(), true),
+        _ => {}
+    }
+    Ok(outcome?.unwrap_or_default())
 }
 
 async fn cycle(services: &Services, now: DateTime<Utc>) -> Result<Cycle> {
@@ -79,7 +85,10 @@ async fn cycle(services: &Services, now: DateTime<Utc>) -> Result<Cycle> {
                 done.notifications += c.notifications;
                 done.rows_read += c.rows_read;
             }
-            Err(e) => tracing::warn!(workspace = %ws, error = %e, "alert evaluation failed"),
+            Err(e) => {
+                done.failed += 1;
+                tracing::warn!(workspace = %ws, error = %e, "alert evaluation failed");
+            }
         }
     }
     sqlx::query(

@@ -93,6 +93,11 @@ impl IngestGate {
         }
     }
 
+    /// Writes allowed at once, in all.
+    pub fn max_slots(&self) -> usize {
+        self.max_slots
+    }
+
     /// Bytes and slots held now, in all (for tests and the status page).
     pub fn held(&self) -> (u64, usize) {
         let usage = self.usage.lock().expect("gate lock");

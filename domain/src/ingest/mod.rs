@@ -22,6 +22,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 
 use crate::access::Access;
+use crate::meters::{Rejected, Signal};
 use crate::{Result, Services};
 
 /// What an OTLP export did, and the response body to send (in the request's encoding).
@@ -71,6 +72,9 @@ async fn persist(
         }
         other => other?,
     };
+    services
+        .meters
+        .ingested(Signal::Spans, stored.inserted, stored.duplicates);
     if stored.evaluations > 0 {
         services.jobs.evaluations.notify_one();
     }
@@ -169,6 +173,7 @@ pub async fn export_traces(
     let mut mapped = read_traces(body, encoding, content_encoding, body_limit, admission)?;
     let starts: Vec<_> = mapped.spans.iter().map(|s| s.start_time).collect();
     let problems = time_problems(services, access, &starts).await?;
+    let invalid = mapped.rejected.len();
     let mut spans = Vec::with_capacity(mapped.spans.len());
     for (s, problem) in std::mem::take(&mut mapped.spans).into_iter().zip(problems) {
         match problem {
@@ -180,6 +185,14 @@ pub async fn export_traces(
             }),
         }
     }
+    let meters = &services.meters;
+    meters.rejected(Signal::Spans, Rejected::Invalid, invalid);
+    meters.rejected(
+        Signal::Spans,
+        Rejected::TimeRange,
+        mapped.rejected.len() - invalid,
+    );
+    meters.rejected(Signal::Spans, Rejected::Dropped, mapped.dropped);
     let stored = persist(services, access, &mut spans).await?;
     let refused: std::collections::HashSet<(&str, &str)> = mapped
         .rejected
@@ -333,6 +346,7 @@ pub async fn export_native(
     access.require_ingest()?;
     let now = chrono::Utc::now();
     let (traces, mut rejected) = read_native(body, admission, now)?;
+    let invalid = rejected.len();
     let span_count = traces.iter().map(|(_, s)| s.len()).sum();
     // A trace is stored whole or not at all: one span out of range refuses its trace.
     let starts: Vec<_> = traces
@@ -361,6 +375,13 @@ pub async fn export_native(
         }
     }
     rejected.sort_by_key(|e| e.index);
+    let meters = &services.meters;
+    meters.rejected(Signal::Traces, Rejected::Invalid, invalid);
+    meters.rejected(
+        Signal::Traces,
+        Rejected::TimeRange,
+        rejected.len() - invalid,
+    );
     persist(services, access, &mut spans).await?;
     Ok(BatchOutcome { accepted, rejected })
 }

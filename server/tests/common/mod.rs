@@ -49,6 +49,7 @@ pub fn state(pool: PgPool, gateway: GatewayConfig) -> AppState {
             )),
         ),
         gateway,
+        metrics_token: None,
     }
 }
 

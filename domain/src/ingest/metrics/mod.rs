@@ -114,6 +114,19 @@ pub async fn export(
         &Pricing::new(&overrides),
     )
     .await?;
+    use crate::meters::{Rejected, Signal};
+    let meters = &services.meters;
+    meters.ingested(Signal::MetricPoints, stored.points, stored.duplicates);
+    meters.rejected(
+        Signal::MetricPoints,
+        Rejected::Invalid,
+        rejected_points - trimmed.dropped_items,
+    );
+    meters.rejected(
+        Signal::MetricPoints,
+        Rejected::Dropped,
+        trimmed.dropped_items,
+    );
     if stored.points > 0 {
         services
             .invalidator
