@@ -58,6 +58,8 @@ export default defineConfig({
       LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT ?? path.join(repo, 'target', 'site'),
       ARGUS_DB_MIN_CONNECTIONS: '1',
       ARGUS_DB_MAX_CONNECTIONS: '5',
+      // OTLP/gRPC on a port of its own (an address given: the server does not start without it).
+      ARGUS_GRPC_LISTEN: `127.0.0.1:${process.env.ARGUS_E2E_GRPC_PORT ?? '4917'}`,
       ARGUS_LOG: 'warn',
       // The tests check that new data shows up within seconds.
       ARGUS_CACHE_INVALIDATION_MS: '1000',

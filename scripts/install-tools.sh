@@ -74,6 +74,14 @@ if [ "$with_test" = 1 ]; then
     log "installing python3"
     apt_install python3
   fi
+  # The OpenTelemetry Python SDK with its OTLP/gRPC exporter (end2end/otel), from PyPI.
+  venv="${ARGUS_OTEL_VENV:-$HOME/.cache/argus-otel-venv}"
+  if [ ! -x "$venv/bin/python" ] || [ end2end/otel/requirements.txt -nt "$venv/.installed" ]; then
+    log "installing the OpenTelemetry Python SDK into $venv"
+    python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
+    "$venv/bin/pip" install -q --disable-pip-version-check -r end2end/otel/requirements.txt
+    touch "$venv/.installed"
+  fi
   if ! command -v redis-server >/dev/null; then
     log "installing redis-server"
     apt_install redis-server

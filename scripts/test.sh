@@ -57,6 +57,7 @@ e2e() {
   psql -q "$ADMIN_URL" -c 'DROP DATABASE IF EXISTS argus_e2e WITH (FORCE)'
   export ARGUS_BIN="$CARGO_TARGET_DIR/release/argus"
   export ARGUS_E2E_DATABASE_URL="postgres://postgres@127.0.0.1:5432/argus_e2e"
+  export ARGUS_OTEL_PYTHON="${ARGUS_OTEL_VENV:-$HOME/.cache/argus-otel-venv}/bin/python"
   (cd end2end && npx playwright test)
 }
 step "end-to-end (Chromium, release build)" e2e

@@ -63,6 +63,14 @@ fn credential(headers: &HeaderMap, session_cookie: &str) -> Option<Credential> {
     })
 }
 
+/// The API key a request carries (`Authorization: Bearer argus_…` or `X-API-Key`), if any.
+pub fn api_key(headers: &HeaderMap) -> Option<String> {
+    match credential(headers, "") {
+        Some(Credential::ApiKey(key)) => Some(key),
+        _ => None,
+    }
+}
+
 /// Whether a request that a browser could have sent on its own comes from another site.
 fn cross_site(headers: &HeaderMap) -> bool {
     let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());

@@ -234,6 +234,11 @@ pub struct Config {
           value_parser = clap::value_parser!(i32).range(1..=3650))]
     pub max_retention_days: i32,
 
+    /// OTLP/gRPC (traces, metrics, logs): `default` is 127.0.0.1:4317 (skipped with a warning
+    /// when that port is taken), an address serves there (or fails to start), `off` disables it.
+    #[arg(long, env = "ARGUS_GRPC_LISTEN", default_value = "default")]
+    pub grpc_listen: crate::grpc::Listen,
+
     /// Serve the Prometheus metrics at `/metrics` on this address of its own, without
     /// credentials (bind it where only the scraper reaches, e.g. `127.0.0.1:9464`).
     #[arg(long, env = "ARGUS_METRICS_LISTEN")]

@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod export;
 pub mod gateway;
+pub mod grpc;
 pub mod guardrails;
 pub mod health;
 pub mod metrics;
@@ -155,6 +156,12 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         "Argus {VERSION} is serving at http://{addr}"
     );
     println!("Argus is running at http://{addr}");
+    if let Some(grpc) = grpc::bind(config.grpc_listen).await.map_err(StartupError)? {
+        let at = grpc.local_addr().context("gRPC address")?;
+        tracing::info!("OTLP/gRPC at http://{at}");
+        println!("OTLP/gRPC (traces, metrics, logs) at {at}");
+        grpc::spawn(grpc, state.clone());
+    }
     if let Some(at) = config.metrics_listen {
         let metrics = tokio::net::TcpListener::bind(at)
             .await

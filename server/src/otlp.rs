@@ -98,78 +98,80 @@ fn otlp_response(content_type: &'static str, body: Vec<u8>) -> Response {
 }
 
 /// The OTLP signals Argus stores.
-enum Signal {
+#[derive(Clone, Copy, Debug)]
+pub enum Signal {
     Traces,
     Metrics,
     /// Only `gen_ai.evaluation.result` records (they become scores).
     Logs,
 }
 
-/// One OTLP export: admission, the body within the limit, the domain's export, and its
-/// response in the request's encoding.
-async fn export(
-    state: AppState,
-    caller: Option<Extension<Caller>>,
-    headers: HeaderMap,
-    body: Body,
-    signal: Signal,
-) -> Response {
-    let limit = state.gateway.body_limit_bytes;
-    let (access, mut admission, body) = match admit(&state, caller, body).await {
-        Ok(admitted) => admitted,
-        Err(error) => return error.into_response(),
-    };
-    let content_type = header_str(&headers, header::CONTENT_TYPE);
-    let encoding = header_str(&headers, header::CONTENT_ENCODING);
-    let services = &state.services;
-    let answer = match signal {
-        Signal::Traces => match argus_domain::ingest::export_traces(
-            services,
-            &access,
-            &mut admission,
-            &body,
-            content_type,
-            encoding,
-            limit,
-        )
-        .await
-        {
-            Ok(e) => {
-                tracing::debug!(
-                    inserted = e.stored.inserted,
-                    duplicates = e.stored.duplicates,
-                    rejected = e.rejected,
-                    "OTLP traces stored"
-                );
-                // Span events that are evaluation results become scores; the spans are
-                // stored whatever becomes of them.
-                if !e.evaluations.is_empty() {
-                    match argus_domain::evals::otel::record(
-                        services,
-                        access.workspace,
-                        e.evaluations,
-                    )
+/// An OTLP export as it arrived (its body read within the limit).
+pub struct Incoming<'a> {
+    pub signal: Signal,
+    pub body: &'a [u8],
+    pub content_type: Option<&'a str>,
+    pub encoding: Option<&'a str>,
+    /// The body limit, also for what it inflates to.
+    pub limit: u64,
+}
+
+/// An admitted OTLP export, stored by the domain: the response body and its content type (the
+/// request's encoding). Shared by OTLP/HTTP and OTLP/gRPC.
+pub async fn store(
+    services: &argus_domain::Services,
+    access: &Access,
+    admission: &mut Admission,
+    incoming: Incoming<'_>,
+) -> argus_domain::Result<(&'static str, Vec<u8>)> {
+    let Incoming {
+        signal,
+        body,
+        content_type,
+        encoding,
+        limit,
+    } = incoming;
+    match signal {
+        Signal::Traces => {
+            let e = argus_domain::ingest::export_traces(
+                services,
+                access,
+                admission,
+                body,
+                content_type,
+                encoding,
+                limit,
+            )
+            .await?;
+            tracing::debug!(
+                inserted = e.stored.inserted,
+                duplicates = e.stored.duplicates,
+                rejected = e.rejected,
+                "OTLP traces stored"
+            );
+            // Span events that are evaluation results become scores; the spans are
+            // stored whatever becomes of them.
+            if !e.evaluations.is_empty() {
+                match argus_domain::evals::otel::record(services, access.workspace, e.evaluations)
                     .await
-                    {
-                        Ok(r) if !r.rejected.is_empty() => tracing::info!(
-                            stored = r.stored,
-                            rejected = r.rejected.len(),
-                            first = %r.rejected[0],
-                            "evaluation span events not stored as scores"
-                        ),
-                        Ok(_) => {}
-                        Err(err) => tracing::warn!(error = %err, "storing evaluation span events"),
-                    }
+                {
+                    Ok(r) if !r.rejected.is_empty() => tracing::info!(
+                        stored = r.stored,
+                        rejected = r.rejected.len(),
+                        first = %r.rejected[0],
+                        "evaluation span events not stored as scores"
+                    ),
+                    Ok(_) => {}
+                    Err(err) => tracing::warn!(error = %err, "storing evaluation span events"),
                 }
-                Ok((e.content_type, e.body))
             }
-            Err(err) => Err(err),
-        },
+            Ok((e.content_type, e.body))
+        }
         Signal::Logs => argus_domain::evals::otel::export_logs(
             services,
-            &access,
-            &mut admission,
-            &body,
+            access,
+            admission,
+            body,
             content_type,
             encoding,
             limit,
@@ -187,9 +189,9 @@ async fn export(
         }),
         Signal::Metrics => argus_domain::ingest::metrics::export(
             services,
-            &access,
-            &mut admission,
-            &body,
+            access,
+            admission,
+            body,
             content_type,
             encoding,
             limit,
@@ -205,7 +207,33 @@ async fn export(
             );
             (e.content_type, e.body)
         }),
+    }
+}
+
+/// One OTLP/HTTP export: admission, the body within the limit, the domain's export, and its
+/// response in the request's encoding.
+async fn export(
+    state: AppState,
+    caller: Option<Extension<Caller>>,
+    headers: HeaderMap,
+    body: Body,
+    signal: Signal,
+) -> Response {
+    let limit = state.gateway.body_limit_bytes;
+    let (access, mut admission, body) = match admit(&state, caller, body).await {
+        Ok(admitted) => admitted,
+        Err(error) => return error.into_response(),
     };
+    let content_type = header_str(&headers, header::CONTENT_TYPE);
+    let encoding = header_str(&headers, header::CONTENT_ENCODING);
+    let incoming = Incoming {
+        signal,
+        body: &body,
+        content_type,
+        encoding,
+        limit,
+    };
+    let answer = store(&state.services, &access, &mut admission, incoming).await;
     match answer {
         Ok((content_type, body)) => otlp_response(content_type, body),
         Err(err) => HttpError::from(err).into_response(),

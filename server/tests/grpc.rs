@@ -1,0 +1,257 @@
+//! OTLP/gRPC (issue 20, point 5): the three services' `Export` over a real HTTP/2 connection,
+//! with opentelemetry-proto's generated tonic clients — the same keys, limits, partial success
+//! and idempotency as OTLP/HTTP.
+
+mod common;
+
+use std::time::Duration;
+
+use argus_domain::apikeys::{self, Scope};
+use argus_domain::tenancy::{self, WorkspaceId};
+use argus_domain::{session, Services};
+use common::*;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::Channel;
+use tonic::Code;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../domain/tests/fixtures/otlp")
+        .join(name);
+    std::fs::read(path).unwrap()
+}
+
+struct Setup {
+    services: Services,
+    channel: Channel,
+    a: WorkspaceId,
+    ingest: String,
+    read: String,
+}
+
+/// The gRPC listener on a port of its own, with `body_limit` bytes a message.
+async fn setup(owner: &PgPool, body_limit: u64) -> Setup {
+    let db = argus_domain::db::DbConfig::app_role_like(owner);
+    let pool = argus_domain::db::connect(&db).await.unwrap();
+    let mut gateway = default_gateway();
+    gateway.body_limit_bytes = body_limit;
+    let state = state(pool, gateway);
+    let services = state.services.clone();
+    let ann = session::register(
+        &services,
+        "ann@example.com",
+        "Ann",
+        "a long passphrase",
+        "A",
+    )
+    .await
+    .unwrap();
+    let a = WorkspaceId(ann.workspace.id);
+    let key = |scope| {
+        let pool = services.pool.clone();
+        async move {
+            apikeys::create(&pool, a, None, "k", &[scope], None)
+                .await
+                .unwrap()
+                .key
+                .expose_secret()
+                .to_owned()
+        }
+    };
+    let (ingest, read) = (key(Scope::Ingest).await, key(Scope::Read).await);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    server::grpc::spawn(listener, state);
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .timeout(Duration::from_secs(20))
+        .connect()
+        .await
+        .unwrap();
+    Setup {
+        services,
+        channel,
+        a,
+        ingest,
+        read,
+    }
+}
+
+fn with_key<T>(message: T, key: Option<&str>) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(message);
+    if let Some(key) = key {
+        req.metadata_mut().insert("x-api-key", key.parse().unwrap());
+    }
+    req
+}
+
+async fn spans_in(s: &Setup) -> i64 {
+    let mut tx = tenancy::begin(&s.services.pool, s.a).await.unwrap();
+    let n = sqlx::query_scalar("SELECT count(*) FROM spans WHERE workspace_id = $1")
+        .bind(s.a)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    n
+}
+
+fn traces(name: &str) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest::decode(&fixture(name)[..]).unwrap()
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn traces_metrics_and_logs_are_exported_over_grpc(owner: PgPool) {
+    let s = setup(&owner, 20 << 20).await;
+    let mut client = TraceServiceClient::new(s.channel.clone());
+
+    let answer = client
+        .export(with_key(
+            traces("agent_trace_current_semconv.pb"),
+            Some(&s.ingest),
+        ))
+        .await
+        .expect("stored")
+        .into_inner();
+    assert_eq!(answer.partial_success, None);
+    assert_eq!(spans_in(&s).await, 4);
+
+    // Sent again, gzip-compressed (as a Collector sends by default): stored once.
+    let mut gzip = TraceServiceClient::new(s.channel.clone())
+        .send_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Gzip);
+    let answer = gzip
+        .export(with_key(
+            traces("agent_trace_current_semconv.pb"),
+            Some(&s.ingest),
+        ))
+        .await
+        .expect("a re-sent export is a success")
+        .into_inner();
+    assert_eq!(answer.partial_success, None);
+    assert_eq!(spans_in(&s).await, 4);
+
+    // One invalid span: a partial success, the others stored.
+    let mut request = traces("legacy_semconv_names.pb");
+    let before = spans_in(&s).await;
+    let total: usize = request
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .map(|ss| ss.spans.len())
+        .sum();
+    let span = &mut request.resource_spans[0].scope_spans[0].spans[0];
+    span.trace_id = vec![0; 16];
+    let answer = client
+        .export(with_key(request, Some(&s.ingest)))
+        .await
+        .expect("a partial success is a success")
+        .into_inner();
+    let partial = answer.partial_success.expect("partial success");
+    assert_eq!(partial.rejected_spans, 1, "{partial:?}");
+    assert!(!partial.error_message.is_empty());
+    assert_eq!(spans_in(&s).await, before + total as i64 - 1);
+
+    // Metrics and logs through their services.
+    let metrics = ExportMetricsServiceRequest::decode(&fixture("metrics_delta_1.pb")[..]).unwrap();
+    let answer = MetricsServiceClient::new(s.channel.clone())
+        .export(with_key(metrics, Some(&s.ingest)))
+        .await
+        .expect("metrics stored")
+        .into_inner();
+    assert_eq!(answer.partial_success, None);
+    // The spans the evaluation records name first (one of them by its response id).
+    client
+        .export(with_key(
+            traces("evaluation_span_events.pb"),
+            Some(&s.ingest),
+        ))
+        .await
+        .expect("stored");
+    let logs = ExportLogsServiceRequest::decode(&fixture("evaluation_logs.pb")[..]).unwrap();
+    let answer = LogsServiceClient::new(s.channel.clone())
+        .export(with_key(logs, Some(&s.ingest)))
+        .await
+        .expect("logs read")
+        .into_inner();
+    assert_eq!(answer.partial_success, None);
+    let mut tx = tenancy::begin(&s.services.pool, s.a).await.unwrap();
+    let scores: i64 = sqlx::query_scalar("SELECT count(*) FROM scores WHERE workspace_id = $1")
+        .bind(s.a)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(scores > 0, "the evaluation log records became scores");
+
+    // The exports show in the metrics under their gRPC routes.
+    let text = s.services.meters.render(&s.services, false).await.unwrap();
+    assert!(
+        text.contains(
+            "argus_http_requests_total{method=\"POST\",route=\"/opentelemetry.proto.collector.trace.v1.TraceService/Export\",status=\"200\"} 4"
+        ),
+        "{text}"
+    );
+}
+
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn grpc_refuses_with_the_status_exporters_expect(owner: PgPool) {
+    let s = setup(&owner, 1_000).await;
+    let mut client = TraceServiceClient::new(s.channel.clone());
+    let small = || {
+        let mut r = traces("agent_trace_current_semconv.pb");
+        r.resource_spans[0].scope_spans[0].spans.truncate(1);
+        r.resource_spans[0].scope_spans[0].spans[0]
+            .attributes
+            .clear();
+        r.resource_spans[0].scope_spans[0].spans[0].events.clear();
+        r
+    };
+    assert!(small().encoded_len() < 1_000);
+
+    let cases = [
+        (with_key(small(), None), Code::Unauthenticated),
+        (
+            with_key(small(), Some("argus_not-a-key")),
+            Code::Unauthenticated,
+        ),
+        (with_key(small(), Some(&s.read)), Code::PermissionDenied),
+        // Over the message limit (also after gzip): not retried.
+        (
+            with_key(traces("agent_trace_current_semconv.pb"), Some(&s.ingest)),
+            Code::ResourceExhausted,
+        ),
+    ];
+    for (req, code) in cases {
+        let err = client.export(req).await.expect_err("refused");
+        assert_eq!(err.code(), code, "{err:?}");
+        assert!(!err.message().is_empty());
+    }
+    let mut gzip =
+        TraceServiceClient::new(s.channel.clone()).send_compressed(CompressionEncoding::Gzip);
+    let err = gzip
+        .export(with_key(
+            traces("agent_trace_current_semconv.pb"),
+            Some(&s.ingest),
+        ))
+        .await
+        .expect_err("too large once inflated");
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    assert_eq!(spans_in(&s).await, 0, "nothing was stored");
+
+    // Within the limit, the same client is served.
+    client
+        .export(with_key(small(), Some(&s.ingest)))
+        .await
+        .expect("stored");
+    assert_eq!(spans_in(&s).await, 1);
+}
