@@ -61,6 +61,8 @@ e2e() {
   (cd end2end && npx playwright test)
 }
 step "end-to-end (Chromium, release build)" e2e
+# The Dockerfile, docker-compose.yml and the systemd unit, as far as no container engine allows.
+step "packaging" env ARGUS_BIN="$CARGO_TARGET_DIR/release/argus" scripts/check-packaging.sh
 # Each attack of docs/SECURITY.md against the same release build, in production mode.
 step "probes (attacks on the release build)" env ARGUS_PROBE_SKIP_BUILD=1 ARGUS_PROBE_RECORD=0 \
   scripts/probe.sh
