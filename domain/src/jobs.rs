@@ -1,10 +1,61 @@
-//! The background jobs of this process (re-pricing, deletions): which are running, and the
-//! one re-pricing turn. Held in `Services`, so tests and replicas each have their own.
+//! The background jobs (re-pricing, deletions, evaluator backfills): which this process is
+//! running, the one re-pricing turn, and [`spawn_once`], which runs a job once across every
+//! replica. Held in `Services`, so tests and replicas each have their own.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use uuid::Uuid;
+
+use crate::Services;
+
+/// The advisory lock of a job: the same id gives the same key on every replica.
+pub fn lock_key(job: Uuid) -> i64 {
+    let (hi, lo) = job.as_u64_pair();
+    (hi ^ lo) as i64
+}
+
+/// Runs `work` for `job` in the background, once across every replica: this process's
+/// [`Claim`] first, then PostgreSQL's advisory lock on the job, held on a connection of its own
+/// (outside the pool: a job never waits on the pool for it) for as long as the work runs.
+/// Another replica that holds it is running the job: nothing happens here. A replica that dies
+/// lets go of the lock with its connection, and the next resume on any replica (`server` sweeps
+/// unfinished jobs every 30 s) takes the job over — every job kind resumes idempotently from
+/// what is stored.
+pub fn spawn_once<F, Fut>(services: &Services, job: Uuid, what: &'static str, work: F)
+where
+    F: FnOnce(Services) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(claim) = services.jobs.claim(job) else {
+        return; // this process runs it already
+    };
+    let services = services.clone();
+    tokio::spawn(async move {
+        let _claim = claim;
+        match lock(&services.pool, lock_key(job)).await {
+            Ok(Some(_held)) => work(services).await,
+            Ok(None) => tracing::debug!(%job, what, "another replica is running this job"),
+            Err(e) => tracing::warn!(
+                %job, what, error = %e,
+                "cannot take the job's lock; the next resume tries again"
+            ),
+        }
+    });
+}
+
+/// A connection of its own holding the session advisory lock `key`; `None` when another
+/// session holds it. Dropping the connection closes it, which lets go of the lock.
+async fn lock(pool: &sqlx::PgPool, key: i64) -> crate::Result<Option<sqlx::PgConnection>> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect_with(&pool.connect_options()).await?;
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(key)
+        .fetch_one(&mut conn)
+        .await?;
+    Ok(got.then_some(conn))
+}
 
 #[derive(Debug)]
 pub struct Jobs {

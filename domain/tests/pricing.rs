@@ -323,3 +323,50 @@ async fn a_price_changed_again_before_its_job_starts_reuses_the_queued_job(owner
     let later = pricing::set(&s, ws, None, &price(3.0)).await.unwrap();
     assert_ne!(later.id, first.id);
 }
+
+/// Issue 20, point 1: a job runs once across replicas (its advisory lock), and one whose
+/// replica died (the lock gone with its connection) is taken over by another replica's resume.
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn a_job_runs_on_one_replica_and_another_takes_it_over_when_that_one_dies(owner: PgPool) {
+    use sqlx::Connection;
+    let a = services(&owner).await;
+    let b = services(&owner).await;
+    let (_, ws) = sign_up(&a, "ann@example.com", "A").await;
+    ingest(&a, ws, &with_model("acme-llm-large")).await;
+    let job = pricing::set(&a, ws, None, &price("acme-llm-large", 1.0, 2.0))
+        .await
+        .unwrap();
+    let status = |s: Services| async move {
+        let o = pricing::overview(&s, ws).await.unwrap();
+        (o.jobs[0].status.as_str().to_owned(), o.jobs[0].spans_updated)
+    };
+
+    // Replica A runs the job: it holds the job's lock on a connection of its own.
+    let url = owner.connect_options();
+    let mut replica_a = sqlx::PgConnection::connect_with(&url).await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(argus_domain::jobs::lock_key(job.id))
+        .execute(&mut replica_a)
+        .await
+        .unwrap();
+    // Replica B's sweep finds it unfinished but leaves it to A.
+    assert_eq!(pricing::resume(&b).await.unwrap(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(status(b.clone()).await, ("queued".to_owned(), 0));
+
+    // A dies: its connection, and the lock with it, are gone. B's next sweep takes over.
+    drop(replica_a);
+    let mut taken_over = false;
+    for _ in 0..40 {
+        pricing::resume(&b).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        if status(b.clone()).await == ("done".to_owned(), 2) {
+            taken_over = true;
+            break;
+        }
+    }
+    assert!(taken_over, "{:?}", status(b.clone()).await);
+    assert_agree(totals(&a.pool, ws).await);
+    // Finished: no replica finds it again.
+    assert_eq!(pricing::resume(&a).await.unwrap(), 0);
+}

@@ -173,22 +173,13 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     let decisions_writer = tokio::spawn(argus_domain::guard::decisions::write_forever(
         state.services.clone(),
     ));
-    // Re-pricing jobs a previous run left unfinished (they are idempotent).
-    match argus_domain::pricing::resume(&state.services).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(jobs = n, "resuming re-pricing jobs"),
-        Err(e) => tracing::warn!(error = ?e, "cannot list unfinished re-pricing jobs"),
-    }
-    match argus_domain::explorer::deletion::resume(&state.services).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(jobs = n, "resuming trace deletions"),
-        Err(e) => tracing::warn!(error = ?e, "cannot list unfinished trace deletions"),
-    }
-    match argus_domain::evals::backfill::resume(&state.services).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(jobs = n, "resuming evaluator backfills"),
-        Err(e) => tracing::warn!(error = ?e, "cannot list unfinished evaluator backfills"),
-    }
+    // Jobs left unfinished (by a previous run, or by a replica that died: its job locks went
+    // with its connections) are taken over now and then every 30 s; each runs once across
+    // replicas (`jobs::spawn_once`) and resumes idempotently.
+    tokio::spawn(resume_jobs_forever(
+        state.services.clone(),
+        std::time::Duration::from_secs(30),
+    ));
     // Guardrails: build the checks' automata now, not on the first check.
     tokio::task::spawn_blocking(|| argus_domain::guard::scan_all("warm up: a@b.co 4111"));
     // Today's and the coming days' span partitions, made before any span needs them.
@@ -228,6 +219,30 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     state.services.pool.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Resumes unfinished re-pricing jobs, trace deletions and evaluator backfills every `every`.
+async fn resume_jobs_forever(services: Services, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut first = true;
+    loop {
+        tick.tick().await;
+        let found = [
+            ("re-pricing jobs", argus_domain::pricing::resume(&services).await),
+            ("trace deletions", argus_domain::explorer::deletion::resume(&services).await),
+            ("evaluator backfills", argus_domain::evals::backfill::resume(&services).await),
+        ];
+        for (what, outcome) in found {
+            match outcome {
+                Ok(0) => {}
+                Ok(n) if first => tracing::info!(jobs = n, "resuming unfinished {what}"),
+                Ok(n) => tracing::debug!(jobs = n, "unfinished {what} (run here or elsewhere)"),
+                Err(e) => tracing::warn!(error = ?e, "cannot list unfinished {what}"),
+            }
+        }
+        first = false;
+    }
 }
 
 /// Writes API keys' last use once a minute (see `KeyUsage`).

@@ -297,12 +297,7 @@ pub async fn run(services: &Services, ws: WorkspaceId, job: Uuid, target: Target
 
 /// Runs a job in the background.
 pub fn spawn(services: &Services, ws: WorkspaceId, job: Uuid, target: Target) {
-    let Some(claim) = services.jobs.claim(job) else {
-        return; // this process runs it already
-    };
-    let services = services.clone();
-    tokio::spawn(async move {
-        let _claim = claim;
+    crate::jobs::spawn_once(services, job, "trace deletion", move |services| async move {
         // `run` records a failure on the job (the envelope's message) and logs its cause.
         if let Err(e) = run(&services, ws, job, target).await {
             tracing::warn!(%ws, %job, error = %e, "trace deletion ended in failure");

@@ -80,12 +80,7 @@ pub(super) async fn queue(
 
 /// Runs a queued job in the background (one job at a time per server).
 pub fn spawn(services: &Services, workspace: WorkspaceId, job: Uuid, model: String) {
-    let Some(claim) = services.jobs.claim(job) else {
-        return; // this process runs it already
-    };
-    let services = services.clone();
-    tokio::spawn(async move {
-        let _claim = claim;
+    crate::jobs::spawn_once(services, job, "re-pricing", move |services| async move {
         if let Err(e) = run(&services, workspace, job, &model).await {
             tracing::error!(%workspace, %job, error = %e, "re-pricing failed");
         }
