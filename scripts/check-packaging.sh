@@ -85,7 +85,7 @@ done
 [ "$ready" = 1 ] || { cat "$logf" >&2; kill "$pid" 2>/dev/null || true; fail "the container's command did not become ready"; }
 grep -q '"level":"INFO"' "$logf" || { cat "$logf" >&2; fail "ARGUS_LOG_FORMAT=json from the Dockerfile was not applied"; }
 page=$(curl -fsS "http://127.0.0.1:$port/login")
-asset=$(grep -oE '/pkg/argus\.[a-z0-9]+\.wasm' <<<"$page" | head -1)
+asset=$(grep -oE '/pkg/argus\.[A-Za-z0-9_-]+\.wasm' <<<"$page" | head -1)
 [ -n "$asset" ] || fail "the log-in page names no hashed wasm"
 curl -fsS -o /dev/null "http://127.0.0.1:$port$asset" || fail "$asset is not served"
 kill -TERM "$pid"
