@@ -338,7 +338,10 @@ async fn a_job_runs_on_one_replica_and_another_takes_it_over_when_that_one_dies(
         .unwrap();
     let status = |s: Services| async move {
         let o = pricing::overview(&s, ws).await.unwrap();
-        (o.jobs[0].status.as_str().to_owned(), o.jobs[0].spans_updated)
+        (
+            o.jobs[0].status.as_str().to_owned(),
+            o.jobs[0].spans_updated,
+        )
     };
 
     // Replica A runs the job: it holds the job's lock on a connection of its own.

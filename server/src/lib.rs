@@ -229,9 +229,18 @@ async fn resume_jobs_forever(services: Services, every: std::time::Duration) {
     loop {
         tick.tick().await;
         let found = [
-            ("re-pricing jobs", argus_domain::pricing::resume(&services).await),
-            ("trace deletions", argus_domain::explorer::deletion::resume(&services).await),
-            ("evaluator backfills", argus_domain::evals::backfill::resume(&services).await),
+            (
+                "re-pricing jobs",
+                argus_domain::pricing::resume(&services).await,
+            ),
+            (
+                "trace deletions",
+                argus_domain::explorer::deletion::resume(&services).await,
+            ),
+            (
+                "evaluator backfills",
+                argus_domain::evals::backfill::resume(&services).await,
+            ),
         ];
         for (what, outcome) in found {
             match outcome {

@@ -6,9 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use argus_domain::apikeys::{self, Scope};
+use argus_domain::apikeys::Scope;
 use argus_domain::tenancy::{self, WorkspaceId};
-use argus_domain::{session, Services};
+use argus_domain::Services;
 use common::*;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -17,7 +17,6 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
-use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::Channel;
@@ -46,28 +45,8 @@ async fn setup(owner: &PgPool, body_limit: u64) -> Setup {
     gateway.body_limit_bytes = body_limit;
     let state = state(pool, gateway);
     let services = state.services.clone();
-    let ann = session::register(
-        &services,
-        "ann@example.com",
-        "Ann",
-        "a long passphrase",
-        "A",
-    )
-    .await
-    .unwrap();
-    let a = WorkspaceId(ann.workspace.id);
-    let key = |scope| {
-        let pool = services.pool.clone();
-        async move {
-            apikeys::create(&pool, a, None, "k", &[scope], None)
-                .await
-                .unwrap()
-                .key
-                .expose_secret()
-                .to_owned()
-        }
-    };
-    let (ingest, read) = (key(Scope::Ingest).await, key(Scope::Read).await);
+    let (a, ingest) = ann_with_key(&services, Scope::Ingest).await;
+    let read = api_key(&services, a, Scope::Read).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     server::grpc::spawn(listener, state);

@@ -6,13 +6,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use argus_domain::apikeys::{self, Scope};
-use argus_domain::session;
+use argus_domain::apikeys::Scope;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use common::*;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use sqlx::PgPool;
 
 const TOKEN: &str = "metrics-token-0123456789";
@@ -146,28 +145,7 @@ fn fixture(name: &str) -> Vec<u8> {
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn requests_ingest_and_state_are_scraped_in_prometheus_format(owner: PgPool) {
     let (router, services) = app_as_server(&owner).await;
-    let ann = session::register(
-        &services,
-        "ann@example.com",
-        "Ann",
-        "a long passphrase",
-        "A",
-    )
-    .await
-    .unwrap();
-    let key = apikeys::create(
-        &services.pool,
-        argus_domain::tenancy::WorkspaceId(ann.workspace.id),
-        None,
-        "k",
-        &[Scope::Ingest],
-        None,
-    )
-    .await
-    .unwrap()
-    .key
-    .expose_secret()
-    .to_owned();
+    let (_, key) = ann_with_key(&services, Scope::Ingest).await;
     let export = |body: Vec<u8>, content_type: &str| {
         Request::post("/v1/traces")
             .header(header::CONTENT_TYPE, content_type)

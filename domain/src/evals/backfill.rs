@@ -182,12 +182,17 @@ pub async fn latest(conn: &mut PgConnection, workspace: WorkspaceId) -> Result<V
 
 /// Runs a backfill in the background (unless this process runs it already).
 pub fn spawn(services: &Services, workspace: WorkspaceId, id: Uuid) {
-    crate::jobs::spawn_once(services, id, "evaluator backfill", move |services| async move {
-        if let Err(e) = run(&services, workspace, id).await {
-            tracing::warn!(%id, error = %e, "backfill failed");
-            let _ = finish(&services, workspace, id, Some(&e.to_string())).await;
-        }
-    });
+    crate::jobs::spawn_once(
+        services,
+        id,
+        "evaluator backfill",
+        move |services| async move {
+            if let Err(e) = run(&services, workspace, id).await {
+                tracing::warn!(%id, error = %e, "backfill failed");
+                let _ = finish(&services, workspace, id, Some(&e.to_string())).await;
+            }
+        },
+    );
 }
 
 /// The backfills a stopped server left unfinished, started again.

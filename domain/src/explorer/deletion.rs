@@ -297,12 +297,17 @@ pub async fn run(services: &Services, ws: WorkspaceId, job: Uuid, target: Target
 
 /// Runs a job in the background.
 pub fn spawn(services: &Services, ws: WorkspaceId, job: Uuid, target: Target) {
-    crate::jobs::spawn_once(services, job, "trace deletion", move |services| async move {
-        // `run` records a failure on the job (the envelope's message) and logs its cause.
-        if let Err(e) = run(&services, ws, job, target).await {
-            tracing::warn!(%ws, %job, error = %e, "trace deletion ended in failure");
-        }
-    });
+    crate::jobs::spawn_once(
+        services,
+        job,
+        "trace deletion",
+        move |services| async move {
+            // `run` records a failure on the job (the envelope's message) and logs its cause.
+            if let Err(e) = run(&services, ws, job, target).await {
+                tracing::warn!(%ws, %job, error = %e, "trace deletion ended in failure");
+            }
+        },
+    );
 }
 
 /// Resumes the deletions a stopped server left queued or running (at start).

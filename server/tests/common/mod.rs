@@ -161,3 +161,36 @@ pub fn request(method: &str, path: &str, body: &str, auth: &Auth) -> Request<Bod
     };
     req.body(Body::from(body.to_owned())).unwrap()
 }
+
+/// Ann signs up (workspace "A"); her workspace and a new API key of it with `scope`.
+pub async fn ann_with_key(
+    services: &argus_domain::Services,
+    scope: argus_domain::apikeys::Scope,
+) -> (argus_domain::tenancy::WorkspaceId, String) {
+    let ann = argus_domain::session::register(
+        services,
+        "ann@example.com",
+        "Ann",
+        "a long passphrase",
+        "A",
+    )
+    .await
+    .unwrap();
+    let ws = argus_domain::tenancy::WorkspaceId(ann.workspace.id);
+    (ws, api_key(services, ws, scope).await)
+}
+
+/// A new API key of `ws` with `scope`, as its secret.
+pub async fn api_key(
+    services: &argus_domain::Services,
+    ws: argus_domain::tenancy::WorkspaceId,
+    scope: argus_domain::apikeys::Scope,
+) -> String {
+    use secrecy::ExposeSecret;
+    argus_domain::apikeys::create(&services.pool, ws, None, "k", &[scope], None)
+        .await
+        .unwrap()
+        .key
+        .expose_secret()
+        .to_owned()
+}
