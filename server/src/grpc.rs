@@ -229,7 +229,7 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(axum::middleware::from_fn_with_state(
             state.services.meters.clone(),
-            crate::metrics::measure,
+            crate::gateway::measure,
         ))
         .with_state(state)
 }

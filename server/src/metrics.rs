@@ -1,18 +1,15 @@
-//! Prometheus metrics (`argus_domain::meters`): every request measured by route and status,
-//! and `GET /metrics` — on a listen address of its own (`ARGUS_METRICS_LISTEN`, no credentials:
+//! Prometheus metrics (`argus_domain::meters`; every request is measured by the gateway's
+//! `measure` layer): `GET /metrics` — on a listen address of its own (`ARGUS_METRICS_LISTEN`, no credentials:
 //! bind it where only the scraper reaches), or on the main address behind a bearer token
 //! (`ARGUS_METRICS_TOKEN`). With neither, `/metrics` is not served.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Instant;
 
-use argus_domain::meters::{Meters, OPENMETRICS_TEXT, PROMETHEUS_TEXT};
+use argus_domain::meters::{OPENMETRICS_TEXT, PROMETHEUS_TEXT};
 use argus_domain::Services;
 use argus_types::ErrorCode;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -24,24 +21,6 @@ use crate::state::AppState;
 
 /// The path scrapers ask.
 pub const PATH: &str = "/metrics";
-
-/// Counts and times every request by its route's pattern (`/api/v1/traces/{id}`, never the id).
-pub async fn measure(State(meters): State<Arc<Meters>>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = req.method().as_str().to_owned();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let res = next.run(req).await;
-    meters.http_served(
-        &method,
-        route.as_deref(),
-        res.status().as_u16(),
-        started.elapsed(),
-    );
-    res
-}
 
 /// Every metric, in the format the scraper asks for (OpenMetrics when its `Accept` names it).
 async fn scrape(services: &Services, headers: &HeaderMap) -> Response {
