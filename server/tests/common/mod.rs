@@ -31,11 +31,16 @@ pub fn memory_cache() -> Cache {
 }
 
 pub fn state(pool: PgPool, gateway: GatewayConfig) -> AppState {
+    state_with_cache(pool, gateway, memory_cache())
+}
+
+/// [`state`] with another cache (Redis: what replicas share).
+pub fn state_with_cache(pool: PgPool, gateway: GatewayConfig, cache: Cache) -> AppState {
     AppState {
         leptos_options: LeptosOptions::builder().output_name("argus").build(),
         services: Services::new(
             pool,
-            memory_cache(),
+            cache,
             Arc::new(SystemInfo {
                 version: server::VERSION,
                 environment: "development".into(),
