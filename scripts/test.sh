@@ -66,6 +66,8 @@ step "packaging" env ARGUS_BIN="$CARGO_TARGET_DIR/release/argus" scripts/check-p
 # Each attack of docs/SECURITY.md against the same release build, in production mode.
 step "probes (attacks on the release build)" env ARGUS_PROBE_SKIP_BUILD=1 ARGUS_PROBE_RECORD=0 \
   scripts/probe.sh
+# Three replicas on one PostgreSQL and Redis behind a round-robin proxy, one killed mid-ingest.
+step "replicas (one killed mid-ingest)" env ARGUS_REPLICAS_SKIP_BUILD=1 scripts/replicas.sh
 # The benchmarks with a short load: they must keep working (full runs: scripts/bench.sh).
 step "benchmarks (short run)" env ARGUS_BENCH_SKIP_BUILD=1 ARGUS_BENCH_RECORD=0 \
   ARGUS_BENCH_SHORT=1 scripts/bench.sh

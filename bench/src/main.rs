@@ -16,6 +16,7 @@ mod guardrails;
 mod hitrate;
 mod ingest;
 mod probe;
+mod replicas;
 mod ssr;
 mod traffic;
 
@@ -53,6 +54,9 @@ enum Command {
     Alerts(alerts::Args),
     /// The attack probes of docs/SECURITY.md against a running production-mode server.
     Probe(probe::Args),
+    /// Several replicas behind a round-robin proxy, one killed mid-ingest: every span stored
+    /// once, traces and rollups counting each once (exits non-zero otherwise).
+    Replicas(replicas::Args),
     /// Only the server-rendered home page under load (what the dashboard benchmark's SSR figure
     /// measures), against a running server: for profiling.
     Ssr(ssr::Args),
@@ -74,6 +78,7 @@ fn main() -> anyhow::Result<()> {
             Command::Endpoints(args) => endpoints::run_alone(args).await,
             Command::Explorer(args) => explorer::run(args).await,
             Command::Probe(args) => probe::run(args).await,
+            Command::Replicas(args) => replicas::run(args).await,
         }
     })
 }

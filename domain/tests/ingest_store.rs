@@ -837,3 +837,33 @@ async fn histograms_read_and_write_the_same_in_sql_and_rust(owner: PgPool) {
     assert!(entries(vec![1]).await.is_empty());
     assert!(entries(vec![0x11, 0]).await.is_empty());
 }
+
+/// Replicas make the coming days' partitions at the same moments (start, then hourly): several
+/// makers of one day at once all succeed, and the day is attached once.
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn a_day_partition_made_by_several_replicas_at_once_is_made_once(owner: PgPool) {
+    let day = chrono::Utc::now().date_naive() + chrono::Days::new(40);
+    let makers: Vec<_> = (0..4)
+        .map(|_| {
+            let owner = owner.clone();
+            tokio::spawn(async move {
+                Partitions::default()
+                    .ensure(&owner, [day], usize::MAX)
+                    .await
+            })
+        })
+        .collect();
+    for maker in makers {
+        let refused = maker.await.unwrap().expect("every maker succeeds");
+        assert!(refused.is_empty());
+    }
+    let attached: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'spans'::regclass \
+         AND inhrelid::regclass::text = $1",
+    )
+    .bind(format!("spans_{}", day.format("%Y%m%d")))
+    .fetch_one(&owner)
+    .await
+    .unwrap();
+    assert_eq!(attached, 1);
+}
