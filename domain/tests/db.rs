@@ -128,9 +128,9 @@ async fn statements_are_bounded_by_the_configured_timeout(pool: PgPool) {
 /// Whether the connection's session is inside a transaction block begun by an earlier statement.
 async fn in_stale_transaction(pool: &PgPool) -> bool {
     sqlx::query_scalar(
-        // The transaction began well before this statement (the test's `BEGIN` sleeps 0.3 s):
-        // an earlier statement opened it.
-        "SELECT clock_timestamp() - now() > interval '0.2 s'",
+        // The transaction began well before this statement (the test's `BEGIN` sleeps 1 s): an
+        // earlier statement opened it.
+        "SELECT clock_timestamp() - now() > interval '0.5 s'",
     )
     .fetch_one(pool)
     .await
@@ -146,11 +146,11 @@ async fn a_begin_abandoned_midway_leaves_no_transaction_behind() {
         .connect(&base_url())
         .await
         .unwrap();
-    let slow = || Some("BEGIN; SELECT pg_sleep(0.3)".to_owned());
+    let slow = || Some("BEGIN; SELECT pg_sleep(1)".to_owned());
 
     // The premise: sqlx alone hands the connection back still in the transaction.
     let raw = pool.begin_with(slow().unwrap());
-    assert!(tokio::time::timeout(Duration::from_millis(100), raw)
+    assert!(tokio::time::timeout(Duration::from_millis(300), raw)
         .await
         .is_err());
     assert!(
@@ -162,7 +162,7 @@ async fn a_begin_abandoned_midway_leaves_no_transaction_behind() {
 
     // Through `db::begin`, the abandoned transaction is rolled back before the connection returns.
     let ours = db::begin(&pool, slow());
-    assert!(tokio::time::timeout(Duration::from_millis(100), ours)
+    assert!(tokio::time::timeout(Duration::from_millis(300), ours)
         .await
         .is_err());
     assert!(!in_stale_transaction(&pool).await);
