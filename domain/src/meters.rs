@@ -119,12 +119,6 @@ impl std::fmt::Debug for Meters {
     }
 }
 
-impl Default for Meters {
-    fn default() -> Meters {
-        Meters::new(env!("CARGO_PKG_VERSION"))
-    }
-}
-
 impl Meters {
     pub fn new(version: &str) -> Meters {
         let mut registry = Registry::default();
