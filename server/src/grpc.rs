@@ -7,16 +7,21 @@
 //! success and idempotency.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll};
 
 use argus_domain::access::Access;
+use argus_domain::ingest::gate::Admission;
 use argus_types::ErrorCode;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
-use bytes::{Buf, BufMut};
+use bytes::{Buf, BufMut, Bytes};
 use futures::future::BoxFuture;
+use http_body::{Frame, SizeHint};
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::server::{Grpc, UnaryService};
 use tonic::{Code, Status};
@@ -116,11 +121,57 @@ fn domain_status(err: argus_domain::Error) -> Status {
     status(envelope.error.code, envelope.error.message)
 }
 
+/// An export's admission, shared by its body (which charges it as frames arrive) and the
+/// export (which takes it once the message is whole).
+type Shared = Arc<Mutex<Option<Admission>>>;
+
+/// The request's body, charging the export's admission for every frame as it arrives, as
+/// OTLP/HTTP does: over the workspace's share or the server's budget the stream fails with
+/// `UNAVAILABLE` (the exporter retries later) before the rest of the message is buffered.
+struct Charged {
+    inner: Body,
+    admission: Shared,
+}
+
+impl http_body::Body for Charged {
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let frame = match ready!(Pin::new(&mut self.inner).poll_frame(cx)) {
+            Some(Ok(frame)) => frame,
+            Some(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
+            None => return Poll::Ready(None),
+        };
+        if let Some(data) = frame.data_ref() {
+            let mut slot = self.admission.lock().expect("admission lock");
+            if let Some(admission) = slot.as_mut() {
+                if let Err(e) = admission.charge(data.len() as u64) {
+                    return Poll::Ready(Some(Err(Box::new(domain_status(e)))));
+                }
+            }
+        }
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// One admitted export.
 struct Export {
     state: AppState,
     access: Access,
     signal: Signal,
+    admission: Shared,
 }
 
 impl UnaryService<Vec<u8>> for Export {
@@ -131,10 +182,14 @@ impl UnaryService<Vec<u8>> for Export {
         let state = self.state.clone();
         let access = self.access.clone();
         let signal = self.signal;
+        let admission = self.admission.lock().expect("admission lock").take();
         Box::pin(async move {
             let body = request.into_inner();
             let services = &state.services;
-            let mut admission = services.ingest_gate.admit(access.workspace);
+            let mut admission = admission
+                .ok_or_else(|| Status::internal("the export's admission was taken twice"))?;
+            // The message as decoded (inflated, when it came gzip-compressed), as OTLP/HTTP
+            // charges the gunzipped body.
             admission
                 .charge(body.len() as u64)
                 .and_then(|()| admission.take_slot())
@@ -182,10 +237,20 @@ async fn export(state: AppState, signal: Signal, req: Request) -> Response {
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
+    let admission: Shared = Arc::new(Mutex::new(Some(
+        state.services.ingest_gate.admit(access.workspace),
+    )));
+    let req = req.map(|inner| {
+        Body::new(Charged {
+            inner,
+            admission: admission.clone(),
+        })
+    });
     let service = Export {
         state,
         access,
         signal,
+        admission,
     };
     let mut res = grpc.unary(service, req).await.map(Body::new);
     // tonic refuses a message over the limit (also once inflated) with OUT_OF_RANGE, which

@@ -39,11 +39,17 @@ struct Setup {
 
 /// The gRPC listener on a port of its own, with `body_limit` bytes a message.
 async fn setup(owner: &PgPool, body_limit: u64) -> Setup {
+    setup_with(owner, body_limit, |_| {}).await
+}
+
+/// [`setup`] with the services edited first.
+async fn setup_with(owner: &PgPool, body_limit: u64, edit: impl FnOnce(&mut Services)) -> Setup {
     let db = argus_domain::db::DbConfig::app_role_like(owner);
     let pool = argus_domain::db::connect(&db).await.unwrap();
     let mut gateway = default_gateway();
     gateway.body_limit_bytes = body_limit;
-    let state = state(pool, gateway);
+    let mut state = state(pool, gateway);
+    edit(&mut state.services);
     let services = state.services.clone();
     let (a, ingest) = ann_with_key(&services, Scope::Ingest).await;
     let read = api_key(&services, a, Scope::Read).await;
@@ -233,4 +239,54 @@ async fn grpc_refuses_with_the_status_exporters_expect(owner: PgPool) {
         .await
         .expect("stored");
     assert_eq!(spans_in(&s).await, 1);
+}
+
+/// A message is charged to the ingest memory budget as its frames arrive (as OTLP/HTTP bodies
+/// are), not once it is whole: one larger than a workspace's share of the budget is refused
+/// (RESOURCE_EXHAUSTED: it could never fit) while it arrives, though under the message limit;
+/// a budget merely in use by others answers UNAVAILABLE (retried).
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn grpc_messages_are_charged_to_the_ingest_budget_as_they_arrive(owner: PgPool) {
+    // 256 KiB in all, a workspace at most half of it.
+    let s =
+        setup_with(&owner, 20 << 20, |services| {
+            services.ingest_gate = std::sync::Arc::new(
+                argus_domain::ingest::gate::IngestGate::new(256 << 10, 4, 50),
+            );
+        })
+        .await;
+    let mut client = TraceServiceClient::new(s.channel.clone());
+    // ~600 KB of spans, under the 20 MB message limit: over the share before it has all arrived.
+    let mut big = traces("agent_trace_current_semconv.pb");
+    let template = big.resource_spans[0].scope_spans[0].spans.clone();
+    for i in 0..300u32 {
+        for span in &template {
+            let mut span = span.clone();
+            span.span_id = (i + 1).to_be_bytes().repeat(2);
+            span.name = format!("{} {}", span.name, "x".repeat(1500));
+            big.resource_spans[0].scope_spans[0].spans.push(span);
+        }
+    }
+    assert!(big.encoded_len() > 500_000);
+    let err = client
+        .export(with_key(big, Some(&s.ingest)))
+        .await
+        .expect_err("over the workspace's share of the budget");
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    assert!(err.message().contains("131072"), "{err:?}");
+    assert_eq!(spans_in(&s).await, 0);
+    assert_eq!(
+        s.services.ingest_gate.held(),
+        (0, 0),
+        "the refused export holds nothing"
+    );
+    // A small export of the same workspace goes through.
+    client
+        .export(with_key(
+            traces("agent_trace_current_semconv.pb"),
+            Some(&s.ingest),
+        ))
+        .await
+        .expect("within the budget");
+    assert_eq!(spans_in(&s).await, 4);
 }
