@@ -172,6 +172,9 @@ struct Export {
     access: Access,
     signal: Signal,
     admission: Shared,
+    /// The message came compressed: its inflated bytes are charged too (the frames were
+    /// charged as they arrived).
+    inflated: bool,
 }
 
 impl UnaryService<Vec<u8>> for Export {
@@ -182,18 +185,19 @@ impl UnaryService<Vec<u8>> for Export {
         let state = self.state.clone();
         let access = self.access.clone();
         let signal = self.signal;
+        let inflated = self.inflated;
         let admission = self.admission.lock().expect("admission lock").take();
         Box::pin(async move {
             let body = request.into_inner();
             let services = &state.services;
             let mut admission = admission
                 .ok_or_else(|| Status::internal("the export's admission was taken twice"))?;
-            // The message as decoded (inflated, when it came gzip-compressed), as OTLP/HTTP
-            // charges the gunzipped body.
-            admission
-                .charge(body.len() as u64)
-                .and_then(|()| admission.take_slot())
-                .map_err(domain_status)?;
+            // The frames were charged as they arrived; an inflated message is charged again,
+            // as OTLP/HTTP charges the gunzipped body.
+            if inflated {
+                admission.charge(body.len() as u64).map_err(domain_status)?;
+            }
+            admission.take_slot().map_err(domain_status)?;
             let incoming = Incoming {
                 signal,
                 body: &body,
@@ -237,6 +241,10 @@ async fn export(state: AppState, signal: Signal, req: Request) -> Response {
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
+    let inflated = req
+        .headers()
+        .get("grpc-encoding")
+        .is_some_and(|e| e.as_bytes() != b"identity");
     let admission: Shared = Arc::new(Mutex::new(Some(
         state.services.ingest_gate.admit(access.workspace),
     )));
@@ -251,6 +259,7 @@ async fn export(state: AppState, signal: Signal, req: Request) -> Response {
         access,
         signal,
         admission,
+        inflated,
     };
     let mut res = grpc.unary(service, req).await.map(Body::new);
     // tonic refuses a message over the limit (also once inflated) with OUT_OF_RANGE, which
