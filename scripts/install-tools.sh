@@ -11,6 +11,11 @@ TRUNK_VERSION=0.21.14
 # The dependency guards scripts/test.sh runs.
 CARGO_MACHETE_VERSION=0.9.2
 CARGO_DENY_VERSION=0.20.2
+# PgBouncer for the transaction-pooling test (scripts/replicas.sh --pgbouncer): Debian 12 has
+# 1.18, which cannot keep sqlx's named prepared statements apart (1.21+ can); built from the
+# source Debian ships for trixie, checked against this digest.
+PGBOUNCER_VERSION=1.24.1
+PGBOUNCER_SHA256=da72a3aba13072876d055a3e58dd4aba4a5de4ed6148e73033185245598fd3e0
 # Must equal the exact wasm-bindgen pinned in Cargo.toml (cargo-leptos does not check).
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
 
@@ -85,6 +90,22 @@ if [ "$with_test" = 1 ]; then
   if ! command -v redis-server >/dev/null; then
     log "installing redis-server"
     apt_install redis-server
+  fi
+  pgbouncer="${ARGUS_PGBOUNCER:-$HOME/.cache/argus-pgbouncer/pgbouncer}"
+  if ! "$pgbouncer" --version 2>/dev/null | grep -q "PgBouncer $PGBOUNCER_VERSION"; then
+    log "building PgBouncer $PGBOUNCER_VERSION from Debian's source (about a minute)"
+    dpkg -s libevent-dev libssl-dev pkg-config make gcc >/dev/null 2>&1 \
+      || apt_install libevent-dev libssl-dev pkg-config make gcc
+    build=$(mktemp -d)
+    tarball="pgbouncer_$PGBOUNCER_VERSION.orig.tar.gz"
+    curl -fsSL -o "$build/$tarball" "https://deb.debian.org/debian/pool/main/p/pgbouncer/$tarball"
+    echo "$PGBOUNCER_SHA256  $build/$tarball" | sha256sum -c --quiet
+    tar -xzf "$build/$tarball" -C "$build"
+    (cd "$build/pgbouncer-$PGBOUNCER_VERSION" && ./configure -q --without-cares --without-systemd \
+      >/dev/null && make -s -j2 >/dev/null)
+    mkdir -p "$(dirname "$pgbouncer")"
+    cp "$build/pgbouncer-$PGBOUNCER_VERSION/pgbouncer" "$pgbouncer"
+    rm -rf "$build"
   fi
 fi
 log "tools are ready"

@@ -50,6 +50,8 @@ step "clippy (hydrate)" cargo clippy --locked -p frontend --features hydrate \
 step "clippy (csr, the Trunk build)" cargo clippy --locked -p frontend --no-default-features \
   --features csr --target wasm32-unknown-unknown -- -D warnings
 step "unit and integration tests" cargo test --locked --workspace --exclude frontend
+# The read-replica tests on a primary and its streaming standby (pg_basebackup), on loopback.
+step "read replica (a streaming standby on loopback)" scripts/read-replica.sh
 step "release build (server + size-optimized, precompressed wasm)" cargo leptos build --release --split --precompress
 
 e2e() {
@@ -68,6 +70,8 @@ step "probes (attacks on the release build)" env ARGUS_PROBE_SKIP_BUILD=1 ARGUS_
   scripts/probe.sh
 # Three replicas on one PostgreSQL and Redis behind a round-robin proxy, one killed mid-ingest.
 step "replicas (one killed mid-ingest)" env ARGUS_REPLICAS_SKIP_BUILD=1 scripts/replicas.sh
+step "replicas on a Redis Cluster" env ARGUS_REPLICAS_SKIP_BUILD=1 scripts/replicas.sh --redis-cluster
+step "replicas through PgBouncer (transaction pooling)" env ARGUS_REPLICAS_SKIP_BUILD=1 scripts/replicas.sh --pgbouncer
 # The benchmarks with a short load: they must keep working (full runs: scripts/bench.sh).
 step "benchmarks (short run)" env ARGUS_BENCH_SKIP_BUILD=1 ARGUS_BENCH_RECORD=0 \
   ARGUS_BENCH_SHORT=1 scripts/bench.sh

@@ -308,6 +308,7 @@ pub(crate) async fn app_pool(
         statement_timeout: Duration::from_secs(statement_timeout_secs),
         acquire_timeout: Duration::from_secs(10),
         app_role: Some(db::APP_ROLE.into()),
+        pooled: false,
     })
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))
@@ -360,7 +361,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let redis = match &args.redis_url {
         Some(url) => {
             let cache = Cache::connect(&cfg(Some(url))).await;
-            (cache.backend_name() == "redis").then(|| services(app.clone(), cache))
+            cache
+                .backend_name()
+                .starts_with("redis")
+                .then(|| services(app.clone(), cache))
         }
         None => None,
     };

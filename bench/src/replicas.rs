@@ -46,6 +46,36 @@ pub struct Args {
     /// Traces a request.
     #[arg(long, default_value_t = 40)]
     traces_per_request: usize,
+    /// An API key with the read scope: the dashboard is then read through every replica after
+    /// the load and must count every trace (run the replicas with a short
+    /// `ARGUS_CACHE_INVALIDATION_MS`).
+    #[arg(long, env = "ARGUS_BENCH_READ_KEY", hide_env_values = true)]
+    read_key: Option<String>,
+}
+
+/// The home KPIs' request count over the last 24 hours, read through `front`.
+async fn dashboard_requests(
+    client: &HttpClient,
+    front: SocketAddr,
+    key: &str,
+) -> anyhow::Result<f64> {
+    let request = http::Request::get(format!("http://{front}/api/v1/metrics/home-kpis?range=24h"))
+        .header("x-api-key", key)
+        .body(Full::new(Bytes::new()))?;
+    let response = client.request(request).await?;
+    let status = response.status();
+    let bytes = response.into_body().collect().await?.to_bytes();
+    anyhow::ensure!(
+        status == 200,
+        "the dashboard answered {status}: {}",
+        String::from_utf8_lossy(&bytes)
+    );
+    let body: serde_json::Value = serde_json::from_slice(&bytes)?;
+    body["kpis"]
+        .as_array()
+        .and_then(|kpis| kpis.iter().find(|k| k["key"] == "requests"))
+        .and_then(|k| k["value"].as_f64())
+        .context("no requests KPI on the dashboard")
 }
 
 /// A round-robin TCP proxy on a loopback port: each connection goes to the next replica that
@@ -234,5 +264,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         bail!("lost or counted twice: {}", wrong.join("; "));
     }
     println!("nothing lost, nothing counted twice");
+    if let Some(key) = &args.read_key {
+        // Past the replicas' invalidation window: every replica's dashboard counts them all.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        for _ in 0..args.upstreams.len() {
+            // A connection per read: the proxy sends each to the next replica.
+            let fresh: HttpClient = Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(0)
+                .build_http();
+            let shown = dashboard_requests(&fresh, front, key).await?;
+            if shown != traces_sent as f64 {
+                bail!("a replica's dashboard shows {shown} requests, not {traces_sent}");
+            }
+        }
+        println!("every replica's dashboard shows the {traces_sent} requests");
+    }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! PostgreSQL: connecting, creating the database, migrations and health.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use argus_types::DatabaseStatus;
@@ -25,6 +26,11 @@ pub struct DbConfig {
     /// The role every pooled connection switches to (`SET ROLE`) after migrating, so queries run
     /// bound by row-level security. `None` keeps the login role (its own RLS duties then).
     pub app_role: Option<String>,
+    /// The URL is a transaction pooler's (PgBouncer, `pool_mode = transaction`): consecutive
+    /// transactions may run on different server connections, so no session state is set — no
+    /// `SET ROLE` (the login role must be the app role itself) and no startup
+    /// `statement_timeout` (give that role one with `ALTER ROLE … SET statement_timeout`).
+    pub pooled: bool,
 }
 
 /// The role the migrations create for the server's queries.
@@ -43,13 +49,17 @@ impl DbConfig {
                 reason: e.to_string(),
             }
         })?;
-        Ok(opts
+        let opts = opts
             .application_name("argus")
-            .options([(
+            .log_statements(tracing::log::LevelFilter::Trace);
+        Ok(if self.pooled {
+            opts
+        } else {
+            opts.options([(
                 "statement_timeout",
                 self.statement_timeout.as_millis().to_string(),
             )])
-            .log_statements(tracing::log::LevelFilter::Trace))
+        })
     }
 }
 
@@ -179,13 +189,14 @@ impl DbConfig {
             statement_timeout: Duration::from_secs(30),
             acquire_timeout: Duration::from_secs(30),
             app_role: Some(APP_ROLE.into()),
+            pooled: false,
         }
     }
 }
 
 pub async fn connect(cfg: &DbConfig) -> Result<PgPool, StartupError> {
     let opts = cfg.connect_options()?;
-    let set_role = cfg.app_role.as_ref().map(|role| {
+    let set_role = cfg.app_role.as_ref().filter(|_| !cfg.pooled).map(|role| {
         // Identifiers cannot be bound as parameters; quote it as PostgreSQL does.
         format!("SET ROLE \"{}\"", role.replace('"', "\"\""))
     });
@@ -216,7 +227,15 @@ pub async fn migrate(pool: &PgPool) -> crate::Result<()> {
 /// Creates the database if needed and migrates it as the login role, then opens the serving
 /// pool, whose connections run as the app role: what the server does at start.
 pub async fn prepare(cfg: &DbConfig) -> Result<PgPool, StartupError> {
-    ensure_database(cfg).await?;
+    prepare_with(cfg, cfg).await
+}
+
+/// [`prepare`] with the database created and migrated over `direct` — PostgreSQL itself, when
+/// `cfg` is a transaction pooler's ([`DbConfig::pooled`]) — and the serving pool on `cfg`.
+/// Behind a pooler the login role must be bound by row-level security (neither a superuser
+/// nor `BYPASSRLS`): no `SET ROLE` can make it so there.
+pub async fn prepare_with(cfg: &DbConfig, direct: &DbConfig) -> Result<PgPool, StartupError> {
+    ensure_database(direct).await?;
     // Migrations may rewrite large tables (a backfill over months of rollups): no statement
     // timeout for them; the serving pool keeps its own.
     let owner = connect(&DbConfig {
@@ -224,11 +243,12 @@ pub async fn prepare(cfg: &DbConfig) -> Result<PgPool, StartupError> {
         max_connections: 1,
         app_role: None,
         statement_timeout: Duration::ZERO,
-        ..cfg.clone()
+        pooled: false,
+        ..direct.clone()
     })
     .await?;
     let migrated = migrate(&owner).await.map_err(|e| StartupError::Migrate {
-        url: cfg.masked_url(),
+        url: direct.masked_url(),
         reason: match e {
             crate::Error::Migrate(m) => m.to_string(),
             other => other.to_string(),
@@ -236,7 +256,26 @@ pub async fn prepare(cfg: &DbConfig) -> Result<PgPool, StartupError> {
     });
     owner.close().await;
     migrated?;
-    connect(cfg).await
+    let pool = connect(cfg).await?;
+    if cfg.pooled {
+        let (role, unbound): (String, bool) = sqlx::query_as(
+            "SELECT rolname::text, rolsuper OR rolbypassrls FROM pg_roles \
+             WHERE rolname = current_user",
+        )
+        .fetch_one(&pool)
+        .await
+        .map_err(|e| classify(&cfg.masked_url(), e))?;
+        if unbound {
+            return Err(StartupError::Rejected {
+                url: cfg.masked_url(),
+                reason: format!(
+                    "behind a transaction pooler the login role must be the app role \
+                     ({APP_ROLE}): {role} is a superuser or bypasses row-level security"
+                ),
+            });
+        }
+    }
+    Ok(pool)
 }
 
 /// The newest migration this build knows.
@@ -304,14 +343,41 @@ pub async fn begin(
 ) -> crate::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
     let pool = pool.clone();
     let begun = tokio::spawn(async move {
-        match statement {
-            Some(statement) => pool.begin_with(statement).await,
-            None => pool.begin().await,
-        }
+        let conn = {
+            let _waiting = Waiting::enter();
+            pool.acquire().await?
+        };
+        // What `Pool::begin_with` does, with the wait for the connection counted apart.
+        sqlx::Transaction::begin(conn, statement.map(Into::into)).await
     })
     .await
     .map_err(|e| crate::Error::Internal(format!("beginning a transaction: {e}")))?;
     Ok(begun?)
+}
+
+/// Transactions of this process waiting for a pool connection to begin (most queries begin
+/// one): above zero, the pool is the bottleneck.
+static WAITING: AtomicI64 = AtomicI64::new(0);
+
+/// How many transactions wait for a pool connection now (`argus_db_pool_waiting`).
+pub fn pool_waiters() -> i64 {
+    WAITING.load(Ordering::Relaxed)
+}
+
+/// Counts one waiter while it lives.
+struct Waiting;
+
+impl Waiting {
+    fn enter() -> Waiting {
+        WAITING.fetch_add(1, Ordering::Relaxed);
+        Waiting
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Runs `f` while this process holds the advisory lock `key` (on a connection of its own, so
@@ -406,6 +472,7 @@ mod tests {
             statement_timeout: Duration::from_secs(10),
             acquire_timeout: Duration::from_secs(5),
             app_role: Some(APP_ROLE.into()),
+            pooled: false,
         };
         let dbg = format!("{cfg:?}");
         assert!(!dbg.contains("hunter2"), "{dbg}");

@@ -34,7 +34,7 @@ where
     let services = services.clone();
     tokio::spawn(async move {
         let _claim = claim;
-        match lock(&services.pool, lock_key(job)).await {
+        match lock(&services.locks, lock_key(job)).await {
             Ok(Some(_held)) => work(services).await,
             Ok(None) => tracing::debug!(%job, what, "another replica is running this job"),
             Err(e) => tracing::warn!(

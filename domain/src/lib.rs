@@ -30,6 +30,7 @@ pub mod passwords;
 pub mod policy;
 pub mod pricing;
 pub mod ratelimit;
+pub mod reads;
 pub mod retention;
 pub mod sealed;
 pub mod search;
@@ -47,6 +48,10 @@ pub use error::{Error, Result};
 #[derive(Clone, Debug)]
 pub struct Services {
     pub pool: sqlx::PgPool,
+    /// Where background duties take their session advisory locks: PostgreSQL itself (the
+    /// serving pool unless that goes through a transaction pooler, where a session lock would
+    /// stay on whichever server connection took it).
+    pub locks: sqlx::PgPool,
     pub cache: cache::Cache,
     pub info: Arc<system::SystemInfo>,
     /// Signs and verifies session tokens.
@@ -59,6 +64,8 @@ pub struct Services {
     pub key_usage: Arc<apikeys::KeyUsage>,
     /// The day partitions of `spans` known to exist.
     pub partitions: Arc<ingest::store::Partitions>,
+    /// Where dashboard, explorer and export reads go (a read replica, when configured).
+    pub reads: Arc<reads::Reads>,
     /// Drops a workspace's metric caches when its data changes, at most once a second.
     pub invalidator: ingest::invalidate::Invalidator,
     /// Backpressure: the bytes and writes ingestion may have in flight.
@@ -80,6 +87,12 @@ pub struct Services {
 }
 
 impl Services {
+    /// The pool for a read users look at of `workspace`'s data: the read replica when one is
+    /// configured and recent enough for the workspace's last change, else the primary.
+    pub async fn read_pool(&self, workspace: tenancy::WorkspaceId) -> &sqlx::PgPool {
+        self.reads.pool(&self.pool, &self.cache, workspace).await
+    }
+
     pub fn new(
         pool: sqlx::PgPool,
         cache: cache::Cache,
@@ -93,6 +106,7 @@ impl Services {
             limiter: ratelimit::RateLimiter::new(cache.clone()),
             key_usage: Arc::default(),
             partitions: Arc::default(),
+            reads: Arc::default(),
             invalidator: Default::default(),
             ingest_gate: Arc::default(),
             policy: Arc::default(),
@@ -111,6 +125,7 @@ impl Services {
                 None,
             )),
             meters: Arc::new(meters::Meters::new(info.version)),
+            locks: pool.clone(),
             pool,
             cache,
             info,

@@ -243,6 +243,7 @@ impl Meters {
             pool_open: services.pool.size() as i64,
             pool_idle: services.pool.num_idle() as i64,
             pool_max: i64::from(services.pool.options().get_max_connections()),
+            pool_waiting: crate::db::pool_waiters(),
             slots_held: slots_held as i64,
             slots_max: services.ingest_gate.max_slots() as i64,
             bytes_held: bytes_held as i64,
@@ -279,6 +280,7 @@ struct Snapshot {
     pool_open: i64,
     pool_idle: i64,
     pool_max: i64,
+    pool_waiting: i64,
     slots_held: i64,
     slots_max: i64,
     bytes_held: i64,
@@ -332,6 +334,12 @@ impl Collector for Scraped {
             "argus_db_pool_max_connections",
             "The most connections the pool opens; requests wait for one beyond that.",
             &gauge(s.pool_max),
+        )?;
+        encode(
+            &mut encoder,
+            "argus_db_pool_waiting",
+            "Transactions waiting for a pool connection to begin (above zero: the pool is short).",
+            &gauge(s.pool_waiting),
         )?;
         encode(
             &mut encoder,

@@ -82,7 +82,7 @@ impl RateLimiter {
     pub async fn refund(&self, key: &str) {
         if let Some(pool) = self.cache.redis_pool_handle() {
             let work = async {
-                let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+                let mut conn = pool.get().await?;
                 redis::cmd("EVAL")
                     .arg(REFUND)
                     .arg(1)
@@ -105,7 +105,7 @@ impl RateLimiter {
     pub async fn reset(&self, key: &str) {
         if let Some(pool) = self.cache.redis_pool_handle() {
             let work = async {
-                let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+                let mut conn = pool.get().await?;
                 redis::cmd("DEL")
                     .arg(key)
                     .query_async::<()>(&mut conn)
@@ -120,7 +120,7 @@ impl RateLimiter {
     async fn take_redis(&self, key: &str, window: Duration) -> Option<(u64, Duration)> {
         let pool = self.cache.redis_pool_handle()?;
         let work = async {
-            let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+            let mut conn = pool.get().await?;
             redis::cmd("EVAL")
                 .arg(TAKE)
                 .arg(1)

@@ -41,7 +41,7 @@ pub fn cutoff(now: DateTime<Utc>, retention_days: i32) -> DateTime<Utc> {
 /// One retention pass over every workspace at `now`.
 pub async fn run_once(services: &Services, now: DateTime<Utc>) -> Result<Pass> {
     Ok(
-        crate::db::with_advisory_lock(&services.pool, LOCK_KEY, || pass(services, now))
+        crate::db::with_advisory_lock(&services.locks, LOCK_KEY, || pass(services, now))
             .await?
             .unwrap_or_default(),
     )
@@ -74,7 +74,7 @@ async fn pass(services: &Services, now: DateTime<Utc>) -> Result<Pass> {
         done.traces += traces;
         done.spans += spans;
         if traces + spans > 0 {
-            crate::ingest::invalidate::drop_metrics(&services.cache, ws).await;
+            crate::ingest::invalidate::drop_metrics(&services.cache, &services.reads, ws).await;
         }
     }
     Ok(done)

@@ -315,7 +315,7 @@ pub async fn create_workspace(services: &Services, access: &Access, name: &str) 
     let user = signed_in(access)?;
     let created = workspaces::create(&services.pool, user, name).await?;
     // The user's cached pages elsewhere list their workspaces.
-    crate::cache::pages::forget_user(&services.cache, user).await;
+    workspaces::forget_pages_of(services, user).await;
     continue_in(services, access, user, created).await
 }
 

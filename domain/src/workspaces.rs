@@ -155,7 +155,7 @@ pub async fn forget_memberships(services: &Services, workspace: WorkspaceId, use
     pages::forget_workspace(&services.cache, workspace).await;
     RECENTLY_ACTIVE.invalidate(&workspace).await;
     if let Some(user) = user {
-        pages::forget_user(&services.cache, user).await;
+        forget_pages_of(services, user).await;
     }
     match user {
         Some(user) => {
@@ -167,9 +167,25 @@ pub async fn forget_memberships(services: &Services, workspace: WorkspaceId, use
         None => {
             services
                 .cache
-                .invalidate_pattern(&CacheKey::domain_pattern("membership", workspace))
+                .invalidate_domain("membership", workspace)
                 .await;
         }
+    }
+}
+
+/// Drops the cached pages of every workspace `user` belongs to: each page's header lists them.
+/// (Other members' pages there go too; this is rare — a workspace made, joined or left.)
+pub async fn forget_pages_of(services: &Services, user: UserId) {
+    match for_user(&services.pool, user).await {
+        Ok(workspaces) => {
+            for workspace in workspaces {
+                pages::forget_workspace(&services.cache, WorkspaceId(workspace.id)).await;
+            }
+        }
+        Err(e) => tracing::warn!(
+            error = %e,
+            "a user's workspaces could not be listed: their cached pages expire on their own"
+        ),
     }
 }
 

@@ -23,6 +23,7 @@ fn config(url: String) -> DbConfig {
         statement_timeout: Duration::from_secs(10),
         acquire_timeout: Duration::from_secs(3),
         app_role: Some(db::APP_ROLE.into()),
+        pooled: false,
     }
 }
 
@@ -236,4 +237,84 @@ async fn a_duty_stopped_midway_leaves_its_advisory_lock_behind_for_nobody() {
     assert_eq!(ran, Some(7));
     assert!(lock_is_free(key + 2).await);
     pool.close().await;
+}
+
+/// Behind a transaction pooler no `SET ROLE` can bind the login role by row-level security: a
+/// login role that bypasses it is refused at start, with the reason; the app role is accepted,
+/// and its connections carry no session state (no role switch, no startup timeout).
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn behind_a_transaction_pooler_the_login_role_must_be_bound_by_rls(owner: PgPool) {
+    let opts = owner.connect_options();
+    let database = opts.get_database().unwrap().to_owned();
+    let at = |user: &str| {
+        format!(
+            "postgres://{user}@{}:{}/{database}",
+            opts.get_host(),
+            opts.get_port()
+        )
+    };
+    let direct = config(at("postgres"));
+    let pooled_as = |user: &str| DbConfig {
+        pooled: true,
+        statement_timeout: Duration::from_millis(3_210),
+        ..config(at(user))
+    };
+    let err = db::prepare_with(&pooled_as("postgres"), &direct)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StartupError::Rejected { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("bypasses row-level security"),
+        "{err}"
+    );
+
+    // The app role may log in (as a pooler's users do); it is the role the queries run as.
+    sqlx::query("ALTER ROLE argus_app LOGIN")
+        .execute(&owner)
+        .await
+        .unwrap();
+    let pool = db::prepare_with(&pooled_as(db::APP_ROLE), &direct)
+        .await
+        .expect("the app role is accepted");
+    let (user, timeout): (String, String) =
+        sqlx::query_as("SELECT current_user::text, current_setting('statement_timeout')")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(user, db::APP_ROLE);
+    assert_ne!(
+        timeout, "3210ms",
+        "no startup statement_timeout through a pooler (the role's own applies)"
+    );
+}
+
+/// A transaction waiting for a pool connection is counted while it waits (the
+/// `argus_db_pool_waiting` gauge), and no longer once it has one.
+#[tokio::test]
+async fn transactions_waiting_for_a_pool_connection_are_counted() {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&base_url())
+        .await
+        .unwrap();
+    let held = db::begin(&pool, None).await.unwrap();
+    let waiter = tokio::spawn({
+        let pool = pool.clone();
+        async move { db::begin(&pool, None).await.map(|_| ()) }
+    });
+    let mut seen = false;
+    for _ in 0..100 {
+        // Other tests of this binary may wait too: at least this one.
+        if db::pool_waiters() >= 1 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(seen, "the waiting transaction is counted");
+    drop(held);
+    waiter
+        .await
+        .unwrap()
+        .expect("it begins once the connection is back");
 }

@@ -955,7 +955,7 @@ async fn retention_mid_month_zeroes_the_agents_days_before_the_cutoff(owner: PgP
     )
     .await;
     let agents = || async {
-        argus_domain::ingest::invalidate::drop_metrics(&s.cache, ws).await;
+        argus_domain::ingest::invalidate::drop_metrics(&s.cache, &s.reads, ws).await;
         argus_domain::analytics::filter_options(&s, ws)
             .await
             .unwrap()

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::StartupError;
 
 async fn pool(config: &Config) -> anyhow::Result<sqlx::PgPool> {
-    argus_domain::db::prepare(&config.db())
+    argus_domain::db::prepare_with(&config.db(), &config.direct_db())
         .await
         .map_err(|e| StartupError(e.to_string()).into())
 }

@@ -78,6 +78,20 @@ pub struct Config {
     )]
     pub database_url: SecretString,
 
+    /// PostgreSQL itself, when DATABASE_URL goes through a transaction pooler (PgBouncer,
+    /// `pool_mode = transaction`): the database is created and migrated over it, and the
+    /// background duties take their session advisory locks on it; DATABASE_URL's connections
+    /// then carry no session state (no `SET ROLE`: log in as the app role; no startup
+    /// statement_timeout: `ALTER ROLE argus_app SET statement_timeout = '10s'`).
+    #[arg(long = "database-direct-url", env = "ARGUS_DATABASE_DIRECT_URL", value_parser = secret, hide_env_values = true)]
+    pub database_direct_url: Option<SecretString>,
+
+    /// A streaming read replica of DATABASE_URL's database: dashboard, explorer and export reads
+    /// go there (to the primary while the replica has not replayed a workspace's last change,
+    /// or does not answer). Unset: every read goes to the primary.
+    #[arg(long = "database-read-url", env = "ARGUS_DATABASE_READ_URL", value_parser = secret, hide_env_values = true)]
+    pub database_read_url: Option<SecretString>,
+
     /// Redis URL for the shared cache. Unset: an in-process cache serves instead.
     #[arg(long = "redis-url", env = "REDIS_URL", value_parser = secret, hide_env_values = true)]
     pub redis_url: Option<SecretString>,
@@ -354,7 +368,31 @@ impl Config {
             statement_timeout: Duration::from_secs(self.db_statement_timeout_secs),
             acquire_timeout: Duration::from_secs(5),
             app_role: (!self.db_app_role.is_empty()).then(|| self.db_app_role.clone()),
+            pooled: self.database_direct_url.is_some(),
         }
+    }
+
+    /// PostgreSQL itself: ARGUS_DATABASE_DIRECT_URL, else DATABASE_URL. A few connections (for
+    /// migrations and advisory locks), switching to the app role as the serving pool does.
+    pub fn direct_db(&self) -> DbConfig {
+        let serving = self.db();
+        DbConfig {
+            url: self
+                .database_direct_url
+                .clone()
+                .unwrap_or_else(|| self.database_url.clone()),
+            min_connections: 0,
+            max_connections: 4,
+            app_role: (!self.db_app_role.is_empty()).then(|| self.db_app_role.clone()),
+            pooled: false,
+            ..serving
+        }
+    }
+
+    /// The read replica's pool settings, when one is named: the primary's, on its URL.
+    pub fn read_db(&self) -> Option<DbConfig> {
+        let url = self.database_read_url.clone()?;
+        Some(DbConfig { url, ..self.db() })
     }
 
     /// What the in-process cache (no Redis) may hold: 64 MiB of keys and values — about two

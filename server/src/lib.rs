@@ -43,7 +43,7 @@ pub struct StartupError(pub String);
 /// `argus migrate`: create the database if needed and apply the migrations.
 pub async fn migrate(config: &Config) -> Result<(), StartupError> {
     let db = config.db();
-    let pool = argus_domain::db::prepare(&db)
+    let pool = argus_domain::db::prepare_with(&db, &config.direct_db())
         .await
         .map_err(|e| StartupError(e.to_string()))?;
     let status = argus_domain::db::status(&pool, &db.masked_url()).await;
@@ -74,7 +74,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
         );
     }
     let db = config.db();
-    let pool = argus_domain::db::prepare(&db)
+    let pool = argus_domain::db::prepare_with(&db, &config.direct_db())
         .await
         .map_err(|e| StartupError(e.to_string()))?;
     let cache = argus_domain::cache::Cache::connect(&config.cache()).await;
@@ -101,6 +101,25 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
     services.invalidator = argus_domain::ingest::invalidate::Invalidator::new(
         std::time::Duration::from_millis(config.cache_invalidation_ms),
     );
+    if config.database_direct_url.is_some() {
+        // DATABASE_URL is a transaction pooler's: session locks on PostgreSQL itself.
+        services.locks = argus_domain::db::connect(&config.direct_db())
+            .await
+            .map_err(|e| StartupError(format!("ARGUS_DATABASE_DIRECT_URL: {e}")))?;
+    }
+    if let Some(read_db) = config.read_db() {
+        let replica = argus_domain::db::connect(&read_db)
+            .await
+            .map_err(|e| StartupError(format!("the read replica: {e}")))?;
+        tracing::info!(
+            replica = %read_db.masked_url(),
+            "dashboard, explorer and export reads go to the read replica"
+        );
+        services.reads = Arc::new(argus_domain::reads::Reads::with_replica(
+            services.pool.clone(),
+            replica,
+        ));
+    }
     services.policy = Arc::new(config.policy());
     let sealing_key = match &config.encryption_key {
         Some(key) => {

@@ -12,7 +12,7 @@
 
 use argus_domain::access::Caller;
 use argus_domain::cache::pages;
-use argus_domain::cache::Ttl;
+use argus_domain::cache::{Lookup, Ttl};
 use argus_domain::Services;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -49,11 +49,13 @@ pub async fn serve(State(services): State<Services>, req: Request, next: Next) -
     let Some(key) = key else {
         return next.run(req).await;
     };
-    if let Some(stored) = services.cache.get_bytes(&key).await {
-        if let Some(response) = replay(&stored) {
-            return response;
-        }
-    }
+    let stamp = match services.cache.get_bytes(&key).await {
+        Lookup::Hit(stored) => match replay(&stored) {
+            Some(response) => return response,
+            None => return next.run(req).await,
+        },
+        Lookup::Miss(stamp) => stamp,
+    };
     let response = next.run(req).await;
     let html = response
         .headers()
@@ -88,7 +90,10 @@ pub async fn serve(State(services): State<Services>, req: Request, next: Next) -
         stored.extend_from_slice(nonce.as_bytes());
         stored.push(b'\n');
         stored.extend_from_slice(&bytes);
-        services.cache.set_bytes(&key, stored, Ttl::Hot).await;
+        services
+            .cache
+            .set_bytes(&key, &stamp, &stored, Ttl::Hot)
+            .await;
         parts
             .headers
             .insert(CACHE_HEADER, HeaderValue::from_static("miss"));

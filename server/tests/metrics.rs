@@ -257,6 +257,7 @@ async fn requests_ingest_and_state_are_scraped_in_prometheus_format(owner: PgPoo
         max >= 1.0 && idle + in_use <= max,
         "{idle} + {in_use} <= {max}"
     );
+    assert!(value(&samples, "argus_db_pool_waiting", &[]).unwrap() >= 0.0);
     assert_eq!(value(&samples, "argus_ingest_slots_in_use", &[]), Some(0.0));
     assert!(value(&samples, "argus_ingest_slots_max", &[]).unwrap() >= 1.0);
     for queue in [

@@ -3,32 +3,15 @@
 
 mod common;
 
-use std::time::Duration;
-
 use argus_domain::apikeys::Scope;
-use argus_domain::cache::{Cache, CacheConfig};
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::StatusCode;
 use axum::Router;
 use common::*;
-use secrecy::SecretString;
 use sqlx::PgPool;
 
 /// A replica: the router as the server builds it, on an app-role pool and the shared Redis.
 async fn replica(owner: &PgPool) -> (Router, argus_domain::Services) {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let cache = Cache::connect(&CacheConfig {
-        redis_url: Some(SecretString::from(url)),
-        redis_pool_size: 4,
-        redis_timeout: Duration::from_secs(2),
-        memory_capacity_bytes: 16 << 20,
-    })
-    .await;
-    assert_eq!(
-        cache.backend_name(),
-        "redis",
-        "this test needs Redis (scripts/services.sh)"
-    );
+    let cache = redis_cache().await;
     let db = argus_domain::db::DbConfig::app_role_like(owner);
     let pool = argus_domain::db::connect(&db).await.unwrap();
     let state = state_with_cache(pool, default_gateway(), cache);
@@ -37,26 +20,7 @@ async fn replica(owner: &PgPool) -> (Router, argus_domain::Services) {
 }
 
 async fn requests_90d(router: &Router, key: &str) -> f64 {
-    let res = send(
-        router,
-        request(
-            "GET",
-            "/api/v1/metrics/home-kpis?range=90d",
-            "",
-            &Auth::ApiKey(key.into()),
-        ),
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let body = body_json(res).await;
-    body["kpis"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["key"] == "requests")
-        .unwrap()["value"]
-        .as_f64()
-        .unwrap()
+    home_requests(router, key, "90d").await
 }
 
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
@@ -79,21 +43,7 @@ async fn what_one_replica_ingests_or_revokes_another_shows_or_refuses_at_once(ow
 
     // A stores a trace: B's next read shows it (the first change after a quiet spell drops the
     // workspace's cached numbers at once, in Redis, for every replica).
-    let pb = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../domain/tests/fixtures/otlp/agent_trace_current_semconv.pb"),
-    )
-    .unwrap();
-    let res = send(
-        &a,
-        Request::post("/v1/traces")
-            .header(header::CONTENT_TYPE, "application/x-protobuf")
-            .header("x-api-key", ingest.as_str())
-            .body(Body::from(pb))
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::OK);
+    send_fixture_trace(&a, &ingest).await;
     assert_eq!(requests_90d(&b, &read).await, 1.0);
 
     // A revokes the read key: B refuses it (its record in Redis went with the revocation).

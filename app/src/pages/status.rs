@@ -162,6 +162,7 @@ fn CacheCard(cache: CacheStatus) -> impl IntoView {
     };
     let backend = match cache.backend.as_str() {
         "redis" => "Redis",
+        "redis-cluster" => "Redis Cluster",
         _ => "In-process (memory)",
     };
     let lookups = if cache.domains.is_empty() {

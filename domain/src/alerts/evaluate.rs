@@ -50,7 +50,7 @@ pub struct Cycle {
 pub async fn run_once(services: &Services, now: DateTime<Utc>) -> Result<Cycle> {
     let started = std::time::Instant::now();
     let outcome =
-        crate::db::with_advisory_lock(&services.pool, LOCK_KEY, || cycle(services, now)).await;
+        crate::db::with_advisory_lock(&services.locks, LOCK_KEY, || cycle(services, now)).await;
     match &outcome {
         Ok(Some(c)) if c.ran => services.meters.alert_cycle(started.elapsed(), c.failed > 0),
         Err(_) => services.meters.alert_cycle(started.elapsed(), true),

@@ -234,7 +234,7 @@ pub(super) async fn activity_uncached(
                 fetch_window(pool, workspace, &sql, (q.from, q.to), &q.dims).await?;
             return Ok(spikes(&by_agent(&rows)));
         }
-        Ok(spikes(&by_agent_from(periods.get().await?.buckets(q))))
+        Ok(spikes(&by_agent_from(periods.get(pool).await?.buckets(q))))
     };
     let (spiked, mut events) = tokio::try_join!(spiked, new_things(pool, workspace, q))?;
     events.extend(spiked);
@@ -262,7 +262,7 @@ impl Report for Activity {
         q: &Resolved,
         _: &(),
     ) -> Result<Self> {
-        activity_uncached(pool, workspace, q, &SharedPeriods::new(pool, workspace, q)).await
+        activity_uncached(pool, workspace, q, &SharedPeriods::new(workspace, q)).await
     }
 }
 

@@ -34,7 +34,7 @@ async fn agent_stats(
         // 3,280). Other hourly windows alone sum fewer rows in SQL below (whole days daily)
         // than the agents' hours would send.
         let mut by_agent: std::collections::BTreeMap<&str, AgentStat> = Default::default();
-        for b in periods.get().await?.buckets(q) {
+        for b in periods.get(pool).await?.buckets(q) {
             let a = by_agent.entry(b.agent).or_insert_with(|| AgentStat {
                 agent: b.agent.to_owned(),
                 department: b.department.to_owned(),
@@ -151,7 +151,7 @@ async fn home_kpis_uncached(
     workspace: WorkspaceId,
     q: &Resolved,
 ) -> Result<HomeKpis> {
-    let periods = SharedPeriods::new(pool, workspace, q);
+    let periods = SharedPeriods::new(workspace, q);
     let (rows, agents) = tokio::try_join!(
         rows(pool, workspace, q),
         agent_stats(pool, workspace, q, &periods, false)
@@ -194,10 +194,11 @@ impl Report for Timeseries {
 /// (cached as `/activity` is). The top agents and the activity's spikes share one read of the
 /// agents' periods when both miss the cache.
 pub async fn home(services: &Services, workspace: WorkspaceId, q: &Resolved) -> Result<Home> {
-    let pool = &services.pool;
-    let periods = SharedPeriods::new(pool, workspace, q);
+    // Each part picks its pool after its cache lookup (see `reads`).
+    let periods = SharedPeriods::new(workspace, q);
     let (both, activity) = tokio::join!(
         cache_aside(services, "home", workspace, q, "", || async {
+            let pool = services.read_pool(workspace).await;
             let (rows, agents) = tokio::try_join!(
                 rows(pool, workspace, q),
                 agent_stats(pool, workspace, q, &periods, true)
@@ -205,8 +206,9 @@ pub async fn home(services: &Services, workspace: WorkspaceId, q: &Resolved) -> 
             let t = totals(q, &rows);
             Ok((home_kpis_of(q, &t, &agents), timeseries_of(q, &t)))
         }),
-        cache_aside(services, Activity::DOMAIN, workspace, q, "", || {
-            activity_uncached(pool, workspace, q, &periods)
+        cache_aside(services, Activity::DOMAIN, workspace, q, "", || async {
+            let pool = services.read_pool(workspace).await;
+            activity_uncached(pool, workspace, q, &periods).await
         }),
     );
     let (kpis, series) = both?;
@@ -224,7 +226,8 @@ pub async fn filter_options(services: &Services, workspace: WorkspaceId) -> Resu
     services
         .cache
         .get_with_cache(&key, Ttl::Warm, || async {
-            let mut tx = tenancy::begin_rollup_read(&services.pool, workspace).await?;
+            let pool = services.read_pool(workspace).await;
+            let mut tx = tenancy::begin_rollup_read(pool, workspace).await?;
             // A row per combination of the dimensions with data kept (retention drops those
             // whose rollups are gone): 480 rows at 10 M traces, where the daily rollup's
             // DISTINCT scanned 43,680 (33 ms).

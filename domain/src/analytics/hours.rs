@@ -99,27 +99,24 @@ const REQUESTS_ERRORS_COST: [&str; 3] = ["traces", "trace_errors", "cost_usd"];
 /// many of its readers ask: the home page's top agents and its activity spikes read the same
 /// rows, concurrently (the first to ask reads, the other waits for it).
 pub(super) struct SharedPeriods<'a> {
-    pool: &'a sqlx::PgPool,
     workspace: WorkspaceId,
     q: &'a Resolved,
     cell: tokio::sync::OnceCell<Periods>,
 }
 
 impl<'a> SharedPeriods<'a> {
-    pub(super) fn new(pool: &'a sqlx::PgPool, workspace: WorkspaceId, q: &'a Resolved) -> Self {
+    pub(super) fn new(workspace: WorkspaceId, q: &'a Resolved) -> Self {
         Self {
-            pool,
             workspace,
             q,
             cell: tokio::sync::OnceCell::new(),
         }
     }
 
-    pub(super) async fn get(&self) -> Result<&Periods> {
+    /// The periods, read from `pool` by the first reader to ask.
+    pub(super) async fn get(&self, pool: &sqlx::PgPool) -> Result<&Periods> {
         self.cell
-            .get_or_try_init(|| {
-                agent_periods(self.pool, self.workspace, self.q, &REQUESTS_ERRORS_COST)
-            })
+            .get_or_try_init(|| agent_periods(pool, self.workspace, self.q, &REQUESTS_ERRORS_COST))
             .await
     }
 }

@@ -41,9 +41,17 @@ pub async fn cached<R: Report>(
     q: &Resolved,
     args: &R::Args,
 ) -> Result<R> {
-    cache_aside(services, R::DOMAIN, workspace, q, &R::scope(args), || {
-        R::read(&services.pool, workspace, q, args)
-    })
+    cache_aside(
+        services,
+        R::DOMAIN,
+        workspace,
+        q,
+        &R::scope(args),
+        || async {
+            // The pool is picked after the cache lookup: see `reads`.
+            R::read(services.read_pool(workspace).await, workspace, q, args).await
+        },
+    )
     .await
 }
 

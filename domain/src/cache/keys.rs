@@ -1,5 +1,5 @@
-//! Cache keys: `{domain}:{workspace}:{scope}`, their TTL tiers, the encoding of a scope's parts,
-//! and Redis-style glob matching for the in-process backend's pattern invalidation.
+//! Cache keys: `{domain}:{{workspace}}:{scope}` and their domain's generation key, their TTL
+//! tiers, and the encoding of a scope's parts.
 
 use std::fmt;
 use std::time::Duration;
@@ -30,13 +30,22 @@ impl Ttl {
 /// another replica is seen within this long.
 pub const IN_PROCESS: Duration = Duration::from_secs(1);
 
-/// A cache key: `{domain}:{workspace_id}:{scope}`.
+/// How long a generation lives (see [`CacheKey::generation_key`]): longer than any entry, so
+/// when one expires and a fresh one is drawn, every entry written under the old one is gone.
+pub const GENERATION_TTL: Duration = Duration::from_secs(2 * 3600);
+const _: () = assert!(GENERATION_TTL.as_secs() > Ttl::Cold.duration().as_secs());
+
+/// A cache key: `{domain}:{{workspace_id}}:{scope}`.
 ///
 /// The domain is a static name (`home_kpis`, `usage`, …) so hit/miss counters stay bounded.
+/// The workspace is the key's Redis Cluster hash tag (in braces): every key of a workspace, and
+/// the generations of its domains, live in one slot.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CacheKey {
     domain: &'static str,
     key: String,
+    /// Where the key's prefix `{domain}:{{workspace_id}}` ends.
+    generation_len: usize,
 }
 
 impl CacheKey {
@@ -46,12 +55,18 @@ impl CacheKey {
         scope: impl AsRef<str>,
     ) -> Self {
         debug_assert!(
-            !domain.is_empty() && !domain.contains([':', '*', '?', '[']),
+            !domain.is_empty() && !domain.contains([':', '{', '}']),
             "cache domain must be a plain name"
         );
+        let generation = CacheKey::generation_of(domain, workspace_id);
+        let generation_len = generation.len();
+        let mut key = generation;
+        key.push(':');
+        key.push_str(scope.as_ref());
         CacheKey {
             domain,
-            key: format!("{domain}:{workspace_id}:{}", scope.as_ref()),
+            key,
+            generation_len,
         }
     }
 
@@ -63,18 +78,18 @@ impl CacheKey {
         &self.key
     }
 
-    /// The pattern matching every key of one domain in one workspace.
-    pub fn domain_pattern(domain: &str, workspace_id: impl fmt::Display) -> String {
-        format!(
-            "{}:{}:*",
-            escape_glob(domain),
-            escape_glob(&workspace_id.to_string())
-        )
+    /// The key holding the current generation of this key's domain in its workspace: an entry
+    /// counts only while it was written under the current generation, so the whole domain of
+    /// a workspace is dropped by writing a new one ([`super::Cache::invalidate_domain`]).
+    pub fn generation_key(&self) -> &str {
+        &self.key[..self.generation_len]
     }
 
-    /// The pattern matching every key of one workspace, whatever the domain.
-    pub fn workspace_pattern(workspace_id: impl fmt::Display) -> String {
-        format!("*:{}:*", escape_glob(&workspace_id.to_string()))
+    /// The generation key of `domain` in `workspace_id`.
+    pub fn generation_of(domain: &str, workspace_id: impl fmt::Display) -> String {
+        // The workspace id is a UUID or an API key prefix: never braces. Were it to hold one,
+        // the hash tag would end early, which only moves keys to another slot.
+        format!("{domain}:{{{workspace_id}}}")
     }
 }
 
@@ -106,85 +121,6 @@ pub fn scope(parts: &[&str]) -> String {
         }
     }
     out
-}
-
-fn escape_glob(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Redis-style glob matching (`*`, `?`, `[abc]`, `[a-z]`, `[^a]`, `\x`), for the in-process
-/// backend's pattern invalidation.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    glob_at(&p, &t)
-}
-
-fn glob_at(p: &[char], t: &[char]) -> bool {
-    let (mut pi, mut ti) = (0usize, 0usize);
-    // The pattern index after the last `*` and the text index it currently absorbs up to.
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if p.get(pi) == Some(&'*') {
-            star = Some((pi + 1, ti));
-            pi += 1;
-        } else if let Some(next) = p.get(pi).and_then(|_| match_one(p, pi, t[ti])) {
-            pi = next;
-            ti += 1;
-        } else if let Some((after_star, absorbed)) = star {
-            // Let the last `*` absorb one more character and retry from there.
-            pi = after_star;
-            ti = absorbed + 1;
-            star = Some((after_star, absorbed + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
-/// If the pattern element at `pi` matches `c`, the index of the next element.
-fn match_one(p: &[char], pi: usize, c: char) -> Option<usize> {
-    match p[pi] {
-        '?' => Some(pi + 1),
-        '\\' if pi + 1 < p.len() => (p[pi + 1] == c).then_some(pi + 2),
-        '[' => {
-            let mut i = pi + 1;
-            let negate = p.get(i) == Some(&'^');
-            if negate {
-                i += 1;
-            }
-            let mut matched = false;
-            while i < p.len() && p[i] != ']' {
-                if p[i] == '\\' && i + 1 < p.len() {
-                    matched |= p[i + 1] == c;
-                    i += 2;
-                } else if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
-                    let (lo, hi) = if p[i] <= p[i + 2] {
-                        (p[i], p[i + 2])
-                    } else {
-                        (p[i + 2], p[i])
-                    };
-                    matched |= lo <= c && c <= hi;
-                    i += 3;
-                } else {
-                    matched |= p[i] == c;
-                    i += 1;
-                }
-            }
-            // An unterminated class matches like Redis: up to the end of the pattern.
-            let next = if i < p.len() { i + 1 } else { i };
-            (matched != negate).then_some(next)
-        }
-        other => (other == c).then_some(pi + 1),
-    }
 }
 
 #[cfg(test)]
@@ -230,31 +166,15 @@ mod tests {
     #[test]
     fn key_layout_is_domain_workspace_scope() {
         let k = CacheKey::new("home_kpis", "550e8400", "range=24h&dept=engineering");
-        assert_eq!(k.as_str(), "home_kpis:550e8400:range=24h&dept=engineering");
-        assert_eq!(k.domain(), "home_kpis");
         assert_eq!(
-            CacheKey::domain_pattern("home_kpis", "550e8400"),
-            "home_kpis:550e8400:*"
+            k.as_str(),
+            "home_kpis:{550e8400}:range=24h&dept=engineering"
         );
-        assert_eq!(CacheKey::workspace_pattern("550e8400"), "*:550e8400:*");
-    }
-
-    #[test]
-    fn glob_matches_like_redis() {
-        assert!(glob_match("home_kpis:ws1:*", "home_kpis:ws1:range=24h"));
-        assert!(!glob_match("home_kpis:ws1:*", "home_kpis:ws2:range=24h"));
-        assert!(glob_match("*:ws1:*", "usage:ws1:x"));
-        assert!(!glob_match("*:ws1:*", "usage:ws10:x"));
-        assert!(glob_match("h?llo", "hello"));
-        assert!(glob_match("h[ae]llo", "hallo"));
-        assert!(!glob_match("h[^e]llo", "hello"));
-        assert!(glob_match("h[a-c]llo", "hbllo"));
-        assert!(glob_match("a\\*b", "a*b"));
-        assert!(!glob_match("a\\*b", "axb"));
-        assert!(glob_match("*", ""));
-        assert!(glob_match("a*b*c", "a-b-x-c"));
-        assert!(!glob_match("a*b*c", "a-b-x-d"));
-        assert!(glob_match(&CacheKey::workspace_pattern("w*1"), "d:w*1:s"));
-        assert!(!glob_match(&CacheKey::workspace_pattern("w*1"), "d:wX1:s"));
+        assert_eq!(k.domain(), "home_kpis");
+        assert_eq!(k.generation_key(), "home_kpis:{550e8400}");
+        assert_eq!(
+            CacheKey::generation_of("home_kpis", "550e8400"),
+            k.generation_key()
+        );
     }
 }

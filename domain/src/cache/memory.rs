@@ -3,8 +3,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::keys::glob_match;
-
 #[derive(Clone)]
 pub(super) struct MemEntry {
     pub(super) bytes: Arc<[u8]>,
@@ -31,6 +29,15 @@ impl moka::Expiry<String, MemEntry> for PerEntryTtl {
         _current: Option<Duration>,
     ) -> Option<Duration> {
         Some(value.ttl)
+    }
+}
+
+impl MemEntry {
+    pub(super) fn new(bytes: Vec<u8>, ttl: Duration) -> MemEntry {
+        MemEntry {
+            bytes: Arc::from(bytes),
+            ttl,
+        }
     }
 }
 
@@ -63,20 +70,22 @@ pub(super) async fn set(cache: &Memory, key: &str, bytes: Vec<u8>, ttl: Duration
         .await
 }
 
-/// Removes every key matching `pattern`; how many.
-pub(super) async fn remove_matching(cache: &Memory, pattern: &str) -> u64 {
-    let mut removed = 0;
-    let keys: Vec<Arc<String>> = cache
-        .iter()
-        .filter(|(k, _)| glob_match(pattern, k))
-        .map(|(k, _)| k)
-        .collect();
-    for key in keys {
-        if cache.remove(key.as_str()).await.is_some() {
-            removed += 1;
-        }
-    }
-    removed
+/// Sets `key` unless it exists; the value it holds afterwards (ours or the one already there).
+pub(super) async fn set_if_absent(
+    cache: &Memory,
+    key: &str,
+    bytes: Vec<u8>,
+    ttl: Duration,
+) -> Arc<[u8]> {
+    cache
+        .entry(key.to_owned())
+        .or_insert(MemEntry {
+            bytes: Arc::from(bytes),
+            ttl,
+        })
+        .await
+        .into_value()
+        .bytes
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The server's cache of whole rendered pages: per workspace, user, role and URL. Dropped with
 //! the dashboard's data (ingest, re-pricing), on membership changes and when the workspace is
-//! renamed.
+//! renamed; a user's header lists their workspaces, so when that list changes every page of
+//! those workspaces goes (`workspaces::forget_pages_of`).
 
 use argus_types::Role;
 
@@ -21,15 +22,5 @@ pub fn key(workspace: WorkspaceId, user: UserId, role: Role, uri: &str) -> Cache
 
 /// Drops every cached page of `workspace`.
 pub async fn forget_workspace(cache: &Cache, workspace: WorkspaceId) {
-    cache
-        .invalidate_pattern(&CacheKey::domain_pattern(DOMAIN, workspace))
-        .await;
-}
-
-/// Drops every cached page of `user`, in every workspace: their header lists the workspaces
-/// they belong to.
-pub async fn forget_user(cache: &Cache, user: UserId) {
-    cache
-        .invalidate_pattern(&format!("{DOMAIN}:*:{}|*", user.0))
-        .await;
+    cache.invalidate_domain(DOMAIN, workspace).await;
 }

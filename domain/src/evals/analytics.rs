@@ -213,7 +213,7 @@ async fn read(
     window: &Resolved,
     group: Group,
 ) -> Result<(Vec<Cell>, Histograms, Live)> {
-    let mut tx = tenancy::begin_rollup_read(&services.pool, workspace).await?;
+    let mut tx = tenancy::begin_rollup_read(services.read_pool(workspace).await, workspace).await?;
     let rows: Vec<Cell> = bind_days(
         sqlx::query_as(&format!(
             "SELECT name, label, {g} AS key, sum(n)::bigint AS n, sum(valued)::bigint AS valued, \
@@ -414,7 +414,7 @@ pub async fn trends(
     window: &Resolved,
     group: Group,
 ) -> Result<Vec<argus_types::ScoreTrend>> {
-    let mut tx = tenancy::begin_rollup_read(&services.pool, workspace).await?;
+    let mut tx = tenancy::begin_rollup_read(services.read_pool(workspace).await, workspace).await?;
     type Row = (String, chrono::DateTime<chrono::Utc>, String, i64, i64, f64);
     let rows: Vec<Row> = bind_window(
         sqlx::query_as(&format!(

@@ -516,7 +516,7 @@ pub async fn add_matching(
     limit: Option<i64>,
 ) -> Result<ItemsAdded> {
     let limit = limit.unwrap_or(100).clamp(1, MAX_FROM_TRACES);
-    let rows = fetch_page(services, workspace, query, None, limit).await?;
+    let rows = fetch_page(&services.pool, workspace, query, None, limit).await?;
     if rows.is_empty() {
         return Err(Error::invalid_input(
             "filters",

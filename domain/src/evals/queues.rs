@@ -70,7 +70,7 @@ pub async fn create(
         ));
     }
     let id = Uuid::now_v7();
-    let rows = fetch_page(services, workspace, query, None, FILL_SCAN).await?;
+    let rows = fetch_page(&services.pool, workspace, query, None, FILL_SCAN).await?;
     let traces: Vec<String> = rows
         .into_iter()
         .map(|r| r.trace_id)

@@ -58,7 +58,7 @@ pub async fn list(
     agent: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<AgentPage> {
-    let mut tx = tenancy::begin(&services.pool, ws).await?;
+    let mut tx = tenancy::begin(services.read_pool(ws).await, ws).await?;
     let total: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM agents WHERE workspace_id = $1 AND ($2::text IS NULL OR agent = $2)",
     )

@@ -249,7 +249,7 @@ pub(crate) async fn rebuild_days(
         crate::ingest::rollup::rebuild(&services.pool, ws, *day, *day + chrono::Duration::days(1))
             .await?;
     }
-    crate::ingest::invalidate::drop_metrics(&services.cache, ws).await;
+    crate::ingest::invalidate::drop_metrics(&services.cache, &services.reads, ws).await;
     Ok(())
 }
 
@@ -267,7 +267,7 @@ pub async fn run(services: &Services, ws: WorkspaceId, job: Uuid, target: Target
             Target::Matching(q) => {
                 // Always from the top: each batch is gone once deleted.
                 loop {
-                    let rows = fetch_page(services, ws, q, None, i64::from(BATCH)).await?;
+                    let rows = fetch_page(&services.pool, ws, q, None, i64::from(BATCH)).await?;
                     if rows.is_empty() {
                         break;
                     }

@@ -219,14 +219,21 @@ pub fn stream_in_batches(
         }
         let mut after: Option<Position> = None;
         loop {
-            let rows: Vec<Row> =
-                match fetch_page(&services, ws, &q, after.as_ref(), i64::from(batch)).await {
-                    Ok(rows) => rows,
-                    Err(e) => {
-                        let _ = tx.send(Err(e)).await;
-                        return;
-                    }
-                };
+            let rows: Vec<Row> = match fetch_page(
+                services.read_pool(ws).await,
+                ws,
+                &q,
+                after.as_ref(),
+                i64::from(batch),
+            )
+            .await
+            {
+                Ok(rows) => rows,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
             let done = rows.len() < batch as usize;
             after = rows.last().map(|r| Position {
                 sort: q.sort,

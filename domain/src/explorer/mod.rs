@@ -331,7 +331,7 @@ async fn attach_scores(services: &Services, ws: WorkspaceId, rows: &mut [TraceRo
         return Ok(());
     }
     let ids: Vec<&str> = rows.iter().map(|r| r.trace_id.as_str()).collect();
-    let mut tx = tenancy::begin(&services.pool, ws).await?;
+    let mut tx = tenancy::begin(services.read_pool(ws).await, ws).await?;
     type Found = (String, String, String, Option<f64>, Option<String>);
     let found: Vec<Found> = sqlx::query_as(
         "SELECT DISTINCT ON (trace_id, name) trace_id, name, data_type, value, string_value \
@@ -497,15 +497,16 @@ enum Plan {
     Matches,
 }
 
-/// Up to `limit` rows from `position` (or the top) in the query's order.
+/// Up to `limit` rows from `position` (or the top) in the query's order, read from `pool`: the
+/// read pool for what users look at, the primary for what is written from it.
 pub(crate) async fn fetch_page(
-    services: &Services,
+    pool: &sqlx::PgPool,
     ws: WorkspaceId,
     q: &TraceQuery,
     position: Option<&Position>,
     limit: i64,
 ) -> Result<Vec<Row>> {
-    let mut tx = tenancy::begin(&services.pool, ws).await?;
+    let mut tx = tenancy::begin(pool, ws).await?;
     let plan = if q.search.is_some() {
         Plan::Scan
     } else {
@@ -582,7 +583,8 @@ fn bad_cursor() -> Error {
 pub async fn list(services: &Services, ws: WorkspaceId, q: &TraceQuery) -> Result<TracePage> {
     let keys = &services.cursors;
     let limit = q.limit as usize;
-    let mut rows = fetch_page(services, ws, q, q.cursor.as_ref(), i64::from(q.limit) + 1).await?;
+    let pool = services.read_pool(ws).await;
+    let mut rows = fetch_page(pool, ws, q, q.cursor.as_ref(), i64::from(q.limit) + 1).await?;
     // More rows lie beyond this page in the direction it was read.
     let more = rows.len() > limit;
     rows.truncate(limit);
@@ -593,7 +595,7 @@ pub async fn list(services: &Services, ws: WorkspaceId, q: &TraceQuery) -> Resul
             rows.reverse();
             if rows.is_empty() {
                 // Nothing before it any more (deleted): the first page.
-                rows = fetch_page(services, ws, q, None, i64::from(q.limit) + 1).await?;
+                rows = fetch_page(pool, ws, q, None, i64::from(q.limit) + 1).await?;
                 let more = rows.len() > limit;
                 rows.truncate(limit);
                 (more, false)
@@ -641,7 +643,7 @@ pub async fn latest(
     services: &Services,
     ws: WorkspaceId,
 ) -> Result<Option<argus_types::LatestTrace>> {
-    let mut tx = tenancy::begin(&services.pool, ws).await?;
+    let mut tx = tenancy::begin(services.read_pool(ws).await, ws).await?;
     let row: Option<(String, String, String, DateTime<Utc>)> = sqlx::query_as(
         "SELECT trace_id, agent, name, start_time FROM traces WHERE workspace_id = $1 \
          ORDER BY start_time DESC, trace_id DESC LIMIT 1",
@@ -664,7 +666,7 @@ pub async fn latest(
 pub async fn count(services: &Services, ws: WorkspaceId, q: &TraceQuery) -> Result<i64> {
     let mut b = QueryBuilder::new("SELECT count(*) FROM traces t");
     push_filters(&mut b, ws, q);
-    let mut tx = tenancy::begin(&services.pool, ws).await?;
+    let mut tx = tenancy::begin(services.read_pool(ws).await, ws).await?;
     let n: i64 = b.build_query_scalar().fetch_one(&mut *tx).await?;
     tx.commit().await?;
     Ok(n)
@@ -735,7 +737,7 @@ pub async fn detail(
     page: &SpanPage,
 ) -> Result<TraceDetail> {
     let id = trace_id(raw_id)?;
-    let mut tx = tenancy::begin(&services.pool, ws).await?;
+    let mut tx = tenancy::begin(services.read_pool(ws).await, ws).await?;
     #[derive(sqlx::FromRow)]
     struct Extra {
         end_time: DateTime<Utc>,

@@ -64,7 +64,7 @@ pub async fn list(
     page: u32,
 ) -> Result<SessionPage> {
     let page = page.max(1);
-    let mut tx = tenancy::begin(&services.pool, ws).await?;
+    let mut tx = tenancy::begin(services.read_pool(ws).await, ws).await?;
     let mut count = QueryBuilder::new("SELECT count(DISTINCT t.session_id) FROM traces t");
     push_window(&mut count, ws, q);
     let total: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
@@ -95,7 +95,7 @@ pub async fn detail(services: &Services, ws: WorkspaceId, session: &str) -> Resu
     if session.is_empty() || session.len() > 500 {
         return Err(Error::not_found("session"));
     }
-    let mut tx = tenancy::begin(&services.pool, ws).await?;
+    let mut tx = tenancy::begin(services.read_pool(ws).await, ws).await?;
     let total: Option<Summary> = sqlx::query_as(&format!(
         "{SUMMARY} WHERE t.workspace_id = $1 AND t.session_id = $2 GROUP BY t.session_id"
     ))

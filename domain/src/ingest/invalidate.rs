@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::cache::{Cache, CacheKey};
+use crate::cache::Cache;
+use crate::reads::Reads;
 use crate::tenancy::WorkspaceId;
 
 /// The cache domains that hold numbers derived from traces (the dashboard's, the explorer's).
@@ -63,13 +64,11 @@ impl std::fmt::Debug for Invalidator {
     }
 }
 
-/// Drops a workspace's metric caches now.
-pub async fn drop_metrics(cache: &Cache, workspace: WorkspaceId) {
-    for domain in METRIC_DOMAINS {
-        cache
-            .invalidate_pattern(&CacheKey::domain_pattern(domain, workspace))
-            .await;
-    }
+/// Drops a workspace's metric caches now, after noting the change for the read replica (so a
+/// lagging one does not serve the numbers from before it).
+pub async fn drop_metrics(cache: &Cache, reads: &Reads, workspace: WorkspaceId) {
+    reads.note_change(cache, workspace).await;
+    cache.invalidate_domains(METRIC_DOMAINS, workspace).await;
 }
 
 impl Invalidator {
@@ -88,7 +87,7 @@ impl Invalidator {
     }
 
     /// Notes that `workspace`'s data changed.
-    pub async fn changed(&self, cache: &Cache, workspace: WorkspaceId) {
+    pub async fn changed(&self, cache: &Cache, reads: &Arc<Reads>, workspace: WorkspaceId) {
         let now = Instant::now();
         let wait = {
             let mut states = self.states.lock().expect("invalidator lock");
@@ -109,11 +108,11 @@ impl Invalidator {
         };
         match wait {
             None => {
-                drop_metrics(cache, workspace).await;
+                drop_metrics(cache, reads, workspace).await;
                 self.done.fetch_add(1, Ordering::Relaxed);
             }
             Some(wait) => {
-                let (this, cache) = (self.clone(), cache.clone());
+                let (this, cache, reads) = (self.clone(), cache.clone(), reads.clone());
                 tokio::spawn(async move {
                     tokio::time::sleep(wait).await;
                     {
@@ -122,7 +121,7 @@ impl Invalidator {
                         state.scheduled = false;
                         state.last = Some(Instant::now());
                     }
-                    drop_metrics(&cache, workspace).await;
+                    drop_metrics(&cache, &reads, workspace).await;
                     this.done.fetch_add(1, Ordering::Relaxed);
                 });
             }
@@ -148,7 +147,7 @@ mod tests {
     }
 
     use super::*;
-    use crate::cache::{CacheConfig, Ttl};
+    use crate::cache::{CacheConfig, CacheKey, Ttl};
 
     fn cache() -> Cache {
         Cache::memory(
@@ -176,7 +175,7 @@ mod tests {
         }
         let inv = Invalidator::new(Duration::from_secs(1));
         for _ in 0..100 {
-            inv.changed(&cache, ws).await;
+            inv.changed(&cache, &Arc::default(), ws).await;
             tokio::time::advance(Duration::from_millis(5)).await;
         }
         assert_eq!(inv.invalidations(), 1, "the leading edge only, so far");

@@ -81,7 +81,7 @@ async fn persist(
     if stored.inserted > 0 {
         services
             .invalidator
-            .changed(&services.cache, access.workspace)
+            .changed(&services.cache, &services.reads, access.workspace)
             .await;
     }
     Ok(stored)

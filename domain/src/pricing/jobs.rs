@@ -251,7 +251,7 @@ async fn reprice(
                 changed += n;
                 services
                     .invalidator
-                    .changed(&services.cache, workspace)
+                    .changed(&services.cache, &services.reads, workspace)
                     .await;
             }
             // Leave room for ingestion between batches.

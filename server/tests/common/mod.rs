@@ -199,3 +199,64 @@ pub async fn api_key(
         .expose_secret()
         .to_owned()
 }
+
+/// The shared Redis of this machine as the cache (what replicas share).
+pub async fn redis_cache() -> Cache {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let cache = Cache::connect(&CacheConfig {
+        redis_url: Some(secrecy::SecretString::from(url)),
+        redis_pool_size: 4,
+        redis_timeout: Duration::from_secs(2),
+        memory_capacity_bytes: 16 << 20,
+    })
+    .await;
+    assert_eq!(
+        cache.backend_name(),
+        "redis",
+        "this test needs Redis (scripts/services.sh)"
+    );
+    cache
+}
+
+/// The dashboard's request count over `range` (the home KPIs), read with an API key.
+pub async fn home_requests(router: &Router, key: &str, range: &str) -> f64 {
+    let res = send(
+        router,
+        request(
+            "GET",
+            &format!("/api/v1/metrics/home-kpis?range={range}"),
+            "",
+            &Auth::ApiKey(key.into()),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), axum::http::StatusCode::OK);
+    let body = body_json(res).await;
+    body["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key"] == "requests")
+        .unwrap()["value"]
+        .as_f64()
+        .unwrap()
+}
+
+/// Sends the OTLP fixture of one agent trace (real SDK output) with an ingest key.
+pub async fn send_fixture_trace(router: &Router, ingest_key: &str) {
+    let pb = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../domain/tests/fixtures/otlp/agent_trace_current_semconv.pb"),
+    )
+    .unwrap();
+    let res = send(
+        router,
+        Request::post("/v1/traces")
+            .header(axum::http::header::CONTENT_TYPE, "application/x-protobuf")
+            .header("x-api-key", ingest_key)
+            .body(Body::from(pb))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), axum::http::StatusCode::OK);
+}

@@ -130,7 +130,7 @@ pub async fn export(
     if stored.points > 0 {
         services
             .invalidator
-            .changed(&services.cache, access.workspace)
+            .changed(&services.cache, &services.reads, access.workspace)
             .await;
     }
     let partial_success = (rejected_points > 0).then(|| {
