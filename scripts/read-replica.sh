@@ -36,6 +36,11 @@ max_wal_senders = 4
 fsync = off
 EOF
 as_pg "$bin/pg_ctl" -D "$dir/primary" -l "$dir/primary.log" -w start >/dev/null
+# A primary that has crash-recovered (as a CI machine's may have) keeps a fixed, non-NULL
+# pg_last_wal_replay_lsn() although it is not in recovery: crash and restart this one so the
+# tests that name the primary as its own replica meet that case.
+as_pg "$bin/pg_ctl" -D "$dir/primary" -m immediate stop >/dev/null
+as_pg "$bin/pg_ctl" -D "$dir/primary" -l "$dir/primary.log" -w start >/dev/null
 as_pg "$bin/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres -D "$dir/replica" -R \
   -X stream --checkpoint=fast --no-sync
 echo "port = $replica_port" >>"$dir/replica/postgresql.conf"

@@ -107,9 +107,8 @@ impl Reads {
         let Some(replica) = &self.replica else {
             return;
         };
-        match wal_position(&replica.primary, "pg_current_wal_insert_lsn()").await {
-            Ok(Some(lsn)) => cache.raise_mark(MARK, workspace, lsn).await,
-            Ok(None) => {}
+        match insert_position(&replica.primary).await {
+            Ok(lsn) => cache.raise_mark(MARK, workspace, lsn).await,
             Err(e) => tracing::warn!(
                 error = %e,
                 "the primary's WAL position could not be read: a lagging replica may serve \
@@ -130,11 +129,7 @@ impl Replica {
         if fresh && self.replayed.load(Ordering::Relaxed) >= needed {
             return true;
         }
-        let probe = tokio::time::timeout(
-            PROBE_TIMEOUT,
-            wal_position(&self.pool, "pg_last_wal_replay_lsn()"),
-        )
-        .await;
+        let probe = tokio::time::timeout(PROBE_TIMEOUT, replayed_position(&self.pool)).await;
         let replayed = match probe {
             // Not in recovery: the "replica" is a primary, as recent as can be.
             Ok(Ok(None)) => u64::MAX,
@@ -169,13 +164,26 @@ impl Replica {
     }
 }
 
-/// A WAL position (`pg_current_wal_insert_lsn()` — past a commit just made even with
-/// `synchronous_commit = off` — or `pg_last_wal_replay_lsn()`) in bytes; `None` when
-/// PostgreSQL has none to give (the replay position of a server not in recovery).
-async fn wal_position(pool: &PgPool, function: &'static str) -> sqlx::Result<Option<u64>> {
-    let lsn: Option<i64> =
-        sqlx::query_scalar(&format!("SELECT ({function} - '0/0'::pg_lsn)::bigint"))
-            .fetch_one(pool)
+/// The primary's WAL insert position in bytes: past a commit just made, even with
+/// `synchronous_commit = off`.
+async fn insert_position(primary: &PgPool) -> sqlx::Result<u64> {
+    let lsn: i64 =
+        sqlx::query_scalar("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint")
+            .fetch_one(primary)
             .await?;
+    Ok(lsn.max(0) as u64)
+}
+
+/// How far a replica has replayed the primary's WAL, in bytes; `None` when the server is not
+/// in recovery (not a replica: a primary, as recent as can be). `pg_last_wal_replay_lsn()`
+/// alone cannot tell: a server that has crash-recovered keeps answering the position its
+/// recovery ended at, a fixed number that falls behind every new change.
+async fn replayed_position(replica: &PgPool) -> sqlx::Result<Option<u64>> {
+    let lsn: Option<i64> = sqlx::query_scalar(
+        "SELECT CASE WHEN pg_is_in_recovery() \
+         THEN (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint END",
+    )
+    .fetch_one(replica)
+    .await?;
     Ok(lsn.map(|l| l.max(0) as u64))
 }
