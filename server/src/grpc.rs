@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use argus_domain::access::Access;
 use argus_domain::ingest::gate::Admission;
@@ -21,6 +22,7 @@ use axum::routing::post;
 use axum::Router;
 use bytes::{Buf, BufMut, Bytes};
 use futures::future::BoxFuture;
+use futures::Future;
 use http_body::{Frame, SizeHint};
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::server::{Grpc, UnaryService};
@@ -128,9 +130,14 @@ type Shared = Arc<Mutex<Option<Admission>>>;
 /// The request's body, charging the export's admission for every frame as it arrives, as
 /// OTLP/HTTP does: over the workspace's share or the server's budget the stream fails with
 /// `UNAVAILABLE` (the exporter retries later) before the rest of the message is buffered.
+/// The whole message must arrive within the body-read timeout (`ARGUS_BODY_READ_TIMEOUT_SECS`,
+/// as an OTLP/HTTP body must), or the stream fails with `DEADLINE_EXCEEDED`: a client that
+/// trickles its bytes cannot hold what they were charged until the request times out.
 struct Charged {
     inner: Body,
     admission: Shared,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    read_timeout: Duration,
 }
 
 impl http_body::Body for Charged {
@@ -141,10 +148,19 @@ impl http_body::Body for Charged {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let frame = match ready!(Pin::new(&mut self.inner).poll_frame(cx)) {
-            Some(Ok(frame)) => frame,
-            Some(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
-            None => return Poll::Ready(None),
+        let this = &mut *self;
+        let frame = match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => frame,
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Pending => {
+                ready!(this.deadline.as_mut().poll(cx));
+                tracing::info!("gRPC message not received in time");
+                return Poll::Ready(Some(Err(Box::new(Status::deadline_exceeded(format!(
+                    "the message did not arrive within {} s",
+                    this.read_timeout.as_secs()
+                ))))));
+            }
         };
         if let Some(data) = frame.data_ref() {
             let mut slot = self.admission.lock().expect("admission lock");
@@ -248,10 +264,13 @@ async fn export(state: AppState, signal: Signal, req: Request) -> Response {
     let admission: Shared = Arc::new(Mutex::new(Some(
         state.services.ingest_gate.admit(access.workspace),
     )));
+    let read_timeout = state.gateway.body_read_timeout;
     let req = req.map(|inner| {
         Body::new(Charged {
             inner,
             admission: admission.clone(),
+            deadline: Box::pin(tokio::time::sleep(read_timeout)),
+            read_timeout,
         })
     });
     let service = Export {

@@ -17,6 +17,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
+use server::state::AppState;
 use sqlx::PgPool;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::Channel;
@@ -42,14 +43,14 @@ async fn setup(owner: &PgPool, body_limit: u64) -> Setup {
     setup_with(owner, body_limit, |_| {}).await
 }
 
-/// [`setup`] with the services edited first.
-async fn setup_with(owner: &PgPool, body_limit: u64, edit: impl FnOnce(&mut Services)) -> Setup {
+/// [`setup`] with the server's state (services, limits) edited first.
+async fn setup_with(owner: &PgPool, body_limit: u64, edit: impl FnOnce(&mut AppState)) -> Setup {
     let db = argus_domain::db::DbConfig::app_role_like(owner);
     let pool = argus_domain::db::connect(&db).await.unwrap();
     let mut gateway = default_gateway();
     gateway.body_limit_bytes = body_limit;
     let mut state = state(pool, gateway);
-    edit(&mut state.services);
+    edit(&mut state);
     let services = state.services.clone();
     let (a, ingest) = ann_with_key(&services, Scope::Ingest).await;
     let read = api_key(&services, a, Scope::Read).await;
@@ -248,13 +249,12 @@ async fn grpc_refuses_with_the_status_exporters_expect(owner: PgPool) {
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn grpc_messages_are_charged_to_the_ingest_budget_as_they_arrive(owner: PgPool) {
     // 256 KiB in all, a workspace at most half of it.
-    let s =
-        setup_with(&owner, 20 << 20, |services| {
-            services.ingest_gate = std::sync::Arc::new(
-                argus_domain::ingest::gate::IngestGate::new(256 << 10, 4, 50),
-            );
-        })
-        .await;
+    let s = setup_with(&owner, 20 << 20, |state| {
+        state.services.ingest_gate = std::sync::Arc::new(
+            argus_domain::ingest::gate::IngestGate::new(256 << 10, 4, 50),
+        );
+    })
+    .await;
     let mut client = TraceServiceClient::new(s.channel.clone());
     // ~600 KB of spans, under the 20 MB message limit: over the share before it has all arrived.
     let mut big = traces("agent_trace_current_semconv.pb");
@@ -289,4 +289,64 @@ async fn grpc_messages_are_charged_to_the_ingest_budget_as_they_arrive(owner: Pg
         .await
         .expect("within the budget");
     assert_eq!(spans_in(&s).await, 4);
+}
+
+/// A gRPC message whose bytes trickle in is cut at the body-read timeout with
+/// `DEADLINE_EXCEEDED` (as a slow OTLP/HTTP body gets 408), long before the request timeout,
+/// and what its frames were charged is handed back.
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn a_grpc_message_that_trickles_is_cut_at_the_body_read_timeout(owner: PgPool) {
+    use bytes::{BufMut, BytesMut};
+    use futures::StreamExt;
+    use http_body::Frame;
+    use tower::ServiceExt;
+
+    let s = setup_with(&owner, 20 << 20, |state| {
+        state.gateway.body_read_timeout = Duration::from_millis(300);
+        state.gateway.request_timeout = Duration::from_secs(30);
+    })
+    .await;
+    // The gRPC frame announces the whole message; only its first bytes ever arrive.
+    let message = fixture("agent_trace_current_semconv.pb");
+    let mut first = BytesMut::new();
+    first.put_u8(0);
+    first.put_u32(message.len() as u32);
+    first.put_slice(&message[..16]);
+    let frames = futures::stream::iter([Ok::<_, std::convert::Infallible>(Frame::data(
+        first.freeze(),
+    ))])
+    .chain(futures::stream::pending());
+    let req = axum::http::Request::post(
+        "http://127.0.0.1/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    )
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .header("x-api-key", &s.ingest)
+    .body(tonic::body::Body::new(http_body_util::StreamBody::new(
+        frames,
+    )))
+    .unwrap();
+    let res = tokio::time::timeout(Duration::from_secs(10), s.channel.clone().oneshot(req))
+        .await
+        .expect("answered long before the 30 s request timeout")
+        .unwrap();
+    let status = match res.headers().get("grpc-status") {
+        Some(code) => code.clone(),
+        None => {
+            let body = tokio::time::timeout(
+                Duration::from_secs(10),
+                http_body_util::BodyExt::collect(res.into_body()),
+            )
+            .await
+            .expect("the answer's trailers arrive")
+            .unwrap();
+            body.trailers().unwrap()["grpc-status"].clone()
+        }
+    };
+    assert_eq!(
+        status.to_str().unwrap(),
+        (Code::DeadlineExceeded as i32).to_string()
+    );
+    assert_eq!(spans_in(&s).await, 0);
+    assert_eq!(s.services.ingest_gate.held(), (0, 0), "nothing is held");
 }
