@@ -18,6 +18,7 @@ export DATABASE_URL="postgres://$PROBE_OWNER@127.0.0.1:5432/argus_probe"
 SUPER_URL="postgres://postgres@127.0.0.1:5432/argus_probe"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 export ARGUS_LISTEN_ADDR="127.0.0.1:3198"
+export ARGUS_GRPC_LISTEN="127.0.0.1:4398"
 export ARGUS_ENV=production
 export ARGUS_JWT_SECRET="probe-only-secret-0123456789-0123456789-abcdef"
 export ARGUS_SIGNUP=open
@@ -56,7 +57,8 @@ for _ in $(seq 150); do
   sleep 0.2
 done
 
-args=(probe --url "http://$ARGUS_LISTEN_ADDR" --server-pid "$server_pid" --database-url "$SUPER_URL")
+args=(probe --url "http://$ARGUS_LISTEN_ADDR" --grpc-addr "$ARGUS_GRPC_LISTEN" --server-pid "$server_pid"
+  --database-url "$SUPER_URL")
 [ "$(id -u)" = 0 ] && command -v pg_ctlcluster >/dev/null && args+=(--restart-postgres)
 [ "${ARGUS_PROBE_RECORD:-1}" = 1 ] && args+=(--markdown docs/SECURITY.md)
 "$BENCH" "${args[@]}"

@@ -438,6 +438,46 @@ pub async fn slow_uploads(http: &Http, world: &World, ingest_key: bool) -> anyho
     })
 }
 
+/// 16 OTLP/gRPC exports on one HTTP/2 connection that trickle their message a byte a second,
+/// an ingest key; tenant B exports (over OTLP/HTTP) meanwhile.
+pub async fn slow_grpc_streams(http: &Http, world: &World, grpc: &str) -> anyhow::Result<Row> {
+    const DEADLINE_EXCEEDED: u32 = 4;
+    let stop = Arc::new(AtomicBool::new(false));
+    let b = bystander(http, world, stop.clone());
+    let answers = super::client::grpc_trickles(
+        grpc,
+        &world.a_ingest,
+        16,
+        1_000_000,
+        Duration::from_secs(20),
+    )
+    .await?;
+    stop.store(true, Ordering::Relaxed);
+    let (sent, stored) = b.await?;
+    let ok = answers
+        .iter()
+        .filter(|(s, _)| *s == Some(DEADLINE_EXCEEDED))
+        .count();
+    let slowest = answers
+        .iter()
+        .map(|(_, t)| t.as_secs_f64())
+        .fold(0.0, f64::max);
+    Ok(Row {
+        probe: "slow gRPC streams",
+        attack: "16 OTLP/gRPC exports on one HTTP/2 connection, each announcing a 1 MB message \
+                 and sending 1 byte a second, an ingest key, while tenant B exports"
+            .into(),
+        expected: "DEADLINE_EXCEEDED for each (cut off at the body read timeout); B's exports \
+                   all stored"
+            .into(),
+        observed: format!(
+            "{ok}/16 × DEADLINE_EXCEEDED, the slowest answered after {slowest:.1} s; \
+             B {stored}/{sent} stored"
+        ),
+        pass: ok == 16 && stored == sent && sent > 0,
+    })
+}
+
 /// 50 parallel wrong passwords for one account.
 pub async fn login_flood(http: &Http, world: &World) -> anyhow::Result<Row> {
     let mut tasks = Vec::new();

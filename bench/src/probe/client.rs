@@ -1,5 +1,5 @@
-//! The probe's HTTP: a pooled client for ordinary requests, and raw TCP for uploads that
-//! trickle.
+//! The probe's HTTP: a pooled client for ordinary requests, raw TCP for uploads that
+//! trickle, and HTTP/2 for OTLP/gRPC exports that trickle.
 
 use std::time::Duration;
 
@@ -142,4 +142,67 @@ impl Http {
         };
         Ok((status, started.elapsed()))
     }
+}
+
+/// `n` OTLP/gRPC trace exports on one HTTP/2 connection to `grpc_addr`, each announcing a
+/// `declared`-byte message and sending one byte of it a second: each one's `grpc-status` (or
+/// `None` when none came within `patience`) and after how long it came.
+pub async fn grpc_trickles(
+    grpc_addr: &str,
+    key: &str,
+    n: usize,
+    declared: u32,
+    patience: Duration,
+) -> anyhow::Result<Vec<(Option<u32>, Duration)>> {
+    use bytes::{BufMut, BytesMut};
+    use futures::StreamExt;
+    use http_body::Frame;
+    use http_body_util::combinators::UnsyncBoxBody;
+    use http_body_util::StreamBody;
+
+    type Trickle = UnsyncBoxBody<Bytes, std::convert::Infallible>;
+    let client: Client<_, Trickle> = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        let mut prefix = BytesMut::new();
+        prefix.put_u8(0); // not compressed
+        prefix.put_u32(declared);
+        let bytes = futures::stream::once(async move { prefix.freeze() }).chain(
+            futures::stream::unfold((), |()| async {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                Some((Bytes::from_static(&[0x0a]), ()))
+            }),
+        );
+        let body = StreamBody::new(bytes.map(|b| Ok(Frame::data(b)))).boxed_unsync();
+        let req = http::Request::post(format!(
+            "http://{grpc_addr}/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("x-api-key", key)
+        .body(body)?;
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let status = tokio::time::timeout(patience, async {
+                let res = client.request(req).await.ok()?;
+                if let Some(code) = res.headers().get("grpc-status") {
+                    return code.to_str().ok()?.parse().ok();
+                }
+                let trailers = res.into_body().collect().await.ok()?.trailers()?.clone();
+                trailers.get("grpc-status")?.to_str().ok()?.parse().ok()
+            })
+            .await
+            .ok()
+            .flatten();
+            (status, started.elapsed())
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await?);
+    }
+    Ok(answers)
 }

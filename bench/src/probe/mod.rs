@@ -22,6 +22,9 @@ pub struct Args {
     /// The server's database as its owner (to count what was stored).
     #[arg(long, env = "DATABASE_URL")]
     database_url: String,
+    /// The server's OTLP/gRPC address (`host:port`), for the slow-stream probe.
+    #[arg(long)]
+    grpc_addr: Option<String>,
     /// The server's process id (to read its resident memory).
     #[arg(long)]
     server_pid: u32,
@@ -58,6 +61,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     rows.push(attacks::large_legit_batch(&http, &world).await?);
     rows.push(attacks::slow_uploads(&http, &world, false).await?);
     rows.push(attacks::slow_uploads(&http, &world, true).await?);
+    if let Some(grpc) = &args.grpc_addr {
+        rows.push(attacks::slow_grpc_streams(&http, &world, grpc).await?);
+    }
     rows.push(attacks::revoked_token(&http, &world).await?);
     rows.push(attacks::enumeration(&http, &world).await?);
     rows.push(attacks::headers(&http, &world).await?);
