@@ -46,6 +46,9 @@ cleanup() {
   if [ -n "$pgb_dir" ]; then
     [ -f "$pgb_dir/pgbouncer.pid" ] && kill "$(cat "$pgb_dir/pgbouncer.pid")" 2>/dev/null || true
     rm -rf "$pgb_dir"
+    # The app role as the migrations leave it: no login, no role-level timeout.
+    psql -q "$ADMIN_URL" -c "ALTER ROLE argus_app NOLOGIN" \
+      -c "ALTER ROLE argus_app RESET statement_timeout" || true
   fi
 }
 trap cleanup EXIT
