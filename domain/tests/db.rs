@@ -126,6 +126,29 @@ async fn statements_are_bounded_by_the_configured_timeout(pool: PgPool) {
     assert_eq!(code.as_deref(), Some("57014"), "query_canceled: {err}");
 }
 
+/// Connections to PostgreSQL itself probe their peer: a replica whose host vanishes is found
+/// out (and its duties' advisory locks freed) within ~30 s, not the kernel's two hours.
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn connections_keep_alive_so_a_vanished_replica_loses_its_locks(pool: PgPool) {
+    let pool = db::connect(&common::config_for(&pool)).await.unwrap();
+    let (idle, interval, count, tcp): (String, String, String, bool) = sqlx::query_as(
+        "SELECT current_setting('tcp_keepalives_idle'), \
+         current_setting('tcp_keepalives_interval'), current_setting('tcp_keepalives_count'), \
+         inet_client_addr() IS NOT NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        tcp,
+        "the test connects over TCP (DATABASE_URL names a host)"
+    );
+    assert_eq!(
+        (idle.as_str(), interval.as_str(), count.as_str()),
+        ("15", "5", "3")
+    );
+}
+
 /// Whether the connection's session is inside a transaction block begun by an earlier statement.
 async fn in_stale_transaction(pool: &PgPool) -> bool {
     sqlx::query_scalar(
