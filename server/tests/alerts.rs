@@ -523,6 +523,40 @@ async fn deliveries_retry_on_500_not_on_400_survive_a_dead_worker_and_disable_a_
     assert!(hook_ch.enabled, "test sends do not count against a channel");
 }
 
+/// A worker starts a channel's next send only inside its send window (well inside the claim's
+/// lease): past it, the channel's remaining deliveries are handed back — queued again, their
+/// try not counted — and later passes send them, in order and once each.
+#[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
+async fn deliveries_past_the_send_window_are_handed_back_not_sent_late(owner: PgPool) {
+    let s = setup_with(&owner, |s| {
+        let mut n = notify::Notifier::new(&[7; 32], true, Some("https://argus.test".into()));
+        n.send_window = Duration::ZERO;
+        s.notifier = Arc::new(n);
+    })
+    .await;
+    let (hook, url) = Receiver::start().await;
+    let (ch, _) = channel(&s, &url).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(channels::send_test(&s.services, s.a, ch).await.unwrap());
+    }
+    assert_eq!(
+        notify::run_once(&s.services).await.unwrap(),
+        3,
+        "all claimed"
+    );
+    assert_eq!(hook.got().len(), 1, "the channel's first send only");
+    let handed_back = "SELECT count(*) FROM alert_deliveries \
+                       WHERE status = 'queued' AND attempts = 0 AND lease_until IS NULL";
+    assert_eq!(scalar(&s, s.a, handed_back).await, 2);
+    deliver_all(&s).await;
+    let keys: Vec<String> = hook.got().into_iter().map(|g| g.idempotency_key).collect();
+    let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    assert_eq!(keys, ids, "each once, in the order queued");
+    let tries = "SELECT count(*) FROM alert_deliveries WHERE status = 'delivered' AND attempts = 1";
+    assert_eq!(scalar(&s, s.a, tries).await, 3);
+}
+
 #[sqlx::test(migrator = "argus_domain::db::MIGRATOR")]
 async fn two_processes_never_both_evaluate_and_silences_suppress(owner: PgPool) {
     let s = alerting(&owner).await;

@@ -1727,7 +1727,7 @@ async fn a_judged_job_in_flight_keeps_its_lease_for_the_judges_timeout(owner: Pg
     })
     .await;
     let (base, _fake) = start_fake_judge().await;
-    // A judge that may take 5 s: longer than nothing, shorter than the claim's 60 s lease plus it.
+    // A judge that may take 5 s: longer than nothing, shorter than the claim's lease plus it.
     let (status, body) = owner_form(
         &s,
         "/api/v1/evaluate/judge/set",
@@ -1746,8 +1746,8 @@ async fn a_judged_job_in_flight_keeps_its_lease_for_the_judges_timeout(owner: Pg
     ingest_native(&s, chat_traces("h", &["hang"], at)).await;
     let services = s.services.clone();
     let pass = tokio::spawn(async move { worker::run_once(&services).await });
-    // While the judge thinks, the job's lease runs past the claim's 60 s: the judge's timeout
-    // plus 60 s, so no other replica takes it over (and pays for it) meanwhile.
+    // While the judge thinks, the job's lease runs past the claim's: the judge's timeout plus
+    // the lease, so no other replica takes it over (and pays for it) meanwhile.
     let started = std::time::Instant::now();
     let lease = loop {
         let left: Option<f64> = sqlx::query_scalar(
@@ -1758,7 +1758,7 @@ async fn a_judged_job_in_flight_keeps_its_lease_for_the_judges_timeout(owner: Pg
         .await
         .unwrap()
         .flatten();
-        if let Some(left) = left.filter(|l| *l > 61.0) {
+        if let Some(left) = left.filter(|l| *l > f64::from(worker::LEASE_SECS) + 1.0) {
             break left;
         }
         assert!(
@@ -1767,7 +1767,7 @@ async fn a_judged_job_in_flight_keeps_its_lease_for_the_judges_timeout(owner: Pg
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
-    assert!(lease <= 65.5, "{lease}");
+    assert!(lease <= f64::from(worker::LEASE_SECS) + 5.5, "{lease}");
     assert_eq!(
         worker::run_once(&s.services).await.unwrap().claimed,
         0,

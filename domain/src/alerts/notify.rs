@@ -28,6 +28,7 @@ use uuid::Uuid;
 
 use super::email::Mailer;
 use super::outcome::{backoff, classify, Outcome};
+use crate::db::column;
 use crate::evals::judge::PublicOnly;
 use crate::sealed::Sealer;
 use crate::tenancy::{self, WorkspaceId};
@@ -39,6 +40,10 @@ pub const DISABLE_AFTER: i32 = 5;
 const BATCH: i32 = 50;
 /// How long a receiver may take.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// A claim's lease (the default [`Notifier::lease_secs`]).
+const LEASE_SECS: i32 = 45;
+/// What recording a send's outcome may take, beyond the send.
+const SEND_MARGIN: Duration = Duration::from_secs(5);
 /// The most of a receiver's answer kept with a failed delivery.
 const ERROR_CHARS: usize = super::outcome::ERROR_CHARS;
 
@@ -53,7 +58,13 @@ pub struct Notifier {
     /// `https://argus.example.com`: absolute links in notifications (relative without).
     pub public_url: Option<String>,
     pub max_attempts: i32,
+    /// How long a claim holds its deliveries: a worker that dies mid-send has them claimed
+    /// again by another when it ends.
     pub lease_secs: i32,
+    /// How long after its claim a worker still starts a channel's next send: past it, the
+    /// channel's remaining deliveries are handed back (queued again, the try they were
+    /// charged not counted), so no send starts that could outlast the lease and go out twice.
+    pub send_window: Duration,
     /// Wakes the delivery workers when a delivery is queued.
     pub wake: Arc<tokio::sync::Notify>,
     /// The SMTP relay e-mail channels send through (none: e-mail channels are refused).
@@ -76,7 +87,10 @@ impl Notifier {
             allow_private,
             public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
             max_attempts: 8,
-            lease_secs: 60,
+            // A dead worker's deliveries go to another within 47 s (lease and poll); a live
+            // one stops starting sends 5 s before a send could outlast the lease.
+            lease_secs: LEASE_SECS,
+            send_window: Duration::from_secs(LEASE_SECS as u64) - SEND_TIMEOUT - SEND_MARGIN,
             wake: Arc::default(),
             mailer: None,
         }
@@ -213,8 +227,16 @@ pub async fn run_once(services: &Services) -> Result<usize> {
             queue.push((WorkspaceId(ws), id, attempts));
         }
     }
+    let claimed_at = tokio::time::Instant::now();
     let channels = per_channel.into_iter().map(|queue| async move {
-        for (ws, id, attempts) in queue {
+        for (i, &(ws, id, attempts)) in queue.iter().enumerate() {
+            // Each channel's first send starts at once; a later one only inside the window.
+            if i > 0 && claimed_at.elapsed() >= n.send_window {
+                if let Err(e) = hand_back(services, ws, &queue[i..]).await {
+                    tracing::warn!(error = %e, "alert deliveries could not be handed back");
+                }
+                break;
+            }
             if let Err(e) = deliver(services, ws, id, attempts).await {
                 tracing::warn!(error = %e, "an alert delivery could not be recorded");
             }
@@ -222,6 +244,30 @@ pub async fn run_once(services: &Services) -> Result<usize> {
     });
     futures::future::join_all(channels).await;
     Ok(count)
+}
+
+/// Claimed deliveries not sent, queued again as they were before the claim (its try not
+/// counted): any worker may claim them at once, this one on its next pass. A delivery claimed
+/// again meanwhile by another worker (its try count moved on) is left to that one.
+async fn hand_back(
+    services: &Services,
+    ws: WorkspaceId,
+    claimed: &[(WorkspaceId, Uuid, i32)],
+) -> Result<()> {
+    let mut tx = tenancy::begin(&services.pool, ws).await?;
+    sqlx::query(
+        "UPDATE alert_deliveries d SET status = 'queued', attempts = d.attempts - 1, \
+         lease_until = NULL FROM unnest($2::uuid[], $3::int4[]) AS c(id, attempts) \
+         WHERE d.workspace_id = $1 AND d.id = c.id AND d.attempts = c.attempts \
+         AND d.status = 'sending'",
+    )
+    .bind(ws)
+    .bind(column(claimed, |&(_, id, _)| id))
+    .bind(column(claimed, |&(_, _, attempts)| attempts))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 type Sending = (String, String, Option<Vec<u8>>, Value, bool);

@@ -26,8 +26,9 @@ use crate::{Result, Services};
 
 /// Jobs claimed at once.
 pub const BATCH: i32 = 500;
-/// A claimed job's lease: a worker that has not finished by then is presumed gone.
-pub const LEASE_SECS: i32 = 60;
+/// A claimed job's lease: a worker that has not finished by then is presumed gone (its jobs
+/// go to another within 47 s: the lease and one poll).
+pub const LEASE_SECS: i32 = 45;
 /// Tries before a job is failed for good (database trouble, not a rule's verdict).
 pub const MAX_ATTEMPTS: i32 = 5;
 /// The longest the worker sleeps without being woken (jobs of other replicas, leases).
